@@ -1,0 +1,75 @@
+// CacheDevice: a formatted cache device, i.e. a BlockDevice together with
+// its verified superblock. The layers above address it by bucket and by
+// 512-byte sector within a bucket, as bcache does, and never touch the
+// superblock region.
+//
+// Thread safety: the superblock is immutable after open; I/O calls are as
+// thread-safe as BlockDevice's.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "bcachefs_lite/device/block_device.h"
+#include "bcachefs_lite/device/file_device.h"
+#include "bcachefs_lite/device/superblock.h"
+
+namespace bcl {
+
+class CacheDevice {
+public:
+    // Opens path as a FileDevice and verifies its superblock. Errors, each
+    // one line naming the path: the FileDevice ones (missing, unreadable,
+    // busy), Errc::foreign (not ours), corrupt (bad checksum, or a geometry
+    // larger than the device), unsupported (newer format, or a device whose
+    // logical block size exceeds the superblock's block size).
+    static Result<std::unique_ptr<CacheDevice>> open(const std::string& path,
+                                                     const FileDeviceOptions& options = {});
+    // The same checks over a device already open (a MemDevice or a
+    // FaultyDevice in tests).
+    static Result<std::unique_ptr<CacheDevice>> attach(std::unique_ptr<BlockDevice> device);
+
+    const Superblock& superblock() const { return sb_; }
+    BlockDevice& device() { return *device_; }
+    const BlockDevice& device() const { return *device_; }
+    const std::string& path() const { return device_->path(); }
+    int fd() const { return device_->fd(); }
+
+    std::uint64_t nbuckets() const { return sb_.nbuckets; }
+    std::uint64_t first_bucket() const { return sb_.first_bucket; }
+    std::uint32_t bucket_size() const { return sb_.bucket_size; }
+    std::uint32_t block_size() const { return sb_.block_size; }
+    std::uint32_t bucket_sectors() const { return sb_.bucket_sectors(); }
+    std::uint32_t block_sectors() const { return sb_.block_sectors(); }
+
+    // Byte offset on the device of `sector` (512-byte units) within `bucket`.
+    std::uint64_t offset_of(std::uint64_t bucket, std::uint32_t sector = 0) const {
+        return sb_.bucket_offset(bucket) + (std::uint64_t{sector} << kSectorShift);
+    }
+
+    // I/O inside one data bucket: Errc::invalid unless bucket is in
+    // [first_bucket, nbuckets) and the range stays within it (and obeys the
+    // device's alignment rules).
+    [[nodiscard]] Status read_bucket(std::uint64_t bucket, std::uint32_t sector,
+                                     std::span<std::byte> buf);
+    [[nodiscard]] Status write_bucket(std::uint64_t bucket, std::uint32_t sector,
+                                      std::span<const std::byte> buf);
+    // Discards a whole data bucket; Errc::unsupported when the device cannot.
+    [[nodiscard]] Status discard_bucket(std::uint64_t bucket);
+    [[nodiscard]] Status flush() { return device_->flush(); }
+
+private:
+    CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb);
+    Status check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len) const;
+
+    std::unique_ptr<BlockDevice> device_;
+    const Superblock sb_;
+};
+
+// Reads and decodes the superblock of an open device, without the size
+// checks attach() adds. Errors as decode_superblock, prefixed by the path.
+Result<Superblock> read_superblock(BlockDevice& device);
+
+}  // namespace bcl

@@ -1,0 +1,95 @@
+#include "bcachefs_lite/device/cache_device.h"
+
+#include <fmt/format.h>
+
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/size.h"
+
+namespace bcl {
+
+namespace {
+
+Error prefixed(const std::string& path, Error e) {
+    e.message = path + ": " + e.message;
+    return e;
+}
+
+}  // namespace
+
+Result<Superblock> read_superblock(BlockDevice& device) {
+    if (device.size() < kSuperblockRegionEnd)
+        return make_error(Errc::foreign,
+                          fmt::format("{}: not a bcachefs-lite cache device (only {} bytes)",
+                                      device.path(), device.size()));
+    if (device.logical_block_size() > kSuperblockSize)
+        return make_error(Errc::unsupported,
+                          fmt::format("{}: logical block size {} is larger than the superblock",
+                                      device.path(), device.logical_block_size()));
+    AlignedBuffer block(kSuperblockSize, device.logical_block_size());
+    if (auto st = device.read(kSuperblockOffset, block.span()); !st) return st.error();
+    auto sb = decode_superblock(block.span());
+    if (!sb) return prefixed(device.path(), sb.error());
+    return sb.value();
+}
+
+Result<std::unique_ptr<CacheDevice>> CacheDevice::open(const std::string& path,
+                                                       const FileDeviceOptions& options) {
+    auto dev = FileDevice::open(path, options);
+    if (!dev) return dev.error();
+    return attach(std::move(dev).value());
+}
+
+Result<std::unique_ptr<CacheDevice>> CacheDevice::attach(std::unique_ptr<BlockDevice> device) {
+    auto sb = read_superblock(*device);
+    if (!sb) return sb.error();
+    if (sb.value().device_bytes() > device->size())
+        return make_error(Errc::corrupt,
+                          fmt::format("{}: superblock describes {} buckets ({}) but the device "
+                                      "holds only {}",
+                                      device->path(), sb.value().nbuckets,
+                                      format_size(sb.value().device_bytes()),
+                                      format_size(device->size())));
+    if (device->logical_block_size() > sb.value().block_size)
+        return make_error(Errc::unsupported,
+                          fmt::format("{}: logical block size {} is larger than the cache's block "
+                                      "size {}",
+                                      device->path(), device->logical_block_size(),
+                                      sb.value().block_size));
+    return std::unique_ptr<CacheDevice>(new CacheDevice(std::move(device), sb.value()));
+}
+
+CacheDevice::CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb)
+    : device_(std::move(device)), sb_(sb) {}
+
+Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t sector,
+                                       std::size_t len) const {
+    if (bucket < sb_.first_bucket || bucket >= sb_.nbuckets)
+        return make_error(Errc::invalid,
+                          fmt::format("{}: bucket {} is outside the data buckets [{}, {})", path(),
+                                      bucket, sb_.first_bucket, sb_.nbuckets));
+    const std::uint64_t start = std::uint64_t{sector} << kSectorShift;
+    if (start > sb_.bucket_size || len > sb_.bucket_size - start)
+        return make_error(Errc::invalid,
+                          fmt::format("{}: sectors {}+{} bytes run past the end of bucket {}",
+                                      path(), sector, len, bucket));
+    return ok();
+}
+
+Status CacheDevice::read_bucket(std::uint64_t bucket, std::uint32_t sector,
+                                std::span<std::byte> buf) {
+    BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
+    return device_->read(offset_of(bucket, sector), buf);
+}
+
+Status CacheDevice::write_bucket(std::uint64_t bucket, std::uint32_t sector,
+                                 std::span<const std::byte> buf) {
+    BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
+    return device_->write(offset_of(bucket, sector), buf);
+}
+
+Status CacheDevice::discard_bucket(std::uint64_t bucket) {
+    BCL_TRY(check_bucket_range(bucket, 0, sb_.bucket_size));
+    return device_->discard(offset_of(bucket), sb_.bucket_size);
+}
+
+}  // namespace bcl
