@@ -1,0 +1,81 @@
+// On-disk format of the index: a RocksDB database in one directory, with
+// four column families. This file holds what is common to all of them and
+// the persistence-order rules; each record type has its own *_format.h
+// (extent_format.h, file_format.h, bucket_format.h) and the `meta` values
+// are defined here.
+//
+// Column families (keys big-endian so bytewise order is numeric order):
+//   meta     name (ASCII) -> small value (UUID, format version, flags,
+//            counters)
+//   files    (st_dev, st_ino)             -> FileRecord   (file_format.h)
+//   extents  (file id, end offset)        -> ExtentValue  (extent_format.h)
+//   buckets  (device, bucket)             -> gen, prio    (bucket_format.h)
+//
+// Every value begins with a one-byte record version and ends with the
+// CRC-32C (little-endian) of all bytes before it; a decoder checks the
+// checksum first (Errc::corrupt on mismatch or on a wrong length), then the
+// version (Errc::unsupported for a version it does not know). Decoders are
+// pure and never read outside the bytes they are given.
+//
+// Persistence order (the rules every writer follows; written once, here):
+//  1. A bucket's bumped gen is durable (put_bucket_gens, one synced batch)
+//     before the bucket is written again. After a crash, every extent that
+//     points into a reused bucket carries the old gen and reads as stale.
+//  2. An extent is inserted only after the data it points to has been
+//     written to the cache device; a dirty (writeback) extent, or one whose
+//     insert is synced, only after that data was flushed.
+//  3. A dirty extent is marked clean (replaced with dirty = false) only
+//     after its data reached the backing file durably.
+//  4. A file record and the extents that replace a previous file's extents
+//     go in one batch with the drop of the old extents; extents whose file
+//     id has no record are garbage that GC removes.
+//  5. File ids are reserved in blocks: the new high-water mark is synced to
+//     `meta` before any id of the block is handed out, so no id repeats,
+//     even after a crash (ids of a block not handed out are skipped).
+//  6. The cache UUID and the format version are written in the same synced
+//     batch that creates the index; an index without them is corrupt.
+//  7. The clean-shutdown flag is cleared (synced) by the owner right after
+//     open, before its first mutation, and set only after everything else
+//     was flushed at close.
+//
+// Thread safety: constants and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/uuid.h"
+
+namespace bcl {
+
+// The layout described above. An index with a higher version is refused
+// with Errc::unsupported.
+inline constexpr std::uint32_t kIndexFormatVersion = 1;
+
+inline constexpr std::string_view kMetaColumnFamily = "meta";
+inline constexpr std::string_view kFilesColumnFamily = "files";
+inline constexpr std::string_view kExtentsColumnFamily = "extents";
+inline constexpr std::string_view kBucketsColumnFamily = "buckets";
+
+// Keys of the `meta` column family.
+inline constexpr std::string_view kMetaUuidKey = "uuid";                  // uuid value
+inline constexpr std::string_view kMetaVersionKey = "format_version";     // u64 value
+inline constexpr std::string_view kMetaCleanKey = "clean_shutdown";       // u64 value, 0 or 1
+inline constexpr std::string_view kMetaFileIdLimitKey = "file_id_limit";  // u64: ids below are used or skipped
+// A caller's named counter is stored under this prefix followed by its name.
+inline constexpr std::string_view kMetaCounterPrefix = "counter.";
+
+// The version byte of meta values.
+inline constexpr std::uint8_t kMetaValueVersion = 1;
+
+// u64 meta value: version, u64 little-endian, crc32c. 13 bytes.
+std::string encode_meta_u64(std::uint64_t value);
+Result<std::uint64_t> decode_meta_u64(std::string_view bytes);
+
+// UUID meta value: version, 16 bytes, crc32c. 21 bytes.
+std::string encode_meta_uuid(const Uuid& uuid);
+Result<Uuid> decode_meta_uuid(std::string_view bytes);
+
+}  // namespace bcl

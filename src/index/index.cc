@@ -1,0 +1,135 @@
+// Index: meta values, file records, file ids, bucket gens.
+#include "bcachefs_lite/index/index.h"
+
+#include <fmt/format.h>
+#include <rocksdb/write_batch.h>
+
+#include "bcachefs_lite/index/index_format.h"
+#include "index_db.h"
+#include "rocks_error.h"
+
+namespace bcl {
+
+using namespace index_detail;
+
+Index::Index(std::unique_ptr<IndexDb> db) : db_(std::move(db)) {}
+Index::~Index() = default;
+
+const Uuid& Index::cache_uuid() const { return db_->uuid; }
+const std::string& Index::dir() const { return db_->dir; }
+
+Result<bool> Index::clean_shutdown() const {
+    auto raw = db_->get(db_->meta, kMetaCleanKey);
+    if (!raw) return raw.error();
+    if (!raw.value()) return false;
+    auto v = decode_meta_u64(*raw.value());
+    if (!v) return v.error();
+    return v.value() != 0;
+}
+
+Status Index::set_clean_shutdown(bool clean) {
+    rocksdb::WriteBatch wb;
+    auto s = wb.Put(db_->meta, std::string(kMetaCleanKey), encode_meta_u64(clean ? 1 : 0));
+    if (!s.ok()) return rocks_error(s, "index batch");
+    return db_->write(wb, true, "write clean flag");
+}
+
+Result<std::uint64_t> Index::get_counter(std::string_view name) const {
+    auto raw = db_->get(db_->meta, counter_key(name));
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::uint64_t{0};
+    auto v = decode_meta_u64(*raw.value());
+    if (!v)
+        return make_error(v.error().code, fmt::format("index {}: counter {}: {}", db_->dir, name,
+                                                      v.error().message));
+    return v.value();
+}
+
+Status Index::put_counter(std::string_view name, std::uint64_t value, bool sync) {
+    IndexBatch batch;
+    batch.put_counter(name, value);
+    auto r = commit(batch, sync);
+    if (!r) return r.error();
+    return ok();
+}
+
+Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const {
+    auto raw = db_->get(db_->files, encode_file_key(id.dev, id.ino));
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<FileRecord>();
+    auto r = decode_file_record(*raw.value());
+    if (!r)
+        return make_error(r.error().code, fmt::format("index {}: file (dev {}, ino {}): {}",
+                                                      db_->dir, id.dev, id.ino,
+                                                      r.error().message));
+    return std::optional<FileRecord>(r.value());
+}
+
+Status Index::put_file(const FileIdentity& id, const FileRecord& record, bool sync) {
+    IndexBatch batch;
+    batch.put_file(id, record);
+    auto r = commit(batch, sync);
+    if (!r) return r.error();
+    return ok();
+}
+
+Status Index::delete_file(const FileIdentity& id, bool sync) {
+    IndexBatch batch;
+    batch.delete_file(id);
+    auto r = commit(batch, sync);
+    if (!r) return r.error();
+    return ok();
+}
+
+Result<std::uint64_t> Index::new_file_id() {
+    std::lock_guard lock(db_->file_id_mutex);
+    if (db_->next_file_id == db_->file_id_limit) {
+        const std::uint64_t limit = db_->file_id_limit + kFileIdBlock;
+        rocksdb::WriteBatch wb;
+        auto s = wb.Put(db_->meta, std::string(kMetaFileIdLimitKey), encode_meta_u64(limit));
+        if (!s.ok()) return rocks_error(s, "index batch");
+        BCL_TRY(db_->write(wb, true, "reserve file ids"));
+        db_->file_id_limit = limit;
+    }
+    return db_->next_file_id++;
+}
+
+Status Index::put_bucket_gens(std::uint32_t device, std::span<const BucketGenRecord> records) {
+    IndexBatch batch;
+    batch.put_bucket_gens(device, records);
+    auto r = commit(batch, true);
+    if (!r) return r.error();
+    return ok();
+}
+
+Result<std::vector<BucketGenRecord>> Index::load_bucket_gens(std::uint32_t device) const {
+    std::vector<BucketGenRecord> out;
+    const std::string first = encode_bucket_key(device, 0);
+    rocksdb::ReadOptions ro;
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro, db_->buckets));
+    for (it->Seek(first); it->Valid(); it->Next()) {
+        auto key = decode_bucket_key(std::string_view(it->key().data(), it->key().size()));
+        if (!key) return make_error(key.error().code,
+                                    fmt::format("index {}: {}", db_->dir, key.error().message));
+        if (key.value().device != device) break;
+        auto value = decode_bucket_value(std::string_view(it->value().data(), it->value().size()));
+        if (!value)
+            return make_error(value.error().code,
+                              fmt::format("index {}: bucket {} of device {}: {}", db_->dir,
+                                          key.value().bucket, device, value.error().message));
+        BucketGenRecord r = value.value();
+        r.bucket = key.value().bucket;
+        out.push_back(r);
+    }
+    if (!it->status().ok())
+        return rocks_error(it->status(), fmt::format("index {}: read buckets", db_->dir));
+    return out;
+}
+
+Status Index::sync() {
+    auto s = db_->db->SyncWAL();
+    if (!s.ok()) return rocks_error(s, fmt::format("index {}: sync", db_->dir));
+    return ok();
+}
+
+}  // namespace bcl

@@ -1,0 +1,225 @@
+// Opening, creating and refusing index directories; meta values.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <fstream>
+#include <string>
+
+#include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/index/index_format.h"
+#include "common/temp_dir.h"
+
+namespace bcl {
+namespace {
+
+using test::TempDir;
+
+constexpr Uuid kUuidA{0xa1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+constexpr Uuid kUuidB{0xb2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+IndexOptions create_options(const Uuid& uuid) {
+    IndexOptions o;
+    o.create_if_missing = true;
+    o.cache_uuid = uuid;
+    return o;
+}
+
+IndexOptions existing_options(const Uuid& uuid) {
+    IndexOptions o;
+    o.cache_uuid = uuid;
+    return o;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::trunc | std::ios::binary);
+    out << text;
+    ASSERT_TRUE(out.good()) << path;
+}
+
+TEST(IndexOpen, CreatesMissingDirectoryAndReopensWithData) {
+    TempDir tmp;
+    const std::string dir = tmp.file("a/b/index");
+    {
+        auto idx = Index::open(dir, create_options(kUuidA));
+        ASSERT_TRUE(idx) << idx.error().message;
+        EXPECT_EQ(idx.value()->cache_uuid(), kUuidA);
+        EXPECT_EQ(idx.value()->dir(), dir);
+        ASSERT_TRUE(idx.value()->put_counter("hits", 12345));
+        ASSERT_TRUE(idx.value()->insert_extent(7, 4096, make_extent_value(8192, 0, 1, 2, 64, 9, false)));
+    }
+    auto idx = Index::open(dir, existing_options(kUuidA));
+    ASSERT_TRUE(idx) << idx.error().message;
+    auto hits = idx.value()->get_counter("hits");
+    ASSERT_TRUE(hits);
+    EXPECT_EQ(hits.value(), 12345u);
+    auto found = idx.value()->lookup(7, 0, 1 << 20);
+    ASSERT_TRUE(found);
+    ASSERT_EQ(found.value().size(), 1u);
+    EXPECT_EQ(found.value()[0].start(), 4096u);
+    EXPECT_EQ(found.value()[0].value.sector, 64u);
+}
+
+TEST(IndexOpen, WithoutUuidOptionAcceptsTheRecordedOne) {
+    TempDir tmp;
+    ASSERT_TRUE(Index::open(tmp.path(), create_options(kUuidA)));
+    auto idx = Index::open(tmp.path(), IndexOptions{});
+    ASSERT_TRUE(idx) << idx.error().message;
+    EXPECT_EQ(idx.value()->cache_uuid(), kUuidA);
+}
+
+TEST(IndexOpen, MissingIndexIsNotFoundWithoutCreate) {
+    TempDir tmp;
+    auto idx = Index::open(tmp.file("nothing"), existing_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::not_found);
+    auto empty = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().code, Errc::not_found);
+}
+
+TEST(IndexOpen, CreatingNeedsAUuid) {
+    TempDir tmp;
+    IndexOptions o;
+    o.create_if_missing = true;
+    auto idx = Index::open(tmp.path(), o);
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::invalid);
+}
+
+TEST(IndexOpen, ForeignUuidIsRefusedNamingBoth) {
+    TempDir tmp;
+    ASSERT_TRUE(Index::open(tmp.path(), create_options(kUuidA)));
+    auto idx = Index::open(tmp.path(), existing_options(kUuidB));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::foreign);
+    const std::string& m = idx.error().message;
+    EXPECT_NE(m.find(uuid_to_string(kUuidA)), std::string::npos) << m;
+    EXPECT_NE(m.find(uuid_to_string(kUuidB)), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+    // Also with create_if_missing: an existing index is never re-created.
+    auto again = Index::open(tmp.path(), create_options(kUuidB));
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, Errc::foreign);
+}
+
+TEST(IndexOpen, DirectoryWithOtherFilesIsCorruptAndUntouched) {
+    TempDir tmp;
+    write_file(tmp.file("notes.txt"), "not an index\n");
+    auto idx = Index::open(tmp.path(), create_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::corrupt);
+    EXPECT_NE(idx.error().message.find("fsck"), std::string::npos) << idx.error().message;
+    EXPECT_FALSE(std::filesystem::exists(tmp.file("CURRENT")));
+}
+
+TEST(IndexOpen, GarbageCurrentFileIsCorruptNamingFsck) {
+    TempDir tmp;
+    ASSERT_TRUE(Index::open(tmp.path(), create_options(kUuidA)));
+    write_file(tmp.file("CURRENT"), "garbage that names no manifest\n");
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::corrupt);
+    EXPECT_NE(idx.error().message.find("fsck"), std::string::npos) << idx.error().message;
+    EXPECT_NE(idx.error().message.find(tmp.path()), std::string::npos) << idx.error().message;
+}
+
+TEST(IndexOpen, RocksDbWithoutOurColumnFamiliesIsCorrupt) {
+    TempDir tmp;
+    {
+        rocksdb::Options o;
+        o.create_if_missing = true;
+        rocksdb::DB* db = nullptr;
+        ASSERT_TRUE(rocksdb::DB::Open(o, tmp.path(), &db).ok());
+        delete db;
+    }
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::corrupt);
+    EXPECT_NE(idx.error().message.find("fsck"), std::string::npos);
+}
+
+// Rewrites one meta value of a closed index, behind the Index's back.
+void poke_meta(const std::string& dir, std::string_view key, const std::string& value) {
+    rocksdb::DBOptions o;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir, cfs, &handles, &db).ok());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == kMetaColumnFamily) {
+            EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], std::string(key), value).ok());
+        }
+    }
+    for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+}
+
+TEST(IndexOpen, NewerFormatVersionIsUnsupported) {
+    TempDir tmp;
+    ASSERT_TRUE(Index::open(tmp.path(), create_options(kUuidA)));
+    poke_meta(tmp.path(), kMetaVersionKey, encode_meta_u64(kIndexFormatVersion + 1));
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::unsupported);
+}
+
+TEST(IndexOpen, CorruptUuidRecordIsCorrupt) {
+    TempDir tmp;
+    ASSERT_TRUE(Index::open(tmp.path(), create_options(kUuidA)));
+    poke_meta(tmp.path(), kMetaUuidKey, "not a uuid record");
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(idx);
+    EXPECT_EQ(idx.error().code, Errc::corrupt);
+    EXPECT_NE(idx.error().message.find("fsck"), std::string::npos);
+}
+
+TEST(IndexOpen, SecondOpenOfTheSameDirectoryIsBusy) {
+    TempDir tmp;
+    auto first = Index::open(tmp.path(), create_options(kUuidA));
+    ASSERT_TRUE(first);
+    auto second = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, Errc::busy) << second.error().message;
+}
+
+TEST(IndexMeta, CleanFlagStartsFalseAndPersists) {
+    TempDir tmp;
+    {
+        auto idx = Index::open(tmp.path(), create_options(kUuidA));
+        ASSERT_TRUE(idx);
+        auto clean = idx.value()->clean_shutdown();
+        ASSERT_TRUE(clean);
+        EXPECT_FALSE(clean.value());
+        ASSERT_TRUE(idx.value()->set_clean_shutdown(true));
+    }
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_TRUE(idx);
+    auto clean = idx.value()->clean_shutdown();
+    ASSERT_TRUE(clean);
+    EXPECT_TRUE(clean.value());
+    ASSERT_TRUE(idx.value()->set_clean_shutdown(false));
+    clean = idx.value()->clean_shutdown();
+    ASSERT_TRUE(clean);
+    EXPECT_FALSE(clean.value());
+}
+
+TEST(IndexMeta, CountersDefaultToZeroAndAreIndependent) {
+    TempDir tmp;
+    auto idx = Index::open(tmp.path(), create_options(kUuidA));
+    ASSERT_TRUE(idx);
+    auto& index = *idx.value();
+    auto none = index.get_counter("never");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none.value(), 0u);
+    ASSERT_TRUE(index.put_counter("a", 1, true));
+    ASSERT_TRUE(index.put_counter("b", UINT64_MAX));
+    ASSERT_TRUE(index.put_counter("a", 2));
+    EXPECT_EQ(index.get_counter("a").value(), 2u);
+    EXPECT_EQ(index.get_counter("b").value(), UINT64_MAX);
+}
+
+}  // namespace
+}  // namespace bcl
