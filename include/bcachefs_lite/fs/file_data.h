@@ -1,0 +1,124 @@
+// FileData: the one seam through which the fs layer moves file data. Every
+// read, write, flush, fsync, truncate, fallocate, SEEK_DATA/SEEK_HOLE and
+// copy_file_range of an open file goes through it; namespace operations
+// (lookup, mkdir, rename, xattrs, ...) do not. PassthroughData
+// (passthrough_data.h) implements it on the backing files alone; the cache
+// engine takes it over by implementing it too.
+//
+// Contract
+// - Descriptors. The fs layer opens the backing file (with the caller's
+//   open(2) flags, minus O_CREAT/O_EXCL/O_NOCTTY and O_DIRECT) and owns that
+//   descriptor: it passes it to open() and closes it only after release()
+//   returned. An implementation may use it from open() until release()
+//   returns and must dup() it to keep it longer. The O_PATH descriptor of an
+//   inode (truncate without an open file) belongs to the fs layer and is
+//   valid only during the call.
+// - Threads. Calls come from libfuse's worker threads, concurrently, also
+//   for the same handle (reads and writes of one file may overlap; the
+//   kernel orders nothing unless the application does). open() happens
+//   before, and release() after, every other call for the same handle.
+// - Errors are values: Error::to_errno() is what the application sees, so a
+//   failed system call should be reported with its errno (sys_error()).
+//   Short reads at end of file are not errors: read() returns fewer bytes.
+// - Read replies. A DataVec returned by read() may point at descriptors and
+//   memory that must stay valid until the DataVec is destroyed; the fs layer
+//   sends the reply before destroying it.
+// - Notifications (unlinked, renamed) come after the namespace operation
+//   succeeded on the backing directory, from the thread that performed it.
+//
+// Thread safety: implementations must be safe for concurrent calls as above.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "bcachefs_lite/fs/data_vec.h"
+#include "bcachefs_lite/util/error.h"
+
+namespace bcl {
+
+// A backing file as the backing file system names it.
+struct FileKey {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    auto operator<=>(const FileKey&) const = default;
+};
+
+inline FileKey file_key_of(const struct statx& stx) {
+    return FileKey{makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino};
+}
+
+class FileData {
+public:
+    // One open file. Implementations derive from it to keep their state.
+    class Handle {
+    public:
+        explicit Handle(int fd) : fd_(fd) {}
+        virtual ~Handle() = default;
+        Handle(const Handle&) = delete;
+        Handle& operator=(const Handle&) = delete;
+        // The backing descriptor, owned by the fs layer (see the contract).
+        int fd() const { return fd_; }
+
+    private:
+        int fd_;
+    };
+
+    virtual ~FileData() = default;
+
+    // A file was opened (or created). `stx` is the file's statx at open time
+    // (basic stats and, where the file system has it, the birth time);
+    // `flags` are the open(2) flags the backing descriptor was opened with.
+    virtual Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) = 0;
+
+    // Up to `size` bytes at `offset`; fewer at end of file.
+    virtual Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) = 0;
+
+    // Writes all of `data` at `offset` (at end of file for O_APPEND files);
+    // returns the number of bytes written.
+    virtual Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) = 0;
+
+    // close(2) of one descriptor of the file (flush may come several times).
+    virtual Status flush(Handle& handle) = 0;
+
+    // fsync(2)/fdatasync(2): returns once the data is durable in the mode's
+    // sense (see DESIGN.md, invariant 3).
+    virtual Status fsync(Handle& handle, bool datasync) = 0;
+
+    // Sets the file's size: through `handle` when the application truncated
+    // an open file (ftruncate), else through `path_fd`, the inode's O_PATH
+    // descriptor (truncate(2), open with O_TRUNC).
+    virtual Status truncate(Handle* handle, int path_fd, std::uint64_t size) = 0;
+
+    // fallocate(2) with its mode bits (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, ...).
+    virtual Status fallocate(Handle& handle, int mode, std::uint64_t offset, std::uint64_t length) = 0;
+
+    // lseek(2) with SEEK_DATA or SEEK_HOLE: the offset found.
+    virtual Result<std::uint64_t> seek_data(Handle& handle, std::uint64_t offset, int whence) = 0;
+
+    // copy_file_range(2) between two open files of this mount.
+    virtual Result<std::size_t> copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
+                                                std::uint64_t offset_out, std::size_t length,
+                                                unsigned flags) = 0;
+
+    // The last descriptor of this open file was closed. The handle is
+    // destroyed by the callee; the fs layer closes the backing descriptor
+    // after this returns.
+    virtual void release(std::unique_ptr<Handle> handle) = 0;
+
+    // A name of the file `key` was removed (unlink, rmdir, or replaced by a
+    // rename); `links_left` is its link count afterwards. Open handles stay
+    // valid.
+    virtual void unlinked(const FileKey& key, nlink_t links_left) = 0;
+
+    // The file `key` was renamed; its identity (and so its data) is unchanged.
+    virtual void renamed(const FileKey& key) = 0;
+};
+
+}  // namespace bcl

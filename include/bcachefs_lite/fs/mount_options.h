@@ -1,0 +1,137 @@
+// Mount options of the bcachefs-lite daemon: one table (mount_option_table)
+// names every option, its value, its default and what it does. That table
+// drives parsing, `bcachefs-lite --help`, and is what the man page lists.
+//
+// The daemon is started exactly as mount(8) starts FUSE helpers:
+//
+//     bcachefs-lite SOURCE MOUNTPOINT [-f] [-d] -o cache=DEV[,OPTION...]
+//
+// parse_command_line() turns that into a MountOptions value without looking at
+// the file system; check_mount_environment() (mount_checks.h) then checks the
+// paths it names.
+//
+// Thread safety: plain values and pure functions; the table is immutable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bcachefs_lite/util/error.h"
+
+namespace bcl {
+
+// How writes reach the backing directory.
+enum class CacheMode {
+    writethrough,  // written to the backing file and the cache; the default
+    writeback,     // reserved: rejected by the parser for now
+    writearound,   // reserved: rejected by the parser for now
+    none,          // the cache is not used for data: plain passthrough
+};
+
+enum class ReplacementPolicy { lru, fifo, random };
+
+const char* cache_mode_name(CacheMode mode);
+const char* replacement_policy_name(ReplacementPolicy policy);
+
+struct MountOptions {
+    // The backing directory (SOURCE) and where to mount it (MOUNTPOINT), as
+    // given; check_mount_environment() makes them absolute.
+    std::string source;
+    std::string mountpoint;
+
+    // -f: stay in the foreground, log to stderr. Default: false (detach once
+    // the mount is established and log to syslog).
+    bool foreground = false;
+    // -d: log every FUSE request; implies foreground. Default: false.
+    bool debug = false;
+
+    // cache=PATH: the cache device or file. Required.
+    std::string cache;
+    // cache_size=SIZE: create and format a cache file of this size when
+    // `cache` does not exist. Default: none (the cache must exist).
+    std::optional<std::uint64_t> cache_size;
+    // index=DIR: the RocksDB index. Default: none, meaning
+    // /var/lib/bcachefs-lite/<cache UUID>.
+    std::optional<std::string> index;
+    // mode=: Default: writethrough.
+    CacheMode mode = CacheMode::writethrough;
+    // replacement=: Default: none, meaning the policy the device was
+    // formatted with.
+    std::optional<ReplacementPolicy> replacement;
+    // discard=BOOL: Default: none, meaning the device's setting.
+    std::optional<bool> discard;
+    // Seconds the kernel may cache names and attributes. Default: 1.0 each;
+    // 0 makes changes made behind the cache's back visible at once.
+    double entry_timeout = 1.0;
+    double attr_timeout = 1.0;
+    // kernel_cache: keep file pages in the kernel's page cache across opens.
+    // Default: false.
+    bool kernel_cache = false;
+
+    // fsname=, subtype=: how the mount shows in the mount table. Defaults:
+    // SOURCE and "bcachefs-lite" (so the type reads fuse.bcachefs-lite).
+    std::optional<std::string> fsname;
+    std::optional<std::string> subtype;
+    // Every other FUSE or kernel mount option given (allow_other, ro, nosuid,
+    // noatime, ...), in order, as "name" or "name=value". Default: empty.
+    std::vector<std::string> fuse_options;
+
+    // The FUSE file system type this mount shows as: "fuse." + subtype.
+    std::string fs_type() const;
+};
+
+enum class OptionKind {
+    path,          // a file system path
+    size,          // a size with an optional binary suffix (512M, 8G)
+    choice,        // one of the words in value_name, separated by '|'
+    seconds,       // a non-negative decimal number of seconds
+    boolean,       // name, name=BOOL or noname
+    text,          // any string
+    kernel_flag,   // handed to the kernel mount as given
+    ignored,       // meaningful to mount(8) or fstab only; accepted and dropped
+};
+
+struct OptionSpec {
+    std::string_view name;
+    OptionKind kind;
+    std::string_view value_name;    // "PATH", "SIZE", "lru|fifo|random"; empty for flags
+    std::string_view default_text;  // what applies when the option is absent
+    std::string_view description;   // one sentence
+    // Stores a parsed value; null for kernel_flag and ignored options.
+    Status (*apply)(MountOptions& options, std::string_view value);
+};
+
+// Every option, in the order --help and the man page list them.
+std::span<const OptionSpec> mount_option_table();
+
+// Parses one -o argument ("a,b=c,d"; a backslash escapes a comma) into
+// options, later options overriding earlier ones. Errc::invalid naming the
+// option on anything the table does not accept.
+Status parse_option_list(std::string_view list, MountOptions& options);
+
+enum class CommandAction { mount, help, version };
+
+struct CommandLine {
+    CommandAction action = CommandAction::mount;
+    MountOptions options;
+};
+
+// Parses the arguments after argv[0]. For CommandAction::mount it also checks
+// that SOURCE, MOUNTPOINT and cache= are present and that the values are
+// possible (mode, timeouts, sizes); errors are one line a user can act on.
+Result<CommandLine> parse_command_line(std::span<const std::string_view> args);
+
+// The text of `bcachefs-lite --help`, generated from the table.
+std::string help_text(std::string_view program);
+
+// The argument vector handed to libfuse for the kernel mount: argv[0], then
+// "-o" with fsname, subtype, max_read and every fuse_option, values escaped.
+std::vector<std::string> fuse_mount_arguments(const MountOptions& options,
+                                              std::string_view program,
+                                              std::uint32_t max_read);
+
+}  // namespace bcl

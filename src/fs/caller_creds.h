@@ -1,0 +1,51 @@
+// CallerCreds: runs the creating system calls of a request (mknod, mkdir,
+// symlink, create) as the process that made the request, so that what it
+// creates belongs to it and the backing file system applies its own rules
+// (setgid directories, group membership) as for a local caller. It switches
+// the calling thread's fsuid, fsgid and supplementary groups, which on Linux
+// are per thread when set with the raw system calls, and restores them when
+// destroyed.
+//
+// Thread safety: affects only the calling thread; create and destroy on the
+// same thread, within one request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <span>
+#include <utility>
+
+#include "bcachefs_lite/util/error.h"
+#include "fuse_api.h"
+
+namespace bcl {
+
+class CallerCreds {
+public:
+    // The daemon's own identity, restored afterwards.
+    struct Own {
+        uid_t uid;
+        gid_t gid;
+        std::span<const gid_t> groups;
+    };
+
+    // When `enabled` (the daemon runs as root), switches to the caller of
+    // `req`; otherwise does nothing.
+    [[nodiscard]] static Result<CallerCreds> enter(fuse_req_t req, bool enabled, Own own);
+
+    CallerCreds(CallerCreds&& other) noexcept
+        : active_(std::exchange(other.active_, false)), own_(other.own_) {}
+    CallerCreds& operator=(CallerCreds&&) = delete;
+    CallerCreds(const CallerCreds&) = delete;
+    CallerCreds& operator=(const CallerCreds&) = delete;
+    ~CallerCreds();
+
+private:
+    CallerCreds(bool active, Own own) : active_(active), own_(own) {}
+    void restore();
+
+    bool active_;
+    Own own_;
+};
+
+}  // namespace bcl

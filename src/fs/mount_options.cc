@@ -1,0 +1,361 @@
+#include "bcachefs_lite/fs/mount_options.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include "bcachefs_lite/util/size.h"
+
+namespace bcl {
+namespace {
+
+constexpr std::string_view kUsage = "usage: bcachefs-lite SOURCE MOUNTPOINT -o cache=PATH[,OPTION...] [-f] [-d]";
+
+Error invalid(std::string message) { return make_error(Errc::invalid, std::move(message)); }
+
+Result<double> parse_seconds(std::string_view name, std::string_view text) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < 0 ||
+        value > 1e9) {
+        return invalid(fmt::format("invalid value '{}' for {}: expected a number of seconds, 0 or more", text, name));
+    }
+    return value;
+}
+
+Result<bool> parse_bool(std::string_view name, std::string_view text) {
+    for (std::string_view yes : {"", "1", "true", "yes", "on"}) {
+        if (text == yes) return true;
+    }
+    for (std::string_view no : {"0", "false", "no", "off"}) {
+        if (text == no) return false;
+    }
+    return invalid(fmt::format("invalid value '{}' for {}: expected yes or no", text, name));
+}
+
+Status apply_cache(MountOptions& o, std::string_view v) {
+    if (v.empty()) return invalid("cache= needs the path of the cache device or file");
+    o.cache = v;
+    return ok();
+}
+
+Status apply_cache_size(MountOptions& o, std::string_view v) {
+    auto size = parse_size(v, "cache_size");
+    if (!size) return invalid(fmt::format("invalid value '{}' for cache_size: expected a size such as 512M or 8G", v));
+    if (size.value() == 0) return invalid("cache_size must be larger than 0");
+    o.cache_size = size.value();
+    return ok();
+}
+
+Status apply_index(MountOptions& o, std::string_view v) {
+    if (v.empty()) return invalid("index= needs the path of a directory");
+    o.index = std::string(v);
+    return ok();
+}
+
+Status apply_mode(MountOptions& o, std::string_view v) {
+    if (v == "writethrough") {
+        o.mode = CacheMode::writethrough;
+    } else if (v == "none") {
+        o.mode = CacheMode::none;
+    } else if (v == "writeback" || v == "writearound") {
+        return make_error(Errc::unsupported, fmt::format("mode={} is reserved and not supported yet; use "
+                                                         "mode=writethrough or mode=none",
+                                                         v));
+    } else {
+        return invalid(fmt::format("invalid value '{}' for mode: expected writethrough or none "
+                                   "(writeback and writearound are reserved)",
+                                   v));
+    }
+    return ok();
+}
+
+Status apply_replacement(MountOptions& o, std::string_view v) {
+    if (v == "lru") {
+        o.replacement = ReplacementPolicy::lru;
+    } else if (v == "fifo") {
+        o.replacement = ReplacementPolicy::fifo;
+    } else if (v == "random") {
+        o.replacement = ReplacementPolicy::random;
+    } else {
+        return invalid(fmt::format("invalid value '{}' for replacement: expected lru, fifo or random", v));
+    }
+    return ok();
+}
+
+Status apply_discard(MountOptions& o, std::string_view v) {
+    auto value = parse_bool("discard", v);
+    if (!value) return value.error();
+    o.discard = value.value();
+    return ok();
+}
+
+Status apply_entry_timeout(MountOptions& o, std::string_view v) {
+    auto value = parse_seconds("entry_timeout", v);
+    if (!value) return value.error();
+    o.entry_timeout = value.value();
+    return ok();
+}
+
+Status apply_attr_timeout(MountOptions& o, std::string_view v) {
+    auto value = parse_seconds("attr_timeout", v);
+    if (!value) return value.error();
+    o.attr_timeout = value.value();
+    return ok();
+}
+
+Status apply_kernel_cache(MountOptions& o, std::string_view v) {
+    auto value = parse_bool("kernel_cache", v);
+    if (!value) return value.error();
+    o.kernel_cache = value.value();
+    return ok();
+}
+
+Status apply_fsname(MountOptions& o, std::string_view v) {
+    if (v.empty()) return invalid("fsname= needs a name");
+    o.fsname = std::string(v);
+    return ok();
+}
+
+Status apply_subtype(MountOptions& o, std::string_view v) {
+    if (v.empty()) return invalid("subtype= needs a name");
+    o.subtype = std::string(v);
+    return ok();
+}
+
+using K = OptionKind;
+
+const OptionSpec kOptions[] = {
+    {"cache", K::path, "PATH", "required", "the cache device or file", apply_cache},
+    {"cache_size", K::size, "SIZE", "none (the cache must exist)",
+     "create and format a cache file of this size when cache= does not exist", apply_cache_size},
+    {"index", K::path, "DIR", "/var/lib/bcachefs-lite/<cache UUID>", "directory of the cache's RocksDB index",
+     apply_index},
+    {"mode", K::choice, "writethrough|writeback|writearound|none", "writethrough",
+     "how writes use the cache; writeback and writearound are reserved and rejected for now", apply_mode},
+    {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
+     apply_replacement},
+    {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},
+    {"entry_timeout", K::seconds, "SECONDS", "1.0",
+     "how long the kernel may cache names; 0 shows changes made behind the cache's back at once",
+     apply_entry_timeout},
+    {"attr_timeout", K::seconds, "SECONDS", "1.0",
+     "how long the kernel may cache attributes; 0 shows changes made behind the cache's back at once",
+     apply_attr_timeout},
+    {"kernel_cache", K::boolean, "BOOL", "no",
+     "keep file pages in the kernel's page cache across opens (only when nothing changes the backing files)",
+     apply_kernel_cache},
+    {"fsname", K::text, "NAME", "SOURCE", "the source shown in the mount table", apply_fsname},
+    {"subtype", K::text, "NAME", "bcachefs-lite", "the type shown in the mount table, after fuse.", apply_subtype},
+    {"allow_other", K::kernel_flag, "", "off", "let users other than the mounting one use the mount", nullptr},
+    {"default_permissions", K::kernel_flag, "", "off",
+     "let the kernel check permissions from file modes (use it with allow_other)", nullptr},
+    {"auto_unmount", K::kernel_flag, "", "off", "unmount when the daemon exits", nullptr},
+    {"ro", K::kernel_flag, "", "rw", "mount read-only", nullptr},
+    {"rw", K::kernel_flag, "", "rw", "mount read-write", nullptr},
+    {"suid", K::kernel_flag, "", "nosuid", "honour set-user-ID and set-group-ID bits", nullptr},
+    {"nosuid", K::kernel_flag, "", "nosuid", "ignore set-user-ID and set-group-ID bits", nullptr},
+    {"dev", K::kernel_flag, "", "nodev", "allow access to device nodes", nullptr},
+    {"nodev", K::kernel_flag, "", "nodev", "deny access to device nodes", nullptr},
+    {"exec", K::kernel_flag, "", "exec", "allow running programs", nullptr},
+    {"noexec", K::kernel_flag, "", "exec", "deny running programs", nullptr},
+    {"atime", K::kernel_flag, "", "relatime", "update access times on every access", nullptr},
+    {"noatime", K::kernel_flag, "", "relatime", "never update access times", nullptr},
+    {"relatime", K::kernel_flag, "", "relatime", "update access times relative to modification times", nullptr},
+    {"norelatime", K::kernel_flag, "", "relatime", "turn relatime off", nullptr},
+    {"strictatime", K::kernel_flag, "", "relatime", "always update access times", nullptr},
+    {"nostrictatime", K::kernel_flag, "", "relatime", "turn strictatime off", nullptr},
+    {"diratime", K::kernel_flag, "", "diratime", "update directory access times", nullptr},
+    {"nodiratime", K::kernel_flag, "", "diratime", "never update directory access times", nullptr},
+    {"lazytime", K::kernel_flag, "", "nolazytime", "keep time updates in memory only", nullptr},
+    {"nolazytime", K::kernel_flag, "", "nolazytime", "turn lazytime off", nullptr},
+    {"sync", K::kernel_flag, "", "async", "synchronous I/O", nullptr},
+    {"async", K::kernel_flag, "", "async", "asynchronous I/O", nullptr},
+    {"dirsync", K::kernel_flag, "", "off", "synchronous directory changes", nullptr},
+    {"defaults", K::ignored, "", "", "fstab: accepted and ignored", nullptr},
+    {"auto", K::ignored, "", "", "fstab: accepted and ignored (for mount -a)", nullptr},
+    {"noauto", K::ignored, "", "", "fstab: accepted and ignored (for mount -a)", nullptr},
+    {"nofail", K::ignored, "", "", "fstab: accepted and ignored (for mount and systemd)", nullptr},
+    {"_netdev", K::ignored, "", "", "fstab: accepted and ignored (for systemd)", nullptr},
+    {"user", K::ignored, "", "", "fstab: accepted and ignored (for mount)", nullptr},
+    {"users", K::ignored, "", "", "fstab: accepted and ignored (for mount)", nullptr},
+    {"nouser", K::ignored, "", "", "fstab: accepted and ignored (for mount)", nullptr},
+    {"x-*", K::ignored, "", "", "fstab: options for other programs, accepted and ignored", nullptr},
+    {"comment", K::ignored, "TEXT", "", "fstab: accepted and ignored", nullptr},
+};
+
+const OptionSpec* find_option(std::string_view name) {
+    for (const OptionSpec& spec : kOptions) {
+        if (spec.name == name) return &spec;
+    }
+    if (name.starts_with("x-")) return find_option("x-*");
+    return nullptr;
+}
+
+Status apply_option(std::string_view item, MountOptions& options) {
+    std::size_t eq = item.find('=');
+    std::string_view name = item.substr(0, eq);
+    std::optional<std::string_view> value;
+    if (eq != std::string_view::npos) value = item.substr(eq + 1);
+
+    const OptionSpec* spec = find_option(name);
+    if (!spec && name.starts_with("no") && !value) {
+        // noBOOL for boolean options: nodiscard, nokernel_cache.
+        const OptionSpec* positive = find_option(name.substr(2));
+        if (positive && positive->kind == K::boolean) return positive->apply(options, "no");
+    }
+    if (!spec) return invalid(fmt::format("unknown option '{}' (see bcachefs-lite --help)", name));
+    switch (spec->kind) {
+    case K::ignored:
+        return ok();
+    case K::kernel_flag:
+        if (value) return invalid(fmt::format("option {} takes no value", name));
+        options.fuse_options.emplace_back(name);
+        return ok();
+    case K::boolean:
+        return spec->apply(options, value.value_or(""));
+    default:
+        if (!value) return invalid(fmt::format("option {} needs a value: {}={}", name, name, spec->value_name));
+        return spec->apply(options, *value);
+    }
+}
+
+std::string escape_option_value(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        if (c == ',' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace
+
+const char* cache_mode_name(CacheMode mode) {
+    switch (mode) {
+    case CacheMode::writethrough: return "writethrough";
+    case CacheMode::writeback: return "writeback";
+    case CacheMode::writearound: return "writearound";
+    case CacheMode::none: return "none";
+    }
+    return "?";
+}
+
+const char* replacement_policy_name(ReplacementPolicy policy) {
+    switch (policy) {
+    case ReplacementPolicy::lru: return "lru";
+    case ReplacementPolicy::fifo: return "fifo";
+    case ReplacementPolicy::random: return "random";
+    }
+    return "?";
+}
+
+std::string MountOptions::fs_type() const { return "fuse." + subtype.value_or("bcachefs-lite"); }
+
+std::span<const OptionSpec> mount_option_table() { return kOptions; }
+
+Status parse_option_list(std::string_view list, MountOptions& options) {
+    std::string item;
+    for (std::size_t i = 0; i <= list.size(); ++i) {
+        if (i == list.size() || list[i] == ',') {
+            if (!item.empty()) BCL_TRY(apply_option(item, options));
+            item.clear();
+        } else if (list[i] == '\\' && i + 1 < list.size()) {
+            item.push_back(list[++i]);
+        } else {
+            item.push_back(list[i]);
+        }
+    }
+    return ok();
+}
+
+Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
+    CommandLine cmd;
+    std::vector<std::string_view> positional;
+    bool options_done = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (options_done || arg.empty() || arg[0] != '-' || arg == "-") {
+            positional.push_back(arg);
+        } else if (arg == "--") {
+            options_done = true;
+        } else if (arg == "-h" || arg == "--help") {
+            cmd.action = CommandAction::help;
+            return cmd;
+        } else if (arg == "-V" || arg == "--version") {
+            cmd.action = CommandAction::version;
+            return cmd;
+        } else if (arg == "-f") {
+            cmd.options.foreground = true;
+        } else if (arg == "-d") {
+            cmd.options.debug = true;
+            cmd.options.foreground = true;
+        } else if (arg == "-o") {
+            if (i + 1 == args.size()) return invalid("option -o needs an argument: -o OPTION[,OPTION...]");
+            BCL_TRY(parse_option_list(args[++i], cmd.options));
+        } else if (arg.starts_with("-o")) {
+            BCL_TRY(parse_option_list(arg.substr(2), cmd.options));
+        } else {
+            return invalid(fmt::format("unknown command-line option '{}'; {}", arg, kUsage));
+        }
+    }
+    if (positional.empty()) return invalid(fmt::format("missing SOURCE and MOUNTPOINT; {}", kUsage));
+    if (positional.size() == 1) return invalid(fmt::format("missing MOUNTPOINT; {}", kUsage));
+    if (positional.size() > 2) return invalid(fmt::format("unexpected argument '{}'; {}", positional[2], kUsage));
+    cmd.options.source = positional[0];
+    cmd.options.mountpoint = positional[1];
+    if (cmd.options.cache.empty()) {
+        return invalid("missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
+    }
+    return cmd;
+}
+
+std::string help_text(std::string_view program) {
+    std::string out = fmt::format(
+        "usage: {0} SOURCE MOUNTPOINT -o cache=PATH[,OPTION...] [-f] [-d]\n"
+        "       mount -t fuse.bcachefs-lite SOURCE MOUNTPOINT -o cache=PATH[,OPTION...]\n"
+        "\n"
+        "Mounts the directory SOURCE on MOUNTPOINT with a cache device in front of it.\n"
+        "\n"
+        "  -f                   stay in the foreground and log to stderr\n"
+        "  -d                   log every FUSE request (implies -f)\n"
+        "  -o OPTION[,OPTION]   mount options, below; may be given more than once\n"
+        "  -h, --help           print this help\n"
+        "  -V, --version        print the version\n"
+        "\n"
+        "Mount options:\n",
+        program);
+    for (const OptionSpec& spec : kOptions) {
+        if (spec.kind == K::ignored) continue;
+        std::string left(spec.name);
+        if (!spec.value_name.empty()) left += "=" + std::string(spec.value_name);
+        // A long name gets its own line; descriptions start in column 25.
+        if (left.size() > 22) {
+            out += fmt::format("  {}\n{:25}{}", left, "", spec.description);
+        } else {
+            out += fmt::format("  {:<22} {}", left, spec.description);
+        }
+        if (spec.default_text == "required") {
+            out += " (required)";
+        } else if (!spec.default_text.empty()) {
+            out += fmt::format(" (default: {})", spec.default_text);
+        }
+        out += "\n";
+    }
+    out += "\nAlso accepted and ignored, for fstab: defaults, auto, noauto, nofail, _netdev,\n"
+           "user, users, nouser, comment=TEXT, x-*.\n";
+    return out;
+}
+
+std::vector<std::string> fuse_mount_arguments(const MountOptions& options, std::string_view program,
+                                              std::uint32_t max_read) {
+    std::string list = fmt::format("fsname={},subtype={},max_read={}",
+                                   escape_option_value(options.fsname.value_or(options.source)),
+                                   escape_option_value(options.subtype.value_or("bcachefs-lite")), max_read);
+    for (const std::string& opt : options.fuse_options) list += "," + opt;
+    return {std::string(program), "-o", list};
+}
+
+}  // namespace bcl

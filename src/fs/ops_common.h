@@ -1,0 +1,76 @@
+// Helpers shared by the request handlers (ops_*.cc): the session state of a
+// request, error replies, inode stat and lookup, and the open-file and
+// open-directory handles kept in fuse_file_info::fh.
+//
+// Thread safety: as the handlers: each call works on one request.
+#pragma once
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "bcachefs_lite/fs/file_data.h"
+#include "fuse_api.h"
+#include "inode_table.h"
+#include "session_state.h"
+#include "unique_fd.h"
+
+namespace bcl {
+
+using State = Session::State;
+
+inline State& state_of(fuse_req_t req) { return *static_cast<State*>(fuse_req_userdata(req)); }
+
+inline void reply_error(fuse_req_t req, const Error& error) { fuse_reply_err(req, error.to_errno()); }
+
+// "/proc/self/fd/N": reopens an O_PATH descriptor with real access modes, or
+// reaches its inode with calls that take only paths (xattrs, chmod, utimes).
+class ProcPath {
+public:
+    explicit ProcPath(int fd) { std::snprintf(buf_, sizeof buf_, "/proc/self/fd/%d", fd); }
+    const char* c_str() const { return buf_; }
+
+private:
+    char buf_[32];
+};
+
+// lstat of the inode itself.
+Result<struct stat> stat_inode(const Inode& inode);
+
+// Looks `name` up in `parent` without following a symlink, adds one lookup
+// to its inode and returns the entry to reply with.
+Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* name);
+
+// statx of an open descriptor: basic stats and birth time.
+Result<struct statx> statx_fd(int fd);
+
+// An open file: the backing descriptor (owned here) and the FileData handle.
+struct OpenFile {
+    Inode* inode = nullptr;
+    UniqueFd fd;
+    std::unique_ptr<FileData::Handle> data;
+};
+
+inline OpenFile& open_file_of(const fuse_file_info* fi) { return *reinterpret_cast<OpenFile*>(fi->fh); }
+
+// An open directory stream.
+struct DirHandle {
+    DirHandle() = default;
+    DirHandle(const DirHandle&) = delete;
+    DirHandle& operator=(const DirHandle&) = delete;
+    ~DirHandle() {
+        if (dir) ::closedir(dir);
+    }
+
+    std::mutex mutex;  // guards dir, offset and entry
+    DIR* dir = nullptr;
+    off_t offset = 0;                // position of the next entry to return
+    struct dirent* entry = nullptr;  // read from dir but not yet returned
+};
+
+inline DirHandle& dir_handle_of(const fuse_file_info* fi) { return *reinterpret_cast<DirHandle*>(fi->fh); }
+
+}  // namespace bcl

@@ -1,0 +1,179 @@
+// Inode-level requests: lookup and forget, attributes, readlink, access,
+// statfs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "ops.h"
+#include "ops_common.h"
+#include "os_error.h"
+
+namespace bcl {
+namespace {
+
+Result<fuse_entry_param> do_lookup(State& state, fuse_ino_t parent, const char* name) {
+    auto entry = lookup_entry(state, state.inodes.get(parent), name);
+    if (!entry && entry.error().sys_errno == ENOENT && state.options.entry_timeout > 0) {
+        // A negative entry: the kernel remembers the name is absent for
+        // entry_timeout seconds.
+        fuse_entry_param e{};
+        e.ino = 0;
+        e.entry_timeout = state.options.entry_timeout;
+        return e;
+    }
+    return entry;
+}
+
+Status set_times(const Inode& inode, const OpenFile* file, const struct timespec times[2]) {
+    int r;
+    if (file) {
+        r = ::futimens(file->fd.get(), times);
+    } else if (inode.is_symlink()) {
+        r = ::utimensat(inode.fd.get(), "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    } else {
+        r = ::utimensat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), times, 0);
+    }
+    if (r != 0) return last_os_error();
+    return ok();
+}
+
+Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& attr, int to_set,
+                               const fuse_file_info* fi) {
+    Inode& inode = state.inodes.get(ino);
+    OpenFile* file = fi ? &open_file_of(fi) : nullptr;
+
+    if (to_set & FUSE_SET_ATTR_MODE) {
+        int r = file ? ::fchmod(file->fd.get(), attr.st_mode)
+                     : ::fchmodat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), attr.st_mode, 0);
+        if (r != 0) return last_os_error();
+    }
+    if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+        uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
+        gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
+        if (::fchownat(inode.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+            return last_os_error();
+        }
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (!S_ISREG(inode.type)) return os_error(inode.is_dir() ? EISDIR : EINVAL);
+        BCL_TRY(state.data.truncate(file ? file->data.get() : nullptr, inode.fd.get(),
+                                    static_cast<std::uint64_t>(attr.st_size)));
+    }
+    if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+        struct timespec times[2];
+        times[0].tv_sec = times[1].tv_sec = 0;
+        times[0].tv_nsec = times[1].tv_nsec = UTIME_OMIT;
+        if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+            times[0].tv_nsec = UTIME_NOW;
+        } else if (to_set & FUSE_SET_ATTR_ATIME) {
+            times[0] = attr.st_atim;
+        }
+        if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+            times[1].tv_nsec = UTIME_NOW;
+        } else if (to_set & FUSE_SET_ATTR_MTIME) {
+            times[1] = attr.st_mtim;
+        }
+        BCL_TRY(set_times(inode, file, times));
+    }
+    return stat_inode(inode);
+}
+
+Result<std::vector<char>> do_readlink(State& state, fuse_ino_t ino) {
+    const Inode& inode = state.inodes.get(ino);
+    std::vector<char> buf(256);
+    for (;;) {
+        ssize_t n = ::readlinkat(inode.fd.get(), "", buf.data(), buf.size());
+        if (n < 0) return last_os_error();
+        if (static_cast<std::size_t>(n) < buf.size()) {
+            buf.resize(static_cast<std::size_t>(n) + 1);
+            buf.back() = '\0';
+            return buf;
+        }
+        if (buf.size() >= 65536) return os_error(ENAMETOOLONG);
+        buf.resize(buf.size() * 4);
+    }
+}
+
+// access(2) for a mount without default_permissions: the file's mode bits
+// checked against the caller's uid, gid and groups (ACLs are not consulted).
+Status do_access(fuse_req_t req, State& state, fuse_ino_t ino, int mask) {
+    auto st = stat_inode(state.inodes.get(ino));
+    if (!st) return st.error();
+    if (mask == F_OK) return ok();
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    const mode_t mode = st.value().st_mode;
+    if (ctx->uid == 0) {
+        bool exec_ok = S_ISDIR(mode) || (mode & (S_IXUSR | S_IXGRP | S_IXOTH));
+        return (mask & X_OK) && !exec_ok ? Status(os_error(EACCES)) : ok();
+    }
+    unsigned bits;
+    if (ctx->uid == st.value().st_uid) {
+        bits = (mode >> 6) & 7;
+    } else {
+        bool member = ctx->gid == st.value().st_gid;
+        if (!member) {
+            gid_t groups[64];
+            int n = fuse_req_getgroups(req, 64, groups);
+            for (int i = 0; i < n && i < 64; ++i) member = member || groups[i] == st.value().st_gid;
+        }
+        bits = member ? (mode >> 3) & 7 : mode & 7;
+    }
+    if ((static_cast<unsigned>(mask) & bits) != static_cast<unsigned>(mask)) return os_error(EACCES);
+    return ok();
+}
+
+}  // namespace
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto entry = do_lookup(state_of(req), parent, name);
+    if (!entry) return reply_error(req, entry.error());
+    fuse_reply_entry(req, &entry.value());
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    State& state = state_of(req);
+    state.inodes.forget(state.inodes.get(ino), nlookup);
+    fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+    State& state = state_of(req);
+    for (size_t i = 0; i < count; ++i) state.inodes.forget(state.inodes.get(forgets[i].ino), forgets[i].nlookup);
+    fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    State& state = state_of(req);
+    auto st = stat_inode(state.inodes.get(ino));
+    if (!st) return reply_error(req, st.error());
+    fuse_reply_attr(req, &st.value(), state.options.attr_timeout);
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+    State& state = state_of(req);
+    auto st = do_setattr(state, ino, *attr, to_set, fi);
+    if (!st) return reply_error(req, st.error());
+    fuse_reply_attr(req, &st.value(), state.options.attr_timeout);
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+    auto target = do_readlink(state_of(req), ino);
+    if (!target) return reply_error(req, target.error());
+    fuse_reply_readlink(req, target.value().data());
+}
+
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+    auto status = do_access(req, state_of(req), ino, mask);
+    fuse_reply_err(req, status ? 0 : status.error().to_errno());
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+    struct statvfs sv;
+    if (::fstatvfs(state_of(req).inodes.get(ino).fd.get(), &sv) != 0) return reply_error(req, last_os_error());
+    fuse_reply_statfs(req, &sv);
+}
+
+}  // namespace bcl

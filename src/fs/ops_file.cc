@@ -1,0 +1,192 @@
+// Open files: open, create, read, write_buf, flush, release, fsync,
+// fallocate, lseek, copy_file_range. Every data operation goes through the
+// FileData seam (state.data); this file only opens and closes the backing
+// descriptors and converts buffers.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bufvec.h"
+#include "ops.h"
+#include "ops_common.h"
+#include "os_error.h"
+
+namespace bcl {
+namespace {
+
+// Flags for the backing descriptor. O_CREAT/O_EXCL were handled by create;
+// O_DIRECT would demand aligned buffers of the daemon (the kernel side
+// bypasses its page cache through direct_io instead); O_TRUNC goes through
+// FileData::truncate; O_NOFOLLOW does not apply to a /proc/self/fd reopen.
+constexpr int kStrippedFlags = O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_TRUNC | O_NOFOLLOW;
+
+int backing_flags(int flags) { return (flags & ~kStrippedFlags) | O_CLOEXEC; }
+
+// Wraps an open backing descriptor into an OpenFile through the seam.
+Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate) {
+    auto stx = statx_fd(fd.get());
+    if (!stx) return stx.error();
+    auto handle = state.data.open(fd.get(), stx.value(), flags);
+    if (!handle) return handle.error();
+    auto file = std::make_unique<OpenFile>();
+    file->inode = &inode;
+    file->fd = std::move(fd);
+    file->data = std::move(handle.value());
+    if (truncate) {
+        auto truncated = state.data.truncate(file->data.get(), inode.fd.get(), 0);
+        if (!truncated) {
+            state.data.release(std::move(file->data));
+            return truncated.error();
+        }
+    }
+    return file;
+}
+
+void fill_open_reply(const State& state, fuse_file_info* fi, OpenFile* file) {
+    fi->fh = reinterpret_cast<std::uint64_t>(file);
+    fi->keep_cache = state.options.kernel_cache ? 1 : 0;
+    fi->direct_io = (fi->flags & O_DIRECT) ? 1 : 0;
+}
+
+void release_file(State& state, OpenFile* file) {
+    state.data.release(std::move(file->data));
+    delete file;  // closes the backing descriptor after the seam let go
+}
+
+Result<std::unique_ptr<OpenFile>> do_open(State& state, fuse_ino_t ino, int flags) {
+    Inode& inode = state.inodes.get(ino);
+    int open_flags = backing_flags(flags);
+    UniqueFd fd(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
+    if (!fd.valid()) return last_os_error();
+    return attach(state, inode, std::move(fd), open_flags, (flags & O_TRUNC) != 0);
+}
+
+struct Created {
+    fuse_entry_param entry;
+    std::unique_ptr<OpenFile> file;
+};
+
+Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, mode_t mode,
+                          int flags) {
+    Inode& dir = state.inodes.get(parent);
+    int open_flags = backing_flags(flags) | O_CREAT | O_NOFOLLOW;
+    UniqueFd fd;
+    {
+        auto creds = CallerCreds::enter(req, state.switch_creds, state.own());
+        if (!creds) return creds.error();
+        fd.reset(::openat(dir.fd.get(), name, open_flags, mode));
+        if (!fd.valid()) return last_os_error();
+    }
+    // The inode's O_PATH descriptor comes from the open file itself, so it
+    // names the file created even if the name was replaced meanwhile.
+    UniqueFd path_fd(::open(ProcPath(fd.get()).c_str(), O_PATH | O_CLOEXEC));
+    if (!path_fd.valid()) return last_os_error();
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return last_os_error();
+    Inode& inode = state.inodes.add_lookup(FileKey{st.st_dev, st.st_ino}, st.st_mode, std::move(path_fd));
+    Created created{};
+    created.entry.ino = state.inodes.ino_of(inode);
+    created.entry.attr = st;
+    created.entry.attr_timeout = state.options.attr_timeout;
+    created.entry.entry_timeout = state.options.entry_timeout;
+    auto file = attach(state, inode, std::move(fd), open_flags & ~(O_CREAT | O_NOFOLLOW), false);
+    if (!file) {
+        state.inodes.forget(inode, 1);
+        return file.error();
+    }
+    created.file = std::move(file.value());
+    return created;
+}
+
+Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, fuse_file_info* fi) {
+    DataVec data = data_vec_from_fuse(*in_buf);
+    return state.data.write(*open_file_of(fi).data, static_cast<std::uint64_t>(off), data);
+}
+
+void reply_status(fuse_req_t req, const Status& status) { fuse_reply_err(req, status ? 0 : status.error().to_errno()); }
+
+}  // namespace
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    State& state = state_of(req);
+    auto file = do_open(state, ino, fi->flags);
+    if (!file) return reply_error(req, file.error());
+    OpenFile* raw = file.value().release();
+    fill_open_reply(state, fi, raw);
+    if (fuse_reply_open(req, fi) != 0) release_file(state, raw);  // interrupted: no release will come
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+    State& state = state_of(req);
+    auto created = do_create(req, state, parent, name, mode, fi->flags);
+    if (!created) return reply_error(req, created.error());
+    OpenFile* raw = created.value().file.release();
+    fill_open_reply(state, fi, raw);
+    if (fuse_reply_create(req, &created.value().entry, fi) != 0) {
+        state.inodes.forget(*raw->inode, 1);
+        release_file(state, raw);
+    }
+}
+
+void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    State& state = state_of(req);
+    auto data = state.data.read(*open_file_of(fi).data, static_cast<std::uint64_t>(off), size);
+    if (!data) return reply_error(req, data.error());
+    if (data.value().empty()) {
+        fuse_reply_buf(req, nullptr, 0);
+        return;
+    }
+    BufvecPtr vec = to_fuse_bufvec(data.value());
+    if (!vec) return reply_error(req, os_error(ENOMEM));
+    fuse_reply_data(req, vec.get(), FUSE_BUF_SPLICE_MOVE);
+}
+
+void op_write_buf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in_buf, off_t off, fuse_file_info* fi) {
+    auto written = do_write_buf(state_of(req), in_buf, off, fi);
+    if (!written) return reply_error(req, written.error());
+    fuse_reply_write(req, written.value());
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    reply_status(req, state_of(req).data.flush(*open_file_of(fi).data));
+}
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    release_file(state_of(req), &open_file_of(fi));
+    fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+    reply_status(req, state_of(req).data.fsync(*open_file_of(fi).data, datasync != 0));
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+    if (offset < 0 || length <= 0) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    reply_status(req, state_of(req).data.fallocate(*open_file_of(fi).data, mode, static_cast<std::uint64_t>(offset),
+                                                   static_cast<std::uint64_t>(length)));
+}
+
+void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+    if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    auto found = state_of(req).data.seek_data(*open_file_of(fi).data, static_cast<std::uint64_t>(off), whence);
+    if (!found) return reply_error(req, found.error());
+    fuse_reply_lseek(req, static_cast<off_t>(found.value()));
+}
+
+void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t,
+                        off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+    auto copied = state_of(req).data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in),
+                                                     *open_file_of(fi_out).data,
+                                                     static_cast<std::uint64_t>(off_out), len,
+                                                     static_cast<unsigned>(flags));
+    if (!copied) return reply_error(req, copied.error());
+    fuse_reply_write(req, copied.value());
+}
+
+}  // namespace bcl

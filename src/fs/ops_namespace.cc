@@ -1,0 +1,125 @@
+// Requests that change names: mknod, mkdir, symlink, link, unlink, rmdir,
+// rename. Everything is relative to the parent's O_PATH descriptor and never
+// follows a symlink. New files, directories, nodes and symlinks are created
+// as the caller (CallerCreds).
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "ops.h"
+#include "ops_common.h"
+#include "os_error.h"
+
+namespace bcl {
+namespace {
+
+// Runs `create` (returning 0 or -1 with errno) as the caller of req, then
+// looks the new name up.
+template <class Create>
+Result<fuse_entry_param> create_as_caller(fuse_req_t req, fuse_ino_t parent, const char* name, Create create) {
+    State& state = state_of(req);
+    Inode& dir = state.inodes.get(parent);
+    {
+        auto creds = CallerCreds::enter(req, state.switch_creds, state.own());
+        if (!creds) return creds.error();
+        if (create(dir.fd.get()) != 0) return last_os_error();  // errno read before creds restore
+    }
+    return lookup_entry(state, dir, name);
+}
+
+std::optional<struct stat> lstat_at(const Inode& dir, const char* name) {
+    struct stat st;
+    if (::fstatat(dir.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    return st;
+}
+
+FileKey key_of(const struct stat& st) { return FileKey{st.st_dev, st.st_ino}; }
+
+Result<fuse_entry_param> do_link(State& state, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    const Inode& inode = state.inodes.get(ino);
+    Inode& dir = state.inodes.get(newparent);
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, go through /proc.
+    if (::linkat(inode.fd.get(), "", dir.fd.get(), newname, AT_EMPTY_PATH) != 0) {
+        if (errno != ENOENT && errno != EPERM) return last_os_error();
+        if (::linkat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), dir.fd.get(), newname, AT_SYMLINK_FOLLOW) != 0) {
+            return last_os_error();
+        }
+    }
+    return lookup_entry(state, dir, newname);
+}
+
+Status do_remove(State& state, fuse_ino_t parent, const char* name, bool is_dir) {
+    const Inode& dir = state.inodes.get(parent);
+    auto before = lstat_at(dir, name);
+    if (::unlinkat(dir.fd.get(), name, is_dir ? AT_REMOVEDIR : 0) != 0) return last_os_error();
+    if (before) {
+        nlink_t left = is_dir || before->st_nlink == 0 ? 0 : before->st_nlink - 1;
+        state.data.unlinked(key_of(*before), left);
+    }
+    return ok();
+}
+
+Status do_rename(State& state, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+                 unsigned int flags) {
+    if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return os_error(EINVAL);
+    const Inode& from = state.inodes.get(parent);
+    const Inode& to = state.inodes.get(newparent);
+    auto source = lstat_at(from, name);
+    auto target = lstat_at(to, newname);
+    if (::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) != 0) return last_os_error();
+    if (source) state.data.renamed(key_of(*source));
+    if (target && (!source || key_of(*target) != key_of(*source))) {
+        if (flags & RENAME_EXCHANGE) {
+            state.data.renamed(key_of(*target));
+        } else {
+            nlink_t left = S_ISDIR(target->st_mode) || target->st_nlink == 0 ? 0 : target->st_nlink - 1;
+            state.data.unlinked(key_of(*target), left);
+        }
+    }
+    return ok();
+}
+
+void reply_entry_result(fuse_req_t req, const Result<fuse_entry_param>& entry) {
+    if (!entry) return reply_error(req, entry.error());
+    fuse_reply_entry(req, &entry.value());
+}
+
+void reply_status(fuse_req_t req, const Status& status) { fuse_reply_err(req, status ? 0 : status.error().to_errno()); }
+
+}  // namespace
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+    reply_entry_result(req, create_as_caller(req, parent, name,
+                                             [&](int dirfd) { return ::mknodat(dirfd, name, mode, rdev); }));
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+    reply_entry_result(req, create_as_caller(req, parent, name, [&](int dirfd) { return ::mkdirat(dirfd, name, mode); }));
+}
+
+void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+    reply_entry_result(req, create_as_caller(req, parent, name,
+                                             [&](int dirfd) { return ::symlinkat(link, dirfd, name); }));
+}
+
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    reply_entry_result(req, do_link(state_of(req), ino, newparent, newname));
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    reply_status(req, do_remove(state_of(req), parent, name, false));
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    reply_status(req, do_remove(state_of(req), parent, name, true));
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags) {
+    reply_status(req, do_rename(state_of(req), parent, name, newparent, newname, flags));
+}
+
+}  // namespace bcl

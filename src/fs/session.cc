@@ -1,0 +1,91 @@
+#include "bcachefs_lite/fs/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "ops.h"
+#include "os_error.h"
+#include "session_state.h"
+
+namespace bcl {
+
+Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::unique_ptr<Session>> Session::create(const MountOptions& options, FileData& data, StatsXattrs& stats,
+                                                 Logger& log) {
+    // Modes arrive with the caller's umask already applied by the kernel;
+    // the daemon's own must not take more bits away.
+    ::umask(0);
+
+    UniqueFd root(::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return sys_error(errno, options.source);
+    struct stat st;
+    if (::fstat(root.get(), &st) != 0) return sys_error(errno, options.source);
+
+    auto state = std::make_unique<State>(options, data, stats, log, std::move(root), FileKey{st.st_dev, st.st_ino});
+    state->own_uid = ::geteuid();
+    state->own_gid = ::getegid();
+    state->switch_creds = state->own_uid == 0;
+    int ngroups = ::getgroups(0, nullptr);
+    if (ngroups > 0) {
+        state->own_groups.resize(static_cast<std::size_t>(ngroups));
+        ngroups = ::getgroups(ngroups, state->own_groups.data());
+        state->own_groups.resize(ngroups > 0 ? static_cast<std::size_t>(ngroups) : 0);
+    }
+
+    std::vector<std::string> args = fuse_mount_arguments(options, "bcachefs-lite", kMaxIo);
+    if (options.debug) args.emplace_back("-d");
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(args.size()), argv.data());
+    const fuse_lowlevel_ops& ops = lowlevel_ops();
+    state->se = fuse_session_new(&fargs, &ops, sizeof ops, state.get());
+    fuse_opt_free_args(&fargs);
+    if (!state->se) return make_error(Errc::invalid, "cannot create the FUSE session (see the message above)");
+    return std::unique_ptr<Session>(new Session(std::move(state)));
+}
+
+Session::~Session() {
+    if (!state_ || !state_->se) return;
+    if (state_->mounted) {
+        fuse_remove_signal_handlers(state_->se);
+        fuse_session_unmount(state_->se);
+    }
+    fuse_session_destroy(state_->se);
+}
+
+Status Session::mount() {
+    if (fuse_set_signal_handlers(state_->se) != 0) {
+        return make_error(Errc::io, "cannot install signal handlers");
+    }
+    if (fuse_session_mount(state_->se, state_->options.mountpoint.c_str()) != 0) {
+        fuse_remove_signal_handlers(state_->se);
+        return make_error(Errc::io, "cannot mount " + state_->options.mountpoint + " (see the message above)");
+    }
+    state_->mounted = true;
+    return ok();
+}
+
+Status Session::detach() {
+    if (fuse_daemonize(0) != 0) return make_error(Errc::io, "cannot detach from the terminal");
+    return ok();
+}
+
+Status Session::run() {
+    fuse_loop_config* config = fuse_loop_cfg_create();
+    if (!config) return sys_error(ENOMEM, "fuse_loop_cfg_create");
+    fuse_loop_cfg_set_clone_fd(config, 1);
+    fuse_loop_cfg_set_idle_threads(config, kMaxIdleThreads);
+    int r = fuse_session_loop_mt(state_->se, config);
+    fuse_loop_cfg_destroy(config);
+    if (r < 0) return sys_error(-r, "FUSE session loop");
+    if (r > 0) state_->log.info("signal {}: unmounting {}", r, state_->options.mountpoint);
+    return ok();
+}
+
+}  // namespace bcl

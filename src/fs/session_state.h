@@ -1,0 +1,46 @@
+// Session::State: what every request handler needs, handed to libfuse as the
+// session's userdata (no global state). Created once by Session::create and
+// destroyed after the session loop has ended.
+//
+// Thread safety: the references and the flags below are set before the loop
+// starts and only read afterwards; InodeTable locks itself; FileData and
+// StatsXattrs are thread-safe by contract.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "bcachefs_lite/fs/session.h"
+#include "caller_creds.h"
+#include "fuse_api.h"
+#include "inode_table.h"
+
+namespace bcl {
+
+struct Session::State {
+    State(const MountOptions& opts, FileData& file_data, StatsXattrs& stats_xattrs, Logger& logger,
+          UniqueFd root_fd, FileKey root_key)
+        : options(opts), data(file_data), stats(stats_xattrs), log(logger),
+          inodes(std::move(root_fd), root_key) {}
+
+    const MountOptions options;
+    FileData& data;
+    StatsXattrs& stats;
+    Logger& log;
+    InodeTable inodes;
+
+    // True when the daemon runs as root: creating calls then run as the
+    // caller (CallerCreds).
+    bool switch_creds = false;
+    uid_t own_uid = 0;
+    gid_t own_gid = 0;
+    std::vector<gid_t> own_groups;
+
+    fuse_session* se = nullptr;  // owned; destroyed by ~Session
+    bool mounted = false;        // used by the thread that drives the Session
+
+    CallerCreds::Own own() const { return CallerCreds::Own{own_uid, own_gid, own_groups}; }
+};
+
+}  // namespace bcl
