@@ -17,12 +17,10 @@
 
 #include "bcachefs_lite/device/superblock_format.h"
 #include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/sector.h"
 #include "bcachefs_lite/util/uuid.h"
 
 namespace bcl {
-
-inline constexpr std::uint32_t kSectorSize = 512;
-inline constexpr std::uint32_t kSectorShift = 9;
 
 inline constexpr std::uint32_t kMinBlockSize = 512;
 inline constexpr std::uint32_t kMaxBlockSize = 65536;

@@ -45,11 +45,12 @@
 #include <string_view>
 
 #include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/sector.h"
 
 namespace bcl {
 
-// The unit of ExtentValue::sector; offsets and lengths are multiples of it.
-inline constexpr std::uint64_t kSectorSize = 512;
+// The unit of ExtentValue::sector (kSectorSize, util/sector.h); offsets and
+// lengths are multiples of it.
 
 inline constexpr std::uint8_t kExtentValueVersion = 1;
 inline constexpr std::size_t kExtentKeySize = 16;
