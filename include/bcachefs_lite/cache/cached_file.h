@@ -1,0 +1,49 @@
+// CachedFile: the cache engine's state of one backing file, shared by every
+// open of it (and by truncate/unlink through the mount while it is open).
+// CacheSet hands it out from open_file() and is the only one that changes
+// it; callers keep the shared_ptr as their handle's state and pass it back.
+//
+// Coherency: `record` is what the index stores for the file — its cache
+// file id and the size, mtime and ctime the cached data belongs to. A file
+// found changed behind the cache's back gets a new file id (ids are never
+// reused) and its old extents are dropped before any read returns.
+//
+// Thread safety: `mutex` guards `record` and `unlinked`, and is held
+// around every index mutation of the file's extents (writes invalidating,
+// miss inserts checking write_seq), which is what makes invariant 4 hold.
+// write_seq is atomic: readers sample it without the lock before reading
+// the backing file; writers bump it with the lock held. `opens` is guarded
+// by the FileTable's mutex.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "bcachefs_lite/index/file_format.h"
+
+namespace bcl {
+
+struct CachedFile {
+    explicit CachedFile(const FileIdentity& id) : identity(id) {}
+    CachedFile(const CachedFile&) = delete;
+    CachedFile& operator=(const CachedFile&) = delete;
+
+    // (dev, ino, birth time) of the backing file; fixed.
+    const FileIdentity identity;
+
+    mutable std::mutex mutex;
+    // Guarded by mutex: the stored record (file id, size, mtime, ctime).
+    FileRecord record;
+    // Guarded by mutex: the last link is gone, or an index update of the
+    // file failed: the cache is neither read nor filled for it any more.
+    bool bypass = false;
+    // Bumped (with mutex held) by every change of the file through the
+    // mount; a miss insert is installed only if it is unchanged since the
+    // backing read.
+    std::atomic<std::uint64_t> write_seq{0};
+    // Guarded by the FileTable's mutex: opens sharing this state.
+    int opens = 0;
+};
+
+}  // namespace bcl

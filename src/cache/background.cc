@@ -1,0 +1,33 @@
+#include "bcachefs_lite/cache/background.h"
+
+namespace bcl {
+
+Background::Background(bool manual) : manual_(manual), strand_(boost::asio::make_strand(io_)) {}
+
+Background::~Background() { stop(); }
+
+void Background::start() {
+    if (manual_ || thread_.joinable()) return;
+    io_.restart();
+    work_.emplace(boost::asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+}
+
+void Background::stop() {
+    if (!thread_.joinable()) return;
+    work_.reset();
+    io_.stop();
+    thread_.join();
+}
+
+std::size_t Background::run_until_idle() {
+    std::size_t n = 0;
+    for (;;) {
+        io_.restart();
+        const std::size_t ran = io_.poll();
+        if (ran == 0) return n;
+        n += ran;
+    }
+}
+
+}  // namespace bcl

@@ -1,0 +1,347 @@
+// CacheSet: open, close and assembly; GC scheduling on the strand.
+#include "bcachefs_lite/cache/cache_set.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <future>
+
+#include "bucket_count.h"
+#include "device_open.h"
+#include "file_table.h"
+#include "gc.h"
+#include "gc_countdown.h"
+#include "index_gen_store.h"
+
+namespace bcl {
+
+struct CacheSet::Timer {
+    explicit Timer(Background& bg) : timer(bg.strand()) {}
+    boost::asio::steady_timer timer;
+};
+
+namespace {
+
+// GC runs each time this fraction of the cache has been written (bcache: 16).
+constexpr std::uint64_t kGcWriteFraction = 16;
+
+Replacement replacement_of(CacheReplacement r) {
+    switch (r) {
+    case CacheReplacement::lru: return Replacement::lru;
+    case CacheReplacement::fifo: return Replacement::fifo;
+    case CacheReplacement::random: return Replacement::random;
+    }
+    return Replacement::lru;
+}
+
+}  // namespace
+
+CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
+    : log_(log),
+      gc_interval_(options.gc_interval),
+      gc_batch_(options.gc_batch),
+      hooks_(std::move(options.hooks)) {}
+
+Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
+    auto opened = open_cache_device(options.cache_path, std::move(options.device), options.create_size);
+    if (!opened) return opened.error();
+    std::unique_ptr<CacheSet> set(new CacheSet(log, options));
+    set->devices_.push_back(std::move(opened.value().device));
+    const bool created_device = opened.value().created;
+
+    bool created_index = false;
+    Status st = set->assemble(options, created_index);
+    if (!st) {
+        // Undo what this open created, so a refused open changes nothing.
+        const std::string index_dir = set->index_dir_;
+        set->closed_ = true;
+        set->closing_ = true;
+        if (set->background_) set->background_->stop();
+        if (set->alloc_) set->alloc_->shutdown();
+        set.reset();
+        std::error_code ec;
+        if (created_index) std::filesystem::remove_all(index_dir, ec);
+        if (created_device) ::unlink(options.cache_path.c_str());
+        return st.error();
+    }
+    return set;
+}
+
+Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
+    CacheDevice& dev = *devices_[0];
+    const Superblock& sb = dev.superblock();
+    block_size_ = sb.block_size;
+    index_dir_ = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.uuid));
+
+    std::error_code ec;
+    created_index = !std::filesystem::exists(index_dir_, ec);
+    IndexOptions io;
+    io.create_if_missing = true;
+    io.cache_uuid = sb.uuid;
+    auto index = Index::open(index_dir_, io);
+    if (!index) {
+        if (index.error().code == Errc::foreign)
+            return make_error(Errc::foreign,
+                              fmt::format("{}; give this cache its own index= directory", index.error().message));
+        return index.error();
+    }
+    index_ = std::move(index).value();
+
+    auto clean = index_->clean_shutdown();
+    if (!clean) return clean.error();
+    opened_clean_ = clean.value();
+    // Rule 7 of index_format.h: cleared before the first mutation.
+    BCL_TRY(index_->set_clean_shutdown(false));
+
+    gen_store_ = std::make_unique<IndexGenStore>(*index_, devices_);
+    background_ = std::make_unique<Background>(options.manual_background);
+
+    std::vector<CacheDeviceConfig> configs;
+    for (auto& d : devices_) {
+        CacheDeviceConfig c;
+        c.geometry = Geometry{d->nbuckets(), d->first_bucket(), d->bucket_sectors(), d->block_sectors()};
+        c.options.replacement = options.replacement.value_or(replacement_of(d->superblock().replacement));
+        if (options.discard.value_or(d->superblock().discard())) {
+            CacheDevice* raw = d.get();
+            c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
+        }
+        c.options.wake_gc = [this] { request_gc(); };
+        configs.push_back(std::move(c));
+    }
+    auto alloc = AllocSet::create(configs, *gen_store_, background_->executor());
+    if (!alloc) return alloc.error();
+    alloc_ = std::move(alloc).value();
+
+    for (unsigned d = 0; d < devices_.size(); ++d) {
+        auto gens = index_->load_bucket_gens(d);
+        if (!gens) return gens.error();
+        std::vector<BucketGenPrio> loaded;
+        loaded.reserve(gens.value().size());
+        for (const BucketGenRecord& g : gens.value()) loaded.push_back(BucketGenPrio{g.bucket, g.gen, g.prio});
+        BCL_TRY(alloc_->device(d).load(loaded));
+    }
+    sectors_ = std::make_unique<SectorAllocator>(*alloc_);
+    files_ = std::make_unique<FileTable>(*index_, log_);
+    std::uint64_t data_sectors = 0;
+    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
+        const Geometry& g = alloc_->device(d).geometry();
+        data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
+    }
+    gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
+    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_);
+
+    // The first GC pass makes the allocator's marks valid. After an unclean
+    // shutdown it drops every extent (see the header).
+    BCL_TRY(gc_->run_pass(!opened_clean_));
+    if (gc_->last_pass().dropped != 0)
+        log_.warn("cache {} was not shut down cleanly: {} cached extents dropped", dev.path(),
+                  gc_->last_pass().dropped);
+    // Fill the freelists before the first read needs them.
+    background_->run_until_idle();
+    gc_timer_ = std::make_unique<Timer>(*background_);
+    schedule_gc_timer();
+    background_->start();
+    log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
+               dev.bucket_size(), index_dir_);
+    return ok();
+}
+
+CacheSet::~CacheSet() {
+    if (auto st = close(); !st) log_.error("closing the cache: {}", st.error().message);
+}
+
+Status CacheSet::close() {
+    if (closed_) return ok();
+    closed_ = true;
+    closing_.store(true, std::memory_order_release);
+    // Stop what runs: allocation waiters return, the strand drains to a stop.
+    if (background_ && !background_->manual() && background_->running()) {
+        std::promise<void> cancelled;
+        boost::asio::post(background_->strand(), [this, &cancelled] {
+            if (gc_timer_) gc_timer_->timer.cancel();
+            cancelled.set_value();
+        });
+        cancelled.get_future().wait();
+    } else if (gc_timer_) {
+        gc_timer_->timer.cancel();
+    }
+    if (alloc_) alloc_->shutdown();
+    if (background_) background_->stop();
+    if (sectors_) sectors_->close_all();
+
+    Status result = ok();
+    for (auto& d : devices_) {
+        if (auto st = d->flush(); !st && result) result = st.error();
+    }
+    if (index_ && alloc_ && result) {
+        // Every bucket's gen and prio, so that the LRU order survives a
+        // restart (gens only ever move forward; the device was flushed).
+        if (auto st = persist_all_prios(); !st) result = st.error();
+    }
+    if (index_) {
+        if (result) {
+            if (auto st = index_->sync(); !st) result = st.error();
+        }
+        if (result) {
+            if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+        }
+    }
+    return result;
+}
+
+Status CacheSet::persist_all_prios() {
+    constexpr std::size_t kChunk = 65536;
+    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
+        const CacheAllocator& ca = alloc_->device(d);
+        const Geometry& g = ca.geometry();
+        std::vector<BucketGenRecord> records;
+        records.reserve(std::min<std::uint64_t>(kChunk, g.nbuckets));
+        for (std::uint64_t b = g.first_bucket; b < g.nbuckets; ++b) {
+            const BucketInfo info = ca.bucket(b);
+            records.push_back(BucketGenRecord{b, info.gen, info.prio});
+            if (records.size() == kChunk || b + 1 == g.nbuckets) {
+                BCL_TRY(index_->put_bucket_gens(d, records));
+                records.clear();
+            }
+        }
+    }
+    return ok();
+}
+
+void CacheSet::schedule_gc_timer() {
+    if (gc_interval_.count() <= 0 || closing_.load(std::memory_order_acquire)) return;
+    gc_timer_->timer.expires_after(gc_interval_);
+    gc_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closing_.load(std::memory_order_acquire)) return;
+        request_gc();
+        schedule_gc_timer();
+    });
+}
+
+// When GC runs. A pass is requested, never run, from where the need is
+// found: the timer, the allocator's wake_gc (nothing left to invalidate),
+// and count_cache_write(). Like bcache's sectors_to_gc, every sector the
+// cache writes (miss inserts; any later kind of cache write must count
+// too) counts down from 1/kGcWriteFraction of the cache's data sectors,
+// and the write that takes the countdown below zero requests a pass; the
+// countdown starts again when a pass starts. So GC keeps pace with a cache
+// that fills and refills, instead of waiting for the timer or for the
+// allocator to run dry. Requests only set gc_requested_ and post one
+// gc_kick to the strand unless one is queued (gc_queued_): foreground
+// threads never run GC, and never queue more than one kick.
+void CacheSet::count_cache_write(std::uint64_t sectors) {
+    if (gc_countdown_->consume(sectors)) request_gc();
+}
+
+void CacheSet::request_gc() {
+    gc_requested_.store(true, std::memory_order_release);
+    if (closing_.load(std::memory_order_acquire) || gc_queued_.exchange(true, std::memory_order_acq_rel)) return;
+    boost::asio::post(background_->strand(), [this] { gc_kick(); });
+}
+
+// One GC step on the strand; posts the next while the pass goes on.
+void CacheSet::gc_kick() {
+    gc_queued_.store(false, std::memory_order_release);
+    if (closing_.load(std::memory_order_acquire)) return;
+    if (!gc_->running()) {
+        if (!gc_requested_.exchange(false, std::memory_order_acq_rel)) return;
+        gc_->start();
+    }
+    auto more = gc_->step();
+    if (!more) {
+        log_.error("GC: {}", more.error().message);
+        return;
+    }
+    if (more.value() || gc_requested_.load(std::memory_order_acquire)) {
+        if (!gc_queued_.exchange(true, std::memory_order_acq_rel))
+            boost::asio::post(background_->strand(), [this] { gc_kick(); });
+    }
+}
+
+Status CacheSet::run_gc() {
+    if (background_->manual() || !background_->running()) {
+        if (gc_->running()) BCL_TRY(gc_->run_pass());
+        return gc_->run_pass();
+    }
+    std::promise<Status> done;
+    boost::asio::post(background_->strand(), [this, &done] {
+        if (closing_.load(std::memory_order_acquire)) {
+            done.set_value(make_error(Errc::shutdown, "the cache is closing"));
+            return;
+        }
+        Status st = ok();
+        if (gc_->running()) st = gc_->run_pass();
+        if (st) st = gc_->run_pass();
+        done.set_value(std::move(st));
+    });
+    return done.get_future().get();
+}
+
+std::size_t CacheSet::run_background_until_idle() {
+    // With a thread the work runs there; polling as well would race it.
+    if (background_->running()) return 0;
+    return background_->run_until_idle();
+}
+
+CacheStats CacheSet::stats() const {
+    CacheStats s = counters_.snapshot();
+    if (const auto count = count_buckets(*alloc_)) {
+        s.buckets_total = count->total;
+        s.buckets_free = count->free;
+    }
+    return s;
+}
+
+Result<ConsistencyReport> CacheSet::check_consistency() const { return bcl::check_consistency(*index_, *alloc_); }
+
+Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int, const struct statx& stx) {
+    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    return files_->open(stx);
+}
+
+void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {
+    if (file) files_->release(file);
+}
+
+void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t links_left) {
+    if (links_left != 0) return;
+    if (auto st = files_->unlinked(dev, ino); !st)
+        log_.error("dropping the cached data of an unlinked file: {}", st.error().message);
+}
+
+Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct statx& after) {
+    if (closing_.load(std::memory_order_acquire)) return false;
+    return files_->metadata_changed(before, after);
+}
+
+Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
+    std::uint64_t id = 0, size = 0;
+    if (auto open = files_->find(dev, ino)) {
+        std::lock_guard lk(open->mutex);
+        if (open->bypass) return 0;
+        id = open->record.file_id;
+        size = open->record.size;
+    } else {
+        auto stored = index_->get_file(FileIdentity{dev, ino, 0});
+        if (!stored) return stored.error();
+        if (!stored.value()) return 0;
+        id = stored.value()->file_id;
+        size = stored.value()->size;
+    }
+    if (id == 0 || size == 0) return 0;
+    auto extents = index_->lookup(id, 0, size);
+    if (!extents) return extents.error();
+    std::uint64_t bytes = 0;
+    for (const Extent& e : extents.value()) {
+        if (e.value.device >= alloc_->ndevices()) continue;
+        const CacheAllocator& ca = alloc_->device(e.value.device);
+        if (e.value.bucket >= ca.geometry().nbuckets || ca.bucket(e.value.bucket).gen != e.value.gen) continue;
+        bytes += std::min(e.end(), size) - e.start();
+    }
+    return bytes;
+}
+
+}  // namespace bcl

@@ -1,0 +1,66 @@
+// FileTable: the CachedFile of every backing file open through the cache,
+// keyed by identity, and the coherency check that decides whether a file's
+// cached data may still be used (FileRecord::matches on identity, size,
+// mtime and ctime). A file that is new or changed gets a new file id; the
+// old id's extents are dropped with one range delete, in the same index
+// batch that stores the new record.
+//
+// Thread safety: every function may be called from any thread. mutex_
+// guards files_ and every CachedFile::opens; it is taken before a
+// CachedFile's mutex, never after.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "bcachefs_lite/cache/cached_file.h"
+#include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/log.h"
+
+namespace bcl {
+
+// The identity statx reports (btime 0 when the file system has none).
+FileIdentity identity_of(const struct statx& stx);
+
+class FileTable {
+public:
+    FileTable(Index& index, Logger& log) : index_(index), log_(log) {}
+
+    // Registers an open of the file stx describes and checks it against its
+    // record, renewing the file id when it changed.
+    Result<std::shared_ptr<CachedFile>> open(const struct statx& stx);
+    void release(const std::shared_ptr<CachedFile>& file);
+    // The open file (dev, ino), or null.
+    std::shared_ptr<CachedFile> find(std::uint64_t dev, std::uint64_t ino) const;
+
+    // Compares the file as stx shows it with its record and renews the file
+    // id (dropping the old id's extents, bumping write_seq) when they
+    // differ. Requires file.mutex held.
+    Status check_coherent_locked(CachedFile& file, const struct statx& stx);
+
+    // The last link of (dev, ino) is gone: drops its extents and record.
+    Status unlinked(std::uint64_t dev, std::uint64_t ino);
+
+    // A change of the file's metadata only (rename, link, chmod, utimens)
+    // made through the mount, with the file's statx just before and just
+    // after it. The record (of the open file, and in the index) takes the
+    // after mtime and ctime only if it still matches `before` in identity,
+    // size, mtime and ctime, and the size did not change; a change behind
+    // the cache's back made before `before` was taken keeps the record
+    // stale, so the next open still detects it. True when refreshed.
+    Result<bool> metadata_changed(const struct statx& before, const struct statx& after);
+
+private:
+    Status renew_locked(CachedFile& file, const struct statx& stx);
+
+    Index& index_;
+    Logger& log_;
+    mutable std::mutex mutex_;
+    std::map<FileIdentity, std::shared_ptr<CachedFile>> files_;  // guarded by mutex_
+};
+
+}  // namespace bcl

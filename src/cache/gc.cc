@@ -1,0 +1,94 @@
+#include "gc.h"
+
+#include "bucket_count.h"
+
+namespace bcl {
+
+void GcJob::start(bool drop_all) {
+    countdown_.rearm();
+    for (unsigned d = 0; d < alloc_.ndevices(); ++d) alloc_.device(d).gc_start();
+    running_ = true;
+    drop_all_ = drop_all;
+    at_end_ = false;
+    next_ = ExtentKey{};
+    cur_ = GcPassStats{};
+}
+
+Result<bool> GcJob::step() {
+    if (!running_) return false;
+    IndexBatch deletes;
+    std::size_t seen = 0;
+    {
+        auto cursor = index_.scan_extents(next_);
+        for (; cursor->valid() && seen < batch_; cursor->next()) {
+            auto key = cursor->key();
+            auto value = cursor->value();
+            if (!key || !value) {
+                // An entry that does not decode is fsck's business; skip it.
+                if (key) next_ = ExtentKey{key.value().file, key.value().end + 1};
+                log_.warn("GC: skipping an index entry that does not decode");
+                if (!key) {
+                    finish();
+                    return key.error();
+                }
+                continue;
+            }
+            const ExtentKey& k = key.value();
+            const ExtentValue& v = value.value();
+            ++seen;
+            ++cur_.extents;
+            next_ = k.end == UINT64_MAX ? ExtentKey{k.file + 1, 0} : ExtentKey{k.file, k.end + 1};
+            bool stale = true;
+            if (!drop_all_ && v.device < alloc_.ndevices()) {
+                const GcMark mark = v.dirty() ? GcMark::dirty : GcMark::reclaimable;
+                const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
+                stale = !alloc_.device(v.device).gc_mark(v.bucket, v.gen, mark, sectors);
+            }
+            if (stale) {
+                deletes.delete_extent_if_unchanged(k, v);
+                if (drop_all_) ++cur_.dropped; else ++cur_.stale_deleted;
+            } else {
+                ++cur_.live;
+            }
+        }
+        BCL_TRY(cursor->status());
+        at_end_ = !cursor->valid();
+    }
+    if (!deletes.empty()) {
+        auto committed = index_.commit(deletes, false);
+        if (!committed) {
+            finish();
+            return committed.error();
+        }
+    }
+    if (at_end_) {
+        finish();
+        return false;
+    }
+    return true;
+}
+
+void GcJob::finish() {
+    for (unsigned d = 0; d < alloc_.ndevices(); ++d) alloc_.device(d).gc_finish();
+    // Kept for statistics reads that come while the next pass runs.
+    if (const auto count = count_buckets(alloc_)) {
+        counters_.buckets_total.store(count->total, std::memory_order_relaxed);
+        counters_.buckets_free.store(count->free, std::memory_order_relaxed);
+    }
+    counters_.gc_runs.fetch_add(1, std::memory_order_relaxed);
+    running_ = false;
+    last_ = cur_;
+    log_.debug("GC pass: {} extents, {} live, {} stale deleted, {} dropped", cur_.extents, cur_.live,
+               cur_.stale_deleted, cur_.dropped);
+}
+
+Status GcJob::run_pass(bool drop_all) {
+    if (!running_) start(drop_all);
+    for (;;) {
+        auto more = step();
+        if (!more) return more.error();
+        if (!more.value()) return ok();
+    }
+}
+
+}  // namespace bcl

@@ -1,0 +1,70 @@
+// GcJob: the mark pass of GC (bcache's btree_gc, reduced to what an index
+// in RocksDB needs). A pass is gc_start() on every allocator, then bounded
+// steps that each stream up to `batch` extents from where the last one
+// stopped (a fresh cursor per step, so no snapshot is held across steps)
+// and gc_mark() the live ones; stale ones (gen not the bucket's) are
+// deleted in one batch per step with delete-if-unchanged, so an extent
+// replaced meanwhile is left alone. The last step calls gc_finish().
+// With drop_all (the first pass after an unclean shutdown) every extent is
+// deleted instead of marked. Starting a pass rearms the cache set's GC
+// countdown (gc_countdown.h): the pass accounts for what was written so far.
+//
+// Thread safety: none; the cache set runs it on its strand (or, in manual
+// mode and at open, on the owner's thread while nothing else runs it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bcachefs_lite/alloc/alloc_set.h"
+#include "bcachefs_lite/cache/stats.h"
+#include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/log.h"
+#include "gc_countdown.h"
+
+namespace bcl {
+
+struct GcPassStats {
+    std::uint64_t extents = 0;
+    std::uint64_t live = 0;
+    std::uint64_t stale_deleted = 0;
+    std::uint64_t dropped = 0;  // drop_all
+};
+
+class GcJob {
+public:
+    GcJob(Index& index, AllocSet& alloc, CacheCounters& counters, GcCountdown& countdown, Logger& log,
+          std::size_t batch)
+        : index_(index), alloc_(alloc), counters_(counters), countdown_(countdown), log_(log),
+          batch_(batch ? batch : 1) {}
+
+    bool running() const { return running_; }
+    // Starts a pass (gc_start on every allocator). Not while running.
+    void start(bool drop_all = false);
+    // One bounded step of the running pass; true while more steps remain.
+    // On an index error the pass is finished early (marks stay as counted,
+    // GC marks valid again) and the error returned.
+    Result<bool> step();
+    // start() and step() until done.
+    Status run_pass(bool drop_all = false);
+    const GcPassStats& last_pass() const { return last_; }
+
+private:
+    void finish();
+
+    Index& index_;
+    AllocSet& alloc_;
+    CacheCounters& counters_;
+    GcCountdown& countdown_;
+    Logger& log_;
+    const std::size_t batch_;
+    bool running_ = false;
+    bool drop_all_ = false;
+    bool at_end_ = false;
+    ExtentKey next_{};
+    GcPassStats cur_;
+    GcPassStats last_;
+};
+
+}  // namespace bcl

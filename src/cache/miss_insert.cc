@@ -1,0 +1,71 @@
+// CacheSet::insert_miss: data read from the backing file goes to the cache
+// device through the open buckets and into the index, unless a write raced
+// with it (invariant 4).
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/crc32c.h"
+
+namespace bcl {
+
+namespace {
+constexpr std::uint64_t kWritePoints = 8;
+}  // namespace
+
+void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
+                           std::span<const std::byte> data) {
+    if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
+    // Cheap early exit; the authoritative check is under the file's mutex.
+    if (file.write_seq.load(std::memory_order_acquire) != seq) {
+        counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    // Each file stream writes through one of kWritePoints write points
+    // (by file id), so a file's blocks share buckets while concurrent
+    // streams tend to use different ones. Few of them, because every write
+    // point keeps a partly filled bucket pinned in the open buckets.
+    const auto write_point = static_cast<unsigned>(file_id % kWritePoints);
+    std::uint64_t done = 0;
+    while (done < data.size()) {
+        const std::uint64_t left_sectors = (data.size() - done) / kSectorSize;
+        const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
+        auto a = sectors_->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
+                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+        if (!a) {
+            // A read never waits for a bucket: it stays uncached.
+            counters_.insert_no_space.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        count_cache_write(a.value().sectors);
+        const AllocPtr& p = a.value().ptrs.ptr[0];
+        const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
+        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+        const auto piece = data.subspan(done, len);
+        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
+            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+            log_.debug("cache write failed, not caching: {}", st.error().message);
+            sectors_->put(a.value());
+            return;
+        }
+        const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
+                                                    p.offset, crc32c(0, piece), /*dirty=*/false);
+        bool collided = false, failed = false;
+        {
+            std::lock_guard lk(file.mutex);
+            if (file.write_seq.load(std::memory_order_acquire) != seq || file.bypass ||
+                file.record.file_id != file_id) {
+                collided = true;
+            } else if (auto r = index_->insert_extent(file_id, offset + done, value, /*sync=*/false); !r) {
+                log_.warn("index insert failed, not caching: {}", r.error().message);
+                failed = true;
+            }
+        }
+        // The data is reachable through the index now (or never will be):
+        // the allocation's pin may go.
+        sectors_->put(a.value());
+        if (collided) counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
+        if (collided || failed) return;
+        done += len;
+    }
+}
+
+}  // namespace bcl

@@ -1,0 +1,178 @@
+// CacheSet::read: hits from the cache device, gaps and stale extents from
+// the backing file, misses handed to insert_miss().
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/aligned_buffer.h"
+
+namespace bcl {
+
+struct CacheSet::ReadState {
+    CachedFile& file;
+    int fd;
+    std::uint64_t offset;  // of the request
+    std::span<std::byte> out;
+    std::uint64_t file_id;
+    std::uint64_t seq;  // write_seq sampled before any backing read
+    bool may_insert;
+    bool from_backing = false;      // some byte came from the backing file
+    std::uint64_t bytes_cache = 0;
+    std::uint64_t bytes_backing = 0;
+    std::uint64_t eof = UINT64_MAX;  // end of file, once a backing read found it
+};
+
+namespace {
+
+// pread until len bytes or end of file; the bytes read.
+Result<std::size_t> pread_full(int fd, std::byte* buf, std::size_t len, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error(errno, "read of the backing file");
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    return done;
+}
+
+}  // namespace
+
+bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst) {
+    const ExtentValue& v = e.value;
+    if (v.device >= devices_.size()) return false;
+    CacheDevice& dev = *devices_[v.device];
+    CacheAllocator& ca = alloc_->device(v.device);
+    if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return false;
+    if (ca.bucket(v.bucket).gen != v.gen) return false;
+
+    const std::uint64_t dev_off = v.sector * kSectorSize + (start - e.start());
+    const std::uint64_t lo = round_down(dev_off, block_size_);
+    const std::uint64_t hi = round_up(dev_off + (end - start), block_size_);
+    const std::uint64_t bucket_start = dev.offset_of(v.bucket);
+    if (lo < bucket_start || hi > bucket_start + dev.bucket_size()) return false;
+
+    AlignedBuffer buf(hi - lo);
+    const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
+    if (auto st = dev.read_bucket(v.bucket, sector, buf.span()); !st) {
+        counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        log_.debug("cache read failed, reading the backing file instead: {}", st.error().message);
+        return false;
+    }
+    // ptr_stale: the bucket may have been invalidated and rewritten while
+    // it was read.
+    if (ca.bucket(v.bucket).gen != v.gen) return false;
+    std::memcpy(dst, buf.data() + (dev_off - lo), end - start);
+    // Age first, then raise the hit bucket: the bucket just read is the
+    // youngest, not aged by its own read.
+    alloc_->rescale_priorities(static_cast<std::int64_t>((end - start + kSectorSize - 1) / kSectorSize));
+    alloc_->bucket_hit(AllocPtr{v.device, v.bucket, v.gen, v.sector});
+    return true;
+}
+
+// Reads [start, end) of the request from the backing file. With `insert`,
+// the read is widened to whole blocks and what it got is inserted into the
+// cache; without, it is read as asked (past the size the record knows).
+Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
+    std::byte* dst = st.out.data() + (start - st.offset);
+    if (!insert) {
+        auto n = pread_full(st.fd, dst, end - start, start);
+        if (!n) return n.error();
+        if (n.value() != 0) st.from_backing = true;
+        st.bytes_backing += n.value();
+        if (start + n.value() < end) st.eof = start + n.value();
+        return ok();
+    }
+    const std::uint64_t lo = round_down(start, block_size_);
+    const std::uint64_t hi = round_up(end, block_size_);
+    AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
+    auto n = pread_full(st.fd, buf.data(), hi - lo, lo);
+    if (!n) return n.error();
+    const std::uint64_t got_end = lo + n.value();
+    if (got_end > start) {
+        const std::uint64_t copy_end = std::min(end, got_end);
+        std::memcpy(dst, buf.data() + (start - lo), copy_end - start);
+        st.bytes_backing += copy_end - start;
+        st.from_backing = true;
+    }
+    if (got_end < end) st.eof = std::max(got_end, start);
+    const std::uint64_t insert_len = round_up(n.value(), block_size_);
+    if (st.may_insert && insert_len != 0)
+        insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
+    return ok();
+}
+
+Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out) {
+    if (out.empty()) return std::size_t{0};
+    if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
+    // Sampled before the backing file is read (invariant 4).
+    const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
+    std::uint64_t file_id, known_size;
+    bool bypass;
+    {
+        std::lock_guard lk(file.mutex);
+        file_id = file.record.file_id;
+        known_size = file.record.size;
+        bypass = file.bypass || file_id == 0;
+    }
+    ReadState st{file, fd, offset, out, file_id, seq, !bypass && !closing_.load(std::memory_order_acquire)};
+    const std::uint64_t end = offset + out.size();
+    // The cache serves at most up to the size the record knows; the block
+    // holding end of file is cached with zero padding that must not show.
+    const std::uint64_t cache_end = bypass ? offset : std::min(end, known_size);
+
+    std::vector<Extent> extents;
+    if (offset < cache_end) {
+        auto found = index_->lookup(file_id, offset, cache_end);
+        if (found) {
+            extents = std::move(found).value();
+        } else {
+            log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
+            st.may_insert = false;
+        }
+    }
+
+    std::uint64_t pos = offset;
+    for (const Extent& e : extents) {
+        if (st.eof != UINT64_MAX) break;
+        const std::uint64_t s = std::max(e.start(), pos);
+        const std::uint64_t t = std::min(e.end(), cache_end);
+        if (s >= t) continue;
+        if (pos < s) {
+            BCL_TRY(read_backing(st, pos, s, true));
+            if (st.eof != UINT64_MAX) break;
+        }
+        if (read_extent(e, s, t, out.data() + (s - offset))) {
+            st.bytes_cache += t - s;
+        } else {
+            BCL_TRY(read_backing(st, s, t, true));
+        }
+        pos = t;
+    }
+    if (st.eof == UINT64_MAX && pos < cache_end) {
+        BCL_TRY(read_backing(st, pos, cache_end, true));
+        pos = cache_end;
+    }
+    if (st.eof == UINT64_MAX && pos < end) BCL_TRY(read_backing(st, pos, end, false));
+
+    const std::uint64_t result_end = std::min(end, st.eof);
+    const std::size_t result = result_end > offset ? static_cast<std::size_t>(result_end - offset) : 0;
+    if (result != 0) {
+        if (st.from_backing) {
+            counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        }
+        counters_.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
+        counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
+    }
+    return result;
+}
+
+}  // namespace bcl

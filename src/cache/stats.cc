@@ -1,0 +1,74 @@
+#include "bcachefs_lite/cache/stats.h"
+
+#include <fmt/format.h>
+
+namespace bcl {
+
+std::uint64_t CacheStats::cache_hit_ratio() const {
+    const std::uint64_t total = cache_hits + cache_misses;
+    return total == 0 ? 0 : cache_hits * 100 / total;
+}
+
+std::uint64_t CacheStats::cache_available_percent() const {
+    return buckets_total == 0 ? 0 : buckets_free * 100 / buckets_total;
+}
+
+CacheStats CacheCounters::snapshot() const {
+    auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+    CacheStats s;
+    s.cache_hits = get(cache_hits);
+    s.cache_misses = get(cache_misses);
+    s.cache_bypass_hits = get(cache_bypass_hits);
+    s.cache_bypass_misses = get(cache_bypass_misses);
+    s.bypassed = get(bypassed);
+    s.cache_miss_collisions = get(cache_miss_collisions);
+    s.bytes_read_cache = get(bytes_read_cache);
+    s.bytes_read_backing = get(bytes_read_backing);
+    s.buckets_total = get(buckets_total);
+    s.buckets_free = get(buckets_free);
+    s.gc_runs = get(gc_runs);
+    s.cache_read_errors = get(cache_read_errors);
+    s.cache_write_errors = get(cache_write_errors);
+    s.insert_no_space = get(insert_no_space);
+    s.sectors_overwritten = get(sectors_overwritten);
+    return s;
+}
+
+std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& s) {
+    return {
+        {"cache_hits", s.cache_hits},
+        {"cache_misses", s.cache_misses},
+        {"cache_hit_ratio", s.cache_hit_ratio()},
+        {"cache_bypass_hits", s.cache_bypass_hits},
+        {"cache_bypass_misses", s.cache_bypass_misses},
+        {"bypassed", s.bypassed},
+        {"cache_miss_collisions", s.cache_miss_collisions},
+        {"bytes_read_cache", s.bytes_read_cache},
+        {"bytes_read_backing", s.bytes_read_backing},
+        {"buckets_total", s.buckets_total},
+        {"buckets_free", s.buckets_free},
+        {"cache_available_percent", s.cache_available_percent()},
+        {"gc_runs", s.gc_runs},
+        {"cache_read_errors", s.cache_read_errors},
+        {"cache_write_errors", s.cache_write_errors},
+        {"insert_no_space", s.insert_no_space},
+        {"sectors_overwritten", s.sectors_overwritten},
+    };
+}
+
+const std::vector<std::string_view>& stat_names() {
+    static const std::vector<std::string_view> names = [] {
+        std::vector<std::string_view> v;
+        for (const auto& [name, value] : stat_values(CacheStats{})) v.push_back(name);
+        return v;
+    }();
+    return names;
+}
+
+std::string format_stats(const CacheStats& stats) {
+    std::string out;
+    for (const auto& [name, value] : stat_values(stats)) out += fmt::format("{}={}\n", name, value);
+    return out;
+}
+
+}  // namespace bcl

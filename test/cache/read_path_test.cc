@@ -1,0 +1,128 @@
+// The read path: misses fill the cache, hits are served from it, every byte
+// equals the backing file's.
+#include <sys/stat.h>
+
+#include "bcachefs_lite/device/faulty_device.h"
+#include "bcachefs_lite/device/mem_device.h"
+#include "cache_fixture.h"
+
+namespace bcl::test {
+namespace {
+
+TEST_F(CacheTest, ColdReadMissesThenTheSameReadHits) {
+    format_cache(96);
+    open_set();
+    const std::string data = random_bytes(rng_, 100000);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+
+    EXPECT_EQ(f.read(0, 100000), data);
+    CacheStats s = set_->stats();
+    EXPECT_EQ(s.cache_misses, 1u);
+    EXPECT_EQ(s.cache_hits, 0u);
+    EXPECT_EQ(s.bytes_read_backing, 100000u);
+    EXPECT_EQ(s.bytes_read_cache, 0u);
+
+    EXPECT_EQ(f.read(0, 100000), data);
+    s = set_->stats();
+    EXPECT_EQ(s.cache_hits, 1u);
+    EXPECT_EQ(s.cache_misses, 1u);
+    EXPECT_EQ(s.bytes_read_cache, 100000u);
+    EXPECT_EQ(s.cache_hit_ratio(), 50u);
+    // A part of it, unaligned, is a hit too.
+    EXPECT_EQ(f.read(777, 5000), data.substr(777, 5000));
+    EXPECT_EQ(set_->stats().cache_hits, 2u);
+
+    auto cached = set_->cached_bytes(f.state->identity.dev, f.state->identity.ino);
+    ASSERT_TRUE(cached);
+    EXPECT_EQ(cached.value(), 100000u);
+}
+
+TEST_F(CacheTest, ReadsEqualTheBackingFileForRandomFilesOffsetsAndSizes) {
+    format_cache(256);
+    open_set();
+    const std::vector<std::size_t> sizes = {0, 1, 511, 4095, 4096, 4097, 8192, 65536 + 123, 300000};
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        names.push_back("f" + std::to_string(i));
+        write_whole(path(names.back()), random_bytes(rng_, sizes[i]));
+    }
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < sizes.size(); ++i) {
+            EngineFile f(*set_, path(names[i]));
+            for (int k = 0; k < 40; ++k) {
+                const std::uint64_t off = sizes[i] == 0 ? rng_() % 100 : rng_() % (sizes[i] + 100);
+                const std::size_t len = 1 + rng_() % 70000;
+                ASSERT_EQ(f.read(off, len), backing_read(path(names[i]), off, len))
+                    << names[i] << " size " << sizes[i] << " offset " << off << " length " << len;
+                set_->run_background_until_idle();
+            }
+            ASSERT_EQ(f.read(0, sizes[i] + 10), backing_read(path(names[i]), 0, sizes[i] + 10));
+            set_->run_background_until_idle();
+        }
+    }
+    const CacheStats s = set_->stats();
+    EXPECT_GT(s.cache_hits, 0u);
+    EXPECT_GT(s.bytes_read_cache, 0u);
+    auto report = set_->check_consistency();
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report.value().problems, std::vector<std::string>{});
+}
+
+TEST_F(CacheTest, EmptyAndTinyFilesReadCorrectlyAndTheTailIsNeverOverServed) {
+    format_cache(96);
+    open_set();
+    write_whole(path("empty"), "");
+    write_whole(path("tiny"), "hello");
+    EngineFile e(*set_, path("empty"));
+    EXPECT_EQ(e.read(0, 4096), "");
+    EXPECT_EQ(e.read(100, 10), "");
+    EngineFile t(*set_, path("tiny"));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(t.read(0, 4096), "hello");
+        EXPECT_EQ(t.read(3, 100), "lo");
+        EXPECT_EQ(t.read(5, 100), "");
+    }
+    // Empty reads count as neither hits nor misses; the tiny file's block
+    // was cached on the first read and served after.
+    const CacheStats s = set_->stats();
+    EXPECT_EQ(s.cache_misses, 1u);
+    EXPECT_EQ(s.cache_hits, 5u);
+    EXPECT_EQ(s.bytes_read_cache, 5u * 2 + 2u * 2 + 2u);
+}
+
+TEST_F(CacheTest, AFailingCacheDeviceNeverFailsARead) {
+    auto mem = std::make_unique<MemDevice>((first_bucket_for(kTestBucketSize) + 96) * kTestBucketSize, 4096);
+    FormatOptions fo;
+    fo.bucket_size = kTestBucketSize;
+    fo.block_size = kTestBlockSize;
+    ASSERT_TRUE(format_block_device(*mem, fo));
+    auto faulty = std::make_unique<FaultyDevice>(std::move(mem));
+    FaultyDevice* faults = faulty.get();
+    CacheSetOptions o = options();
+    o.cache_path.clear();
+    o.device = std::move(faulty);
+    open_set(std::move(o));
+
+    const std::string data = random_bytes(rng_, 50000);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    EXPECT_EQ(f.read(0, data.size()), data);
+    faults->add_fault(FaultRule{IoKind::read});
+    EXPECT_EQ(f.read(0, data.size()), data);
+    EXPECT_GT(set_->stats().cache_read_errors, 0u);
+    EXPECT_EQ(set_->stats().cache_hits, 0u);
+    // Writes failing too: still correct, nothing cached.
+    faults->add_fault(FaultRule{IoKind::write});
+    write_whole(path("b"), data);
+    EngineFile g(*set_, path("b"));
+    EXPECT_EQ(g.read(0, data.size()), data);
+    EXPECT_GT(set_->stats().cache_write_errors, 0u);
+    faults->clear_faults();
+    EXPECT_EQ(g.read(0, data.size()), data);
+    EXPECT_EQ(g.read(0, data.size()), data);
+    EXPECT_EQ(set_->stats().cache_hits, 1u);
+}
+
+}  // namespace
+}  // namespace bcl::test
