@@ -5,8 +5,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <optional>
 #include <vector>
 
+#include "metadata_notice.h"
 #include "ops.h"
 #include "ops_common.h"
 #include "os_error.h"
@@ -44,6 +46,13 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
                                const fuse_file_info* fi) {
     Inode& inode = state.inodes.get(ino);
     OpenFile* file = fi ? &open_file_of(fi) : nullptr;
+    // chmod, chown and utimens change ctime (utimens mtime too), not data;
+    // reported when the request returns (the destructor), also on failure.
+    constexpr int kMetadataOnly = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                                  FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                                  FUSE_SET_ATTR_MTIME_NOW;
+    std::optional<MetadataNotice> notice;
+    if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) notice.emplace(state.data, inode.fd.get());
 
     if (to_set & FUSE_SET_ATTR_MODE) {
         int r = file ? ::fchmod(file->fd.get(), attr.st_mode)
@@ -59,8 +68,12 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
     }
     if (to_set & FUSE_SET_ATTR_SIZE) {
         if (!S_ISREG(inode.type)) return os_error(inode.is_dir() ? EISDIR : EINVAL);
+        // The truncate reports itself through FileData: the notice covers
+        // what came before it and what comes after.
+        if (notice) notice->finish();
         BCL_TRY(state.data.truncate(file ? file->data.get() : nullptr, inode.fd.get(),
                                     static_cast<std::uint64_t>(attr.st_size)));
+        if (notice) notice->restart();
     }
     if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
         struct timespec times[2];

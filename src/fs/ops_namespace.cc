@@ -9,6 +9,7 @@
 
 #include <optional>
 
+#include "metadata_notice.h"
 #include "ops.h"
 #include "ops_common.h"
 #include "os_error.h"
@@ -41,6 +42,8 @@ FileKey key_of(const struct stat& st) { return FileKey{st.st_dev, st.st_ino}; }
 Result<fuse_entry_param> do_link(State& state, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
     const Inode& inode = state.inodes.get(ino);
     Inode& dir = state.inodes.get(newparent);
+    // A new link changes the file's ctime, not its data.
+    MetadataNotice notice(state.data, inode.fd.get());
     // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, go through /proc.
     if (::linkat(inode.fd.get(), "", dir.fd.get(), newname, AT_EMPTY_PATH) != 0) {
         if (errno != ENOENT && errno != EPERM) return last_os_error();
@@ -48,6 +51,7 @@ Result<fuse_entry_param> do_link(State& state, fuse_ino_t ino, fuse_ino_t newpar
             return last_os_error();
         }
     }
+    notice.finish();
     return lookup_entry(state, dir, newname);
 }
 
@@ -67,17 +71,21 @@ Status do_rename(State& state, fuse_ino_t parent, const char* name, fuse_ino_t n
     if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return os_error(EINVAL);
     const Inode& from = state.inodes.get(parent);
     const Inode& to = state.inodes.get(newparent);
-    auto source = lstat_at(from, name);
-    auto target = lstat_at(to, newname);
+    // A rename changes the ctime of the files it moves, not their data.
+    MetadataNotice source(state.data, from.fd.get(), name);
+    MetadataNotice target(state.data, to.fd.get(), newname);
     if (::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) != 0) return last_os_error();
-    if (source) state.data.renamed(key_of(*source));
-    if (target && (!source || key_of(*target) != key_of(*source))) {
-        if (flags & RENAME_EXCHANGE) {
-            state.data.renamed(key_of(*target));
-        } else {
-            nlink_t left = S_ISDIR(target->st_mode) || target->st_nlink == 0 ? 0 : target->st_nlink - 1;
-            state.data.unlinked(key_of(*target), left);
-        }
+    source.finish();
+    const auto& src = source.before();
+    const auto& tgt = target.before();
+    if (!tgt || (src && file_key_of(*tgt) == file_key_of(*src))) {
+        target.cancel();  // no target, or another name of the source
+    } else if (flags & RENAME_EXCHANGE) {
+        target.finish();
+    } else {
+        target.cancel();
+        nlink_t left = S_ISDIR(tgt->stx_mode) || tgt->stx_nlink == 0 ? 0 : tgt->stx_nlink - 1;
+        state.data.unlinked(file_key_of(*tgt), left);
     }
     return ok();
 }

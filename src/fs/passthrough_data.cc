@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "bufvec.h"
+#include "backing_io.h"
 #include "os_error.h"
 
 namespace bcl {
@@ -23,31 +23,12 @@ Result<DataVec> PassthroughData::read(Handle& handle, std::uint64_t offset, std:
 }
 
 Result<std::size_t> PassthroughData::write(Handle& handle, std::uint64_t offset, const DataVec& data) {
-    BufvecPtr src = to_fuse_bufvec(data);
-    if (!src) return os_error(ENOMEM);
-    fuse_bufvec dst = FUSE_BUFVEC_INIT(data.size());
-    dst.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-    dst.buf[0].fd = handle.fd();
-    dst.buf[0].pos = static_cast<off_t>(offset);
-    ssize_t n = fuse_buf_copy(&dst, src.get(), static_cast<fuse_buf_copy_flags>(0));
-    if (n < 0) return os_error(static_cast<int>(-n));
-    return static_cast<std::size_t>(n);
+    return backing_write(handle.fd(), offset, data);
 }
 
-Status PassthroughData::flush(Handle& handle) {
-    // Closing a duplicate gives the backing file system its close(2), as the
-    // application's close would (NFS flushes and checks for errors there).
-    int dup_fd = ::dup(handle.fd());
-    if (dup_fd < 0) return last_os_error();
-    if (::close(dup_fd) != 0) return last_os_error();
-    return ok();
-}
+Status PassthroughData::flush(Handle& handle) { return backing_flush(handle.fd()); }
 
-Status PassthroughData::fsync(Handle& handle, bool datasync) {
-    int r = datasync ? ::fdatasync(handle.fd()) : ::fsync(handle.fd());
-    if (r != 0) return last_os_error();
-    return ok();
-}
+Status PassthroughData::fsync(Handle& handle, bool datasync) { return backing_fsync(handle.fd(), datasync); }
 
 Status PassthroughData::truncate(Handle* handle, int path_fd, std::uint64_t size) {
     int r;
@@ -70,25 +51,19 @@ Status PassthroughData::fallocate(Handle& handle, int mode, std::uint64_t offset
 }
 
 Result<std::uint64_t> PassthroughData::seek_data(Handle& handle, std::uint64_t offset, int whence) {
-    off_t r = ::lseek(handle.fd(), static_cast<off_t>(offset), whence);
-    if (r < 0) return last_os_error();
-    return static_cast<std::uint64_t>(r);
+    return backing_seek_data(handle.fd(), offset, whence);
 }
 
 Result<std::size_t> PassthroughData::copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
                                                      std::uint64_t offset_out, std::size_t length,
                                                      unsigned flags) {
-    loff_t off_in = static_cast<loff_t>(offset_in);
-    loff_t off_out = static_cast<loff_t>(offset_out);
-    ssize_t n = ::copy_file_range(in.fd(), &off_in, out.fd(), &off_out, length, flags);
-    if (n < 0) return last_os_error();
-    return static_cast<std::size_t>(n);
+    return backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
 }
 
 void PassthroughData::release(std::unique_ptr<Handle> handle) { handle.reset(); }
 
 void PassthroughData::unlinked(const FileKey&, nlink_t) {}
 
-void PassthroughData::renamed(const FileKey&) {}
+void PassthroughData::metadata_changed(const FileKey&, const struct statx&, const struct statx&) {}
 
 }  // namespace bcl

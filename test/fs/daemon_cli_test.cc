@@ -23,6 +23,7 @@ protected:
         src_ = dir_.path() + "/src";
         mnt_ = dir_.path() + "/mnt";
         cache_ = dir_.path() + "/cache.img";
+        index_ = dir_.path() + "/index";
         ASSERT_EQ(::mkdir(src_.c_str(), 0755), 0);
         ASSERT_EQ(::mkdir(mnt_.c_str(), 0755), 0);
         ASSERT_TRUE(write_file(src_ + "/file", "data"));
@@ -31,7 +32,8 @@ protected:
         if (!mnt_.empty() && is_mounted(mnt_)) unmount(mnt_);
     }
 
-    std::string cache_opt() const { return "cache=" + cache_ + ",cache_size=64M"; }
+    // The cache and its index, both inside the test's directory.
+    std::string cache_opt() const { return "cache=" + cache_ + ",cache_size=64M,index=" + index_; }
 
     // The daemon refuses `args`: exit status 1, one line on stderr that
     // names the problem, nothing mounted, no cache file created.
@@ -47,10 +49,11 @@ protected:
         EXPECT_NE(r.err.find(needle), std::string::npos) << "should mention: " << needle;
         EXPECT_FALSE(is_mounted(mnt_));
         EXPECT_NE(::access(cache_.c_str(), F_OK), 0) << "the cache file must not be created";
+        EXPECT_NE(::access(index_.c_str(), F_OK), 0) << "the index must not be created";
     }
 
     TempDir dir_;
-    std::string src_, mnt_, cache_;
+    std::string src_, mnt_, cache_, index_;
 };
 
 TEST_F(DaemonCliTest, MissingArguments) {
@@ -77,15 +80,17 @@ TEST_F(DaemonCliTest, UnknownOptionsAndImpossibleValues) {
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",mode=fast"}, "mode");
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",mode=writeback"}, "reserved");
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",entry_timeout=-1"}, "entry_timeout");
-    expect_rejected({src_, mnt_, "-o", "cache=" + cache_ + ",cache_size=12x"}, "cache_size");
+    expect_rejected({src_, mnt_, "-o", "cache=" + cache_ + ",cache_size=12x,index=" + index_}, "cache_size");
 }
 
 TEST_F(DaemonCliTest, BadCache) {
-    expect_rejected({src_, mnt_, "-o", "cache=" + cache_}, "does not exist");
-    expect_rejected({src_, mnt_, "-o", "cache=" + dir_.path()}, "neither a block device nor a regular file");
-    expect_rejected({src_, mnt_, "-o", "cache=" + dir_.path() + "/no/such/dir/c.img,cache_size=1G"},
+    expect_rejected({src_, mnt_, "-o", "cache=" + cache_ + ",index=" + index_}, "does not exist");
+    expect_rejected({src_, mnt_, "-o", "cache=" + dir_.path() + ",index=" + index_},
+                    "neither a block device nor a regular file");
+    expect_rejected({src_, mnt_, "-o", "cache=" + dir_.path() + "/no/such/dir/c.img,cache_size=1G,index=" + index_},
                     "does not exist");
-    expect_rejected({src_, mnt_, "-o", "cache=" + mnt_ + "/c.img,cache_size=1G"}, "inside the mount point");
+    expect_rejected({src_, mnt_, "-o", "cache=" + mnt_ + "/c.img,cache_size=1G,index=" + index_},
+                    "inside the mount point");
 }
 
 TEST_F(DaemonCliTest, MountpointInUseByAnotherMountOfOurs) {

@@ -212,7 +212,15 @@ TempDir::~TempDir() {
     stdfs::remove_all(path_, ec);
 }
 
-TestMount::TestMount(const std::string& options) {
+TestMount::TestMount(const std::string& options) : TestMount(MountSpec{.options = options}) {}
+
+TestMount::TestMount(const MountSpec& spec) : TestMount(spec, Deferred{}) {
+    if (error_.empty()) start();
+}
+
+TestMount::TestMount(const MountSpec& spec, Deferred) : spec_(spec) { prepare(); }
+
+void TestMount::prepare() {
     if (base_.path().empty()) {
         error_ = "cannot create a temporary directory";
         return;
@@ -223,10 +231,24 @@ TestMount::TestMount(const std::string& options) {
     stdfs::create_directories(backing_, ec);
     stdfs::create_directories(mnt_, ec);
     for (const std::string& dir : {base() + "/b", backing_, mnt_}) ::chmod(dir.c_str(), 0755);
+}
 
-    std::vector<std::string> args = {daemon_path(), "-f", backing_, mnt_, "-o",
-                                     "cache=" + base() + "/cache.img,cache_size=64M" +
-                                         (options.empty() ? "" : "," + options)};
+std::string TestMount::option_string() const {
+    std::string opts = "cache=" + cache_path();
+    if (!spec_.cache_size.empty()) opts += ",cache_size=" + spec_.cache_size;
+    if (spec_.index_in_base) opts += ",index=" + index_path();
+    if (!spec_.options.empty()) opts += "," + spec_.options;
+    return opts;
+}
+
+bool TestMount::start() {
+    if (base_.path().empty()) return false;
+    if (pid_ > 0) {
+        error_ = "the daemon is already running";
+        return false;
+    }
+    error_.clear();
+    std::vector<std::string> args = {daemon_path(), "-f", backing_, mnt_, "-o", option_string()};
     std::vector<char*> cargs = c_argv(args);
     int log = ::open((base() + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     pid_ = ::fork();
@@ -239,7 +261,24 @@ TestMount::TestMount(const std::string& options) {
     if (pid_ < 0 || !wait_for_mount(mnt_, kMountTimeout, pid_)) {
         error_ = "the daemon did not mount " + mnt_ + "; its output: " + daemon_log();
         stop();
+        return false;
     }
+    return true;
+}
+
+std::optional<int> TestMount::kill_daemon(int sig) {
+    if (pid_ <= 0) return std::nullopt;
+    ::kill(pid_, sig);
+    std::optional<int> status = wait_exit(pid_, kExitTimeout);
+    if (!status) {
+        ::kill(pid_, SIGKILL);
+        int killed = 0;
+        ::waitpid(pid_, &killed, 0);
+        status = killed;
+    }
+    pid_ = -1;
+    if (is_mounted(mnt_)) unmount(mnt_);
+    return status;
 }
 
 TestMount::~TestMount() { stop(); }

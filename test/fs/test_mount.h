@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <optional>
 #include <string>
@@ -84,16 +85,38 @@ private:
     std::string path_;
 };
 
+// How TestMount runs the daemon. The defaults are what
+// TestMount(options) uses.
+struct MountSpec {
+    // Options after cache=...: kernel flags, timeouts, mode=, ...
+    std::string options = "allow_other,default_permissions";
+    // The cache_size= value; empty leaves cache_size= out (the cache file
+    // must then exist). Default: 64M.
+    std::string cache_size = "64M";
+    // Adds index=base/index, so that the index lives and dies with the test
+    // and survives a restart of the daemon; false leaves index= out, and the
+    // daemon puts the index in its default location outside the test's
+    // directory (only for a test of that default, which must remove it).
+    // Default: true.
+    bool index_in_base = true;
+};
+
 // base/            (0755)
 //   b/src/         the backing directory (SOURCE), 0755
 //   mnt/           the mount point
 //   cache.img      the cache file (created by the daemon through cache_size)
-//   daemon.log     the daemon's stderr
+//   index/         the index (MountSpec::index_in_base)
+//   daemon.log     the daemon's stderr (appended to by every start)
 class TestMount {
 public:
     // Starts the daemon in the foreground with
-    // -o cache=base/cache.img,cache_size=64M,<options>.
+    // -o cache=base/cache.img,cache_size=64M,index=base/index,<options>.
     explicit TestMount(const std::string& options = "allow_other,default_permissions");
+    // Starts the daemon as `spec` says.
+    explicit TestMount(const MountSpec& spec);
+    // Only prepares base/ and its folders; start() mounts.
+    struct Deferred {};
+    TestMount(const MountSpec& spec, Deferred);
     ~TestMount();
     TestMount(const TestMount&) = delete;
     TestMount& operator=(const TestMount&) = delete;
@@ -110,10 +133,33 @@ public:
     pid_t daemon_pid() const { return pid_; }
     std::string daemon_log() const;
 
+    std::string cache_path() const { return base() + "/cache.img"; }
+    std::string index_path() const { return base() + "/index"; }
+    // The -o argument the daemon runs with.
+    std::string option_string() const;
+
     // Unmounts and waits for the daemon to exit; its wait status.
     std::optional<int> stop();
 
+    // Starts the daemon again (after stop() or kill_daemon(), or for the
+    // first time after the Deferred constructor) with the same backing
+    // directory, mount point, cache file and options; true once mounted,
+    // else error() says why.
+    bool start();
+
+    // How the next start() runs the daemon (same directories and cache).
+    const MountSpec& spec() const { return spec_; }
+    void set_spec(const MountSpec& spec) { spec_ = spec; }
+
+    // Kills the daemon with `sig` (SIGKILL: a crash) and reaps it, then
+    // removes the dead mount (fusermount3 -u, falling back to a lazy
+    // unmount). Its wait status, or nullopt when no daemon was running.
+    std::optional<int> kill_daemon(int sig = SIGKILL);
+
 private:
+    void prepare();
+
+    MountSpec spec_;
     TempDir base_;
     std::string backing_;
     std::string mnt_;

@@ -23,8 +23,13 @@
 // - Read replies. A DataVec returned by read() may point at descriptors and
 //   memory that must stay valid until the DataVec is destroyed; the fs layer
 //   sends the reply before destroying it.
-// - Notifications (unlinked, renamed) come after the namespace operation
+// - Notifications (unlinked, metadata_changed) come after the operation
 //   succeeded on the backing directory, from the thread that performed it.
+//   metadata_changed is the fs layer's promise that the operation changed
+//   metadata only, never data: an implementation that remembers a file's
+//   mtime/ctime to detect changes behind its back may carry its knowledge
+//   over from `before` to `after`, and must not if what it remembers no
+//   longer matches `before` (a change behind its back that came first).
 //
 // Thread safety: implementations must be safe for concurrent calls as above.
 #pragma once
@@ -117,8 +122,15 @@ public:
     // valid.
     virtual void unlinked(const FileKey& key, nlink_t links_left) = 0;
 
-    // The file `key` was renamed; its identity (and so its data) is unchanged.
-    virtual void renamed(const FileKey& key) = 0;
+    // The regular file `key` had its metadata changed through the mount, its
+    // data untouched: renamed (either file of a RENAME_EXCHANGE too), linked,
+    // or chmod, chown, utimens (setattr without a size change). `before` and
+    // `after` are its statx (basic stats and, where the file system has it,
+    // birth time) taken just before and just after the operation, through
+    // the inode's own descriptor. Called once the operation has returned,
+    // also when it failed part-way (then `after` may equal `before`).
+    virtual void metadata_changed(const FileKey& key, const struct statx& before,
+                                  const struct statx& after) = 0;
 };
 
 }  // namespace bcl

@@ -26,7 +26,7 @@ public:
                                         unsigned flags) override;
     void release(std::unique_ptr<Handle> handle) override;
     void unlinked(const FileKey& key, nlink_t links_left) override;
-    void renamed(const FileKey& key) override;
+    void metadata_changed(const FileKey& key, const struct statx& before, const struct statx& after) override;
 };
 
 }  // namespace bcl

@@ -7,15 +7,30 @@
 // line on stderr before anything is changed; the exit status is then 1. Once
 // mounted, the daemon detaches (unless -f) and its parent exits 0, so the
 // caller finds the file system ready.
+//
+// The cache set (its RocksDB index and its background thread) is opened in
+// the process that serves the mount: threads and file locks do not survive
+// fork(). So without -f the daemon forks first; the child opens the cache,
+// mounts and detaches, and reports back through a pipe, so that its parent
+// exits 0 only with the mount ready, or prints the child's one-line error
+// and exits with its status.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/fs/cache_stats_xattrs.h"
+#include "bcachefs_lite/fs/cached_file_data.h"
 #include "bcachefs_lite/fs/mount_checks.h"
 #include "bcachefs_lite/fs/mount_options.h"
 #include "bcachefs_lite/fs/passthrough_data.h"
@@ -29,12 +44,152 @@
 
 namespace {
 
-constexpr int kExitUsage = 1;    // bad command line, options or paths; nothing changed
+constexpr int kExitUsage = 1;    // bad command line, options, paths or cache; nothing changed
 constexpr int kExitFailure = 2;  // the mount or the session failed
 
 void print_error(std::string_view message) {
     std::string line = fmt::format("bcachefs-lite: {}\n", message);
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+// How start-up ended, for the process waiting on it: the parent of a
+// detaching daemon reads it from a pipe (status byte, then the message);
+// in the foreground the message goes straight to stderr.
+class Startup {
+public:
+    explicit Startup(int report_fd) : fd_(report_fd) {}
+    bool detaching() const { return fd_ >= 0; }
+
+    int fail(int code, std::string_view message) {
+        if (fd_ < 0) {
+            print_error(message);
+        } else {
+            send(static_cast<char>(code), message);
+        }
+        return code;
+    }
+    // The mount is ready: leave the terminal and let the parent exit 0.
+    void succeed() {
+        if (fd_ < 0) return;
+        [[maybe_unused]] int r = ::chdir("/");
+        int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+            ::dup2(null_fd, STDIN_FILENO);
+            ::dup2(null_fd, STDOUT_FILENO);
+            ::dup2(null_fd, STDERR_FILENO);
+            if (null_fd > STDERR_FILENO) ::close(null_fd);
+        }
+        send(0, {});
+    }
+
+private:
+    void send(char code, std::string_view message) {
+        std::string out(1, code);
+        out += message;
+        [[maybe_unused]] ssize_t n = ::write(fd_, out.data(), out.size());
+        ::close(fd_);
+        fd_ = -1;
+    }
+    int fd_;
+};
+
+bcl::Replacement replacement_of(bcl::ReplacementPolicy p) {
+    switch (p) {
+    case bcl::ReplacementPolicy::lru: return bcl::Replacement::lru;
+    case bcl::ReplacementPolicy::fifo: return bcl::Replacement::fifo;
+    case bcl::ReplacementPolicy::random: return bcl::Replacement::random;
+    }
+    return bcl::Replacement::lru;
+}
+
+// Opens the cache (unless mode=none), mounts and serves until unmounted.
+int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_syslog, Startup startup) {
+    // The data path: mode=none serves data straight from the backing files
+    // and never opens the cache device; writethrough goes through the cache.
+    std::unique_ptr<bcl::CacheSet> cache;
+    std::unique_ptr<bcl::FileData> data;
+    std::unique_ptr<bcl::StatsXattrs> stats;
+    if (options.mode == bcl::CacheMode::none) {
+        data = std::make_unique<bcl::PassthroughData>();
+        stats = std::make_unique<bcl::NoStatsXattrs>();
+    } else {
+        bcl::CacheSetOptions co;
+        co.cache_path = options.cache;
+        co.create_size = options.cache_size;
+        co.index_dir = options.index;
+        if (options.replacement) co.replacement = replacement_of(*options.replacement);
+        co.discard = options.discard;
+        auto opened = bcl::CacheSet::open(std::move(co), log);
+        if (!opened) return startup.fail(kExitUsage, opened.error().message);
+        cache = std::move(opened).value();
+        data = std::make_unique<bcl::CachedFileData>(*cache, log);
+        stats = std::make_unique<bcl::CacheStatsXattrs>(*cache);
+    }
+
+    int status = 0;
+    {
+        auto session = bcl::Session::create(options, *data, *stats, log);
+        if (!session) return startup.fail(kExitFailure, session.error().message);
+        if (auto mounted = session.value()->mount(); !mounted)
+            return startup.fail(kExitFailure, mounted.error().message);
+        if (startup.detaching()) to_syslog.store(true);
+        startup.succeed();
+        log.info("mounted {} on {} (mode={})", options.source, options.mountpoint,
+                 bcl::cache_mode_name(options.mode));
+        if (auto served = session.value()->run(); !served) {
+            log.error("{}", served.error().message);
+            status = kExitFailure;
+        }
+    }  // unmounted here; no request is in flight any more
+    if (cache) {
+        if (auto closed = cache->close(); !closed) {
+            log.error("closing the cache: {}", closed.error().message);
+            status = kExitFailure;
+        }
+    }
+    return status;
+}
+
+// Forks; the child serves (and reports through the pipe), the parent waits
+// for the report and exits with it.
+int detach_and_serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_syslog) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        print_error(fmt::format("cannot detach from the terminal: pipe: {}", std::strerror(errno)));
+        return kExitFailure;
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        print_error(fmt::format("cannot detach from the terminal: fork: {}", std::strerror(errno)));
+        return kExitFailure;
+    }
+    if (pid == 0) {
+        ::close(fds[0]);
+        ::setsid();
+        return serve(options, log, to_syslog, Startup(fds[1]));
+    }
+    ::close(fds[1]);
+    std::string report;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        report.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+    if (report.empty()) {
+        int wstatus = 0;
+        ::waitpid(pid, &wstatus, 0);
+        print_error("the daemon exited during start-up");
+        return kExitFailure;
+    }
+    const int code = report[0];
+    if (code != 0) {
+        ::waitpid(pid, nullptr, 0);
+        print_error(std::string_view(report).substr(1));
+    }
+    return code;
 }
 
 int run(int argc, char** argv) {
@@ -68,34 +223,8 @@ int run(int argc, char** argv) {
                             bcl::Logger::stderr_sink(level, line);
                         }
                     });
-
-    // The data path. The cache engine plugs in here as another FileData;
-    // until then every mode serves data straight from the backing files.
-    bcl::PassthroughData data;
-    bcl::NoStatsXattrs stats;
-
-    auto session = bcl::Session::create(options, data, stats, log);
-    if (!session) {
-        print_error(session.error().message);
-        return kExitFailure;
-    }
-    if (auto mounted = session.value()->mount(); !mounted) {
-        print_error(mounted.error().message);
-        return kExitFailure;
-    }
-    if (!options.foreground) {
-        if (auto detached = session.value()->detach(); !detached) {
-            print_error(detached.error().message);
-            return kExitFailure;
-        }
-        to_syslog.store(true);
-    }
-    log.info("mounted {} on {} (mode={})", options.source, options.mountpoint, bcl::cache_mode_name(options.mode));
-    if (auto served = session.value()->run(); !served) {
-        log.error("{}", served.error().message);
-        return kExitFailure;
-    }
-    return 0;
+    if (options.foreground) return serve(options, log, to_syslog, Startup(-1));
+    return detach_and_serve(options, log, to_syslog);
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+// CachedFileData: the FileData seam served by the cache engine (a CacheSet
+// in writethrough mode). Reads go through the engine (hits from the cache
+// device, misses from the backing file and inserted); writes, truncate,
+// fallocate and copy_file_range change the backing file first and then
+// invalidate what they changed; fsync is fsync of the backing file
+// (invariant 3 for writethrough); unlink of a file's last link drops its
+// cached data; a metadata change through the mount (rename, link, chmod,
+// chown, utimens) keeps it, through CacheSet::metadata_changed().
+//
+// Read replies are memory segments: the engine assembles cache and backing
+// bytes into one buffer.
+//
+// Thread safety: as FileData requires; all state is in the CacheSet and in
+// the handles.
+#pragma once
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/fs/file_data.h"
+
+namespace bcl {
+
+class CachedFileData final : public FileData {
+public:
+    // `cache` must outlive this and every handle it opened.
+    CachedFileData(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
+
+    Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) override;
+    Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
+    Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
+    Status flush(Handle& handle) override;
+    Status fsync(Handle& handle, bool datasync) override;
+    Status truncate(Handle* handle, int path_fd, std::uint64_t size) override;
+    Status fallocate(Handle& handle, int mode, std::uint64_t offset, std::uint64_t length) override;
+    Result<std::uint64_t> seek_data(Handle& handle, std::uint64_t offset, int whence) override;
+    Result<std::size_t> copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
+                                        std::uint64_t offset_out, std::size_t length,
+                                        unsigned flags) override;
+    void release(std::unique_ptr<Handle> handle) override;
+    void unlinked(const FileKey& key, nlink_t links_left) override;
+    void metadata_changed(const FileKey& key, const struct statx& before, const struct statx& after) override;
+
+private:
+    CacheSet& cache_;
+    Logger& log_;
+};
+
+}  // namespace bcl

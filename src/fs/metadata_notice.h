@@ -1,0 +1,57 @@
+// MetadataNotice: tells FileData of a change of a regular file's metadata
+// made through the mount (rename, link, chmod, chown, utimens), with the
+// file's statx taken just before the operation (at construction or
+// restart()) and just after it (finish()), both through one descriptor of
+// the file itself, so that a name changing meanwhile cannot mix up files.
+// FileData needs both to tell this change apart from one made behind the
+// cache's back (file_data.h, metadata_changed).
+//
+// Nothing is reported for other file types, when a statx fails, or when
+// the statx after shows the same size, mtime and ctime as before.
+//
+// Thread safety: a value used by one request on one thread.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+
+#include "bcachefs_lite/fs/file_data.h"
+#include "unique_fd.h"
+
+namespace bcl {
+
+class MetadataNotice {
+public:
+    // Watches the file open as `fd` (borrowed: it must stay open until the
+    // notice is finished or destroyed).
+    MetadataNotice(FileData& data, int fd);
+    // Watches the file `name` in directory `dirfd`, not following a symlink,
+    // through an O_PATH descriptor opened now and owned by the notice.
+    MetadataNotice(FileData& data, int dirfd, const char* name);
+    // Finishes (reports) if still watching.
+    ~MetadataNotice() { finish(); }
+    MetadataNotice(const MetadataNotice&) = delete;
+    MetadataNotice& operator=(const MetadataNotice&) = delete;
+
+    // The statx taken before (of any file type); empty when the file could
+    // not be reached.
+    const std::optional<struct statx>& before() const { return before_; }
+
+    // Takes the statx after and reports the change; stops watching.
+    void finish();
+    // Stops watching without reporting (the file lost its name instead).
+    void cancel() { watching_ = false; }
+    // Watches again from now: for a request that changed the data in
+    // between through FileData, which reported that change itself.
+    void restart();
+
+private:
+    FileData& data_;
+    UniqueFd owned_;
+    int fd_ = -1;
+    std::optional<struct statx> before_;
+    bool watching_ = false;  // a regular file with a valid before_
+};
+
+}  // namespace bcl
