@@ -40,13 +40,7 @@ protected:
     // again (after the new contents may have been cached).
     void expect_reads(const std::string& rel, const std::string& want, const std::string& step) {
         SCOPED_TRACE(step);
-        for (bool direct : {false, true, false}) {
-            int err = 0;
-            auto got = read_whole(m(rel), direct, &err);
-            ASSERT_TRUE(got.has_value()) << std::strerror(err);
-            EXPECT_EQ(got->size(), want.size()) << (direct ? "O_DIRECT" : "buffered");
-            EXPECT_TRUE(*got == want) << (direct ? "O_DIRECT" : "buffered") << " read returned stale data";
-        }
+        expect_mount_reads(rel, want);
         struct stat ms {}, bs {};
         ASSERT_EQ(::stat(m(rel).c_str(), &ms), 0);
         ASSERT_EQ(::stat(b(rel).c_str(), &bs), 0);

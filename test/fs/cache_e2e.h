@@ -149,6 +149,19 @@ protected:
         shadow.replace(offset, data.size(), data);
     }
 
+    // Reads `rel` through the mount from a new descriptor each time,
+    // buffered, then O_DIRECT, then buffered again (the contents may be
+    // cached by then): every read must equal `want`.
+    void expect_mount_reads(const std::string& rel, const std::string& want) {
+        for (bool direct : {false, true, false}) {
+            int err = 0;
+            auto got = read_whole(m(rel), direct, &err);
+            ASSERT_TRUE(got.has_value()) << std::strerror(err);
+            EXPECT_EQ(got->size(), want.size()) << (direct ? "O_DIRECT" : "buffered");
+            EXPECT_TRUE(*got == want) << (direct ? "O_DIRECT" : "buffered") << " read differs";
+        }
+    }
+
     // Reads every file of expected_ through the mount (a new descriptor
     // each) and compares it with what the backing directory holds.
     void expect_all_read_back(bool direct = false) {

@@ -21,13 +21,7 @@ protected:
     // from a new open) and from the backing directory: all equal `want`.
     void expect_contents(const std::string& rel, const std::string& want, const std::string& step) {
         SCOPED_TRACE(step);
-        for (bool direct : {false, true, false}) {
-            int err = 0;
-            auto got = read_whole(m(rel), direct, &err);
-            ASSERT_TRUE(got.has_value()) << std::strerror(err);
-            EXPECT_EQ(got->size(), want.size()) << (direct ? "O_DIRECT" : "buffered");
-            EXPECT_TRUE(*got == want) << (direct ? "O_DIRECT" : "buffered") << " read differs";
-        }
+        expect_mount_reads(rel, want);
         auto backing = read_file(b(rel));
         ASSERT_TRUE(backing.has_value());
         EXPECT_TRUE(*backing == want) << "backing file differs";
