@@ -15,7 +15,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-Error invalid(std::string message) { return make_error(Errc::invalid, std::move(message)); }
 
 Result<std::string> canonical_dir(const std::string& path, std::string_view role) {
     struct stat st;
@@ -29,7 +28,7 @@ Result<std::string> canonical_dir(const std::string& path, std::string_view role
         }
         return sys_error(err, fmt::format("{} {}", role, path));
     }
-    if (!S_ISDIR(st.st_mode)) return invalid(fmt::format("{} {} is not a directory", role, path));
+    if (!S_ISDIR(st.st_mode)) return make_error(Errc::invalid, fmt::format("{} {} is not a directory", role, path));
     std::error_code ec;
     stdfs::path canonical = stdfs::canonical(path, ec);
     if (ec) return sys_error(ec.value(), fmt::format("{} {}", role, path));
@@ -48,13 +47,13 @@ Status check_cache(const MountOptions& options) {
     stdfs::path resolved = stdfs::weakly_canonical(cache, ec);
     if (ec) return sys_error(ec.value(), fmt::format("cache {}", cache));
     if (is_inside(resolved, options.mountpoint)) {
-        return invalid(fmt::format("cache {} lies inside the mount point {}; put it elsewhere", cache,
+        return make_error(Errc::invalid, fmt::format("cache {} lies inside the mount point {}; put it elsewhere", cache,
                                    options.mountpoint));
     }
     struct stat st;
     if (::stat(cache.c_str(), &st) == 0) {
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-            return invalid(fmt::format("cache {} is neither a block device nor a regular file", cache));
+            return make_error(Errc::invalid, fmt::format("cache {} is neither a block device nor a regular file", cache));
         }
         return ok();
     }
@@ -65,7 +64,7 @@ Status check_cache(const MountOptions& options) {
     }
     stdfs::path parent = resolved.parent_path();
     if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return invalid(fmt::format("cannot create cache file {}: directory {} does not exist", cache, parent.string()));
+        return make_error(Errc::invalid, fmt::format("cannot create cache file {}: directory {} does not exist", cache, parent.string()));
     }
     return ok();
 }
@@ -127,7 +126,7 @@ Status check_mount_environment(MountOptions& options) {
     if (options.index) {
         struct stat st;
         if (::stat(options.index->c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-            return invalid(fmt::format("index {} is not a directory", *options.index));
+            return make_error(Errc::invalid, fmt::format("index {} is not a directory", *options.index));
         }
     }
     return ok();

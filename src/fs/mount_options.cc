@@ -13,14 +13,13 @@ namespace {
 
 constexpr std::string_view kUsage = "usage: bcachefs-lite SOURCE MOUNTPOINT -o cache=PATH[,OPTION...] [-f] [-d]";
 
-Error invalid(std::string message) { return make_error(Errc::invalid, std::move(message)); }
 
 Result<double> parse_seconds(std::string_view name, std::string_view text) {
     double value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < 0 ||
         value > 1e9) {
-        return invalid(fmt::format("invalid value '{}' for {}: expected a number of seconds, 0 or more", text, name));
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for {}: expected a number of seconds, 0 or more", text, name));
     }
     return value;
 }
@@ -32,25 +31,25 @@ Result<bool> parse_bool(std::string_view name, std::string_view text) {
     for (std::string_view no : {"0", "false", "no", "off"}) {
         if (text == no) return false;
     }
-    return invalid(fmt::format("invalid value '{}' for {}: expected yes or no", text, name));
+    return make_error(Errc::invalid, fmt::format("invalid value '{}' for {}: expected yes or no", text, name));
 }
 
 Status apply_cache(MountOptions& o, std::string_view v) {
-    if (v.empty()) return invalid("cache= needs the path of the cache device or file");
+    if (v.empty()) return make_error(Errc::invalid, "cache= needs the path of the cache device or file");
     o.cache = v;
     return ok();
 }
 
 Status apply_cache_size(MountOptions& o, std::string_view v) {
     auto size = parse_size(v, "cache_size");
-    if (!size) return invalid(fmt::format("invalid value '{}' for cache_size: expected a size such as 512M or 8G", v));
-    if (size.value() == 0) return invalid("cache_size must be larger than 0");
+    if (!size) return make_error(Errc::invalid, fmt::format("invalid value '{}' for cache_size: expected a size such as 512M or 8G", v));
+    if (size.value() == 0) return make_error(Errc::invalid, "cache_size must be larger than 0");
     o.cache_size = size.value();
     return ok();
 }
 
 Status apply_index(MountOptions& o, std::string_view v) {
-    if (v.empty()) return invalid("index= needs the path of a directory");
+    if (v.empty()) return make_error(Errc::invalid, "index= needs the path of a directory");
     o.index = std::string(v);
     return ok();
 }
@@ -65,7 +64,7 @@ Status apply_mode(MountOptions& o, std::string_view v) {
                                                          "mode=writethrough or mode=none",
                                                          v));
     } else {
-        return invalid(fmt::format("invalid value '{}' for mode: expected writethrough or none "
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for mode: expected writethrough or none "
                                    "(writeback and writearound are reserved)",
                                    v));
     }
@@ -80,7 +79,7 @@ Status apply_replacement(MountOptions& o, std::string_view v) {
     } else if (v == "random") {
         o.replacement = ReplacementPolicy::random;
     } else {
-        return invalid(fmt::format("invalid value '{}' for replacement: expected lru, fifo or random", v));
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for replacement: expected lru, fifo or random", v));
     }
     return ok();
 }
@@ -114,13 +113,13 @@ Status apply_kernel_cache(MountOptions& o, std::string_view v) {
 }
 
 Status apply_fsname(MountOptions& o, std::string_view v) {
-    if (v.empty()) return invalid("fsname= needs a name");
+    if (v.empty()) return make_error(Errc::invalid, "fsname= needs a name");
     o.fsname = std::string(v);
     return ok();
 }
 
 Status apply_subtype(MountOptions& o, std::string_view v) {
-    if (v.empty()) return invalid("subtype= needs a name");
+    if (v.empty()) return make_error(Errc::invalid, "subtype= needs a name");
     o.subtype = std::string(v);
     return ok();
 }
@@ -206,18 +205,18 @@ Status apply_option(std::string_view item, MountOptions& options) {
         const OptionSpec* positive = find_option(name.substr(2));
         if (positive && positive->kind == K::boolean) return positive->apply(options, "no");
     }
-    if (!spec) return invalid(fmt::format("unknown option '{}' (see bcachefs-lite --help)", name));
+    if (!spec) return make_error(Errc::invalid, fmt::format("unknown option '{}' (see bcachefs-lite --help)", name));
     switch (spec->kind) {
     case K::ignored:
         return ok();
     case K::kernel_flag:
-        if (value) return invalid(fmt::format("option {} takes no value", name));
+        if (value) return make_error(Errc::invalid, fmt::format("option {} takes no value", name));
         options.fuse_options.emplace_back(name);
         return ok();
     case K::boolean:
         return spec->apply(options, value.value_or(""));
     default:
-        if (!value) return invalid(fmt::format("option {} needs a value: {}={}", name, name, spec->value_name));
+        if (!value) return make_error(Errc::invalid, fmt::format("option {} needs a value: {}={}", name, name, spec->value_name));
         return spec->apply(options, *value);
     }
 }
@@ -293,21 +292,21 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
             cmd.options.debug = true;
             cmd.options.foreground = true;
         } else if (arg == "-o") {
-            if (i + 1 == args.size()) return invalid("option -o needs an argument: -o OPTION[,OPTION...]");
+            if (i + 1 == args.size()) return make_error(Errc::invalid, "option -o needs an argument: -o OPTION[,OPTION...]");
             BCL_TRY(parse_option_list(args[++i], cmd.options));
         } else if (arg.starts_with("-o")) {
             BCL_TRY(parse_option_list(arg.substr(2), cmd.options));
         } else {
-            return invalid(fmt::format("unknown command-line option '{}'; {}", arg, kUsage));
+            return make_error(Errc::invalid, fmt::format("unknown command-line option '{}'; {}", arg, kUsage));
         }
     }
-    if (positional.empty()) return invalid(fmt::format("missing SOURCE and MOUNTPOINT; {}", kUsage));
-    if (positional.size() == 1) return invalid(fmt::format("missing MOUNTPOINT; {}", kUsage));
-    if (positional.size() > 2) return invalid(fmt::format("unexpected argument '{}'; {}", positional[2], kUsage));
+    if (positional.empty()) return make_error(Errc::invalid, fmt::format("missing SOURCE and MOUNTPOINT; {}", kUsage));
+    if (positional.size() == 1) return make_error(Errc::invalid, fmt::format("missing MOUNTPOINT; {}", kUsage));
+    if (positional.size() > 2) return make_error(Errc::invalid, fmt::format("unexpected argument '{}'; {}", positional[2], kUsage));
     cmd.options.source = positional[0];
     cmd.options.mountpoint = positional[1];
     if (cmd.options.cache.empty()) {
-        return invalid("missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
+        return make_error(Errc::invalid, "missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
     }
     return cmd;
 }

@@ -25,6 +25,10 @@ using State = Session::State;
 inline State& state_of(fuse_req_t req) { return *static_cast<State*>(fuse_req_userdata(req)); }
 
 inline void reply_error(fuse_req_t req, const Error& error) { fuse_reply_err(req, error.to_errno()); }
+// Replies 0 for success, else the error's errno.
+inline void reply_status(fuse_req_t req, const Status& status) {
+    fuse_reply_err(req, status ? 0 : status.error().to_errno());
+}
 
 // "/proc/self/fd/N": reopens an O_PATH descriptor with real access modes, or
 // reaches its inode with calls that take only paths (xattrs, chmod, utimes).

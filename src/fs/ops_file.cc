@@ -103,7 +103,6 @@ Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, f
     return state.data.write(*open_file_of(fi).data, static_cast<std::uint64_t>(off), data);
 }
 
-void reply_status(fuse_req_t req, const Status& status) { fuse_reply_err(req, status ? 0 : status.error().to_errno()); }
 
 }  // namespace
 

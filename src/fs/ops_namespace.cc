@@ -95,7 +95,6 @@ void reply_entry_result(fuse_req_t req, const Result<fuse_entry_param>& entry) {
     fuse_reply_entry(req, &entry.value());
 }
 
-void reply_status(fuse_req_t req, const Status& status) { fuse_reply_err(req, status ? 0 : status.error().to_errno()); }
 
 }  // namespace
 
