@@ -111,6 +111,10 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
 Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
+    // Before anything is served from the cache (invariant 5); a change found
+    // here bumps write_seq, so it comes before the sample below. If the check
+    // itself fails, this read goes to the backing file alone.
+    const bool coherent = static_cast<bool>(revalidate(file, fd));
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;
@@ -119,7 +123,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         std::lock_guard lk(file.mutex);
         file_id = file.record.file_id;
         known_size = file.record.size;
-        bypass = file.bypass || file_id == 0;
+        bypass = file.bypass || file_id == 0 || !coherent;
     }
     ReadState st{file, fd, offset, out, file_id, seq, !bypass && !closing_.load(std::memory_order_acquire)};
     const std::uint64_t end = offset + out.size();

@@ -59,7 +59,7 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
     return ok();
 }
 
-Status CacheSet::begin_write(CachedFile& file, int fd) {
+Status CacheSet::revalidate(CachedFile& file, int fd) {
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
     std::lock_guard lk(file.mutex);
@@ -83,7 +83,7 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
 }
 
 Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data) {
-    BCL_TRY(begin_write(file, fd));
+    BCL_TRY(revalidate(file, fd));
     std::size_t done = 0;
     int err = 0;
     while (done < data.size()) {
@@ -112,7 +112,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
         passing = std::move(f).value();
         open = passing.get();
     } else {
-        BCL_TRY(begin_write(*open, fd));
+        BCL_TRY(revalidate(*open, fd));
     }
     struct Release {
         CacheSet* set;
@@ -139,7 +139,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
 }
 
 Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t offset, std::uint64_t length) {
-    BCL_TRY(begin_write(file, fd));
+    BCL_TRY(revalidate(file, fd));
     const int r = ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
     const int err = r != 0 ? errno : 0;
     std::uint64_t start = offset, end = offset;

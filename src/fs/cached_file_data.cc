@@ -52,7 +52,7 @@ Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::
 
 Result<std::size_t> CachedFileData::write(Handle& handle, std::uint64_t offset, const DataVec& data) {
     CachedHandle& h = cached(handle);
-    if (auto st = cache_.begin_write(h.file(), h.fd()); !st) log_.warn("write: {}", st.error().message);
+    if (auto st = cache_.revalidate(h.file(), h.fd()); !st) log_.warn("write: {}", st.error().message);
     std::uint64_t start = offset, end = offset + data.size();
     if (h.append()) {
         // O_APPEND writes land at end of file, wherever offset says.
@@ -92,7 +92,7 @@ Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t of
                                                     std::uint64_t offset_out, std::size_t length,
                                                     unsigned flags) {
     CachedHandle& o = cached(out);
-    if (auto st = cache_.begin_write(o.file(), o.fd()); !st) log_.warn("copy_file_range: {}", st.error().message);
+    if (auto st = cache_.revalidate(o.file(), o.fd()); !st) log_.warn("copy_file_range: {}", st.error().message);
     auto n = backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
     (void)cache_.written(o.file(), o.fd(), offset_out, offset_out + (n ? n.value() : length));
     return n;

@@ -143,6 +143,36 @@ TEST_F(CacheTest, ChangesBehindTheCachesBackAreNeverServed) {
     EXPECT_NE(f.state->record.file_id, id3);
 }
 
+TEST_F(CacheTest, AChangeBehindTheCachesBackIsSeenThroughAnOlderDescriptor) {
+    // A descriptor opened before the change: no open happens after it, yet
+    // the next read through that descriptor must not be served the old
+    // contents from the cache.
+    format_cache(96);
+    open_set();
+    const std::string name = path("a");
+    std::string data = random_bytes(rng_, 50000);
+    write_whole(name, data);
+    EngineFile f(*set_, name);
+    EXPECT_EQ(f.read(0, data.size()), data);
+    EXPECT_EQ(f.read(0, data.size()), data);
+    ASSERT_EQ(set_->stats().cache_hits, 1u);
+    const std::uint64_t id = f.state->record.file_id;
+
+    // Same size, new bytes, once the clock that stamps ctime has moved on.
+    ASSERT_TRUE(clock_past(f.backing.stx().stx_ctime));
+    const int fd = ::open(name.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "CHANGED", 7, 1000), 7);
+    ::close(fd);
+    data.replace(1000, 7, "CHANGED");
+
+    EXPECT_EQ(f.read(0, data.size()), data);
+    EXPECT_NE(f.state->record.file_id, id) << "the change was not detected";
+    EXPECT_EQ(indexed_bytes(*set_, id), 0u) << "the old contents are still indexed";
+    set_->run_background_until_idle();
+    EXPECT_EQ(f.read(0, data.size()), data);
+}
+
 TEST_F(CacheTest, UnlinkDropsTheFilesExtentsAndRecord) {
     format_cache(96);
     open_set();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <random>
 
 #include "cache_e2e.h"
@@ -131,6 +132,32 @@ TEST_F(BackingChangeTest, ChangedWhileOpenThroughTheMount) {
     pwrite_backing("f", 4096, random_bytes(rng, 8192));
     expect_reads("f", expected_["f"], "while an older descriptor is open");
     ::close(fd);
+}
+
+TEST_F(BackingChangeTest, ChangedBehindTheBackIsSeenThroughAnOpenDescriptor) {
+    // No new open after the change: the reads come through a descriptor
+    // opened before it (O_DIRECT, so they reach the daemon, not the kernel's
+    // page cache) and must not return the old contents from the cache.
+    std::mt19937_64 rng(29);
+    const std::size_t size = 128 << 10;
+    put_backing("f", random_bytes(rng, size));
+    const int fd = ::open(m("f").c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    struct CloseFd {
+        int fd;
+        ~CloseFd() { ::close(fd); }
+    } closer{fd};
+    for (int pass = 0; pass < 2; ++pass) {
+        auto got = pread_aligned(fd, 0, size);
+        ASSERT_TRUE(got.has_value());
+        ASSERT_TRUE(*got == expected_["f"]) << "pass " << pass;
+    }
+    ASSERT_GT(cached_bytes(m("f")).value_or(0), 0u);
+    cache_then_let_clock_pass("f");
+    pwrite_backing("f", 4096, random_bytes(rng, 8192));
+    auto got = pread_aligned(fd, 0, size);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_TRUE(*got == expected_["f"]) << "the open descriptor was served the old contents";
 }
 
 TEST_F(BackingChangeTest, ManyFilesChangedBehindTheCache) {

@@ -152,16 +152,20 @@ public:
     void release_file(const std::shared_ptr<CachedFile>& file);
 
     // Reads up to out.size() bytes at offset of the file open as fd; fewer
-    // at end of file. Never fails because of the cache device.
+    // at end of file. Never fails because of the cache device. Revalidates
+    // the file first, so a descriptor kept open across a change made behind
+    // the cache's back never reads the old contents from the cache.
     Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out);
 
-    // For writers that write the backing file themselves: begin_write()
-    // before (detects a change behind the cache's back since the last
-    // check), written() after, for the byte range [start, end) that may
+    // Compares the file open as fd with its record, as open_file() does, and
+    // drops its cached data if it changed behind the cache's back since the
+    // last check (one statx).
+    Status revalidate(CachedFile& file, int fd);
+    // For writers that write the backing file themselves: revalidate()
+    // before, written() after, for the byte range [start, end) that may
     // have changed (end UINT64_MAX: to end of file).
-    Status begin_write(CachedFile& file, int fd);
     Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
-    // pwrite of all of data at offset, between begin_write and written.
+    // pwrite of all of data at offset, between revalidate and written.
     Result<std::size_t> write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data);
     // ftruncate (or, for an O_PATH fd, truncate of its /proc path), then
     // trims the cached blocks from the new end on. file may be null when
