@@ -47,6 +47,13 @@ struct PutBucketGensOp {
     std::uint32_t device;
     std::vector<BucketGenRecord> records;
 };
+struct PutDirtyFileOp {
+    std::uint64_t file_id;
+    DirtyFileRecord record;
+};
+struct DeleteDirtyFileOp {
+    std::uint64_t file_id;
+};
 struct PutCounterOp {
     std::string name;
     std::uint64_t value;
@@ -54,7 +61,7 @@ struct PutCounterOp {
 
 using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp,
                              DropFileExtentsOp, ConditionalExtentOp, EraseRawExtentOp,
-                             PutBucketGensOp, PutCounterOp>;
+                             PutBucketGensOp, PutCounterOp, PutDirtyFileOp, DeleteDirtyFileOp>;
 
 }  // namespace index_detail
 

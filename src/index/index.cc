@@ -65,6 +65,37 @@ Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const 
     return std::optional<FileRecord>(r.value());
 }
 
+Result<std::optional<DirtyFileRecord>> Index::get_dirty_file(std::uint64_t file_id) const {
+    if (!db_->dirty_files) return std::optional<DirtyFileRecord>();
+    auto raw = db_->get(db_->dirty_files, encode_dirty_file_key(file_id));
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<DirtyFileRecord>();
+    auto r = decode_dirty_file_record(*raw.value());
+    if (!r)
+        return make_error(r.error().code,
+                          fmt::format("index {}: dirty file {}: {}", db_->dir, file_id, r.error().message));
+    return std::optional<DirtyFileRecord>(r.value());
+}
+
+Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> Index::next_dirty_file(std::uint64_t from) const {
+    using Found = std::optional<std::pair<std::uint64_t, DirtyFileRecord>>;
+    // A version-1 index opened read-only has no such family, and no dirty data.
+    if (!db_->dirty_files) return Found();
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), db_->dirty_files));
+    it->Seek(encode_dirty_file_key(from));
+    if (!it->Valid()) {
+        if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: dirty files", db_->dir));
+        return Found();
+    }
+    auto id = decode_dirty_file_key(std::string_view(it->key().data(), it->key().size()));
+    if (!id) return make_error(Errc::corrupt, fmt::format("index {}: {}", db_->dir, id.error().message));
+    auto r = decode_dirty_file_record(std::string_view(it->value().data(), it->value().size()));
+    if (!r)
+        return make_error(r.error().code,
+                          fmt::format("index {}: dirty file {}: {}", db_->dir, id.value(), r.error().message));
+    return Found(std::pair{id.value(), r.value()});
+}
+
 Status Index::put_file(const FileIdentity& id, const FileRecord& record, bool sync) {
     IndexBatch batch;
     batch.put_file(id, record);
@@ -127,6 +158,7 @@ Result<std::vector<BucketGenRecord>> Index::load_bucket_gens(std::uint32_t devic
 }
 
 Status Index::sync() {
+    if (db_->before_durable) BCL_TRY(db_->before_durable());
     auto s = db_->db->SyncWAL();
     if (!s.ok()) return rocks_error(s, fmt::format("index {}: sync", db_->dir));
     return ok();

@@ -49,6 +49,12 @@ void IndexBatch::put_bucket_gens(std::uint32_t device, std::span<const BucketGen
         PutBucketGensOp{device, std::vector<BucketGenRecord>(records.begin(), records.end())});
 }
 
+void IndexBatch::put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& record) {
+    ops_->ops.emplace_back(PutDirtyFileOp{file_id, record});
+}
+
+void IndexBatch::delete_dirty_file(std::uint64_t file_id) { ops_->ops.emplace_back(DeleteDirtyFileOp{file_id}); }
+
 void IndexBatch::put_counter(std::string_view name, std::uint64_t value) {
     ops_->ops.emplace_back(PutCounterOp{std::string(name), value});
 }

@@ -225,6 +225,12 @@ private:
     Status apply(const PutCounterOp& o) {
         return put(db_.meta, counter_key(o.name), encode_meta_u64(o.value));
     }
+    Status apply(const PutDirtyFileOp& o) {
+        auto value = encode_dirty_file_record(o.record);
+        if (!value) return value.error();
+        return put(db_.dirty_files, encode_dirty_file_key(o.file_id), value.value());
+    }
+    Status apply(const DeleteDirtyFileOp& o) { return del(db_.dirty_files, encode_dirty_file_key(o.file_id)); }
 
     IndexDb& db_;
     Overlay overlay_;

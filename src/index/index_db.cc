@@ -29,6 +29,7 @@ Result<std::optional<std::string>> IndexDb::get(rocksdb::ColumnFamilyHandle* cf,
 }
 
 Status IndexDb::write(rocksdb::WriteBatch& batch, bool sync, std::string_view what) {
+    if (sync && before_durable) BCL_TRY(before_durable());
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     auto s = db->Write(wo, &batch);

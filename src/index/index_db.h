@@ -10,6 +10,7 @@
 #include <rocksdb/db.h>
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,9 @@ struct IndexDb {
     rocksdb::ColumnFamilyHandle* files = nullptr;
     rocksdb::ColumnFamilyHandle* extents = nullptr;
     rocksdb::ColumnFamilyHandle* buckets = nullptr;
+    rocksdb::ColumnFamilyHandle* dirty_files = nullptr;
+    // IndexOptions::before_durable; may be empty.
+    std::function<Status()> before_durable;
 
     // file_stripes[stripe_of(f)] is held while the extents of file f are
     // read and then rewritten (insert, remove, drop, conditional ops).

@@ -20,8 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily, kFilesColumnFamily,
-                                             kExtentsColumnFamily, kBucketsColumnFamily};
+constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily, kFilesColumnFamily, kExtentsColumnFamily,
+                                             kBucketsColumnFamily, kDirtyFilesColumnFamily};
+// Families added after format version 1, created when an older index opens.
+constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily};
 
 Error unreadable(const std::string& dir, const std::string& why) {
     return make_error(Errc::corrupt,
@@ -58,16 +60,23 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
     } else {
         auto s = rocksdb::DB::ListColumnFamilies(db_options, idx.dir, &names);
         if (!s.ok()) return unreadable(idx.dir, s.ToString());
-        for (auto n : kOurFamilies)
-            if (std::find(names.begin(), names.end(), n) == names.end())
+        for (auto n : kOurFamilies) {
+            if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+            if (std::find(std::begin(kAddedFamilies), std::end(kAddedFamilies), n) == std::end(kAddedFamilies))
                 return unreadable(idx.dir, fmt::format("no column family `{}`", n));
+            if (options.read_only) continue;  // an older index, read as it is
+            names.emplace_back(n);
+            db_options.create_missing_column_families = true;
+        }
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (const auto& n : names)
         descriptors.emplace_back(n, make_cf_options(options, n, idx.block_cache));
 
     rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::Open(db_options, idx.dir, descriptors, &idx.handles, &raw);
+    auto s = options.read_only
+                 ? rocksdb::DB::OpenForReadOnly(db_options, idx.dir, descriptors, &idx.handles, &raw)
+                 : rocksdb::DB::Open(db_options, idx.dir, descriptors, &idx.handles, &raw);
     if (!s.ok()) {
         if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
             return make_error(Errc::busy,
@@ -80,6 +89,7 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
         if (names[i] == kFilesColumnFamily) idx.files = idx.handles[i];
         if (names[i] == kExtentsColumnFamily) idx.extents = idx.handles[i];
         if (names[i] == kBucketsColumnFamily) idx.buckets = idx.handles[i];
+        if (names[i] == kDirtyFilesColumnFamily) idx.dirty_files = idx.handles[i];
     }
     return ok();
 }
@@ -136,6 +146,12 @@ Status check_existing(IndexDb& idx, const IndexOptions& options) {
     // Ids of a block reserved before the last close may have been handed
     // out: start after the whole block.
     idx.next_file_id = idx.file_id_limit = limit.value();
+    if (version.value() < kIndexFormatVersion && !options.read_only) {
+        // open_db() created the families this version added.
+        rocksdb::WriteBatch wb;
+        wb.Put(idx.meta, std::string(kMetaVersionKey), encode_meta_u64(kIndexFormatVersion)).PermitUncheckedError();
+        BCL_TRY(idx.write(wb, true, "upgrade"));
+    }
     return ok();
 }
 
@@ -150,7 +166,7 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOp
     switch (state.value()) {
     case DirState::missing:
     case DirState::empty:
-        if (!options.create_if_missing)
+        if (!options.create_if_missing || options.read_only)
             return make_error(Errc::not_found, fmt::format("no index in {}", dir));
         if (!options.cache_uuid)
             return make_error(Errc::invalid,
@@ -174,6 +190,7 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOp
     auto idx = std::make_unique<IndexDb>();
     idx->dir = dir;
     idx->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    idx->before_durable = options.before_durable;
     BCL_TRY(open_db(*idx, options, create));
     if (create)
         BCL_TRY(initialise(*idx, *options.cache_uuid));

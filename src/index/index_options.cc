@@ -5,6 +5,8 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <rocksdb/listener.h>
+
 #include <algorithm>
 
 #include "bcachefs_lite/index/index_format.h"
@@ -21,6 +23,21 @@ rocksdb::CompressionType pick_compression() {
     return rocksdb::kNoCompression;
 }
 
+// Runs IndexOptions::before_durable before RocksDB writes a memtable to a
+// table file: that makes the memtable's unsynced writes durable, so the
+// cache data they point to must be durable first (rule 8 of index_format.h).
+class BeforeFlush final : public rocksdb::EventListener {
+public:
+    explicit BeforeFlush(std::function<Status()> hook) : hook_(std::move(hook)) {}
+    void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override {
+        // A failure cannot stop the flush; the engine logs and counts it.
+        (void)hook_();
+    }
+
+private:
+    std::function<Status()> hook_;
+};
+
 }  // namespace
 
 rocksdb::DBOptions make_db_options(const IndexOptions& options) {
@@ -29,13 +46,16 @@ rocksdb::DBOptions make_db_options(const IndexOptions& options) {
     db.create_missing_column_families = options.create_if_missing;
     db.max_open_files = options.max_open_files;
     db.bytes_per_sync = 1u << 20;
-    db.wal_bytes_per_sync = 1u << 20;
+    // No background WAL syncs: the WAL becomes durable only through a
+    // synced write or Index::sync(), which run before_durable first.
+    db.wal_bytes_per_sync = 0;
     // Small column families would otherwise keep old WAL files alive.
     db.max_total_wal_size = 64u << 20;
     db.max_background_jobs = 2;
     db.keep_log_file_num = 4;
     db.max_log_file_size = 4u << 20;
     db.paranoid_checks = true;
+    if (options.before_durable) db.listeners.push_back(std::make_shared<BeforeFlush>(options.before_durable));
     return db;
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bcachefs_lite/index/bucket_format.h"
+#include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/extent_cursor.h"
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/file_format.h"
@@ -61,6 +62,15 @@ struct IndexOptions {
     std::size_t write_buffer_bytes = 8u << 20;
     // Table files RocksDB keeps open. Default: 256.
     int max_open_files = 256;
+    // Open an existing index for reading only: nothing in the directory
+    // changes, and every mutation fails. Default: false.
+    bool read_only = false;
+    // Called before anything the index holds unsynced can become durable:
+    // before every synced write, sync(), and every memtable flush (rule 8
+    // of index_format.h). An error fails the synced write; a flush goes on
+    // regardless. Called from any thread, with no index lock held.
+    // Default: empty.
+    std::function<Status()> before_durable;
 };
 
 class Index {
@@ -140,6 +150,12 @@ public:
     Status put_bucket_gens(std::uint32_t device, std::span<const BucketGenRecord> records);
     // Every bucket record of `device`, in bucket order.
     Result<std::vector<BucketGenRecord>> load_bucket_gens(std::uint32_t device) const;
+
+    // ---- dirty files ----
+    Result<std::optional<DirtyFileRecord>> get_dirty_file(std::uint64_t file_id) const;
+    // The first file id >= from that has a dirty-file record, with it; nullopt
+    // when there is none.
+    Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> next_dirty_file(std::uint64_t from) const;
 
     // ---- batches ----
     // Applies the batch atomically (synced when `sync`) and clears it. On

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "bcachefs_lite/index/bucket_format.h"
+#include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/file_format.h"
 
@@ -64,6 +65,9 @@ public:
 
     // Buckets' gens and prios of cache device `device`.
     void put_bucket_gens(std::uint32_t device, std::span<const BucketGenRecord> records);
+    // The dirty-file record of `file_id` (dirty_file_format.h).
+    void put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& record);
+    void delete_dirty_file(std::uint64_t file_id);
     // A named counter in `meta`.
     void put_counter(std::string_view name, std::uint64_t value);
 

@@ -1,5 +1,5 @@
 // On-disk format of the index: a RocksDB database in one directory, with
-// four column families. This file holds what is common to all of them and
+// five column families. This file holds what is common to all of them and
 // the persistence-order rules; each record type has its own *_format.h
 // (extent_format.h, file_format.h, bucket_format.h) and the `meta` values
 // are defined here.
@@ -10,6 +10,7 @@
 //   files    (st_dev, st_ino)             -> FileRecord   (file_format.h)
 //   extents  (file id, end offset)        -> ExtentValue  (extent_format.h)
 //   buckets  (device, bucket)             -> gen, prio    (bucket_format.h)
+//   dirty_files  file id                  -> DirtyFileRecord (dirty_file_format.h)
 //
 // Every value begins with a one-byte record version and ends with the
 // CRC-32C (little-endian) of all bytes before it; a decoder checks the
@@ -37,6 +38,9 @@
 //  7. The clean-shutdown flag is cleared (synced) by the owner right after
 //     open, before its first mutation, and set only after everything else
 //     was flushed at close.
+//  8. Every synced write (and every memtable flush, which makes unsynced
+//     writes durable too) is preceded by IndexOptions::before_durable, so
+//     that the cache engine can flush the cache device first (rule 2).
 //
 // Thread safety: constants and pure functions.
 #pragma once
@@ -51,13 +55,15 @@
 namespace bcl {
 
 // The layout described above. An index with a higher version is refused
-// with Errc::unsupported.
-inline constexpr std::uint32_t kIndexFormatVersion = 1;
+// with Errc::unsupported. Version 1 had no dirty_files family (and no dirty
+// extents); opening one creates the family and records version 2.
+inline constexpr std::uint32_t kIndexFormatVersion = 2;
 
 inline constexpr std::string_view kMetaColumnFamily = "meta";
 inline constexpr std::string_view kFilesColumnFamily = "files";
 inline constexpr std::string_view kExtentsColumnFamily = "extents";
 inline constexpr std::string_view kBucketsColumnFamily = "buckets";
+inline constexpr std::string_view kDirtyFilesColumnFamily = "dirty_files";
 
 // Keys of the `meta` column family.
 inline constexpr std::string_view kMetaUuidKey = "uuid";                  // uuid value
