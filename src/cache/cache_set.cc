@@ -1,7 +1,9 @@
 // CacheSet: open, close and assembly; GC scheduling on the strand.
 #include "bcachefs_lite/cache/cache_set.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -9,12 +11,16 @@
 #include <filesystem>
 #include <future>
 
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/crc32c.h"
 #include "bucket_count.h"
 #include "device_open.h"
+#include "file_handle.h"
 #include "file_table.h"
 #include "gc.h"
 #include "gc_countdown.h"
 #include "index_gen_store.h"
+#include "writeback_task.h"
 
 namespace bcl {
 
@@ -43,7 +49,9 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
     : log_(log),
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
-      hooks_(std::move(options.hooks)) {}
+      hooks_(std::move(options.hooks)),
+      mode_(options.mode),
+      tunables_(options.writeback) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     auto opened = open_cache_device(options.cache_path, std::move(options.device), options.create_size);
@@ -71,6 +79,24 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
 }
 
 Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
+    BCL_TRY(validate(options.writeback));
+    if (options.backing_root_fd >= 0) {
+        // open_by_handle_at() refuses O_PATH descriptors: open it for real.
+        const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
+        root_fd_ = ::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd_ < 0) return sys_error(errno, "the backing directory");
+        struct stat st;
+        if (::fstat(root_fd_, &st) != 0) return sys_error(errno, "stat of the backing directory");
+        root_dev_ = st.st_dev;
+        auto handles = check_file_handles(root_fd_);
+        writeback_possible_ = static_cast<bool>(handles);
+        if (!handles) writeback_unavailable_ = handles.error().message;
+    } else {
+        writeback_unavailable_ = "the backing directory was not given to the cache";
+    }
+    if (options.mode == CacheMode::writeback && !writeback_possible_)
+        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
+
     CacheDevice& dev = *devices_[0];
     const Superblock& sb = dev.superblock();
     block_size_ = sb.block_size;
@@ -81,6 +107,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.uuid;
+    // Rule 2 of index_format.h: whatever the index is about to make durable
+    // may point at cache data; that data becomes durable first.
+    io.before_durable = [this] { return flush_devices(); };
     auto index = Index::open(index_dir_, io);
     if (!index) {
         if (index.error().code == Errc::foreign)
@@ -108,7 +137,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
             CacheDevice* raw = d.get();
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
         }
-        c.options.wake_gc = [this] { request_gc(); };
+        c.options.wake_gc = [this] { allocator_wants_gc(); };
         configs.push_back(std::move(c));
     }
     auto alloc = AllocSet::create(configs, *gen_store_, background_->executor());
@@ -130,19 +159,31 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         const Geometry& g = alloc_->device(d).geometry();
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
+    capacity_bytes_ = data_sectors * kSectorSize;
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
-    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_);
+    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_,
+                                  [this](const Extent& e) { return dirty_data_intact(e); });
 
     // The first GC pass makes the allocator's marks valid. After an unclean
     // shutdown it drops every extent (see the header).
     BCL_TRY(gc_->run_pass(!opened_clean_));
     if (gc_->last_pass().dropped != 0)
-        log_.warn("cache {} was not shut down cleanly: {} cached extents dropped", dev.path(),
+        log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", dev.path(),
                   gc_->last_pass().dropped);
+    dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
+    if (dirty_bytes() != 0 && !writeback_possible_)
+        return make_error(Errc::unsupported,
+                          fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",
+                                      dev.path(), dirty_bytes(), writeback_unavailable_));
     // Fill the freelists before the first read needs them.
     background_->run_until_idle();
     gc_timer_ = std::make_unique<Timer>(*background_);
     schedule_gc_timer();
+    writeback_ = std::make_unique<WritebackTask>(*background_, tunables_.writeback_rate_minimum);
+    schedule_rate_update();
+    // Dirty data an earlier mount left resumes after the delay.
+    if (dirty_bytes() != 0)
+        writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
     background_->start();
     log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);
@@ -162,20 +203,19 @@ Status CacheSet::close() {
         std::promise<void> cancelled;
         boost::asio::post(background_->strand(), [this, &cancelled] {
             if (gc_timer_) gc_timer_->timer.cancel();
+            cancel_writeback_timers();
             cancelled.set_value();
         });
         cancelled.get_future().wait();
-    } else if (gc_timer_) {
-        gc_timer_->timer.cancel();
+    } else {
+        if (gc_timer_) gc_timer_->timer.cancel();
+        cancel_writeback_timers();
     }
     if (alloc_) alloc_->shutdown();
     if (background_) background_->stop();
     if (sectors_) sectors_->close_all();
 
-    Status result = ok();
-    for (auto& d : devices_) {
-        if (auto st = d->flush(); !st && result) result = st.error();
-    }
+    Status result = flush_devices();
     if (index_ && alloc_ && result) {
         // Every bucket's gen and prio, so that the LRU order survives a
         // restart (gens only ever move forward; the device was flushed).
@@ -188,6 +228,35 @@ Status CacheSet::close() {
         if (result) {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
         }
+    }
+    if (root_fd_ >= 0) ::close(root_fd_);
+    root_fd_ = -1;
+    return result;
+}
+
+// The whole checksummed range of the extent is read back (it stays on the
+// device while the bucket's gen matches). An extent that cannot be read is
+// kept: a failing device is not proof that the data never arrived.
+bool CacheSet::dirty_data_intact(const Extent& e) {
+    const ExtentValue& v = e.value;
+    if (!v.crc_valid() || v.device >= devices_.size()) return true;
+    CacheDevice& dev = *devices_[v.device];
+    if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return true;
+    const std::uint64_t start = v.crc_device_offset();
+    const std::uint64_t bucket_start = dev.offset_of(v.bucket);
+    if (start < bucket_start || start + v.crc_length > bucket_start + dev.bucket_size() ||
+        start % block_size_ != 0 || v.crc_length % block_size_ != 0)
+        return false;
+    AlignedBuffer buf(v.crc_length);
+    if (!dev.read_bucket(v.bucket, static_cast<std::uint32_t>((start - bucket_start) / kSectorSize), buf.span()))
+        return true;
+    return crc32c(0, buf.span()) == v.data_crc;
+}
+
+Status CacheSet::flush_devices() {
+    Status result = ok();
+    for (auto& d : devices_) {
+        if (auto st = d->flush(); !st && result) result = st.error();
     }
     return result;
 }
@@ -233,7 +302,26 @@ void CacheSet::schedule_gc_timer() {
 // gc_kick to the strand unless one is queued (gc_queued_): foreground
 // threads never run GC, and never queue more than one kick.
 void CacheSet::count_cache_write(std::uint64_t sectors) {
-    if (gc_countdown_->consume(sectors)) request_gc();
+    if (gc_countdown_->consume(sectors) || allocator_starved_.exchange(false, std::memory_order_acq_rel))
+        request_gc();
+}
+
+// The allocator found nothing to invalidate. A pass helps only if something
+// changed since the last one started (gc_countdown.h); if nothing did, the
+// next change asks for it (note_gc_change()).
+void CacheSet::allocator_wants_gc() {
+    if (gc_countdown_->changed()) {
+        request_gc();
+    } else {
+        allocator_starved_.store(true, std::memory_order_release);
+        // A change may have come between the two checks.
+        if (gc_countdown_->changed() && allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
+    }
+}
+
+void CacheSet::note_gc_change() {
+    gc_countdown_->note_change();
+    if (allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
 }
 
 void CacheSet::request_gc() {
@@ -292,6 +380,11 @@ CacheStats CacheSet::stats() const {
         s.buckets_total = count->total;
         s.buckets_free = count->free;
     }
+    s.dirty_data = dirty_bytes();
+    if (writeback_) {
+        std::lock_guard lk(tunables_mutex_);
+        s.writeback_rate = writeback_->rate.rate();
+    }
     return s;
 }
 
@@ -308,8 +401,23 @@ void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {
 
 void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t links_left) {
     if (links_left != 0) return;
-    if (auto st = files_->unlinked(dev, ino); !st)
-        log_.error("dropping the cached data of an unlinked file: {}", st.error().message);
+    auto acquired = files_->acquire(dev, ino);
+    if (!acquired) {
+        log_.error("dropping the cached data of an unlinked file: {}", acquired.error().message);
+        return;
+    }
+    std::shared_ptr<CachedFile> file = std::move(acquired).value();
+    std::unique_lock<std::mutex> wl;
+    if (file) wl = std::unique_lock(file->write_lock);
+    auto dropped = files_->unlinked(dev, ino, file.get());
+    if (dropped) {
+        add_dirty(-static_cast<std::int64_t>(dropped.value()));
+        note_gc_change();
+    } else {
+        log_.error("dropping the cached data of an unlinked file: {}", dropped.error().message);
+    }
+    if (wl.owns_lock()) wl.unlock();
+    if (file) release_file(file);
 }
 
 Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct statx& after) {

@@ -5,15 +5,9 @@
 #include <climits>
 #include <optional>
 
+#include "backing_stat.h"
+
 namespace bcl {
-
-namespace {
-
-std::int64_t ns_of(const struct statx_timestamp& t) {
-    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-}  // namespace
 
 FileIdentity identity_of(const struct statx& stx) {
     FileIdentity id;
@@ -64,6 +58,26 @@ std::shared_ptr<CachedFile> FileTable::find(std::uint64_t dev, std::uint64_t ino
     return nullptr;
 }
 
+Result<std::shared_ptr<CachedFile>> FileTable::acquire(std::uint64_t dev, std::uint64_t ino) {
+    std::lock_guard lk(mutex_);
+    auto it = files_.lower_bound(FileIdentity{dev, ino, INT64_MIN});
+    if (it != files_.end() && it->first.dev == dev && it->first.ino == ino) {
+        ++it->second->opens;
+        return it->second;
+    }
+    auto stored = index_.get_file(FileIdentity{dev, ino, 0});
+    if (!stored) return stored.error();
+    if (!stored.value()) return std::shared_ptr<CachedFile>();
+    auto file = std::make_shared<CachedFile>(FileIdentity{dev, ino, stored.value()->btime_ns});
+    {
+        std::lock_guard fl(file->mutex);
+        file->record = *stored.value();
+    }
+    files_.emplace(file->identity, file);
+    ++file->opens;
+    return file;
+}
+
 Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& stx) {
     if (file.bypass) return ok();
     const std::int64_t mtime = ns_of(stx.stx_mtime);
@@ -83,7 +97,26 @@ Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {
     rec.btime_ns = file.identity.btime_ns;
     rec.flags = file.record.flags;
     IndexBatch batch;
-    if (file.record.file_id != 0) batch.drop_file_extents(file.record.file_id);
+    if (file.record.file_id != 0) {
+        auto dirty = index_.get_dirty_file(file.record.file_id);
+        if (!dirty) {
+            file.bypass = true;
+            return dirty.error();
+        }
+        if (dirty.value()) {
+            // Dirty data stays, under the same id; the clean extents go.
+            auto extents = index_.lookup(file.record.file_id, 0, UINT64_MAX);
+            if (!extents) {
+                file.bypass = true;
+                return extents.error();
+            }
+            for (const Extent& e : extents.value())
+                if (!e.value.dirty()) batch.delete_extent_if_unchanged(e.key, e.value);
+            rec.file_id = file.record.file_id;
+        } else {
+            batch.drop_file_extents(file.record.file_id);
+        }
+    }
     batch.put_file(file.identity, rec);
     // Whatever a miss insert read before now belongs to the old file.
     file.write_seq.fetch_add(1, std::memory_order_acq_rel);
@@ -92,9 +125,12 @@ Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {
         file.bypass = true;
         return committed.error();
     }
-    if (file.record.file_id != 0)
+    if (file.record.file_id != 0 && file.record.file_id != rec.file_id)
         log_.debug("file {}:{} changed behind the cache: file id {} -> {}", file.identity.dev, file.identity.ino,
                    file.record.file_id, rec.file_id);
+    else if (file.record.file_id != 0)
+        log_.info("file {}:{} changed behind the cache while it holds dirty data: the dirty data stays",
+                  file.identity.dev, file.identity.ino);
     file.record = rec;
     return ok();
 }
@@ -141,36 +177,48 @@ Result<bool> FileTable::metadata_changed(const struct statx& before, const struc
     return true;
 }
 
-Status FileTable::unlinked(std::uint64_t dev, std::uint64_t ino) {
-    std::shared_ptr<CachedFile> open_file;
+Result<std::uint64_t> FileTable::unlinked(std::uint64_t dev, std::uint64_t ino, CachedFile* file) {
     {
         std::lock_guard lk(mutex_);
         auto it = files_.lower_bound(FileIdentity{dev, ino, INT64_MIN});
-        if (it != files_.end() && it->first.dev == dev && it->first.ino == ino) {
-            open_file = it->second;
-            // Open handles keep their state; a new file that reuses the
-            // inode number gets a state of its own.
-            files_.erase(it);
-        }
+        // Open handles keep their state; a new file that reuses the inode
+        // number gets a state of its own.
+        if (it != files_.end() && it->first.dev == dev && it->first.ino == ino) files_.erase(it);
     }
     IndexBatch batch;
-    const FileIdentity key{dev, ino, 0};
-    if (open_file) {
-        std::lock_guard fl(open_file->mutex);
-        open_file->bypass = true;
-        open_file->write_seq.fetch_add(1, std::memory_order_acq_rel);
-        if (open_file->record.file_id != 0) batch.drop_file_extents(open_file->record.file_id);
+    std::uint64_t dirty_dropped = 0;
+    auto drop = [&](std::uint64_t id) -> Status {
+        auto dirty = index_.get_dirty_file(id);
+        if (!dirty) return dirty.error();
+        if (dirty.value()) {
+            auto extents = index_.lookup(id, 0, UINT64_MAX);
+            if (!extents) return extents.error();
+            for (const Extent& e : extents.value())
+                if (e.value.dirty()) dirty_dropped += e.value.length;
+            batch.delete_dirty_file(id);
+        }
+        batch.drop_file_extents(id);
+        return ok();
+    };
+    std::uint64_t open_id = 0;
+    if (file) {
+        std::lock_guard fl(file->mutex);
+        file->bypass = true;
+        file->write_seq.fetch_add(1, std::memory_order_acq_rel);
+        open_id = file->record.file_id;
+        if (open_id != 0) BCL_TRY(drop(open_id));
     }
+    const FileIdentity key{dev, ino, 0};
     auto stored = index_.get_file(key);
     if (!stored) return stored.error();
     if (stored.value()) {
-        batch.drop_file_extents(stored.value()->file_id);
+        if (stored.value()->file_id != open_id) BCL_TRY(drop(stored.value()->file_id));
         batch.delete_file(key);
     }
-    if (batch.empty()) return ok();
+    if (batch.empty()) return std::uint64_t{0};
     auto committed = index_.commit(batch, false);
     if (!committed) return committed.error();
-    return ok();
+    return dirty_dropped;
 }
 
 }  // namespace bcl

@@ -3,7 +3,10 @@
 // cached data may still be used (FileRecord::matches on identity, size,
 // mtime and ctime). A file that is new or changed gets a new file id; the
 // old id's extents are dropped with one range delete, in the same index
-// batch that stores the new record.
+// batch that stores the new record. A changed file that holds dirty data
+// keeps its id and its dirty extents (they are newer than anything the
+// backing file can hold: in writeback the backing directory belongs to the
+// cache) and loses only its clean ones.
 //
 // Thread safety: every function may be called from any thread. mutex_
 // guards files_ and every CachedFile::opens; it is taken before a
@@ -36,14 +39,23 @@ public:
     void release(const std::shared_ptr<CachedFile>& file);
     // The open file (dev, ino), or null.
     std::shared_ptr<CachedFile> find(std::uint64_t dev, std::uint64_t ino) const;
+    // The state of (dev, ino) registered as one more open, as open() does but
+    // from the stored record instead of a statx (no coherency check): for
+    // work on a file that may not be open (unlink). Null when the file is
+    // neither open nor recorded. Pair with release().
+    Result<std::shared_ptr<CachedFile>> acquire(std::uint64_t dev, std::uint64_t ino);
 
     // Compares the file as stx shows it with its record and renews the file
     // id (dropping the old id's extents, bumping write_seq) when they
     // differ. Requires file.mutex held.
     Status check_coherent_locked(CachedFile& file, const struct statx& stx);
 
-    // The last link of (dev, ino) is gone: drops its extents and record.
-    Status unlinked(std::uint64_t dev, std::uint64_t ino);
+    // The last link of (dev, ino) is gone: drops its extents (dirty ones
+    // too: they are never written back), its record and its dirty-file
+    // record, and returns the dirty bytes dropped. The caller holds the
+    // write_lock of `file`, the file's state from acquire() (or null when
+    // it had none).
+    Result<std::uint64_t> unlinked(std::uint64_t dev, std::uint64_t ino, CachedFile* file);
 
     // A change of the file's metadata only (rename, link, chmod, utimens)
     // made through the mount, with the file's statx just before and just

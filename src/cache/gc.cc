@@ -39,16 +39,30 @@ Result<bool> GcJob::step() {
             ++cur_.extents;
             next_ = k.end == UINT64_MAX ? ExtentKey{k.file + 1, 0} : ExtentKey{k.file, k.end + 1};
             bool stale = true;
-            if (!drop_all_ && v.device < alloc_.ndevices()) {
+            bool drop = drop_all_ && !v.dirty();
+            if (drop_all_ && v.dirty() && verify_dirty_ && !verify_dirty_(Extent{k, v})) {
+                log_.error("dirty data of cache file {} at {} ({} bytes) fails its checksum after an unclean "
+                           "shutdown: it never became durable and is dropped",
+                           k.file, k.end - v.length, v.length);
+                ++cur_.dirty_failed;
+                drop = true;
+            }
+            if (!drop && v.device < alloc_.ndevices()) {
                 const GcMark mark = v.dirty() ? GcMark::dirty : GcMark::reclaimable;
                 const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
                 stale = !alloc_.device(v.device).gc_mark(v.bucket, v.gen, mark, sectors);
             }
             if (stale) {
+                // Dirty buckets are never invalidated, so this is a bug or a
+                // damaged index; the data is gone either way.
+                if (v.dirty())
+                    log_.error("GC: dirty extent of cache file {} at {} points into reused bucket {}: {} bytes lost",
+                               k.file, k.end - v.length, v.bucket, v.length);
                 deletes.delete_extent_if_unchanged(k, v);
-                if (drop_all_) ++cur_.dropped; else ++cur_.stale_deleted;
+                if (drop) ++cur_.dropped; else ++cur_.stale_deleted;
             } else {
                 ++cur_.live;
+                if (v.dirty()) cur_.dirty_bytes += v.length;
             }
         }
         BCL_TRY(cursor->status());

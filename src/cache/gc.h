@@ -5,8 +5,13 @@
 // and gc_mark() the live ones; stale ones (gen not the bucket's) are
 // deleted in one batch per step with delete-if-unchanged, so an extent
 // replaced meanwhile is left alone. The last step calls gc_finish().
-// With drop_all (the first pass after an unclean shutdown) every extent is
-// deleted instead of marked. Starting a pass rearms the cache set's GC
+// With drop_all (the first pass after an unclean shutdown) every clean
+// extent is deleted instead of marked; dirty extents are marked as always:
+// their data was on the cache device before they were indexed (rule 2 of
+// index_format.h), and nothing else holds it. But their data may not have
+// been durable when their entry was (a power loss, not a process crash):
+// `verify_dirty`, when set, checks each one's checksum in that pass, and
+// one that fails it is dropped (never synced, so never acknowledged). Starting a pass rearms the cache set's GC
 // countdown (gc_countdown.h): the pass accounts for what was written so far.
 //
 // Thread safety: none; the cache set runs it on its strand (or, in manual
@@ -15,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "bcachefs_lite/alloc/alloc_set.h"
 #include "bcachefs_lite/cache/stats.h"
@@ -30,14 +36,19 @@ struct GcPassStats {
     std::uint64_t live = 0;
     std::uint64_t stale_deleted = 0;
     std::uint64_t dropped = 0;  // drop_all
+    std::uint64_t dirty_bytes = 0;  // bytes of the live dirty extents
+    std::uint64_t dirty_failed = 0; // drop_all: dirty extents whose data failed its checksum
 };
+
+// Whether the data of a dirty extent still matches its checksum.
+using DirtyVerifier = std::function<bool(const Extent&)>;
 
 class GcJob {
 public:
     GcJob(Index& index, AllocSet& alloc, CacheCounters& counters, GcCountdown& countdown, Logger& log,
-          std::size_t batch)
+          std::size_t batch, DirtyVerifier verify_dirty = {})
         : index_(index), alloc_(alloc), counters_(counters), countdown_(countdown), log_(log),
-          batch_(batch ? batch : 1) {}
+          batch_(batch ? batch : 1), verify_dirty_(std::move(verify_dirty)) {}
 
     bool running() const { return running_; }
     // Starts a pass (gc_start on every allocator). Not while running.
@@ -59,6 +70,7 @@ private:
     GcCountdown& countdown_;
     Logger& log_;
     const std::size_t batch_;
+    const DirtyVerifier verify_dirty_;
     bool running_ = false;
     bool drop_all_ = false;
     bool at_end_ = false;

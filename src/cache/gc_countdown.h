@@ -4,6 +4,12 @@
 // that one countdown asks for one GC pass. The countdown is rearmed when a
 // pass starts: writes made during a pass count towards the next one.
 //
+// It also knows whether a pass could find anything new: only writes to
+// the cache and changes that free data (overwrites, writeback marking data
+// clean, drops) change what GC would mark. A pass asked for by an allocator
+// that found nothing to invalidate is pointless without one of them; with a
+// cache full of dirty data it would run back to back.
+//
 // Thread safety: consume() may be called from any thread; rearm() from the
 // thread that starts GC passes (the strand, or the owner in manual mode).
 #pragma once
@@ -22,13 +28,22 @@ public:
 
     // Counts `sectors` written; true when this call used up the budget.
     bool consume(std::uint64_t sectors) {
+        if (sectors != 0) changed_.store(true, std::memory_order_release);
         const auto n = static_cast<std::int64_t>(sectors);
         const std::int64_t before = left_.fetch_sub(n, std::memory_order_acq_rel);
         return before >= 0 && before - n < 0;
     }
-    void rearm() { left_.store(budget_, std::memory_order_release); }
+    // Something was freed or made reclaimable.
+    void note_change() { changed_.store(true, std::memory_order_release); }
+    // Whether anything was written or freed since the last rearm().
+    bool changed() const { return changed_.load(std::memory_order_acquire); }
+    void rearm() {
+        changed_.store(false, std::memory_order_release);
+        left_.store(budget_, std::memory_order_release);
+    }
 
 private:
+    std::atomic<bool> changed_{false};
     const std::int64_t budget_;
     std::atomic<std::int64_t> left_;
 };

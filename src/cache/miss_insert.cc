@@ -6,10 +6,6 @@
 
 namespace bcl {
 
-namespace {
-constexpr std::uint64_t kWritePoints = 8;
-}  // namespace
-
 void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                            std::span<const std::byte> data) {
     if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
@@ -57,6 +53,8 @@ void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_
             } else if (auto r = index_->insert_extent(file_id, offset + done, value, /*sync=*/false); !r) {
                 log_.warn("index insert failed, not caching: {}", r.error().message);
                 failed = true;
+            } else {
+                account_overwrites(r.value());
             }
         }
         // The data is reachable through the index now (or never will be):

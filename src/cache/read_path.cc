@@ -44,7 +44,7 @@ Result<std::size_t> pread_full(int fd, std::byte* buf, std::size_t len, std::uin
 
 }  // namespace
 
-bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst) {
+bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit) {
     const ExtentValue& v = e.value;
     if (v.device >= devices_.size()) return false;
     CacheDevice& dev = *devices_[v.device];
@@ -69,6 +69,7 @@ bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t e
     // it was read.
     if (ca.bucket(v.bucket).gen != v.gen) return false;
     std::memcpy(dst, buf.data() + (dev_off - lo), end - start);
+    if (!count_hit) return true;
     // Age first, then raise the hit bucket: the bucket just read is the
     // youngest, not aged by its own read.
     alloc_->rescale_priorities(static_cast<std::int64_t>((end - start + kSectorSize - 1) / kSectorSize));
@@ -125,7 +126,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         known_size = file.record.size;
         bypass = file.bypass || file_id == 0 || !coherent;
     }
-    ReadState st{file, fd, offset, out, file_id, seq, !bypass && !closing_.load(std::memory_order_acquire)};
+    // Mode none fills nothing, but still reads what the cache holds: dirty
+    // data above all.
+    const bool may_insert =
+        !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
+    ReadState st{file, fd, offset, out, file_id, seq, may_insert};
     const std::uint64_t end = offset + out.size();
     // The cache serves at most up to the size the record knows; the block
     // holding end of file is cached with zero padding that must not show.
@@ -154,6 +159,12 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         }
         if (read_extent(e, s, t, out.data() + (s - offset))) {
             st.bytes_cache += t - s;
+        } else if (e.value.dirty()) {
+            // The only copy: the backing file holds older data, which must
+            // never be served in its place.
+            return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read from "
+                                                    "the cache device",
+                                                    file.identity.dev, file.identity.ino, s));
         } else {
             BCL_TRY(read_backing(st, s, t, true));
         }

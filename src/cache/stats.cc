@@ -31,6 +31,9 @@ CacheStats CacheCounters::snapshot() const {
     s.cache_write_errors = get(cache_write_errors);
     s.insert_no_space = get(insert_no_space);
     s.sectors_overwritten = get(sectors_overwritten);
+    s.bytes_written_dirty = get(bytes_written_dirty);
+    s.bytes_written_back = get(bytes_written_back);
+    s.writes_direct = get(writes_direct);
     return s;
 }
 
@@ -53,6 +56,11 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"cache_write_errors", s.cache_write_errors},
         {"insert_no_space", s.insert_no_space},
         {"sectors_overwritten", s.sectors_overwritten},
+        {"dirty_data", s.dirty_data},
+        {"writeback_rate", s.writeback_rate},
+        {"bytes_written_dirty", s.bytes_written_dirty},
+        {"bytes_written_back", s.bytes_written_back},
+        {"writes_direct", s.writes_direct},
     };
 }
 

@@ -1,6 +1,9 @@
-// CacheSet: writes, truncate and fallocate in writethrough. The backing
-// file is changed first; then, under the file's mutex, write_seq is bumped,
-// the changed blocks leave the index and the record follows the file.
+// CacheSet: writes, truncate and fallocate. write() picks the mode's path
+// (dirty writes are in dirty_write.cc); the direct path changes the backing
+// file first; then, under the file's mutex, write_seq is bumped, the
+// changed blocks leave the index and the record follows the file. Every
+// path holds the file's write_lock, and writes back the dirty bytes of
+// blocks it would drop only in part.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>
@@ -12,24 +15,10 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "backing_stat.h"
 #include "file_table.h"
 
 namespace bcl {
-
-namespace {
-
-Result<struct statx> statx_of(int fd) {
-    struct statx stx;
-    if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
-        return sys_error(errno, "statx of the backing file");
-    return stx;
-}
-
-std::int64_t ns_of(const struct statx_timestamp& t) {
-    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-}  // namespace
 
 Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start,
                                    std::uint64_t end) {
@@ -52,9 +41,7 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
         file.bypass = true;
         return committed.error();
     }
-    std::uint64_t sectors = 0;
-    for (const ExtentOverwrite& o : committed.value().overwrites) sectors += o.removed.value.length / kSectorSize;
-    counters_.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
+    account_overwrites(committed.value().overwrites);
     file.record = rec;
     return ok();
 }
@@ -82,8 +69,43 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
     return ok();
 }
 
-Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data) {
+Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
+                                    WriteFlags flags) {
+    std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
+    if (flags.append) {
+        // Under write_lock the record's size is the end of file.
+        std::lock_guard lk(file.mutex);
+        offset = file.record.size;
+    }
+    const CacheMode mode = mode_.load(std::memory_order_acquire);
+    if (mode == CacheMode::writeback) {
+        if (dirty_write_allowed(flags.sync)) {
+            auto n = write_dirty_locked(file, fd, offset, data, flags.sync);
+            if (!n) return n.error();
+            if (n.value()) return *n.value();
+        }
+        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+    }
+    return write_direct_locked(file, fd, offset, data, flags.append, mode == CacheMode::writethrough);
+}
+
+Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
+                                            const std::function<Result<std::size_t>()>& write) {
+    std::lock_guard wl(file.write_lock);
+    BCL_TRY(revalidate(file, fd));
+    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, start, end));
+    auto n = write();
+    BCL_TRY(written(file, fd, start, end));
+    return n;
+}
+
+Result<std::size_t> CacheSet::write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
+                                                  std::span<const std::byte> data, bool append, bool insert) {
+    const std::uint64_t end = offset + data.size();
+    // Dirty bytes in the blocks the write only partly covers must reach the
+    // backing file first: invalidation drops whole blocks.
+    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
     std::size_t done = 0;
     int err = 0;
     while (done < data.size()) {
@@ -95,10 +117,44 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         }
         done += static_cast<std::size_t>(n);
     }
-    // Even a failed write may have changed part of the range.
-    BCL_TRY(written(file, fd, offset, offset + data.size()));
+    // Even a failed write may have changed part of the range; an O_APPEND
+    // descriptor writes at the end of file, wherever offset says.
+    BCL_TRY(written(file, fd, offset, append ? UINT64_MAX : end));
     if (err != 0 && done == 0) return sys_error(err, "write of the backing file");
+    if (insert && !append) insert_written(file, offset, data.first(done));
     return done;
+}
+
+// Writethrough: the blocks a write covered whole go to the cache as clean
+// data (bcache's writethrough writes both). The block holding end of file
+// counts as whole, padded with zeroes as a miss insert pads it.
+void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data) {
+    const std::uint64_t end = offset + data.size();
+    std::uint64_t file_id, size;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass) return;
+        file_id = file.record.file_id;
+        size = file.record.size;
+    }
+    const std::uint64_t lo = round_up(offset, block_size_);
+    const std::uint64_t hi = end >= size ? round_up(end, block_size_) : round_down(end, block_size_);
+    if (file_id == 0 || lo >= hi || closing_.load(std::memory_order_acquire)) return;
+    // Sampled after the write's own invalidation bumped it.
+    const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
+    AlignedBuffer buf(hi - lo);
+    std::memcpy(buf.data(), data.data() + (lo - offset), std::min(hi, end) - lo);
+    insert_miss(file, file_id, seq, lo, buf.span());
+}
+
+Status CacheSet::write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
+    const std::uint64_t first = round_down(start, block_size_);
+    if (start != first) BCL_TRY(write_back_locked(file, fd, first, first + block_size_, UINT64_MAX));
+    if (end == UINT64_MAX || end % block_size_ == 0) return ok();
+    const std::uint64_t last = round_down(end, block_size_);
+    if (last == first && start != first) return ok();
+    BCL_TRY(write_back_locked(file, fd, last, last + block_size_, UINT64_MAX));
+    return ok();
 }
 
 Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
@@ -119,7 +175,16 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
         std::shared_ptr<CachedFile>& f;
         ~Release() { set->release_file(f); }
     } release{this, passing};
+    std::lock_guard wl(open->write_lock);
 
+    std::uint64_t old_size;
+    {
+        std::lock_guard lk(open->mutex);
+        old_size = open->record.size;
+    }
+    // The block holding the new (or old) end of file is dropped below: its
+    // dirty bytes before that end go to the backing file first.
+    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
     int r = ::ftruncate(fd, static_cast<off_t>(size));
     if (r != 0 && errno == EBADF) {
         // An O_PATH descriptor: truncate the file it names.
@@ -128,26 +193,32 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
         r = ::truncate(path, static_cast<off_t>(size));
     }
     const int err = r != 0 ? errno : 0;
-    std::uint64_t old_size;
-    {
-        std::lock_guard lk(open->mutex);
-        old_size = open->record.size;
-    }
     BCL_TRY(written(*open, fd, std::min(size, old_size), UINT64_MAX));
     if (err != 0) return sys_error(err, "truncate of the backing file");
     return ok();
 }
 
 Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t offset, std::uint64_t length) {
+    std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
-    const int r = ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
-    const int err = r != 0 ? errno : 0;
     std::uint64_t start = offset, end = offset;
-    if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
+    const bool moves = (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) != 0;
+    if (moves) {
         end = UINT64_MAX;  // everything after offset moved
     } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
         end = offset + length < offset ? UINT64_MAX : offset + length;
     }
+    if (dirty_bytes() != 0) {
+        // Dirty data that the backing file's bytes are about to move under
+        // (or that shares a block with the range) is written back first.
+        if (moves) {
+            BCL_TRY(write_back_locked(file, fd, round_down(offset, block_size_), UINT64_MAX, UINT64_MAX));
+        } else {
+            BCL_TRY(write_back_edges_locked(file, fd, start, end));
+        }
+    }
+    const int r = ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+    const int err = r != 0 ? errno : 0;
     BCL_TRY(written(file, fd, start, end));
     if (err != 0) return sys_error(err, "fallocate of the backing file");
     return ok();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "os_error.h"
+
 namespace bcl {
 
 BufvecPtr to_fuse_bufvec(const DataVec& data) {
@@ -49,6 +51,19 @@ DataVec data_vec_from_fuse(const fuse_bufvec& in) {
         }
     }
     return out;
+}
+
+Status copy_to_memory(const DataVec& data, std::span<std::byte> out) {
+    if (out.size() != data.size()) return os_error(EINVAL);
+    if (out.empty()) return ok();
+    BufvecPtr src = to_fuse_bufvec(data);
+    if (!src) return os_error(ENOMEM);
+    fuse_bufvec dst = FUSE_BUFVEC_INIT(out.size());
+    dst.buf[0].mem = out.data();
+    const ssize_t n = fuse_buf_copy(&dst, src.get(), static_cast<fuse_buf_copy_flags>(0));
+    if (n < 0) return os_error(static_cast<int>(-n));
+    if (static_cast<std::size_t>(n) != out.size()) return os_error(EIO);
+    return ok();
 }
 
 }  // namespace bcl

@@ -4,8 +4,10 @@
 
 #include <cstdlib>
 #include <memory>
+#include <span>
 
 #include "bcachefs_lite/fs/data_vec.h"
+#include "bcachefs_lite/util/error.h"
 #include "fuse_api.h"
 
 namespace bcl {
@@ -22,5 +24,10 @@ BufvecPtr to_fuse_bufvec(const DataVec& data);
 
 // A DataVec borrowing the unread part of `in` (from in.idx and in.off).
 DataVec data_vec_from_fuse(const fuse_bufvec& in);
+
+// Copies all of `data` (memory, descriptor ranges, pipes) into `out`,
+// which holds exactly data.size() bytes. A pipe segment is consumed.
+// EIO when a descriptor ended early.
+Status copy_to_memory(const DataVec& data, std::span<std::byte> out);
 
 }  // namespace bcl

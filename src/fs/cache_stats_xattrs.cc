@@ -1,9 +1,12 @@
 #include "bcachefs_lite/fs/cache_stats_xattrs.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <string>
 
+#include "option_values.h"
 #include "os_error.h"
 
 namespace bcl {
@@ -11,24 +14,54 @@ namespace bcl {
 namespace {
 
 constexpr std::string_view kAllStats = "stats";
+constexpr std::string_view kRateDebug = "writeback_rate_debug";
 constexpr std::string_view kCachedBytes = "cached_bytes";
+constexpr std::string_view kDirtyBytes = "dirty_bytes";
 
 bool is_stat_name(std::string_view short_name) {
     const auto& names = stat_names();
     return std::find(names.begin(), names.end(), short_name) != names.end();
 }
 
-// Offered on this inode.
+// Root's knobs: the mode and the tunables.
+bool is_knob(std::string_view short_name) {
+    return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr;
+}
+
+// Readable on this inode (and listed).
 bool offered(std::string_view short_name, bool is_root) {
-    if (is_root) return short_name == kAllStats || is_stat_name(short_name);
-    return short_name == kCachedBytes;
+    if (is_root) {
+        return short_name == kAllStats || short_name == kRateDebug || is_stat_name(short_name) ||
+               is_knob(short_name);
+    }
+    return short_name == kCachedBytes || short_name == kDirtyBytes;
 }
 
 bool known(std::string_view short_name) {
-    return short_name == kAllStats || short_name == kCachedBytes || is_stat_name(short_name);
+    return offered(short_name, true) || offered(short_name, false) || short_name == kFlushXattr;
 }
 
 std::string_view short_name_of(std::string_view name) { return name.substr(kStatsXattrPrefix.size()); }
+
+// setfattr passes the value as given; `echo` into a tool may add a newline
+// and C strings a NUL: neither is part of the value.
+std::string_view trimmed(std::string_view value) {
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\0')) value.remove_suffix(1);
+    return value;
+}
+
+std::string format_rate_debug(const WritebackStatus& s) {
+    return fmt::format(
+        "rate:         {} B/s\n"
+        "dirty:        {} B\n"
+        "target:       {} B\n"
+        "proportional: {} B/s\n"
+        "integral:     {} B/s\n"
+        "running:      {}\n"
+        "flushing:     {}\n",
+        s.rate, s.dirty, s.target, s.proportional, s.integral, s.running ? "yes" : "no",
+        s.flushing ? "yes" : "no");
+}
 
 }  // namespace
 
@@ -38,8 +71,12 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
     if (is_root) {
         for (std::string_view n : stat_names()) out.push_back(prefix + std::string(n));
         out.push_back(prefix + std::string(kAllStats));
+        out.push_back(prefix + std::string(kCacheModeXattr));
+        for (const TunableText& t : writeback_tunable_texts()) out.push_back(prefix + std::string(t.name));
+        out.push_back(prefix + std::string(kRateDebug));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
+        out.push_back(prefix + std::string(kDirtyBytes));
     }
     return out;
 }
@@ -47,11 +84,14 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
 Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std::string_view name) {
     const std::string_view n = short_name_of(name);
     if (!offered(n, is_root)) return os_error(ENODATA);
-    if (n == kCachedBytes) {
-        auto bytes = cache_.cached_bytes(key.dev, key.ino);
+    if (n == kCachedBytes || n == kDirtyBytes) {
+        auto bytes = n == kCachedBytes ? cache_.cached_bytes(key.dev, key.ino) : cache_.dirty_bytes(key.dev, key.ino);
         if (!bytes) return os_error(EIO);
         return std::to_string(bytes.value());
     }
+    if (n == kCacheModeXattr) return std::string(cache_mode_name(cache_.mode()));
+    if (const TunableText* t = find_writeback_tunable(n)) return t->format(cache_.writeback_tunables());
+    if (n == kRateDebug) return format_rate_debug(cache_.writeback_status());
     const CacheStats stats = cache_.stats();
     if (n == kAllStats) return format_stats(stats);
     for (const auto& [stat, value] : stat_values(stats))
@@ -59,8 +99,40 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std:
     return os_error(ENODATA);
 }
 
-Status CacheStatsXattrs::set(const FileKey&, bool, std::string_view name, std::string_view) {
-    return os_error(known(short_name_of(name)) ? EPERM : EINVAL);
+Status CacheStatsXattrs::set(const FileKey&, bool is_root, std::string_view name, std::string_view value,
+                             uid_t caller_uid) {
+    const std::string_view n = short_name_of(name);
+    if (!known(n)) return os_error(EINVAL);
+    if (is_root && n == kFlushXattr) {
+        if (trimmed(value) != "1") return os_error(EINVAL);
+        cache_.start_flush();
+        return ok();
+    }
+    // Statistics, and names that belong to another kind of inode.
+    if (!is_root || !is_knob(n)) return os_error(EPERM);
+    if (caller_uid != 0) return os_error(EPERM);
+    return set_knob(n, trimmed(value));
+}
+
+Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
+    if (n == kCacheModeXattr) {
+        auto mode = parse_cache_mode(value);
+        if (!mode) return os_error(EINVAL);
+        const CacheMode before = cache_.mode();
+        if (auto st = cache_.set_mode(*mode); !st) {
+            log_.warn("cache_mode={} refused: {}", cache_mode_name(*mode), st.error().message);
+            return st.error();
+        }
+        if (*mode != before) log_.info("cache_mode changed from {} to {}", cache_mode_name(before), cache_mode_name(*mode));
+        return ok();
+    }
+    const TunableText* tunable = find_writeback_tunable(n);
+    std::lock_guard lk(tunables_mutex_);
+    WritebackTunables t = cache_.writeback_tunables();
+    if (auto parsed = tunable->parse(t, value); !parsed) return parsed.error();
+    if (auto st = cache_.set_writeback_tunables(t); !st) return st.error();
+    log_.info("{} set to {}", tunable->name, tunable->format(t));
+    return ok();
 }
 
 Status CacheStatsXattrs::remove(const FileKey&, bool, std::string_view name) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backing_io.h"
+#include "bufvec.h"
 #include "os_error.h"
 
 namespace bcl {
@@ -15,18 +16,27 @@ namespace {
 
 class CachedHandle final : public FileData::Handle {
 public:
+    // O_SYNC includes O_DSYNC's bit; either makes every write durable
+    // before it returns.
     CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags)
-        : Handle(fd), file_(std::move(file)), append_((flags & O_APPEND) != 0) {}
+        : Handle(fd), file_(std::move(file)),
+          write_flags_{.append = (flags & O_APPEND) != 0, .sync = (flags & (O_SYNC | O_DSYNC)) != 0} {}
     CachedFile& file() { return *file_; }
     const std::shared_ptr<CachedFile>& shared() const { return file_; }
-    bool append() const { return append_; }
+    WriteFlags write_flags() const { return write_flags_; }
 
 private:
     std::shared_ptr<CachedFile> file_;
-    const bool append_;
+    const WriteFlags write_flags_;
 };
 
 CachedHandle& cached(FileData::Handle& h) { return static_cast<CachedHandle&>(h); }
+
+// The end of [offset, offset + length); UINT64_MAX (end of file) when that
+// does not fit.
+std::uint64_t range_end(std::uint64_t offset, std::uint64_t length) {
+    return length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+}
 
 }  // namespace
 
@@ -52,27 +62,28 @@ Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::
 
 Result<std::size_t> CachedFileData::write(Handle& handle, std::uint64_t offset, const DataVec& data) {
     CachedHandle& h = cached(handle);
-    if (auto st = cache_.revalidate(h.file(), h.fd()); !st) log_.warn("write: {}", st.error().message);
-    std::uint64_t start = offset, end = offset + data.size();
-    if (h.append()) {
-        // O_APPEND writes land at end of file, wherever offset says.
-        std::lock_guard lk(h.file().mutex);
-        start = std::min<std::uint64_t>(offset, h.file().record.size);
-        end = UINT64_MAX;
+    // The engine takes contiguous bytes: a request in one memory segment is
+    // passed as it is; one spliced into a pipe, or in pieces, is gathered.
+    std::span<const std::byte> bytes;
+    std::unique_ptr<std::byte[]> gathered;
+    const auto& segments = data.segments();
+    if (segments.size() == 1 && !segments[0].is_fd()) {
+        bytes = {segments[0].mem, segments[0].len};
+    } else if (!data.empty()) {
+        gathered.reset(new (std::nothrow) std::byte[data.size()]);
+        if (!gathered) return os_error(ENOMEM);
+        BCL_TRY(copy_to_memory(data, std::span(gathered.get(), data.size())));
+        bytes = {gathered.get(), data.size()};
     }
-    auto n = backing_write(handle.fd(), offset, data);
-    // Even a failed write may have changed part of the range. A failed
-    // invalidation makes the engine bypass the cache for the file, so the
-    // write still stands.
-    (void)cache_.written(h.file(), h.fd(), start, end);
-    return n;
+    return cache_.write(h.file(), h.fd(), offset, bytes, h.write_flags());
 }
 
 Status CachedFileData::flush(Handle& handle) { return backing_flush(handle.fd()); }
 
 Status CachedFileData::fsync(Handle& handle, bool datasync) {
-    // Writethrough: the data is durable once the backing file is.
-    return backing_fsync(handle.fd(), datasync);
+    // Durable in the mode's sense: the backing file synced, and dirty data
+    // on the cache device with its index entries (invariant 3).
+    return cache_.fsync(cached(handle).file(), handle.fd(), datasync);
 }
 
 Status CachedFileData::truncate(Handle* handle, int path_fd, std::uint64_t size) {
@@ -85,17 +96,24 @@ Status CachedFileData::fallocate(Handle& handle, int mode, std::uint64_t offset,
 }
 
 Result<std::uint64_t> CachedFileData::seek_data(Handle& handle, std::uint64_t offset, int whence) {
+    // The backing file's holes are the file's only once the dirty data from
+    // offset on is in it.
+    BCL_TRY(cache_.write_back_range(cached(handle).file(), handle.fd(), offset, UINT64_MAX));
     return backing_seek_data(handle.fd(), offset, whence);
 }
 
 Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
                                                     std::uint64_t offset_out, std::size_t length,
                                                     unsigned flags) {
+    CachedHandle& i = cached(in);
     CachedHandle& o = cached(out);
-    if (auto st = cache_.revalidate(o.file(), o.fd()); !st) log_.warn("copy_file_range: {}", st.error().message);
-    auto n = backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
-    (void)cache_.written(o.file(), o.fd(), offset_out, offset_out + (n ? n.value() : length));
-    return n;
+    // The kernel copies backing bytes to backing bytes: the source's dirty
+    // data must be in its backing file first. The destination's dirty data
+    // is dealt with by write_backing(), under the file's lock.
+    BCL_TRY(cache_.write_back_range(i.file(), i.fd(), offset_in, range_end(offset_in, length)));
+    return cache_.write_backing(o.file(), o.fd(), offset_out, range_end(offset_out, length), [&] {
+        return backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
+    });
 }
 
 void CachedFileData::release(std::unique_ptr<Handle> handle) {

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "bcachefs_lite/util/size.h"
+#include "option_values.h"
 
 namespace bcl {
 namespace {
@@ -22,16 +23,6 @@ Result<double> parse_seconds(std::string_view name, std::string_view text) {
         return make_error(Errc::invalid, fmt::format("invalid value '{}' for {}: expected a number of seconds, 0 or more", text, name));
     }
     return value;
-}
-
-Result<bool> parse_bool(std::string_view name, std::string_view text) {
-    for (std::string_view yes : {"", "1", "true", "yes", "on"}) {
-        if (text == yes) return true;
-    }
-    for (std::string_view no : {"0", "false", "no", "off"}) {
-        if (text == no) return false;
-    }
-    return make_error(Errc::invalid, fmt::format("invalid value '{}' for {}: expected yes or no", text, name));
 }
 
 Status apply_cache(MountOptions& o, std::string_view v) {
@@ -55,19 +46,13 @@ Status apply_index(MountOptions& o, std::string_view v) {
 }
 
 Status apply_mode(MountOptions& o, std::string_view v) {
-    if (v == "writethrough") {
-        o.mode = CacheMode::writethrough;
-    } else if (v == "none") {
-        o.mode = CacheMode::none;
-    } else if (v == "writeback" || v == "writearound") {
-        return make_error(Errc::unsupported, fmt::format("mode={} is reserved and not supported yet; use "
-                                                         "mode=writethrough or mode=none",
-                                                         v));
-    } else {
-        return make_error(Errc::invalid, fmt::format("invalid value '{}' for mode: expected writethrough or none "
-                                   "(writeback and writearound are reserved)",
-                                   v));
+    auto mode = parse_cache_mode(v);
+    if (!mode) {
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for mode: expected writethrough, writeback, "
+                                                     "writearound or none",
+                                                     v));
     }
+    o.mode = *mode;
     return ok();
 }
 
@@ -85,7 +70,7 @@ Status apply_replacement(MountOptions& o, std::string_view v) {
 }
 
 Status apply_discard(MountOptions& o, std::string_view v) {
-    auto value = parse_bool("discard", v);
+    auto value = parse_bool_value("discard", v);
     if (!value) return value.error();
     o.discard = value.value();
     return ok();
@@ -106,7 +91,7 @@ Status apply_attr_timeout(MountOptions& o, std::string_view v) {
 }
 
 Status apply_kernel_cache(MountOptions& o, std::string_view v) {
-    auto value = parse_bool("kernel_cache", v);
+    auto value = parse_bool_value("kernel_cache", v);
     if (!value) return value.error();
     o.kernel_cache = value.value();
     return ok();
@@ -124,6 +109,12 @@ Status apply_subtype(MountOptions& o, std::string_view v) {
     return ok();
 }
 
+// A writeback tunable's option: its text parser, applied to o.writeback.
+template <Status (*Parse)(WritebackTunables&, std::string_view)>
+Status apply_tunable(MountOptions& o, std::string_view v) {
+    return Parse(o.writeback, v);
+}
+
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
@@ -133,7 +124,26 @@ const OptionSpec kOptions[] = {
     {"index", K::path, "DIR", "/var/lib/bcachefs-lite/<cache UUID>", "directory of the cache's RocksDB index",
      apply_index},
     {"mode", K::choice, "writethrough|writeback|writearound|none", "writethrough",
-     "how writes use the cache; writeback and writearound are reserved and rejected for now", apply_mode},
+     "how writes use the cache: writethrough (to the backing file and the cache), writeback (to the cache, "
+     "written back later), writearound (to the backing file; only reads fill the cache), none (the cache is "
+     "not opened)",
+     apply_mode},
+    {"writeback_percent", K::number, "PERCENT", "10",
+     "writeback aims to keep this much of the cache dirty, 0 to 40", apply_tunable<parse_writeback_percent>},
+    {"writeback_delay", K::number, "SECONDS", "30",
+     "how long new dirty data waits before writeback starts, in whole seconds (0 to 86400)",
+     apply_tunable<parse_writeback_delay>},
+    {"writeback_rate_minimum", K::size, "BYTES", "4096",
+     "the slowest writeback runs while anything is dirty, in bytes per second (512 to 1G)",
+     apply_tunable<parse_writeback_rate_minimum>},
+    {"writeback_running", K::boolean, "BOOL", "yes",
+     "write dirty data back at all (a flush runs regardless)", apply_tunable<parse_writeback_running>},
+    {"cutoff_writeback", K::number, "PERCENT", "40",
+     "above this much of the cache dirty, writes that are not synchronous go to the backing file",
+     apply_tunable<parse_cutoff_writeback>},
+    {"cutoff_writeback_sync", K::number, "PERCENT", "70",
+     "above this much of the cache dirty, every write goes to the backing file (at least cutoff_writeback)",
+     apply_tunable<parse_cutoff_writeback_sync>},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},
@@ -232,16 +242,6 @@ std::string escape_option_value(std::string_view value) {
 
 }  // namespace
 
-const char* cache_mode_name(CacheMode mode) {
-    switch (mode) {
-    case CacheMode::writethrough: return "writethrough";
-    case CacheMode::writeback: return "writeback";
-    case CacheMode::writearound: return "writearound";
-    case CacheMode::none: return "none";
-    }
-    return "?";
-}
-
 const char* replacement_policy_name(ReplacementPolicy policy) {
     switch (policy) {
     case ReplacementPolicy::lru: return "lru";
@@ -308,6 +308,9 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
     if (cmd.options.cache.empty()) {
         return make_error(Errc::invalid, "missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
     }
+    // The tunables are checked together: cutoff_writeback_sync may be given
+    // after the cutoff_writeback it must not be below.
+    if (auto valid = validate(cmd.options.writeback); !valid) return valid.error();
     return cmd;
 }
 

@@ -85,10 +85,12 @@ Result<std::string> do_listxattr(State& state, fuse_ino_t ino) {
     return out;
 }
 
-Status do_setxattr(State& state, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
+Status do_setxattr(State& state, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags,
+                   uid_t caller_uid) {
     const Inode& inode = state.inodes.get(ino);
     if (is_stats_xattr(name)) {
-        return state.stats.set(inode.key, state.inodes.is_root(inode), name, std::string_view(value, size));
+        return state.stats.set(inode.key, state.inodes.is_root(inode), name, std::string_view(value, size),
+                               caller_uid);
     }
     if (inode.is_symlink()) return os_error(EPERM);
     if (::setxattr(ProcPath(inode.fd.get()).c_str(), name, value, size, flags) != 0) return last_os_error();
@@ -118,7 +120,8 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
-    auto status = do_setxattr(state_of(req), ino, name, value, size, flags);
+    // The knobs of the cache are root's: the handler checks the caller.
+    auto status = do_setxattr(state_of(req), ino, name, value, size, flags, fuse_req_ctx(req)->uid);
     fuse_reply_err(req, status ? 0 : status.error().to_errno());
 }
 

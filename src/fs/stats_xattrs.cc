@@ -6,11 +6,26 @@
 
 namespace bcl {
 
-std::vector<std::string> NoStatsXattrs::list(const FileKey&, bool) { return {}; }
+namespace {
 
-Result<std::string> NoStatsXattrs::get(const FileKey&, bool, std::string_view) { return os_error(ENODATA); }
+bool is_cache_mode(std::string_view name) {
+    return name.size() == kStatsXattrPrefix.size() + kCacheModeXattr.size() && is_stats_xattr(name) &&
+           name.substr(kStatsXattrPrefix.size()) == kCacheModeXattr;
+}
 
-Status NoStatsXattrs::set(const FileKey&, bool, std::string_view, std::string_view) {
+}  // namespace
+
+std::vector<std::string> NoStatsXattrs::list(const FileKey&, bool is_root) {
+    if (!is_root) return {};
+    return {std::string(kStatsXattrPrefix) + std::string(kCacheModeXattr)};
+}
+
+Result<std::string> NoStatsXattrs::get(const FileKey&, bool is_root, std::string_view name) {
+    if (is_root && is_cache_mode(name)) return std::string("none");
+    return os_error(ENODATA);
+}
+
+Status NoStatsXattrs::set(const FileKey&, bool, std::string_view, std::string_view, uid_t) {
     return os_error(ENOTSUP);
 }
 

@@ -43,7 +43,8 @@ const std::vector<std::string>& root_stat_names() {
         "cache_hits",         "cache_misses",     "cache_hit_ratio",    "cache_bypass_hits",
         "cache_bypass_misses", "bypassed",        "cache_miss_collisions", "bytes_read_cache",
         "bytes_read_backing", "buckets_total",    "buckets_free",       "cache_available_percent",
-        "gc_runs",
+        "gc_runs",            "dirty_data",       "writeback_rate",     "bytes_written_dirty",
+        "bytes_written_back", "writes_direct",
     };
     return names;
 }
@@ -66,6 +67,10 @@ std::optional<std::string> get_xattr(const std::string& path, const std::string&
             return std::nullopt;
         }
     }
+}
+
+int set_xattr(const std::string& path, const std::string& name, const std::string& value) {
+    return ::setxattr(path.c_str(), name.c_str(), value.data(), value.size(), 0) == 0 ? 0 : errno;
 }
 
 std::optional<std::vector<std::string>> list_xattrs(const std::string& path) {
@@ -112,6 +117,27 @@ std::optional<std::uint64_t> cached_bytes(const std::string& path) {
     auto value = get_xattr(path, std::string(kStatPrefix) + "cached_bytes");
     if (!value) return std::nullopt;
     return parse_stat(*value);
+}
+
+std::optional<std::uint64_t> dirty_bytes(const std::string& path) {
+    auto value = get_xattr(path, std::string(kStatPrefix) + "dirty_bytes");
+    if (!value) return std::nullopt;
+    return parse_stat(*value);
+}
+
+bool wait_for_stat(const std::string& mnt, const std::string& name, const std::function<bool(std::uint64_t)>& done,
+                   std::chrono::milliseconds timeout) {
+    // The daemon offers no notification of a statistic's change: poll, at a
+    // pace that costs it little.
+    constexpr auto kPoll = std::chrono::milliseconds(20);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto value = stat_xattr(mnt, name);
+        if (value && done(*value)) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        struct timespec pause {0, std::chrono::nanoseconds(kPoll).count()};
+        ::nanosleep(&pause, nullptr);
+    }
 }
 
 Stats Stats::read(const std::string& mnt) {
@@ -296,6 +322,10 @@ std::string cache_uuid(const std::string& path) {
         return start == std::string::npos ? std::string() : line.substr(start);
     }
     return {};
+}
+
+RunResult run_flush_command(const std::string& mnt) {
+    return run_program({ctl_path(), "flush", mnt}, std::chrono::milliseconds(60000));
 }
 
 }  // namespace bcl::test

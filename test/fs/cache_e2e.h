@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <chrono>
 #include <cstring>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -39,6 +41,9 @@ std::optional<std::string> get_xattr(const std::string& path, const std::string&
 // listxattr(path): the names, or nullopt on error.
 std::optional<std::vector<std::string>> list_xattrs(const std::string& path);
 
+// setxattr(path, name, value): 0, or the errno it failed with.
+int set_xattr(const std::string& path, const std::string& name, const std::string& value);
+
 // A decimal statistic value; nullopt when `text` is not one.
 std::optional<std::uint64_t> parse_stat(std::string_view text);
 
@@ -46,6 +51,13 @@ std::optional<std::uint64_t> parse_stat(std::string_view text);
 std::optional<std::uint64_t> stat_xattr(const std::string& mnt, const std::string& name);
 // user.bcachefs_lite.cached_bytes of a file through the mount.
 std::optional<std::uint64_t> cached_bytes(const std::string& path);
+// user.bcachefs_lite.dirty_bytes of a file through the mount.
+std::optional<std::uint64_t> dirty_bytes(const std::string& path);
+
+// Polls the statistic `name` of the mount at `mnt` until `done` holds for
+// its value, at most `timeout`; true when it did.
+bool wait_for_stat(const std::string& mnt, const std::string& name, const std::function<bool(std::uint64_t)>& done,
+                   std::chrono::milliseconds timeout = kExitTimeout);
 
 // A snapshot of the mount's statistics from user.bcachefs_lite.stats.
 class Stats {
@@ -106,6 +118,9 @@ std::string ctl_path();
 std::string format_cache(const std::string& path, const std::string& size, const std::string& bucket_size = "");
 // The UUID bcachefs-lite-ctl show prints for a formatted cache, or empty.
 std::string cache_uuid(const std::string& path);
+// bcachefs-lite-ctl flush MNT (at most a minute): what it printed and its
+// exit status.
+RunResult run_flush_command(const std::string& mnt);
 
 // A mount like MountedTest's, started from a MountSpec: timeouts 0, the
 // index inside the test's temporary directory.

@@ -78,7 +78,9 @@ TEST_F(DaemonCliTest, UnknownOptionsAndImpossibleValues) {
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",turbo"}, "unknown option 'turbo'");
     expect_rejected({src_, mnt_, "-q", "-o", cache_opt()}, "unknown command-line option '-q'");
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",mode=fast"}, "mode");
-    expect_rejected({src_, mnt_, "-o", cache_opt() + ",mode=writeback"}, "reserved");
+    expect_rejected({src_, mnt_, "-o", cache_opt() + ",mode=writeback,writeback_percent=50"}, "writeback_percent");
+    expect_rejected({src_, mnt_, "-o", cache_opt() + ",writeback_delay=soon"}, "writeback_delay");
+    expect_rejected({src_, mnt_, "-o", cache_opt() + ",cutoff_writeback=80"}, "cutoff_writeback_sync");
     expect_rejected({src_, mnt_, "-o", cache_opt() + ",entry_timeout=-1"}, "entry_timeout");
     expect_rejected({src_, mnt_, "-o", "cache=" + cache_ + ",cache_size=12x,index=" + index_}, "cache_size");
 }

@@ -1,7 +1,8 @@
 // End-to-end: mode=none serves the backing files without the cache. Reads
 // and writes are correct, the statistics show no cache activity, and the
 // cache file is never written (its checksum is unchanged after a mount,
-// reads, writes and an unmount).
+// reads, writes and an unmount). The root still says cache_mode=none, and
+// nothing can change it or flush without the cache.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -107,6 +108,33 @@ TEST_F(ModeNoneTest, LeavesAWarmCacheAsItWas) {
     Stats s = stats();
     EXPECT_GT(s["cache_hits"], 0u) << s.text();
     EXPECT_EQ(s["cache_misses"], 0u) << s.text();
+}
+
+TEST_F(ModeNoneTest, TheRootSaysNoneAndNothingCanChangeIt) {
+    ASSERT_TRUE(t().start()) << t().error();
+    const std::string mode = std::string(kStatPrefix) + "cache_mode";
+    EXPECT_EQ(get_xattr(t().mnt(), mode), "none");
+    auto names = list_xattrs(t().mnt());
+    ASSERT_TRUE(names.has_value());
+    EXPECT_EQ(*names, std::vector<std::string>{mode}) << "the root offers cache_mode alone";
+    int err = 0;
+    EXPECT_FALSE(get_xattr(t().mnt(), std::string(kStatPrefix) + "dirty_data", &err).has_value());
+    EXPECT_EQ(err, ENODATA);
+    ASSERT_TRUE(write_file(b("f"), "data"));
+    EXPECT_FALSE(get_xattr(m("f"), mode, &err).has_value()) << "cache_mode is the root's";
+    // The mode cannot change without the cache: a remount can.
+    for (const char* value : {"writethrough", "writeback", "none"}) {
+        EXPECT_EQ(set_xattr(t().mnt(), mode, value), EOPNOTSUPP) << value;
+    }
+    EXPECT_EQ(set_xattr(t().mnt(), std::string(kStatPrefix) + "flush", "1"), EOPNOTSUPP);
+    EXPECT_EQ(get_xattr(t().mnt(), mode), "none");
+
+    RunResult r = run_flush_command(t().mnt());
+    EXPECT_TRUE(r.exited_with(1)) << r.err;
+    EXPECT_NE(r.err.find("mode=none"), std::string::npos) << r.err;
+    std::optional<int> status = t().stop();
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(file_sum(t().cache_path()), cache_before_) << "mode=none wrote to the cache file";
 }
 
 }  // namespace

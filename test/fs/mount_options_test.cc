@@ -1,6 +1,7 @@
 // Unit tests of the option table and the command-line parser.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -36,6 +37,7 @@ TEST(MountOptions, DefaultsFromTheTable) {
     EXPECT_FALSE(o.cache_size);
     EXPECT_FALSE(o.index);
     EXPECT_EQ(o.mode, CacheMode::writethrough);
+    EXPECT_EQ(o.writeback, WritebackTunables{});
     EXPECT_FALSE(o.replacement);
     EXPECT_FALSE(o.discard);
     EXPECT_EQ(o.entry_timeout, 1.0);
@@ -50,7 +52,7 @@ TEST(MountOptions, DefaultsFromTheTable) {
 TEST(MountOptions, EveryValueOption) {
     MountOptions o = parse_ok(
         "cache=/c,cache_size=512M,index=/var/idx,mode=none,replacement=fifo,discard=off,"
-        "entry_timeout=0,attr_timeout=2.5,kernel_cache,fsname=slow,subtype=other");
+        "entry_timeout=0,attr_timeout=2.5,kernel_cache,fsname=slow,subtype=other,writeback_percent=20");
     EXPECT_EQ(o.cache, "/c");
     EXPECT_EQ(o.cache_size, 512ull << 20);
     EXPECT_EQ(o.index, "/var/idx");
@@ -62,6 +64,7 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_TRUE(o.kernel_cache);
     EXPECT_EQ(o.fsname, "slow");
     EXPECT_EQ(o.fs_type(), "fuse.other");
+    EXPECT_EQ(o.writeback.writeback_percent, 20u);
 }
 
 TEST(MountOptions, BooleansAcceptBareNoAndValues) {
@@ -133,12 +136,80 @@ TEST(MountOptions, BadInputIsOneClearLine) {
     EXPECT_NE(parse_error({"/s", "/m", "-o", "cache"}).find("needs a value"), std::string::npos);
 }
 
-TEST(MountOptions, ReservedModesSaySo) {
-    for (std::string_view mode : {"mode=writeback", "mode=writearound"}) {
-        std::string opts = "cache=/c," + std::string(mode);
-        std::string message = parse_error({"/s", "/m", "-o", opts});
-        EXPECT_NE(message.find("reserved"), std::string::npos) << message;
+TEST(MountOptions, EveryCacheModeIsAccepted) {
+    EXPECT_EQ(parse_ok("cache=/c,mode=writethrough").mode, CacheMode::writethrough);
+    EXPECT_EQ(parse_ok("cache=/c,mode=writeback").mode, CacheMode::writeback);
+    EXPECT_EQ(parse_ok("cache=/c,mode=writearound").mode, CacheMode::writearound);
+    EXPECT_EQ(parse_ok("cache=/c,mode=none").mode, CacheMode::none);
+    std::string message = parse_error({"/s", "/m", "-o", "cache=/c,mode=WriteBack"});
+    EXPECT_NE(message.find("expected writethrough, writeback, writearound or none"), std::string::npos) << message;
+}
+
+TEST(MountOptions, WritebackTunablesAreParsedIntoOneValue) {
+    MountOptions o = parse_ok("cache=/c,mode=writeback,writeback_percent=0,writeback_delay=5,"
+                              "writeback_rate_minimum=8K,nowriteback_running,cutoff_writeback=50,"
+                              "cutoff_writeback_sync=90");
+    EXPECT_EQ(o.mode, CacheMode::writeback);
+    EXPECT_EQ(o.writeback.writeback_percent, 0u);
+    EXPECT_EQ(o.writeback.writeback_delay, std::chrono::seconds(5));
+    EXPECT_EQ(o.writeback.writeback_rate_minimum, 8192u);
+    EXPECT_FALSE(o.writeback.writeback_running);
+    EXPECT_EQ(o.writeback.cutoff_writeback, 50u);
+    EXPECT_EQ(o.writeback.cutoff_writeback_sync, 90u);
+    EXPECT_TRUE(parse_ok("cache=/c,writeback_running=no,writeback_running").writeback.writeback_running);
+    EXPECT_EQ(parse_ok("cache=/c,writeback_rate_minimum=1000000").writeback.writeback_rate_minimum, 1000000u);
+    // The tunables are checked together, whatever their order: a sync
+    // cutoff given after the cutoff it must not be below is fine.
+    o = parse_ok("cache=/c,cutoff_writeback=80,cutoff_writeback_sync=85");
+    EXPECT_EQ(o.writeback.cutoff_writeback, 80u);
+    EXPECT_EQ(o.writeback.cutoff_writeback_sync, 85u);
+}
+
+// The table's default texts are the engine's defaults: giving every
+// tunable its documented default changes nothing.
+TEST(MountOptions, TunableDefaultTextsAreTheEngineDefaults) {
+    std::string opts = "cache=/c";
+    int tunables = 0;
+    for (const OptionSpec& spec : mount_option_table()) {
+        for (std::string_view name : {"writeback_percent", "writeback_delay", "writeback_rate_minimum",
+                                      "writeback_running", "cutoff_writeback", "cutoff_writeback_sync"}) {
+            if (spec.name != name) continue;
+            opts += "," + std::string(spec.name) + "=" + std::string(spec.default_text);
+            ++tunables;
+        }
     }
+    EXPECT_EQ(tunables, 6);
+    EXPECT_EQ(parse_ok(opts).writeback, WritebackTunables{}) << opts;
+}
+
+TEST(MountOptions, BadTunablesAreOneLineNamingTheOption) {
+    struct Case {
+        const char* option;
+        const char* needle;
+    };
+    for (const Case& c : {
+             Case{"writeback_percent=41", "writeback_percent"},
+             Case{"writeback_percent=-1", "writeback_percent"},
+             Case{"writeback_percent=ten", "writeback_percent"},
+             Case{"writeback_percent=99999999999", "writeback_percent"},
+             Case{"writeback_delay=1.5", "writeback_delay"},
+             Case{"writeback_delay=", "writeback_delay"},
+             Case{"writeback_rate_minimum=100", "writeback_rate_minimum"},
+             Case{"writeback_rate_minimum=2G", "writeback_rate_minimum"},
+             Case{"writeback_rate_minimum=fast", "writeback_rate_minimum"},
+             Case{"writeback_running=maybe", "writeback_running"},
+             Case{"cutoff_writeback=0", "cutoff_writeback"},
+             Case{"cutoff_writeback=101", "cutoff_writeback"},
+             Case{"cutoff_writeback_sync=101", "cutoff_writeback_sync"},
+             Case{"cutoff_writeback=60,cutoff_writeback_sync=50", "cutoff_writeback_sync"},
+             Case{"cutoff_writeback_sync=30", "cutoff_writeback_sync"},
+         }) {
+        std::string opts = std::string("cache=/c,") + c.option;
+        std::string message = parse_error({"/s", "/m", "-o", opts});
+        EXPECT_NE(message.find(c.needle), std::string::npos) << c.option << ": " << message;
+    }
+    // A value-less tunable that is not a boolean asks for its value.
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/c,writeback_percent"}).find("needs a value"), std::string::npos);
 }
 
 TEST(MountOptions, FuseArgumentsCarryNameTypeAndOptions) {

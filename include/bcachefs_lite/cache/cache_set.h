@@ -1,57 +1,77 @@
-// CacheSet: the cache engine of one mount in writethrough mode. It owns the
-// cache device(s), the index, the bucket allocators with their open
-// buckets, the background executor (one io_context, one thread, a strand)
-// and the per-file coherency state, and serves reads and writes of backing
-// files given as open descriptors. It knows nothing of FUSE: the fs layer's
-// CachedFileData maps its FileData seam onto these calls.
+// CacheSet: the cache engine of one mount. It owns the cache device(s),
+// the index, the bucket allocators with their open buckets, the background
+// executor (one io_context, one thread, a strand) and the per-file
+// coherency state, and serves reads and writes of backing files given as
+// open descriptors, in the cache mode of the moment (cache_mode.h). It
+// knows nothing of FUSE: the fs layer's CachedFileData maps its FileData
+// seam onto these calls.
 //
 // Life: open() assembles everything and runs the first GC (mark) pass so
 // the allocator can work; the index's clean-shutdown flag is false while
 // the set is open and set back to true by a clean close(), which flushes
 // the device, syncs the index and stops the background thread. After an
-// unclean shutdown the first GC pass drops every extent: unsynced index
-// writes may have reached the disk while the cache data they point to had
-// not been flushed, and in writethrough the cache holds nothing that the
-// backing files do not (the cache only starts cold).
+// unclean shutdown the first GC pass drops every clean extent: unsynced
+// index writes may have reached the disk while the cache data they point
+// to had not been flushed, and the backing files hold that data anyway.
+// Dirty extents stay: their data was written before they were indexed, and
+// every synced index write and memtable flush flushes the cache device
+// first (IndexOptions::before_durable).
 //
 // Reads (read_path.cc): the extents overlapping the range are looked up
 // with one Seek; an extent whose gen equals its bucket's is read from the
 // cache device through an aligned bounce buffer, and the gen is checked
 // again after the read (bcache's ptr_stale): a changed gen, a read error or
-// a gap is read from the backing file instead. Missed data, widened to
-// whole blocks, is written to the cache through the open buckets and
-// indexed without waiting for durability. The block that holds end of file
-// is cached too, padded with zeroes; reads clamp what the cache serves to
-// the size the file record holds and read anything past it from the
-// backing file, so the padding is never returned.
+// a gap is read from the backing file instead — except for dirty data,
+// whose only copy is in the cache: that is an error (EIO), never older
+// backing data. Missed data, widened to whole blocks, is written to the
+// cache through the open buckets and indexed without waiting for
+// durability (not in mode none). The block that holds end of file is cached
+// too, padded with zeroes; reads clamp what the cache serves to the size the
+// file record holds and read anything past it from the backing file, so the
+// padding is never returned.
 //
 // Invariant 4: a miss insert samples the file's write_seq before reading
 // the backing file and inserts, under the file's mutex, only if it is
 // unchanged; writes bump it under the same mutex after the backing write.
 // options.hooks.before_miss_insert runs between the two, for tests.
 //
-// Writes (write_path.cc): the backing file first, then under the file's
-// mutex write_seq is bumped, the written blocks are removed from the index
-// and the file record is updated to the file's new size, mtime and ctime
-// (so the cache's own writes are not mistaken for changes behind its back).
-// The allocator learns of the freed sectors at the next GC.
+// Writes (write_path.cc), under the file's write_lock: writethrough,
+// writearound and none write the backing file first; then, under the
+// file's mutex, write_seq is bumped, the written blocks are removed from
+// the index and the file record is updated to the file's new size, mtime
+// and ctime (so the cache's own writes are not mistaken for changes behind
+// its back); writethrough then caches the blocks it wrote. Dirty bytes in a
+// block such a write covers only in part are written back first.
+// Writeback (dirty_write.cc) writes whole blocks to the cache as dirty
+// extents, in one index batch with the file record and the file's
+// dirty-file record (its file handle), and marks their buckets dirty.
+//
+// Writeback (write_back.cc, writeback_task.cc): dirty extents are read from
+// the cache, written to the backing file (found by handle), fdatasync'ed,
+// and only then replaced by clean copies (invariant 2), with the file's
+// mtime restored to its writer's. A task on the strand does this file by
+// file at a rate set as bcache sets it; a flush does it at full speed.
 //
 // GC (gc.cc): a mark pass streams every extent in bounded steps on the
 // strand; stale extents are deleted with delete-if-unchanged. A pass is
 // asked for (request_gc(), at most one queued) by the GC timer, by the
-// allocator when it finds nothing to invalidate, and, as bcache's
-// sectors_to_gc does, once a sixteenth of the cache's data sectors has been
-// written to the cache since the last pass started (cache_set.cc). Foreground
-// inserts continue during a pass; since every read checks gens, a bucket
-// whose live data GC undercounted can only be invalidated with its gen
-// bumped, which costs a later miss and never returns wrong data (this
-// holds for clean data only; dirty data will need GC to see every insert).
+// allocator when it finds nothing to invalidate (if anything changed since
+// the last pass), and, as bcache's sectors_to_gc does, once a sixteenth of
+// the cache's data sectors has been written to the cache since the last
+// pass started (cache_set.cc). Foreground inserts continue during a pass;
+// since every read checks gens, a bucket whose clean data GC undercounted
+// can only be invalidated with its gen bumped, which costs a later miss and
+// never returns wrong data. Dirty data is safe from that: its bucket is
+// marked dirty at insert (under its allocation pin), and GC only clears
+// marks of unpinned buckets at the start of a pass, before it reads the
+// extents inserted until then.
 //
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
 // run_background_until_idle()/run_gc() in manual mode, which belong to the
-// owner's thread. Lock order: FileTable's mutex, then a CachedFile's mutex,
-// then the index's and the allocator's internal locks.
+// owner's thread. Lock order: a CachedFile's write_lock, then FileTable's
+// mutex, then a CachedFile's mutex, then the index's and the allocator's
+// internal locks.
 #pragma once
 
 #include <sys/stat.h>
@@ -62,6 +82,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -70,9 +91,11 @@
 #include "bcachefs_lite/alloc/alloc_set.h"
 #include "bcachefs_lite/alloc/open_buckets.h"
 #include "bcachefs_lite/cache/background.h"
+#include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/stats.h"
+#include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/cache_device.h"
 #include "bcachefs_lite/index/index.h"
@@ -121,8 +144,26 @@ struct CacheSetOptions {
     std::chrono::milliseconds gc_interval{60000};
     // Extents one GC step handles before yielding the strand. Default: 4096.
     std::size_t gc_batch = 4096;
+    // The cache mode at open; set_mode() changes it. Default: writethrough.
+    CacheMode mode = CacheMode::writethrough;
+    // Default: WritebackTunables{} (bcache's defaults).
+    WritebackTunables writeback;
+    // A descriptor of the backing directory's root (O_PATH is enough); the
+    // set opens the directory again for itself. Writeback finds the files that hold dirty data
+    // by file handle (name_to_handle_at), resolved against it, so it is
+    // required for mode=writeback and to write back dirty data an earlier
+    // mount left. Default: -1 (none).
+    int backing_root_fd = -1;
     // Default: none.
     CacheTestHooks hooks;
+};
+
+// How a write was issued.
+struct WriteFlags {
+    // O_APPEND: the data goes at end of file, whatever the offset says.
+    bool append = false;
+    // O_SYNC or O_DSYNC: durable (as fsync() says) before write() returns.
+    bool sync = false;
 };
 
 class CacheSet {
@@ -157,16 +198,34 @@ public:
     // the cache's back never reads the old contents from the cache.
     Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out);
 
-    // Compares the file open as fd with its record, as open_file() does, and
-    // drops its cached data if it changed behind the cache's back since the
-    // last check (one statx).
-    Status revalidate(CachedFile& file, int fd);
-    // For writers that write the backing file themselves: revalidate()
-    // before, written() after, for the byte range [start, end) that may
-    // have changed (end UINT64_MAX: to end of file).
-    Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
-    // pwrite of all of data at offset, between revalidate and written.
-    Result<std::size_t> write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data);
+    // For writers that change the backing file themselves
+    // (copy_file_range): runs `write` under the file's write_lock, after
+    // checking the file against its record and writing back the dirty bytes
+    // of the blocks [start, end) covers only in part; then drops [start, end)
+    // from the cache (end UINT64_MAX: to end of file), whatever `write`
+    // returned, and returns it.
+    Result<std::size_t> write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
+                                      const std::function<Result<std::size_t>()>& write);
+    // Writes all of data at offset (at end of file with flags.append) as
+    // the cache mode says: to the backing file with the cached range
+    // invalidated (writethrough, writearound, none), or to the cache as
+    // dirty data (writeback; the backing file only grows to the new size
+    // and takes the new mtime). Writeback falls back to the backing file
+    // when the dirty data is over the cutoffs, when no bucket is free (a
+    // write never waits for one) or when the file cannot be written back
+    // later (not on the backing root's file system). Returns the bytes
+    // written; the end offset is where an O_APPEND write landed.
+    Result<std::size_t> write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
+                              WriteFlags flags = {});
+    // fsync(2)/fdatasync(2) of the file: the backing file is synced; if the
+    // file has dirty data, the cache device is flushed and the index synced
+    // as well, so that everything written before returns durable
+    // (invariant 3).
+    Status fsync(CachedFile& file, int fd, bool datasync);
+    // Writes the dirty data of [start, end) of the file back to the backing
+    // file now, and marks it clean: for callers that are about to use the
+    // backing file's bytes directly (copy_file_range, SEEK_DATA).
+    Status write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
     // ftruncate (or, for an O_PATH fd, truncate of its /proc path), then
     // trims the cached blocks from the new end on. file may be null when
     // the file is not open through the mount.
@@ -193,6 +252,27 @@ public:
 
     // Bytes of the file (dev, ino) held in valid extents, up to its size.
     Result<std::uint64_t> cached_bytes(std::uint64_t dev, std::uint64_t ino);
+    // Bytes of the file (dev, ino) held as dirty data.
+    Result<std::uint64_t> dirty_bytes(std::uint64_t dev, std::uint64_t ino);
+
+    // ---- mode and writeback ----
+    CacheMode mode() const;
+    // Errc::unsupported for writeback when the backing directory cannot
+    // give file handles (see backing_root_fd). Leaving writeback keeps the
+    // dirty data; it is written back as before.
+    Status set_mode(CacheMode mode);
+    WritebackTunables writeback_tunables() const;
+    // Errc::invalid (nothing changed) for values out of range.
+    Status set_writeback_tunables(const WritebackTunables& tunables);
+    WritebackStatus writeback_status() const;
+    // Writes back everything dirty at full speed, ignoring the delay, the
+    // rate and writeback_running, until nothing is dirty; returns at once.
+    // Watch writeback_status().dirty reach 0.
+    void start_flush();
+    // Writes back everything dirty now and returns when nothing is: in
+    // manual mode on the calling thread, else on the strand while the
+    // caller waits.
+    Status write_back_all();
 
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
@@ -220,6 +300,17 @@ public:
 
 private:
     struct ReadState;
+    struct WritebackTask;
+    struct WriteBackResult {
+        std::uint64_t bytes = 0;  // dirty bytes written back
+        bool more = false;        // dirty data left in the range past max_bytes
+    };
+    // Each file stream writes through one of kWritePoints write points (by
+    // file id), so a file's blocks share buckets while concurrent streams
+    // tend to use different ones. Few of them, because every write point
+    // keeps a partly filled bucket pinned in the open buckets.
+    static constexpr std::uint64_t kWritePoints = 8;
+
     CacheSet(Logger& log, CacheSetOptions& options);
 
     Status assemble(CacheSetOptions& options, bool& created_index);
@@ -228,15 +319,58 @@ private:
     void gc_kick();
     // Counts sectors written to the cache device; see request_gc's rule.
     void count_cache_write(std::uint64_t sectors);
+    void allocator_wants_gc();
+    // Data was freed or made reclaimable: GC could find buckets to free.
+    void note_gc_change();
+
+    Status flush_devices();
+    bool dirty_data_intact(const Extent& e);
+    // Compares the file open as fd with its record, as open_file() does, and
+    // drops its cached data if it changed behind the cache's back since the
+    // last check (one statx).
+    Status revalidate(CachedFile& file, int fd);
+    // After the backing file changed in [start, end) (end UINT64_MAX: to
+    // end of file): drops that range, whole blocks, from the cache and
+    // brings the record up to date.
+    Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
 
     // read_path.cc
-    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst);
+    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true);
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
     // miss_insert.cc
     void insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                      std::span<const std::byte> data);
-    // write_path.cc
+    // write_path.cc; *_locked: file.write_lock held.
     Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
+    Result<std::size_t> write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
+                                            std::span<const std::byte> data, bool append, bool insert);
+    void insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data);
+    Status write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
+    // dirty_write.cc
+    bool dirty_write_allowed(bool sync) const;
+    Result<int> rw_fd_locked(CachedFile& file, int fd);
+    // The bytes written, or nullopt when the write must go direct instead.
+    Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
+                                                          std::span<const std::byte> data, bool sync);
+    // write_back.cc
+    Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
+                                              std::uint64_t max_bytes);
+    Status retire_if_clean_locked(CachedFile& file);
+    Result<WriteBackResult> write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
+                                            std::uint64_t max_bytes);
+    Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
+    // writeback_task.cc
+    std::uint64_t dirty_bytes() const;
+    void add_dirty(std::int64_t bytes);
+    // Counts what inserts and removals took away (overwritten sectors, and
+    // dirty bytes that will never be written back).
+    void account_overwrites(const std::vector<ExtentOverwrite>& overwrites);
+    void writeback_kick(std::chrono::milliseconds delay);
+    void arm_writeback(std::chrono::steady_clock::time_point at);
+    void writeback_step();
+    void schedule_rate_update();
+    void update_writeback_rate();
+    void cancel_writeback_timers();
 
     Logger& log_;
     const std::chrono::milliseconds gc_interval_;
@@ -263,8 +397,21 @@ private:
     bool closed_ = false;                       // owner's thread only
     std::atomic<bool> gc_queued_{false};        // a gc_kick is posted
     std::atomic<bool> gc_requested_{false};     // a pass was asked for
+    std::atomic<bool> allocator_starved_{false};  // wants a pass once something changes
     struct Timer;
     std::unique_ptr<Timer> gc_timer_;           // used on the strand only
+
+    std::atomic<CacheMode> mode_{CacheMode::writethrough};
+    mutable std::mutex tunables_mutex_;
+    WritebackTunables tunables_;                // guarded by tunables_mutex_
+    std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
+    std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
+    std::atomic<bool> flushing_{false};
+    std::uint64_t capacity_bytes_ = 0;          // data bytes of all cache devices
+    int root_fd_ = -1;                          // the backing root (dup), or -1
+    std::uint64_t root_dev_ = 0;
+    bool writeback_possible_ = false;           // file handles work below root_fd_
+    std::string writeback_unavailable_;         // why not
 };
 
 }  // namespace bcl

@@ -8,7 +8,11 @@
 // found changed behind the cache's back gets a new file id (ids are never
 // reused) and its old extents are dropped before any read returns.
 //
-// Thread safety: `mutex` guards `record` and `unlinked`, and is held
+// Thread safety: `write_lock` serialises every change of the file's data
+// that goes through the engine (writes, truncate, fallocate, writing back
+// its dirty data, dropping it at unlink) and guards rw_fd and dirty_record;
+// it is held across backing-file I/O and taken before `mutex`. Readers never
+// take it. `mutex` guards `record` and `bypass`, and is held
 // around every index mutation of the file's extents (writes invalidating,
 // miss inserts checking write_seq), which is what makes invariant 4 hold.
 // write_seq is atomic: readers sample it without the lock before reading
@@ -16,21 +20,38 @@
 // by the FileTable's mutex.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 
+#include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/file_format.h"
 
 namespace bcl {
 
 struct CachedFile {
     explicit CachedFile(const FileIdentity& id) : identity(id) {}
+    ~CachedFile() {
+        if (rw_fd >= 0) ::close(rw_fd);
+    }
     CachedFile(const CachedFile&) = delete;
     CachedFile& operator=(const CachedFile&) = delete;
 
     // (dev, ino, birth time) of the backing file; fixed.
     const FileIdentity identity;
+
+    std::mutex write_lock;
+    // Guarded by write_lock: a read-write descriptor of the backing file
+    // that the engine opened itself, for reading around unaligned writes and
+    // for writing dirty data back whatever the caller's descriptor allows;
+    // -1 until needed.
+    int rw_fd = -1;
+    // Guarded by write_lock: the file's dirty-file record (its file handle),
+    // once a dirty write or writeback needed it.
+    std::optional<DirtyFileRecord> dirty_record;
 
     mutable std::mutex mutex;
     // Guarded by mutex: the stored record (file id, size, mtime, ctime).

@@ -1,33 +1,61 @@
-// CacheStatsXattrs: the cache engine's statistics as extended attributes.
-// On the mount's root directory: user.bcachefs_lite.<name> for every
-// statistic of stat_names() (cache/stats.h), and user.bcachefs_lite.stats
-// with all of them as name=value lines. On every other inode:
-// user.bcachefs_lite.cached_bytes, the bytes of the file held in the
-// cache. Values are decimal text. All are read-only for everyone: set and
-// remove of a known name fail with EPERM; an unknown name under the prefix
-// gives ENODATA on get and remove, EINVAL on set. Nothing reaches the
-// backing files.
+// CacheStatsXattrs: the cache engine's statistics and control knobs as
+// extended attributes (user.bcachefs_lite.<name>). Values are decimal text
+// unless said otherwise; nothing reaches the backing files.
 //
-// Thread safety: stateless; reads the CacheSet's thread-safe accessors.
+// On the mount's root directory:
+//   - every statistic of stat_names() (cache/stats.h), and `stats` with all
+//     of them as name=value lines: read-only for everyone;
+//   - `writeback_rate_debug`: the writeback rate controller's state, one
+//     "name: value unit" line each for rate, dirty, target, proportional,
+//     integral, running and flushing (bcache's file of that name);
+//     read-only;
+//   - `cache_mode` (writethrough, writeback, writearound or none) and the
+//     writeback tunables (writeback_percent, writeback_delay in seconds,
+//     writeback_rate_minimum in bytes/s, writeback_running as 1 or 0,
+//     cutoff_writeback, cutoff_writeback_sync): readable by everyone,
+//     settable by root (caller uid 0) only, with the same text the mount
+//     options take (option_values.h). A value that does not parse or is out
+//     of range answers EINVAL and changes nothing; cache_mode=writeback on a
+//     backing directory without file handles answers EOPNOTSUPP;
+//   - `flush`: write-only, not listed; setting it to "1" starts writing
+//     back everything dirty (CacheSet::start_flush()); any caller may, as
+//     anyone may run sync(1).
+// On every other inode: `cached_bytes` and `dirty_bytes`, the bytes of the
+// file held in the cache and those of them that are dirty; read-only.
+//
+// Any other caller setting a knob, and anyone setting or removing a
+// read-only name, gets EPERM; removing a knob is EPERM too. An unknown name
+// under the prefix gives ENODATA on get and remove, EINVAL on set.
+//
+// Thread safety: the CacheSet's accessors are thread-safe; a mutex makes
+// each tunable's read-modify-write of the whole WritebackTunables atomic.
 #pragma once
+
+#include <mutex>
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/fs/stats_xattrs.h"
+#include "bcachefs_lite/util/log.h"
 
 namespace bcl {
 
 class CacheStatsXattrs final : public StatsXattrs {
 public:
-    // `cache` must outlive this.
-    explicit CacheStatsXattrs(CacheSet& cache) : cache_(cache) {}
+    // `cache` and `log` must outlive this. Changes of the knobs are logged.
+    CacheStatsXattrs(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
 
     std::vector<std::string> list(const FileKey& key, bool is_root) override;
     Result<std::string> get(const FileKey& key, bool is_root, std::string_view name) override;
-    Status set(const FileKey& key, bool is_root, std::string_view name, std::string_view value) override;
+    Status set(const FileKey& key, bool is_root, std::string_view name, std::string_view value,
+               uid_t caller_uid) override;
     Status remove(const FileKey& key, bool is_root, std::string_view name) override;
 
 private:
+    Status set_knob(std::string_view short_name, std::string_view value);
+
     CacheSet& cache_;
+    Logger& log_;
+    std::mutex tunables_mutex_;  // held across get-modify-set of the tunables
 };
 
 }  // namespace bcl

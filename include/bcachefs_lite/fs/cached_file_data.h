@@ -1,14 +1,20 @@
 // CachedFileData: the FileData seam served by the cache engine (a CacheSet
-// in writethrough mode). Reads go through the engine (hits from the cache
-// device, misses from the backing file and inserted); writes, truncate,
-// fallocate and copy_file_range change the backing file first and then
-// invalidate what they changed; fsync is fsync of the backing file
-// (invariant 3 for writethrough); unlink of a file's last link drops its
-// cached data; a metadata change through the mount (rename, link, chmod,
-// chown, utimens) keeps it, through CacheSet::metadata_changed().
+// in any mode but a mount with mode=none). Reads go through the engine
+// (hits from the cache device, misses from the backing file and inserted);
+// writes go to CacheSet::write() with the open file's O_APPEND, O_SYNC and
+// O_DSYNC, and the engine sends them where the cache mode says; fsync is
+// CacheSet::fsync(), durable in the mode's sense (invariant 3); truncate
+// and fallocate go through the engine. Where the kernel works on the
+// backing file's bytes directly, dirty data is written back first:
+// copy_file_range (the source range, and the destination's blocks it
+// touches) and SEEK_DATA/SEEK_HOLE (from the offset to end of file). Unlink
+// of a file's last link drops its cached data; a metadata change through
+// the mount (rename, link, chmod, chown, utimens) keeps it, through
+// CacheSet::metadata_changed().
 //
 // Read replies are memory segments: the engine assembles cache and backing
-// bytes into one buffer.
+// bytes into one buffer. Write requests are gathered into one buffer when
+// they arrive in pieces or spliced into a pipe.
 //
 // Thread safety: as FileData requires; all state is in the CacheSet and in
 // the handles.

@@ -20,21 +20,14 @@
 #include <string_view>
 #include <vector>
 
+#include "bcachefs_lite/cache/cache_mode.h"
+#include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
 
-// How writes reach the backing directory.
-enum class CacheMode {
-    writethrough,  // written to the backing file and the cache; the default
-    writeback,     // reserved: rejected by the parser for now
-    writearound,   // reserved: rejected by the parser for now
-    none,          // the cache is not used for data: plain passthrough
-};
-
 enum class ReplacementPolicy { lru, fifo, random };
 
-const char* cache_mode_name(CacheMode mode);
 const char* replacement_policy_name(ReplacementPolicy policy);
 
 struct MountOptions {
@@ -57,8 +50,16 @@ struct MountOptions {
     // index=DIR: the RocksDB index. Default: none, meaning
     // /var/lib/bcachefs-lite/<cache UUID>.
     std::optional<std::string> index;
-    // mode=: Default: writethrough.
+    // mode=: how writes use the cache (cache/cache_mode.h). mode=none never
+    // opens the cache. Default: writethrough.
     CacheMode mode = CacheMode::writethrough;
+    // writeback_percent=, writeback_delay=, writeback_rate_minimum=,
+    // writeback_running=, cutoff_writeback=, cutoff_writeback_sync=: the
+    // writeback tunables, named as bcache's sysfs files; parse_command_line()
+    // checks them with validate(). They apply in every mode, since a mount
+    // in another mode still writes back dirty data an earlier one left, and
+    // the mode can change at run time. Default: WritebackTunables{}.
+    WritebackTunables writeback;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;
@@ -89,6 +90,7 @@ enum class OptionKind {
     size,          // a size with an optional binary suffix (512M, 8G)
     choice,        // one of the words in value_name, separated by '|'
     seconds,       // a non-negative decimal number of seconds
+    number,        // a whole, non-negative decimal number (percent, seconds)
     boolean,       // name, name=BOOL or noname
     text,          // any string
     kernel_flag,   // handed to the kernel mount as given
@@ -122,7 +124,8 @@ struct CommandLine {
 
 // Parses the arguments after argv[0]. For CommandAction::mount it also checks
 // that SOURCE, MOUNTPOINT and cache= are present and that the values are
-// possible (mode, timeouts, sizes); errors are one line a user can act on.
+// possible (mode, timeouts, sizes, the writeback tunables with validate());
+// errors are one line a user can act on.
 Result<CommandLine> parse_command_line(std::span<const std::string_view> args);
 
 // The text of `bcachefs-lite --help`, generated from the table.

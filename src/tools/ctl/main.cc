@@ -1,4 +1,5 @@
-// bcachefs-lite-ctl: formats and inspects bcachefs-lite cache devices.
+// bcachefs-lite-ctl: formats and inspects bcachefs-lite cache devices, and
+// flushes a mounted cache.
 // Each verb is a Subcommand in its own file; this file only parses the
 // command line and dispatches.
 #include <CLI/CLI.hpp>
@@ -26,13 +27,14 @@ int fail(const Error& error) { return fail(kExitFailure, error.message); }
 namespace {
 
 int run_main(int argc, char** argv) {
-    CLI::App app{"Format and inspect bcachefs-lite cache devices", std::string(kProgram)};
+    CLI::App app{"Format and inspect bcachefs-lite cache devices; flush a mounted cache", std::string(kProgram)};
     app.set_version_flag("--version", fmt::format("{} {}", kProgram, BCL_VERSION));
     app.require_subcommand(1);
 
     std::vector<std::unique_ptr<Subcommand>> commands;
     commands.push_back(make_format_command());
     commands.push_back(make_show_command());
+    commands.push_back(make_flush_command());
     std::vector<CLI::App*> apps;
     for (auto& c : commands) apps.push_back(c->add_to(app));
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/dirty_probe.h"
 #include "bcachefs_lite/fs/cache_stats_xattrs.h"
 #include "bcachefs_lite/fs/cached_file_data.h"
 #include "bcachefs_lite/fs/mount_checks.h"
@@ -102,28 +103,56 @@ bcl::Replacement replacement_of(bcl::ReplacementPolicy p) {
     return bcl::Replacement::lru;
 }
 
+// Opens the cache set as the options say. The set resolves file handles of
+// files with dirty data against the backing root; it opens the directory
+// again for itself, so the descriptor given is closed again.
+bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& options, bcl::Logger& log) {
+    bcl::CacheSetOptions co;
+    co.cache_path = options.cache;
+    co.create_size = options.cache_size;
+    co.index_dir = options.index;
+    if (options.replacement) co.replacement = replacement_of(*options.replacement);
+    co.discard = options.discard;
+    co.mode = options.mode;
+    co.writeback = options.writeback;
+    co.backing_root_fd = ::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (co.backing_root_fd < 0) {
+        return bcl::sys_error(errno, fmt::format("cannot open the backing directory {}", options.source));
+    }
+    const int root_fd = co.backing_root_fd;
+    auto opened = bcl::CacheSet::open(std::move(co), log);
+    ::close(root_fd);
+    return opened;
+}
+
 // Opens the cache (unless mode=none), mounts and serves until unmounted.
 int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_syslog, Startup startup) {
     // The data path: mode=none serves data straight from the backing files
-    // and never opens the cache device; writethrough goes through the cache.
+    // and never opens the cache device; every other mode goes through the
+    // cache, whose mode can then change at run time.
     std::unique_ptr<bcl::CacheSet> cache;
     std::unique_ptr<bcl::FileData> data;
     std::unique_ptr<bcl::StatsXattrs> stats;
     if (options.mode == bcl::CacheMode::none) {
+        // Dirty data is newer than the backing files: serving them instead
+        // would return old bytes, and a later writeback would overwrite
+        // whatever was written meanwhile.
+        auto dirty = bcl::count_dirty_files(options.cache, options.index);
+        if (!dirty)
+            log.warn("cannot tell whether cache {} holds dirty data: {}", options.cache, dirty.error().message);
+        else if (dirty.value() != 0)
+            return startup.fail(kExitUsage,
+                                fmt::format("cache {} holds dirty data of {} files that was never written back: "
+                                            "mount with mode=writeback and run `bcachefs-lite-ctl flush` first",
+                                            options.cache, dirty.value()));
         data = std::make_unique<bcl::PassthroughData>();
         stats = std::make_unique<bcl::NoStatsXattrs>();
     } else {
-        bcl::CacheSetOptions co;
-        co.cache_path = options.cache;
-        co.create_size = options.cache_size;
-        co.index_dir = options.index;
-        if (options.replacement) co.replacement = replacement_of(*options.replacement);
-        co.discard = options.discard;
-        auto opened = bcl::CacheSet::open(std::move(co), log);
+        auto opened = open_cache(options, log);
         if (!opened) return startup.fail(kExitUsage, opened.error().message);
         cache = std::move(opened).value();
         data = std::make_unique<bcl::CachedFileData>(*cache, log);
-        stats = std::make_unique<bcl::CacheStatsXattrs>(*cache);
+        stats = std::make_unique<bcl::CacheStatsXattrs>(*cache, log);
     }
 
     int status = 0;

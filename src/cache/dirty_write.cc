@@ -1,0 +1,173 @@
+// CacheSet: writes in writeback mode. The data goes to the cache device as
+// dirty extents, whole blocks at a time (the blocks a write covers only in
+// part are read first and merged); the backing file only takes the new size
+// and mtime. A write that cannot be cached dirty goes to the backing file.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/crc32c.h"
+#include "backing_stat.h"
+#include "file_handle.h"
+#include "file_table.h"
+
+namespace bcl {
+
+bool CacheSet::dirty_write_allowed(bool sync) const {
+    if (!writeback_possible_) return false;
+    const WritebackTunables t = writeback_tunables();
+    const std::uint64_t percent = capacity_bytes_ == 0 ? 100 : dirty_bytes() * 100 / capacity_bytes_;
+    // bcache's should_writeback(): past cutoff_writeback_sync nothing more
+    // is cached dirty; past cutoff_writeback only synchronous writes are.
+    if (percent >= t.cutoff_writeback_sync) return false;
+    return sync || percent < t.cutoff_writeback;
+}
+
+Result<int> CacheSet::rw_fd_locked(CachedFile& file, int fd) {
+    if (file.rw_fd >= 0) return file.rw_fd;
+    char path[40];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const int rw = ::open(path, O_RDWR | O_CLOEXEC);
+    if (rw < 0) return sys_error(errno, "reopening the backing file for writing back");
+    file.rw_fd = rw;
+    return rw;
+}
+
+Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
+                                                                std::span<const std::byte> data, bool sync) {
+    using Done = std::optional<std::size_t>;
+    if (data.empty()) return Done(0);
+    // Writeback finds files again by handle on the backing root's file
+    // system only; others are written through.
+    if (file.identity.dev != root_dev_) return Done();
+    std::uint64_t file_id, size;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass || file.record.file_id == 0) return Done();
+        file_id = file.record.file_id;
+        size = file.record.size;
+    }
+    auto rw = rw_fd_locked(file, fd);
+    if (!rw) {
+        log_.warn("writing through instead of caching dirty: {}", rw.error().message);
+        return Done();
+    }
+    if (!file.dirty_record) {
+        auto handle = file_handle_of(rw.value(), file.identity);
+        if (!handle) {
+            log_.warn("writing through instead of caching dirty: {}", handle.error().message);
+            return Done();
+        }
+        file.dirty_record = std::move(handle).value();
+    }
+
+    const std::uint64_t end = offset + data.size();
+    const std::uint64_t lo = round_down(offset, block_size_);
+    const std::uint64_t hi = round_up(end, block_size_);
+    AlignedBuffer buf(hi - lo);  // zeroed: what lies past end of file
+    // The blocks the write covers only in part keep their other bytes.
+    const std::uint64_t last = hi - block_size_;
+    if (offset != lo && lo < size)
+        BCL_TRY(read(file, rw.value(), lo, buf.span().subspan(0, block_size_)));
+    if (end != hi && last < size && (last != lo || offset == lo))
+        BCL_TRY(read(file, rw.value(), last, buf.span().subspan(last - lo, block_size_)));
+    std::memcpy(buf.data() + (offset - lo), data.data(), data.size());
+
+    // The backing file takes the new size, or the new mtime, first: a crash
+    // after it leaves a record that no longer matches, and the file keeps
+    // its dirty data through the renewal (file_table.h).
+    const int r = end > size ? ::ftruncate(rw.value(), static_cast<off_t>(end))
+                             : ::futimens(rw.value(), std::array<struct timespec, 2>{
+                                                          timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}
+                                                          .data());
+    if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
+    auto stat_now = statx_of(rw.value());
+    if (!stat_now) return stat_now.error();
+    const struct statx& stx = stat_now.value();
+    FileRecord rec;
+    {
+        std::lock_guard lk(file.mutex);
+        rec = file.record;
+    }
+    rec.size = stx.stx_size;
+    rec.mtime_ns = ns_of(stx.stx_mtime);
+    rec.ctime_ns = ns_of(stx.stx_ctime);
+
+    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    const auto write_point = static_cast<unsigned>(file_id % kWritePoints);
+    const bool was_clean = dirty_bytes() == 0;
+    std::uint64_t done = 0;
+    while (done < hi - lo) {
+        const std::uint64_t left_sectors = (hi - lo - done) / kSectorSize;
+        const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
+        // A write never waits for a bucket: what finds none goes direct.
+        auto a = sectors_->alloc_sectors(WriteKey{file_id, (lo + done) / kSectorSize}, want, write_point,
+                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+        if (!a) break;
+        count_cache_write(a.value().sectors);
+        const AllocPtr& p = a.value().ptrs.ptr[0];
+        const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
+        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+        const auto piece = buf.span().subspan(done, len);
+        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
+            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+            log_.warn("cache write failed, writing through: {}", st.error().message);
+            sectors_->put(a.value());
+            break;
+        }
+        const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
+                                                    p.offset, crc32c(0, piece), /*dirty=*/true);
+        IndexBatch batch;
+        batch.insert_extent(file_id, lo + done, value);
+        batch.put_file(file.identity, rec);
+        batch.put_dirty_file(file_id, *file.dirty_record);
+        Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
+        {
+            std::lock_guard lk(file.mutex);
+            file.write_seq.fetch_add(1, std::memory_order_acq_rel);
+            committed = index_->commit(batch, false);
+            if (committed) file.record = rec;
+        }
+        if (committed) {
+            // Never invalidated while it holds dirty data; GC marks it so
+            // again on every pass while the extent is dirty.
+            (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
+        }
+        sectors_->put(a.value());
+        if (!committed) {
+            log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
+            break;
+        }
+        account_overwrites(committed.value().overwrites);
+        add_dirty(static_cast<std::int64_t>(len));
+        counters_.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
+                                                std::memory_order_relaxed);
+        done += len;
+    }
+    if (done == 0) return Done();
+    if (lo + done < end) {
+        // The rest starts on a block boundary; it goes to the backing file.
+        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+        const std::uint64_t from = lo + done;
+        auto n = write_direct_locked(file, rw.value(), from, data.subspan(from - offset), false, false);
+        if (!n) return n.error();
+        if (n.value() < end - from) return Done(static_cast<std::size_t>(from - offset + n.value()));
+    }
+    if (sync) {
+        // The new size too (fdatasync syncs what reading the data needs).
+        if (end > size && ::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
+        BCL_TRY(index_->sync());
+    }
+    if (was_clean) writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       writeback_tunables().writeback_delay));
+    return Done(data.size());
+}
+
+}  // namespace bcl
