@@ -406,7 +406,7 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
         log_.error("dropping the cached data of an unlinked file: {}", acquired.error().message);
         return;
     }
-    std::shared_ptr<CachedFile> file = std::move(acquired).value();
+    FileRef file(*files_, std::move(acquired).value());
     std::unique_lock<std::mutex> wl;
     if (file) wl = std::unique_lock(file->write_lock);
     auto dropped = files_->unlinked(dev, ino, file.get());
@@ -416,8 +416,6 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
     } else {
         log_.error("dropping the cached data of an unlinked file: {}", dropped.error().message);
     }
-    if (wl.owns_lock()) wl.unlock();
-    if (file) release_file(file);
 }
 
 Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct statx& after) {
@@ -426,19 +424,10 @@ Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct
 }
 
 Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
-    std::uint64_t id = 0, size = 0;
-    if (auto open = files_->find(dev, ino)) {
-        std::lock_guard lk(open->mutex);
-        if (open->bypass) return 0;
-        id = open->record.file_id;
-        size = open->record.size;
-    } else {
-        auto stored = index_->get_file(FileIdentity{dev, ino, 0});
-        if (!stored) return stored.error();
-        if (!stored.value()) return 0;
-        id = stored.value()->file_id;
-        size = stored.value()->size;
-    }
+    auto found = files_->id_and_size(dev, ino);
+    if (!found) return found.error();
+    if (!found.value()) return 0;
+    const auto [id, size] = *found.value();
     if (id == 0 || size == 0) return 0;
     auto extents = index_->lookup(id, 0, size);
     if (!extents) return extents.error();

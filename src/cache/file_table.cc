@@ -78,6 +78,20 @@ Result<std::shared_ptr<CachedFile>> FileTable::acquire(std::uint64_t dev, std::u
     return file;
 }
 
+Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> FileTable::id_and_size(std::uint64_t dev,
+                                                                                      std::uint64_t ino) const {
+    using IdSize = std::optional<std::pair<std::uint64_t, std::uint64_t>>;
+    if (auto open = find(dev, ino)) {
+        std::lock_guard lk(open->mutex);
+        if (open->bypass || open->record.file_id == 0) return IdSize();
+        return IdSize(std::pair{open->record.file_id, open->record.size});
+    }
+    auto stored = index_.get_file(FileIdentity{dev, ino, 0});
+    if (!stored) return stored.error();
+    if (!stored.value()) return IdSize();
+    return IdSize(std::pair{stored.value()->file_id, stored.value()->size});
+}
+
 Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& stx) {
     if (file.bypass) return ok();
     const std::int64_t mtime = ns_of(stx.stx_mtime);

@@ -18,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/index/index.h"
@@ -66,6 +68,12 @@ public:
     // stale, so the next open still detects it. True when refreshed.
     Result<bool> metadata_changed(const struct statx& before, const struct statx& after);
 
+    // The record's file id and size of (dev, ino): of its open state if it
+    // has one, else as stored; nullopt when there is none or the open state
+    // bypasses the cache.
+    Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> id_and_size(std::uint64_t dev,
+                                                                               std::uint64_t ino) const;
+
 private:
     Status renew_locked(CachedFile& file, const struct statx& stx);
 
@@ -73,6 +81,26 @@ private:
     Logger& log_;
     mutable std::mutex mutex_;
     std::map<FileIdentity, std::shared_ptr<CachedFile>> files_;  // guarded by mutex_
+};
+
+// An open that the engine itself took with FileTable::open() or acquire(),
+// released when it goes out of scope.
+class FileRef {
+public:
+    FileRef(FileTable& table, std::shared_ptr<CachedFile> file) : table_(table), file_(std::move(file)) {}
+    ~FileRef() {
+        if (file_) table_.release(file_);
+    }
+    FileRef(const FileRef&) = delete;
+    FileRef& operator=(const FileRef&) = delete;
+    CachedFile* get() const { return file_.get(); }
+    CachedFile* operator->() const { return file_.get(); }
+    CachedFile& operator*() const { return *file_; }
+    explicit operator bool() const { return file_ != nullptr; }
+
+private:
+    FileTable& table_;
+    std::shared_ptr<CachedFile> file_;
 };
 
 }  // namespace bcl

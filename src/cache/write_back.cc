@@ -172,14 +172,9 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     } close_fd{fd};
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
-    auto shared = files_->open(stx.value());
-    if (!shared) return shared.error();
-    std::shared_ptr<CachedFile> file = std::move(shared).value();
-    struct Release {
-        CacheSet* set;
-        std::shared_ptr<CachedFile>& f;
-        ~Release() { set->release_file(f); }
-    } release{this, file};
+    auto opened_file = files_->open(stx.value());
+    if (!opened_file) return opened_file.error();
+    FileRef file(*files_, std::move(opened_file).value());
 
     std::lock_guard wl(file->write_lock);
     std::uint64_t id;
@@ -234,18 +229,10 @@ Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
 }
 
 Result<std::uint64_t> CacheSet::dirty_bytes(std::uint64_t dev, std::uint64_t ino) {
-    std::uint64_t id = 0, size = 0;
-    if (auto open = files_->find(dev, ino)) {
-        std::lock_guard lk(open->mutex);
-        id = open->record.file_id;
-        size = open->record.size;
-    } else {
-        auto stored = index_->get_file(FileIdentity{dev, ino, 0});
-        if (!stored) return stored.error();
-        if (!stored.value()) return 0;
-        id = stored.value()->file_id;
-        size = stored.value()->size;
-    }
+    auto found = files_->id_and_size(dev, ino);
+    if (!found) return found.error();
+    if (!found.value()) return 0;
+    const auto [id, size] = *found.value();
     if (id == 0 || size == 0) return 0;
     auto extents = index_->lookup(id, 0, size);
     if (!extents) return extents.error();

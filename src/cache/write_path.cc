@@ -170,11 +170,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     } else {
         BCL_TRY(revalidate(*open, fd));
     }
-    struct Release {
-        CacheSet* set;
-        std::shared_ptr<CachedFile>& f;
-        ~Release() { set->release_file(f); }
-    } release{this, passing};
+    const FileRef release(*files_, std::move(passing));
     std::lock_guard wl(open->write_lock);
 
     std::uint64_t old_size;

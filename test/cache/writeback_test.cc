@@ -26,9 +26,13 @@ protected:
         ASSERT_GE(root_fd_, 0);
     }
     void TearDown() override {
+        file_.reset();
         CacheTest::TearDown();
         if (root_fd_ >= 0) ::close(root_fd_);
     }
+    // Appends `chunks` random 64 KiB chunks, through file_, to a new file "a"
+    // of a 64-bucket cache with these cutoffs; the file's contents.
+    std::string append_chunks(unsigned cutoff, unsigned cutoff_sync, int chunks);
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
         o.mode = CacheMode::writeback;
@@ -57,6 +61,7 @@ protected:
     }
 
     int root_fd_ = -1;
+    std::unique_ptr<EngineFile> file_;
 };
 
 TEST_F(WritebackTest, AWriteStaysInTheCacheUntilWrittenBack) {
@@ -307,22 +312,27 @@ TEST_F(WritebackTest, LeavingWritebackKeepsDirtyDataAndUnalignedDirectWritesMerg
     EXPECT_EQ(f.read(0, 8192), expect);
 }
 
-TEST_F(WritebackTest, WritesOverTheCutoffOrWithoutSpaceGoToTheBackingFile) {
+std::string WritebackTest::append_chunks(unsigned cutoff, unsigned cutoff_sync, int chunks) {
     format_cache(64);
     CacheSetOptions o = wb_options();
-    o.writeback.cutoff_writeback = 10;
-    o.writeback.cutoff_writeback_sync = 20;
+    o.writeback.cutoff_writeback = cutoff;
+    o.writeback.cutoff_writeback_sync = cutoff_sync;
     open_set(std::move(o));
     write_whole(path("a"), "");
-    EngineFile f(*set_, path("a"));
+    file_ = std::make_unique<EngineFile>(*set_, path("a"));
     std::string data;
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < chunks; ++i) {
         const std::string chunk = random_bytes(rng_, 65536);
-        f.write(data.size(), chunk);
+        file_->write(data.size(), chunk);
         data += chunk;
         set_->run_background_until_idle();
     }
-    EXPECT_EQ(f.read(0, data.size()), data);
+    return data;
+}
+
+TEST_F(WritebackTest, WritesOverTheCutoffOrWithoutSpaceGoToTheBackingFile) {
+    const std::string data = append_chunks(10, 20, 40);
+    EXPECT_EQ(file_->read(0, data.size()), data);
     const CacheStats s = set_->stats();
     EXPECT_GT(s.writes_direct, 0u);
     EXPECT_LE(s.dirty_data * 100 / (64ull * kTestBucketSize), 20u);
@@ -331,22 +341,9 @@ TEST_F(WritebackTest, WritesOverTheCutoffOrWithoutSpaceGoToTheBackingFile) {
 }
 
 TEST_F(WritebackTest, ACacheFullOfDirtyDataNeverFailsAWrite) {
-    format_cache(64);
-    CacheSetOptions o = wb_options();
-    o.writeback.cutoff_writeback = 100;
-    o.writeback.cutoff_writeback_sync = 100;
-    open_set(std::move(o));
-    write_whole(path("a"), "");
-    EngineFile f(*set_, path("a"));
-    std::string data;
-    for (int i = 0; i < 80; ++i) {
-        const std::string chunk = random_bytes(rng_, 65536);
-        f.write(data.size(), chunk);
-        data += chunk;
-        set_->run_background_until_idle();
-    }
+    const std::string data = append_chunks(100, 100, 80);
     EXPECT_GT(set_->stats().writes_direct, 0u) << format_stats(set_->stats());
-    EXPECT_EQ(f.read(0, data.size()), data);
+    EXPECT_EQ(file_->read(0, data.size()), data);
     ASSERT_TRUE(set_->write_back_all());
     EXPECT_EQ(backing_read(path("a"), 0, data.size()), data);
 }
