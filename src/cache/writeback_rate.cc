@@ -1,6 +1,7 @@
 #include "writeback_rate.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace bcl {
 
@@ -11,8 +12,13 @@ void WritebackRate::update(std::uint64_t dirty, std::uint64_t target, std::uint6
     // Shrink the integral whenever dirty is under target and it is
     // positive; grow it only while writeback keeps up, or a backing store
     // slower than the rate would wind it up without bound.
-    if ((error < 0 && integral_sum_ > 0) || (error > 0 && keeping_up))
-        integral_sum_ += error * static_cast<std::int64_t>(interval.count());
+    if ((error < 0 && integral_sum_ > 0) || (error > 0 && keeping_up)) {
+        // Saturating: a huge cache far above target must not wrap around.
+        const std::int64_t saturated = error > 0 ? INT64_MAX : INT64_MIN;
+        std::int64_t step;
+        if (__builtin_mul_overflow(error, static_cast<std::int64_t>(interval.count()), &step)) step = saturated;
+        if (__builtin_add_overflow(integral_sum_, step, &integral_sum_)) integral_sum_ = saturated;
+    }
     integral_scaled_ = integral_sum_ / kITermInverse;
     const std::int64_t wanted = proportional_ + integral_scaled_;
     rate_ = static_cast<std::uint64_t>(

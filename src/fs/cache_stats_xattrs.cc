@@ -118,12 +118,11 @@ Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
     if (n == kCacheModeXattr) {
         auto mode = parse_cache_mode(value);
         if (!mode) return os_error(EINVAL);
-        const CacheMode before = cache_.mode();
+        // The engine logs the change.
         if (auto st = cache_.set_mode(*mode); !st) {
             log_.warn("cache_mode={} refused: {}", cache_mode_name(*mode), st.error().message);
             return st.error();
         }
-        if (*mode != before) log_.info("cache_mode changed from {} to {}", cache_mode_name(before), cache_mode_name(*mode));
         return ok();
     }
     const TunableText* tunable = find_writeback_tunable(n);
