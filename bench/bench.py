@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run: the Zipf trace, the hit-ratio simulations and the report.
+
+  bench.py trace  --blocks N --reads R --skew S --seed X --file PATH --out TRACE
+      Writes R block numbers drawn from a Zipf(S) distribution over N blocks
+      (rank i has probability proportional to 1/i^S; ranks are scattered over
+      the file by a seeded permutation) to TRACE.blocks, one per line, and
+      the same reads as a fio iolog (version 2) to TRACE.iolog.
+
+  bench.py simulate --trace TRACE.blocks --capacity-blocks C
+      Prints JSON: the hit ratio of an LRU cache of C blocks and of Belady's
+      optimum (evict the block whose next use is furthest away) on the trace.
+
+  bench.py report --out DIR
+      Reads DIR/rows.tsv (row, job, fio JSON or "-", note), DIR/hitratio/*.json
+      and DIR/meta.json, writes DIR/results.json, DIR/results.png (gnuplot)
+      and prints the table.
+"""
+import argparse
+import bisect
+import heapq
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from collections import OrderedDict
+
+BLOCK = 4096
+
+# The jobs, in the order of the table: (name, metric, kind).
+JOBS = [
+    ("randread-4k-qd1", "IOPS", "read"),
+    ("randread-4k-qd16", "IOPS", "read"),
+    ("seqread-1m", "MB/s", "read"),
+    ("randwrite-4k", "IOPS", "write"),
+    ("mixed-70-30", "IOPS", "write"),
+]
+JOB_METRIC = {name: metric for name, metric, _ in JOBS}
+JOB_KIND = {name: kind for name, _, kind in JOBS}
+
+
+# ---------------------------------------------------------------- trace
+def cmd_trace(a):
+    rng = random.Random(a.seed)
+    n = a.blocks
+    weights = [1.0 / math.pow(i, a.skew) for i in range(1, n + 1)]
+    cdf, total = [], 0.0
+    for w in weights:
+        total += w
+        cdf.append(total)
+    perm = list(range(n))
+    rng.shuffle(perm)  # rank -> block: the hot blocks are spread over the file
+    blocks = []
+    for _ in range(a.reads):
+        rank = bisect.bisect_left(cdf, rng.random() * total)
+        blocks.append(perm[min(rank, n - 1)])
+    with open(a.out + ".blocks", "w") as f:
+        f.write("\n".join(map(str, blocks)) + "\n")
+    with open(a.out + ".iolog", "w") as f:
+        f.write("fio version 2 iolog\n")
+        f.write(f"{a.file} add\n{a.file} open\n")
+        for b in blocks:
+            f.write(f"{a.file} read {b * BLOCK} {BLOCK}\n")
+        f.write(f"{a.file} close\n")
+    print(json.dumps({"reads": len(blocks), "distinct_blocks": len(set(blocks))}))
+
+
+# ---------------------------------------------------------------- simulations
+def lru_hits(trace, cap):
+    cache, hits = OrderedDict(), 0
+    for b in trace:
+        if b in cache:
+            hits += 1
+            cache.move_to_end(b)
+        else:
+            cache[b] = True
+            if len(cache) > cap:
+                cache.popitem(last=False)
+    return hits
+
+
+def belady_hits(trace, cap):
+    n = len(trace)
+    nxt, last = [n] * n, {}
+    for i in range(n - 1, -1, -1):
+        nxt[i] = last.get(trace[i], n + i)  # never used again: furthest, distinct keys
+        last[trace[i]] = i
+    cached = {}  # block -> its next use
+    heap = []    # (-next use, block), lazily invalidated
+    hits = 0
+    for i, b in enumerate(trace):
+        if b in cached:
+            hits += 1
+        elif len(cached) >= cap:
+            while True:
+                negnext, victim = heapq.heappop(heap)
+                if cached.get(victim) == -negnext:
+                    del cached[victim]
+                    break
+        cached[b] = nxt[i]
+        heapq.heappush(heap, (-nxt[i], b))
+    return hits
+
+
+def simulate(trace_path, cap):
+    with open(trace_path) as f:
+        trace = [int(x) for x in f if x.strip()]
+    n = len(trace)
+    return {
+        "reads": n,
+        "distinct_blocks": len(set(trace)),
+        "capacity_blocks": cap,
+        "lru_hit_ratio": lru_hits(trace, cap) / n if n else 0.0,
+        "belady_hit_ratio": belady_hits(trace, cap) / n if n else 0.0,
+    }
+
+
+def cmd_simulate(a):
+    print(json.dumps(simulate(a.trace, a.capacity_blocks)))
+
+
+# ---------------------------------------------------------------- report
+def fio_summary(path, job):
+    with open(path) as f:
+        text = f.read()
+    # fio may print warnings before the JSON object
+    d = json.loads(text[text.index("{"):])
+    j = d["jobs"][0]
+    if j.get("error", 0):
+        raise ValueError(f"fio job error {j['error']}")
+    parts = [p for p in ("read", "write") if j[p]["total_ios"] > 0]
+    if not parts:
+        raise ValueError("no I/O completed")
+    iops = sum(j[p]["iops"] for p in parts)
+    mbps = sum(j[p]["bw_bytes"] for p in parts) / 1e6
+    p99 = 0.0
+    for p in parts:
+        pct = j[p].get("clat_ns", {}).get("percentile", {})
+        v = pct.get("99.000000")
+        if v is not None:
+            p99 = max(p99, v / 1e3)
+    value = mbps if JOB_METRIC[job] == "MB/s" else iops
+    return {"value": value, "metric": JOB_METRIC[job], "iops": iops, "mb_per_s": mbps,
+            "p99_us": p99, "ios": sum(j[p]["total_ios"] for p in parts),
+            "runtime_ms": max(j[p]["runtime"] for p in parts)}
+
+
+def floor_row_for(job):
+    # passthrough_ll cannot do O_DIRECT writes: write jobs compare with ext4 on the cache device.
+    return "fuse-floor" if JOB_KIND[job] == "read" else "ext4-native"
+
+
+def rclone_row_for(row, job):
+    if JOB_KIND[job] == "write":
+        return "rclone"
+    return "rclone-cold" if row.endswith("-cold") else "rclone-warm"
+
+
+def cmd_report(a):
+    out = a.out
+    meta = {}
+    if os.path.exists(os.path.join(out, "meta.json")):
+        with open(os.path.join(out, "meta.json")) as f:
+            meta = json.load(f)
+    rows = []
+    with open(os.path.join(out, "rows.tsv")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            row, job, path, note = (line.split("\t") + ["", "", "", ""])[:4]
+            r = {"row": row, "job": job, "note": note}
+            if path == "-":
+                r["available"] = False
+                r["reason"] = note
+            else:
+                r["fio_json"] = os.path.relpath(path, out)
+                try:
+                    r.update(fio_summary(path, job))
+                    r["available"] = True
+                except (ValueError, KeyError, OSError) as e:
+                    r["available"] = False
+                    r["reason"] = f"fio failed: {e}"
+            rows.append(r)
+    by = {(r["row"], r["job"]): r for r in rows if r.get("available")}
+    for r in rows:
+        if not r.get("available"):
+            continue
+        for key, ref in (("ratio_to_fuse_floor", floor_row_for(r["job"])),
+                         ("ratio_to_rclone", rclone_row_for(r["row"], r["job"]))):
+            other = by.get((ref, r["job"]))
+            r[key] = r["value"] / other["value"] if other and other["value"] > 0 else None
+            r[key + "_ref"] = ref if other else None
+    thr = meta.get("throttle")
+    if thr:
+        checks = []
+        for job, unit, limit in (("seqread-1m", "MB/s", thr.get("mb_per_s")),
+                                 ("randread-4k-qd16", "IOPS", thr.get("iops"))):
+            r = by.get(("slow-direct", job))
+            if r and limit:
+                ok = r["value"] <= 1.15 * limit
+                checks.append(f"slow-direct {job} {r['value']:.1f} {unit} vs limit {limit}: "
+                              + ("within" if ok else "ABOVE the limit, throttling is not effective"))
+        thr["check"] = "; ".join(checks) if checks else "not measured (no slow-direct row)"
+    hit = []
+    hdir = os.path.join(out, "hitratio")
+    if os.path.isdir(hdir):
+        for name in sorted(os.listdir(hdir)):
+            if name.endswith(".json"):
+                with open(os.path.join(hdir, name)) as f:
+                    hit.append(json.load(f))
+    result = {"meta": meta, "rows": rows, "hit_ratio": hit}
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    print_table(rows, hit, meta)
+    chart(out, rows, hit)
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}" if isinstance(x, (int, float)) else "-"
+
+
+def print_table(rows, hit, meta):
+    hdr = f"{'row':<22} {'job':<17} {'value':>14} {'p99':>11} {'/floor':>7} {'/rclone':>8}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        if not r.get("available"):
+            print(f"{r['row']:<22} {r['job']:<17} {'unavailable: ' + r.get('reason', ''):<}")
+            continue
+        val = f"{r['value']:.1f} {r['metric']}"
+        p99 = f"{r['p99_us'] / 1000:.2f} ms" if r["p99_us"] >= 1000 else f"{r['p99_us']:.0f} us"
+        print(f"{r['row']:<22} {r['job']:<17} {val:>14} {p99:>11} "
+              f"{fmt_ratio(r.get('ratio_to_fuse_floor')):>7} {fmt_ratio(r.get('ratio_to_rclone')):>8}")
+    if hit:
+        print()
+        print(f"{'zipf skew':<10} {'reads':>7} {'distinct':>9} {'capacity':>9} {'measured':>9} {'LRU':>7} {'Belady':>7}")
+        for h in hit:
+            m = h.get("measured_hit_ratio")
+            ms = f"{m * 100:.1f}%" if isinstance(m, (int, float)) else "-"
+            print(f"{h['skew']:<10} {h['reads']:>7} {h['distinct_blocks']:>9} {h['capacity_blocks']:>9} "
+                  f"{ms:>9} {h['lru_hit_ratio'] * 100:>6.1f}% {h['belady_hit_ratio'] * 100:>6.1f}%")
+    thr = meta.get("throttle", {})
+    if thr:
+        print()
+        print(f"throttling: {thr.get('method')}; {thr.get('note', '')}")
+        if "check" in thr:
+            print(f"throttle check: {thr['check']}")
+
+
+def chart(out, rows, hit):
+    """Two panels: IOPS/MB/s per job and row (log scale), and the hit ratios."""
+    avail = [r for r in rows if r.get("available")]
+    if not avail:
+        return
+    jobs = [j for j, _, _ in JOBS if any(r["job"] == j for r in avail)]
+    names = []
+    for r in avail:
+        if r["row"] not in names:
+            names.append(r["row"])
+    dat = os.path.join(out, "chart.dat")
+    with open(dat, "w") as f:
+        f.write("job " + " ".join(f'"{n}"' for n in names) + "\n")
+        for j in jobs:
+            vals = []
+            for n in names:
+                r = next((x for x in avail if x["row"] == n and x["job"] == j), None)
+                vals.append(f"{r['value']:.3f}" if r and r["value"] > 0 else "NaN")
+            f.write(f'"{j} ({JOB_METRIC[j]})" ' + " ".join(vals) + "\n")
+    hdat = os.path.join(out, "hitratio.dat")
+    with open(hdat, "w") as f:
+        f.write("skew measured LRU Belady\n")
+        for h in hit:
+            m = h.get("measured_hit_ratio")
+            f.write(f'"zipf {h["skew"]}" {m * 100 if isinstance(m, (int, float)) else "NaN"} '
+                    f'{h["lru_hit_ratio"] * 100} {h["belady_hit_ratio"] * 100}\n')
+    panels = 2 if hit else 1
+    gp = [
+        f'set terminal pngcairo size 1400,{500 * panels} font ",9"' if has_pngcairo() else
+        f'set terminal png size 1400,{500 * panels}',
+        f'set output "{os.path.join(out, "results.png")}"',
+        f"set multiplot layout {panels},1",
+        'set style data histogram', 'set style histogram clustered gap 1',
+        'set style fill solid 0.9 border -1', 'set key outside right top',
+        'set logscale y', 'set grid ytics', 'set xtics rotate by -15',
+        'set title "bcachefs-lite benchmark: IOPS (4k jobs) or MB/s (1M job), log scale"',
+        'colors = "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 '
+        '#17becf #000000 #aec7e8 #ffbb78 #98df8a #ff9896 #c5b0d5"',
+        f'plot for [i=2:{len(names) + 1}] "{dat}" using i:xtic(1) title columnheader(i) '
+        'lc rgb word(colors, (i - 2) % 16 + 1)',
+    ]
+    if hit:
+        gp += ['unset logscale y', 'set yrange [0:100]', 'set ylabel "hit ratio %"',
+               'set title "hit ratio over a working set twice the cache size"',
+               f'plot for [i=2:4] "{hdat}" using i:xtic(1) title columnheader(i)']
+    gp.append("unset multiplot")
+    r = subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, capture_output=True)
+    if r.returncode != 0:
+        print("gnuplot failed: " + r.stderr.strip(), file=sys.stderr)
+
+
+def has_pngcairo():
+    r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+    return "pngcairo" in (r.stdout + r.stderr)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("trace")
+    t.add_argument("--blocks", type=int, required=True)
+    t.add_argument("--reads", type=int, required=True)
+    t.add_argument("--skew", type=float, required=True)
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--file", required=True)
+    t.add_argument("--out", required=True)
+    s = sub.add_parser("simulate")
+    s.add_argument("--trace", required=True)
+    s.add_argument("--capacity-blocks", type=int, required=True)
+    r = sub.add_parser("report")
+    r.add_argument("--out", required=True)
+    a = p.parse_args()
+    {"trace": cmd_trace, "simulate": cmd_simulate, "report": cmd_report}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
