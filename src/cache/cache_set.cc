@@ -423,7 +423,8 @@ Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct
     return files_->metadata_changed(before, after);
 }
 
-Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
+Result<std::uint64_t> CacheSet::file_bytes(std::uint64_t dev, std::uint64_t ino,
+                                           const std::function<bool(const Extent&)>& counts) {
     auto found = files_->id_and_size(dev, ino);
     if (!found) return found.error();
     if (!found.value()) return 0;
@@ -432,13 +433,21 @@ Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t in
     auto extents = index_->lookup(id, 0, size);
     if (!extents) return extents.error();
     std::uint64_t bytes = 0;
-    for (const Extent& e : extents.value()) {
-        if (e.value.device >= alloc_->ndevices()) continue;
-        const CacheAllocator& ca = alloc_->device(e.value.device);
-        if (e.value.bucket >= ca.geometry().nbuckets || ca.bucket(e.value.bucket).gen != e.value.gen) continue;
-        bytes += std::min(e.end(), size) - e.start();
-    }
+    for (const Extent& e : extents.value())
+        if (counts(e)) bytes += std::min(e.end(), size) - e.start();
     return bytes;
+}
+
+Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
+    return file_bytes(dev, ino, [this](const Extent& e) {
+        if (e.value.device >= alloc_->ndevices()) return false;
+        const CacheAllocator& ca = alloc_->device(e.value.device);
+        return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
+    });
+}
+
+Result<std::uint64_t> CacheSet::dirty_bytes(std::uint64_t dev, std::uint64_t ino) {
+    return file_bytes(dev, ino, [](const Extent& e) { return e.value.dirty(); });
 }
 
 }  // namespace bcl

@@ -228,18 +228,4 @@ Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
     return ok();
 }
 
-Result<std::uint64_t> CacheSet::dirty_bytes(std::uint64_t dev, std::uint64_t ino) {
-    auto found = files_->id_and_size(dev, ino);
-    if (!found) return found.error();
-    if (!found.value()) return 0;
-    const auto [id, size] = *found.value();
-    if (id == 0 || size == 0) return 0;
-    auto extents = index_->lookup(id, 0, size);
-    if (!extents) return extents.error();
-    std::uint64_t bytes = 0;
-    for (const Extent& e : extents.value())
-        if (e.value.dirty()) bytes += std::min(e.end(), size) - e.start();
-    return bytes;
-}
-
 }  // namespace bcl

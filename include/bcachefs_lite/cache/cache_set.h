@@ -325,6 +325,9 @@ private:
 
     Status flush_devices();
     bool dirty_data_intact(const Extent& e);
+    // Bytes of the file (dev, ino), up to its size, in the extents `counts` picks.
+    Result<std::uint64_t> file_bytes(std::uint64_t dev, std::uint64_t ino,
+                                     const std::function<bool(const Extent&)>& counts);
     // Compares the file open as fd with its record, as open_file() does, and
     // drops its cached data if it changed behind the cache's back since the
     // last check (one statx).
