@@ -54,6 +54,29 @@ protected:
         }
         return true;
     }
+    // A child process opens the cache in writeback, writes `data` at
+    // `offset` of backing file `name` (then fsyncs it) and is killed with
+    // SIGKILL, never closing the cache: a crash.
+    void write_and_die(const std::string& name, std::uint64_t offset, const std::string& data, bool fsync) {
+        ASSERT_FALSE(set_) << "close the cache first";
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            Logger quiet{LogLevel::error};
+            auto set = CacheSet::open(wb_options(), quiet);
+            if (!set) ::_exit(2);
+            BackingFile b(path(name));
+            auto file = set.value()->open_file(b.fd(), b.stx());
+            if (!file) ::_exit(3);
+            if (!set.value()->write(*file.value(), b.fd(), offset, std::as_bytes(std::span(data.data(), data.size()))))
+                ::_exit(4);
+            if (fsync && !set.value()->fsync(*file.value(), b.fd(), false)) ::_exit(5);
+            ::kill(::getpid(), SIGKILL);
+        }
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    }
     void reopen_writeback() {
         ASSERT_TRUE(set_->close());
         set_.reset();
@@ -139,23 +162,7 @@ TEST_F(WritebackTest, DirtyDataSurvivesACleanRestartAndACrash) {
     const std::string more = random_bytes(rng_, 40000);
     ASSERT_TRUE(set_->close());
     set_.reset();
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        Logger quiet{LogLevel::error};
-        auto set = CacheSet::open(wb_options(), quiet);
-        if (!set) ::_exit(2);
-        BackingFile b(path("a"));
-        auto file = set.value()->open_file(b.fd(), b.stx());
-        if (!file) ::_exit(3);
-        auto n = set.value()->write(*file.value(), b.fd(), 200000,
-                                    std::as_bytes(std::span(more.data(), more.size())));
-        if (!n || !set.value()->fsync(*file.value(), b.fd(), false)) ::_exit(4);
-        ::kill(::getpid(), SIGKILL);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    write_and_die("a", 200000, more, /*fsync=*/true);
     open_set(wb_options());
     EXPECT_FALSE(set_->opened_clean());
     std::string expect = data + std::string(100000, '\0') + more;
@@ -173,23 +180,7 @@ TEST_F(WritebackTest, DirtyDataSurvivesACleanRestartAndACrash) {
 TEST_F(WritebackTest, AfterAnUncleanShutdownDirtyDataThatFailsItsChecksumIsDropped) {
     format_cache(96);
     write_whole(path("a"), std::string(8192, 'b'));
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        Logger quiet{LogLevel::error};
-        auto set = CacheSet::open(wb_options(), quiet);
-        if (!set) ::_exit(2);
-        BackingFile b(path("a"));
-        auto file = set.value()->open_file(b.fd(), b.stx());
-        if (!file) ::_exit(3);
-        const std::string data(8192, 'd');
-        if (!set.value()->write(*file.value(), b.fd(), 0, std::as_bytes(std::span(data.data(), data.size()))))
-            ::_exit(4);
-        ::kill(::getpid(), SIGKILL);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    write_and_die("a", 0, std::string(8192, 'd'), /*fsync=*/false);
     {
         // What a power loss leaves: the entry, but not the data it points at.
         auto index = Index::open(index_dir_, IndexOptions{});

@@ -9,6 +9,7 @@
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/index/index_format.h"
 #include "common/temp_dir.h"
+#include "raw_db.h"
 
 namespace bcl {
 namespace {
@@ -85,25 +86,14 @@ TEST(DirtyFiles, BatchesPutAndDeleteAndTheyAreWalkedInIdOrder) {
 
 // Turns a new index into what version 1 left: no dirty_files family.
 void make_version_one(const std::string& dir) {
-    rocksdb::DBOptions o;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, dir, cfs, &handles, &db).ok());
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        if (names[i] == kDirtyFilesColumnFamily) {
-            EXPECT_TRUE(db->DropColumnFamily(handles[i]).ok());
+    test::for_each_raw_family(dir, [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name == kDirtyFilesColumnFamily) {
+            EXPECT_TRUE(db.DropColumnFamily(h).ok());
         }
-        if (names[i] == kMetaColumnFamily) {
-            EXPECT_TRUE(
-                db->Put(rocksdb::WriteOptions(), handles[i], std::string(kMetaVersionKey), encode_meta_u64(1)).ok());
+        if (name == kMetaColumnFamily) {
+            EXPECT_TRUE(db.Put(rocksdb::WriteOptions(), h, std::string(kMetaVersionKey), encode_meta_u64(1)).ok());
         }
-    }
-    for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
+    });
 }
 
 TEST(DirtyFiles, AVersionOneIndexGetsTheFamilyAndVersionTwo) {

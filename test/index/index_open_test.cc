@@ -8,6 +8,7 @@
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/index/index_format.h"
 #include "common/temp_dir.h"
+#include "raw_db.h"
 
 namespace bcl {
 namespace {
@@ -140,21 +141,11 @@ TEST(IndexOpen, RocksDbWithoutOurColumnFamiliesIsCorrupt) {
 
 // Rewrites one meta value of a closed index, behind the Index's back.
 void poke_meta(const std::string& dir, std::string_view key, const std::string& value) {
-    rocksdb::DBOptions o;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, dir, cfs, &handles, &db).ok());
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        if (names[i] == kMetaColumnFamily) {
-            EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], std::string(key), value).ok());
+    test::for_each_raw_family(dir, [&](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name == kMetaColumnFamily) {
+            EXPECT_TRUE(db.Put(rocksdb::WriteOptions(), h, std::string(key), value).ok());
         }
-    }
-    for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
+    });
 }
 
 TEST(IndexOpen, NewerFormatVersionIsUnsupported) {
