@@ -156,7 +156,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         // The rest starts on a block boundary; it goes to the backing file.
         counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t from = lo + done;
-        auto n = write_direct_locked(file, rw.value(), from, data.subspan(from - offset), false, false);
+        auto n = write_direct_locked(file, rw.value(), from, data.subspan(from - offset), WriteFlags{}, false);
         if (!n) return n.error();
         if (n.value() < end - from) return Done(static_cast<std::size_t>(from - offset + n.value()));
     }

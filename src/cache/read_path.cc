@@ -42,38 +42,63 @@ Result<std::size_t> pread_full(int fd, std::byte* buf, std::size_t len, std::uin
     return done;
 }
 
+// Whether b follows a directly, in the file and on the same cache device.
+bool follows(const Extent& a, const Extent& b) {
+    return a.end() == b.start() && a.value.device == b.value.device &&
+           b.value.sector == a.value.sector + a.value.length / kSectorSize;
+}
+
 }  // namespace
 
-bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit) {
-    const ExtentValue& v = e.value;
-    if (v.device >= devices_.size()) return false;
-    CacheDevice& dev = *devices_[v.device];
-    CacheAllocator& ca = alloc_->device(v.device);
-    if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return false;
-    if (ca.bucket(v.bucket).gen != v.gen) return false;
+bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
+                            bool count_hit) {
+    const ExtentValue& first = run.front().value;
+    if (first.device >= devices_.size()) return false;
+    CacheDevice& dev = *devices_[first.device];
+    CacheAllocator& ca = alloc_->device(first.device);
+    const auto fresh = [&] {
+        for (const Extent& e : run) {
+            if (e.value.bucket < dev.first_bucket() || e.value.bucket >= dev.nbuckets()) return false;
+            if (ca.bucket(e.value.bucket).gen != e.value.gen) return false;
+        }
+        return true;
+    };
+    if (!fresh()) return false;
 
-    const std::uint64_t dev_off = v.sector * kSectorSize + (start - e.start());
+    const std::uint64_t dev_off = first.sector * kSectorSize + (start - run.front().start());
     const std::uint64_t lo = round_down(dev_off, block_size_);
     const std::uint64_t hi = round_up(dev_off + (end - start), block_size_);
-    const std::uint64_t bucket_start = dev.offset_of(v.bucket);
-    if (lo < bucket_start || hi > bucket_start + dev.bucket_size()) return false;
-
-    AlignedBuffer buf(hi - lo);
+    const std::uint64_t bucket_start = dev.offset_of(first.bucket);
+    if (lo < bucket_start) return false;
     const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
-    if (auto st = dev.read_bucket(v.bucket, sector, buf.span()); !st) {
+    // Straight into dst when it takes the device's alignment; a bounce
+    // buffer otherwise.
+    const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, block_size_);
+    AlignedBuffer bounce;
+    std::span<std::byte> buf;
+    if (direct) {
+        buf = {dst, end - start};
+    } else {
+        bounce = AlignedBuffer::uninitialized(hi - lo);
+        buf = bounce.span();
+    }
+    if (auto st = dev.read_buckets(first.bucket, sector, buf); !st) {
         counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
         log_.debug("cache read failed, reading the backing file instead: {}", st.error().message);
         return false;
     }
-    // ptr_stale: the bucket may have been invalidated and rewritten while
-    // it was read.
-    if (ca.bucket(v.bucket).gen != v.gen) return false;
-    std::memcpy(dst, buf.data() + (dev_off - lo), end - start);
+    // ptr_stale: a bucket may have been invalidated and rewritten while it
+    // was read.
+    if (!fresh()) return false;
+    if (!direct) std::memcpy(dst, bounce.data() + (dev_off - lo), end - start);
     if (!count_hit) return true;
-    // Age first, then raise the hit bucket: the bucket just read is the
-    // youngest, not aged by its own read.
-    alloc_->rescale_priorities(static_cast<std::int64_t>((end - start + kSectorSize - 1) / kSectorSize));
-    alloc_->bucket_hit(AllocPtr{v.device, v.bucket, v.gen, v.sector});
+    for (const Extent& e : run) {
+        const std::uint64_t part = std::min(e.end(), end) - std::max(e.start(), start);
+        // Age first, then raise the hit bucket: the bucket just read is the
+        // youngest, not aged by its own read.
+        alloc_->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
+        alloc_->bucket_hit(AllocPtr{e.value.device, e.value.bucket, e.value.gen, e.value.sector});
+    }
     return true;
 }
 
@@ -148,14 +173,39 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     }
 
     std::uint64_t pos = offset;
-    for (const Extent& e : extents) {
-        if (st.eof != UINT64_MAX) break;
+    // Extents up to this index are read one by one: a run of them failed.
+    std::size_t singly_until = 0;
+    for (std::size_t i = 0; i < extents.size() && st.eof == UINT64_MAX;) {
+        const Extent& e = extents[i];
         const std::uint64_t s = std::max(e.start(), pos);
         const std::uint64_t t = std::min(e.end(), cache_end);
-        if (s >= t) continue;
+        if (s >= t) {
+            ++i;
+            continue;
+        }
         if (pos < s) {
             BCL_TRY(read_backing(st, pos, s, true));
             if (st.eof != UINT64_MAX) break;
+        }
+        // Extents written back to back (one miss insert, one sequential
+        // stream) are read with one I/O.
+        std::size_t j = i + 1;
+        std::uint64_t run_end = t;
+        if (i >= singly_until) {
+            while (j < extents.size() && run_end < cache_end && follows(extents[j - 1], extents[j])) {
+                run_end = std::min(extents[j].end(), cache_end);
+                ++j;
+            }
+        }
+        if (j > i + 1) {
+            if (read_extents(std::span(extents).subspan(i, j - i), s, run_end, out.data() + (s - offset))) {
+                st.bytes_cache += run_end - s;
+                pos = run_end;
+                i = j;
+            } else {
+                singly_until = j;
+            }
+            continue;
         }
         if (read_extent(e, s, t, out.data() + (s - offset))) {
             st.bytes_cache += t - s;
@@ -169,6 +219,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
             BCL_TRY(read_backing(st, s, t, true));
         }
         pos = t;
+        ++i;
     }
     if (st.eof == UINT64_MAX && pos < cache_end) {
         BCL_TRY(read_backing(st, pos, cache_end, true));

@@ -15,6 +15,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/direct_io.h"
 #include "backing_stat.h"
 #include "file_table.h"
 
@@ -87,7 +88,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         }
         counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
     }
-    return write_direct_locked(file, fd, offset, data, flags.append, mode == CacheMode::writethrough);
+    return write_direct_locked(file, fd, offset, data, flags, mode == CacheMode::writethrough);
 }
 
 Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
@@ -101,28 +102,21 @@ Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint6
 }
 
 Result<std::size_t> CacheSet::write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                                  std::span<const std::byte> data, bool append, bool insert) {
+                                                  std::span<const std::byte> data, const WriteFlags& flags,
+                                                  bool insert) {
+    const bool append = flags.append;
     const std::uint64_t end = offset + data.size();
     // Dirty bytes in the blocks the write only partly covers must reach the
     // backing file first: invalidation drops whole blocks.
     if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
-    std::size_t done = 0;
-    int err = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            err = errno;
-            break;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    // Even a failed write may have changed part of the range; an O_APPEND
-    // descriptor writes at the end of file, wherever offset says.
+    // An O_APPEND descriptor writes at the end of file, wherever offset
+    // says; the O_DIRECT one has no O_APPEND.
+    auto n = pwrite_all(fd, append ? -1 : flags.direct_fd, offset, data);
+    // Even a failed write may have changed part of the range.
     BCL_TRY(written(file, fd, offset, append ? UINT64_MAX : end));
-    if (err != 0 && done == 0) return sys_error(err, "write of the backing file");
-    if (insert && !append) insert_written(file, offset, data.first(done));
-    return done;
+    if (!n) return n.error();
+    if (insert && !append) insert_written(file, offset, data.first(n.value()));
+    return n.value();
 }
 
 // Writethrough: the blocks a write covered whole go to the cache as clean

@@ -62,22 +62,30 @@ CacheDevice::CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& 
     : device_(std::move(device)), sb_(sb) {}
 
 Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t sector,
-                                       std::size_t len) const {
+                                       std::size_t len, std::uint64_t buckets) const {
     if (bucket < sb_.first_bucket || bucket >= sb_.nbuckets)
         return make_error(Errc::invalid,
                           fmt::format("{}: bucket {} is outside the data buckets [{}, {})", path(),
                                       bucket, sb_.first_bucket, sb_.nbuckets));
     const std::uint64_t start = std::uint64_t{sector} << kSectorShift;
-    if (start > sb_.bucket_size || len > sb_.bucket_size - start)
+    const std::uint64_t room = std::uint64_t{sb_.bucket_size} * buckets;
+    if (start > sb_.bucket_size || len > room - start)
         return make_error(Errc::invalid,
                           fmt::format("{}: sectors {}+{} bytes run past the end of bucket {}",
-                                      path(), sector, len, bucket));
+                                      path(), sector, len, bucket + buckets - 1));
     return ok();
 }
 
 Status CacheDevice::read_bucket(std::uint64_t bucket, std::uint32_t sector,
                                 std::span<std::byte> buf) {
     BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
+    return device_->read(offset_of(bucket, sector), buf);
+}
+
+Status CacheDevice::read_buckets(std::uint64_t bucket, std::uint32_t sector,
+                                 std::span<std::byte> buf) {
+    const std::uint64_t following = bucket < sb_.nbuckets ? sb_.nbuckets - bucket : 1;
+    BCL_TRY(check_bucket_range(bucket, sector, buf.size(), following));
     return device_->read(offset_of(bucket, sector), buf);
 }
 

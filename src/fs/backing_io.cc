@@ -3,12 +3,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/direct_io.h"
 #include "bufvec.h"
 #include "os_error.h"
 
 namespace bcl {
 
-Result<std::size_t> backing_write(int fd, std::uint64_t offset, const DataVec& data) {
+Result<std::size_t> backing_write(int fd, int direct_fd, std::uint64_t offset, const DataVec& data) {
+    if (direct_fd >= 0 && is_aligned(offset, kDirectAlignment) && is_aligned(data.size(), kDirectAlignment)) {
+        AlignedBuffer gathered = AlignedBuffer::uninitialized(data.size(), kDirectAlignment);
+        BCL_TRY(copy_to_memory(data, gathered.span()));
+        return pwrite_all(fd, direct_fd, offset, gathered.span());
+    }
     BufvecPtr src = to_fuse_bufvec(data);
     if (!src) return os_error(ENOMEM);
     fuse_bufvec dst = FUSE_BUFVEC_INIT(data.size());

@@ -13,8 +13,10 @@
 
 namespace bcl {
 
-// Writes all of `data` at `offset` of fd (spliced when `data` holds a pipe).
-Result<std::size_t> backing_write(int fd, std::uint64_t offset, const DataVec& data);
+// Writes all of `data` at `offset` of fd (spliced when `data` holds a
+// pipe); aligned writes through direct_fd instead when it is not -1
+// (util/direct_io.h).
+Result<std::size_t> backing_write(int fd, int direct_fd, std::uint64_t offset, const DataVec& data);
 // What the application's close(2) would do to the backing file: closing a
 // duplicate lets the backing file system flush and report (NFS does).
 Status backing_flush(int fd);

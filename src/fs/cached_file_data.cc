@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "backing_io.h"
@@ -19,8 +20,10 @@ public:
     // O_SYNC includes O_DSYNC's bit; either makes every write durable
     // before it returns.
     CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags)
-        : Handle(fd), file_(std::move(file)),
-          write_flags_{.append = (flags & O_APPEND) != 0, .sync = (flags & (O_SYNC | O_DSYNC)) != 0} {}
+        : Handle(fd, flags), file_(std::move(file)),
+          write_flags_{.append = (flags & O_APPEND) != 0,
+                       .sync = (flags & (O_SYNC | O_DSYNC)) != 0,
+                       .direct_fd = direct_fd()} {}
     CachedFile& file() { return *file_; }
     const std::shared_ptr<CachedFile>& shared() const { return file_; }
     WriteFlags write_flags() const { return write_flags_; }
@@ -52,11 +55,17 @@ Result<std::unique_ptr<FileData::Handle>> CachedFileData::open(int fd, const str
 Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::size_t size) {
     DataVec out;
     if (size == 0) return out;
-    std::unique_ptr<std::byte[]> buf(new (std::nothrow) std::byte[size]);
-    if (!buf) return os_error(ENOMEM);
-    auto n = cache_.read(cached(handle).file(), handle.fd(), offset, std::span(buf.get(), size));
+    // Page-aligned, so the cache device reads straight into it, and the
+    // reply is sent from it.
+    AlignedBuffer buf;
+    try {
+        buf = AlignedBuffer::uninitialized(size);
+    } catch (const std::bad_alloc&) {
+        return os_error(ENOMEM);
+    }
+    auto n = cache_.read(cached(handle).file(), handle.fd(), offset, buf.span());
     if (!n) return n.error();
-    if (n.value() != 0) std::memcpy(out.add_owned(n.value()).data(), buf.get(), n.value());
+    if (n.value() != 0) out.add_owned(std::move(buf), n.value());
     return out;
 }
 

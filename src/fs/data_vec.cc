@@ -1,5 +1,7 @@
 #include "bcachefs_lite/fs/data_vec.h"
 
+#include <utility>
+
 namespace bcl {
 
 void DataVec::add_fd(int fd, std::uint64_t offset, std::size_t len) {
@@ -14,11 +16,9 @@ void DataVec::add_memory(const std::byte* mem, std::size_t len) {
     segments_.push_back(DataSegment{mem, -1, true, 0, len});
 }
 
-std::span<std::byte> DataVec::add_owned(std::size_t len) {
-    owned_.push_back(std::make_unique<std::byte[]>(len));
-    std::byte* mem = owned_.back().get();
-    add_memory(mem, len);
-    return {mem, len};
+void DataVec::add_owned(AlignedBuffer buf, std::size_t len) {
+    owned_.push_back(std::move(buf));
+    add_memory(owned_.back().data(), len);
 }
 
 std::size_t DataVec::size() const {

@@ -15,9 +15,11 @@ namespace bcl {
 namespace {
 
 // Flags for the backing descriptor. O_CREAT/O_EXCL were handled by create;
-// O_DIRECT would demand aligned buffers of the daemon (the kernel side
-// bypasses its page cache through direct_io instead); O_TRUNC goes through
-// FileData::truncate; O_NOFOLLOW does not apply to a /proc/self/fd reopen.
+// O_DIRECT would demand aligned buffers of the daemon for every read (the
+// kernel side bypasses its page cache through direct_io; the seam is told
+// of O_DIRECT and sends aligned writes past the backing page cache itself);
+// O_TRUNC goes through FileData::truncate; O_NOFOLLOW does not apply to a
+// /proc/self/fd reopen.
 constexpr int kStrippedFlags = O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_TRUNC | O_NOFOLLOW;
 
 int backing_flags(int flags) { return (flags & ~kStrippedFlags) | O_CLOEXEC; }
@@ -58,7 +60,7 @@ Result<std::unique_ptr<OpenFile>> do_open(State& state, fuse_ino_t ino, int flag
     int open_flags = backing_flags(flags);
     UniqueFd fd(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
     if (!fd.valid()) return last_os_error();
-    return attach(state, inode, std::move(fd), open_flags, (flags & O_TRUNC) != 0);
+    return attach(state, inode, std::move(fd), open_flags | (flags & O_DIRECT), (flags & O_TRUNC) != 0);
 }
 
 struct Created {
@@ -89,7 +91,7 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     created.entry.attr = st;
     created.entry.attr_timeout = state.options.attr_timeout;
     created.entry.entry_timeout = state.options.entry_timeout;
-    auto file = attach(state, inode, std::move(fd), open_flags & ~(O_CREAT | O_NOFOLLOW), false);
+    auto file = attach(state, inode, std::move(fd), (open_flags & ~(O_CREAT | O_NOFOLLOW)) | (flags & O_DIRECT), false);
     if (!file) {
         state.inodes.forget(inode, 1);
         return file.error();

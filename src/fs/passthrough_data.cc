@@ -10,8 +10,8 @@
 
 namespace bcl {
 
-Result<std::unique_ptr<FileData::Handle>> PassthroughData::open(int fd, const struct statx&, int) {
-    return std::make_unique<Handle>(fd);
+Result<std::unique_ptr<FileData::Handle>> PassthroughData::open(int fd, const struct statx&, int flags) {
+    return std::make_unique<Handle>(fd, flags);
 }
 
 Result<DataVec> PassthroughData::read(Handle& handle, std::uint64_t offset, std::size_t size) {
@@ -23,7 +23,7 @@ Result<DataVec> PassthroughData::read(Handle& handle, std::uint64_t offset, std:
 }
 
 Result<std::size_t> PassthroughData::write(Handle& handle, std::uint64_t offset, const DataVec& data) {
-    return backing_write(handle.fd(), offset, data);
+    return backing_write(handle.fd(), handle.direct_fd(), offset, data);
 }
 
 Status PassthroughData::flush(Handle& handle) { return backing_flush(handle.fd()); }

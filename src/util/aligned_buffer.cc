@@ -8,12 +8,19 @@
 
 namespace bcl {
 
-AlignedBuffer::AlignedBuffer(std::size_t size, std::size_t alignment) : size_(size) {
+AlignedBuffer::AlignedBuffer(std::size_t size, std::size_t alignment, NoZeroing) : size_(size) {
     if (size == 0) return;
     void* p = nullptr;
     if (posix_memalign(&p, alignment, size) != 0) throw std::bad_alloc();
-    std::memset(p, 0, size);
     data_ = static_cast<std::byte*>(p);
+}
+
+AlignedBuffer::AlignedBuffer(std::size_t size, std::size_t alignment) : AlignedBuffer(size, alignment, NoZeroing{}) {
+    if (data_) std::memset(data_, 0, size);
+}
+
+AlignedBuffer AlignedBuffer::uninitialized(std::size_t size, std::size_t alignment) {
+    return AlignedBuffer(size, alignment, NoZeroing{});
 }
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }

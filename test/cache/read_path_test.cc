@@ -91,13 +91,74 @@ TEST_F(CacheTest, EmptyAndTinyFilesReadCorrectlyAndTheTailIsNeverOverServed) {
     EXPECT_EQ(s.bytes_read_cache, 5u * 2 + 2u * 2 + 2u);
 }
 
-TEST_F(CacheTest, AFailingCacheDeviceNeverFailsARead) {
-    auto mem = std::make_unique<MemDevice>((first_bucket_for(kTestBucketSize) + 96) * kTestBucketSize, 4096);
+// A faulty cache device over memory, formatted with the test geometry.
+std::unique_ptr<FaultyDevice> faulty_cache(std::uint64_t buckets) {
+    auto mem = std::make_unique<MemDevice>((first_bucket_for(kTestBucketSize) + buckets) * kTestBucketSize, 4096);
     FormatOptions fo;
     fo.bucket_size = kTestBucketSize;
     fo.block_size = kTestBlockSize;
-    ASSERT_TRUE(format_block_device(*mem, fo));
-    auto faulty = std::make_unique<FaultyDevice>(std::move(mem));
+    EXPECT_TRUE(format_block_device(*mem, fo));
+    return std::make_unique<FaultyDevice>(std::move(mem));
+}
+
+TEST_F(CacheTest, ExtentsBackToBackOnTheDeviceAreReadWithOneIo) {
+    auto faulty = faulty_cache(96);
+    FaultyDevice* faults = faulty.get();
+    CacheSetOptions o = options();
+    o.cache_path.clear();
+    o.device = std::move(faulty);
+    open_set(std::move(o));
+
+    // Six misses in a row: six extents, one after the other in one bucket.
+    constexpr std::size_t kPiece = 2 * kTestBlockSize;
+    const std::string data = random_bytes(rng_, 6 * kPiece);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    for (std::size_t off = 0; off < data.size(); off += kPiece) ASSERT_EQ(f.read(off, kPiece), data.substr(off, kPiece));
+    ASSERT_EQ(set_->stats().cache_misses, 6u);
+
+    // Any second read of the device fails: the whole file still comes
+    // from the cache, so it took one.
+    faults->add_fault(FaultRule{.kind = IoKind::read, .skip = 1, .count = 0});
+    EXPECT_EQ(f.read(0, data.size()), data);
+    CacheStats s = set_->stats();
+    EXPECT_EQ(s.cache_read_errors, 0u);
+    EXPECT_EQ(s.cache_hits, 1u);
+    EXPECT_EQ(s.bytes_read_cache, data.size());
+    // Unaligned inside the run: one I/O too (the rule has let its one
+    // request through already, so clear it).
+    faults->clear_faults();
+    faults->add_fault(FaultRule{.kind = IoKind::read, .skip = 1, .count = 0});
+    EXPECT_EQ(f.read(kPiece / 2 + 3, 4 * kPiece), data.substr(kPiece / 2 + 3, 4 * kPiece));
+    EXPECT_EQ(set_->stats().cache_read_errors, 0u);
+}
+
+TEST_F(CacheTest, AFailedReadOfARunFallsBackExtentByExtent) {
+    auto faulty = faulty_cache(96);
+    FaultyDevice* faults = faulty.get();
+    CacheSetOptions o = options();
+    o.cache_path.clear();
+    o.device = std::move(faulty);
+    open_set(std::move(o));
+
+    constexpr std::size_t kPiece = kTestBlockSize;
+    const std::string data = random_bytes(rng_, 6 * kPiece);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    for (std::size_t off = 0; off < data.size(); off += kPiece) ASSERT_EQ(f.read(off, kPiece), data.substr(off, kPiece));
+
+    // The run's one read fails; the extents, read one by one, do not.
+    faults->add_fault(FaultRule{.kind = IoKind::read, .count = 1});
+    const CacheStats before = set_->stats();
+    EXPECT_EQ(f.read(0, data.size()), data);
+    const CacheStats after = set_->stats();
+    EXPECT_EQ(after.cache_read_errors, before.cache_read_errors + 1);
+    EXPECT_EQ(after.bytes_read_cache - before.bytes_read_cache, data.size());
+    EXPECT_EQ(after.bytes_read_backing, before.bytes_read_backing);
+}
+
+TEST_F(CacheTest, AFailingCacheDeviceNeverFailsARead) {
+    auto faulty = faulty_cache(96);
     FaultyDevice* faults = faulty.get();
     CacheSetOptions o = options();
     o.cache_path.clear();

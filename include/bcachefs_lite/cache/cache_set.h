@@ -18,9 +18,11 @@
 // first (IndexOptions::before_durable).
 //
 // Reads (read_path.cc): the extents overlapping the range are looked up
-// with one Seek; an extent whose gen equals its bucket's is read from the
-// cache device through an aligned bounce buffer, and the gen is checked
-// again after the read (bcache's ptr_stale): a changed gen, a read error or
+// with one Seek; extents whose gens equal their buckets' are read from the
+// cache device, those back to back on it with one I/O, straight into the
+// caller's buffer when it is aligned (else through a bounce buffer), and
+// the gens are checked again after the read (bcache's ptr_stale): a run that
+// fails is read again extent by extent; a changed gen, a read error or
 // a gap is read from the backing file instead — except for dirty data,
 // whose only copy is in the cache: that is an error (EIO), never older
 // backing data. Missed data, widened to whole blocks, is written to the
@@ -164,6 +166,9 @@ struct WriteFlags {
     bool append = false;
     // O_SYNC or O_DSYNC: durable (as fsync() says) before write() returns.
     bool sync = false;
+    // O_DIRECT: the backing file open with O_DIRECT (util/direct_io.h),
+    // for the aligned writes that go to the backing file; -1 when none.
+    int direct_fd = -1;
 };
 
 class CacheSet {
@@ -338,15 +343,23 @@ private:
     Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
 
     // read_path.cc
-    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true);
+    // Reads [start, end) of the file from `run`: extents back to back in
+    // the file and on one cache device, read with one I/O. False when any
+    // of them is stale or the read fails (dst then holds garbage).
+    bool read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
+                      bool count_hit = true);
+    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true) {
+        return read_extents({&e, 1}, start, end, dst, count_hit);
+    }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
     // miss_insert.cc
     void insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                      std::span<const std::byte> data);
     // write_path.cc; *_locked: file.write_lock held.
     Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
+    // Of flags, append and direct_fd count; sync is the caller's business.
     Result<std::size_t> write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                            std::span<const std::byte> data, bool append, bool insert);
+                                            std::span<const std::byte> data, const WriteFlags& flags, bool insert);
     void insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data);
     Status write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
     // dirty_write.cc

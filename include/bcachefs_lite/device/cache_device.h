@@ -54,6 +54,11 @@ public:
     // device's alignment rules).
     [[nodiscard]] Status read_bucket(std::uint64_t bucket, std::uint32_t sector,
                                      std::span<std::byte> buf);
+    // A read that starts in `bucket` and may run on through the data
+    // buckets after it (they are contiguous on the device): one I/O for
+    // extents laid out back to back across a bucket boundary.
+    [[nodiscard]] Status read_buckets(std::uint64_t bucket, std::uint32_t sector,
+                                      std::span<std::byte> buf);
     [[nodiscard]] Status write_bucket(std::uint64_t bucket, std::uint32_t sector,
                                       std::span<const std::byte> buf);
     // Discards a whole data bucket; Errc::unsupported when the device cannot.
@@ -62,7 +67,9 @@ public:
 
 private:
     CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb);
-    Status check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len) const;
+    // `buckets`: how many buckets from `bucket` on the range may span.
+    Status check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len,
+                              std::uint64_t buckets = 1) const;
 
     std::unique_ptr<BlockDevice> device_;
     const Superblock sb_;

@@ -13,6 +13,8 @@
 #include <span>
 #include <vector>
 
+#include "bcachefs_lite/util/aligned_buffer.h"
+
 namespace bcl {
 
 struct DataSegment {
@@ -42,8 +44,9 @@ public:
     void add_stream(int fd, std::size_t len);
     // Borrowed memory: it must outlive this DataVec.
     void add_memory(const std::byte* mem, std::size_t len);
-    // Memory owned by this DataVec, for the caller to fill.
-    std::span<std::byte> add_owned(std::size_t len);
+    // The first `len` bytes of `buf`, which this DataVec takes over: a
+    // buffer read into in place, with no copy.
+    void add_owned(AlignedBuffer buf, std::size_t len);
 
     const std::vector<DataSegment>& segments() const { return segments_; }
     // Total length of all segments.
@@ -52,7 +55,7 @@ public:
 
 private:
     std::vector<DataSegment> segments_;
-    std::vector<std::unique_ptr<std::byte[]>> owned_;
+    std::vector<AlignedBuffer> owned_;
 };
 
 }  // namespace bcl

@@ -7,8 +7,8 @@
 //
 // Contract
 // - Descriptors. The fs layer opens the backing file (with the caller's
-//   open(2) flags, minus O_CREAT/O_EXCL/O_NOCTTY and O_DIRECT) and owns that
-//   descriptor: it passes it to open() and closes it only after release()
+//   open(2) flags, minus O_CREAT/O_EXCL/O_NOCTTY and O_DIRECT; open() is
+//   told of O_DIRECT in its flags) and owns that descriptor: it passes it to open() and closes it only after release()
 //   returned. An implementation may use it from open() until release()
 //   returns and must dup() it to keep it longer. The O_PATH descriptor of an
 //   inode (truncate without an open file) belongs to the fs layer and is
@@ -64,22 +64,30 @@ public:
     // One open file. Implementations derive from it to keep their state.
     class Handle {
     public:
-        explicit Handle(int fd) : fd_(fd) {}
-        virtual ~Handle() = default;
+        // `flags`: the open flags of the caller. With O_DIRECT and write
+        // access, the handle opens and owns a second, O_DIRECT descriptor
+        // of the file for the writes that can go past the page cache
+        // (util/direct_io.h).
+        explicit Handle(int fd, int flags = 0);
+        virtual ~Handle();
         Handle(const Handle&) = delete;
         Handle& operator=(const Handle&) = delete;
         // The backing descriptor, owned by the fs layer (see the contract).
         int fd() const { return fd_; }
+        // The O_DIRECT descriptor, or -1.
+        int direct_fd() const { return direct_fd_; }
 
     private:
         int fd_;
+        int direct_fd_ = -1;
     };
 
     virtual ~FileData() = default;
 
     // A file was opened (or created). `stx` is the file's statx at open time
     // (basic stats and, where the file system has it, the birth time);
-    // `flags` are the open(2) flags the backing descriptor was opened with.
+    // `flags` are the open(2) flags the backing descriptor was opened with,
+    // plus the caller's O_DIRECT.
     virtual Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) = 0;
 
     // Up to `size` bytes at `offset`; fewer at end of file.

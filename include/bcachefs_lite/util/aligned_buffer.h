@@ -1,4 +1,4 @@
-// AlignedBuffer: an owned, zero-initialised byte buffer whose address is a
+// AlignedBuffer: an owned, zero-initialised (unless asked not to be) byte buffer whose address is a
 // multiple of `alignment`, as O_DIRECT requires. Move-only.
 #pragma once
 
@@ -14,6 +14,9 @@ public:
 
     AlignedBuffer() = default;
     explicit AlignedBuffer(std::size_t size, std::size_t alignment = kDefaultAlignment);
+    // Without the zeroing, for a buffer about to be filled whole by a read.
+    // Throws std::bad_alloc like the constructor.
+    static AlignedBuffer uninitialized(std::size_t size, std::size_t alignment = kDefaultAlignment);
     ~AlignedBuffer();
     AlignedBuffer(AlignedBuffer&& other) noexcept;
     AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
@@ -27,6 +30,9 @@ public:
     std::span<const std::byte> span() const { return {data_, size_}; }
 
 private:
+    struct NoZeroing {};
+    AlignedBuffer(std::size_t size, std::size_t alignment, NoZeroing);
+
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
 };
