@@ -29,11 +29,27 @@ bcl_ensure_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || bcl_die "apt-get install ${missing[*]} failed"
 }
 
-# Configures (once) and builds the tree in $1 with the extra meson options that follow.
-bcl_build() {
+# bcl_setup DIR [MESON OPTION...]: configures DIR once.
+bcl_setup() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" >/dev/null || bcl_die "meson setup $dir failed"
   fi
-  meson compile -C "$dir" >/dev/null || { meson compile -C "$dir" 2>&1 | tail -40; bcl_die "build in $dir failed"; }
+}
+
+# bcl_compile DIR [TARGET...]: builds everything in DIR, or just the
+# targets (paths of build outputs relative to DIR).
+bcl_compile() {
+  local dir=$1; shift
+  if [ $# -eq 0 ]; then
+    meson compile -C "$dir" >/dev/null || { meson compile -C "$dir" 2>&1 | tail -40; bcl_die "build in $dir failed"; }
+  else
+    ninja -C "$dir" "$@" >/dev/null || { ninja -C "$dir" "$@" 2>&1 | tail -40; bcl_die "build in $dir failed"; }
+  fi
+}
+
+# bcl_build DIR [MESON OPTION...]: configures (once) and builds all of DIR.
+bcl_build() {
+  bcl_setup "$@"
+  bcl_compile "$1"
 }
