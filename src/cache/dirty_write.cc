@@ -17,6 +17,7 @@
 #include "backing_stat.h"
 #include "file_handle.h"
 #include "file_table.h"
+#include "staged_dirty.h"
 
 namespace bcl {
 
@@ -40,8 +41,52 @@ Result<int> CacheSet::rw_fd_locked(CachedFile& file, int fd) {
     return rw;
 }
 
+StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
+                                  const WriteFlags& flags) {
+    StagedDirty staged(sectors_.get());
+    // Partial blocks need a read-modify-write under the lock; an append's
+    // offset is known only there.
+    if (data.empty() || flags.append || !is_aligned(offset, block_size_) || !is_aligned(data.size(), block_size_))
+        return staged;
+    if (mode() != CacheMode::writeback || file.identity.dev != root_dev_ || !dirty_write_allowed(flags.sync))
+        return staged;
+    std::uint64_t file_id;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass || file.record.file_id == 0) return staged;
+        file_id = file.record.file_id;
+    }
+    AlignedBuffer buf = AlignedBuffer::uninitialized(data.size());
+    std::memcpy(buf.data(), data.data(), data.size());
+    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    const auto write_point = static_cast<unsigned>(file_id % kWritePoints);
+    std::uint64_t done = 0;
+    while (done < data.size()) {
+        const std::uint64_t left_sectors = (data.size() - done) / kSectorSize;
+        const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
+        auto a = sectors_->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
+                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+        if (!a) break;
+        count_cache_write(a.value().sectors);
+        const AllocPtr& p = a.value().ptrs.ptr[0];
+        const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
+        const auto piece = buf.span().subspan(done, len);
+        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
+            // The write finds no staged piece here and tries again itself.
+            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+            sectors_->put(a.value());
+            break;
+        }
+        staged.add(StagedPiece{offset + done, a.value(), crc32c(0, piece)});
+        done += len;
+    }
+    return staged;
+}
+
 Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                                                std::span<const std::byte> data, bool sync) {
+                                                                std::span<const std::byte> data, bool sync,
+                                                                StagedDirty& staged) {
     using Done = std::optional<std::size_t>;
     if (data.empty()) return Done(0);
     // Writeback finds files again by handle on the backing root's file
@@ -105,25 +150,31 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     const bool was_clean = dirty_bytes() == 0;
     std::uint64_t done = 0;
     while (done < hi - lo) {
-        const std::uint64_t left_sectors = (hi - lo - done) / kSectorSize;
-        const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
-        // A write never waits for a bucket: what finds none goes direct.
-        auto a = sectors_->alloc_sectors(WriteKey{file_id, (lo + done) / kSectorSize}, want, write_point,
-                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
-        if (!a) break;
-        count_cache_write(a.value().sectors);
-        const AllocPtr& p = a.value().ptrs.ptr[0];
-        const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
-        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-        const auto piece = buf.span().subspan(done, len);
-        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
-            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-            log_.warn("cache write failed, writing through: {}", st.error().message);
-            sectors_->put(a.value());
-            break;
+        std::optional<StagedPiece> piece = staged.take(lo + done);
+        if (!piece) {
+            const std::uint64_t left_sectors = (hi - lo - done) / kSectorSize;
+            const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
+            // A write never waits for a bucket: what finds none goes direct.
+            auto a = sectors_->alloc_sectors(WriteKey{file_id, (lo + done) / kSectorSize}, want, write_point,
+                                             /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+            if (!a) break;
+            count_cache_write(a.value().sectors);
+            const AllocPtr& p = a.value().ptrs.ptr[0];
+            const auto bytes = buf.span().subspan(done, std::uint64_t{a.value().sectors} * kSectorSize);
+            const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+            if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes); !st) {
+                counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+                log_.warn("cache write failed, writing through: {}", st.error().message);
+                sectors_->put(a.value());
+                break;
+            }
+            piece = StagedPiece{lo + done, a.value(), crc32c(0, bytes)};
         }
+        const SectorAlloc& a = piece->alloc;
+        const AllocPtr& p = a.ptrs.ptr[0];
+        const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
         const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
-                                                    p.offset, crc32c(0, piece), /*dirty=*/true);
+                                                    p.offset, piece->crc, /*dirty=*/true);
         IndexBatch batch;
         batch.insert_extent(file_id, lo + done, value);
         batch.put_file(file.identity, rec);
@@ -140,7 +191,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             // again on every pass while the extent is dirty.
             (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
         }
-        sectors_->put(a.value());
+        sectors_->put(a);
         if (!committed) {
             log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
             break;

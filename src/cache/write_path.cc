@@ -18,6 +18,7 @@
 #include "bcachefs_lite/util/direct_io.h"
 #include "backing_stat.h"
 #include "file_table.h"
+#include "staged_dirty.h"
 
 namespace bcl {
 
@@ -72,6 +73,7 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
 
 Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
                                     WriteFlags flags) {
+    StagedDirty staged = stage_dirty(file, offset, data, flags);
     std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
     if (flags.append) {
@@ -82,7 +84,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
     const CacheMode mode = mode_.load(std::memory_order_acquire);
     if (mode == CacheMode::writeback) {
         if (dirty_write_allowed(flags.sync)) {
-            auto n = write_dirty_locked(file, fd, offset, data, flags.sync);
+            auto n = write_dirty_locked(file, fd, offset, data, flags.sync, staged);
             if (!n) return n.error();
             if (n.value()) return *n.value();
         }

@@ -107,6 +107,7 @@
 namespace bcl {
 
 class FileTable;
+class StagedDirty;
 class GcCountdown;
 class GcJob;
 class IndexGenStore;
@@ -365,9 +366,15 @@ private:
     // dirty_write.cc
     bool dirty_write_allowed(bool sync) const;
     Result<int> rw_fd_locked(CachedFile& file, int fd);
+    // Puts a whole-block writeback write's data on the cache device ahead
+    // of its write_lock (staged_dirty.h); nothing for any other write.
+    StagedDirty stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
+                            const WriteFlags& flags);
     // The bytes written, or nullopt when the write must go direct instead.
+    // Uses the pieces of `staged` that fit and leaves the rest in it.
     Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                                          std::span<const std::byte> data, bool sync);
+                                                          std::span<const std::byte> data, bool sync,
+                                                          StagedDirty& staged);
     // write_back.cc
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                               std::uint64_t max_bytes);
