@@ -56,11 +56,18 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     if (first.device >= devices_.size()) return false;
     CacheDevice& dev = *devices_[first.device];
     CacheAllocator& ca = alloc_->device(first.device);
+    // Each extent must lie inside its own bucket: one that claims more is
+    // corrupt and must not reach into the next bucket's data.
+    for (const Extent& e : run) {
+        const ExtentValue& v = e.value;
+        if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return false;
+        const std::uint64_t bucket_start = dev.offset_of(v.bucket);
+        const std::uint64_t at = v.sector * kSectorSize;
+        if (at < bucket_start || at + v.length > bucket_start + dev.bucket_size()) return false;
+    }
     const auto fresh = [&] {
-        for (const Extent& e : run) {
-            if (e.value.bucket < dev.first_bucket() || e.value.bucket >= dev.nbuckets()) return false;
+        for (const Extent& e : run)
             if (ca.bucket(e.value.bucket).gen != e.value.gen) return false;
-        }
         return true;
     };
     if (!fresh()) return false;
@@ -68,9 +75,7 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     const std::uint64_t dev_off = first.sector * kSectorSize + (start - run.front().start());
     const std::uint64_t lo = round_down(dev_off, block_size_);
     const std::uint64_t hi = round_up(dev_off + (end - start), block_size_);
-    const std::uint64_t bucket_start = dev.offset_of(first.bucket);
-    if (lo < bucket_start) return false;
-    const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
+    const auto sector = static_cast<std::uint32_t>((lo - dev.offset_of(first.bucket)) / kSectorSize);
     // Straight into dst when it takes the device's alignment; a bounce
     // buffer otherwise.
     const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, block_size_);
