@@ -75,9 +75,12 @@ Result<ExtentValue> decode_extent_value(std::string_view bytes) {
     v.crc_offset = get_le(p + 27, 8);
     v.crc_length = get_le(p + 35, 8);
     v.data_crc = static_cast<std::uint32_t>(get_le(p + 43, 4));
+    // The checksummed range holds the extent, so its end fitting in a u64
+    // means every slice of the extent still decodes.
     if (v.length == 0 || v.length % kSectorSize != 0 || v.crc_offset % kSectorSize != 0 ||
         v.crc_offset > v.crc_length || v.length > v.crc_length - v.crc_offset ||
-        v.sector > UINT64_MAX / kSectorSize || v.crc_offset > v.sector * kSectorSize)
+        v.sector > UINT64_MAX / kSectorSize || v.crc_offset > v.sector * kSectorSize ||
+        v.crc_length > UINT64_MAX - v.crc_device_offset())
         return make_error(Errc::corrupt, "extent value has contradictory fields");
     return v;
 }

@@ -121,6 +121,20 @@ TEST_F(IndexExtents, SameRangeReplacesAndAdjacentInsertTouchesNothing) {
     EXPECT_EQ(ext[1].value.sector, 11u);
 }
 
+// An extent whose bytes run past 2^64 is refused: once an overlapping
+// write trimmed it, it would leave a piece that does not decode, and every
+// read of the file would fail.
+TEST_F(IndexExtents, AnExtentPastTheLastDeviceByteIsRefused) {
+    auto past_end = index_->insert_extent(7, 0, at_sector(8 * K, UINT64_MAX / kSectorSize));
+    ASSERT_FALSE(past_end);
+    EXPECT_EQ(past_end.error().code, Errc::invalid);
+    insert(7, 0, at_sector(8 * K, UINT64_MAX / kSectorSize - 16));
+    insert(7, 0, at_sector(4 * K, 10));
+    auto ext = all(7);
+    ASSERT_EQ(ext.size(), 2u);
+    EXPECT_EQ(ext[1].value.sector, UINT64_MAX / kSectorSize - 8);
+}
+
 TEST_F(IndexExtents, InvalidInsertsAreRefusedAndChangeNothing) {
     insert(7, 0, at_sector(4 * K, 10));
     auto unaligned = index_->insert_extent(7, 100, at_sector(4 * K, 1));

@@ -97,7 +97,9 @@ Result<ExtentKey> decode_extent_key(std::string_view bytes);
 
 std::string encode_extent_value(const ExtentValue& value);
 // Errc::corrupt on a wrong size, a bad checksum or fields that contradict
-// each other (zero or unaligned length, crc window outside crc_length).
+// each other (zero or unaligned length, crc window outside crc_length, a
+// checksummed range that starts before byte 0 or whose end offset does not
+// fit in 64 bits).
 Result<ExtentValue> decode_extent_value(std::string_view bytes);
 
 // The part [skip, skip + length) of the extent `v` (byte offsets relative
