@@ -12,6 +12,8 @@ BCL_TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   attr e2fsprogs util-linux
 )
+# The fuzz targets: clang, and libFuzzer, which clang only recommends.
+BCL_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 bcl_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
