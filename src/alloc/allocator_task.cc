@@ -60,7 +60,7 @@ CacheAllocator::CacheAllocator(unsigned dev, const Geometry& geometry, GenStore&
       strand_(boost::asio::make_strand(std::move(executor))),
       table_(geometry),
       free_inc_(sizes_.free_inc),
-      free_{Fifo<std::uint64_t>(sizes_.free), Fifo<std::uint64_t>(sizes_.free)},
+      free_{Fifo<std::uint64_t>(options.movinggc_reserve ? sizes_.free : 0), Fifo<std::uint64_t>(sizes_.free)},
       invalidator_(sizes_.heap, options.replacement, options.random_seed),
       task_(std::make_shared<TaskState>()) {
     task_->owner = this;

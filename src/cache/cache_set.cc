@@ -80,6 +80,7 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
 
 Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(validate(options.writeback));
+    BCL_TRY(validate(options.promotion));
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
@@ -138,6 +139,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
         }
         c.options.wake_gc = [this] { allocator_wants_gc(); };
+        // Nothing here allocates from free[movinggc] (there is no moving GC
+        // yet): filled, it would keep `free` buckets empty for good.
+        c.options.movinggc_reserve = false;
         configs.push_back(std::move(c));
     }
     auto alloc = AllocSet::create(configs, *gen_store_, background_->executor());
@@ -160,6 +164,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
     capacity_bytes_ = data_sectors * kSectorSize;
+    promotion_ = std::make_unique<PromotionPolicy>(options.promotion, miss_table_slots(capacity_bytes_ / block_size_));
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
     gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_,
                                   [this](const Extent& e) { return dirty_data_intact(e); });

@@ -134,7 +134,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     }
     if (got_end < end) st.eof = std::max(got_end, start);
     const std::uint64_t insert_len = round_up(n.value(), block_size_);
-    if (st.may_insert && insert_len != 0)
+    if (st.may_insert && insert_len != 0 && promote_miss(st.file_id, lo, insert_len))
         insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }

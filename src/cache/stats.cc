@@ -34,6 +34,8 @@ CacheStats CacheCounters::snapshot() const {
     s.bytes_written_dirty = get(bytes_written_dirty);
     s.bytes_written_back = get(bytes_written_back);
     s.writes_direct = get(writes_direct);
+    s.promotions = get(promotions);
+    s.promotions_skipped = get(promotions_skipped);
     return s;
 }
 
@@ -61,6 +63,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"bytes_written_dirty", s.bytes_written_dirty},
         {"bytes_written_back", s.bytes_written_back},
         {"writes_direct", s.writes_direct},
+        {"promotions", s.promotions},
+        {"promotions_skipped", s.promotions_skipped},
     };
 }
 

@@ -8,6 +8,7 @@
 
 #include "option_values.h"
 #include "os_error.h"
+#include "promotion_values.h"
 
 namespace bcl {
 
@@ -25,7 +26,8 @@ bool is_stat_name(std::string_view short_name) {
 
 // Root's knobs: the mode and the tunables.
 bool is_knob(std::string_view short_name) {
-    return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr;
+    return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr ||
+           find_promotion_tunable(short_name) != nullptr;
 }
 
 // Readable on this inode (and listed).
@@ -73,6 +75,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         out.push_back(prefix + std::string(kAllStats));
         out.push_back(prefix + std::string(kCacheModeXattr));
         for (const TunableText& t : writeback_tunable_texts()) out.push_back(prefix + std::string(t.name));
+        for (const PromotionTunableText& t : promotion_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kRateDebug));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
@@ -91,6 +94,7 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std:
     }
     if (n == kCacheModeXattr) return std::string(cache_mode_name(cache_.mode()));
     if (const TunableText* t = find_writeback_tunable(n)) return t->format(cache_.writeback_tunables());
+    if (const PromotionTunableText* t = find_promotion_tunable(n)) return t->format(cache_.promotion_tunables());
     if (n == kRateDebug) return format_rate_debug(cache_.writeback_status());
     const CacheStats stats = cache_.stats();
     if (n == kAllStats) return format_stats(stats);
@@ -123,6 +127,14 @@ Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
             log_.warn("cache_mode={} refused: {}", cache_mode_name(*mode), st.error().message);
             return st.error();
         }
+        return ok();
+    }
+    if (const PromotionTunableText* promotion = find_promotion_tunable(n)) {
+        std::lock_guard lk(tunables_mutex_);
+        PromotionTunables t = cache_.promotion_tunables();
+        if (auto parsed = promotion->parse(t, value); !parsed) return parsed.error();
+        if (auto st = cache_.set_promotion_tunables(t); !st) return st.error();
+        log_.info("{} set to {}", promotion->name, promotion->format(t));
         return ok();
     }
     const TunableText* tunable = find_writeback_tunable(n);

@@ -8,6 +8,7 @@
 
 #include "bcachefs_lite/util/size.h"
 #include "option_values.h"
+#include "promotion_values.h"
 
 namespace bcl {
 namespace {
@@ -115,6 +116,12 @@ Status apply_tunable(MountOptions& o, std::string_view v) {
     return Parse(o.writeback, v);
 }
 
+// A promotion tunable's option, applied to o.promotion.
+template <Status (*Parse)(PromotionTunables&, std::string_view)>
+Status apply_promotion(MountOptions& o, std::string_view v) {
+    return Parse(o.promotion, v);
+}
+
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
@@ -144,6 +151,15 @@ const OptionSpec kOptions[] = {
     {"cutoff_writeback_sync", K::number, "PERCENT", "70",
      "above this much of the cache dirty, every write goes to the backing file (at least cutoff_writeback)",
      apply_tunable<parse_cutoff_writeback_sync>},
+    {"promote", K::choice, "always|nhit", "always",
+     "which read misses are cached: always (every one) or nhit (once the cache is promote_trigger_percent "
+     "full, a range only after promote_hits misses)",
+     apply_promotion<parse_promote>},
+    {"promote_hits", K::number, "N", "2", "misses of a range, 2 to 255, before promote=nhit caches it",
+     apply_promotion<parse_promote_hits>},
+    {"promote_trigger_percent", K::number, "PERCENT", "80",
+     "promote=nhit applies while at least this much of the cache is in use, 0 to 100",
+     apply_promotion<parse_promote_trigger_percent>},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},
@@ -311,6 +327,7 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
     // The tunables are checked together: cutoff_writeback_sync may be given
     // after the cutoff_writeback it must not be below.
     if (auto valid = validate(cmd.options.writeback); !valid) return valid.error();
+    if (auto valid = validate(cmd.options.promotion); !valid) return valid.error();
     return cmd;
 }
 

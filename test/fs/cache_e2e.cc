@@ -44,7 +44,7 @@ const std::vector<std::string>& root_stat_names() {
         "cache_bypass_misses", "bypassed",        "cache_miss_collisions", "bytes_read_cache",
         "bytes_read_backing", "buckets_total",    "buckets_free",       "cache_available_percent",
         "gc_runs",            "dirty_data",       "writeback_rate",     "bytes_written_dirty",
-        "bytes_written_back", "writes_direct",
+        "bytes_written_back", "writes_direct",    "promotions",         "promotions_skipped",
     };
     return names;
 }

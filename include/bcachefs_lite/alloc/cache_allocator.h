@@ -31,6 +31,8 @@
 //   free      = max(roundup_pow_of_two(nbuckets) >> 10, kMinFree)
 //   free[movinggc], free[none]: `free` each; free_inc: free << 2;
 //   lru heap: free << 3.
+// free[movinggc] holds nothing when AllocatorOptions::movinggc_reserve is
+// off.
 //
 // Thread safety: every public function may be called from any thread.
 // bucket_lock_ guards the bucket table (but see Bucket for prio and pin),
@@ -90,6 +92,11 @@ struct AllocatorOptions {
     // allocator's strand with no lock held. It may call gc_start() and
     // gc_finish() but not shutdown(); it should not block. Default: empty.
     std::function<void()> wake_gc;
+    // Keep free[movinggc] filled, as bcache does for its moving GC, which
+    // allocates from it (write_prio) when free[none] is empty. The reserve
+    // is filled first, so an owner without moving GC turns it off: it
+    // would only keep `free` buckets empty for ever. Default: true.
+    bool movinggc_reserve = true;
 };
 
 struct AllocatorStats {
@@ -119,6 +126,13 @@ public:
     unsigned dev() const { return dev_; }
     const Geometry& geometry() const { return geometry_; }
     const FreelistSizes& sizes() const { return sizes_; }
+    // Buckets the allocator keeps empty when it can: the capacity of
+    // free_inc and of the freelists. No lock (capacities never change).
+    std::size_t reserve_capacity() const {
+        std::size_t n = free_inc_.capacity();
+        for (const auto& f : free_) n += f.capacity();
+        return n;
+    }
 
     // --- Foreground (bucket_alloc.cc) ---
 

@@ -27,8 +27,9 @@
 // whose only copy is in the cache: that is an error (EIO), never older
 // backing data. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
-// durability (not in mode none). The block that holds end of file is cached
-// too, padded with zeroes; reads clamp what the cache serves to the size the
+// durability (not in mode none), if the promotion policy admits it
+// (promotion.h, promotion_gate.cc). The block that holds end of file is
+// cached too, padded with zeroes; reads clamp what the cache serves to the size the
 // file record holds and read anything past it from the backing file, so the
 // padding is never returned.
 //
@@ -96,6 +97,7 @@
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
+#include "bcachefs_lite/cache/promotion.h"
 #include "bcachefs_lite/cache/stats.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/block_device.h"
@@ -151,6 +153,9 @@ struct CacheSetOptions {
     CacheMode mode = CacheMode::writethrough;
     // Default: WritebackTunables{} (bcache's defaults).
     WritebackTunables writeback;
+    // Which read misses are cached; set_promotion_tunables() changes it.
+    // Default: PromotionTunables{} (promote=always).
+    PromotionTunables promotion;
     // A descriptor of the backing directory's root (O_PATH is enough); the
     // set opens the directory again for itself. Writeback finds the files that hold dirty data
     // by file handle (name_to_handle_at), resolved against it, so it is
@@ -280,6 +285,15 @@ public:
     // caller waits.
     Status write_back_all();
 
+    // ---- promotion (promotion.h; promotion_gate.cc) ----
+    PromotionTunables promotion_tunables() const;
+    // Errc::invalid (nothing changed) for values out of range.
+    Status set_promotion_tunables(const PromotionTunables& tunables);
+    // How full the cache is, as promotion's trigger sees it: data buckets
+    // in use of all data buckets, as the last GC pass counted them (the
+    // stats' buckets_total - buckets_free).
+    CacheFill cache_fill() const;
+
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
     // (one walk over the bucket table; during a GC pass, the figures of the
@@ -300,6 +314,7 @@ public:
     CacheDevice& device(unsigned dev = 0) { return *devices_[dev]; }
     Index& index() { return *index_; }
     AllocSet& alloc() { return *alloc_; }
+    const PromotionPolicy& promotion() const { return *promotion_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether the index's clean flag was set when this set was opened.
     bool opened_clean() const { return opened_clean_; }
@@ -353,6 +368,9 @@ private:
         return read_extents({&e, 1}, start, end, dst, count_hit);
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
+    // promotion_gate.cc: whether a missed range [offset, offset + length)
+    // of the file is inserted; counts promotions and promotions_skipped.
+    bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
     // miss_insert.cc
     void insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                      std::span<const std::byte> data);
@@ -414,6 +432,7 @@ private:
     std::unique_ptr<FileTable> files_;
     std::unique_ptr<GcCountdown> gc_countdown_;
     std::unique_ptr<GcJob> gc_;
+    std::unique_ptr<PromotionPolicy> promotion_;
     CacheCounters counters_;
 
     std::atomic<bool> closing_{false};

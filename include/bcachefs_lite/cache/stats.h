@@ -53,6 +53,13 @@ struct CacheStats {
     // Writes in writeback mode sent to the backing file instead (dirty data
     // over a cutoff, no free bucket, or a file writeback could not find again).
     std::uint64_t writes_direct = 0;
+    // Promotion (promotion.h): missed ranges the policy let into the cache
+    // (every one under promote=always and below the trigger), and those it
+    // kept out. A miss that is not offered to the cache at all (mode none,
+    // a file being bypassed) counts in neither; an admitted one may still
+    // be dropped (insert_no_space, cache_miss_collisions).
+    std::uint64_t promotions = 0;
+    std::uint64_t promotions_skipped = 0;
 
     // Percent of read requests that hit, rounded down; 0 before any read.
     std::uint64_t cache_hit_ratio() const;
@@ -81,6 +88,8 @@ struct CacheCounters {
     std::atomic<std::uint64_t> bytes_written_dirty{0};
     std::atomic<std::uint64_t> bytes_written_back{0};
     std::atomic<std::uint64_t> writes_direct{0};
+    std::atomic<std::uint64_t> promotions{0};
+    std::atomic<std::uint64_t> promotions_skipped{0};
 
     CacheStats snapshot() const;
 };
@@ -89,7 +98,8 @@ struct CacheCounters {
 // (cache_hits, cache_misses, cache_hit_ratio, cache_bypass_hits,
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
-// gc_runs), then the extra failure counters.
+// gc_runs), then the extra failure counters, writeback's, and promotion's
+// (promotions, promotions_skipped).
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);
 // The names stat_values() yields, in its order.
 const std::vector<std::string_view>& stat_names();

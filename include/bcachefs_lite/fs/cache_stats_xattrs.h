@@ -12,9 +12,11 @@
 //   - `cache_mode` (writethrough, writeback, writearound or none) and the
 //     writeback tunables (writeback_percent, writeback_delay in seconds,
 //     writeback_rate_minimum in bytes/s, writeback_running as 1 or 0,
-//     cutoff_writeback, cutoff_writeback_sync): readable by everyone,
-//     settable by root (caller uid 0) only, with the same text the mount
-//     options take (option_values.h). A value that does not parse or is out
+//     cutoff_writeback, cutoff_writeback_sync) and the promotion tunables
+//     (promote as always or nhit, promote_hits, promote_trigger_percent):
+//     readable by everyone, settable by root (caller uid 0) only, with the
+//     same text the mount options take (option_values.h,
+//     promotion_values.h). A value that does not parse or is out
 //     of range answers EINVAL and changes nothing; cache_mode=writeback on a
 //     backing directory without file handles answers EOPNOTSUPP;
 //   - `flush`: write-only, not listed; setting it to "1" starts writing
@@ -28,7 +30,8 @@
 // under the prefix gives ENODATA on get and remove, EINVAL on set.
 //
 // Thread safety: the CacheSet's accessors are thread-safe; a mutex makes
-// each tunable's read-modify-write of the whole WritebackTunables atomic.
+// each tunable's read-modify-write of the whole WritebackTunables (or
+// PromotionTunables) atomic.
 #pragma once
 
 #include <mutex>

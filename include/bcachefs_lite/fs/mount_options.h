@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_mode.h"
+#include "bcachefs_lite/cache/promotion_tunables.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/util/error.h"
 
@@ -60,6 +61,10 @@ struct MountOptions {
     // in another mode still writes back dirty data an earlier one left, and
     // the mode can change at run time. Default: WritebackTunables{}.
     WritebackTunables writeback;
+    // promote=, promote_hits=, promote_trigger_percent=: which read misses
+    // are cached (cache/promotion_tunables.h); parse_command_line() checks
+    // them with validate(). Default: PromotionTunables{} (promote=always).
+    PromotionTunables promotion;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;
@@ -124,8 +129,8 @@ struct CommandLine {
 
 // Parses the arguments after argv[0]. For CommandAction::mount it also checks
 // that SOURCE, MOUNTPOINT and cache= are present and that the values are
-// possible (mode, timeouts, sizes, the writeback tunables with validate());
-// errors are one line a user can act on.
+// possible (mode, timeouts, sizes, the writeback and promotion tunables
+// with validate()); errors are one line a user can act on.
 Result<CommandLine> parse_command_line(std::span<const std::string_view> args);
 
 // The text of `bcachefs-lite --help`, generated from the table.
