@@ -11,10 +11,18 @@
       Prints JSON: the hit ratio of an LRU cache of C blocks and of Belady's
       optimum (evict the block whose next use is furthest away) on the trace.
 
+  bench.py hitratio --trace TRACE --skew S --capacity-blocks C --buckets B
+                    --bucket-blocks K [POLICY:HITS:MISSES:PROMOTIONS:SKIPPED...]
+      Writes TRACE.json: simulate's figures, a model of the cache's allocator
+      on the trace (B buckets of K blocks; see allocator_model) and the
+      hit ratio measured with each promotion policy.
+
   bench.py report --out DIR
       Reads DIR/rows.tsv (row, job, fio JSON or "-", note), DIR/hitratio/*.json
       and DIR/meta.json, writes DIR/results.json, DIR/results.png (gnuplot)
-      and prints the table.
+      and prints the table; with DIR/memory/bench_memory.json (or error.txt)
+      from the memory run, results.json gets a "memory" entry and the table
+      the RSS figures against their target.
 """
 import argparse
 import bisect
@@ -25,7 +33,7 @@ import os
 import random
 import subprocess
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 BLOCK = 4096
 
@@ -121,6 +129,179 @@ def cmd_simulate(a):
     print(json.dumps(simulate(a.trace, a.capacity_blocks)))
 
 
+# ---------------------------------------------------------------- allocator model
+# Not a yardstick like LRU and Belady: a model of what the cache's allocator
+# does with the same trace, to tell where its hit ratio goes. The cache fills
+# whole buckets of bucket_blocks blocks, in miss order, through one open
+# bucket (one file: one write point), and reuses the bucket whose last hit
+# (or whose closing) is oldest, empty buckets first (bcache's LRU by prio,
+# which a hit raises and aging lowers alike for all). Reusing a bucket drops
+# all its blocks. bcache's freelists keep buckets empty besides: free[none]
+# and free[movinggc] ("free" buckets each, kept full, movinggc first) and
+# free_inc (free * 4), refilled all at once, by invalidating buckets, each
+# time it runs empty.
+def freelist_sizes(device_buckets):
+    """bcache's sizes as the allocator takes them: (free, free_inc)."""
+    free = max((1 << max(device_buckets - 1, 0).bit_length()) >> 10, 4)  # kMinFree = 4
+    return free, free << 2
+
+
+def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, movinggc=False):
+    """Hits of the model; free=free_inc=0 is bucket-granular LRU with no
+    freelists: a bucket is emptied only when a fresh one is needed."""
+    last = [0] * nbuckets      # when it was last hit, or closed
+    holds = [False] * nbuckets  # holds data
+    gen = [0] * nbuckets
+    idle = set(range(nbuckets))  # neither open nor on a list: may be reused
+    where = {}                   # block -> (bucket, gen)
+    free_inc_q, free_none, reserve = deque(), deque(), []
+    clock, hits, open_b, fill = 0, 0, None, 0
+
+    def invalidate(n):
+        for b in sorted(idle, key=lambda b: (holds[b], last[b], b))[:n]:
+            idle.discard(b)
+            gen[b] += 1
+            holds[b] = False
+            yield b
+
+    def refill():
+        while True:
+            while free_inc_q and ((movinggc and len(reserve) < free) or len(free_none) < free):
+                b = free_inc_q.popleft()
+                (reserve if movinggc and len(reserve) < free else free_none).append(b)
+            if free_inc_q:
+                return
+            free_inc_q.extend(invalidate(free_inc))
+            if not free_inc_q:
+                return
+
+    def fresh_bucket():
+        if free == 0 and free_inc == 0:
+            return next(invalidate(1), None)
+        refill()
+        return free_none.popleft() if free_none else None
+
+    if free or free_inc:
+        refill()
+    for block in trace:
+        clock += 1
+        w = where.get(block)
+        if w is not None and gen[w[0]] == w[1]:
+            hits += 1
+            last[w[0]] = clock
+            continue
+        if open_b is None or fill == bucket_blocks:
+            if open_b is not None:
+                last[open_b] = clock
+                idle.add(open_b)
+            open_b, fill = fresh_bucket(), 0
+            if open_b is None:
+                continue  # no bucket ready: not inserted
+            holds[open_b] = True
+            if free or free_inc:
+                refill()
+        where[block] = (open_b, gen[open_b])
+        fill += 1
+    return hits
+
+
+def allocator_model(trace_path, nbuckets, bucket_blocks):
+    """The model's hit ratios: bucket-granular LRU over every data bucket,
+    then with the freelists as the cache keeps them (free[movinggc] left
+    empty: there is no moving GC), then with free[movinggc] filled too."""
+    with open(trace_path) as f:
+        trace = [int(x) for x in f if x.strip()]
+    n = len(trace) or 1
+    # The superblock takes the device's first bucket; the sizes come from the
+    # device's whole bucket count.
+    free, free_inc = freelist_sizes(nbuckets + 1)
+    return {
+        "buckets": nbuckets, "bucket_blocks": bucket_blocks, "free": free, "free_inc": free_inc,
+        "bucket_lru_hit_ratio": allocator_model_hits(trace, nbuckets, bucket_blocks) / n,
+        "allocator_hit_ratio": allocator_model_hits(trace, nbuckets, bucket_blocks, free, free_inc) / n,
+        "allocator_movinggc_hit_ratio":
+            allocator_model_hits(trace, nbuckets, bucket_blocks, free, free_inc, movinggc=True) / n,
+    }
+
+
+def cmd_hitratio(a):
+    """One skew's result: the simulations, the model and every measured policy."""
+    r = simulate(a.trace + ".blocks", a.capacity_blocks)
+    r.update({"skew": a.skew, "buckets_total": a.buckets,
+              "model": allocator_model(a.trace + ".blocks", a.buckets, a.bucket_blocks), "policies": []})
+    for m in a.measured:
+        promote, hits, misses, promotions, skipped = m.split(":")
+        hits, misses = int(hits), int(misses)
+        r["policies"].append({
+            "promote": promote, "hits": hits, "misses": misses,
+            "hit_ratio": hits / (hits + misses) if hits + misses else None,
+            "promotions": int(promotions), "promotions_skipped": int(skipped),
+            "fio_json": f"fio/hitratio--zipf-{a.skew:g}-{promote}.json"})
+    always = next((p for p in r["policies"] if p["promote"] == "always"), None)
+    if always:  # the fields of the single-policy runs
+        r.update({"measured_hits": always["hits"], "measured_misses": always["misses"],
+                  "measured_hit_ratio": always["hit_ratio"]})
+    with open(a.trace + ".json", "w") as f:
+        json.dump(r, f, indent=2)
+    md = r["model"]
+    print(f"LRU {r['lru_hit_ratio'] * 100:.1f}%  Belady {r['belady_hit_ratio'] * 100:.1f}%  "
+          f"(model: bucket LRU {md['bucket_lru_hit_ratio'] * 100:.1f}%, "
+          f"with the freelists {md['allocator_hit_ratio'] * 100:.1f}%)")
+
+
+# ---------------------------------------------------------------- memory
+# The figures of bench_memory (bench/memory_bench.cc), in the order of the table.
+MEMORY_FIGURES = [
+    ("rss_fill_mib", "RSS after the fill"),
+    ("peak_fill_mib", "peak RSS during the fill"),
+    ("rss_reopen_mib", "RSS after close and reopen (GC pass)"),
+    ("peak_reopen_mib", "peak RSS during close and reopen"),
+    ("rss_reads_mib", "RSS after reading back"),
+    ("peak_mib", "peak RSS of the whole run"),
+]
+
+
+def memory_result(out):
+    """DIR/memory/bench_memory.json as results.json's "memory" entry; None if the run was not asked for."""
+    d = os.path.join(out, "memory")
+    err = os.path.join(d, "error.txt")
+    if os.path.exists(err):
+        with open(err) as f:
+            return {"available": False, "reason": f.read().strip() or "bench_memory failed"}
+    path = os.path.join(d, "bench_memory.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        b = json.load(f)["benchmarks"][0]
+    if b.get("error_occurred"):
+        return {"available": False, "reason": b.get("error_message", "bench_memory failed")}
+    target = b["target_mib"]
+    r = {"available": True, "extents": int(b["extents"]), "cache_gib": b["cache_gib"],
+         "bucket_kib": b["bucket_kib"], "target_mib": target, "reads": int(b["reads"]), "hits": int(b["hits"]),
+         "anon_reads_mib": b["anon_reads_mib"], "file_reads_mib": b["file_reads_mib"],
+         "seconds": b["real_time"], "bench_json": "memory/bench_memory.json"}
+    for key, _ in MEMORY_FIGURES:
+        r[key] = b[key]
+        r[key[:-len("_mib")] + "_ratio_to_target"] = b[key] / target
+    r["meets_target"] = b["peak_mib"] <= target
+    return r
+
+
+def print_memory(m):
+    print()
+    if not m.get("available"):
+        print(f"memory: unavailable: {m.get('reason', '')}")
+        return
+    print(f"memory: {m['extents']} extents in a {m['cache_gib']:.0f} GiB cache of {m['bucket_kib']:.0f} KiB buckets, "
+          f"target {m['target_mib']:.0f} MiB")
+    print(f"{'figure':<38} {'MiB':>8} {'/target':>8}")
+    for key, label in MEMORY_FIGURES:
+        print(f"{label:<38} {m[key]:>8.1f} {m[key[:-len('_mib')] + '_ratio_to_target']:>8.2f}")
+    print(f"after reading back: {m['anon_reads_mib']:.1f} MiB anonymous (heap, stacks), "
+          f"{m['file_reads_mib']:.1f} MiB mapped files (code); {m['hits']} of {m['reads']} reads hit")
+    print("target " + ("met" if m["meets_target"] else "NOT met") + " (peak RSS of the whole run)")
+
+
 # ---------------------------------------------------------------- report
 def fio_summary(path, job):
     with open(path) as f:
@@ -212,9 +393,14 @@ def cmd_report(a):
                 with open(os.path.join(hdir, name)) as f:
                     hit.append(json.load(f))
     result = {"meta": meta, "rows": rows, "hit_ratio": hit}
+    memory = memory_result(out)
+    if memory is not None:
+        result["memory"] = memory
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(result, f, indent=2)
     print_table(rows, hit, meta)
+    if memory is not None:
+        print_memory(memory)
     chart(out, rows, hit)
 
 
@@ -236,12 +422,25 @@ def print_table(rows, hit, meta):
               f"{fmt_ratio(r.get('ratio_to_fuse_floor')):>7} {fmt_ratio(r.get('ratio_to_rclone')):>8}")
     if hit:
         print()
-        print(f"{'zipf skew':<10} {'reads':>7} {'distinct':>9} {'capacity':>9} {'measured':>9} {'LRU':>7} {'Belady':>7}")
+        print(f"{'zipf skew':<10} {'promote':<8} {'reads':>7} {'distinct':>9} {'capacity':>9} {'measured':>9} "
+              f"{'LRU':>7} {'Belady':>7} {'inserted':>9} {'kept out':>9}")
         for h in hit:
-            m = h.get("measured_hit_ratio")
-            ms = f"{m * 100:.1f}%" if isinstance(m, (int, float)) else "-"
-            print(f"{h['skew']:<10} {h['reads']:>7} {h['distinct_blocks']:>9} {h['capacity_blocks']:>9} "
-                  f"{ms:>9} {h['lru_hit_ratio'] * 100:>6.1f}% {h['belady_hit_ratio'] * 100:>6.1f}%")
+            # Results of runs with one policy only have no "policies".
+            policies = h.get("policies") or [{"promote": "always", "hit_ratio": h.get("measured_hit_ratio")}]
+            for p in policies:
+                m = p.get("hit_ratio")
+                ms = f"{m * 100:.1f}%" if isinstance(m, (int, float)) else "-"
+                print(f"{h['skew']:<10} {p['promote']:<8} {h['reads']:>7} {h['distinct_blocks']:>9} "
+                      f"{h['capacity_blocks']:>9} {ms:>9} {h['lru_hit_ratio'] * 100:>6.1f}% "
+                      f"{h['belady_hit_ratio'] * 100:>6.1f}% {p.get('promotions', '-'):>9} "
+                      f"{p.get('promotions_skipped', '-'):>9}")
+        for h in hit:
+            md = h.get("model")
+            if md:
+                print(f"allocator model, zipf {h['skew']}: bucket-granular LRU over all {md['buckets']} buckets "
+                      f"{md['bucket_lru_hit_ratio'] * 100:.1f}%; with the freelists (free {md['free']}, free_inc "
+                      f"{md['free_inc']}) {md['allocator_hit_ratio'] * 100:.1f}%, and free[movinggc] filled "
+                      f"{md['allocator_movinggc_hit_ratio'] * 100:.1f}%")
     thr = meta.get("throttle", {})
     if thr:
         print()
@@ -271,10 +470,13 @@ def chart(out, rows, hit):
             f.write(f'"{j} ({JOB_METRIC[j]})" ' + " ".join(vals) + "\n")
     hdat = os.path.join(out, "hitratio.dat")
     with open(hdat, "w") as f:
-        f.write("skew measured LRU Belady\n")
+        f.write('skew "promote=always" "promote=nhit" LRU Belady\n')
         for h in hit:
-            m = h.get("measured_hit_ratio")
-            f.write(f'"zipf {h["skew"]}" {m * 100 if isinstance(m, (int, float)) else "NaN"} '
+            ratio = {p["promote"]: p.get("hit_ratio") for p in h.get("policies", [])}
+            ratio.setdefault("always", h.get("measured_hit_ratio"))
+            cells = [f"{ratio[k] * 100}" if isinstance(ratio.get(k), (int, float)) else "NaN"
+                     for k in ("always", "nhit")]
+            f.write(f'"zipf {h["skew"]}" {" ".join(cells)} '
                     f'{h["lru_hit_ratio"] * 100} {h["belady_hit_ratio"] * 100}\n')
     panels = 2 if hit else 1
     gp = [
@@ -294,7 +496,7 @@ def chart(out, rows, hit):
     if hit:
         gp += ['unset logscale y', 'set yrange [0:100]', 'set ylabel "hit ratio %"',
                'set title "hit ratio over a working set twice the cache size"',
-               f'plot for [i=2:4] "{hdat}" using i:xtic(1) title columnheader(i)']
+               f'plot for [i=2:5] "{hdat}" using i:xtic(1) title columnheader(i)']
     gp.append("unset multiplot")
     r = subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, capture_output=True)
     if r.returncode != 0:
@@ -319,10 +521,17 @@ def main():
     s = sub.add_parser("simulate")
     s.add_argument("--trace", required=True)
     s.add_argument("--capacity-blocks", type=int, required=True)
+    h = sub.add_parser("hitratio")
+    h.add_argument("--trace", required=True)
+    h.add_argument("--skew", type=float, required=True)
+    h.add_argument("--capacity-blocks", type=int, required=True)
+    h.add_argument("--buckets", type=int, required=True)
+    h.add_argument("--bucket-blocks", type=int, required=True)
+    h.add_argument("measured", nargs="*", help="POLICY:HITS:MISSES:PROMOTIONS:SKIPPED")
     r = sub.add_parser("report")
     r.add_argument("--out", required=True)
     a = p.parse_args()
-    {"trace": cmd_trace, "simulate": cmd_simulate, "report": cmd_report}[a.cmd](a)
+    {"trace": cmd_trace, "simulate": cmd_simulate, "hitratio": cmd_hitratio, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,543 @@
+// The memory benchmark of the cache engine (the target: RSS with a
+// 64 GiB cache of 512 KiB buckets holding 1M extents at most 256 MiB).
+//
+// memory/extents:N (one iteration, seconds)
+//   A real CacheSet over a sparse 64 GiB cache file formatted with 512 KiB
+//   buckets, its index and a backing directory, all in a fresh directory
+//   under $BCL_MEMORY_DIR, else $TMPDIR, else /var/tmp (not /tmp: it may be
+//   a tmpfs, which holds the data in RAM and may refuse O_DIRECT), removed
+//   at the end, also on failure. The backing files are sparse, 8 MiB each;
+//   the fill reads every other 4 KiB block of each in a shuffled order
+//   through CacheSet::read, so every read misses and its insert becomes its
+//   own extent (blocks never touch, and the index does not merge extents).
+//   A block whose insert was skipped (no free bucket ready: a read never
+//   waits for one) is read again until it is cached, so the cache ends up
+//   holding exactly N extents, counted through the index.
+//   Then the set is closed and opened again over the same cache and index
+//   (the startup GC pass walks every extent), and a random sample of the
+//   cached blocks is read back: all hits.
+//
+// Counters (MiB are 2^20 bytes, from /proc/self/status):
+//   extents          extents in the index after the fill
+//   rss_fill_mib     VmRSS after the fill
+//   peak_fill_mib    VmHWM after the fill (the peak of the whole fill)
+//   rss_reopen_mib   VmRSS after close and reopen (GC pass done)
+//   peak_reopen_mib  VmHWM over close, reopen and its GC pass (the peak is
+//                    reset through /proc/self/clear_refs before the close)
+//   rss_reads_mib    VmRSS after the sample was read back
+//   anon_reads_mib   of it, RssAnon (heap, stacks: the engine's own memory)
+//   file_reads_mib   of it, RssFile (mapped code of the program and its
+//                    libraries, RocksDB's above all)
+//   peak_mib         the largest VmHWM seen
+//   hits             hits counted by the engine during the read-back
+//   target_ratio     peak_mib over target_mib (256): at most 1 meets it
+//   target_mib, cache_gib, bucket_kib   the target and the geometry, for
+//                    bench/run's report
+//
+// Environment:
+//   BCL_MEMORY_EXTENTS  extents to fill (default 1000000; e.g. 20000 for a
+//                       quick run)
+//   BCL_MEMORY_READS    blocks read back after the reopen (default: a
+//                       tenth of the extents, at most 100000)
+//   BCL_MEMORY_THREADS  threads that fill (default 8: a miss waits for its
+//                       write to the cache device, so the fill is bound by
+//                       I/O latency, not by the CPUs)
+//   BCL_MEMORY_DIR      where the temporary directory goes
+//
+// The run needs free space of about 4 KiB per extent (the cached data) plus
+// the index; it checks before it starts and stops with a message if there
+// is not enough. SIGINT, SIGTERM and SIGHUP stop the run between two reads,
+// and the directory is removed all the same. The process exits non-zero
+// when the run failed or was stopped.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/device/format.h"
+#include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/log.h"
+
+namespace bcl {
+namespace {
+
+constexpr std::uint64_t kCacheBytes = 64ull << 30;
+constexpr std::uint32_t kBucketBytes = 512u << 10;
+constexpr std::uint32_t kBlockBytes = 4096;
+// Each backing file holds this many extents, one every other block.
+constexpr std::uint64_t kExtentsPerFile = 1024;
+constexpr std::uint64_t kFileBytes = 2 * kExtentsPerFile * kBlockBytes;
+constexpr double kTargetMiB = 256;
+// Rounds of re-reading blocks whose insert was skipped before giving up.
+constexpr int kFillRounds = 50;
+
+struct Config {
+    std::uint64_t extents = 1000000;
+    std::uint64_t reads = 0;
+    unsigned threads = 8;
+    std::string base_dir;
+};
+
+Result<std::uint64_t> env_number(const char* name, std::uint64_t fallback) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n == 0)
+        return make_error(Errc::invalid, fmt::format("{}={}: not a positive number", name, v));
+    return static_cast<std::uint64_t>(n);
+}
+
+Result<Config> config_from_env() {
+    Config c;
+    auto extents = env_number("BCL_MEMORY_EXTENTS", c.extents);
+    if (!extents) return extents.error();
+    c.extents = extents.value();
+    auto reads = env_number("BCL_MEMORY_READS", std::min<std::uint64_t>(std::max<std::uint64_t>(c.extents / 10, 1), 100000));
+    if (!reads) return reads.error();
+    c.reads = reads.value();
+    auto threads = env_number("BCL_MEMORY_THREADS", c.threads);
+    if (!threads) return threads.error();
+    c.threads = static_cast<unsigned>(std::min<std::uint64_t>(threads.value(), 64));
+    for (const char* name : {"BCL_MEMORY_DIR", "TMPDIR"}) {
+        const char* v = std::getenv(name);
+        if (v != nullptr && *v != '\0') {
+            c.base_dir = v;
+            break;
+        }
+    }
+    if (c.base_dir.empty()) c.base_dir = "/var/tmp";
+    return c;
+}
+
+// What the run needs on disk: the cached data, about as much again for the
+// index's WAL and tables at worst, and a margin.
+std::uint64_t space_needed(const Config& c) { return c.extents * kBlockBytes * 3 / 2 + (1ull << 30); }
+
+Status check_space(const Config& c) {
+    struct statvfs vfs {};
+    if (::statvfs(c.base_dir.c_str(), &vfs) != 0) return sys_error(errno, "statvfs " + c.base_dir);
+    const std::uint64_t avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    const std::uint64_t need = space_needed(c);
+    if (avail < need)
+        return make_error(Errc::no_space,
+                          fmt::format("{} has {} MiB free, the run needs about {} MiB ({} extents of 4 KiB plus "
+                                      "the index); free space, set BCL_MEMORY_DIR, or lower BCL_MEMORY_EXTENTS",
+                                      c.base_dir, avail >> 20, need >> 20, c.extents));
+    return ok();
+}
+
+// Turns SIGINT, SIGTERM and SIGHUP (Ctrl-C, meson's timeout, a closed
+// terminal) into a request to stop, so that the run can still undo what it
+// made. The signals are blocked before any other thread starts (threads
+// inherit the mask) and taken by sigtimedwait in a watcher thread.
+class StopSignals {
+public:
+    StopSignals() {
+        sigemptyset(&signals_);
+        for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals_, s);
+        pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+        watcher_ = std::thread([this] { watch(); });
+    }
+    ~StopSignals() {
+        done_.store(true);
+        watcher_.join();
+        pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    // The signal that asked to stop, or 0.
+    int signal() const { return signal_.load(std::memory_order_relaxed); }
+    Status check() const {
+        if (const int s = signal(); s != 0)
+            return make_error(Errc::shutdown, fmt::format("stopped by signal {}", s));
+        return ok();
+    }
+
+private:
+    void watch() {
+        // Wakes up now and then to see whether the run is over.
+        const struct timespec tick {0, 100'000'000};
+        while (!done_.load()) {
+            const int s = sigtimedwait(&signals_, nullptr, &tick);
+            if (s > 0) signal_.store(s, std::memory_order_relaxed);
+        }
+    }
+
+    sigset_t signals_{};
+    sigset_t old_mask_{};
+    std::atomic<bool> done_{false};
+    std::atomic<int> signal_{0};
+    std::thread watcher_;
+};
+
+// A directory made by mkdtemp, removed with everything in it on destruction.
+class WorkDir {
+public:
+    static Result<std::unique_ptr<WorkDir>> make(const std::string& base) {
+        std::string tmpl = base + "/bcl-memory-bench-XXXXXX";
+        if (::mkdtemp(tmpl.data()) == nullptr) return sys_error(errno, "mkdtemp in " + base);
+        return std::unique_ptr<WorkDir>(new WorkDir(tmpl));
+    }
+    ~WorkDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    WorkDir(const WorkDir&) = delete;
+    WorkDir& operator=(const WorkDir&) = delete;
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    explicit WorkDir(std::string path) : path_(std::move(path)) {}
+    std::string path_;
+};
+
+// VmRSS, VmHWM, RssAnon and RssFile of this process, in MiB.
+struct Rss {
+    double rss_mib = 0;
+    double peak_mib = 0;
+    double anon_mib = 0;
+    double file_mib = 0;
+};
+
+Result<Rss> read_rss() {
+    std::ifstream in("/proc/self/status");
+    if (!in) return make_error(Errc::io, "cannot read /proc/self/status");
+    Rss r;
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned long long kib = 0;
+        if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kib) == 1) r.rss_mib = static_cast<double>(kib) / 1024;
+        if (std::sscanf(line.c_str(), "VmHWM: %llu kB", &kib) == 1) r.peak_mib = static_cast<double>(kib) / 1024;
+        if (std::sscanf(line.c_str(), "RssAnon: %llu kB", &kib) == 1) r.anon_mib = static_cast<double>(kib) / 1024;
+        if (std::sscanf(line.c_str(), "RssFile: %llu kB", &kib) == 1) r.file_mib = static_cast<double>(kib) / 1024;
+    }
+    return r;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0), so the next peak is the
+// peak of what follows.
+Status reset_peak() {
+    std::ofstream out("/proc/self/clear_refs");
+    out << "5" << std::flush;
+    if (!out) return make_error(Errc::io, "cannot reset the peak RSS through /proc/self/clear_refs");
+    return ok();
+}
+
+// A backing file open for reading, with the engine's state for it.
+class OpenFile {
+public:
+    static Result<std::unique_ptr<OpenFile>> open(CacheSet& set, const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return sys_error(errno, "open " + path);
+        std::unique_ptr<OpenFile> f(new OpenFile(set, fd));
+        struct statx stx {};
+        if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
+            return sys_error(errno, "statx " + path);
+        auto state = set.open_file(fd, stx);
+        if (!state) return state.error();
+        f->state_ = std::move(state).value();
+        return f;
+    }
+    ~OpenFile() {
+        if (state_) set_.release_file(state_);
+        ::close(fd_);
+    }
+    OpenFile(const OpenFile&) = delete;
+    OpenFile& operator=(const OpenFile&) = delete;
+
+    Status read_block(std::uint64_t block, std::span<std::byte> buf) {
+        auto n = set_.read(*state_, fd_, block * kBlockBytes, buf);
+        if (!n) return n.error();
+        if (n.value() != buf.size()) return make_error(Errc::io, "short read of a backing file");
+        return ok();
+    }
+
+    // The even blocks below `blocks` that no extent covers.
+    Result<std::vector<std::uint64_t>> uncached(std::uint64_t blocks) {
+        std::uint64_t file_id;
+        {
+            std::lock_guard lk(state_->mutex);
+            file_id = state_->record.file_id;
+        }
+        auto found = set_.index().lookup(file_id, 0, kFileBytes);
+        if (!found) return found.error();
+        std::vector<bool> cached(blocks, false);
+        for (const Extent& e : found.value())
+            for (std::uint64_t b = e.start() / kBlockBytes; b < blocks && b * kBlockBytes < e.end(); ++b)
+                cached[b] = true;
+        std::vector<std::uint64_t> missing;
+        for (std::uint64_t b = 0; b < blocks; b += 2)
+            if (!cached[b]) missing.push_back(b);
+        return missing;
+    }
+
+private:
+    OpenFile(CacheSet& set, int fd) : set_(set), fd_(fd) {}
+    CacheSet& set_;
+    int fd_;
+    std::shared_ptr<CachedFile> state_;
+};
+
+std::string backing_name(const std::string& dir, std::uint64_t file) { return fmt::format("{}/f{:06}", dir, file); }
+
+// Sparse backing files: reading a hole costs no I/O, so the fill measures
+// the engine, and the disk only holds what the cache writes.
+Status make_backing_files(const std::string& dir, std::uint64_t files) {
+    if (::mkdir(dir.c_str(), 0755) != 0) return sys_error(errno, "mkdir " + dir);
+    for (std::uint64_t f = 0; f < files; ++f) {
+        const std::string path = backing_name(dir, f);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) return sys_error(errno, "create " + path);
+        const int rc = ::ftruncate(fd, static_cast<off_t>(kFileBytes));
+        const int err = errno;
+        ::close(fd);
+        if (rc != 0) return sys_error(err, "truncate " + path);
+    }
+    return ok();
+}
+
+// Extents of file `f` when n are spread over files of kExtentsPerFile.
+std::uint64_t extents_of_file(std::uint64_t n, std::uint64_t f) {
+    return std::min(kExtentsPerFile, n - f * kExtentsPerFile);
+}
+
+// Caches every other block of file f (the first extents_of_file() of them)
+// in a shuffled order, then re-reads the ones whose insert was skipped.
+Status fill_file(CacheSet& set, const std::string& dir, std::uint64_t f, std::uint64_t n, std::mt19937_64& rng,
+                 const StopSignals& stop) {
+    auto file = OpenFile::open(set, backing_name(dir, f));
+    if (!file) return file.error();
+    std::vector<std::uint64_t> blocks(extents_of_file(n, f));
+    for (std::uint64_t i = 0; i < blocks.size(); ++i) blocks[i] = 2 * i;
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+    std::vector<std::byte> buf(kBlockBytes);
+    for (int round = 0; !blocks.empty(); ++round) {
+        if (round == kFillRounds)
+            return make_error(Errc::no_space, fmt::format("{} blocks of file {} stayed uncached after {} rounds",
+                                                          blocks.size(), f, kFillRounds));
+        // Give the allocator task time to refill the freelists.
+        if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10 * round));
+        for (std::uint64_t b : blocks) {
+            BCL_TRY(stop.check());
+            BCL_TRY(file.value()->read_block(b, buf));
+        }
+        auto missing = file.value()->uncached(2 * extents_of_file(n, f));
+        if (!missing) return missing.error();
+        blocks = std::move(missing).value();
+    }
+    return ok();
+}
+
+// Fills the cache with n extents from `threads` threads, each taking the
+// next file to do.
+Status fill(CacheSet& set, const std::string& dir, std::uint64_t n, unsigned threads, const StopSignals& stop) {
+    const std::uint64_t files = (n + kExtentsPerFile - 1) / kExtentsPerFile;
+    std::atomic<std::uint64_t> next{0};
+    std::mutex error_mutex;
+    std::optional<Error> first_error;
+    auto work = [&](unsigned id) {
+        std::mt19937_64 rng(12345 + id);
+        for (std::uint64_t f; (f = next.fetch_add(1)) < files;) {
+            if (auto st = fill_file(set, dir, f, n, rng, stop); !st) {
+                std::lock_guard lk(error_mutex);
+                if (!first_error) first_error = st.error();
+                next.store(files);
+                return;
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work, t);
+    for (auto& t : pool) t.join();
+    if (first_error) return *first_error;
+    return ok();
+}
+
+Result<std::uint64_t> count_extents(CacheSet& set) {
+    std::uint64_t n = 0;
+    BCL_TRY(set.index().for_each_extent([&](const Extent&) {
+        ++n;
+        return true;
+    }));
+    return n;
+}
+
+// Reads `reads` random cached blocks; the hits the engine counted.
+Result<std::uint64_t> read_back(CacheSet& set, const std::string& dir, std::uint64_t n, std::uint64_t reads,
+                                const StopSignals& stop) {
+    const std::uint64_t files = (n + kExtentsPerFile - 1) / kExtentsPerFile;
+    std::mt19937_64 rng(777);
+    std::vector<std::uint64_t> picks(reads);
+    for (auto& p : picks) p = rng() % n;  // extent number: file * kExtentsPerFile + index in file
+    std::sort(picks.begin(), picks.end());  // one open per file
+    const std::uint64_t hits_before = set.stats().cache_hits;
+    std::vector<std::byte> buf(kBlockBytes);
+    std::unique_ptr<OpenFile> file;
+    std::uint64_t open_index = files;
+    for (std::uint64_t p : picks) {
+        BCL_TRY(stop.check());
+        const std::uint64_t f = p / kExtentsPerFile;
+        if (f != open_index) {
+            file.reset();
+            auto opened = OpenFile::open(set, backing_name(dir, f));
+            if (!opened) return opened.error();
+            file = std::move(opened).value();
+            open_index = f;
+        }
+        BCL_TRY(file->read_block(2 * (p % kExtentsPerFile), buf));
+    }
+    file.reset();
+    return set.stats().cache_hits - hits_before;
+}
+
+CacheSetOptions set_options(const WorkDir& work) {
+    CacheSetOptions o;
+    o.cache_path = work.file("cache.img");
+    o.index_dir = work.file("index");
+    o.mode = CacheMode::writethrough;
+    return o;
+}
+
+struct Figures {
+    std::uint64_t extents = 0;
+    std::uint64_t hits = 0;
+    Rss fill, reopen, reads;
+    double peak_mib = 0;
+};
+
+Status run(const Config& c, const StopSignals& stop, Figures& out) {
+    BCL_TRY(check_space(c));
+    auto work = WorkDir::make(c.base_dir);
+    if (!work) return work.error();
+    const WorkDir& w = *work.value();
+
+    FormatOptions fo;
+    fo.bucket_size = kBucketBytes;
+    fo.block_size = kBlockBytes;
+    fo.size = kCacheBytes;  // created sparse
+    if (auto sb = format_device(w.file("cache.img"), fo); !sb) return sb.error();
+    const std::string backing = w.file("backing");
+    BCL_TRY(make_backing_files(backing, (c.extents + kExtentsPerFile - 1) / kExtentsPerFile));
+
+    Logger log(LogLevel::warn);
+    auto opened = CacheSet::open(set_options(w), log);
+    if (!opened) return opened.error();
+    std::unique_ptr<CacheSet> set = std::move(opened).value();
+
+    BCL_TRY(fill(*set, backing, c.extents, c.threads, stop));
+    auto rss = read_rss();
+    if (!rss) return rss.error();
+    out.fill = rss.value();
+    auto counted = count_extents(*set);
+    if (!counted) return counted.error();
+    out.extents = counted.value();
+    if (out.extents != c.extents)
+        return make_error(Errc::invalid, fmt::format("the index holds {} extents, not {}", out.extents, c.extents));
+
+    BCL_TRY(stop.check());
+    BCL_TRY(reset_peak());
+    BCL_TRY(set->close());
+    set.reset();
+    opened = CacheSet::open(set_options(w), log);
+    if (!opened) return opened.error();
+    set = std::move(opened).value();
+    rss = read_rss();
+    if (!rss) return rss.error();
+    out.reopen = rss.value();
+
+    BCL_TRY(stop.check());
+    auto hits = read_back(*set, backing, c.extents, c.reads, stop);
+    if (!hits) return hits.error();
+    out.hits = hits.value();
+    if (out.hits != c.reads)
+        return make_error(Errc::invalid, fmt::format("only {} of the {} reads after the reopen hit", out.hits, c.reads));
+    rss = read_rss();
+    if (!rss) return rss.error();
+    out.reads = rss.value();
+    out.peak_mib = std::max({out.fill.peak_mib, out.reopen.peak_mib, out.reads.peak_mib});
+    BCL_TRY(set->close());
+    return ok();
+}
+
+void memory(benchmark::State& state, const Config& c, const StopSignals& stop, bool& failed) {
+    Figures fig;
+    for (auto _ : state) {
+        if (auto st = run(c, stop, fig); !st) {
+            failed = true;
+            std::fprintf(stderr, "bench_memory: %s\n", st.error().message.c_str());
+            state.SkipWithError(st.error().message.c_str());
+            return;
+        }
+    }
+    state.counters["extents"] = static_cast<double>(fig.extents);
+    state.counters["rss_fill_mib"] = fig.fill.rss_mib;
+    state.counters["peak_fill_mib"] = fig.fill.peak_mib;
+    state.counters["rss_reopen_mib"] = fig.reopen.rss_mib;
+    state.counters["peak_reopen_mib"] = fig.reopen.peak_mib;
+    state.counters["rss_reads_mib"] = fig.reads.rss_mib;
+    state.counters["anon_reads_mib"] = fig.reads.anon_mib;
+    state.counters["file_reads_mib"] = fig.reads.file_mib;
+    state.counters["peak_mib"] = fig.peak_mib;
+    state.counters["reads"] = static_cast<double>(c.reads);
+    state.counters["hits"] = static_cast<double>(fig.hits);
+    state.counters["target_ratio"] = fig.peak_mib / kTargetMiB;
+    state.counters["target_mib"] = kTargetMiB;
+    state.counters["cache_gib"] = static_cast<double>(kCacheBytes >> 30);
+    state.counters["bucket_kib"] = static_cast<double>(kBucketBytes >> 10);
+}
+
+}  // namespace
+}  // namespace bcl
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    auto config = bcl::config_from_env();
+    if (!config) {
+        std::fprintf(stderr, "bench_memory: %s\n", config.error().message.c_str());
+        return 1;
+    }
+    const bcl::Config c = config.value();
+    bool failed = false;
+    int stopped_by = 0;
+    {
+        // Before RocksDB, the engine or the fill start any thread.
+        const bcl::StopSignals stop;
+        benchmark::RegisterBenchmark(fmt::format("memory/extents:{}", c.extents).c_str(),
+                                     [&](benchmark::State& s) { bcl::memory(s, c, stop, failed); })
+            ->Iterations(1)
+            ->Unit(benchmark::kSecond)
+            ->UseRealTime();
+        benchmark::RunSpecifiedBenchmarks();
+        benchmark::Shutdown();
+        stopped_by = stop.signal();
+    }
+    if (stopped_by != 0) return 128 + stopped_by;
+    return failed ? 1 : 0;
+}
