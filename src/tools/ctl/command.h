@@ -1,10 +1,11 @@
-// Subcommand: one bcachefs-lite-ctl verb (format, show, flush). Each verb
+// Subcommand: one bcachefs-lite-ctl verb (format, show, flush, fsck). Each verb
 // lives in its own file, registers its options on the CLI11 app, and runs
 // once the command line has been parsed. main.cc only dispatches.
 //
-// Exit codes are shared by every verb: 0 success, 1 the operation failed,
-// 2 the command line was wrong. Errors are printed as one line,
-// "bcachefs-lite-ctl: <message>", on stderr.
+// Exit codes are shared by every verb but fsck: 0 success, 1 the operation
+// failed, 2 the command line was wrong; fsck uses fsck(8)'s (kFsck*).
+// Errors are printed as one line, "bcachefs-lite-ctl: <message>", on
+// stderr.
 #pragma once
 
 #include <CLI/App.hpp>
@@ -18,6 +19,11 @@ namespace bcl::ctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// fsck(8)'s exit codes, for the fsck verb.
+inline constexpr int kFsckCorrected = 1;
+inline constexpr int kFsckUncorrected = 4;
+inline constexpr int kFsckOperational = 8;
+inline constexpr int kFsckUsage = 16;
 inline constexpr std::string_view kProgram = "bcachefs-lite-ctl";
 
 class Subcommand {
@@ -27,11 +33,14 @@ public:
     virtual CLI::App* add_to(CLI::App& app) = 0;
     // Runs the verb with the parsed options; returns the exit code.
     virtual int run() = 0;
+    // The exit code of a command line error in this verb's arguments.
+    virtual int usage_exit_code() const { return kExitUsage; }
 };
 
 std::unique_ptr<Subcommand> make_format_command();
 std::unique_ptr<Subcommand> make_show_command();
 std::unique_ptr<Subcommand> make_flush_command();
+std::unique_ptr<Subcommand> make_fsck_command();
 
 // Prints "bcachefs-lite-ctl: message" on stderr and returns code.
 int fail(int code, std::string_view message);

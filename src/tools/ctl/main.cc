@@ -1,5 +1,5 @@
-// bcachefs-lite-ctl: formats and inspects bcachefs-lite cache devices, and
-// flushes a mounted cache.
+// bcachefs-lite-ctl: formats, inspects and checks (fsck) bcachefs-lite
+// cache devices, and flushes a mounted cache.
 // Each verb is a Subcommand in its own file; this file only parses the
 // command line and dispatches.
 #include <CLI/CLI.hpp>
@@ -35,17 +35,23 @@ int run_main(int argc, char** argv) {
     commands.push_back(make_format_command());
     commands.push_back(make_show_command());
     commands.push_back(make_flush_command());
+    commands.push_back(make_fsck_command());
     std::vector<CLI::App*> apps;
     for (auto& c : commands) apps.push_back(c->add_to(app));
 
     // CLI11 would call a mistyped verb a missing one; name it instead. The
     // top level has no options that take a value, so the first word that is
     // not an option is the verb.
+    int usage_exit = kExitUsage;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg.starts_with('-')) continue;
         bool known = false;
-        for (CLI::App* a : apps) known = known || a->get_name() == arg;
+        for (std::size_t c = 0; c < apps.size(); ++c) {
+            if (apps[c]->get_name() != arg) continue;
+            known = true;
+            usage_exit = commands[c]->usage_exit_code();
+        }
         if (!known) return fail(kExitUsage, fmt::format("unknown command '{}' (see --help)", arg));
         break;
     }
@@ -55,7 +61,7 @@ int run_main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e);  // --help, --version
     } catch (const CLI::ParseError& e) {
-        return fail(kExitUsage, fmt::format("{} (see --help)", e.what()));
+        return fail(usage_exit, fmt::format("{} (see --help)", e.what()));
     }
     for (std::size_t i = 0; i < commands.size(); ++i)
         if (apps[i]->parsed()) return commands[i]->run();
