@@ -32,6 +32,8 @@
 namespace bcl::test {
 
 inline constexpr std::string_view kStatPrefix = "user.bcachefs_lite.";
+// The full xattr name of statistic or knob `name`.
+inline std::string attr(const std::string& name) { return std::string(kStatPrefix) + name; }
 
 // The statistics every mount root offers, each as kStatPrefix + name.
 const std::vector<std::string>& root_stat_names();

@@ -17,8 +17,6 @@
 namespace bcl::test {
 namespace {
 
-std::string attr(const std::string& name) { return std::string(kStatPrefix) + name; }
-
 // The knobs and a value other than the default for each.
 const std::map<std::string, std::string>& knob_changes() {
     static const std::map<std::string, std::string> changes = {

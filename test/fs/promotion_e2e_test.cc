@@ -14,8 +14,6 @@
 namespace bcl::test {
 namespace {
 
-std::string attr(const std::string& name) { return std::string(kStatPrefix) + name; }
-
 class PromotionE2eTest : public CacheMountTest {
 protected:
     MountSpec mount_spec() const override {
