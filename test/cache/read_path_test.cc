@@ -101,20 +101,35 @@ std::unique_ptr<FaultyDevice> faulty_cache(std::uint64_t buckets) {
     return std::make_unique<FaultyDevice>(std::move(mem));
 }
 
-TEST_F(CacheTest, ExtentsBackToBackOnTheDeviceAreReadWithOneIo) {
-    auto faulty = faulty_cache(96);
-    FaultyDevice* faults = faulty.get();
-    CacheSetOptions o = options();
-    o.cache_path.clear();
-    o.device = std::move(faulty);
-    open_set(std::move(o));
+// A cache set over a 96-bucket in-memory device behind fault injection.
+class FaultyCacheTest : public CacheTest {
+protected:
+    FaultyDevice* open_faulty_set() {
+        auto faulty = faulty_cache(96);
+        FaultyDevice* faults = faulty.get();
+        CacheSetOptions o = options();
+        o.cache_path.clear();
+        o.device = std::move(faulty);
+        open_set(std::move(o));
+        return faults;
+    }
+    // Reads all of f, whose contents are `data`, in misses of `piece`
+    // bytes: an extent each, back to back on the device.
+    void cache_in_pieces(EngineFile& f, const std::string& data, std::size_t piece) {
+        for (std::size_t off = 0; off < data.size(); off += piece)
+            ASSERT_EQ(f.read(off, piece), data.substr(off, piece));
+    }
+};
+
+TEST_F(FaultyCacheTest, ExtentsBackToBackOnTheDeviceAreReadWithOneIo) {
+    FaultyDevice* faults = open_faulty_set();
 
     // Six misses in a row: six extents, one after the other in one bucket.
     constexpr std::size_t kPiece = 2 * kTestBlockSize;
     const std::string data = random_bytes(rng_, 6 * kPiece);
     write_whole(path("a"), data);
     EngineFile f(*set_, path("a"));
-    for (std::size_t off = 0; off < data.size(); off += kPiece) ASSERT_EQ(f.read(off, kPiece), data.substr(off, kPiece));
+    cache_in_pieces(f, data, kPiece);
     ASSERT_EQ(set_->stats().cache_misses, 6u);
 
     // Any second read of the device fails: the whole file still comes
@@ -133,19 +148,14 @@ TEST_F(CacheTest, ExtentsBackToBackOnTheDeviceAreReadWithOneIo) {
     EXPECT_EQ(set_->stats().cache_read_errors, 0u);
 }
 
-TEST_F(CacheTest, AFailedReadOfARunFallsBackExtentByExtent) {
-    auto faulty = faulty_cache(96);
-    FaultyDevice* faults = faulty.get();
-    CacheSetOptions o = options();
-    o.cache_path.clear();
-    o.device = std::move(faulty);
-    open_set(std::move(o));
+TEST_F(FaultyCacheTest, AFailedReadOfARunFallsBackExtentByExtent) {
+    FaultyDevice* faults = open_faulty_set();
 
     constexpr std::size_t kPiece = kTestBlockSize;
     const std::string data = random_bytes(rng_, 6 * kPiece);
     write_whole(path("a"), data);
     EngineFile f(*set_, path("a"));
-    for (std::size_t off = 0; off < data.size(); off += kPiece) ASSERT_EQ(f.read(off, kPiece), data.substr(off, kPiece));
+    cache_in_pieces(f, data, kPiece);
 
     // The run's one read fails; the extents, read one by one, do not.
     faults->add_fault(FaultRule{.kind = IoKind::read, .count = 1});
@@ -157,13 +167,8 @@ TEST_F(CacheTest, AFailedReadOfARunFallsBackExtentByExtent) {
     EXPECT_EQ(after.bytes_read_backing, before.bytes_read_backing);
 }
 
-TEST_F(CacheTest, AFailingCacheDeviceNeverFailsARead) {
-    auto faulty = faulty_cache(96);
-    FaultyDevice* faults = faulty.get();
-    CacheSetOptions o = options();
-    o.cache_path.clear();
-    o.device = std::move(faulty);
-    open_set(std::move(o));
+TEST_F(FaultyCacheTest, AFailingCacheDeviceNeverFailsARead) {
+    FaultyDevice* faults = open_faulty_set();
 
     const std::string data = random_bytes(rng_, 50000);
     write_whole(path("a"), data);
