@@ -58,30 +58,37 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
     }
     AlignedBuffer buf = AlignedBuffer::uninitialized(data.size());
     std::memcpy(buf.data(), data.data(), data.size());
-    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
-    const auto write_point = static_cast<unsigned>(file_id % kWritePoints);
     std::uint64_t done = 0;
     while (done < data.size()) {
-        const std::uint64_t left_sectors = (data.size() - done) / kSectorSize;
-        const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
-        auto a = sectors_->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
-                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
-        if (!a) break;
-        count_cache_write(a.value().sectors);
-        const AllocPtr& p = a.value().ptrs.ptr[0];
-        const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
-        const auto piece = buf.span().subspan(done, len);
-        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
-            // The write finds no staged piece here and tries again itself.
-            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-            sectors_->put(a.value());
-            break;
-        }
-        staged.add(StagedPiece{offset + done, a.value(), crc32c(0, piece)});
-        done += len;
+        // One that fails is tried again by the write itself, under the lock.
+        auto piece = write_dirty_piece(file_id, offset + done, buf.span().subspan(done));
+        if (!piece) break;
+        done += std::uint64_t{piece->alloc.sectors} * kSectorSize;
+        staged.add(*piece);
     }
     return staged;
+}
+
+std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
+                                                       std::span<const std::byte> data) {
+    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
+    // A write never waits for a bucket: what finds none goes direct.
+    auto a = sectors_->alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
+                                     static_cast<unsigned>(file_id % kWritePoints),
+                                     /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+    if (!a) return std::nullopt;
+    count_cache_write(a.value().sectors);
+    const AllocPtr& p = a.value().ptrs.ptr[0];
+    const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
+    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+    if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes); !st) {
+        counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+        log_.debug("cache write of dirty data failed: {}", st.error().message);
+        sectors_->put(a.value());
+        return std::nullopt;
+    }
+    return StagedPiece{offset, a.value(), crc32c(0, bytes)};
 }
 
 Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
@@ -145,31 +152,12 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     rec.mtime_ns = ns_of(stx.stx_mtime);
     rec.ctime_ns = ns_of(stx.stx_ctime);
 
-    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
-    const auto write_point = static_cast<unsigned>(file_id % kWritePoints);
     const bool was_clean = dirty_bytes() == 0;
     std::uint64_t done = 0;
     while (done < hi - lo) {
         std::optional<StagedPiece> piece = staged.take(lo + done);
-        if (!piece) {
-            const std::uint64_t left_sectors = (hi - lo - done) / kSectorSize;
-            const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
-            // A write never waits for a bucket: what finds none goes direct.
-            auto a = sectors_->alloc_sectors(WriteKey{file_id, (lo + done) / kSectorSize}, want, write_point,
-                                             /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
-            if (!a) break;
-            count_cache_write(a.value().sectors);
-            const AllocPtr& p = a.value().ptrs.ptr[0];
-            const auto bytes = buf.span().subspan(done, std::uint64_t{a.value().sectors} * kSectorSize);
-            const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-            if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes); !st) {
-                counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-                log_.warn("cache write failed, writing through: {}", st.error().message);
-                sectors_->put(a.value());
-                break;
-            }
-            piece = StagedPiece{lo + done, a.value(), crc32c(0, bytes)};
-        }
+        if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done));
+        if (!piece) break;
         const SectorAlloc& a = piece->alloc;
         const AllocPtr& p = a.ptrs.ptr[0];
         const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;

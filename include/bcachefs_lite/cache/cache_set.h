@@ -110,6 +110,7 @@ namespace bcl {
 
 class FileTable;
 class StagedDirty;
+struct StagedPiece;
 class GcCountdown;
 class GcJob;
 class IndexGenStore;
@@ -388,6 +389,11 @@ private:
     // of its write_lock (staged_dirty.h); nothing for any other write.
     StagedDirty stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
                             const WriteFlags& flags);
+    // Writes the start of `data` (dirty data of file_id at `offset`) to as
+    // much of an open bucket as it gets, at most a bucket: the piece, still
+    // pinned; nullopt when no bucket is free or the device write failed.
+    std::optional<StagedPiece> write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
+                                                 std::span<const std::byte> data);
     // The bytes written, or nullopt when the write must go direct instead.
     // Uses the pieces of `staged` that fit and leaves the rest in it.
     Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
