@@ -20,6 +20,7 @@
 #include "gc.h"
 #include "gc_countdown.h"
 #include "index_gen_store.h"
+#include "superblock_dirty_flag.h"
 #include "writeback_task.h"
 
 namespace bcl {
@@ -105,6 +106,18 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
 
     std::error_code ec;
     created_index = !std::filesystem::exists(index_dir_, ec);
+    auto have_index = Index::exists(index_dir_);
+    if (!have_index) return have_index.error();
+    if (!have_index.value()) {
+        if (sb.dirty())
+            return make_error(Errc::corrupt,
+                              fmt::format("cache {} may hold dirty data, but its index {} is missing: without it "
+                                          "that data cannot be found; restore the index (or name it with index=), "
+                                          "or give the data up by formatting the cache anew",
+                                          dev.path(), index_dir_));
+        log_.info("cache {}: no index in {}, a new one is made and the cache starts empty", dev.path(), index_dir_);
+    }
+    for (auto& d : devices_) dirty_flags_.push_back(std::make_unique<SuperblockDirtyFlag>(d->device(), d->superblock()));
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.uuid;
@@ -171,7 +184,13 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
 
     // The first GC pass makes the allocator's marks valid. After an unclean
     // shutdown it drops every extent (see the header).
-    BCL_TRY(gc_->run_pass(!opened_clean_));
+    if (auto st = check_index_contents(gc_->run_pass(!opened_clean_)); !st) {
+        // The pass deleted at most stale extents, which point at nothing:
+        // the index is as clean as it was, and a repaired one need not
+        // start cold.
+        if (opened_clean_) (void)index_->set_clean_shutdown(true);
+        return st;
+    }
     if (gc_->last_pass().dropped != 0)
         log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", dev.path(),
                   gc_->last_pass().dropped);
@@ -193,6 +212,34 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);
     return ok();
+}
+
+// An index whose entries do not decode is refused at open: serving from it
+// could return wrong data, and fsck can tell what may be repaired. The
+// extents are read by the first GC pass (its result is `pass`); the
+// dirty-file records, few, are read here.
+Status CacheSet::check_index_contents(Status pass) {
+    const auto refuse = [&](const std::string& why) {
+        return make_error(Errc::corrupt, fmt::format("index {} of cache {} fails its checks ({}); run "
+                                                     "`bcachefs-lite-ctl fsck {} --index {}`",
+                                                     index_dir_, devices_[0]->path(), why, devices_[0]->path(),
+                                                     index_dir_));
+    };
+    if (!pass) {
+        if (pass.error().code == Errc::corrupt) return refuse(pass.error().message);
+        return pass;
+    }
+    if (const std::uint64_t n = gc_->last_pass().undecodable; n != 0)
+        return refuse(fmt::format("{} extent {} not decode", n, n == 1 ? "entry does" : "entries do"));
+    for (std::uint64_t from = 0;;) {
+        auto next = index_->next_dirty_file(from);
+        if (!next) {
+            if (next.error().code == Errc::corrupt) return refuse(next.error().message);
+            return next.error();
+        }
+        if (!next.value() || next.value()->first == UINT64_MAX) return ok();
+        from = next.value()->first + 1;
+    }
 }
 
 CacheSet::~CacheSet() {
@@ -233,10 +280,23 @@ Status CacheSet::close() {
         if (result) {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
         }
+        if (result) {
+            if (auto st = clear_dirty_flags(); !st) result = st.error();
+        }
     }
     if (root_fd_ >= 0) ::close(root_fd_);
     root_fd_ = -1;
     return result;
+}
+
+// After a clean close: no dirty-file record left means no dirty data left
+// (every file with dirty extents has one), so the superblocks may say so.
+Status CacheSet::clear_dirty_flags() {
+    auto next = index_->next_dirty_file(0);
+    if (!next) return next.error();
+    if (next.value()) return ok();
+    for (auto& flag : dirty_flags_) BCL_TRY(flag->clear());
+    return ok();
 }
 
 // The whole checksummed range of the extent is read back (it stays on the

@@ -18,6 +18,7 @@
 #include "file_handle.h"
 #include "file_table.h"
 #include "staged_dirty.h"
+#include "superblock_dirty_flag.h"
 
 namespace bcl {
 
@@ -80,6 +81,12 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     if (!a) return std::nullopt;
     count_cache_write(a.value().sectors);
     const AllocPtr& p = a.value().ptrs.ptr[0];
+    if (auto st = dirty_flags_[p.dev]->mark(); !st) {
+        log_.warn("writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
+                  st.error().message);
+        sectors_->put(a.value());
+        return std::nullopt;
+    }
     const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
     const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
     if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes); !st) {

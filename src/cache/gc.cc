@@ -27,6 +27,7 @@ Result<bool> GcJob::step() {
                 // An entry that does not decode is fsck's business; skip it.
                 if (key) next_ = ExtentKey{key.value().file, key.value().end + 1};
                 log_.warn("GC: skipping an index entry that does not decode");
+                ++cur_.undecodable;
                 if (!key) {
                     finish();
                     return key.error();

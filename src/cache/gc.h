@@ -38,6 +38,7 @@ struct GcPassStats {
     std::uint64_t dropped = 0;  // drop_all
     std::uint64_t dirty_bytes = 0;  // bytes of the live dirty extents
     std::uint64_t dirty_failed = 0; // drop_all: dirty extents whose data failed its checksum
+    std::uint64_t undecodable = 0;  // entries whose value does not decode (skipped; fsck's business)
 };
 
 // Whether the data of a dirty extent still matches its checksum.

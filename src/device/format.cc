@@ -95,11 +95,7 @@ Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o) {
         auto st = dev.discard(sb.bucket_offset(sb.first_bucket), sb.capacity());
         if (!st && st.error().code != Errc::unsupported) return st.error();
     }
-    const auto block = encode_superblock(sb);
-    AlignedBuffer buf(kSuperblockSize, dev.logical_block_size());
-    std::memcpy(buf.data(), block.data(), block.size());
-    BCL_TRY(dev.write(kSuperblockOffset, buf.span()));
-    BCL_TRY(dev.flush());
+    BCL_TRY(rewrite_superblock(dev, sb));
     return sb;
 }
 
@@ -144,6 +140,15 @@ Result<Superblock> format_block_device(BlockDevice& device, const FormatOptions&
     BCL_TRY(check_geometry(device, options));
     BCL_TRY(check_not_ours(device, options.force));
     return write_superblock(device, options);
+}
+
+Status rewrite_superblock(BlockDevice& dev, const Superblock& sb) {
+    BCL_TRY(validate_superblock(sb));
+    const auto block = encode_superblock(sb);
+    AlignedBuffer buf(kSuperblockSize, dev.logical_block_size());
+    std::memcpy(buf.data(), block.data(), block.size());
+    BCL_TRY(dev.write(kSuperblockOffset, buf.span()));
+    return dev.flush();
 }
 
 Result<Superblock> format_device(const std::string& path, const FormatOptions& options) {

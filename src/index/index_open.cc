@@ -157,6 +157,12 @@ Status check_existing(IndexDb& idx, const IndexOptions& options) {
 
 }  // namespace
 
+Result<bool> Index::exists(const std::string& dir) {
+    auto state = probe(dir);
+    if (!state) return state.error();
+    return state.value() != DirState::missing && state.value() != DirState::empty;
+}
+
 Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOptions& options) {
     if (dir.empty()) return make_error(Errc::invalid, "index directory not given");
     auto state = probe(dir);

@@ -76,6 +76,41 @@ TEST(FormatBlockDevice, RejectsBadGeometryWithoutWriting) {
     EXPECT_EQ(mem.stats().calls_of(IoKind::write), 0u);
 }
 
+TEST(RewriteSuperblock, SetsAndClearsTheDirtyFlagAndKeepsTheRest) {
+    MemDevice mem(10 << 20);
+    auto sb = format_block_device(mem, small_buckets());
+    ASSERT_TRUE(sb) << sb.error().message;
+    EXPECT_FALSE(sb.value().dirty());
+
+    Superblock dirty = sb.value();
+    dirty.flags |= kSbFlagDirty;
+    ASSERT_TRUE(rewrite_superblock(mem, dirty));
+    auto read = read_superblock(mem);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_TRUE(read.value().dirty());
+    EXPECT_EQ(read.value(), dirty);
+
+    ASSERT_TRUE(rewrite_superblock(mem, sb.value()));
+    read = read_superblock(mem);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read.value(), sb.value());
+}
+
+TEST(RewriteSuperblock, RefusesAnInvalidSuperblockWithoutWriting) {
+    MemDevice mem(10 << 20);
+    auto sb = format_block_device(mem, small_buckets());
+    ASSERT_TRUE(sb);
+    Superblock bad = sb.value();
+    bad.flags |= 1u << 31;  // unknown
+    EXPECT_FALSE(rewrite_superblock(mem, bad));
+    bad = sb.value();
+    bad.block_size = 3;
+    EXPECT_FALSE(rewrite_superblock(mem, bad));
+    auto read = read_superblock(mem);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read.value(), sb.value());
+}
+
 TEST(CacheDevice, BucketIoStaysInsideDataBuckets) {
     auto mem = std::make_unique<MemDevice>(10 << 20, 4096);
     ASSERT_TRUE(format_block_device(*mem, small_buckets()));

@@ -1,6 +1,7 @@
 // End-to-end: a cache the daemon must refuse (DESIGN.md, invariant 7): an
 // unformatted file (zeros, random bytes), a corrupt superblock, an index
-// that belongs to another cache, a missing cache file without cache_size.
+// that belongs to another cache, a missing cache file without cache_size,
+// a missing index of a cache that may hold dirty data.
 // Each is refused with one line on stderr and a non-zero exit status;
 // nothing is mounted, and neither the cache file nor the backing directory
 // changes (checked by checksums before and after). An existing file is
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 
 #include "cache_e2e.h"
@@ -160,6 +162,45 @@ TEST_F(BadCacheTest, IndexOfAnotherCacheIsRefusedNamingBothUuids) {
 TEST_F(BadCacheTest, MissingCacheWithoutCacheSizeIsRefused) {
     std::string cache = at_base("nothing.img");
     expect_refused(cache, index_opt(), {cache, "does not exist"});
+}
+
+TEST_F(BadCacheTest, AMissingIndexOfACacheWithDirtyDataIsRefused) {
+    ASSERT_EQ(format_cache(t().cache_path(), "64M"), "");
+    MountSpec spec = t().spec();
+    spec.options += ",mode=writeback,writeback_running=0";
+    t().set_spec(spec);
+    ASSERT_TRUE(t().start()) << t().error();
+    std::mt19937_64 rng(57);
+    const std::string data = random_bytes(rng, 100000);
+    {
+        const int fd = ::open(t().m("a").c_str(), O_WRONLY | O_TRUNC);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+        ASSERT_EQ(::fsync(fd), 0);
+        ::close(fd);
+    }
+    ASSERT_GT(dirty_bytes(t().m("a")).value_or(0), 0u) << "the write did not stay in the cache";
+    std::optional<int> status = t().stop();
+    ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << t().daemon_log();
+
+    const std::string saved = at_base("index.saved");
+    std::filesystem::rename(t().index_path(), saved);
+    expect_refused(t().cache_path(), index_opt(), {"dirty data", t().index_path()});
+
+    // With its index back, the cache mounts and serves the dirty data.
+    std::filesystem::rename(saved, t().index_path());
+    ASSERT_TRUE(t().start()) << t().error();
+    EXPECT_EQ(read_file(t().m("a")), data);
+}
+
+TEST_F(BadCacheTest, AMissingIndexOfACleanCacheMeansAColdCache) {
+    ASSERT_EQ(format_cache(t().cache_path(), "64M"), "");
+    use_cache_once();
+    std::filesystem::remove_all(t().index_path());
+    ASSERT_TRUE(t().start()) << t().error();
+    EXPECT_NE(t().daemon_log().find("starts empty"), std::string::npos) << t().daemon_log();
+    EXPECT_EQ(cached_bytes(t().m("a")).value_or(1), 0u);
+    EXPECT_EQ(read_file(t().m("a")), read_file(t().b("a")));
 }
 
 }  // namespace

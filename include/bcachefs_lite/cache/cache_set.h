@@ -7,7 +7,11 @@
 // seam onto these calls.
 //
 // Life: open() assembles everything and runs the first GC (mark) pass so
-// the allocator can work; the index's clean-shutdown flag is false while
+// the allocator can work. A cache device whose superblock says it may
+// hold dirty data (kSbFlagDirty, set before the first dirty write of a
+// mount, cleared by a clean close that leaves none) is refused when its
+// index is missing, since that data could no longer be found; without the
+// flag a missing index only means a cold cache. the index's clean-shutdown flag is false while
 // the set is open and set back to true by a clean close(), which flushes
 // the device, syncs the index and stops the background thread. After an
 // unclean shutdown the first GC pass drops every clean extent: unsynced
@@ -114,6 +118,7 @@ struct StagedPiece;
 class GcCountdown;
 class GcJob;
 class IndexGenStore;
+class SuperblockDirtyFlag;
 
 // Where the index lives when CacheSetOptions::index_dir is not given:
 // kDefaultIndexRoot/<cache UUID>.
@@ -337,6 +342,7 @@ private:
 
     Status assemble(CacheSetOptions& options, bool& created_index);
     Status persist_all_prios();
+    Status check_index_contents(Status first_gc_pass);
     void schedule_gc_timer();
     void gc_kick();
     // Counts sectors written to the cache device; see request_gc's rule.
@@ -346,6 +352,7 @@ private:
     void note_gc_change();
 
     Status flush_devices();
+    Status clear_dirty_flags();
     bool dirty_data_intact(const Extent& e);
     // Bytes of the file (dev, ino), up to its size, in the extents `counts` picks.
     Result<std::uint64_t> file_bytes(std::uint64_t dev, std::uint64_t ino,
@@ -430,6 +437,7 @@ private:
     // Declared in construction order; destroyed in reverse (close() first
     // stops everything that runs).
     std::vector<std::unique_ptr<CacheDevice>> devices_;
+    std::vector<std::unique_ptr<SuperblockDirtyFlag>> dirty_flags_;  // one per device
     std::unique_ptr<Index> index_;
     std::unique_ptr<IndexGenStore> gen_store_;
     std::unique_ptr<Background> background_;

@@ -53,6 +53,12 @@ Result<Superblock> format_device(const std::string& path, const FormatOptions& o
 // nothing of other filesystems. options.size must be unset.
 Result<Superblock> format_block_device(BlockDevice& device, const FormatOptions& options);
 
+// Writes `sb` (validated first) over the superblock of a formatted device
+// and flushes: how kSbFlagDirty is set and cleared (superblock_format.h).
+// A failure leaves the device as it was or the write torn; either way the
+// caller must not go on as if the flag were changed.
+Status rewrite_superblock(BlockDevice& device, const Superblock& sb);
+
 // A filesystem or partition-table signature, as libblkid reports it.
 struct Signature {
     std::string type;    // "ext4", "gpt", ...

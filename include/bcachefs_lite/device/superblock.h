@@ -51,6 +51,7 @@ struct Superblock {
     std::uint64_t created = 0;  // seconds since the Unix epoch
 
     bool discard() const { return (flags & kSbFlagDiscard) != 0; }
+    bool dirty() const { return (flags & kSbFlagDirty) != 0; }
     std::uint64_t usable_buckets() const { return nbuckets - first_bucket; }
     // Bytes of data buckets.
     std::uint64_t capacity() const { return usable_buckets() * bucket_size; }

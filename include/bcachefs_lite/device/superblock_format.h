@@ -9,8 +9,11 @@
 // 4096-byte block computed with `csum` itself zeroed. Bytes past the last
 // field are zero when written and covered by the checksum.
 //
-// Persistence rule: the superblock is written once, by format, with O_DIRECT
-// and followed by a flush; nothing rewrites it while a cache is in use.
+// Persistence rule: the superblock is written by format, with O_DIRECT and
+// followed by a flush. After that it is rewritten (one block write and a
+// flush, rewrite_superblock()) only to set or clear kSbFlagDirty, which
+// is at most twice a mount: set before the first dirty data goes to the
+// device, cleared by a clean close that leaves none.
 //
 // Thread safety: plain data.
 #pragma once
@@ -35,7 +38,12 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 
 // Superblock flags.
 inline constexpr std::uint32_t kSbFlagDiscard = 1u << 0;  // discard buckets before reuse
-inline constexpr std::uint32_t kSbKnownFlags = kSbFlagDiscard;
+// The cache may hold dirty data, whose only copy it is: without its index
+// that data cannot be found, so a missing index is an error, not a cold
+// cache (bcache's BDEV_STATE_DIRTY). Set durably before the first dirty
+// write of a mount reaches the device.
+inline constexpr std::uint32_t kSbFlagDirty = 1u << 1;
+inline constexpr std::uint32_t kSbKnownFlags = kSbFlagDiscard | kSbFlagDirty;
 
 // A little-endian integer of N bytes kept as raw bytes.
 template <class T>

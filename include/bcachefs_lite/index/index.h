@@ -85,6 +85,9 @@ public:
     //   Errc::invalid      creating without options.cache_uuid
     static Result<std::unique_ptr<Index>> open(const std::string& dir,
                                                const IndexOptions& options);
+    // Whether `dir` holds an index (or at least files where one would be,
+    // which open() then judges): false for a missing or empty directory.
+    static Result<bool> exists(const std::string& dir);
     // Closes the database; unsynced writes survive a process exit (they are
     // in the WAL) but not a power loss. Does not touch the clean flag.
     ~Index();

@@ -52,6 +52,7 @@ std::string describe_text(const std::string& device, const Superblock& sb) {
     line("capacity", fmt::format("{} ({} bytes)", format_size_approx(sb.capacity()), sb.capacity()));
     line("replacement", std::string(replacement_name(sb.replacement)));
     line("discard", sb.discard() ? "yes" : "no");
+    line("dirty data", sb.dirty() ? "maybe (its index is needed to mount it)" : "none");
     line("created", iso_time(sb.created));
     return out;
 }
@@ -60,11 +61,11 @@ std::string describe_json(const std::string& device, const Superblock& sb) {
     return fmt::format(
         "{{\"device\":{},\"uuid\":\"{}\",\"version\":{},\"block_size\":{},\"bucket_size\":{},"
         "\"nbuckets\":{},\"first_bucket\":{},\"usable_buckets\":{},\"capacity\":{},"
-        "\"replacement\":\"{}\",\"discard\":{},\"created\":{},\"created_iso\":\"{}\"}}\n",
+        "\"replacement\":\"{}\",\"discard\":{},\"dirty\":{},\"created\":{},\"created_iso\":\"{}\"}}\n",
         json_string(device), uuid_to_string(sb.uuid), sb.version, sb.block_size, sb.bucket_size,
         sb.nbuckets, sb.first_bucket, sb.usable_buckets(), sb.capacity(),
-        replacement_name(sb.replacement), sb.discard() ? "true" : "false", sb.created,
-        iso_time(sb.created));
+        replacement_name(sb.replacement), sb.discard() ? "true" : "false", sb.dirty() ? "true" : "false",
+        sb.created, iso_time(sb.created));
 }
 
 }  // namespace bcl::ctl
