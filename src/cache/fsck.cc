@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
+#include <utility>
 
+#include "bcachefs_lite/index/file_format.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
 
@@ -27,6 +30,8 @@ public:
 
     Result<FsckReport> run() {
         BCL_TRY(load_gens());
+        BCL_TRY(load_dirty_files());
+        BCL_TRY(check_file_records());
         std::uint64_t total = 0;
         if (options_.count_first) {
             auto cursor = index_.scan_extents();
@@ -100,6 +105,10 @@ private:
         }
         const std::string what = fmt::format("{} extent of cache file {} [{}, {})", v.dirty() ? "dirty" : "clean",
                                              k.file, k.end - v.length, k.end);
+        if (!file_has_record_) {
+            ++r_.unreachable;
+            return bad_extent(k, v, fmt::format("{} belongs to no file record: reads of its file never find it", what));
+        }
 
         if (v.device != 0 || v.bucket < dev_.first_bucket() || v.bucket >= dev_.nbuckets()) {
             ++r_.bad_pointer;
@@ -236,6 +245,65 @@ private:
         have_file_ = true;
         file_ = file;
         file_has_dirty_ = false;
+        file_has_record_ = std::binary_search(file_ids_.begin(), file_ids_.end(), file);
+        return ok();
+    }
+
+    // The backing files (dev, ino) that dirty-file records name: a file
+    // record of one of them may lead to dirty data and is never deleted.
+    Status load_dirty_files() {
+        for (std::uint64_t from = 0;;) {
+            auto next = index_.next_dirty_file(from);
+            if (!next) return next.error();
+            if (!next.value()) break;
+            dirty_backing_.emplace_back(next.value()->second.dev, next.value()->second.ino);
+            if (next.value()->first == UINT64_MAX) break;
+            from = next.value()->first + 1;
+        }
+        std::sort(dirty_backing_.begin(), dirty_backing_.end());
+        return ok();
+    }
+
+    Status check_file_records() {
+        Status failed = ok();
+        BCL_TRY(index_.scan_file_records([&](std::string_view raw_key, std::string_view raw_value) {
+            ++r_.files;
+            auto id = decode_file_key(raw_key);
+            auto record = decode_file_record(raw_value);
+            if (id && record) {
+                file_ids_.push_back(record.value().file_id);
+                return true;
+            }
+            ++r_.bad_file_records;
+            if (!id) {
+                leave(fmt::format("a file record with an undecodable key ({}); left as it is", id.error().message));
+                return true;
+            }
+            const FileIdentity& i = id.value();
+            const std::string line = fmt::format("the file record of backing file (dev {}, ino {}) does not decode ({})",
+                                                 i.dev, i.ino, record.error().message);
+            if (std::binary_search(dirty_backing_.begin(), dirty_backing_.end(), std::pair{i.dev, i.ino})) {
+                leave(line + "; the file has dirty data, so it is left as it is");
+            } else if (!options_.repair) {
+                leave(line);
+            } else {
+                problem(line + "; deleted (the file starts cold)");
+                batch_.delete_file(i);
+                ++r_.repaired;
+                if (auto st = commit(false); !st) {
+                    failed = st;
+                    return false;
+                }
+            }
+            return true;
+        }));
+        BCL_TRY(failed);
+        std::sort(file_ids_.begin(), file_ids_.end());
+        for (std::size_t i = 1; i < file_ids_.size(); ++i) {
+            if (file_ids_[i] != file_ids_[i - 1]) continue;
+            ++r_.bad_file_records;
+            leave(fmt::format("two file records name cache file {}; left as they are", file_ids_[i]));
+        }
         return ok();
     }
 
@@ -324,6 +392,9 @@ private:
     bool have_file_ = false;
     std::uint64_t file_ = 0;
     bool file_has_dirty_ = false;
+    bool file_has_record_ = false;
+    std::vector<std::uint64_t> file_ids_;  // of the file records, ascending
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> dirty_backing_;  // (dev, ino), ascending
     std::vector<std::uint64_t> dirty_files_;  // ascending: extents come in file order
 };
 

@@ -65,6 +65,17 @@ Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const 
     return std::optional<FileRecord>(r.value());
 }
 
+Status Index::scan_file_records(const std::function<bool(std::string_view, std::string_view)>& visit) const {
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), db_->files));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        if (!visit(std::string_view(it->key().data(), it->key().size()),
+                   std::string_view(it->value().data(), it->value().size())))
+            return ok();
+    }
+    if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: files", db_->dir));
+    return ok();
+}
+
 Result<std::optional<DirtyFileRecord>> Index::get_dirty_file(std::uint64_t file_id) const {
     if (!db_->dirty_files) return std::optional<DirtyFileRecord>();
     auto raw = db_->get(db_->dirty_files, encode_dirty_file_key(file_id));

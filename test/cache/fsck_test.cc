@@ -6,6 +6,7 @@
 #include "bcachefs_lite/cache/fsck.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache_fixture.h"
@@ -98,6 +99,32 @@ protected:
         for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
             if (name != "extents") return;
             ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_extent_key(e.key), "garbage").ok());
+        });
+    }
+
+    FileIdentity identity_of(const std::string& name) {
+        struct stat st {};
+        EXPECT_EQ(::stat(path(name).c_str(), &st), 0);
+        return FileIdentity{st.st_dev, st.st_ino, 0};
+    }
+    std::uint64_t file_id_of(const std::string& name) {
+        auto index = open_index();
+        auto rec = index->get_file(identity_of(name));
+        EXPECT_TRUE(rec && rec.value()) << "no file record for " << name;
+        return rec && rec.value() ? rec.value()->file_id : 0;
+    }
+    std::size_t extents_of(std::uint64_t file_id) {
+        std::size_t n = 0;
+        for (const Extent& x : all_extents()) n += x.key.file == file_id;
+        return n;
+    }
+    // Overwrites the stored file record of backing file `name` with bytes
+    // that do not decode.
+    void garble_file_record(const std::string& name) {
+        const FileIdentity id = identity_of(name);
+        for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& family, rocksdb::ColumnFamilyHandle* h) {
+            if (family != "files") return;
+            ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_file_key(id.dev, id.ino), "garbage").ok());
         });
     }
 
@@ -260,6 +287,91 @@ TEST_F(FsckTest, AnIndexOpenForWritingIsBusy) {
     }
     EXPECT_TRUE(check_index_unused(index_dir_));
     EXPECT_TRUE(check_index_unused(dir_.file("nowhere")));
+}
+
+TEST_F(FsckTest, ExtentsThatNoFileRecordReachesAreReportedAndTheCleanOnesDeleted) {
+    populate();
+    const std::uint64_t a = file_id_of("a");
+    const std::size_t a_extents = extents_of(a);
+    ASSERT_GT(a_extents, 0u);
+    ASSERT_TRUE(open_index()->delete_file(identity_of("a"), true));
+
+    FsckReport r = check();
+    EXPECT_EQ(r.files, 1u);
+    EXPECT_EQ(r.unreachable, a_extents);
+    EXPECT_EQ(r.left, a_extents);
+    EXPECT_EQ(extents_of(a), a_extents) << "a check without repair changed the index";
+
+    r = check(/*repair=*/true);
+    EXPECT_EQ(r.repaired, a_extents);
+    EXPECT_EQ(extents_of(a), 0u);
+    EXPECT_GT(extents_of(file_id_of("b")), 0u) << "the other file's extents must stay";
+    EXPECT_FALSE(check().errors());
+}
+
+TEST_F(FsckTest, AFileRecordThatDoesNotDecodeIsDeletedUnlessItsFileHasDirtyData) {
+    populate();
+    const std::uint64_t a = file_id_of("a");
+    const std::size_t a_extents = extents_of(a);
+    garble_file_record("a");
+
+    FsckReport r = check();
+    EXPECT_EQ(r.files, 2u);
+    EXPECT_EQ(r.bad_file_records, 1u);
+    EXPECT_EQ(r.unreachable, a_extents) << "the extents of a file whose record is gone are unreachable";
+
+    r = check(/*repair=*/true);
+    EXPECT_EQ(r.repaired, 1 + a_extents);
+    EXPECT_EQ(r.left, 0u);
+    EXPECT_FALSE(open_index()->get_file(identity_of("a")).value().has_value());
+    EXPECT_FALSE(check().errors());
+
+    // The same damage to a file that a dirty-file record names is left.
+    const FileIdentity b = identity_of("b");
+    const std::uint64_t b_id = file_id_of("b");
+    {
+        auto index = open_index();
+        IndexBatch batch;
+        batch.put_dirty_file(b_id, DirtyFileRecord{b.dev, b.ino, 0, 1, "handle"});
+        ASSERT_TRUE(index->commit(batch, true));
+    }
+    garble_file_record("b");
+    r = check(/*repair=*/true);
+    EXPECT_EQ(r.bad_file_records, 1u);
+    EXPECT_NE(r.left, 0u);
+    bool named = false;
+    for (const std::string& p : r.problems) named |= p.find("has dirty data, so it is left") != std::string::npos;
+    EXPECT_TRUE(named);
+    for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& family, rocksdb::ColumnFamilyHandle* h) {
+        if (family != "files") return;
+        std::string value;
+        EXPECT_TRUE(db.Get(rocksdb::ReadOptions(), h, encode_file_key(b.dev, b.ino), &value).ok())
+            << "the record of a file with dirty data was deleted";
+    });
+}
+
+TEST_F(FsckTest, AnIndexThatFailsItsChecksIsRefusedAtOpenUntilRepaired) {
+    populate();
+    const std::vector<Extent> before = all_extents();
+    ASSERT_FALSE(before.empty());
+    garble(before.front());
+
+    auto refused = CacheSet::open(options(), log_);
+    ASSERT_FALSE(refused) << "an index with an entry that does not decode was opened";
+    EXPECT_EQ(refused.error().code, Errc::corrupt);
+    EXPECT_NE(refused.error().message.find("bcachefs-lite-ctl fsck"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find(index_dir_), std::string::npos) << refused.error().message;
+
+    const FsckReport r = check(/*repair=*/true);
+    EXPECT_EQ(r.corrupt_entries, 1u);
+    EXPECT_EQ(r.repaired, 1u);
+    open_set();
+    // The repair cost only the entry it deleted: the index was clean, and
+    // the refused open left it so.
+    EXPECT_TRUE(set_->opened_clean());
+    EngineFile a(*set_, path("a"));
+    const std::string data = backing_read(path("a"), 0, 3 * kTestBucketSize);
+    EXPECT_EQ(a.read_chunked(0, data.size()), data);
 }
 
 }  // namespace

@@ -20,7 +20,10 @@
 //  - the stored bucket records name existing buckets;
 //  - files with dirty extents have a dirty-file record (without one,
 //    writeback cannot find the backing file), and every dirty-file record
-//    belongs to a file that still has dirty extents.
+//    belongs to a file that still has dirty extents;
+//  - every file record decodes, no two name one file id, and every
+//    extent's file id has a file record (without one, reads of the file
+//    can never find the extent: it is a new file to the cache).
 //
 // What repair does: it only ever deletes index entries, never writes the
 // device. Clean data can always be dropped (the backing file holds it), so
@@ -32,11 +35,13 @@
 // its value decodes and says clean, or its key decodes and names a file
 // with no dirty-file record (a file with dirty extents always has one,
 // dirty_file_format.h); otherwise it is left. A dirty-file record whose
-// file has no dirty extent left is deleted.
-//
-// Not checked: that every extent's file id has a file record, because the
-// index offers no walk over file records (Index has lookups by backing
-// identity only).
+// file has no dirty extent left is deleted. A clean extent no file record
+// reaches is deleted (it only takes space); a dirty one is left, since
+// writeback can still find its file. A file record that does not decode is
+// deleted when no dirty-file record names its backing file (the file is
+// then a new one to the cache, and its old extents unreachable clean ones);
+// a file record whose key does not decode, or that shares its file id, is
+// left.
 //
 // Thread safety: run_fsck uses the index and device from one thread; the
 // cache must not be mounted (check_index_unused()).
@@ -78,6 +83,9 @@ struct FsckReport {
     std::uint64_t orphaned = 0;         // dirty-file links that do not match (both ways)
     std::uint64_t overfull_buckets = 0; // live sectors exceed the bucket's size
     std::uint64_t bad_bucket_records = 0;  // stored bucket records for no bucket, or unreadable
+    std::uint64_t files = 0;            // file records seen
+    std::uint64_t bad_file_records = 0; // file records that do not decode, or share a file id
+    std::uint64_t unreachable = 0;      // extents whose file id has no file record
     std::uint64_t repaired = 0;         // problems fixed by deleting index entries
     std::uint64_t left = 0;             // problems found and not fixed
     std::uint64_t stale_deleted = 0;    // clean stale extents deleted (not errors)

@@ -117,6 +117,8 @@ private:
         fmt::print("orphaned: {}\n", r.orphaned);
         fmt::print("overfull buckets: {}\n", r.overfull_buckets);
         fmt::print("bad bucket records: {}\n", r.bad_bucket_records);
+        fmt::print("file records: {} ({} bad)\n", r.files, r.bad_file_records);
+        fmt::print("unreachable extents: {}\n", r.unreachable);
         fmt::print("repaired: {}\n", r.repaired);
         fmt::print("left: {}\n", r.left);
         if (r.left != 0)
