@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/file_format.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
@@ -183,9 +184,7 @@ private:
             may_be_dirty = value.value().dirty();
         } else if (key) {
             BCL_TRY(enter_file(key.value().file));
-            auto rec = index_.get_dirty_file(key.value().file);
-            if (!rec) return rec.error();
-            may_be_dirty = rec.value().has_value();
+            may_be_dirty = has_dirty_record(key.value().file);
             // Keep the file's dirty-file record while this entry stays.
             if (*may_be_dirty) file_has_dirty_ = true;
         }
@@ -249,24 +248,44 @@ private:
         return ok();
     }
 
-    // The backing files (dev, ino) that dirty-file records name: a file
-    // record of one of them may lead to dirty data and is never deleted.
+    // The dirty-file records: the file ids that have one, and the backing
+    // files (dev, ino) they name, whose file records may lead to dirty data
+    // and are never deleted. A record that does not decode is reported:
+    // writeback cannot find its file, and its dirty data is never dropped.
     Status load_dirty_files() {
-        for (std::uint64_t from = 0;;) {
-            auto next = index_.next_dirty_file(from);
-            if (!next) return next.error();
-            if (!next.value()) break;
-            dirty_backing_.emplace_back(next.value()->second.dev, next.value()->second.ino);
-            if (next.value()->first == UINT64_MAX) break;
-            from = next.value()->first + 1;
-        }
+        BCL_TRY(index_.scan_records(Index::RecordFamily::dirty_files, [&](std::string_view raw_key,
+                                                                         std::string_view raw_value) {
+            auto id = decode_dirty_file_key(raw_key);
+            auto record = decode_dirty_file_record(raw_value);
+            if (!id) {
+                ++r_.orphaned;
+                leave(fmt::format("a dirty-file record with an undecodable key ({}); left as it is",
+                                  id.error().message));
+                return true;
+            }
+            dirty_ids_.push_back(id.value());
+            if (record) {
+                dirty_backing_.emplace_back(record.value().dev, record.value().ino);
+            } else {
+                ++r_.orphaned;
+                leave(fmt::format("the dirty-file record of cache file {} does not decode ({}): writeback cannot "
+                                  "find its backing file; left as it is",
+                                  id.value(), record.error().message));
+            }
+            return true;
+        }));
+        std::sort(dirty_ids_.begin(), dirty_ids_.end());
         std::sort(dirty_backing_.begin(), dirty_backing_.end());
         return ok();
     }
 
+    bool has_dirty_record(std::uint64_t file_id) const {
+        return std::binary_search(dirty_ids_.begin(), dirty_ids_.end(), file_id);
+    }
+
     Status check_file_records() {
         Status failed = ok();
-        BCL_TRY(index_.scan_file_records([&](std::string_view raw_key, std::string_view raw_value) {
+        BCL_TRY(index_.scan_records(Index::RecordFamily::files, [&](std::string_view raw_key, std::string_view raw_value) {
             ++r_.files;
             auto id = decode_file_key(raw_key);
             auto record = decode_file_record(raw_value);
@@ -310,9 +329,7 @@ private:
     Status end_file() {
         if (!have_file_ || !file_has_dirty_) return ok();
         dirty_files_.push_back(file_);
-        auto rec = index_.get_dirty_file(file_);
-        if (!rec) return rec.error();
-        if (!rec.value()) {
+        if (!has_dirty_record(file_)) {
             ++r_.orphaned;
             leave(fmt::format("cache file {} has dirty extents but no dirty-file record: writeback cannot find its "
                               "backing file; left as it is",
@@ -334,26 +351,20 @@ private:
     }
 
     Status check_dirty_file_records() {
-        for (std::uint64_t from = 0;;) {
-            auto next = index_.next_dirty_file(from);
-            if (!next) return next.error();
-            if (!next.value()) return ok();
-            const std::uint64_t id = next.value()->first;
-            if (!std::binary_search(dirty_files_.begin(), dirty_files_.end(), id)) {
-                ++r_.orphaned;
-                const std::string line = fmt::format("cache file {} has a dirty-file record but no dirty extent", id);
-                if (options_.repair) {
-                    problem(line + "; record deleted");
-                    batch_.delete_dirty_file(id);
-                    ++r_.repaired;
-                    BCL_TRY(commit(false));
-                } else {
-                    leave(line);
-                }
+        for (const std::uint64_t id : dirty_ids_) {
+            if (std::binary_search(dirty_files_.begin(), dirty_files_.end(), id)) continue;
+            ++r_.orphaned;
+            const std::string line = fmt::format("cache file {} has a dirty-file record but no dirty extent", id);
+            if (options_.repair) {
+                problem(line + "; record deleted");
+                batch_.delete_dirty_file(id);
+                ++r_.repaired;
+                BCL_TRY(commit(false));
+            } else {
+                leave(line);
             }
-            if (id == UINT64_MAX) return ok();
-            from = id + 1;
         }
+        return ok();
     }
 
     // Commits the staged repairs once enough are staged, or all of them
@@ -394,6 +405,7 @@ private:
     bool file_has_dirty_ = false;
     bool file_has_record_ = false;
     std::vector<std::uint64_t> file_ids_;  // of the file records, ascending
+    std::vector<std::uint64_t> dirty_ids_;  // with a dirty-file record, ascending
     std::vector<std::pair<std::uint64_t, std::uint64_t>> dirty_backing_;  // (dev, ino), ascending
     std::vector<std::uint64_t> dirty_files_;  // ascending: extents come in file order
 };

@@ -65,14 +65,18 @@ Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const 
     return std::optional<FileRecord>(r.value());
 }
 
-Status Index::scan_file_records(const std::function<bool(std::string_view, std::string_view)>& visit) const {
-    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), db_->files));
+Status Index::scan_records(RecordFamily family,
+                           const std::function<bool(std::string_view, std::string_view)>& visit) const {
+    rocksdb::ColumnFamilyHandle* cf = family == RecordFamily::files ? db_->files : db_->dirty_files;
+    // A version-1 index opened read-only has no dirty-files family.
+    if (!cf) return ok();
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), cf));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
         if (!visit(std::string_view(it->key().data(), it->key().size()),
                    std::string_view(it->value().data(), it->value().size())))
             return ok();
     }
-    if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: files", db_->dir));
+    if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: records", db_->dir));
     return ok();
 }
 

@@ -350,6 +350,28 @@ TEST_F(FsckTest, AFileRecordThatDoesNotDecodeIsDeletedUnlessItsFileHasDirtyData)
     });
 }
 
+TEST_F(FsckTest, ADirtyFileRecordThatDoesNotDecodeIsReportedAndItsDataKept) {
+    populate();
+    const Extent e = all_extents().front();
+    make_dirty(e, /*with_record=*/true);
+    for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& family, rocksdb::ColumnFamilyHandle* h) {
+        if (family != "dirty_files") return;
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_dirty_file_key(e.key.file), "garbage").ok());
+    });
+    // Refused at open, and fsck can still run and say why.
+    auto refused = CacheSet::open(options(), log_);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("bcachefs-lite-ctl fsck"), std::string::npos) << refused.error().message;
+
+    const FsckReport r = check(/*repair=*/true);
+    EXPECT_EQ(r.orphaned, 1u);
+    EXPECT_EQ(r.left, 1u);
+    bool named = false;
+    for (const std::string& p : r.problems) named |= p.find("writeback cannot find its backing file") != std::string::npos;
+    EXPECT_TRUE(named);
+    EXPECT_TRUE(extent_exists(e)) << "dirty data was dropped";
+}
+
 TEST_F(FsckTest, AnIndexThatFailsItsChecksIsRefusedAtOpenUntilRepaired) {
     populate();
     const std::vector<Extent> before = all_extents();

@@ -114,11 +114,6 @@ public:
     // Stores `record` for (id.dev, id.ino), with btime_ns = id.btime_ns.
     Status put_file(const FileIdentity& id, const FileRecord& record, bool sync = false);
     Status delete_file(const FileIdentity& id, bool sync = false);
-    // Calls visit with the key and value of every entry of the files family
-    // as stored, in key order, until it returns false: fsck's walk, which
-    // decodes them itself (file_format.h) so that a bad entry is reported,
-    // not fatal.
-    Status scan_file_records(const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
     // A file id never handed out before by this index, even across crashes
     // (ids are reserved in blocks of kFileIdBlock, synced first). Never 0.
     Result<std::uint64_t> new_file_id();
@@ -164,6 +159,15 @@ public:
     // The first file id >= from that has a dirty-file record, with it; nullopt
     // when there is none.
     Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> next_dirty_file(std::uint64_t from) const;
+
+    // ---- raw walks (fsck) ----
+    enum class RecordFamily { files, dirty_files };
+    // Calls visit with the key and value of every entry of the family as
+    // stored, in key order, until it returns false: fsck decodes them
+    // itself (file_format.h, dirty_file_format.h) so that a bad entry is
+    // reported, not fatal.
+    Status scan_records(RecordFamily family,
+                        const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
     // ---- batches ----
     // Applies the batch atomically (synced when `sync`) and clears it. On
