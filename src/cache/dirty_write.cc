@@ -22,7 +22,9 @@
 namespace bcl {
 
 bool CacheSet::dirty_write_allowed(bool sync) const {
-    if (!writeback_possible_) return false;
+    // A cache out of service takes no dirty data: the write goes to the
+    // backing file.
+    if (!writeback_possible_ || !in_service()) return false;
     const WritebackTunables t = writeback_tunables();
     const std::uint64_t percent = capacity_bytes_ == 0 ? 100 : dirty_bytes() * 100 / capacity_bytes_;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
