@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -99,6 +101,18 @@ protected:
     std::string m(const std::string& rel) { return mount_->m(rel); }
     std::string state() { return get_xattr(mount_->mnt(), attr("state")).value_or("?"); }
     Stats stats() { return Stats::read(mount_->mnt()); }
+    // Polls `state` until it reads `want`, at most kExitTimeout (the move
+    // to passthrough comes from the daemon's background thread; nothing
+    // notifies of it).
+    bool wait_for_state(const std::string& want) {
+        const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
+        for (;;) {
+            if (state() == want) return true;
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            struct timespec pause {0, 20'000'000};
+            ::nanosleep(&pause, nullptr);
+        }
+    }
     // Reads `rel` through the mount with O_DIRECT (every byte reaches the
     // daemon) and expects `want`.
     void expect_reads(const std::string& rel, const std::string& want) {
@@ -129,9 +143,9 @@ TEST_F(FailingCacheTest, ReadsKeepWorkingAndTheMountGoesToPassthrough) {
 
     ASSERT_EQ(loop_->fail(), "");
     // Every read is right; the errors they meet take the cache out.
-    for (int round = 0; round < 20 && state() != "passthrough"; ++round)
+    for (int round = 0; round < 20 && state() == "running"; ++round)
         for (const auto& [name, data] : files) expect_reads(name, data);
-    ASSERT_EQ(state(), "passthrough") << mount_->daemon_log();
+    ASSERT_TRUE(wait_for_state("passthrough")) << state() << "\n" << mount_->daemon_log();
     Stats s = stats();
     ASSERT_TRUE(s.ok()) << s.error();
     EXPECT_GE(s["io_errors"], 4u);
@@ -187,14 +201,14 @@ TEST_F(FailingWritebackTest, DirtyDataThatWasLostIsEioNeverTheOlderBackingData) 
     ASSERT_EQ(read_file(b("f")), old) << "written back already";
 
     ASSERT_EQ(loop_->fail(), "");
-    for (int round = 0; round < 20 && state() != "passthrough"; ++round) {
+    for (int round = 0; round < 20 && state() == "running"; ++round) {
         int err = 0;
         auto got = read_whole(m("f"), /*direct=*/true, &err);
         ASSERT_FALSE(got.has_value() && *got == old) << "the older backing data was returned";
         ASSERT_FALSE(got.has_value()) << "lost dirty data was read";
         EXPECT_EQ(err, EIO) << std::strerror(err);
     }
-    ASSERT_EQ(state(), "passthrough") << mount_->daemon_log();
+    ASSERT_TRUE(wait_for_state("passthrough")) << state() << "\n" << mount_->daemon_log();
     int err = 0;
     EXPECT_FALSE(read_whole(m("f"), /*direct=*/true, &err).has_value());
     EXPECT_EQ(err, EIO);

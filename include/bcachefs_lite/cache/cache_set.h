@@ -69,6 +69,13 @@
 // marks of unpinned buckets at the start of a pass, before it reads the
 // extents inserted until then.
 //
+// Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
+// counts its requests and errors with bcache's decay; when the count
+// reaches io_error_limit the set is out of service for good: reads take
+// only dirty data from the cache, nothing is inserted or cached dirty,
+// writes go to the backing files, and the writeback task writes back what
+// dirty data it can still read before the state becomes passthrough.
+//
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
 // run_background_until_idle()/run_gc() in manual mode, which belong to the
