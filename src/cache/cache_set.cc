@@ -236,8 +236,14 @@ Status CacheSet::close() {
         if (result) {
             if (auto st = index_->sync(); !st) result = st.error();
         }
-        if (result) {
+        // A cache taken out of service was not flushed (flush_devices()):
+        // the next open treats it as after a crash, dropping its clean data
+        // and keeping the dirty.
+        if (result && in_service()) {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+        } else if (result && devices_.size() != 0) {
+            log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
+                      devices_[0]->path());
         }
     }
     if (root_fd_ >= 0) ::close(root_fd_);

@@ -161,6 +161,12 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done));
         if (!piece) break;
         const SectorAlloc& a = piece->alloc;
+        if (!in_service()) {
+            // Taken out of service meanwhile: its writeback pass may be past
+            // this file already, so the rest goes to the backing file.
+            sectors_->put(a);
+            break;
+        }
         const AllocPtr& p = a.ptrs.ptr[0];
         const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
         const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
