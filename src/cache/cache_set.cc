@@ -99,6 +99,10 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     if (options.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
 
+    for (unsigned d = 0; d < devices_.size(); ++d) {
+        devices_[d]->io_errors().set_tunables(options.io_errors);
+        devices_[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
+    }
     CacheDevice& dev = *devices_[0];
     const Superblock& sb = dev.superblock();
     block_size_ = sb.block_size;
@@ -205,6 +209,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     schedule_gc_timer();
     writeback_ = std::make_unique<WritebackTask>(*background_, tunables_.writeback_rate_minimum);
     schedule_rate_update();
+    // The device failed during the first GC pass.
+    if (!in_service()) boost::asio::post(background_->strand(), [this] { start_evacuation(); });
     // Dirty data an earlier mount left resumes after the delay.
     if (dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
@@ -277,8 +283,14 @@ Status CacheSet::close() {
         if (result) {
             if (auto st = index_->sync(); !st) result = st.error();
         }
-        if (result) {
+        // A cache taken out of service was not flushed (flush_devices()):
+        // the next open treats it as after a crash, dropping its clean data
+        // and keeping the dirty.
+        if (result && in_service()) {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+        } else if (result && devices_.size() != 0) {
+            log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
+                      devices_[0]->path());
         }
         if (result) {
             if (auto st = clear_dirty_flags(); !st) result = st.error();
@@ -319,6 +331,9 @@ bool CacheSet::dirty_data_intact(const Extent& e) {
 }
 
 Status CacheSet::flush_devices() {
+    // Out of service nothing new reaches the cache device, and a failing
+    // device must not keep the index from becoming durable.
+    if (!in_service()) return ok();
     Status result = ok();
     for (auto& d : devices_) {
         if (auto st = d->flush(); !st && result) result = st.error();
@@ -446,6 +461,7 @@ CacheStats CacheSet::stats() const {
         s.buckets_free = count->free;
     }
     s.dirty_data = dirty_bytes();
+    for (const auto& d : devices_) s.io_errors += d->io_errors().errors();
     if (writeback_) {
         std::lock_guard lk(tunables_mutex_);
         s.writeback_rate = writeback_->rate.rate();

@@ -23,7 +23,9 @@
 namespace bcl {
 
 bool CacheSet::dirty_write_allowed(bool sync) const {
-    if (!writeback_possible_) return false;
+    // A cache out of service takes no dirty data: the write goes to the
+    // backing file.
+    if (!writeback_possible_ || !in_service()) return false;
     const WritebackTunables t = writeback_tunables();
     const std::uint64_t percent = capacity_bytes_ == 0 ? 100 : dirty_bytes() * 100 / capacity_bytes_;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
@@ -166,6 +168,12 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done));
         if (!piece) break;
         const SectorAlloc& a = piece->alloc;
+        if (!in_service()) {
+            // Taken out of service meanwhile: its writeback pass may be past
+            // this file already, so the rest goes to the backing file.
+            sectors_->put(a);
+            break;
+        }
         const AllocPtr& p = a.ptrs.ptr[0];
         const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
         const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,

@@ -9,6 +9,8 @@ namespace bcl {
 void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                            std::span<const std::byte> data) {
     if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
+    // Nothing new goes to a cache device out of service.
+    if (!in_service()) return;
     // Cheap early exit; the authoritative check is under the file's mutex.
     if (file.write_seq.load(std::memory_order_acquire) != seq) {
         counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);

@@ -157,9 +157,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         bypass = file.bypass || file_id == 0 || !coherent;
     }
     // Mode none fills nothing, but still reads what the cache holds: dirty
-    // data above all.
+    // data above all. A cache out of service (cache_state.h) fills nothing
+    // either, and serves only its dirty data.
+    const bool serving = in_service();
     const bool may_insert =
-        !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
+        serving && !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
     ReadState st{file, fd, offset, out, file_id, seq, may_insert};
     const std::uint64_t end = offset + out.size();
     // The cache serves at most up to the size the record knows; the block
@@ -171,6 +173,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         auto found = index_->lookup(file_id, offset, cache_end);
         if (found) {
             extents = std::move(found).value();
+            if (!serving) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         } else {
             log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
             st.may_insert = false;

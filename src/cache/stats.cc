@@ -58,6 +58,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"cache_write_errors", s.cache_write_errors},
         {"insert_no_space", s.insert_no_space},
         {"sectors_overwritten", s.sectors_overwritten},
+        {"io_errors", s.io_errors},
         {"dirty_data", s.dirty_data},
         {"writeback_rate", s.writeback_rate},
         {"bytes_written_dirty", s.bytes_written_dirty},

@@ -43,7 +43,8 @@ ExtentValue cleaned(ExtentValue v) {
 }  // namespace
 
 Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, int fd, std::uint64_t start,
-                                                              std::uint64_t end, std::uint64_t max_bytes) {
+                                                              std::uint64_t end, std::uint64_t max_bytes,
+                                                              bool skip_unreadable) {
     WriteBackResult out;
     FileRecord rec;
     {
@@ -65,6 +66,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
 
     auto rw = rw_fd_locked(file, fd);
     if (!rw) return rw.error();
+    // Extents skipped because the cache device cannot read them.
+    std::vector<bool> unreadable(n, false);
     for (std::size_t i = 0; i < n;) {
         // Neighbours merge into one write.
         std::size_t j = i + 1;
@@ -76,14 +79,29 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
             if (!read_extent(dirty[k], dirty[k].start(), dirty[k].end(), buf.data() + (dirty[k].start() - run_start),
                              /*count_hit=*/false)) {
                 counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
-                return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read "
-                                                        "from the cache device",
-                                                        file.identity.dev, file.identity.ino, dirty[k].start()));
+                if (!skip_unreadable)
+                    return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read "
+                                                            "from the cache device",
+                                                            file.identity.dev, file.identity.ino, dirty[k].start()));
+                unreadable[k] = true;
+                out.unreadable += dirty[k].value.length;
             }
         }
-        // The block holding end of file is padded past it.
-        const std::uint64_t write_end = std::min(run_end, rec.size);
-        if (run_start < write_end) BCL_TRY(pwrite_full(rw.value(), buf.data(), write_end - run_start, run_start));
+        // Each stretch of readable extents with one write; the block
+        // holding end of file is padded past it.
+        for (std::size_t k = i; k < j;) {
+            if (unreadable[k]) {
+                ++k;
+                continue;
+            }
+            std::size_t m = k + 1;
+            while (m < j && !unreadable[m]) ++m;
+            const std::uint64_t from = dirty[k].start();
+            const std::uint64_t write_end = std::min(dirty[m - 1].end(), rec.size);
+            if (from < write_end)
+                BCL_TRY(pwrite_full(rw.value(), buf.data() + (from - run_start), write_end - from, from));
+            k = m;
+        }
         i = j;
     }
     if (::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
@@ -96,7 +114,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     const struct statx& stx = stat_now.value();
 
     IndexBatch batch;
-    for (std::size_t k = 0; k < n; ++k) batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value, cleaned(dirty[k].value));
+    for (std::size_t k = 0; k < n; ++k)
+        if (!unreadable[k]) batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value, cleaned(dirty[k].value));
     Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
     {
         std::lock_guard lk(file.mutex);
@@ -112,7 +131,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     std::uint64_t cleaned_bytes = 0;
     const auto& skipped = committed.value().skipped;
     for (std::size_t k = 0; k < n; ++k)
-        if (std::find(skipped.begin(), skipped.end(), dirty[k].key) == skipped.end()) cleaned_bytes += dirty[k].value.length;
+        if (!unreadable[k] && std::find(skipped.begin(), skipped.end(), dirty[k].key) == skipped.end())
+            cleaned_bytes += dirty[k].value.length;
     add_dirty(-static_cast<std::int64_t>(cleaned_bytes));
     if (cleaned_bytes != 0) note_gc_change();
     counters_.bytes_written_back.fetch_add(cleaned_bytes, std::memory_order_relaxed);
@@ -156,7 +176,7 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
 }
 
 Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
-                                                            std::uint64_t max_bytes) {
+                                                            std::uint64_t max_bytes, bool skip_unreadable) {
     auto opened = open_file_handle(root_fd_, record, O_RDWR);
     if (!opened) {
         if (opened.error().code != Errc::not_found) return opened.error();
@@ -189,7 +209,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     }
     if (file->rw_fd < 0) file->rw_fd = std::exchange(fd, -1);
     if (!file->dirty_record) file->dirty_record = record;
-    auto result = write_back_locked(*file, file->rw_fd, 0, UINT64_MAX, max_bytes);
+    auto result = write_back_locked(*file, file->rw_fd, 0, UINT64_MAX, max_bytes, skip_unreadable);
     if (result && !result.value().more) BCL_TRY(retire_if_clean_locked(*file));
     return result;
 }

@@ -8,6 +8,11 @@
 // a pass over the dirty files finds none, the task goes idle; a dirty write
 // into a clean cache arms it writeback_delay later, a flush or a change of
 // the tunables at once. The rate is updated every kWritebackRateUpdate.
+//
+// After a cache device failure (io_errors.cc) the task makes one pass over
+// every dirty file at full speed, each file whole in one step and its
+// unreadable extents skipped, and the end of that pass ends the failing
+// state.
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>
@@ -119,7 +124,13 @@ void CacheSet::arm_writeback(std::chrono::steady_clock::time_point at) {
 
 void CacheSet::writeback_step() {
     WritebackTask& w = *writeback_;
-    const bool flushing = flushing_.load(std::memory_order_acquire);
+    const bool evacuating = w.evacuating;
+    if (state() == CacheState::passthrough) {
+        // What is still dirty could not be read: nothing to write back.
+        flushing_.store(false, std::memory_order_release);
+        return;
+    }
+    const bool flushing = evacuating || flushing_.load(std::memory_order_acquire);
     if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
     auto next = index_->next_dirty_file(w.cursor);
     if (!next) {
@@ -128,6 +139,11 @@ void CacheSet::writeback_step() {
         return;
     }
     if (!next.value()) {
+        // The pass started at file id 0: every dirty file had its turn.
+        if (evacuating) {
+            evacuation_over();
+            return;
+        }
         if (w.cursor != 0) {
             w.cursor = 0;  // wrap around
             arm_writeback(Clock::now());
@@ -148,6 +164,19 @@ void CacheSet::writeback_step() {
     const std::uint64_t chunk =
         flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
     const Clock::time_point started = Clock::now();
+    if (evacuating) {
+        // The whole file at once: its unreadable extents stay dirty and
+        // would come first again in a step that takes only a chunk.
+        auto result = write_back_file(id, record, UINT64_MAX, /*skip_unreadable=*/true);
+        if (result) {
+            w.unreadable += result.value().unreadable;
+        } else {
+            log_.error("writeback of cache file {}: {}", id, result.error().message);
+        }
+        w.cursor = id + 1;
+        arm_writeback(Clock::now());
+        return;
+    }
     auto result = write_back_file(id, record, chunk);
     if (!result) {
         log_.error("writeback of cache file {}: {}", id, result.error().message);

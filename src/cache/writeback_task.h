@@ -1,8 +1,8 @@
 // The writeback task's state (see writeback_task.cc).
 //
-// Thread safety: the timers, `armed`, `step_at`, `cursor` and `keeping_up`
-// belong to the cache set's strand; `rate` is guarded by the cache set's
-// tunables mutex.
+// Thread safety: the timers, `armed`, `step_at`, `cursor`, `keeping_up`,
+// `evacuating` and `unreadable` belong to the cache set's strand; `rate` is
+// guarded by the cache set's tunables mutex.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +24,8 @@ struct CacheSet::WritebackTask {
     std::chrono::steady_clock::time_point step_at;
     std::uint64_t cursor = 0;  // the next file id to look at
     bool keeping_up = true;    // every step since the last rate update took no longer than its share
+    bool evacuating = false;   // the pass after a device failure runs (io_errors.cc)
+    std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
     // Guarded by CacheSet::tunables_mutex_ (written on the strand):
     WritebackRate rate;
 };

@@ -76,28 +76,37 @@ Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t secto
     return ok();
 }
 
+Status CacheDevice::counted(Status st) {
+    // A device that cannot discard has not failed.
+    const bool failed = !st && st.error().code != Errc::unsupported;
+    if (errors_.count(failed) && failed && on_error_limit_) on_error_limit_(st.error());
+    return st;
+}
+
 Status CacheDevice::read_bucket(std::uint64_t bucket, std::uint32_t sector,
                                 std::span<std::byte> buf) {
     BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
-    return device_->read(offset_of(bucket, sector), buf);
+    return counted(device_->read(offset_of(bucket, sector), buf));
 }
 
 Status CacheDevice::read_buckets(std::uint64_t bucket, std::uint32_t sector,
                                  std::span<std::byte> buf) {
     const std::uint64_t following = bucket < sb_.nbuckets ? sb_.nbuckets - bucket : 1;
     BCL_TRY(check_bucket_range(bucket, sector, buf.size(), following));
-    return device_->read(offset_of(bucket, sector), buf);
+    return counted(device_->read(offset_of(bucket, sector), buf));
 }
 
 Status CacheDevice::write_bucket(std::uint64_t bucket, std::uint32_t sector,
                                  std::span<const std::byte> buf) {
     BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
-    return device_->write(offset_of(bucket, sector), buf);
+    return counted(device_->write(offset_of(bucket, sector), buf));
 }
 
 Status CacheDevice::discard_bucket(std::uint64_t bucket) {
     BCL_TRY(check_bucket_range(bucket, 0, sb_.bucket_size));
-    return device_->discard(offset_of(bucket), sb_.bucket_size);
+    return counted(device_->discard(offset_of(bucket), sb_.bucket_size));
 }
+
+Status CacheDevice::flush() { return counted(device_->flush()); }
 
 }  // namespace bcl

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <string>
 
+#include "io_error_values.h"
 #include "option_values.h"
 #include "os_error.h"
 #include "promotion_values.h"
@@ -18,6 +19,8 @@ constexpr std::string_view kAllStats = "stats";
 constexpr std::string_view kRateDebug = "writeback_rate_debug";
 constexpr std::string_view kCachedBytes = "cached_bytes";
 constexpr std::string_view kDirtyBytes = "dirty_bytes";
+// Text, not a number: kept out of the `stats` listing.
+constexpr std::string_view kState = "state";
 
 bool is_stat_name(std::string_view short_name) {
     const auto& names = stat_names();
@@ -27,14 +30,14 @@ bool is_stat_name(std::string_view short_name) {
 // Root's knobs: the mode and the tunables.
 bool is_knob(std::string_view short_name) {
     return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr ||
-           find_promotion_tunable(short_name) != nullptr;
+           find_promotion_tunable(short_name) != nullptr || find_io_error_tunable(short_name) != nullptr;
 }
 
 // Readable on this inode (and listed).
 bool offered(std::string_view short_name, bool is_root) {
     if (is_root) {
-        return short_name == kAllStats || short_name == kRateDebug || is_stat_name(short_name) ||
-               is_knob(short_name);
+        return short_name == kAllStats || short_name == kRateDebug || short_name == kState ||
+               is_stat_name(short_name) || is_knob(short_name);
     }
     return short_name == kCachedBytes || short_name == kDirtyBytes;
 }
@@ -76,7 +79,9 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         out.push_back(prefix + std::string(kCacheModeXattr));
         for (const TunableText& t : writeback_tunable_texts()) out.push_back(prefix + std::string(t.name));
         for (const PromotionTunableText& t : promotion_tunable_texts()) out.push_back(prefix + std::string(t.name));
+        for (const IoErrorTunableText& t : io_error_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kRateDebug));
+        out.push_back(prefix + std::string(kState));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
         out.push_back(prefix + std::string(kDirtyBytes));
@@ -95,6 +100,8 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std:
     if (n == kCacheModeXattr) return std::string(cache_mode_name(cache_.mode()));
     if (const TunableText* t = find_writeback_tunable(n)) return t->format(cache_.writeback_tunables());
     if (const PromotionTunableText* t = find_promotion_tunable(n)) return t->format(cache_.promotion_tunables());
+    if (const IoErrorTunableText* t = find_io_error_tunable(n)) return t->format(cache_.io_error_tunables());
+    if (n == kState) return std::string(cache_state_name(cache_.state()));
     if (n == kRateDebug) return format_rate_debug(cache_.writeback_status());
     const CacheStats stats = cache_.stats();
     if (n == kAllStats) return format_stats(stats);
@@ -135,6 +142,14 @@ Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
         if (auto parsed = promotion->parse(t, value); !parsed) return parsed.error();
         if (auto st = cache_.set_promotion_tunables(t); !st) return st.error();
         log_.info("{} set to {}", promotion->name, promotion->format(t));
+        return ok();
+    }
+    if (const IoErrorTunableText* io_error = find_io_error_tunable(n)) {
+        std::lock_guard lk(tunables_mutex_);
+        IoErrorTunables t = cache_.io_error_tunables();
+        if (auto parsed = io_error->parse(t, value); !parsed) return parsed.error();
+        cache_.set_io_error_tunables(t);
+        log_.info("{} set to {}", io_error->name, io_error->format(t));
         return ok();
     }
     const TunableText* tunable = find_writeback_tunable(n);

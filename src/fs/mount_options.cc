@@ -8,6 +8,7 @@
 
 #include "bcachefs_lite/util/size.h"
 #include "option_values.h"
+#include "io_error_values.h"
 #include "promotion_values.h"
 
 namespace bcl {
@@ -122,6 +123,12 @@ Status apply_promotion(MountOptions& o, std::string_view v) {
     return Parse(o.promotion, v);
 }
 
+// A cache device error tunable's option, applied to o.io_errors.
+template <Status (*Parse)(IoErrorTunables&, std::string_view)>
+Status apply_io_error(MountOptions& o, std::string_view v) {
+    return Parse(o.io_errors, v);
+}
+
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
@@ -160,6 +167,14 @@ const OptionSpec kOptions[] = {
     {"promote_trigger_percent", K::number, "PERCENT", "80",
      "promote=nhit applies while at least this much of the cache is in use, 0 to 100",
      apply_promotion<parse_promote_trigger_percent>},
+    {"io_error_limit", K::number, "N", "8",
+     "errors of the cache device (decayed by io_error_halflife) that take the cache out of service: its dirty "
+     "data is written back and everything else goes to the backing files; 0 on the first error",
+     apply_io_error<parse_io_error_limit>},
+    {"io_error_halflife", K::number, "IOS", "0",
+     "cache device requests after which an error counts half (rounded down to a multiple of 88); 0: errors "
+     "never decay",
+     apply_io_error<parse_io_error_halflife>},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},

@@ -73,6 +73,13 @@
 // marks of unpinned buckets at the start of a pass, before it reads the
 // extents inserted until then.
 //
+// Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
+// counts its requests and errors with bcache's decay; when the count
+// reaches io_error_limit the set is out of service for good: reads take
+// only dirty data from the cache, nothing is inserted or cached dirty,
+// writes go to the backing files, and the writeback task writes back what
+// dirty data it can still read before the state becomes passthrough.
+//
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
 // run_background_until_idle()/run_gc() in manual mode, which belong to the
@@ -99,6 +106,7 @@
 #include "bcachefs_lite/alloc/open_buckets.h"
 #include "bcachefs_lite/cache/background.h"
 #include "bcachefs_lite/cache/cache_mode.h"
+#include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/promotion.h"
@@ -106,6 +114,7 @@
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/cache_device.h"
+#include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
@@ -168,6 +177,10 @@ struct CacheSetOptions {
     // required for mode=writeback and to write back dirty data an earlier
     // mount left. Default: -1 (none).
     int backing_root_fd = -1;
+    // When the cache device has made too many errors (cache_state.h);
+    // set_io_error_tunables() changes them. Default: IoErrorTunables{}
+    // (bcache's: io_error_limit 8, io_error_halflife 0).
+    IoErrorTunables io_errors;
     // Default: none.
     CacheTestHooks hooks;
 };
@@ -315,6 +328,14 @@ public:
     std::size_t run_background_until_idle();
     Result<ConsistencyReport> check_consistency() const;
 
+    // ---- cache device errors (io_errors.cc; cache_state.h) ----
+    CacheState state() const { return state_.load(std::memory_order_acquire); }
+    // The first device's tunables (every device has the same).
+    IoErrorTunables io_error_tunables() const;
+    // For every cache device; a limit the count has already reached takes
+    // the cache out of service at its next error.
+    void set_io_error_tunables(const IoErrorTunables& tunables);
+
     // ---- parts, for tests and tools ----
     const Superblock& superblock() const { return devices_[0]->superblock(); }
     CacheDevice& device(unsigned dev = 0) { return *devices_[dev]; }
@@ -331,6 +352,7 @@ private:
     struct WriteBackResult {
         std::uint64_t bytes = 0;  // dirty bytes written back
         bool more = false;        // dirty data left in the range past max_bytes
+        std::uint64_t unreadable = 0;  // dirty bytes skipped: the cache device could not read them
     };
     // Each file stream writes through one of kWritePoints write points (by
     // file id), so a file's blocks share buckets while concurrent streams
@@ -407,11 +429,13 @@ private:
                                                           std::span<const std::byte> data, bool sync,
                                                           StagedDirty& staged);
     // write_back.cc
+    // With skip_unreadable, dirty extents the cache device cannot read stay
+    // dirty and the rest is written back; without, they fail the call (EIO).
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
-                                              std::uint64_t max_bytes);
+                                              std::uint64_t max_bytes, bool skip_unreadable = false);
     Status retire_if_clean_locked(CachedFile& file);
     Result<WriteBackResult> write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
-                                            std::uint64_t max_bytes);
+                                            std::uint64_t max_bytes, bool skip_unreadable = false);
     Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
     // writeback_task.cc
     std::uint64_t dirty_bytes() const;
@@ -425,6 +449,15 @@ private:
     void schedule_rate_update();
     void update_writeback_rate();
     void cancel_writeback_timers();
+    // io_errors.cc
+    // Whether the cache device is in service (state running).
+    bool in_service() const { return state() == CacheState::running; }
+    // A device's error count reached the limit: out of service (any thread).
+    void device_failed(unsigned dev, const Error& error);
+    // On the strand: the writeback of readable dirty data after a failure
+    // starts, and ends with the move to passthrough.
+    void start_evacuation();
+    void evacuation_over();
 
     Logger& log_;
     const std::chrono::milliseconds gc_interval_;
@@ -463,6 +496,7 @@ private:
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> flushing_{false};
+    std::atomic<CacheState> state_{CacheState::running};
     std::uint64_t capacity_bytes_ = 0;          // data bytes of all cache devices
     int root_fd_ = -1;                          // the backing root (dup), or -1
     std::uint64_t root_dev_ = 0;

@@ -45,6 +45,9 @@ struct CacheStats {
     std::uint64_t cache_write_errors = 0;  // miss inserts whose device write failed
     std::uint64_t insert_no_space = 0;     // miss inserts skipped: no free bucket ready
     std::uint64_t sectors_overwritten = 0; // cached sectors invalidated by writes since mount
+    // The cache devices' error counts (device/io_error_counter.h): decayed,
+    // in whole errors, summed over the devices (CacheSet::stats()).
+    std::uint64_t io_errors = 0;
     // Writeback.
     std::uint64_t dirty_data = 0;          // bytes of dirty data in the cache now
     std::uint64_t writeback_rate = 0;      // bytes/s writeback may write now
@@ -98,7 +101,7 @@ struct CacheCounters {
 // (cache_hits, cache_misses, cache_hit_ratio, cache_bypass_hits,
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
-// gc_runs), then the extra failure counters, writeback's, and promotion's
+// gc_runs), then the extra failure counters and io_errors, writeback's, and promotion's
 // (promotions, promotions_skipped).
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);
 // The names stat_values() yields, in its order.

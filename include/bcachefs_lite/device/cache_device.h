@@ -3,17 +3,28 @@
 // 512-byte sector within a bucket, as bcache does, and never touch the
 // superblock region.
 //
+// Every request it makes of the device (reads, writes, flushes, discards)
+// is counted in its IoErrorCounter (io_error_counter.h), failed or not; a
+// request refused before it reaches the device (a range outside the data
+// buckets) and a discard the device cannot do are no device errors. When a
+// failed request takes the count to io_error_limit, the handler given to
+// on_error_limit() is called with that request's error, on the thread that
+// made the request (it must not block or take the caller's locks).
+//
 // Thread safety: the superblock is immutable after open; I/O calls are as
-// thread-safe as BlockDevice's.
+// thread-safe as BlockDevice's. on_error_limit() must be set before I/O
+// starts from other threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 
 #include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/file_device.h"
+#include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/device/superblock.h"
 
 namespace bcl {
@@ -63,7 +74,14 @@ public:
                                       std::span<const std::byte> buf);
     // Discards a whole data bucket; Errc::unsupported when the device cannot.
     [[nodiscard]] Status discard_bucket(std::uint64_t bucket);
-    [[nodiscard]] Status flush() { return device_->flush(); }
+    [[nodiscard]] Status flush();
+
+    // The device's error count and its tunables.
+    IoErrorCounter& io_errors() { return errors_; }
+    const IoErrorCounter& io_errors() const { return errors_; }
+    // Called when a failed request takes the error count to the limit
+    // (again for every later failed request while it stays there).
+    void on_error_limit(std::function<void(const Error&)> handler) { on_error_limit_ = std::move(handler); }
 
 private:
     CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb);
@@ -71,8 +89,13 @@ private:
     Status check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len,
                               std::uint64_t buckets = 1) const;
 
+    // Counts the result of a request that reached the device; returns it.
+    Status counted(Status st);
+
     std::unique_ptr<BlockDevice> device_;
     const Superblock sb_;
+    IoErrorCounter errors_;
+    std::function<void(const Error&)> on_error_limit_;
 };
 
 // Reads and decodes the superblock of an open device, without the size

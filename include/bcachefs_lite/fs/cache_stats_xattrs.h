@@ -5,6 +5,8 @@
 // On the mount's root directory:
 //   - every statistic of stat_names() (cache/stats.h), and `stats` with all
 //     of them as name=value lines: read-only for everyone;
+//   - `state`: running, failing or passthrough (cache/cache_state.h), as
+//     text and so not in `stats`, whose values are all numbers; read-only;
 //   - `writeback_rate_debug`: the writeback rate controller's state, one
 //     "name: value unit" line each for rate, dirty, target, proportional,
 //     integral, running and flushing (bcache's file of that name);
@@ -13,7 +15,9 @@
 //     writeback tunables (writeback_percent, writeback_delay in seconds,
 //     writeback_rate_minimum in bytes/s, writeback_running as 1 or 0,
 //     cutoff_writeback, cutoff_writeback_sync) and the promotion tunables
-//     (promote as always or nhit, promote_hits, promote_trigger_percent):
+//     (promote as always or nhit, promote_hits, promote_trigger_percent)
+//     and the cache device's error tunables (io_error_limit,
+//     io_error_halflife in I/Os, io_error_values.h):
 //     readable by everyone, settable by root (caller uid 0) only, with the
 //     same text the mount options take (option_values.h,
 //     promotion_values.h). A value that does not parse or is out

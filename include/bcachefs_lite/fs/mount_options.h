@@ -23,6 +23,7 @@
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/promotion_tunables.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
+#include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
@@ -65,6 +66,10 @@ struct MountOptions {
     // are cached (cache/promotion_tunables.h); parse_command_line() checks
     // them with validate(). Default: PromotionTunables{} (promote=always).
     PromotionTunables promotion;
+    // io_error_limit=, io_error_halflife=: when a failing cache device is
+    // taken out of service (device/io_error_counter.h, cache/cache_state.h).
+    // Default: IoErrorTunables{} (8 errors, no decay).
+    IoErrorTunables io_errors;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;

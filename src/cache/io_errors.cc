@@ -1,0 +1,71 @@
+// CacheSet: taking a failing cache device out of service (cache_state.h).
+//
+// Each CacheDevice counts its own errors (device/io_error_counter.h) and
+// calls device_failed() when a failed request takes the count to the limit,
+// on whatever thread made the request and with whatever locks it holds: so
+// device_failed() only flips the state, logs and posts the rest to the
+// strand. From the moment the state leaves running, the read path reads
+// only dirty data from the cache device, inserts and dirty writes stop
+// (every write goes to the backing file, invalidating what it covers), and
+// the device is no longer flushed before the index becomes durable.
+//
+// On the strand, start_evacuation() has the writeback task make one pass
+// over every file with dirty data, from the first file id on, at full speed
+// and whatever the writeback tunables say, skipping the dirty extents the
+// device cannot read (they stay dirty). No new dirty data arrives once the
+// state has changed, so when the pass reaches the last file, everything
+// readable has been written back: evacuation_over() moves the state to
+// passthrough and logs how much dirty data could not be read.
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "writeback_task.h"
+
+namespace bcl {
+
+IoErrorTunables CacheSet::io_error_tunables() const { return devices_[0]->io_errors().tunables(); }
+
+void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
+    for (auto& d : devices_) d->io_errors().set_tunables(tunables);
+}
+
+void CacheSet::device_failed(unsigned dev, const Error& error) {
+    CacheState expected = CacheState::running;
+    if (!state_.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
+    const CacheDevice& d = *devices_[dev];
+    log_.error("cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
+               "its dirty data is written back and everything else goes to the backing files",
+               d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
+    // Before open has made the writeback task, open posts this itself.
+    if (writeback_ && !closing_.load(std::memory_order_acquire))
+        boost::asio::post(background_->strand(), [this] { start_evacuation(); });
+}
+
+void CacheSet::start_evacuation() {
+    if (closing_.load(std::memory_order_acquire)) return;
+    WritebackTask& w = *writeback_;
+    if (w.evacuating || state() != CacheState::failing) return;
+    w.evacuating = true;
+    w.unreadable = 0;
+    w.cursor = 0;
+    arm_writeback(std::chrono::steady_clock::now());
+}
+
+void CacheSet::evacuation_over() {
+    WritebackTask& w = *writeback_;
+    w.evacuating = false;
+    state_.store(CacheState::passthrough, std::memory_order_release);
+    flushing_.store(false, std::memory_order_release);
+    const std::uint64_t left = dirty_bytes();
+    if (w.unreadable == 0 && left == 0) {
+        log_.warn("cache {} is in passthrough: all of its dirty data was written back", devices_[0]->path());
+    } else {
+        log_.error("cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
+                   "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
+                   devices_[0]->path(), w.unreadable, left);
+    }
+}
+
+}  // namespace bcl
