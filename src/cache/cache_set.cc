@@ -292,7 +292,8 @@ Status CacheSet::close() {
             log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
                       devices_[0]->path());
         }
-        if (result) {
+        // A device out of service is not written to, not even its superblock.
+        if (result && in_service()) {
             if (auto st = clear_dirty_flags(); !st) result = st.error();
         }
     }
