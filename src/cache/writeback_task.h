@@ -1,6 +1,6 @@
 // The writeback task's state (see writeback_task.cc).
 //
-// Thread safety: the timers, `armed`, `step_at`, `cursor` and `keeping_up`
+// Thread safety: the timers, `armed`, `step_at`, `cursor`, `keeping_up` and `failures`
 // belong to the cache set's strand; `rate` is guarded by the cache set's
 // tunables mutex.
 #pragma once
@@ -24,6 +24,7 @@ struct CacheSet::WritebackTask {
     std::chrono::steady_clock::time_point step_at;
     std::uint64_t cursor = 0;  // the next file id to look at
     bool keeping_up = true;    // every step since the last rate update took no longer than its share
+    unsigned failures = 0;     // steps in a row that failed (the retry delay doubles with each)
     // Guarded by CacheSet::tunables_mutex_ (written on the strand):
     WritebackRate rate;
 };
