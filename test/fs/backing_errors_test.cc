@@ -418,8 +418,13 @@ TEST_F(BackingReadOnlyTest, DirtyDataStaysDirtyAndWritebackBacksOffUntilTheBacki
     EXPECT_FALSE(read_file(b("d")) == data) << "written back to a read-only file system";
     EXPECT_TRUE(daemon_alive());
 
-    // Writable again: a flush completes.
+    // An unmount meanwhile keeps the dirty data for the next mount.
+    expect_clean_stop();
     ASSERT_EQ(fs_->set_read_only(false), 0);
+    ASSERT_TRUE(t().start()) << t().error();
+    EXPECT_EQ(dirty_bytes(m("d")), data.size());
+    EXPECT_TRUE(read_whole(m("d"), true) == data);
+    // Writable again: a flush completes.
     RunResult r = run_flush_command(t().mnt());
     EXPECT_TRUE(r.exited_with(0)) << r.err << "daemon log:\n" << t().daemon_log();
     EXPECT_EQ(dirty_bytes(m("d")), 0u);
