@@ -434,61 +434,51 @@ TEST_F(BackingReadOnlyTest, DirtyDataStaysDirtyAndWritebackBacksOffUntilTheBacki
 
 // ---- a failing device ----
 
-TEST(BackingIoErrorTest, ReadsTheBackingMustServeFailWithEioAndCachedDataIsStillServed) {
-    if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+using BackingIoErrorTest = BackingFsTest;
+
+TEST_F(BackingIoErrorTest, ReadsTheBackingMustServeFailWithEioAndCachedDataIsStillServed) {
     if (run_program({"mkfs.ext4", "-V"}).exit_code() != 0) GTEST_SKIP() << "mkfs.ext4 is not installed";
-    MountSpec spec;
-    spec.options = "allow_other,default_permissions,entry_timeout=0,attr_timeout=0,mode=writethrough";
-    auto tm = std::make_unique<TestMount>(spec, TestMount::Deferred{});
-    auto fs = std::make_unique<ScratchFs>();
-    struct Cleanup {
-        std::unique_ptr<TestMount>& tm;
-        std::unique_ptr<ScratchFs>& fs;
-        ~Cleanup() {
-            tm->stop();
-            fs.reset();
-            tm.reset();
-        }
-    } cleanup{tm, fs};
-    const std::string dir = tm->base() + "/b";
-    std::string err = fs->on_loop(tm->base() + "/ext4.img", "64M",
-                                  {"mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"}, dir,
-                                  "ext4", "errors=continue");
-    ASSERT_TRUE(err.empty()) << err;
-    std::error_code ec;
-    stdfs::create_directories(tm->backing(), ec);
-    // Files far into the image, past where it will be cut.
-    ASSERT_TRUE(write_file(dir + "/spacer", std::string(16u << 20, 's')));
     std::mt19937_64 rng(17);
     const std::string cached = random_bytes(rng, 1u << 20), uncached = random_bytes(rng, 1u << 20);
-    ASSERT_TRUE(write_file(tm->b("cached"), cached));
-    ASSERT_TRUE(write_file(tm->b("uncached"), uncached));
-    ::sync();
-    ASSERT_TRUE(tm->start()) << tm->error();
-    ASSERT_TRUE(read_whole(tm->m("cached")) == cached);
-    ASSERT_EQ(cached_bytes(tm->m("cached")), cached.size());
+    start(spec("writethrough"), [&](ScratchFs& fs, TestMount& tm) {
+        std::string err = fs.on_loop(tm.base() + "/ext4.img", "64M",
+                                     {"mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"},
+                                     base_b(), "ext4", "errors=continue");
+        if (!err.empty()) return err;
+        std::error_code ec;
+        stdfs::create_directories(tm.backing(), ec);
+        // The files lie far into the image, past where it will be cut.
+        if (!write_file(base_b() + "/spacer", std::string(16u << 20, 's')) || !write_file(tm.b("cached"), cached) ||
+            !write_file(tm.b("uncached"), uncached))
+            return std::string("cannot write the files on ext4");
+        ::sync();
+        return std::string();
+    });
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(read_whole(m("cached")) == cached);
+    ASSERT_EQ(cached_bytes(m("cached")), cached.size());
     // Both files are looked up (their inodes stay in memory) before the
     // device goes bad; only their data is lost.
     struct stat st {};
-    ASSERT_EQ(::stat(tm->m("uncached").c_str(), &st), 0);
+    ASSERT_EQ(::stat(m("uncached").c_str(), &st), 0);
 
-    err = fs->cut_image("8M");
+    const std::string err = fs_->cut_image("8M");
     ASSERT_TRUE(err.empty()) << err;
     int read_err = 0;
-    EXPECT_FALSE(read_whole(tm->m("uncached"), false, &read_err).has_value());
+    EXPECT_FALSE(read_whole(m("uncached"), false, &read_err).has_value());
     EXPECT_EQ(read_err, EIO) << std::strerror(read_err);
     read_err = 0;
-    EXPECT_FALSE(read_whole(tm->m("uncached"), true, &read_err).has_value());
+    EXPECT_FALSE(read_whole(m("uncached"), true, &read_err).has_value());
     EXPECT_EQ(read_err, EIO) << std::strerror(read_err);
     // The cache holds every byte of this one and the backing file says it
     // is unchanged: it is served, as a hit never needs the backing data.
-    auto got = read_whole(tm->m("cached"), true, &read_err);
+    auto got = read_whole(m("cached"), true, &read_err);
     EXPECT_TRUE(got.has_value()) << std::strerror(read_err);
     EXPECT_TRUE(got == cached);
     // A write that must reach the failing device fails, at the latest when
     // it is to be made durable.
     const int fsync_err = errno_of([&] {
-        int fd = ::open(tm->m("new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        int fd = ::open(m("new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) return -1;
         std::string block(1u << 20, 'n');
         if (::write(fd, block.data(), block.size()) < 0) return -1;
@@ -498,11 +488,8 @@ TEST(BackingIoErrorTest, ReadsTheBackingMustServeFailWithEioAndCachedDataIsStill
     // (which makes it read-only whatever errors= says): either reaches the
     // caller as it is.
     EXPECT_TRUE(fsync_err == EIO || fsync_err == EROFS) << std::strerror(fsync_err);
-    EXPECT_NE(tm->daemon_pid(), -1);
-    EXPECT_FALSE(wait_exit(tm->daemon_pid(), std::chrono::milliseconds(0)).has_value()) << "the daemon died";
-    std::optional<int> status = tm->stop();
-    ASSERT_TRUE(status.has_value());
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << tm->daemon_log();
+    EXPECT_TRUE(daemon_alive());
+    expect_clean_stop();
 }
 
 // ---- gone ----
