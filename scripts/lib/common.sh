@@ -10,7 +10,7 @@ BCL_BUILD_PACKAGES=(
 )
 BCL_TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  attr e2fsprogs util-linux
+  attr e2fsprogs util-linux btrfs-progs
 )
 # The fuzz targets: clang, and libFuzzer, which clang only recommends.
 BCL_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

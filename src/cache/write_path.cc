@@ -71,6 +71,37 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
     return ok();
 }
 
+namespace {
+
+// A dirty write's room in the backing file: writeback must not be the first
+// to learn that the backing file system is full or the owner over quota,
+// long after the write returned. Allocating the range now (without changing
+// the size) fails this write with ENOSPC or EDQUOT, as a write through
+// would; the blocks are there when the data is written back. A backing file
+// system without fallocate reserves nothing: there, only writeback meets a
+// full file system, and the data stays dirty until it fits.
+//
+// Some file systems (ext4) stamp mtime and ctime even so: the record takes
+// them at once, under the file's mutex, so that no read in between takes
+// the cache's own change for one behind its back.
+Status reserve_backing(CachedFile& file, int fd, std::uint64_t offset, std::size_t len) {
+    if (len == 0) return ok();
+    std::lock_guard lk(file.mutex);
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
+        const int err = errno;
+        if (err == EOPNOTSUPP || err == ENOSYS) return ok();
+        return sys_error(err, "reserving room in the backing file for dirty data");
+    }
+    auto stx = statx_of(fd);
+    if (!stx) return stx.error();
+    file.record.size = stx.value().stx_size;
+    file.record.mtime_ns = ns_of(stx.value().stx_mtime);
+    file.record.ctime_ns = ns_of(stx.value().stx_ctime);
+    return ok();
+}
+
+}  // namespace
+
 Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
                                     WriteFlags flags) {
     StagedDirty staged = stage_dirty(file, offset, data, flags);
@@ -84,6 +115,9 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
     const CacheMode mode = mode_.load(std::memory_order_acquire);
     if (mode == CacheMode::writeback) {
         if (dirty_write_allowed(flags.sync)) {
+            // Through the engine's own read-write descriptor: the caller's
+            // may not allow fallocate. Without one, the write goes direct.
+            if (auto rw = rw_fd_locked(file, fd)) BCL_TRY(reserve_backing(file, rw.value(), offset, data.size()));
             auto n = write_dirty_locked(file, fd, offset, data, flags.sync, staged);
             if (!n) return n.error();
             if (n.value()) return *n.value();

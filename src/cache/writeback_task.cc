@@ -7,7 +7,10 @@
 // then arms the next step chunk / rate later (at once while flushing). When
 // a pass over the dirty files finds none, the task goes idle; a dirty write
 // into a clean cache arms it writeback_delay later, a flush or a change of
-// the tunables at once. The rate is updated every kWritebackRateUpdate.
+// the tunables at once. A step that fails is retried after a delay that
+// doubles with each failure in a row (1 s up to 32 s); a kick (flush, a
+// change of the tunables) still runs the next step at once. The rate is
+// updated every kWritebackRateUpdate.
 //
 // After a cache device failure (io_errors.cc) the task makes one pass over
 // every dirty file at full speed, each file whole in one step and its
@@ -32,8 +35,16 @@ constexpr std::uint64_t kFlushChunk = 4u << 20;
 // Rate-limited steps write at most this much, and about a tenth of a
 // second's worth.
 constexpr std::uint64_t kMaxChunk = 1u << 20;
-// Retry after an index error.
+// Retry after an index error, and the first retry after a failed step.
 constexpr std::chrono::seconds kRetryDelay{1};
+// Steps that keep failing (a backing directory that is read-only, full or
+// gone) are retried at twice the delay each time, up to this.
+constexpr std::chrono::seconds kMaxRetryDelay{32};
+
+std::chrono::milliseconds retry_delay(unsigned failures) {
+    const unsigned doublings = std::min(failures == 0 ? 0u : failures - 1, 5u);
+    return std::min<std::chrono::milliseconds>(kRetryDelay * (1u << doublings), kMaxRetryDelay);
+}
 
 }  // namespace
 
@@ -179,11 +190,16 @@ void CacheSet::writeback_step() {
     }
     auto result = write_back_file(id, record, chunk);
     if (!result) {
-        log_.error("writeback of cache file {}: {}", id, result.error().message);
+        // Also while flushing: the data stays dirty, and retrying at once
+        // would only spin on the same error.
+        ++w.failures;
+        const std::chrono::milliseconds delay = retry_delay(w.failures);
+        log_.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message, delay.count());
         w.cursor = id + 1;
-        arm_writeback(Clock::now() + (flushing ? std::chrono::seconds(0) : kRetryDelay));
+        arm_writeback(Clock::now() + delay);
         return;
     }
+    w.failures = 0;
     if (!result.value().more) w.cursor = id + 1;
     if (flushing) {
         arm_writeback(Clock::now());

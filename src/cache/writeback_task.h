@@ -1,8 +1,8 @@
 // The writeback task's state (see writeback_task.cc).
 //
 // Thread safety: the timers, `armed`, `step_at`, `cursor`, `keeping_up`,
-// `evacuating` and `unreadable` belong to the cache set's strand; `rate` is
-// guarded by the cache set's tunables mutex.
+// `failures`, `evacuating` and `unreadable` belong to the cache set's
+// strand; `rate` is guarded by the cache set's tunables mutex.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -26,6 +26,7 @@ struct CacheSet::WritebackTask {
     bool keeping_up = true;    // every step since the last rate update took no longer than its share
     bool evacuating = false;   // the pass after a device failure runs (io_errors.cc)
     std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
+    unsigned failures = 0;     // steps in a row that failed (the retry delay doubles with each)
     // Guarded by CacheSet::tunables_mutex_ (written on the strand):
     WritebackRate rate;
 };

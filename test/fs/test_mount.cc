@@ -212,7 +212,17 @@ TempDir::~TempDir() {
     stdfs::remove_all(path_, ec);
 }
 
-TestMount::TestMount(const std::string& options) : TestMount(MountSpec{.options = options}) {}
+namespace {
+
+MountSpec spec_with(const std::string& options) {
+    MountSpec spec;
+    spec.options = options;
+    return spec;
+}
+
+}  // namespace
+
+TestMount::TestMount(const std::string& options) : TestMount(spec_with(options)) {}
 
 TestMount::TestMount(const MountSpec& spec) : TestMount(spec, Deferred{}) {
     if (error_.empty()) start();
@@ -248,13 +258,15 @@ bool TestMount::start() {
         return false;
     }
     error_.clear();
-    std::vector<std::string> args = {daemon_path(), "-f", backing_, mnt_, "-o", option_string()};
+    std::vector<std::string> args = spec_.launcher;
+    for (std::string arg : {daemon_path(), std::string("-f"), backing_, mnt_, std::string("-o"), option_string()})
+        args.push_back(std::move(arg));
     std::vector<char*> cargs = c_argv(args);
     int log = ::open((base() + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     pid_ = ::fork();
     if (pid_ == 0) {
         redirect_stdio(log);
-        ::execv(cargs[0], cargs.data());
+        ::execvp(cargs[0], cargs.data());
         ::_exit(127);
     }
     if (log >= 0) ::close(log);

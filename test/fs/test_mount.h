@@ -99,6 +99,10 @@ struct MountSpec {
     // directory (only for a test of that default, which must remove it).
     // Default: true.
     bool index_in_base = true;
+    // A program (searched in PATH) and its arguments that run the daemon,
+    // whose own command line follows them: e.g. setpriv, to start it
+    // without a capability. Default: none (the daemon runs directly).
+    std::vector<std::string> launcher;
 };
 
 // base/            (0755)
