@@ -20,7 +20,7 @@
 #include "gc.h"
 #include "gc_countdown.h"
 #include "index_gen_store.h"
-#include "superblock_dirty_flag.h"
+#include "superblock_flags.h"
 #include "writeback_task.h"
 
 namespace bcl {
@@ -119,9 +119,11 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
                                           "that data cannot be found; restore the index (or name it with index=), "
                                           "or give the data up by formatting the cache anew",
                                           dev.path(), index_dir_));
-        log_.info("cache {}: no index in {}, a new one is made and the cache starts empty", dev.path(), index_dir_);
+        if (sb.flags & kSbFlagIndexed)
+            log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty",
+                      dev.path(), index_dir_);
     }
-    for (auto& d : devices_) dirty_flags_.push_back(std::make_unique<SuperblockDirtyFlag>(d->device(), d->superblock()));
+    for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.uuid;
@@ -214,6 +216,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // Dirty data an earlier mount left resumes after the delay.
     if (dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
+    for (auto& flags : sb_flags_) BCL_TRY(flags->set(kSbFlagIndexed));
     background_->start();
     log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);
@@ -308,7 +311,7 @@ Status CacheSet::clear_dirty_flags() {
     auto next = index_->next_dirty_file(0);
     if (!next) return next.error();
     if (next.value()) return ok();
-    for (auto& flag : dirty_flags_) BCL_TRY(flag->clear());
+    for (auto& flags : sb_flags_) BCL_TRY(flags->clear(kSbFlagDirty));
     return ok();
 }
 

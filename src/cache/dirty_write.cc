@@ -18,7 +18,7 @@
 #include "file_handle.h"
 #include "file_table.h"
 #include "staged_dirty.h"
-#include "superblock_dirty_flag.h"
+#include "superblock_flags.h"
 
 namespace bcl {
 
@@ -83,7 +83,7 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     if (!a) return std::nullopt;
     count_cache_write(a.value().sectors);
     const AllocPtr& p = a.value().ptrs.ptr[0];
-    if (auto st = dirty_flags_[p.dev]->mark(); !st) {
+    if (auto st = sb_flags_[p.dev]->set(kSbFlagDirty); !st) {
         log_.warn("writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
                   st.error().message);
         sectors_->put(a.value());

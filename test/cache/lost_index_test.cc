@@ -41,17 +41,18 @@ protected:
         o.backing_root_fd = root_fd_;
         return o;
     }
-    // The dirty flag as the superblock on the cache file says it now.
-    bool dirty_on_disk() {
+    // The flags of the superblock on the cache file now.
+    std::uint32_t flags_on_disk() {
         FileDeviceOptions fo;
         fo.read_only = true;
         auto dev = FileDevice::open(cache_path_, fo);
         EXPECT_TRUE(dev) << (dev ? "" : dev.error().message);
-        if (!dev) return false;
+        if (!dev) return 0;
         auto sb = read_superblock(*dev.value());
         EXPECT_TRUE(sb) << (sb ? "" : sb.error().message);
-        return sb && sb.value().dirty();
+        return sb ? sb.value().flags : 0;
     }
+    bool dirty_on_disk() { return (flags_on_disk() & kSbFlagDirty) != 0; }
     // Writes 64 KiB of dirty data to a new file "a"; its contents.
     std::string write_dirty() {
         const std::string data = random_bytes(rng_, 65536);
@@ -122,15 +123,24 @@ TEST_F(LostIndexTest, AMissingIndexOfACacheWithDirtyDataIsRefusedAndChangesNothi
 TEST_F(LostIndexTest, AMissingIndexOfACleanCacheMeansAColdCache) {
     std::mutex m;
     std::vector<std::string> lines;
-    Logger log(LogLevel::info, [&](LogLevel, std::string_view line) {
+    Logger log(LogLevel::debug, [&](LogLevel, std::string_view line) {
         std::lock_guard lk(m);
         lines.emplace_back(line);
     });
     const std::string data = random_bytes(rng_, 65536);
     write_whole(path("a"), data);
+    const auto said_cold = [&] {
+        std::lock_guard lk(m);
+        bool said = false;
+        for (const auto& l : lines) said |= l.find("starts empty") != std::string::npos;
+        return said;
+    };
+    EXPECT_EQ(flags_on_disk() & kSbFlagIndexed, 0u);
     {
         auto set = CacheSet::open(options(), log);
         ASSERT_TRUE(set) << set.error().message;
+        EXPECT_FALSE(said_cold()) << "the first open of a new cache has nothing to say";
+        EXPECT_NE(flags_on_disk() & kSbFlagIndexed, 0u);
         EngineFile a(*set.value(), path("a"));
         EXPECT_EQ(a.read(0, data.size()), data);
         EXPECT_EQ(set.value()->cached_bytes(a.state->identity.dev, a.state->identity.ino).value(), data.size());
@@ -141,12 +151,7 @@ TEST_F(LostIndexTest, AMissingIndexOfACleanCacheMeansAColdCache) {
 
     auto set = CacheSet::open(options(), log);
     ASSERT_TRUE(set) << set.error().message;
-    {
-        std::lock_guard lk(m);
-        bool said = false;
-        for (const auto& l : lines) said |= l.find("starts empty") != std::string::npos;
-        EXPECT_TRUE(said) << "the open did not say that the cache starts empty";
-    }
+    EXPECT_TRUE(said_cold()) << "the open did not say that the cache starts empty";
     EngineFile a(*set.value(), path("a"));
     EXPECT_EQ(set.value()->cached_bytes(a.state->identity.dev, a.state->identity.ino).value(), 0u);
     EXPECT_EQ(a.read(0, data.size()), data);

@@ -11,7 +11,8 @@
 // hold dirty data (kSbFlagDirty, set before the first dirty write of a
 // mount, cleared by a clean close that leaves none) is refused when its
 // index is missing, since that data could no longer be found; without the
-// flag a missing index only means a cold cache. the index's clean-shutdown flag is false while
+// flag a missing index only means a cold cache, and a warning when the
+// device had an index before (kSbFlagIndexed). the index's clean-shutdown flag is false while
 // the set is open and set back to true by a clean close(), which flushes
 // the device, syncs the index and stops the background thread. After an
 // unclean shutdown the first GC pass drops every clean extent: unsynced
@@ -127,7 +128,7 @@ struct StagedPiece;
 class GcCountdown;
 class GcJob;
 class IndexGenStore;
-class SuperblockDirtyFlag;
+class SuperblockFlags;
 
 // Where the index lives when CacheSetOptions::index_dir is not given:
 // kDefaultIndexRoot/<cache UUID>.
@@ -470,7 +471,7 @@ private:
     // Declared in construction order; destroyed in reverse (close() first
     // stops everything that runs).
     std::vector<std::unique_ptr<CacheDevice>> devices_;
-    std::vector<std::unique_ptr<SuperblockDirtyFlag>> dirty_flags_;  // one per device
+    std::vector<std::unique_ptr<SuperblockFlags>> sb_flags_;  // one per device
     std::unique_ptr<Index> index_;
     std::unique_ptr<IndexGenStore> gen_store_;
     std::unique_ptr<Background> background_;

@@ -11,9 +11,10 @@
 //
 // Persistence rule: the superblock is written by format, with O_DIRECT and
 // followed by a flush. After that it is rewritten (one block write and a
-// flush, rewrite_superblock()) only to set or clear kSbFlagDirty, which
-// is at most twice a mount: set before the first dirty data goes to the
-// device, cleared by a clean close that leaves none.
+// flush, rewrite_superblock()) only to change a state flag: kSbFlagIndexed
+// once in the cache's life, kSbFlagDirty at most twice a mount (set before
+// the first dirty data goes to the device, cleared by a clean close that
+// leaves none).
 //
 // Thread safety: plain data.
 #pragma once
@@ -43,7 +44,10 @@ inline constexpr std::uint32_t kSbFlagDiscard = 1u << 0;  // discard buckets bef
 // cache (bcache's BDEV_STATE_DIRTY). Set durably before the first dirty
 // write of a mount reaches the device.
 inline constexpr std::uint32_t kSbFlagDirty = 1u << 1;
-inline constexpr std::uint32_t kSbKnownFlags = kSbFlagDiscard | kSbFlagDirty;
+// An index has been made for this cache: a missing one was lost, and the
+// mount that makes a new one says so (set at the end of the first mount).
+inline constexpr std::uint32_t kSbFlagIndexed = 1u << 2;
+inline constexpr std::uint32_t kSbKnownFlags = kSbFlagDiscard | kSbFlagDirty | kSbFlagIndexed;
 
 // A little-endian integer of N bytes kept as raw bytes.
 template <class T>
