@@ -21,6 +21,7 @@ constexpr std::string_view kCachedBytes = "cached_bytes";
 constexpr std::string_view kDirtyBytes = "dirty_bytes";
 // Text, not a number: kept out of the `stats` listing.
 constexpr std::string_view kState = "state";
+constexpr std::string_view kPriorityStats = "priority_stats";
 
 bool is_stat_name(std::string_view short_name) {
     const auto& names = stat_names();
@@ -37,6 +38,7 @@ bool is_knob(std::string_view short_name) {
 bool offered(std::string_view short_name, bool is_root) {
     if (is_root) {
         return short_name == kAllStats || short_name == kRateDebug || short_name == kState ||
+               short_name == kPriorityStats ||
                is_stat_name(short_name) || is_knob(short_name);
     }
     return short_name == kCachedBytes || short_name == kDirtyBytes;
@@ -82,6 +84,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         for (const IoErrorTunableText& t : io_error_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kRateDebug));
         out.push_back(prefix + std::string(kState));
+        out.push_back(prefix + std::string(kPriorityStats));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
         out.push_back(prefix + std::string(kDirtyBytes));
@@ -102,6 +105,11 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std:
     if (const PromotionTunableText* t = find_promotion_tunable(n)) return t->format(cache_.promotion_tunables());
     if (const IoErrorTunableText* t = find_io_error_tunable(n)) return t->format(cache_.io_error_tunables());
     if (n == kState) return std::string(cache_state_name(cache_.state()));
+    if (n == kPriorityStats) {
+        auto prio = cache_.priority_stats();
+        if (!prio) return prio.error();  // EAGAIN during a GC pass
+        return format_priority_stats(prio.value());
+    }
     if (n == kRateDebug) return format_rate_debug(cache_.writeback_status());
     const CacheStats stats = cache_.stats();
     if (n == kAllStats) return format_stats(stats);

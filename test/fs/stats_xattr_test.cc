@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <map>
+#include <sstream>
 #include <random>
 
 #include "cache_e2e.h"
@@ -193,6 +197,45 @@ TEST_F(StatsXattrTest, GetfattrShowsTheStatistics) {
     }
     EXPECT_NE(r.err.find(full("stats") + "="), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find(full("cache_hits") + "=\"0\""), std::string::npos) << "the second read was a hit\n" << r.err;
+}
+
+TEST_F(StatsXattrTest, PriorityStatsShowsTheBucketsByMarkAndAge) {
+    std::mt19937_64 rng(31);
+    ASSERT_TRUE(write_file(b("f"), random_bytes(rng, 4 << 20)));
+    ASSERT_EQ(read_file(m("f")).value_or("").size(), 4u << 20);
+    auto names = list_xattrs(t().mnt());
+    ASSERT_TRUE(names);
+    EXPECT_TRUE(contains(*names, full("priority_stats")));
+    // EAGAIN while a GC pass counts the buckets: read again.
+    std::optional<std::string> text;
+    const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
+    int err = 0;
+    while (!(text = get_xattr(t().mnt(), full("priority_stats"), &err)) && err == EAGAIN &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
+    ASSERT_TRUE(text) << "errno " << err;
+    std::istringstream in(*text);
+    std::map<std::string, std::string> fields;
+    for (std::string line; std::getline(in, line);) {
+        const auto colon = line.find(':');
+        ASSERT_NE(colon, std::string::npos) << line;
+        fields[line.substr(0, colon)] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    std::uint64_t sum = 0;
+    for (const char* mark : {"Unused", "Clean", "Dirty", "Pinned"}) {
+        ASSERT_TRUE(fields.count(mark)) << *text;
+        ASSERT_EQ(fields[mark].back(), '%') << *text;
+        sum += std::stoull(fields[mark]);
+    }
+    // Four percentages each rounded down.
+    EXPECT_LE(sum, 100u);
+    EXPECT_GE(sum, 97u);
+    EXPECT_GT(std::stoull(fields["Clean"]), 0u) << "4 MiB were just cached\n" << *text;
+    ASSERT_TRUE(fields.count("Quantiles")) << *text;
+    std::istringstream q(fields["Quantiles"].substr(1, fields["Quantiles"].size() - 2));
+    int quantiles = 0;
+    for (std::uint64_t v; q >> v;) ++quantiles;
+    EXPECT_EQ(quantiles, 31) << *text;
 }
 
 }  // namespace

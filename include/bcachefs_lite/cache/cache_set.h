@@ -110,6 +110,7 @@
 #include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
+#include "bcachefs_lite/cache/priority_stats.h"
 #include "bcachefs_lite/cache/promotion.h"
 #include "bcachefs_lite/cache/stats.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
@@ -319,6 +320,9 @@ public:
     // (one walk over the bucket table; during a GC pass, the figures of the
     // last pass).
     CacheStats stats() const;
+    // The buckets by mark and by age (priority_stats.h); Errc::again while
+    // a GC pass runs.
+    Result<PriorityStats> priority_stats() const;
     // Asks for a GC pass on the strand (the allocator's wake_gc does this).
     void request_gc();
     // Runs a whole GC pass now and returns its status: in manual mode on
