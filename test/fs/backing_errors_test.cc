@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "cache_e2e.h"
+#include "image_loop.h"
 
 namespace bcl::test {
 namespace {
@@ -82,20 +83,15 @@ public:
         mkfs.push_back(image);
         r = run_program(mkfs);
         if (!r.exited_with(0)) return mkfs[0] + ": " + r.err;
-        r = run_program({"losetup", "--find", "--show", image});
-        if (!r.exited_with(0)) return "losetup: " + r.err;
-        loop_ = r.err.substr(0, r.err.find('\n'));
-        image_ = image;
-        return mount(loop_, dir, type, options);
+        loop_ = std::make_unique<ImageLoop>(image);
+        if (loop_->device().empty()) return "losetup: " + loop_->error();
+        return mount(loop_->device(), dir, type, options);
     }
 
     // Cuts the image short under the mounted file system and makes the
     // loop device and the kernel see it: what lies past `size` now fails.
     std::string cut_image(const std::string& size) {
-        RunResult r = run_program({"truncate", "-s", size, image_});
-        if (!r.exited_with(0)) return "truncate: " + r.err;
-        r = run_program({"losetup", "-c", loop_});
-        if (!r.exited_with(0)) return "losetup -c: " + r.err;
+        if (std::string err = loop_->shrink(size); !err.empty()) return err;
         ::sync();
         return drop_caches();
     }
@@ -130,14 +126,12 @@ public:
     void remove() {
         if (!dir_.empty() && ::umount2(dir_.c_str(), 0) != 0) ::umount2(dir_.c_str(), MNT_DETACH);
         dir_.clear();
-        if (!loop_.empty()) run_program({"losetup", "-d", loop_});
-        loop_.clear();
+        loop_.reset();
     }
 
 private:
     std::string dir_;
-    std::string loop_;
-    std::string image_;
+    std::unique_ptr<ImageLoop> loop_;
 };
 
 // The fixture: the daemon's backing directory (base/b/src) on a file

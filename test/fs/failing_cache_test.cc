@@ -20,47 +20,10 @@
 #include <random>
 
 #include "cache_e2e.h"
+#include "image_loop.h"
 
 namespace bcl::test {
 namespace {
-
-std::string find_losetup() {
-    for (const char* p : {"/usr/sbin/losetup", "/sbin/losetup", "/usr/bin/losetup", "/bin/losetup"})
-        if (::access(p, X_OK) == 0) return p;
-    return {};
-}
-
-// A loop device over an image file, detached (exactly that device) on
-// destruction, also when the test fails.
-class ImageLoop {
-public:
-    ImageLoop(std::string losetup, std::string image) : losetup_(std::move(losetup)), image_(std::move(image)) {
-        RunResult r = run_program({losetup_, "--find", "--show", image_});
-        if (!r.exited_with(0)) {
-            error_ = r.err.empty() ? "losetup failed" : r.err;
-            return;
-        }
-        device_ = r.err.substr(0, r.err.find('\n'));
-    }
-    ~ImageLoop() {
-        if (!device_.empty()) run_program({losetup_, "-d", device_});
-    }
-    ImageLoop(const ImageLoop&) = delete;
-    ImageLoop& operator=(const ImageLoop&) = delete;
-
-    const std::string& device() const { return device_; }
-    const std::string& error() const { return error_; }
-    // The device loses everything: reads past its new size of 0 come up
-    // short, writes fail.
-    std::string fail() {
-        if (::truncate(image_.c_str(), 0) != 0) return std::string("truncate: ") + std::strerror(errno);
-        RunResult r = run_program({losetup_, "-c", device_});
-        return r.exited_with(0) ? std::string() : "losetup -c: " + r.err;
-    }
-
-private:
-    std::string losetup_, image_, device_, error_;
-};
 
 class FailingCacheTest : public testing::Test {
 protected:
@@ -69,17 +32,11 @@ protected:
 
     void SetUp() override {
         if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        if (::geteuid() != 0) GTEST_SKIP() << "needs root to attach a loop device";
-        if (::access("/dev/loop-control", F_OK) != 0) GTEST_SKIP() << "no /dev/loop-control";
-        const std::string losetup = find_losetup();
-        if (losetup.empty()) GTEST_SKIP() << "losetup is not installed";
+        if (std::string why = ImageLoop::skip_reason(); !why.empty()) GTEST_SKIP() << why;
         ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set";
         image_ = images_.path() + "/cache.img";
-        const int fd = ::open(image_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0) << std::strerror(errno);
-        ASSERT_EQ(::ftruncate(fd, 64 << 20), 0);
-        ::close(fd);
-        loop_ = std::make_unique<ImageLoop>(losetup, image_);
+        ASSERT_EQ(make_sparse_file(image_, 64 << 20), "");
+        loop_ = std::make_unique<ImageLoop>(image_);
         if (loop_->device().empty()) GTEST_SKIP() << "no loop device: " << loop_->error();
         RunResult f = run_program({ctl_path(), "format", loop_->device(), "--bucket-size", "64k"});
         ASSERT_TRUE(f.exited_with(0)) << f.err;
@@ -141,7 +98,7 @@ TEST_F(FailingCacheTest, ReadsKeepWorkingAndTheMountGoesToPassthrough) {
     EXPECT_EQ(state(), "running");
     EXPECT_EQ(stat_xattr(mount_->mnt(), "io_errors"), 0u);
 
-    ASSERT_EQ(loop_->fail(), "");
+    ASSERT_EQ(loop_->shrink("0"), "");
     // Every read is right; the errors they meet take the cache out.
     for (int round = 0; round < 20 && state() == "running"; ++round)
         for (const auto& [name, data] : files) expect_reads(name, data);
@@ -200,7 +157,7 @@ TEST_F(FailingWritebackTest, DirtyDataThatWasLostIsEioNeverTheOlderBackingData) 
     expect_reads("f", fresh);
     ASSERT_EQ(read_file(b("f")), old) << "written back already";
 
-    ASSERT_EQ(loop_->fail(), "");
+    ASSERT_EQ(loop_->shrink("0"), "");
     for (int round = 0; round < 20 && state() == "running"; ++round) {
         int err = 0;
         auto got = read_whole(m("f"), /*direct=*/true, &err);
