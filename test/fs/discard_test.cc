@@ -1,0 +1,91 @@
+// End-to-end: the discard option. A cache on a loop device over a sparse
+// image file: with discard, buckets are discarded on their way from
+// free_inc to the freelists, the loop driver punches the discarded ranges
+// out of the image, and the image's allocated blocks fall below the data
+// area once buckets are being reused; without discard every bucket once
+// written stays allocated.
+#include <sys/stat.h>
+
+#include <random>
+#include <string>
+
+#include "cache_e2e.h"
+#include "image_loop.h"
+
+namespace bcl::test {
+namespace {
+
+constexpr std::uint64_t kImageBytes = 32 << 20;
+constexpr std::uint64_t kBucket = 128 << 10;
+// Three times the cache: every bucket is filled and reused.
+constexpr int kFiles = 12;
+constexpr std::size_t kFileBytes = 8 << 20;
+
+class DiscardTest : public testing::TestWithParam<bool> {
+protected:
+    void SetUp() override {
+        if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+        if (std::string why = ImageLoop::skip_reason(); !why.empty()) GTEST_SKIP() << why;
+        ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set";
+        image_ = images_.path() + "/cache.img";
+        ASSERT_EQ(make_sparse_file(image_, kImageBytes), "");
+        loop_ = std::make_unique<ImageLoop>(image_);
+        if (loop_->device().empty()) GTEST_SKIP() << "no loop device: " << loop_->error();
+        if (loop_->discard_max_bytes() == 0) GTEST_SKIP() << loop_->device() << " cannot discard";
+        RunResult f = run_program({ctl_path(), "format", loop_->device(), "--bucket-size", "128k"});
+        ASSERT_TRUE(f.exited_with(0)) << f.err;
+
+        MountSpec spec;
+        spec.options = "allow_other,entry_timeout=0,attr_timeout=0,cache=" + loop_->device() +
+                       (GetParam() ? ",discard=1" : ",discard=0");
+        spec.cache_size.clear();
+        mount_ = std::make_unique<TestMount>(spec);
+        ASSERT_TRUE(mount_->mounted()) << mount_->error();
+    }
+    void TearDown() override {
+        // Unmount first, then detach the loop device under it.
+        mount_.reset();
+        loop_.reset();
+    }
+
+    TempDir images_;
+    std::string image_;
+    std::unique_ptr<ImageLoop> loop_;
+    std::unique_ptr<TestMount> mount_;
+};
+
+TEST_P(DiscardTest, ReusedBucketsAreDiscardedOnlyWithTheOption) {
+    const bool discard = GetParam();
+    std::mt19937_64 rng(71);
+    for (int i = 0; i < kFiles; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        const std::string data = random_bytes(rng, kFileBytes);
+        ASSERT_TRUE(write_file(mount_->b(name), data));
+        int err = 0;
+        auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
+        ASSERT_TRUE(got.has_value()) << name << ": errno " << err;
+        ASSERT_TRUE(*got == data) << name << " read back wrong";
+    }
+    const Stats s = Stats::read(mount_->mnt());
+    ASSERT_TRUE(s.ok()) << s.error();
+    // The reads filled the cache several times over.
+    EXPECT_GE(s["bytes_read_backing"], 2 * kImageBytes);
+
+    // The data area, and what of it the image holds now.
+    const std::uint64_t data_area = kImageBytes - kBucket;
+    const std::uint64_t allocated = loop_->allocated();
+    SCOPED_TRACE("allocated " + std::to_string(allocated) + " of a data area of " + std::to_string(data_area));
+    if (discard) {
+        // At least the buckets on the freelists are holes.
+        EXPECT_LE(allocated + 2 * kBucket, data_area);
+    } else {
+        // Every bucket was written, and nothing gave its blocks back.
+        EXPECT_GE(allocated, data_area - kBucket);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Discard, DiscardTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& p) { return p.param ? "On" : "Off"; });
+
+}  // namespace
+}  // namespace bcl::test
