@@ -4,18 +4,14 @@
 
 namespace bcl {
 
-namespace {
-
-bool all_marks_valid(const AllocSet& alloc) {
+bool gc_marks_valid(const AllocSet& alloc) {
     for (unsigned d = 0; d < alloc.ndevices(); ++d)
         if (!alloc.device(d).gc_mark_valid()) return false;
     return true;
 }
 
-}  // namespace
-
 std::optional<BucketCount> count_buckets(const AllocSet& alloc) {
-    if (!all_marks_valid(alloc)) return std::nullopt;
+    if (!gc_marks_valid(alloc)) return std::nullopt;
     BucketCount count;
     for (unsigned d = 0; d < alloc.ndevices(); ++d) {
         const CacheAllocator& ca = alloc.device(d);
@@ -29,7 +25,7 @@ std::optional<BucketCount> count_buckets(const AllocSet& alloc) {
         count.free += ca.freelist(Reserve::none).size() + ca.freelist(Reserve::movinggc).size();
     }
     // A pass that started meanwhile may have cleared marks under the walk.
-    if (!all_marks_valid(alloc)) return std::nullopt;
+    if (!gc_marks_valid(alloc)) return std::nullopt;
     // Buckets move between free_inc and the freelists while they are read.
     count.free = std::min(count.free, count.total);
     return count;

@@ -24,6 +24,9 @@ struct BucketCount {
     std::uint64_t free = 0;
 };
 
+// Whether every device's GC marks are valid: no GC pass is counting them.
+bool gc_marks_valid(const AllocSet& alloc);
+
 // The count, or nullopt while a GC pass runs on any device (its marks are
 // being rebuilt and would show live buckets as unused).
 std::optional<BucketCount> count_buckets(const AllocSet& alloc);

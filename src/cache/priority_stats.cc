@@ -8,16 +8,11 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bucket_count.h"
 
 namespace bcl {
 
 namespace {
-
-bool all_marks_valid(const AllocSet& alloc) {
-    for (unsigned d = 0; d < alloc.ndevices(); ++d)
-        if (!alloc.device(d).gc_mark_valid()) return false;
-    return true;
-}
 
 std::uint32_t age_of(std::uint16_t prio) { return prio >= kInitialPrio ? 0u : kInitialPrio - prio; }
 
@@ -26,7 +21,7 @@ std::uint64_t percent(std::uint64_t part, std::uint64_t whole) { return whole ==
 }  // namespace
 
 Result<PriorityStats> priority_stats(const AllocSet& alloc) {
-    if (!all_marks_valid(alloc)) return make_error(Errc::again, "a GC pass is counting the buckets");
+    if (!gc_marks_valid(alloc)) return make_error(Errc::again, "a GC pass is counting the buckets");
     PriorityStats s;
     std::vector<std::uint16_t> live_prios;
     std::uint64_t bucket_sectors = 0;
@@ -47,7 +42,7 @@ Result<PriorityStats> priority_stats(const AllocSet& alloc) {
         }
     }
     // A pass that started meanwhile may have cleared marks under the walk.
-    if (!all_marks_valid(alloc)) return make_error(Errc::again, "a GC pass is counting the buckets");
+    if (!gc_marks_valid(alloc)) return make_error(Errc::again, "a GC pass is counting the buckets");
     const std::size_t n = live_prios.size();
     if (n == 0) return s;
     std::sort(live_prios.begin(), live_prios.end(), std::greater<>());  // youngest first

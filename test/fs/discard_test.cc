@@ -24,34 +24,17 @@ constexpr std::size_t kFileBytes = 8 << 20;
 class DiscardTest : public testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
-        if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        if (std::string why = ImageLoop::skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set";
-        image_ = images_.path() + "/cache.img";
-        ASSERT_EQ(make_sparse_file(image_, kImageBytes), "");
-        loop_ = std::make_unique<ImageLoop>(image_);
-        if (loop_->device().empty()) GTEST_SKIP() << "no loop device: " << loop_->error();
-        if (loop_->discard_max_bytes() == 0) GTEST_SKIP() << loop_->device() << " cannot discard";
-        RunResult f = run_program({ctl_path(), "format", loop_->device(), "--bucket-size", "128k"});
-        ASSERT_TRUE(f.exited_with(0)) << f.err;
-
-        MountSpec spec;
-        spec.options = "allow_other,entry_timeout=0,attr_timeout=0,cache=" + loop_->device() +
-                       (GetParam() ? ",discard=1" : ",discard=0");
-        spec.cache_size.clear();
-        mount_ = std::make_unique<TestMount>(spec);
-        ASSERT_TRUE(mount_->mounted()) << mount_->error();
-    }
-    void TearDown() override {
-        // Unmount first, then detach the loop device under it.
-        mount_.reset();
-        loop_.reset();
+        std::string why;
+        const auto outcome = cache_.start(kImageBytes, "128k",
+                                          std::string("allow_other,entry_timeout=0,attr_timeout=0,") +
+                                              (GetParam() ? "discard=1" : "discard=0"),
+                                          why);
+        if (outcome == LoopCacheMount::Outcome::skip) GTEST_SKIP() << why;
+        ASSERT_EQ(outcome, LoopCacheMount::Outcome::mounted) << why;
+        if (cache_.loop->discard_max_bytes() == 0) GTEST_SKIP() << cache_.loop->device() << " cannot discard";
     }
 
-    TempDir images_;
-    std::string image_;
-    std::unique_ptr<ImageLoop> loop_;
-    std::unique_ptr<TestMount> mount_;
+    LoopCacheMount cache_;
 };
 
 TEST_P(DiscardTest, ReusedBucketsAreDiscardedOnlyWithTheOption) {
@@ -60,20 +43,20 @@ TEST_P(DiscardTest, ReusedBucketsAreDiscardedOnlyWithTheOption) {
     for (int i = 0; i < kFiles; ++i) {
         const std::string name = "f" + std::to_string(i);
         const std::string data = random_bytes(rng, kFileBytes);
-        ASSERT_TRUE(write_file(mount_->b(name), data));
+        ASSERT_TRUE(write_file(cache_.mount->b(name), data));
         int err = 0;
-        auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
+        auto got = read_whole(cache_.mount->m(name), /*direct=*/true, &err);
         ASSERT_TRUE(got.has_value()) << name << ": errno " << err;
         ASSERT_TRUE(*got == data) << name << " read back wrong";
     }
-    const Stats s = Stats::read(mount_->mnt());
+    const Stats s = Stats::read(cache_.mount->mnt());
     ASSERT_TRUE(s.ok()) << s.error();
     // The reads filled the cache several times over.
     EXPECT_GE(s["bytes_read_backing"], 2 * kImageBytes);
 
     // The data area, and what of it the image holds now.
     const std::uint64_t data_area = kImageBytes - kBucket;
-    const std::uint64_t allocated = loop_->allocated();
+    const std::uint64_t allocated = cache_.loop->allocated();
     SCOPED_TRACE("allocated " + std::to_string(allocated) + " of a data area of " + std::to_string(data_area));
     if (discard) {
         // At least the buckets on the freelists are holes.

@@ -31,27 +31,15 @@ protected:
     virtual std::string extra_options() const { return "io_error_limit=4"; }
 
     void SetUp() override {
-        if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        if (std::string why = ImageLoop::skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set";
-        image_ = images_.path() + "/cache.img";
-        ASSERT_EQ(make_sparse_file(image_, 64 << 20), "");
-        loop_ = std::make_unique<ImageLoop>(image_);
-        if (loop_->device().empty()) GTEST_SKIP() << "no loop device: " << loop_->error();
-        RunResult f = run_program({ctl_path(), "format", loop_->device(), "--bucket-size", "64k"});
-        ASSERT_TRUE(f.exited_with(0)) << f.err;
-
-        MountSpec spec;
-        spec.options = "allow_other,default_permissions,entry_timeout=0,attr_timeout=0,cache=" + loop_->device() +
-                       "," + extra_options();
-        spec.cache_size.clear();
-        mount_ = std::make_unique<TestMount>(spec);
-        ASSERT_TRUE(mount_->mounted()) << mount_->error();
-    }
-    void TearDown() override {
-        // Unmount first, then detach the loop device under it.
-        mount_.reset();
-        loop_.reset();
+        std::string why;
+        const auto outcome = cache_.start(64 << 20, "64k",
+                                          "allow_other,default_permissions,entry_timeout=0,attr_timeout=0," +
+                                              extra_options(),
+                                          why);
+        if (outcome == LoopCacheMount::Outcome::skip) GTEST_SKIP() << why;
+        ASSERT_EQ(outcome, LoopCacheMount::Outcome::mounted) << why;
+        mount_ = cache_.mount.get();
+        loop_ = cache_.loop.get();
     }
 
     std::string b(const std::string& rel) { return mount_->b(rel); }
@@ -79,10 +67,9 @@ protected:
         EXPECT_TRUE(*got == want) << rel << " differs from what was written";
     }
 
-    TempDir images_;
-    std::string image_;
-    std::unique_ptr<ImageLoop> loop_;
-    std::unique_ptr<TestMount> mount_;
+    LoopCacheMount cache_;
+    TestMount* mount_ = nullptr;
+    ImageLoop* loop_ = nullptr;
 };
 
 TEST_F(FailingCacheTest, ReadsKeepWorkingAndTheMountGoesToPassthrough) {

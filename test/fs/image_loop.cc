@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "cache_e2e.h"
 #include "test_mount.h"
 
 namespace bcl::test {
@@ -70,6 +71,37 @@ std::string make_sparse_file(const std::string& path, std::uint64_t bytes) {
     const int err = errno;
     ::close(fd);
     return ok ? std::string() : path + ": " + std::strerror(err);
+}
+
+LoopCacheMount::Outcome LoopCacheMount::start(std::uint64_t image_bytes, const std::string& bucket_size,
+                                              const std::string& options, std::string& why) {
+    if (why = e2e_skip_reason(); !why.empty()) return Outcome::skip;
+    if (why = ImageLoop::skip_reason(); !why.empty()) return Outcome::skip;
+    if (ctl_path().empty()) {
+        why = "BCL_CTL is not set (run the tests through meson test)";
+        return Outcome::failed;
+    }
+    image = images.path() + "/cache.img";
+    if (why = make_sparse_file(image, image_bytes); !why.empty()) return Outcome::failed;
+    loop = std::make_unique<ImageLoop>(image);
+    if (loop->device().empty()) {
+        why = "no loop device: " + loop->error();
+        return Outcome::skip;
+    }
+    RunResult f = run_program({ctl_path(), "format", loop->device(), "--bucket-size", bucket_size});
+    if (!f.exited_with(0)) {
+        why = "bcachefs-lite-ctl format: " + f.err;
+        return Outcome::failed;
+    }
+    MountSpec spec;
+    spec.options = options + ",cache=" + loop->device();
+    spec.cache_size.clear();
+    mount = std::make_unique<TestMount>(spec);
+    if (!mount->mounted()) {
+        why = mount->error();
+        return Outcome::failed;
+    }
+    return Outcome::mounted;
 }
 
 }  // namespace bcl::test

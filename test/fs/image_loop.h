@@ -7,7 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "test_mount.h"
 
 namespace bcl::test {
 
@@ -43,5 +46,26 @@ private:
 
 // Creates (or truncates) a sparse file of `bytes`; empty on success.
 std::string make_sparse_file(const std::string& path, std::uint64_t bytes);
+
+// A cache on a loop device, mounted: a sparse image of its own in a
+// temporary directory, a loop device over it formatted with
+// bcachefs-lite-ctl, and a TestMount with cache=DEVICE. Destruction
+// unmounts first, then detaches the loop device.
+struct LoopCacheMount {
+    enum class Outcome { mounted, skip, failed };
+    // `options` go after the mount's cache=DEVICE; `why` says what was
+    // missing (skip) or went wrong (failed).
+    Outcome start(std::uint64_t image_bytes, const std::string& bucket_size, const std::string& options,
+                  std::string& why);
+    ~LoopCacheMount() {
+        mount.reset();
+        loop.reset();
+    }
+
+    TempDir images;
+    std::string image;
+    std::unique_ptr<ImageLoop> loop;
+    std::unique_ptr<TestMount> mount;
+};
 
 }  // namespace bcl::test
