@@ -143,23 +143,28 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
 
     // The backing file takes the new size, or the new mtime, first: a crash
     // after it leaves a record that no longer matches, and the file keeps
-    // its dirty data through the renewal (file_table.h).
-    const int r = end > size ? ::ftruncate(rw.value(), static_cast<off_t>(end))
-                             : ::futimens(rw.value(), std::array<struct timespec, 2>{
-                                                          timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}
-                                                          .data());
-    if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
-    auto stat_now = statx_of(rw.value());
-    if (!stat_now) return stat_now.error();
-    const struct statx& stx = stat_now.value();
+    // its dirty data through the renewal (file_table.h). The record in
+    // memory takes the change at once, under the file's mutex: a read that
+    // checked the file in between would take the cache's own change for one
+    // behind its back and renew the file, and this data would go in under
+    // a file id nothing reads any more.
     FileRecord rec;
     {
         std::lock_guard lk(file.mutex);
+        // Renewed since (changed behind the cache's back): written through.
+        if (file.record.file_id != file_id) return Done();
+        const int r = end > size ? ::ftruncate(rw.value(), static_cast<off_t>(end))
+                                 : ::futimens(rw.value(), std::array<struct timespec, 2>{
+                                                              timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}
+                                                              .data());
+        if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
+        auto stat_now = statx_of(rw.value());
+        if (!stat_now) return stat_now.error();
+        file.record.size = stat_now.value().stx_size;
+        file.record.mtime_ns = ns_of(stat_now.value().stx_mtime);
+        file.record.ctime_ns = ns_of(stat_now.value().stx_ctime);
         rec = file.record;
     }
-    rec.size = stx.stx_size;
-    rec.mtime_ns = ns_of(stx.stx_mtime);
-    rec.ctime_ns = ns_of(stx.stx_ctime);
 
     const bool was_clean = dirty_bytes() == 0;
     std::uint64_t done = 0;
@@ -185,9 +190,16 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
         {
             std::lock_guard lk(file.mutex);
-            file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-            committed = index_->commit(batch, false);
-            if (committed) file.record = rec;
+            // A renewal meanwhile gave the file a new id (a file with dirty
+            // data keeps its id, so only before the first piece): the rest
+            // goes to the backing file.
+            if (file.record.file_id == file_id) {
+                file.write_seq.fetch_add(1, std::memory_order_acq_rel);
+                committed = index_->commit(batch, false);
+                if (committed) file.record = rec;
+            } else {
+                committed = make_error(Errc::stale, "the file was renewed");
+            }
         }
         if (committed) {
             // Never invalidated while it holds dirty data; GC marks it so
