@@ -168,11 +168,21 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         batch.put_file(file.identity, rec);
         batch.put_dirty_file(file_id, *file.dirty_record);
         Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
+        bool renewed = false;
         {
             std::lock_guard lk(file.mutex);
-            file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-            committed = index_->commit(batch, false);
-            if (committed) file.record = rec;
+            // The size or mtime this write gave the backing file above can
+            // make a concurrent open or read renew the file's id (while the
+            // file holds no dirty data yet, the old id's extents go): the
+            // extent must not go in under the old id, where nothing would
+            // find it again. The write then goes to the backing file.
+            if (file.bypass || file.record.file_id != file_id) {
+                renewed = true;
+            } else {
+                file.write_seq.fetch_add(1, std::memory_order_acq_rel);
+                committed = index_->commit(batch, false);
+                if (committed) file.record = rec;
+            }
         }
         if (committed) {
             // Never invalidated while it holds dirty data; GC marks it so
@@ -180,6 +190,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
         }
         sectors_->put(a);
+        if (renewed) break;
         if (!committed) {
             log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
             break;
