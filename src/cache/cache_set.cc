@@ -176,6 +176,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", dev.path(),
                   gc_->last_pass().dropped);
     dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
+    if (dirty_bytes() != 0) dirty_seen_.store(true, std::memory_order_release);
     if (dirty_bytes() != 0 && !writeback_possible_)
         return make_error(Errc::unsupported,
                           fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",

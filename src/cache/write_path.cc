@@ -97,7 +97,7 @@ Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint6
                                             const std::function<Result<std::size_t>()>& write) {
     std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, start, end));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, start, end));
     auto n = write();
     BCL_TRY(written(file, fd, start, end));
     return n;
@@ -110,7 +110,7 @@ Result<std::size_t> CacheSet::write_direct_locked(CachedFile& file, int fd, std:
     const std::uint64_t end = offset + data.size();
     // Dirty bytes in the blocks the write only partly covers must reach the
     // backing file first: invalidation drops whole blocks.
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
     // An O_APPEND descriptor writes at the end of file, wherever offset
     // says; the O_DIRECT one has no O_APPEND.
     auto n = pwrite_all(fd, append ? -1 : flags.direct_fd, offset, data);
@@ -176,7 +176,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     }
     // The block holding the new (or old) end of file is dropped below: its
     // dirty bytes before that end go to the backing file first.
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
     int r = ::ftruncate(fd, static_cast<off_t>(size));
     if (r != 0 && errno == EBADF) {
         // An O_PATH descriptor: truncate the file it names.
@@ -200,7 +200,7 @@ Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t off
     } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
         end = offset + length < offset ? UINT64_MAX : offset + length;
     }
-    if (dirty_bytes() != 0) {
+    if (may_hold_dirty()) {
         // Dirty data that the backing file's bytes are about to move under
         // (or that shares a block with the range) is written back first.
         if (moves) {

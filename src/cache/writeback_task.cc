@@ -80,7 +80,14 @@ std::uint64_t CacheSet::dirty_bytes() const {
     return v > 0 ? static_cast<std::uint64_t>(v) : 0;
 }
 
-void CacheSet::add_dirty(std::int64_t bytes) { dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel); }
+bool CacheSet::may_hold_dirty() const {
+    return dirty_seen_.load(std::memory_order_acquire) || dirty_bytes_.load(std::memory_order_acquire) != 0;
+}
+
+void CacheSet::add_dirty(std::int64_t bytes) {
+    if (bytes > 0) dirty_seen_.store(true, std::memory_order_release);
+    dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel);
+}
 
 void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
     std::uint64_t sectors = 0;
