@@ -12,7 +12,8 @@
 // (32 MiB in 128 KiB buckets), so buckets are reused and GC runs.
 //
 // BCL_CONCURRENCY_SEED=N repeats a run's choices (the threads' interleaving
-// differs); the seed is printed with any failure.
+// differs); the seed is printed with any failure. BCL_CONCURRENCY_MS=N runs
+// each mode for N ms instead of 2.5 s.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +41,11 @@ constexpr int kFiles = 3;
 constexpr std::size_t kRegion = 64 << 10;  // each thread's range of each file
 constexpr std::size_t kFileMax = kThreads * kRegion;
 constexpr std::size_t kBlock = 4096;
-constexpr auto kRunTime = std::chrono::milliseconds(2500);
+// How long each mode runs; BCL_CONCURRENCY_MS=N runs longer (a soak).
+std::chrono::milliseconds run_time() {
+    if (const char* s = std::getenv("BCL_CONCURRENCY_MS")) return std::chrono::milliseconds(std::strtoull(s, nullptr, 10));
+    return std::chrono::milliseconds(2500);
+}
 const std::vector<std::string> kNames = {"a", "b", "c", "d", "e", "f"};
 
 // A file of the model. `lock` is held shared for I/O inside a thread's own
@@ -50,6 +55,33 @@ struct ModelFile {
     std::string name;                   // changed under exclusive lock (and the names mutex)
     std::vector<char> bytes;            // kFileMax bytes; zero past `size`
     std::atomic<std::uint64_t> size{0}; // grows under shared lock, set under exclusive
+
+    // What was done to the file, for the message of a failure: writes,
+    // truncates and re-creates with the ranges they changed.
+    struct Change {
+        int thread;
+        const char* what;
+        std::uint64_t start, end;
+    };
+    std::mutex changes_mutex;
+    std::vector<Change> changes;  // guarded by changes_mutex
+    void note(int thread, const char* what, std::uint64_t start, std::uint64_t end) {
+        std::lock_guard lk(changes_mutex);
+        changes.push_back({thread, what, start, end});
+    }
+    // The changes that touched [start, end), the last `max` of them.
+    std::string changes_touching(std::uint64_t start, std::uint64_t end, std::size_t max = 12) {
+        std::lock_guard lk(changes_mutex);
+        std::vector<std::string> lines;
+        for (const Change& c : changes) {
+            if (c.end > start && c.start < end) {
+                lines.push_back(fmt::format("  thread {} {} [{}, {})", c.thread, c.what, c.start, c.end));
+            }
+        }
+        std::string out;
+        for (std::size_t i = lines.size() > max ? lines.size() - max : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+        return out;
+    }
 };
 
 class ConcurrencyTest : public CacheMountTest, public testing::WithParamInterface<const char*> {
@@ -132,7 +164,7 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
         stop = true;
     };
     std::atomic<std::uint64_t> ops{0};
-    const auto until = std::chrono::steady_clock::now() + kRunTime;
+    const auto until = std::chrono::steady_clock::now() + run_time();
 
     auto worker = [&](int me) {
         std::mt19937_64 rng(base_seed * 1000003 + static_cast<std::uint64_t>(me));
@@ -172,9 +204,33 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                     if (std::memcmp(got->data(), f.bytes.data() + off, got->size()) != 0) {
                         std::size_t i = 0;
                         while ((*got)[i] == f.bytes[off + i]) ++i;
-                        return fail(fmt::format("{} read of {} at {} of {} differs at byte {}: {:#x}, model {:#x}",
+                        std::size_t differ = 0, last = i;
+                        for (std::size_t k = i; k < got->size(); ++k) {
+                            if ((*got)[k] != f.bytes[off + k]) {
+                                ++differ;
+                                last = k;
+                            }
+                        }
+                        // Read once more: whether the file holds the wrong
+                        // bytes or one read returned them.
+                        std::string again = "unreadable";
+                        if (int fd2 = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT); fd2 >= 0) {
+                            auto got2 = pread_aligned(fd2, off - off % kBlock, kRegion);
+                            ::close(fd2);
+                            if (got2 && got2->size() >= off % kBlock + got->size()) {
+                                again = got2->compare(off % kBlock, got->size(), f.bytes.data() + off, got->size()) == 0
+                                            ? "right"
+                                            : "wrong again";
+                            }
+                        }
+                        return fail(fmt::format("{} read of {} at {} of {} differs at byte {}: {:#x}, model {:#x}; {} "
+                                                "bytes differ, the last at {}; read again it is {}; dirty {} cached {}; "
+                                                "the changes of the blocks:\n{}",
                                                 direct ? "O_DIRECT" : "buffered", len, off, f.name, off + i,
-                                                (*got)[i] & 0xff, f.bytes[off + i] & 0xff));
+                                                (*got)[i] & 0xff, f.bytes[off + i] & 0xff, differ, off + last, again,
+                                                dirty_bytes(path).value_or(0), cached_bytes(path).value_or(0),
+                                                f.changes_touching((off + i) / kBlock * kBlock,
+                                                                   (off + last) / kBlock * kBlock + kBlock)));
                     }
                 } else if (op < 62) {
                     const std::size_t off = region + rng() % kRegion;
@@ -185,6 +241,7 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                     // The model first: a read of the own range is only ever
                     // made by this thread, after this write returned.
                     std::memcpy(f.bytes.data() + off, data.data(), len);
+                    f.note(me, "write", off, off + len);
                     ssize_t n = ::pwrite(fd, data.data(), len, static_cast<off_t>(off));
                     const int err = errno;
                     ::close(fd);
@@ -207,6 +264,8 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                 std::unique_lock lk(f.lock);
                 if (op < 82) {
                     const std::uint64_t size = rng() % (kFileMax + 1);
+                    f.note(me, size < f.size ? "truncate down" : "truncate up", std::min<std::uint64_t>(size, f.size),
+                           kFileMax);
                     if (::truncate(m(f.name).c_str(), static_cast<off_t>(size)) != 0) {
                         return fail(fmt::format("truncate {} to {}: {}", f.name, size, std::strerror(errno)));
                     }
@@ -237,6 +296,7 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                     std::fill(f.bytes.begin(), f.bytes.end(), 0);
                     std::memcpy(f.bytes.data(), data.data(), len);
                     f.size = len;
+                    f.note(me, "re-create", 0, kFileMax);
                     ssize_t n = ::write(fd, data.data(), len);
                     ::close(fd);
                     if (n != static_cast<ssize_t>(len)) return fail(fmt::format("write new {}", f.name));
