@@ -396,9 +396,9 @@ CacheStats CacheSet::stats() const {
 
 Result<ConsistencyReport> CacheSet::check_consistency() const { return bcl::check_consistency(*index_, *alloc_); }
 
-Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int, const struct statx& stx) {
+Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct statx& stx) {
     if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    return files_->open(stx);
+    return files_->open(stx, fd);
 }
 
 void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {

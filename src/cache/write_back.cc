@@ -172,7 +172,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     } close_fd{fd};
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
-    auto opened_file = files_->open(stx.value());
+    auto opened_file = files_->open(stx.value(), fd);
     if (!opened_file) return opened_file.error();
     FileRef file(*files_, std::move(opened_file).value());
 

@@ -52,7 +52,7 @@ Status CacheSet::revalidate(CachedFile& file, int fd) {
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
     std::lock_guard lk(file.mutex);
-    return files_->check_coherent_locked(file, stx.value());
+    return files_->check_coherent_locked(file, stx.value(), fd);
 }
 
 Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
@@ -159,7 +159,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     // A file not open through the mount gets a passing state for the call.
     std::shared_ptr<CachedFile> passing;
     if (!open) {
-        auto f = files_->open(before.value());
+        auto f = files_->open(before.value(), fd);
         if (!f) return f.error();
         passing = std::move(f).value();
         open = passing.get();
