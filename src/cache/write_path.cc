@@ -187,6 +187,10 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     const int err = r != 0 ? errno : 0;
     BCL_TRY(written(*open, fd, std::min(size, old_size), UINT64_MAX));
     if (err != 0) return sys_error(err, "truncate of the backing file");
+    // What the truncation dropped may have been the file's last dirty data:
+    // its dirty-file record goes too, as after a writeback, so that the
+    // index never keeps a record without dirty data (fsck checks both).
+    if (may_hold_dirty()) BCL_TRY(retire_if_clean_locked(*open));
     return ok();
 }
 
