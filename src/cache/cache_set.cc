@@ -201,6 +201,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", dev.path(),
                   gc_->last_pass().dropped);
     dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
+    if (dirty_bytes() != 0) dirty_seen_.store(true, std::memory_order_release);
     if (dirty_bytes() != 0 && !writeback_possible_)
         return make_error(Errc::unsupported,
                           fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",
@@ -475,9 +476,9 @@ CacheStats CacheSet::stats() const {
 
 Result<ConsistencyReport> CacheSet::check_consistency() const { return bcl::check_consistency(*index_, *alloc_); }
 
-Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int, const struct statx& stx) {
+Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct statx& stx) {
     if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    return files_->open(stx);
+    return files_->open(stx, fd);
 }
 
 void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {

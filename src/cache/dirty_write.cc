@@ -188,17 +188,19 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         batch.put_file(file.identity, rec);
         batch.put_dirty_file(file_id, *file.dirty_record);
         Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
+        bool renewed = false;
         {
             std::lock_guard lk(file.mutex);
             // A renewal meanwhile gave the file a new id (a file with dirty
-            // data keeps its id, so only before the first piece): the rest
-            // goes to the backing file.
-            if (file.record.file_id == file_id) {
+            // data keeps its id, so only before the first piece): the extent
+            // must not go in under the old id, where nothing would find it
+            // again. The rest goes to the backing file.
+            if (file.bypass || file.record.file_id != file_id) {
+                renewed = true;
+            } else {
                 file.write_seq.fetch_add(1, std::memory_order_acq_rel);
                 committed = index_->commit(batch, false);
                 if (committed) file.record = rec;
-            } else {
-                committed = make_error(Errc::stale, "the file was renewed");
             }
         }
         if (committed) {
@@ -207,6 +209,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
         }
         sectors_->put(a);
+        if (renewed) break;
         if (!committed) {
             log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
             break;

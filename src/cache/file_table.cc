@@ -17,7 +17,7 @@ FileIdentity identity_of(const struct statx& stx) {
     return id;
 }
 
-Result<std::shared_ptr<CachedFile>> FileTable::open(const struct statx& stx) {
+Result<std::shared_ptr<CachedFile>> FileTable::open(const struct statx& stx, int fd) {
     const FileIdentity id = identity_of(stx);
     std::lock_guard lk(mutex_);
     auto it = files_.find(id);
@@ -37,7 +37,7 @@ Result<std::shared_ptr<CachedFile>> FileTable::open(const struct statx& stx) {
     }
     {
         std::lock_guard fl(file->mutex);
-        BCL_TRY(check_coherent_locked(*file, stx));
+        BCL_TRY(check_coherent_locked(*file, stx, fd));
     }
     if (fresh) files_.emplace(id, file);
     ++file->opens;
@@ -92,12 +92,18 @@ Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> FileTable::id_and
     return IdSize(std::pair{stored.value()->file_id, stored.value()->size});
 }
 
-Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& stx) {
+Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& stx, int fd) {
     if (file.bypass) return ok();
-    const std::int64_t mtime = ns_of(stx.stx_mtime);
-    const std::int64_t ctime = ns_of(stx.stx_ctime);
-    if (file.record.file_id != 0 && file.record.matches(file.identity, stx.stx_size, mtime, ctime)) return ok();
-    return renew_locked(file, stx);
+    const auto matches = [&](const struct statx& s) {
+        return file.record.file_id != 0 &&
+               file.record.matches(file.identity, s.stx_size, ns_of(s.stx_mtime), ns_of(s.stx_ctime));
+    };
+    if (matches(stx)) return ok();
+    if (fd < 0) return renew_locked(file, stx);
+    auto now = statx_of(fd);
+    if (!now) return now.error();
+    if (matches(now.value())) return ok();
+    return renew_locked(file, now.value());
 }
 
 Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {

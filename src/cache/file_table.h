@@ -36,8 +36,9 @@ public:
     FileTable(Index& index, Logger& log) : index_(index), log_(log) {}
 
     // Registers an open of the file stx describes and checks it against its
-    // record, renewing the file id when it changed.
-    Result<std::shared_ptr<CachedFile>> open(const struct statx& stx);
+    // record, renewing the file id when it changed. `fd`, when given, is the
+    // file's descriptor: see check_coherent_locked().
+    Result<std::shared_ptr<CachedFile>> open(const struct statx& stx, int fd = -1);
     void release(const std::shared_ptr<CachedFile>& file);
     // The open file (dev, ino), or null.
     std::shared_ptr<CachedFile> find(std::uint64_t dev, std::uint64_t ino) const;
@@ -50,7 +51,16 @@ public:
     // Compares the file as stx shows it with its record and renews the file
     // id (dropping the old id's extents, bumping write_seq) when they
     // differ. Requires file.mutex held.
-    Status check_coherent_locked(CachedFile& file, const struct statx& stx);
+    //
+    // A stat taken before file.mutex may predate a write through the mount
+    // that has changed the backing file and then the record since (writers
+    // update the record under file.mutex). Renewing from it would put the
+    // older size back into the record: reads would take the file's dirty
+    // data past that size from the backing file, and writeback would write
+    // back only up to it and mark the rest clean. So when `fd` (the file's
+    // descriptor) is given and stx does not match, the file is stat'ed
+    // again under the lock and only that stat decides.
+    Status check_coherent_locked(CachedFile& file, const struct statx& stx, int fd = -1);
 
     // The last link of (dev, ino) is gone: drops its extents (dirty ones
     // too: they are never written back), its record and its dirty-file

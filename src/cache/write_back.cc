@@ -192,7 +192,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     } close_fd{fd};
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
-    auto opened_file = files_->open(stx.value());
+    auto opened_file = files_->open(stx.value(), fd);
     if (!opened_file) return opened_file.error();
     FileRef file(*files_, std::move(opened_file).value());
 
@@ -215,7 +215,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
 }
 
 Status CacheSet::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
-    if (dirty_bytes() == 0) return ok();
+    if (!may_hold_dirty()) return ok();
     std::lock_guard wl(file.write_lock);
     BCL_TRY(write_back_locked(file, fd, round_down(start, block_size_), end, UINT64_MAX));
     return retire_if_clean_locked(file);
@@ -244,7 +244,7 @@ Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
     // Dirty data of this file (or any: the index syncs as a whole) is
     // durable once the cache device is flushed and the index synced;
     // Index::sync() flushes the device first (before_durable).
-    if (dirty_bytes() != 0 || mode() == CacheMode::writeback) BCL_TRY(index_->sync());
+    if (may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(index_->sync());
     return ok();
 }
 

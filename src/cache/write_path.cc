@@ -52,7 +52,7 @@ Status CacheSet::revalidate(CachedFile& file, int fd) {
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
     std::lock_guard lk(file.mutex);
-    return files_->check_coherent_locked(file, stx.value());
+    return files_->check_coherent_locked(file, stx.value(), fd);
 }
 
 Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
@@ -131,7 +131,7 @@ Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint6
                                             const std::function<Result<std::size_t>()>& write) {
     std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, start, end));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, start, end));
     auto n = write();
     BCL_TRY(written(file, fd, start, end));
     return n;
@@ -144,7 +144,7 @@ Result<std::size_t> CacheSet::write_direct_locked(CachedFile& file, int fd, std:
     const std::uint64_t end = offset + data.size();
     // Dirty bytes in the blocks the write only partly covers must reach the
     // backing file first: invalidation drops whole blocks.
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
     // An O_APPEND descriptor writes at the end of file, wherever offset
     // says; the O_DIRECT one has no O_APPEND.
     auto n = pwrite_all(fd, append ? -1 : flags.direct_fd, offset, data);
@@ -193,7 +193,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     // A file not open through the mount gets a passing state for the call.
     std::shared_ptr<CachedFile> passing;
     if (!open) {
-        auto f = files_->open(before.value());
+        auto f = files_->open(before.value(), fd);
         if (!f) return f.error();
         passing = std::move(f).value();
         open = passing.get();
@@ -210,7 +210,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     }
     // The block holding the new (or old) end of file is dropped below: its
     // dirty bytes before that end go to the backing file first.
-    if (dirty_bytes() != 0) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
+    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
     int r = ::ftruncate(fd, static_cast<off_t>(size));
     if (r != 0 && errno == EBADF) {
         // An O_PATH descriptor: truncate the file it names.
@@ -221,6 +221,10 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     const int err = r != 0 ? errno : 0;
     BCL_TRY(written(*open, fd, std::min(size, old_size), UINT64_MAX));
     if (err != 0) return sys_error(err, "truncate of the backing file");
+    // What the truncation dropped may have been the file's last dirty data:
+    // its dirty-file record goes too, as after a writeback, so that the
+    // index never keeps a record without dirty data (fsck checks both).
+    if (may_hold_dirty()) BCL_TRY(retire_if_clean_locked(*open));
     return ok();
 }
 
@@ -234,7 +238,7 @@ Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t off
     } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
         end = offset + length < offset ? UINT64_MAX : offset + length;
     }
-    if (dirty_bytes() != 0) {
+    if (may_hold_dirty()) {
         // Dirty data that the backing file's bytes are about to move under
         // (or that shares a block with the range) is written back first.
         if (moves) {

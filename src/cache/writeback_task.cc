@@ -96,7 +96,14 @@ std::uint64_t CacheSet::dirty_bytes() const {
     return v > 0 ? static_cast<std::uint64_t>(v) : 0;
 }
 
-void CacheSet::add_dirty(std::int64_t bytes) { dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel); }
+bool CacheSet::may_hold_dirty() const {
+    return dirty_seen_.load(std::memory_order_acquire) || dirty_bytes_.load(std::memory_order_acquire) != 0;
+}
+
+void CacheSet::add_dirty(std::int64_t bytes) {
+    if (bytes > 0) dirty_seen_.store(true, std::memory_order_release);
+    dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel);
+}
 
 void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
     std::uint64_t sectors = 0;
@@ -143,6 +150,9 @@ void CacheSet::writeback_step() {
     }
     const bool flushing = evacuating || flushing_.load(std::memory_order_acquire);
     if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
+    // Writes commit to the index before they count: a count taken before
+    // the scan includes nothing the scan cannot see.
+    std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
     auto next = index_->next_dirty_file(w.cursor);
     if (!next) {
         log_.error("writeback: {}", next.error().message);
@@ -160,9 +170,17 @@ void CacheSet::writeback_step() {
             arm_writeback(Clock::now());
             return;
         }
-        // Nothing dirty: the count follows the index.
-        if (const std::int64_t left = dirty_bytes_.exchange(0, std::memory_order_acq_rel); left != 0)
-            log_.warn("writeback found no dirty data where {} bytes were counted", left);
+        // Nothing dirty: the count follows the index, unless it changed
+        // since the scan began (a write counted data the scan may have
+        // missed): then round again. Setting it to 0 regardless lost such
+        // a write's bytes from the count for good.
+        if (counted != 0) {
+            if (!dirty_bytes_.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
+                arm_writeback(Clock::now());
+                return;
+            }
+            log_.warn("writeback found no dirty data where {} bytes were counted", counted);
+        }
         flushing_.store(false, std::memory_order_release);
         return;
     }

@@ -444,6 +444,13 @@ private:
     Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
     // writeback_task.cc
     std::uint64_t dirty_bytes() const;
+    // Whether the cache may hold dirty data. dirty_bytes() is a count kept
+    // beside the index, not in it: between a commit and its count, or after
+    // writeback resets it, it can read 0 while dirty extents exist. What
+    // must never drop dirty data (writing back the blocks a truncate or a
+    // direct write cuts into, fsync) asks this instead: true once any dirty
+    // data was counted since the cache opened.
+    bool may_hold_dirty() const;
     void add_dirty(std::int64_t bytes);
     // Counts what inserts and removals took away (overwritten sectors, and
     // dirty bytes that will never be written back).
@@ -500,6 +507,7 @@ private:
     WritebackTunables tunables_;                // guarded by tunables_mutex_
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
+    std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()
     std::atomic<bool> flushing_{false};
     std::atomic<CacheState> state_{CacheState::running};
     std::uint64_t capacity_bytes_ = 0;          // data bytes of all cache devices
