@@ -41,7 +41,6 @@ namespace {
 namespace stdfs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kBlock = 4096;
 constexpr std::size_t kChunk = 64 * 1024;
 
 std::uint64_t round_up_block(std::uint64_t n) { return (n + kBlock - 1) / kBlock * kBlock; }

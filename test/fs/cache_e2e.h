@@ -31,6 +31,9 @@
 
 namespace bcl::test {
 
+// The block size of the caches these tests make (the default).
+inline constexpr std::size_t kBlock = 4096;
+
 inline constexpr std::string_view kStatPrefix = "user.bcachefs_lite.";
 // The full xattr name of statistic or knob `name`.
 inline std::string attr(const std::string& name) { return std::string(kStatPrefix) + name; }

@@ -20,8 +20,6 @@
 namespace bcl::test {
 namespace {
 
-constexpr std::size_t kBlock = 4096;
-
 // pwrite of all of `data` at `offset` into `path` through a new descriptor
 // opened with `flags`; false on error.
 bool pwrite_file(const std::string& path, std::uint64_t offset, const std::string& data, int flags = 0) {

@@ -40,7 +40,6 @@ constexpr int kThreads = 6;
 constexpr int kFiles = 3;
 constexpr std::size_t kRegion = 64 << 10;  // each thread's range of each file
 constexpr std::size_t kFileMax = kThreads * kRegion;
-constexpr std::size_t kBlock = 4096;
 // How long each mode runs; BCL_CONCURRENCY_MS=N runs longer (a soak).
 std::chrono::milliseconds run_time() {
     if (const char* s = std::getenv("BCL_CONCURRENCY_MS")) return std::chrono::milliseconds(std::strtoull(s, nullptr, 10));

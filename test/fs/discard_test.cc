@@ -18,7 +18,7 @@ namespace {
 constexpr std::uint64_t kImageBytes = 32 << 20;
 constexpr std::uint64_t kBucket = 128 << 10;
 // Three times the cache: every bucket is filled and reused.
-constexpr int kFiles = 12;
+constexpr int kFilesRead = 12;
 constexpr std::size_t kFileBytes = 8 << 20;
 
 class DiscardTest : public testing::TestWithParam<bool> {
@@ -40,7 +40,7 @@ protected:
 TEST_P(DiscardTest, ReusedBucketsAreDiscardedOnlyWithTheOption) {
     const bool discard = GetParam();
     std::mt19937_64 rng(71);
-    for (int i = 0; i < kFiles; ++i) {
+    for (int i = 0; i < kFilesRead; ++i) {
         const std::string name = "f" + std::to_string(i);
         const std::string data = random_bytes(rng, kFileBytes);
         ASSERT_TRUE(write_file(cache_.mount->b(name), data));
