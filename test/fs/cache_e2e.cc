@@ -125,19 +125,27 @@ std::optional<std::uint64_t> dirty_bytes(const std::string& path) {
     return parse_stat(*value);
 }
 
-bool wait_for_stat(const std::string& mnt, const std::string& name, const std::function<bool(std::uint64_t)>& done,
-                   std::chrono::milliseconds timeout) {
-    // The daemon offers no notification of a statistic's change: poll, at a
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    // The daemon offers no notification of its background work: poll, at a
     // pace that costs it little.
     constexpr auto kPoll = std::chrono::milliseconds(20);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto value = stat_xattr(mnt, name);
-        if (value && done(*value)) return true;
+        if (done()) return true;
         if (std::chrono::steady_clock::now() >= deadline) return false;
         struct timespec pause {0, std::chrono::nanoseconds(kPoll).count()};
         ::nanosleep(&pause, nullptr);
     }
+}
+
+bool wait_for_stat(const std::string& mnt, const std::string& name, const std::function<bool(std::uint64_t)>& done,
+                   std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+            auto value = stat_xattr(mnt, name);
+            return value && done(*value);
+        },
+        timeout);
 }
 
 Stats Stats::read(const std::string& mnt) {

@@ -59,6 +59,10 @@ std::optional<std::uint64_t> cached_bytes(const std::string& path);
 // user.bcachefs_lite.dirty_bytes of a file through the mount.
 std::optional<std::uint64_t> dirty_bytes(const std::string& path);
 
+// Polls `done` until it holds, at most `timeout`; true when it did. For
+// conditions the daemon's background work brings about.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = kExitTimeout);
+
 // Polls the statistic `name` of the mount at `mnt` until `done` holds for
 // its value, at most `timeout`; true when it did.
 bool wait_for_stat(const std::string& mnt, const std::string& name, const std::function<bool(std::uint64_t)>& done,

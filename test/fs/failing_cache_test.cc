@@ -50,13 +50,7 @@ protected:
     // to passthrough comes from the daemon's background thread; nothing
     // notifies of it).
     bool wait_for_state(const std::string& want) {
-        const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
-        for (;;) {
-            if (state() == want) return true;
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            struct timespec pause {0, 20'000'000};
-            ::nanosleep(&pause, nullptr);
-        }
+        return wait_until([&] { return state() == want; });
     }
     // Reads `rel` through the mount with O_DIRECT (every byte reaches the
     // daemon) and expects `want`.
