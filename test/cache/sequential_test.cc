@@ -12,63 +12,63 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t kK = 1024;
-constexpr std::uint64_t kCutoff = 64 * kK;
+constexpr std::uint64_t kKi = 1024;
+constexpr std::uint64_t kRunCutoff = 64 * kKi;
 // Any point well after the clock's epoch.
 const SeqClock::time_point kT0 = SeqClock::time_point{} + std::chrono::hours(1);
 
 TEST(SequentialDetector, ARunThatContinuesBypassesOnceItReachesTheCutoff) {
     SequentialDetector d;
     for (std::uint64_t i = 0; i < 15; ++i)
-        EXPECT_FALSE(d.check(1, i * 4 * kK, 4 * kK, 0, kT0, kCutoff)) << "after " << (i + 1) * 4 << "K";
-    EXPECT_EQ(d.run_at(1, 60 * kK, kT0), 60 * kK);
-    EXPECT_TRUE(d.check(1, 60 * kK, 4 * kK, 0, kT0, kCutoff)) << "64K is the cutoff";
-    EXPECT_TRUE(d.check(1, 64 * kK, 4 * kK, 0, kT0, kCutoff));
+        EXPECT_FALSE(d.check(1, i * 4 * kKi, 4 * kKi, 0, kT0, kRunCutoff)) << "after " << (i + 1) * 4 << "K";
+    EXPECT_EQ(d.run_at(1, 60 * kKi, kT0), 60 * kKi);
+    EXPECT_TRUE(d.check(1, 60 * kKi, 4 * kKi, 0, kT0, kRunCutoff)) << "64K is the cutoff";
+    EXPECT_TRUE(d.check(1, 64 * kKi, 4 * kKi, 0, kT0, kRunCutoff));
 }
 
 TEST(SequentialDetector, AJumpStartsANewRun) {
     SequentialDetector d;
-    EXPECT_FALSE(d.check(1, 0, 60 * kK, 0, kT0, kCutoff));
+    EXPECT_FALSE(d.check(1, 0, 60 * kKi, 0, kT0, kRunCutoff));
     // Not where the run ended: a new run of its own size.
-    EXPECT_FALSE(d.check(1, 64 * kK, 8 * kK, 0, kT0, kCutoff));
-    EXPECT_EQ(d.run_at(1, 72 * kK, kT0), 8 * kK);
+    EXPECT_FALSE(d.check(1, 64 * kKi, 8 * kKi, 0, kT0, kRunCutoff));
+    EXPECT_EQ(d.run_at(1, 72 * kKi, kT0), 8 * kKi);
     // The first run is still there and continues.
-    EXPECT_TRUE(d.check(1, 60 * kK, 4 * kK, 0, kT0, kCutoff));
+    EXPECT_TRUE(d.check(1, 60 * kKi, 4 * kKi, 0, kT0, kRunCutoff));
     // Another file at the same offset is another stream.
-    EXPECT_FALSE(d.check(2, 64 * kK, 4 * kK, 0, kT0, kCutoff));
+    EXPECT_FALSE(d.check(2, 64 * kKi, 4 * kKi, 0, kT0, kRunCutoff));
 }
 
 TEST(SequentialDetector, OneLargeIoIsARunOfItsOwn) {
     SequentialDetector d;
-    EXPECT_TRUE(d.check(1, 0, kCutoff, 0, kT0, kCutoff));
-    EXPECT_FALSE(d.check(1, kCutoff * 4, kCutoff - 1, 0, kT0, kCutoff));
+    EXPECT_TRUE(d.check(1, 0, kRunCutoff, 0, kT0, kRunCutoff));
+    EXPECT_FALSE(d.check(1, kRunCutoff * 4, kRunCutoff - 1, 0, kT0, kRunCutoff));
 }
 
 TEST(SequentialDetector, AStreamExpiresFiveSecondsAfterItsLastIo) {
     SequentialDetector d;
-    EXPECT_FALSE(d.check(1, 0, 60 * kK, 0, kT0, kCutoff));
+    EXPECT_FALSE(d.check(1, 0, 60 * kKi, 0, kT0, kRunCutoff));
     const auto later = kT0 + kSequentialExpiry - milliseconds(1);
-    EXPECT_TRUE(d.check(1, 60 * kK, 4 * kK, 0, later, kCutoff)) << "just before it expires";
+    EXPECT_TRUE(d.check(1, 60 * kKi, 4 * kKi, 0, later, kRunCutoff)) << "just before it expires";
     // Each I/O pushes the expiry on; 5 s after the last one the run is gone.
-    EXPECT_EQ(d.run_at(1, 64 * kK, later + kSequentialExpiry), 0u);
-    EXPECT_FALSE(d.check(1, 64 * kK, 4 * kK, 0, later + kSequentialExpiry, kCutoff));
-    EXPECT_EQ(d.run_at(1, 68 * kK, later + kSequentialExpiry), 4 * kK);
+    EXPECT_EQ(d.run_at(1, 64 * kKi, later + kSequentialExpiry), 0u);
+    EXPECT_FALSE(d.check(1, 64 * kKi, 4 * kKi, 0, later + kSequentialExpiry, kRunCutoff));
+    EXPECT_EQ(d.run_at(1, 68 * kKi, later + kSequentialExpiry), 4 * kKi);
 }
 
 TEST(SequentialDetector, The128StreamsAreReusedLeastRecentlyUsedFirst) {
     SequentialDetector d;
     // Stream 0 first, then 127 others: all 128 live.
-    for (std::uint64_t f = 0; f < kSequentialStreams; ++f) d.check(100 + f, 0, 4 * kK, 0, kT0, kCutoff);
+    for (std::uint64_t f = 0; f < kSequentialStreams; ++f) d.check(100 + f, 0, 4 * kKi, 0, kT0, kRunCutoff);
     // Using stream 0 again makes stream 1 the least recently used.
-    d.check(100, 4 * kK, 4 * kK, 0, kT0, kCutoff);
-    EXPECT_EQ(d.run_at(100, 8 * kK, kT0), 8 * kK);
-    EXPECT_EQ(d.run_at(101, 4 * kK, kT0), 4 * kK);
+    d.check(100, 4 * kKi, 4 * kKi, 0, kT0, kRunCutoff);
+    EXPECT_EQ(d.run_at(100, 8 * kKi, kT0), 8 * kKi);
+    EXPECT_EQ(d.run_at(101, 4 * kKi, kT0), 4 * kKi);
     // A new stream takes stream 1's place, and only its.
-    d.check(999, 0, 4 * kK, 0, kT0, kCutoff);
-    EXPECT_EQ(d.run_at(101, 4 * kK, kT0), 0u) << "the least recently used stream was reused";
-    EXPECT_EQ(d.run_at(100, 8 * kK, kT0), 8 * kK);
-    for (std::uint64_t f = 2; f < kSequentialStreams; ++f) EXPECT_EQ(d.run_at(100 + f, 4 * kK, kT0), 4 * kK) << f;
-    EXPECT_EQ(d.run_at(999, 4 * kK, kT0), 4 * kK);
+    d.check(999, 0, 4 * kKi, 0, kT0, kRunCutoff);
+    EXPECT_EQ(d.run_at(101, 4 * kKi, kT0), 0u) << "the least recently used stream was reused";
+    EXPECT_EQ(d.run_at(100, 8 * kKi, kT0), 8 * kKi);
+    for (std::uint64_t f = 2; f < kSequentialStreams; ++f) EXPECT_EQ(d.run_at(100 + f, 4 * kKi, kT0), 4 * kKi) << f;
+    EXPECT_EQ(d.run_at(999, 4 * kKi, kT0), 4 * kKi);
 }
 
 TEST(SequentialDetector, AWritersAverageOfItsRunsIsAnEwmaOfWeightEight) {
@@ -79,39 +79,39 @@ TEST(SequentialDetector, AWritersAverageOfItsRunsIsAnEwmaOfWeightEight) {
     SequentialDetector d;
     constexpr std::uint64_t w = 7;
     // A run of 1M by writer 7; its average takes it when the next run starts.
-    EXPECT_TRUE(d.check(1, 0, 1024 * kK, w, kT0, kCutoff));
+    EXPECT_TRUE(d.check(1, 0, 1024 * kKi, w, kT0, kRunCutoff));
     EXPECT_EQ(d.writer_average(w), 0u);
     // A small read elsewhere by the same writer: the average is now 128K,
     // over the cutoff, so even this first I/O of a new run bypasses.
-    EXPECT_TRUE(d.check(2, 0, 4 * kK, w, kT0, kCutoff));
-    EXPECT_EQ(d.writer_average(w), 128 * kK);
+    EXPECT_TRUE(d.check(2, 0, 4 * kKi, w, kT0, kRunCutoff));
+    EXPECT_EQ(d.writer_average(w), 128 * kKi);
     // Another writer with no history does not.
-    EXPECT_FALSE(d.check(3, 0, 4 * kK, 8, kT0, kCutoff));
+    EXPECT_FALSE(d.check(3, 0, 4 * kKi, 8, kT0, kRunCutoff));
     // Small runs bring the average down: 128K * (7/8)^n + 4K parts.
-    std::uint64_t expect = 128 * kK;
+    std::uint64_t expect = 128 * kKi;
     for (int i = 0; i < 12; ++i) {
-        d.check(10 + i, 0, 4 * kK, w, kT0, kCutoff);
-        expect = sequential_ewma(expect, 4 * kK);
+        d.check(10 + i, 0, 4 * kKi, w, kT0, kRunCutoff);
+        expect = sequential_ewma(expect, 4 * kKi);
         EXPECT_EQ(d.writer_average(w), expect) << i;
     }
-    EXPECT_LT(expect, kCutoff);
-    EXPECT_FALSE(d.check(50, 0, 4 * kK, w, kT0, kCutoff));
+    EXPECT_LT(expect, kRunCutoff);
+    EXPECT_FALSE(d.check(50, 0, 4 * kKi, w, kT0, kRunCutoff));
 }
 
 TEST(SequentialDetector, WritersAreForgottenLeastRecentlySeenFirst) {
     SequentialDetector d;
     // Writer 1 has an average; 128 other writers come after it.
-    d.check(1, 0, 1024 * kK, 1, kT0, kCutoff);
-    d.check(2, 0, 4 * kK, 1, kT0, kCutoff);
+    d.check(1, 0, 1024 * kKi, 1, kT0, kRunCutoff);
+    d.check(2, 0, 4 * kKi, 1, kT0, kRunCutoff);
     EXPECT_GT(d.writer_average(1), 0u);
-    for (std::uint64_t w = 2; w < 2 + kSequentialWriters; ++w) d.check(1000 + w, 0, 4 * kK, w, kT0, kCutoff);
+    for (std::uint64_t w = 2; w < 2 + kSequentialWriters; ++w) d.check(1000 + w, 0, 4 * kKi, w, kT0, kRunCutoff);
     EXPECT_EQ(d.writer_average(1), 0u) << "the table holds " << kSequentialWriters << " writers";
 }
 
 TEST(SequentialDetector, ACutoffOfZeroTurnsBypassOffAndRecordsNothing) {
     SequentialDetector d;
-    for (std::uint64_t i = 0; i < 64; ++i) EXPECT_FALSE(d.check(1, i * kCutoff, kCutoff, 1, kT0, 0));
-    EXPECT_EQ(d.run_at(1, 64 * kCutoff, kT0), 0u);
+    for (std::uint64_t i = 0; i < 64; ++i) EXPECT_FALSE(d.check(1, i * kRunCutoff, kRunCutoff, 1, kT0, 0));
+    EXPECT_EQ(d.run_at(1, 64 * kRunCutoff, kT0), 0u);
     EXPECT_EQ(d.writer_average(1), 0u);
 }
 
