@@ -43,6 +43,15 @@
 // unchanged; writes bump it under the same mutex after the backing write.
 // options.hooks.before_miss_insert runs between the two, for tests.
 //
+// Sequential bypass and congestion (sequential.h, sequential_gate.cc): a
+// read or write that continues a sequential run past sequential_cutoff
+// skips the cache. Such a read still serves what the cache holds, but
+// inserts nothing; such a write takes the direct path below (with its
+// write-back of partly covered dirty blocks) whatever the mode, and
+// caches nothing. While the cache device's reads or writes are slower on
+// average than their congestion threshold, miss inserts and writethrough
+// inserts are skipped.
+//
 // Writes (write_path.cc), under the file's write_lock: writethrough,
 // writearound and none write the backing file first; then, under the
 // file's mutex, write_seq is bumped, the written blocks are removed from
