@@ -248,6 +248,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     const std::size_t result = result_end > offset ? static_cast<std::size_t>(result_end - offset) : 0;
     if (result != 0) {
         if (st.sequential) {
+            counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
             (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
                 .fetch_add(1, std::memory_order_relaxed);
         } else if (st.from_backing) {

@@ -9,9 +9,7 @@ bool CacheSet::sequential_bypass(std::uint64_t file_id, std::uint64_t offset, st
                                  std::uint64_t writer) {
     if (file_id == 0 || length == 0) return false;
     const std::uint64_t cutoff = bypass_tunables().sequential_cutoff;
-    if (!sequential_->check(file_id, offset, length, writer, SeqClock::now(), cutoff)) return false;
-    counters_.bypassed.fetch_add(length, std::memory_order_relaxed);
-    return true;
+    return sequential_->check(file_id, offset, length, writer, SeqClock::now(), cutoff);
 }
 
 bool CacheSet::sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length,

@@ -119,7 +119,11 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         }
         sequential = sequential_write(file, offset, data.size(), flags.writer);
     }
-    if (sequential) return write_direct_locked(file, fd, offset, data, flags, false);
+    if (sequential) {
+        auto n = write_direct_locked(file, fd, offset, data, flags, false);
+        if (n) counters_.bypassed.fetch_add(n.value(), std::memory_order_relaxed);
+        return n;
+    }
     const CacheMode mode = mode_.load(std::memory_order_acquire);
     if (mode == CacheMode::writeback) {
         if (dirty_write_allowed(flags.sync)) {

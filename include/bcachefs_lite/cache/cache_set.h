@@ -437,7 +437,7 @@ private:
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
     // sequential_gate.cc: whether an I/O of the file bypasses the cache as
-    // sequential (counted in bypassed when it does); whether an insert is
+    // sequential (the caller counts its bytes in bypassed); whether an insert is
     // skipped for congestion (counted in congested_skips); a cache device
     // request of `kind` that started at `start` has ended.
     bool sequential_bypass(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
