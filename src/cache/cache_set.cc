@@ -51,6 +51,9 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
       hooks_(std::move(options.hooks)),
+      sequential_(std::make_unique<SequentialDetector>()),
+      congestion_(std::make_unique<CongestionMeter>()),
+      bypass_(options.bypass),
       mode_(options.mode),
       tunables_(options.writeback) {}
 
@@ -82,6 +85,7 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
 Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(validate(options.writeback));
     BCL_TRY(validate(options.promotion));
+    BCL_TRY(validate(options.bypass));
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);

@@ -91,7 +91,10 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     }
     const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
     const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-    if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes); !st) {
+    const SeqClock::time_point started = SeqClock::now();
+    const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
+    device_io_done(CacheIo::write, started);
+    if (const Status& st = written; !st) {
         counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
         log_.debug("cache write of dirty data failed: {}", st.error().message);
         sectors_->put(a.value());

@@ -38,7 +38,10 @@ void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_
         const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
         const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
         const auto piece = data.subspan(done, len);
-        if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece); !st) {
+        const SeqClock::time_point started = SeqClock::now();
+        const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
+        device_io_done(CacheIo::write, started);
+        if (const Status& st = written; !st) {
             counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
             log_.debug("cache write failed, not caching: {}", st.error().message);
             sectors_->put(a.value());

@@ -19,6 +19,7 @@ struct CacheSet::ReadState {
     std::uint64_t file_id;
     std::uint64_t seq;  // write_seq sampled before any backing read
     bool may_insert;
+    bool sequential = false;        // bypassed as sequential: counted apart
     bool from_backing = false;      // some byte came from the backing file
     std::uint64_t bytes_cache = 0;
     std::uint64_t bytes_backing = 0;
@@ -87,9 +88,12 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
         bounce = AlignedBuffer::uninitialized(hi - lo);
         buf = bounce.span();
     }
-    if (auto st = dev.read_buckets(first.bucket, sector, buf); !st) {
+    const SeqClock::time_point started = SeqClock::now();
+    const Status read_status = dev.read_buckets(first.bucket, sector, buf);
+    device_io_done(CacheIo::read, started);
+    if (!read_status) {
         counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
-        log_.debug("cache read failed, reading the backing file instead: {}", st.error().message);
+        log_.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
         return false;
     }
     // ptr_stale: a bucket may have been invalidated and rewritten while it
@@ -134,12 +138,13 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     }
     if (got_end < end) st.eof = std::max(got_end, start);
     const std::uint64_t insert_len = round_up(n.value(), block_size_);
-    if (st.may_insert && insert_len != 0 && promote_miss(st.file_id, lo, insert_len))
+    if (st.may_insert && insert_len != 0 && !insert_congested() && promote_miss(st.file_id, lo, insert_len))
         insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }
 
-Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out) {
+Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
+                                   ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
     // Before anything is served from the cache (invariant 5); a change found
@@ -162,7 +167,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     const bool serving = in_service();
     const bool may_insert =
         serving && !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
-    ReadState st{file, fd, offset, out, file_id, seq, may_insert};
+    // A sequential read still takes what the cache holds (bcache's bypassed
+    // read does too) but inserts nothing.
+    const bool sequential = !bypass && sequential_bypass(file_id, offset, out.size(), flags.writer);
+    ReadState st{file, fd, offset, out, file_id, seq, may_insert && !sequential};
+    st.sequential = sequential;
     const std::uint64_t end = offset + out.size();
     // The cache serves at most up to the size the record knows; the block
     // holding end of file is cached with zero padding that must not show.
@@ -238,7 +247,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     const std::uint64_t result_end = std::min(end, st.eof);
     const std::size_t result = result_end > offset ? static_cast<std::size_t>(result_end - offset) : 0;
     if (result != 0) {
-        if (st.from_backing) {
+        if (st.sequential) {
+            counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
+            (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
+                .fetch_add(1, std::memory_order_relaxed);
+        } else if (st.from_backing) {
             counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
         } else {
             counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);

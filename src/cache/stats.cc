@@ -36,6 +36,7 @@ CacheStats CacheCounters::snapshot() const {
     s.writes_direct = get(writes_direct);
     s.promotions = get(promotions);
     s.promotions_skipped = get(promotions_skipped);
+    s.congested_skips = get(congested_skips);
     return s;
 }
 
@@ -66,6 +67,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"writes_direct", s.writes_direct},
         {"promotions", s.promotions},
         {"promotions_skipped", s.promotions_skipped},
+        {"congested_skips", s.congested_skips},
     };
 }
 

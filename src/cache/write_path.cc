@@ -104,13 +104,25 @@ Status reserve_backing(CachedFile& file, int fd, std::uint64_t offset, std::size
 
 Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
                                     WriteFlags flags) {
-    StagedDirty staged = stage_dirty(file, offset, data, flags);
+    // A sequential write (sequential.h) goes to the backing file and drops
+    // the range from the cache, whatever the mode. An append's offset is
+    // known only under the lock.
+    bool sequential = !flags.append && sequential_write(file, offset, data.size(), flags.writer);
+    StagedDirty staged = stage_dirty(file, offset, sequential ? data.first(0) : data, flags);
     std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
     if (flags.append) {
-        // Under write_lock the record's size is the end of file.
-        std::lock_guard lk(file.mutex);
-        offset = file.record.size;
+        {
+            // Under write_lock the record's size is the end of file.
+            std::lock_guard lk(file.mutex);
+            offset = file.record.size;
+        }
+        sequential = sequential_write(file, offset, data.size(), flags.writer);
+    }
+    if (sequential) {
+        auto n = write_direct_locked(file, fd, offset, data, flags, false);
+        if (n) counters_.bypassed.fetch_add(n.value(), std::memory_order_relaxed);
+        return n;
     }
     const CacheMode mode = mode_.load(std::memory_order_acquire);
     if (mode == CacheMode::writeback) {
@@ -169,7 +181,7 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
     }
     const std::uint64_t lo = round_up(offset, block_size_);
     const std::uint64_t hi = end >= size ? round_up(end, block_size_) : round_down(end, block_size_);
-    if (file_id == 0 || lo >= hi || closing_.load(std::memory_order_acquire)) return;
+    if (file_id == 0 || lo >= hi || closing_.load(std::memory_order_acquire) || insert_congested()) return;
     // Sampled after the write's own invalidation bumped it.
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     AlignedBuffer buf(hi - lo);

@@ -1,6 +1,7 @@
 #include "bcachefs_lite/device/faulty_device.h"
 
 #include <cstring>
+#include <thread>
 #include <fmt/format.h>
 
 #include "bcachefs_lite/util/aligned_buffer.h"
@@ -48,6 +49,10 @@ Status FaultyDevice::maybe_fail_locked(IoKind kind, std::uint64_t offset, std::u
         if (nth < f.skip) continue;
         if (f.count != 0 && r.failed >= f.count) continue;
         ++r.failed;
+        if (f.delay.count() != 0) {
+            std::this_thread::sleep_for(f.delay);
+            continue;
+        }
         ++injected_[static_cast<int>(kind)];
         return sys_error(f.err, Errc::io,
                          fmt::format("{}: injected {} fault at {}+{}", path(), io_kind_name(kind),

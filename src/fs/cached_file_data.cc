@@ -19,14 +19,16 @@ class CachedHandle final : public FileData::Handle {
 public:
     // O_SYNC includes O_DSYNC's bit; either makes every write durable
     // before it returns.
-    CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags)
+    CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags, std::uint64_t writer)
         : Handle(fd, flags), file_(std::move(file)),
           write_flags_{.append = (flags & O_APPEND) != 0,
                        .sync = (flags & (O_SYNC | O_DSYNC)) != 0,
-                       .direct_fd = direct_fd()} {}
+                       .direct_fd = direct_fd(),
+                       .writer = writer} {}
     CachedFile& file() { return *file_; }
     const std::shared_ptr<CachedFile>& shared() const { return file_; }
     WriteFlags write_flags() const { return write_flags_; }
+    ReadFlags read_flags() const { return ReadFlags{.writer = write_flags_.writer}; }
 
 private:
     std::shared_ptr<CachedFile> file_;
@@ -49,7 +51,8 @@ Result<std::unique_ptr<FileData::Handle>> CachedFileData::open(int fd, const str
         log_.error("open: {}", file.error().message);
         return os_error(EIO);
     }
-    return std::unique_ptr<Handle>(std::make_unique<CachedHandle>(fd, std::move(file).value(), flags));
+    return std::unique_ptr<Handle>(std::make_unique<CachedHandle>(
+        fd, std::move(file).value(), flags, next_writer_.fetch_add(1, std::memory_order_relaxed)));
 }
 
 Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::size_t size) {
@@ -63,7 +66,8 @@ Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::
     } catch (const std::bad_alloc&) {
         return os_error(ENOMEM);
     }
-    auto n = cache_.read(cached(handle).file(), handle.fd(), offset, buf.span());
+    CachedHandle& h = cached(handle);
+    auto n = cache_.read(h.file(), handle.fd(), offset, buf.span(), h.read_flags());
     if (!n) return n.error();
     if (n.value() != 0) out.add_owned(std::move(buf), n.value());
     return out;

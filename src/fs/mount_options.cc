@@ -10,6 +10,7 @@
 #include "option_values.h"
 #include "io_error_values.h"
 #include "promotion_values.h"
+#include "bypass_values.h"
 
 namespace bcl {
 namespace {
@@ -129,6 +130,12 @@ Status apply_io_error(MountOptions& o, std::string_view v) {
     return Parse(o.io_errors, v);
 }
 
+// A bypass tunable's option, applied to o.bypass.
+template <Status (*Parse)(BypassTunables&, std::string_view)>
+Status apply_bypass(MountOptions& o, std::string_view v) {
+    return Parse(o.bypass, v);
+}
+
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
@@ -175,6 +182,16 @@ const OptionSpec kOptions[] = {
      "cache device requests after which an error counts half (rounded down to a multiple of 88); 0: errors "
      "never decay",
      apply_io_error<parse_io_error_halflife>},
+    {"sequential_cutoff", K::size, "SIZE", "4M",
+     "I/O that continues a sequential run of this many bytes skips the cache (reads are not inserted, writes go "
+     "to the backing file); 0: never",
+     apply_bypass<parse_sequential_cutoff>},
+    {"congested_read_threshold_us", K::number, "MICROSECONDS", "2000",
+     "while cache device reads take longer than this on average, nothing new is inserted; 0: never",
+     apply_bypass<parse_congested_read_threshold_us>},
+    {"congested_write_threshold_us", K::number, "MICROSECONDS", "20000",
+     "while cache device writes take longer than this on average, nothing new is inserted; 0: never",
+     apply_bypass<parse_congested_write_threshold_us>},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},
@@ -343,6 +360,7 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
     // after the cutoff_writeback it must not be below.
     if (auto valid = validate(cmd.options.writeback); !valid) return valid.error();
     if (auto valid = validate(cmd.options.promotion); !valid) return valid.error();
+    if (auto valid = validate(cmd.options.bypass); !valid) return valid.error();
     return cmd;
 }
 

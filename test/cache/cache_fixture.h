@@ -174,6 +174,11 @@ protected:
         o.manual_background = true;
         o.gc_interval = std::chrono::milliseconds(0);
         o.gc_batch = 64;
+        // Sequential bypass and congestion off: the tests of other things
+        // read and write large files in one run and must not depend on how
+        // fast the device is; sequential_bypass_test.cc turns them on.
+        o.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
+                                  .congested_write_threshold_us = 0};
         return o;
     }
 

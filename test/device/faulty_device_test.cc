@@ -32,6 +32,22 @@ protected:
     FaultyDevice dev_;
 };
 
+TEST_F(FaultyDeviceTest, ADelayRuleSlowsRequestsDownAndServesThem) {
+    dev_.add_fault({.kind = IoKind::write, .skip = 1, .count = 1, .delay = std::chrono::milliseconds(30)});
+    const auto timed_write = [&](std::uint8_t value) {
+        const auto start = std::chrono::steady_clock::now();
+        EXPECT_TRUE(write_pattern(0, value));
+        return std::chrono::steady_clock::now() - start;
+    };
+    timed_write(1);  // let through at once
+    EXPECT_GE(timed_write(2), std::chrono::milliseconds(30));
+    EXPECT_EQ(block_value(0), 2) << "a delayed write reaches the device";
+    EXPECT_EQ(dev_.injected_total(), 0u) << "a delay is no fault";
+    EXPECT_EQ(dev_.stats().errors_of(IoKind::write), 0u);
+    timed_write(3);  // count reached: served at once again
+    EXPECT_EQ(block_value(0), 3);
+}
+
 TEST_F(FaultyDeviceTest, FailsWritesInARangeWithTheGivenErrno) {
     dev_.add_fault({.kind = IoKind::write, .offset = 8192, .length = 4096, .err = ENOSPC});
     EXPECT_TRUE(write_pattern(0, 1));

@@ -247,6 +247,7 @@ std::string TestMount::option_string() const {
     std::string opts = "cache=" + cache_path();
     if (!spec_.cache_size.empty()) opts += ",cache_size=" + spec_.cache_size;
     if (spec_.index_in_base) opts += ",index=" + index_path();
+    if (!spec_.bypass.empty()) opts += "," + spec_.bypass;
     if (!spec_.options.empty()) opts += "," + spec_.options;
     return opts;
 }

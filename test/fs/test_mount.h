@@ -93,6 +93,11 @@ struct MountSpec {
     // The cache_size= value; empty leaves cache_size= out (the cache file
     // must then exist). Default: 64M.
     std::string cache_size = "64M";
+    // Options put before `options` (which may override them). Default:
+    // sequential bypass and congestion off, so that the tests of other
+    // things cache whatever they read however long the run and however
+    // slow the machine's disk is; the bypass tests set their own values.
+    std::string bypass = "sequential_cutoff=0,congested_read_threshold_us=0,congested_write_threshold_us=0";
     // Adds index=base/index, so that the index lives and dies with the test
     // and survives a restart of the daemon; false leaves index= out, and the
     // daemon puts the index in its default location outside the test's

@@ -43,6 +43,15 @@
 // unchanged; writes bump it under the same mutex after the backing write.
 // options.hooks.before_miss_insert runs between the two, for tests.
 //
+// Sequential bypass and congestion (sequential.h, sequential_gate.cc): a
+// read or write that continues a sequential run past sequential_cutoff
+// skips the cache. Such a read still serves what the cache holds, but
+// inserts nothing; such a write takes the direct path below (with its
+// write-back of partly covered dirty blocks) whatever the mode, and
+// caches nothing. While the cache device's reads or writes are slower on
+// average than their congestion threshold, miss inserts and writethrough
+// inserts are skipped.
+//
 // Writes (write_path.cc), under the file's write_lock: writethrough,
 // writearound and none write the backing file first; then, under the
 // file's mutex, write_seq is bumped, the written blocks are removed from
@@ -112,6 +121,7 @@
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/priority_stats.h"
 #include "bcachefs_lite/cache/promotion.h"
+#include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/block_device.h"
@@ -183,6 +193,10 @@ struct CacheSetOptions {
     // set_io_error_tunables() changes them. Default: IoErrorTunables{}
     // (bcache's: io_error_limit 8, io_error_halflife 0).
     IoErrorTunables io_errors;
+    // Sequential bypass and congestion (sequential.h, sequential_gate.cc);
+    // set_bypass_tunables() changes them. Default: BypassTunables{}
+    // (bcache's: 4 MiB, 2000 us, 20000 us).
+    BypassTunables bypass;
     // Default: none.
     CacheTestHooks hooks;
 };
@@ -196,6 +210,14 @@ struct WriteFlags {
     // O_DIRECT: the backing file open with O_DIRECT (util/direct_io.h),
     // for the aligned writes that go to the backing file; -1 when none.
     int direct_fd = -1;
+    // Who writes, for sequential detection (sequential.h); 0: nobody known.
+    std::uint64_t writer = 0;
+};
+
+// How a read was issued.
+struct ReadFlags {
+    // Who reads, for sequential detection (sequential.h); 0: nobody known.
+    std::uint64_t writer = 0;
 };
 
 class CacheSet {
@@ -228,7 +250,10 @@ public:
     // at end of file. Never fails because of the cache device. Revalidates
     // the file first, so a descriptor kept open across a change made behind
     // the cache's back never reads the old contents from the cache.
-    Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out);
+    // A read that continues a sequential run past sequential_cutoff still
+    // serves what the cache holds but inserts nothing (sequential.h).
+    Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
+                             ReadFlags flags = {});
 
     // For writers that change the backing file themselves
     // (copy_file_range): runs `write` under the file's write_lock, after
@@ -314,6 +339,11 @@ public:
     // in use of all data buckets, as the last GC pass counted them (the
     // stats' buckets_total - buckets_free).
     CacheFill cache_fill() const;
+
+    // ---- sequential bypass and congestion (sequential_gate.cc) ----
+    BypassTunables bypass_tunables() const;
+    // Errc::invalid (nothing changed) for values out of range.
+    Status set_bypass_tunables(const BypassTunables& tunables);
 
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
@@ -406,6 +436,15 @@ private:
     // promotion_gate.cc: whether a missed range [offset, offset + length)
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
+    // sequential_gate.cc: whether an I/O of the file bypasses the cache as
+    // sequential (the caller counts its bytes in bypassed); whether an insert is
+    // skipped for congestion (counted in congested_skips); a cache device
+    // request of `kind` that started at `start` has ended.
+    bool sequential_bypass(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
+    // The same for a write of the file (none while the file is bypassed).
+    bool sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
+    bool insert_congested();
+    void device_io_done(CacheIo kind, SeqClock::time_point start);
     // miss_insert.cc
     void insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                      std::span<const std::byte> data);
@@ -492,6 +531,10 @@ private:
     std::unique_ptr<GcCountdown> gc_countdown_;
     std::unique_ptr<GcJob> gc_;
     std::unique_ptr<PromotionPolicy> promotion_;
+    std::unique_ptr<SequentialDetector> sequential_;
+    std::unique_ptr<CongestionMeter> congestion_;
+    mutable std::mutex bypass_mutex_;
+    BypassTunables bypass_;                     // guarded by bypass_mutex_
     CacheCounters counters_;
 
     std::atomic<bool> closing_{false};

@@ -24,8 +24,11 @@ namespace bcl {
 struct CacheStats {
     std::uint64_t cache_hits = 0;
     std::uint64_t cache_misses = 0;
-    // Bypass (sequential cutoff, congestion) does not exist yet: these stay
-    // 0 but are real counters.
+    // Reads that continued a sequential run past sequential_cutoff
+    // (sequential.h): served from the cache where it held the data, but
+    // never inserted; counted here instead of cache_hits and cache_misses.
+    // bypassed counts the bytes of such reads and writes (a bypassed write
+    // goes to the backing file whatever the mode).
     std::uint64_t cache_bypass_hits = 0;
     std::uint64_t cache_bypass_misses = 0;
     std::uint64_t bypassed = 0;  // bytes
@@ -63,6 +66,9 @@ struct CacheStats {
     // be dropped (insert_no_space, cache_miss_collisions).
     std::uint64_t promotions = 0;
     std::uint64_t promotions_skipped = 0;
+    // Inserts (of read misses and of writethrough writes) skipped because
+    // the cache device was congested (sequential.h).
+    std::uint64_t congested_skips = 0;
 
     // Percent of read requests that hit, rounded down; 0 before any read.
     std::uint64_t cache_hit_ratio() const;
@@ -93,6 +99,7 @@ struct CacheCounters {
     std::atomic<std::uint64_t> writes_direct{0};
     std::atomic<std::uint64_t> promotions{0};
     std::atomic<std::uint64_t> promotions_skipped{0};
+    std::atomic<std::uint64_t> congested_skips{0};
 
     CacheStats snapshot() const;
 };
@@ -101,8 +108,8 @@ struct CacheCounters {
 // (cache_hits, cache_misses, cache_hit_ratio, cache_bypass_hits,
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
-// gc_runs), then the extra failure counters and io_errors, writeback's, and promotion's
-// (promotions, promotions_skipped).
+// gc_runs), then the extra failure counters and io_errors, writeback's, promotion's
+// (promotions, promotions_skipped) and congested_skips.
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);
 // The names stat_values() yields, in its order.
 const std::vector<std::string_view>& stat_names();

@@ -4,7 +4,9 @@
 // Faults are rules: a kind of request, an optional byte range it must
 // overlap, how many matching requests to let through first and how many to
 // fail, and the errno to fail with. A failed request never reaches the
-// wrapped device.
+// wrapped device. A rule with a delay slows its requests down instead:
+// they wait that long, then go to the wrapped device (a slow device, for
+// the congestion checks).
 //
 // crash() simulates power loss: every write not yet covered by a successful
 // flush is undone (the written ranges get their earlier contents back,
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -40,6 +43,9 @@ struct FaultRule {
     std::uint64_t count = 0;
     // The errno the failure carries. Default: EIO.
     int err = EIO;
+    // Non-zero: matching requests are delayed this long and then served,
+    // not failed (and not counted as injected). Default: 0.
+    std::chrono::microseconds delay{0};
 };
 
 class FaultyDevice final : public BlockDevice {

@@ -16,9 +16,17 @@
 // bytes into one buffer. Write requests are gathered into one buffer when
 // they arrive in pieces or spliced into a pipe.
 //
+// Each open file handle is one "writer" of sequential detection
+// (cache/sequential.h): the engine's calls carry no caller, and a handle is
+// what a reading or writing process holds; its id (a number counted up per
+// open, never reused in a mount) goes in ReadFlags/WriteFlags.
+//
 // Thread safety: as FileData requires; all state is in the CacheSet and in
-// the handles.
+// the handles, but for the atomic counter of handle ids.
 #pragma once
+
+#include <atomic>
+#include <cstdint>
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/fs/file_data.h"
@@ -48,6 +56,7 @@ public:
 private:
     CacheSet& cache_;
     Logger& log_;
+    std::atomic<std::uint64_t> next_writer_{1};
 };
 
 }  // namespace bcl

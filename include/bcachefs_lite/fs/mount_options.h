@@ -22,6 +22,7 @@
 
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/promotion_tunables.h"
+#include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/util/error.h"
@@ -70,6 +71,10 @@ struct MountOptions {
     // taken out of service (device/io_error_counter.h, cache/cache_state.h).
     // Default: IoErrorTunables{} (8 errors, no decay).
     IoErrorTunables io_errors;
+    // sequential_cutoff=, congested_read_threshold_us=,
+    // congested_write_threshold_us=: which I/O skips the cache
+    // (cache/sequential.h). Default: BypassTunables{} (4M, 2000, 20000).
+    BypassTunables bypass;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;

@@ -1,0 +1,49 @@
+// CacheSet and sequential bypass and congestion (sequential.h): the
+// questions the read and write paths ask, the device timing that feeds the
+// congestion meter, and the tunables.
+#include "bcachefs_lite/cache/cache_set.h"
+
+namespace bcl {
+
+bool CacheSet::sequential_bypass(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length,
+                                 std::uint64_t writer) {
+    if (file_id == 0 || length == 0) return false;
+    const std::uint64_t cutoff = bypass_tunables().sequential_cutoff;
+    return sequential_->check(file_id, offset, length, writer, SeqClock::now(), cutoff);
+}
+
+bool CacheSet::sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length,
+                                std::uint64_t writer) {
+    std::uint64_t file_id;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass) return false;
+        file_id = file.record.file_id;
+    }
+    return sequential_bypass(file_id, offset, length, writer);
+}
+
+bool CacheSet::insert_congested() {
+    if (!congestion_->congested(bypass_tunables(), SeqClock::now())) return false;
+    counters_.congested_skips.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void CacheSet::device_io_done(CacheIo kind, SeqClock::time_point start) {
+    const SeqClock::time_point now = SeqClock::now();
+    congestion_->record(kind, std::chrono::duration_cast<std::chrono::microseconds>(now - start), now);
+}
+
+BypassTunables CacheSet::bypass_tunables() const {
+    std::lock_guard lk(bypass_mutex_);
+    return bypass_;
+}
+
+Status CacheSet::set_bypass_tunables(const BypassTunables& tunables) {
+    BCL_TRY(validate(tunables));
+    std::lock_guard lk(bypass_mutex_);
+    bypass_ = tunables;
+    return ok();
+}
+
+}  // namespace bcl
