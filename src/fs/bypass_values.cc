@@ -34,7 +34,7 @@ Status parse_congested_write_threshold_us(BypassTunables& t, std::string_view te
 
 namespace {
 
-const BypassTunableText kTunables[] = {
+const BypassTunableText kBypassTunables[] = {
     {"sequential_cutoff", parse_sequential_cutoff,
      [](const BypassTunables& t) { return std::to_string(t.sequential_cutoff); }},
     {"congested_read_threshold_us", parse_congested_read_threshold_us,
@@ -45,10 +45,10 @@ const BypassTunableText kTunables[] = {
 
 }  // namespace
 
-std::span<const BypassTunableText> bypass_tunable_texts() { return kTunables; }
+std::span<const BypassTunableText> bypass_tunable_texts() { return kBypassTunables; }
 
 const BypassTunableText* find_bypass_tunable(std::string_view name) {
-    for (const BypassTunableText& t : kTunables) {
+    for (const BypassTunableText& t : kBypassTunables) {
         if (t.name == name) return &t;
     }
     return nullptr;

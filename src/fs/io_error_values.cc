@@ -20,7 +20,7 @@ Status parse_io_error_halflife(IoErrorTunables& t, std::string_view text) {
 
 namespace {
 
-const IoErrorTunableText kTunables[] = {
+const IoErrorTunableText kIoErrorTunables[] = {
     {"io_error_limit", parse_io_error_limit, [](const IoErrorTunables& t) { return std::to_string(t.io_error_limit); }},
     {"io_error_halflife", parse_io_error_halflife,
      [](const IoErrorTunables& t) { return std::to_string(t.io_error_halflife); }},
@@ -28,10 +28,10 @@ const IoErrorTunableText kTunables[] = {
 
 }  // namespace
 
-std::span<const IoErrorTunableText> io_error_tunable_texts() { return kTunables; }
+std::span<const IoErrorTunableText> io_error_tunable_texts() { return kIoErrorTunables; }
 
 const IoErrorTunableText* find_io_error_tunable(std::string_view name) {
-    for (const IoErrorTunableText& t : kTunables) {
+    for (const IoErrorTunableText& t : kIoErrorTunables) {
         if (t.name == name) return &t;
     }
     return nullptr;

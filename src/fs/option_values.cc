@@ -81,7 +81,7 @@ Status parse_cutoff_writeback_sync(WritebackTunables& t, std::string_view text) 
 
 namespace {
 
-const TunableText kTunables[] = {
+const TunableText kWritebackTunables[] = {
     {"writeback_percent", parse_writeback_percent,
      [](const WritebackTunables& t) { return std::to_string(t.writeback_percent); }},
     {"writeback_delay", parse_writeback_delay,
@@ -98,10 +98,10 @@ const TunableText kTunables[] = {
 
 }  // namespace
 
-std::span<const TunableText> writeback_tunable_texts() { return kTunables; }
+std::span<const TunableText> writeback_tunable_texts() { return kWritebackTunables; }
 
 const TunableText* find_writeback_tunable(std::string_view name) {
-    for (const TunableText& t : kTunables) {
+    for (const TunableText& t : kWritebackTunables) {
         if (t.name == name) return &t;
     }
     return nullptr;

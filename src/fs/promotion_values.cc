@@ -30,7 +30,7 @@ Status parse_promote_trigger_percent(PromotionTunables& t, std::string_view text
 
 namespace {
 
-const PromotionTunableText kTunables[] = {
+const PromotionTunableText kPromotionTunables[] = {
     {"promote", parse_promote, [](const PromotionTunables& t) { return std::string(promote_policy_name(t.promote)); }},
     {"promote_hits", parse_promote_hits, [](const PromotionTunables& t) { return std::to_string(t.promote_hits); }},
     {"promote_trigger_percent", parse_promote_trigger_percent,
@@ -39,10 +39,10 @@ const PromotionTunableText kTunables[] = {
 
 }  // namespace
 
-std::span<const PromotionTunableText> promotion_tunable_texts() { return kTunables; }
+std::span<const PromotionTunableText> promotion_tunable_texts() { return kPromotionTunables; }
 
 const PromotionTunableText* find_promotion_tunable(std::string_view name) {
-    for (const PromotionTunableText& t : kTunables) {
+    for (const PromotionTunableText& t : kPromotionTunables) {
         if (t.name == name) return &t;
     }
     return nullptr;
