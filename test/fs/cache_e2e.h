@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <chrono>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -58,6 +60,28 @@ std::optional<std::uint64_t> stat_xattr(const std::string& mnt, const std::strin
 std::optional<std::uint64_t> cached_bytes(const std::string& path);
 // user.bcachefs_lite.dirty_bytes of a file through the mount.
 std::optional<std::uint64_t> dirty_bytes(const std::string& path);
+
+// The first failure a test's worker threads meet; once one is recorded,
+// stopped() tells all of them to stop.
+class FirstFailure {
+public:
+    void fail(const std::string& what) {
+        std::lock_guard lk(mutex_);
+        if (what_.empty()) what_ = what;
+        stop_ = true;
+    }
+    void stop() { stop_ = true; }
+    bool stopped() const { return stop_; }
+    std::string what() const {
+        std::lock_guard lk(mutex_);
+        return what_;
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mutex_;
+    std::string what_;  // guarded by mutex_
+};
 
 // Polls `done` until it holds, at most `timeout`; true when it did. For
 // conditions the daemon's background work brings about.

@@ -154,21 +154,15 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
         ASSERT_TRUE(write_file(m(files_[i].name), ""));
     }
 
-    std::atomic<bool> stop{false};
-    std::mutex failure_mutex;
-    std::string failure;  // guarded by failure_mutex
-    auto fail = [&](const std::string& what) {
-        std::lock_guard lk(failure_mutex);
-        if (failure.empty()) failure = what;
-        stop = true;
-    };
+    FirstFailure failures;
+    auto fail = [&](const std::string& what) { failures.fail(what); };
     std::atomic<std::uint64_t> ops{0};
     const auto until = std::chrono::steady_clock::now() + run_time();
 
     auto worker = [&](int me) {
         std::mt19937_64 rng(base_seed * 1000003 + static_cast<std::uint64_t>(me));
         const std::size_t region = static_cast<std::size_t>(me) * kRegion;
-        while (!stop && std::chrono::steady_clock::now() < until) {
+        while (!failures.stopped() && std::chrono::steady_clock::now() < until) {
             ModelFile& f = files_[rng() % kFiles];
             const unsigned op = rng() % 100;
             if (op < 70) {
@@ -308,7 +302,7 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i) threads.emplace_back(worker, i);
     for (std::thread& th : threads) th.join();
-    ASSERT_EQ(failure, "") << "after " << ops << " operations\n" << t().daemon_log();
+    ASSERT_EQ(failures.what(), "") << "after " << ops << " operations\n" << t().daemon_log();
     EXPECT_GT(ops.load(), 100u);
 
     expect_files_match(t().mnt(), "through the mount", false);

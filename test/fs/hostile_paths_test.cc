@@ -484,15 +484,9 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
     append(kMaxWords / 2);
     ASSERT_FALSE(HasFailure());
 
-    std::atomic<bool> stop{false};
+    FirstFailure failures;
     std::atomic<std::uint64_t> reads{0};
-    std::mutex failure_mutex;
-    std::string failure;  // guarded by failure_mutex
-    auto fail = [&](const std::string& what) {
-        std::lock_guard lk(failure_mutex);
-        if (failure.empty()) failure = what;
-        stop = true;
-    };
+    auto fail = [&](const std::string& what) { failures.fail(what); };
     // Checks the bytes a read returned at byte `offset`.
     auto check = [&](const char* how, std::uint64_t offset, const std::string& got) {
         if (got.size() % 8 != 0) return fail(fmt::format("{}: a read of {} bytes at {}", how, got.size(), offset));
@@ -534,7 +528,7 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
             const bool direct = r == 1;
             int fd = ::open(m("f").c_str(), O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
             if (fd < 0) return fail(std::string("open: ") + std::strerror(errno));
-            while (!stop) {
+            while (!failures.stopped()) {
                 const std::uint64_t offset = direct ? (local() % (kMaxWords * 8 / 4096)) * 4096
                                                     : (local() % kMaxWords) * 8;
                 const std::size_t len = direct ? 4096 * (1 + local() % 32) : 8 * (1 + local() % 20000);
@@ -560,7 +554,7 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
     }
     // The file grows and shrinks directly in the backing directory.
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-    while (!stop && std::chrono::steady_clock::now() < until) {
+    while (!failures.stopped() && std::chrono::steady_clock::now() < until) {
         if (rng() % 2 == 0 && words > 0) {
             words = rng() % words;
             ASSERT_EQ(::ftruncate(wfd, static_cast<off_t>(words * 8)), 0);
@@ -568,9 +562,9 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
             append(1 + rng() % (kMaxWords - words));
         }
     }
-    stop = true;
+    failures.stop();
     for (std::thread& t : readers) t.join();
-    ASSERT_EQ(failure, "") << "after " << reads << " reads";
+    ASSERT_EQ(failures.what(), "") << "after " << reads << " reads";
     EXPECT_GT(reads.load(), 10u);
 
     // One more change once the clock has moved past the last one, so that
