@@ -115,7 +115,9 @@ Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {
     rec.mtime_ns = ns_of(stx.stx_mtime);
     rec.ctime_ns = ns_of(stx.stx_ctime);
     rec.btime_ns = file.identity.btime_ns;
-    rec.flags = file.record.flags;
+    // A file changed behind the cache's back keeps its pin; another file
+    // that took a freed inode number (another birth time) does not.
+    rec.flags = file.record.btime_ns == file.identity.btime_ns ? file.record.flags : 0;
     IndexBatch batch;
     if (file.record.file_id != 0) {
         auto dirty = index_.get_dirty_file(file.record.file_id);
