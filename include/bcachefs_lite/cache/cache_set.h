@@ -83,6 +83,25 @@
 // marks of unpinned buckets at the start of a pass, before it reads the
 // extents inserted until then.
 //
+// Pinning (pinning.cc, pin_fetch.cc): a pinned file's record carries
+// kFilePinned, and its data goes into the cache as extents flagged
+// kExtentPinned, written only into pinned open buckets (pinned data never
+// shares a bucket with reclaimable data). An insert of pinned data marks
+// its bucket GcMark::pinned under the allocation's pin, as a dirty insert
+// does, and every GC pass marks it so again from the flag, so the allocator
+// never invalidates it. A job on the strand fetches what a pinned file
+// lacks, pin_fetch_step_bytes at a time, as miss inserts with the same
+// write_seq check (invariant 4); it is queued by the pin and again at every
+// open of a pinned file (after a restart, or a change behind the cache's
+// back, whose renewal keeps the pin). A pinned directory has a record of
+// its own with no extents; pinning one queues a walk of its entries, a
+// bounded number per step, that pins them (and queues their own walks), so
+// no recursion grows with the tree. pin_limit_percent caps pinned bytes
+// (CacheCounters::pinned_bytes: set by each GC pass, counted up by pinned
+// inserts and down by overwrites and unpins between passes). Unpinning
+// rewrites the file's extents without the flag (replace-if-unchanged); the
+// buckets become reclaimable at the next pass.
+//
 // Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
 // counts its requests and errors with bcache's decay; when the count
 // reaches io_error_limit the set is out of service for good: reads take
