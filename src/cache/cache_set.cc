@@ -184,7 +184,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         BCL_TRY(alloc_->device(d).load(loaded));
     }
     sectors_ = std::make_unique<SectorAllocator>(*alloc_);
-    files_ = std::make_unique<FileTable>(*index_, log_);
+    files_ = std::make_unique<FileTable>(*index_, log_, [this] { request_gc(); });
     std::uint64_t data_sectors = 0;
     for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
         const Geometry& g = alloc_->device(d).geometry();

@@ -217,6 +217,8 @@ TEST_F(PinningTest, AChangeBehindTheCachesBackIsFetchedAgainNeverStale) {
     EXPECT_TRUE(is_pinned(name));
     set_->run_background_until_idle();
     EXPECT_EQ(pinned_bytes_of(name), changed.size());
+    EXPECT_LE(set_->stats().pinned_bytes, (changed.size() + kTestBlockSize - 1) / kTestBlockSize * kTestBlockSize)
+        << "the old data is counted no more";
     const CacheStats before = set_->stats();
     EXPECT_EQ(f.read_chunked(0, changed.size()), changed);
     EXPECT_EQ(set_->stats().bytes_read_backing, before.bytes_read_backing);
