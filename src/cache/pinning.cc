@@ -93,8 +93,10 @@ Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view na
     }
     FileRecord rec = file.record;
     rec.flags = pin ? rec.flags | kFilePinned : rec.flags & ~kFilePinned;
-    // Synced: a pin is a promise that outlives a crash of the daemon.
-    BCL_TRY(index_->put_file(file.identity, rec, /*sync=*/true));
+    // Not synced: a synced index write flushes the cache device first, one
+    // flush per file of a directory walk. The write-ahead log outlives a
+    // crash of the daemon; a clean close syncs it.
+    BCL_TRY(index_->put_file(file.identity, rec, /*sync=*/false));
     file.record = rec;
     if (!pin) return unpin_extents_locked(rec.file_id);
     return ok();
@@ -127,7 +129,7 @@ Status CacheSet::pin_dir(const struct statx& stx, bool pin) {
     const bool recorded = stored.value() && stored.value()->btime_ns == id.btime_ns;
     if (!pin) {
         if (!stored.value()) return ok();
-        return index_->delete_file(id, /*sync=*/true);
+        return index_->delete_file(id, /*sync=*/false);
     }
     if (recorded && stored.value()->pinned()) return ok();
     // A record like a file's, holding no extents: only its flag means anything.
@@ -137,7 +139,7 @@ Status CacheSet::pin_dir(const struct statx& stx, bool pin) {
     rec.file_id = file_id.value();
     rec.btime_ns = id.btime_ns;
     rec.flags = kFilePinned;
-    return index_->put_file(id, rec, /*sync=*/true);
+    return index_->put_file(id, rec, /*sync=*/false);
 }
 
 Result<bool> CacheSet::pinned(const struct statx& stx) {
