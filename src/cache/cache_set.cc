@@ -20,6 +20,7 @@
 #include "gc.h"
 #include "gc_countdown.h"
 #include "index_gen_store.h"
+#include "pin_fetch.h"
 #include "superblock_flags.h"
 #include "writeback_task.h"
 
@@ -55,7 +56,9 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       congestion_(std::make_unique<CongestionMeter>()),
       bypass_(options.bypass),
       mode_(options.mode),
-      tunables_(options.writeback) {}
+      tunables_(options.writeback),
+      pin_limit_percent_(options.pin_limit_percent),
+      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     auto opened = open_cache_device(options.cache_path, std::move(options.device), options.create_size);
@@ -86,6 +89,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(validate(options.writeback));
     BCL_TRY(validate(options.promotion));
     BCL_TRY(validate(options.bypass));
+    BCL_TRY(set_pin_limit_percent(options.pin_limit_percent));
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
@@ -180,7 +184,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         BCL_TRY(alloc_->device(d).load(loaded));
     }
     sectors_ = std::make_unique<SectorAllocator>(*alloc_);
-    files_ = std::make_unique<FileTable>(*index_, log_);
+    files_ = std::make_unique<FileTable>(*index_, log_, [this] { request_gc(); });
     std::uint64_t data_sectors = 0;
     for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
         const Geometry& g = alloc_->device(d).geometry();
@@ -214,6 +218,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     background_->run_until_idle();
     gc_timer_ = std::make_unique<Timer>(*background_);
     schedule_gc_timer();
+    pin_fetch_ = std::make_unique<PinFetch>();
     writeback_ = std::make_unique<WritebackTask>(*background_, tunables_.writeback_rate_minimum);
     schedule_rate_update();
     // The device failed during the first GC pass.
@@ -279,6 +284,7 @@ Status CacheSet::close() {
     }
     if (alloc_) alloc_->shutdown();
     if (background_) background_->stop();
+    drop_pin_jobs();
     if (sectors_) sectors_->close_all();
 
     Status result = flush_devices();
@@ -482,7 +488,11 @@ Result<ConsistencyReport> CacheSet::check_consistency() const { return bcl::chec
 
 Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct statx& stx) {
     if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    return files_->open(stx, fd);
+    auto opened = files_->open(stx, fd);
+    // A pinned file not fully cached (after a restart, a change behind the
+    // cache's back, a fetch cut short) is fetched again.
+    if (opened && in_service()) resume_pin_fetch(opened.value(), fd);
+    return opened;
 }
 
 void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {

@@ -115,7 +115,9 @@ Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {
     rec.mtime_ns = ns_of(stx.stx_mtime);
     rec.ctime_ns = ns_of(stx.stx_ctime);
     rec.btime_ns = file.identity.btime_ns;
-    rec.flags = file.record.flags;
+    // A file changed behind the cache's back keeps its pin; another file
+    // that took a freed inode number (another birth time) does not.
+    rec.flags = file.record.btime_ns == file.identity.btime_ns ? file.record.flags : 0;
     IndexBatch batch;
     if (file.record.file_id != 0) {
         auto dirty = index_.get_dirty_file(file.record.file_id);
@@ -145,6 +147,7 @@ Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {
         file.bypass = true;
         return committed.error();
     }
+    if (file.record.pinned() && file.record.file_id != 0 && pinned_dropped_) pinned_dropped_();
     if (file.record.file_id != 0 && file.record.file_id != rec.file_id)
         log_.debug("file {}:{} changed behind the cache: file id {} -> {}", file.identity.dev, file.identity.ino,
                    file.record.file_id, rec.file_id);
@@ -221,23 +224,27 @@ Result<std::uint64_t> FileTable::unlinked(std::uint64_t dev, std::uint64_t ino, 
         return ok();
     };
     std::uint64_t open_id = 0;
+    bool pinned = false;
     if (file) {
         std::lock_guard fl(file->mutex);
         file->bypass = true;
         file->write_seq.fetch_add(1, std::memory_order_acq_rel);
         open_id = file->record.file_id;
+        pinned = file->record.pinned();
         if (open_id != 0) BCL_TRY(drop(open_id));
     }
     const FileIdentity key{dev, ino, 0};
     auto stored = index_.get_file(key);
     if (!stored) return stored.error();
     if (stored.value()) {
+        pinned = pinned || stored.value()->pinned();
         if (stored.value()->file_id != open_id) BCL_TRY(drop(stored.value()->file_id));
         batch.delete_file(key);
     }
     if (batch.empty()) return std::uint64_t{0};
     auto committed = index_.commit(batch, false);
     if (!committed) return committed.error();
+    if (pinned && pinned_dropped_) pinned_dropped_();
     return dirty_dropped;
 }
 

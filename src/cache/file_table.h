@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,7 +34,12 @@ FileIdentity identity_of(const struct statx& stx);
 
 class FileTable {
 public:
-    FileTable(Index& index, Logger& log) : index_(index), log_(log) {}
+    // pinned_dropped, when given, is called (with locks held: it must only
+    // post work) after the extents of a pinned file were dropped with a
+    // range delete, which reports nothing of what it deleted: the cache set
+    // asks for a GC pass to count its pinned bytes again.
+    FileTable(Index& index, Logger& log, std::function<void()> pinned_dropped = {})
+        : index_(index), log_(log), pinned_dropped_(std::move(pinned_dropped)) {}
 
     // Registers an open of the file stx describes and checks it against its
     // record, renewing the file id when it changed. `fd`, when given, is the
@@ -89,6 +95,7 @@ private:
 
     Index& index_;
     Logger& log_;
+    const std::function<void()> pinned_dropped_;
     mutable std::mutex mutex_;
     std::map<FileIdentity, std::shared_ptr<CachedFile>> files_;  // guarded by mutex_
 };

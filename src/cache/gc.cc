@@ -49,7 +49,7 @@ Result<bool> GcJob::step() {
                 drop = true;
             }
             if (!drop && v.device < alloc_.ndevices()) {
-                const GcMark mark = v.dirty() ? GcMark::dirty : GcMark::reclaimable;
+                const GcMark mark = v.pinned() ? GcMark::pinned : v.dirty() ? GcMark::dirty : GcMark::reclaimable;
                 const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
                 stale = !alloc_.device(v.device).gc_mark(v.bucket, v.gen, mark, sectors);
             }
@@ -64,6 +64,7 @@ Result<bool> GcJob::step() {
             } else {
                 ++cur_.live;
                 if (v.dirty()) cur_.dirty_bytes += v.length;
+                if (v.pinned()) cur_.pinned_bytes += v.length;
             }
         }
         BCL_TRY(cursor->status());
@@ -90,6 +91,7 @@ void GcJob::finish() {
         counters_.buckets_total.store(count->total, std::memory_order_relaxed);
         counters_.buckets_free.store(count->free, std::memory_order_relaxed);
     }
+    counters_.pinned_bytes.store(cur_.pinned_bytes, std::memory_order_relaxed);
     counters_.gc_runs.fetch_add(1, std::memory_order_relaxed);
     running_ = false;
     last_ = cur_;

@@ -37,6 +37,7 @@ struct GcPassStats {
     std::uint64_t stale_deleted = 0;
     std::uint64_t dropped = 0;  // drop_all
     std::uint64_t dirty_bytes = 0;  // bytes of the live dirty extents
+    std::uint64_t pinned_bytes = 0; // bytes of the live pinned extents
     std::uint64_t dirty_failed = 0; // drop_all: dirty extents whose data failed its checksum
     std::uint64_t undecodable = 0;  // entries whose value does not decode (skipped; fsck's business)
 };

@@ -6,16 +6,28 @@
 
 namespace bcl {
 
-void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
-                           std::span<const std::byte> data) {
+std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq,
+                                    std::uint64_t offset, std::span<const std::byte> data, bool pinned_only) {
     if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
     // Nothing new goes to a cache device out of service.
-    if (!in_service()) return;
+    if (!in_service()) return 0;
     // Cheap early exit; the authoritative check is under the file's mutex.
     if (file.write_seq.load(std::memory_order_acquire) != seq) {
         counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return 0;
     }
+    bool pinned;
+    {
+        std::lock_guard lk(file.mutex);
+        pinned = file.record.pinned();
+    }
+    // A pinned file's data past the pin limit is cached as any other data
+    // (reclaimable), or, for the pin fetch, not at all.
+    if (pinned && counters_.pinned_bytes.load(std::memory_order_relaxed) + data.size() > pin_limit_bytes()) {
+        if (pinned_only) return 0;
+        pinned = false;
+    }
+    if (!pinned && pinned_only) return 0;
     const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
     // Each file stream writes through one of kWritePoints write points
     // (by file id), so a file's blocks share buckets while concurrent
@@ -27,11 +39,11 @@ void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_
         const std::uint64_t left_sectors = (data.size() - done) / kSectorSize;
         const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
         auto a = sectors_->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
-                                         /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+                                         /*write_prio=*/false, pinned, /*wait=*/false);
         if (!a) {
             // A read never waits for a bucket: it stays uncached.
             counters_.insert_no_space.fetch_add(1, std::memory_order_relaxed);
-            return;
+            return done;
         }
         count_cache_write(a.value().sectors);
         const AllocPtr& p = a.value().ptrs.ptr[0];
@@ -45,30 +57,41 @@ void CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_
             counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
             log_.debug("cache write failed, not caching: {}", st.error().message);
             sectors_->put(a.value());
-            return;
+            return done;
         }
-        const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
-                                                    p.offset, crc32c(0, piece), /*dirty=*/false);
+        ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset,
+                                              crc32c(0, piece), /*dirty=*/false);
+        if (pinned) value.flags |= kExtentPinned;
         bool collided = false, failed = false;
         {
             std::lock_guard lk(file.mutex);
+            // An unpin (or pin) meanwhile: the flag must say what the record says.
             if (file.write_seq.load(std::memory_order_acquire) != seq || file.bypass ||
-                file.record.file_id != file_id) {
+                file.record.file_id != file_id || file.record.pinned() != pinned) {
                 collided = true;
             } else if (auto r = index_->insert_extent(file_id, offset + done, value, /*sync=*/false); !r) {
                 log_.warn("index insert failed, not caching: {}", r.error().message);
                 failed = true;
             } else {
                 account_overwrites(r.value());
+                if (pinned) {
+                    // Never invalidated from now on, as dirty data is
+                    // marked at its insert (under the allocation's pin, so
+                    // a GC pass starting now keeps the mark); GC marks it so
+                    // again on every pass while the extent is pinned.
+                    (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::pinned, 0);
+                    counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
+                }
             }
         }
         // The data is reachable through the index now (or never will be):
         // the allocation's pin may go.
         sectors_->put(a.value());
         if (collided) counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
-        if (collided || failed) return;
+        if (collided || failed) return done;
         done += len;
     }
+    return done;
 }
 
 }  // namespace bcl

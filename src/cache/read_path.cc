@@ -19,6 +19,7 @@ struct CacheSet::ReadState {
     std::uint64_t file_id;
     std::uint64_t seq;  // write_seq sampled before any backing read
     bool may_insert;
+    bool pinned = false;            // the file is pinned: every miss is inserted
     bool sequential = false;        // bypassed as sequential: counted apart
     bool from_backing = false;      // some byte came from the backing file
     std::uint64_t bytes_cache = 0;
@@ -138,7 +139,8 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     }
     if (got_end < end) st.eof = std::max(got_end, start);
     const std::uint64_t insert_len = round_up(n.value(), block_size_);
-    if (st.may_insert && insert_len != 0 && !insert_congested() && promote_miss(st.file_id, lo, insert_len))
+    if (st.may_insert && insert_len != 0 && !insert_congested() &&
+        (st.pinned || promote_miss(st.file_id, lo, insert_len)))
         insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }
@@ -154,11 +156,12 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;
-    bool bypass;
+    bool bypass, pinned;
     {
         std::lock_guard lk(file.mutex);
         file_id = file.record.file_id;
         known_size = file.record.size;
+        pinned = file.record.pinned();
         bypass = file.bypass || file_id == 0 || !coherent;
     }
     // Mode none fills nothing, but still reads what the cache holds: dirty
@@ -169,8 +172,10 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         serving && !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
     // A sequential read still takes what the cache holds (bcache's bypassed
     // read does too) but inserts nothing.
-    const bool sequential = !bypass && sequential_bypass(file_id, offset, out.size(), flags.writer);
+    // A pinned file's data belongs in the cache however it is read.
+    const bool sequential = !bypass && !pinned && sequential_bypass(file_id, offset, out.size(), flags.writer);
     ReadState st{file, fd, offset, out, file_id, seq, may_insert && !sequential};
+    st.pinned = pinned;
     st.sequential = sequential;
     const std::uint64_t end = offset + out.size();
     // The cache serves at most up to the size the record knows; the block

@@ -37,6 +37,7 @@ CacheStats CacheCounters::snapshot() const {
     s.promotions = get(promotions);
     s.promotions_skipped = get(promotions_skipped);
     s.congested_skips = get(congested_skips);
+    s.pinned_bytes = get(pinned_bytes);
     return s;
 }
 
@@ -68,6 +69,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"promotions", s.promotions},
         {"promotions_skipped", s.promotions_skipped},
         {"congested_skips", s.congested_skips},
+        {"pinned_bytes", s.pinned_bytes},
     };
 }
 

@@ -108,9 +108,18 @@ void CacheSet::add_dirty(std::int64_t bytes) {
 void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
     std::uint64_t sectors = 0;
     std::int64_t dirty = 0;
+    std::uint64_t pinned = 0;
     for (const ExtentOverwrite& o : overwrites) {
         sectors += o.removed.value.length / kSectorSize;
         if (o.removed.value.dirty()) dirty += static_cast<std::int64_t>(o.removed.value.length);
+        if (o.removed.value.pinned()) pinned += o.removed.value.length;
+    }
+    if (pinned != 0) {
+        // Saturating: the count is an estimate between GC passes.
+        std::uint64_t now = counters_.pinned_bytes.load(std::memory_order_relaxed);
+        while (!counters_.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned),
+                                                             std::memory_order_relaxed)) {
+        }
     }
     counters_.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
     if (dirty != 0) add_dirty(-dirty);

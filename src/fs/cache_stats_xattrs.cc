@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <string>
@@ -10,6 +13,7 @@
 #include "io_error_values.h"
 #include "option_values.h"
 #include "os_error.h"
+#include "pin_values.h"
 #include "promotion_values.h"
 
 namespace bcl {
@@ -23,6 +27,16 @@ constexpr std::string_view kDirtyBytes = "dirty_bytes";
 // Text, not a number: kept out of the `stats` listing.
 constexpr std::string_view kState = "state";
 constexpr std::string_view kPriorityStats = "priority_stats";
+constexpr std::string_view kPin = "pin";
+constexpr std::string_view kPinned = "pinned";
+
+// What a backing inode is, through its O_PATH descriptor.
+Result<struct statx> statx_of_fd(int fd) {
+    struct statx stx {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
+        return sys_error(errno, "statx of a backing file");
+    return stx;
+}
 
 bool is_stat_name(std::string_view short_name) {
     const auto& names = stat_names();
@@ -33,7 +47,7 @@ bool is_stat_name(std::string_view short_name) {
 bool is_knob(std::string_view short_name) {
     return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr ||
            find_promotion_tunable(short_name) != nullptr || find_io_error_tunable(short_name) != nullptr ||
-           find_bypass_tunable(short_name) != nullptr;
+           find_bypass_tunable(short_name) != nullptr || short_name == kPinLimitPercent;
 }
 
 // Readable on this inode (and listed).
@@ -43,7 +57,7 @@ bool offered(std::string_view short_name, bool is_root) {
                short_name == kPriorityStats ||
                is_stat_name(short_name) || is_knob(short_name);
     }
-    return short_name == kCachedBytes || short_name == kDirtyBytes;
+    return short_name == kCachedBytes || short_name == kDirtyBytes || short_name == kPin || short_name == kPinned;
 }
 
 bool known(std::string_view short_name) {
@@ -85,19 +99,35 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         for (const PromotionTunableText& t : promotion_tunable_texts()) out.push_back(prefix + std::string(t.name));
         for (const IoErrorTunableText& t : io_error_tunable_texts()) out.push_back(prefix + std::string(t.name));
         for (const BypassTunableText& t : bypass_tunable_texts()) out.push_back(prefix + std::string(t.name));
+        out.push_back(prefix + std::string(kPinLimitPercent));
         out.push_back(prefix + std::string(kRateDebug));
         out.push_back(prefix + std::string(kState));
         out.push_back(prefix + std::string(kPriorityStats));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
         out.push_back(prefix + std::string(kDirtyBytes));
+        out.push_back(prefix + std::string(kPin));
+        out.push_back(prefix + std::string(kPinned));
     }
     return out;
 }
 
-Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std::string_view name) {
+Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_root, std::string_view name) {
     const std::string_view n = short_name_of(name);
     if (!offered(n, is_root)) return os_error(ENODATA);
+    if (n == kPin) {
+        auto stx = statx_of_fd(fd);
+        if (!stx) return os_error(EIO);
+        auto pinned = cache_.pinned(stx.value());
+        if (!pinned) return os_error(EIO);
+        return std::string(pinned.value() ? "1" : "0");
+    }
+    if (n == kPinned) {
+        auto bytes = cache_.pinned_bytes(key.dev, key.ino);
+        if (!bytes) return os_error(EIO);
+        return std::to_string(bytes.value());
+    }
+    if (n == kPinLimitPercent) return std::to_string(cache_.pin_limit_percent());
     if (n == kCachedBytes || n == kDirtyBytes) {
         auto bytes = n == kCachedBytes ? cache_.cached_bytes(key.dev, key.ino) : cache_.dirty_bytes(key.dev, key.ino);
         if (!bytes) return os_error(EIO);
@@ -122,10 +152,14 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, bool is_root, std:
     return os_error(ENODATA);
 }
 
-Status CacheStatsXattrs::set(const FileKey&, bool is_root, std::string_view name, std::string_view value,
+Status CacheStatsXattrs::set(const FileKey&, int fd, bool is_root, std::string_view name, std::string_view value,
                              uid_t caller_uid) {
     const std::string_view n = short_name_of(name);
     if (!known(n)) return os_error(EINVAL);
+    if (!is_root && n == kPin) {
+        if (caller_uid != 0) return os_error(EPERM);
+        return set_pin(fd, trimmed(value));
+    }
     if (is_root && n == kFlushXattr) {
         if (trimmed(value) != "1") return os_error(EINVAL);
         cache_.start_flush();
@@ -137,7 +171,35 @@ Status CacheStatsXattrs::set(const FileKey&, bool is_root, std::string_view name
     return set_knob(n, trimmed(value));
 }
 
+Status CacheStatsXattrs::set_pin(int fd, std::string_view value) {
+    if (value != "1" && value != "0") return os_error(EINVAL);
+    auto stx = statx_of_fd(fd);
+    if (!stx) return stx.error();
+    // The engine logs a refusal past the limit, naming the file.
+    return cache_.set_pinned(fd, stx.value(), value == "1");
+}
+
+void CacheStatsXattrs::created(int parent_fd, int child_fd) {
+    auto parent = statx_of_fd(parent_fd);
+    if (!parent) return;
+    auto pinned = cache_.pinned(parent.value());
+    if (!pinned || !pinned.value()) return;
+    auto child = statx_of_fd(child_fd);
+    if (!child) return;
+    const unsigned type = child.value().stx_mode & S_IFMT;
+    if (type != S_IFREG && type != S_IFDIR) return;
+    if (auto st = cache_.set_pinned(child_fd, child.value(), true); !st)
+        log_.warn("a new file in a pinned directory stays unpinned: {}", st.error().message);
+}
+
 Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
+    if (n == kPinLimitPercent) {
+        auto percent = parse_pin_limit_percent(value);
+        if (!percent) return percent.error();
+        if (auto st = cache_.set_pin_limit_percent(percent.value()); !st) return st.error();
+        log_.info("{} set to {}", kPinLimitPercent, percent.value());
+        return ok();
+    }
     if (n == kCacheModeXattr) {
         auto mode = parse_cache_mode(value);
         if (!mode) return os_error(EINVAL);

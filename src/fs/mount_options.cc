@@ -9,6 +9,7 @@
 #include "bcachefs_lite/util/size.h"
 #include "option_values.h"
 #include "io_error_values.h"
+#include "pin_values.h"
 #include "promotion_values.h"
 #include "bypass_values.h"
 
@@ -136,6 +137,13 @@ Status apply_bypass(MountOptions& o, std::string_view v) {
     return Parse(o.bypass, v);
 }
 
+Status apply_pin_limit_percent(MountOptions& o, std::string_view v) {
+    auto percent = parse_pin_limit_percent(v);
+    if (!percent) return percent.error();
+    o.pin_limit_percent = percent.value();
+    return ok();
+}
+
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
@@ -192,6 +200,10 @@ const OptionSpec kOptions[] = {
     {"congested_write_threshold_us", K::number, "MICROSECONDS", "20000",
      "while cache device writes take longer than this on average, nothing new is inserted; 0: never",
      apply_bypass<parse_congested_write_threshold_us>},
+    {"pin_limit_percent", K::number, "PERCENT", "50",
+     "the most of the cache that pinned (never evicted) data may take, 0 to 100; pinning past it fails with "
+     "ENOSPC",
+     apply_pin_limit_percent},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},

@@ -86,6 +86,8 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return last_os_error();
     Inode& inode = state.inodes.add_lookup(FileKey{st.st_dev, st.st_ino}, st.st_mode, std::move(path_fd));
+    // Before the engine opens it: a file pinned at birth is opened pinned.
+    state.stats.created(dir.fd.get(), inode.fd.get());
     Created created{};
     created.entry.ino = state.inodes.ino_of(inode);
     created.entry.attr = st;

@@ -28,7 +28,9 @@ Result<fuse_entry_param> create_as_caller(fuse_req_t req, fuse_ino_t parent, con
         if (!creds) return creds.error();
         if (create(dir.fd.get()) != 0) return last_os_error();  // errno read before creds restore
     }
-    return lookup_entry(state, dir, name);
+    auto entry = lookup_entry(state, dir, name);
+    if (entry) state.stats.created(dir.fd.get(), state.inodes.get(entry.value().ino).fd.get());
+    return entry;
 }
 
 std::optional<struct stat> lstat_at(const Inode& dir, const char* name) {

@@ -31,7 +31,7 @@ void reply_xattr_value(fuse_req_t req, size_t size, const char* data, size_t len
 
 Result<std::string> do_getxattr(State& state, fuse_ino_t ino, const char* name) {
     const Inode& inode = state.inodes.get(ino);
-    if (is_stats_xattr(name)) return state.stats.get(inode.key, state.inodes.is_root(inode), name);
+    if (is_stats_xattr(name)) return state.stats.get(inode.key, inode.fd.get(), state.inodes.is_root(inode), name);
     if (inode.is_symlink()) return os_error(ENODATA);
     ProcPath path(inode.fd.get());
     for (;;) {
@@ -89,8 +89,8 @@ Status do_setxattr(State& state, fuse_ino_t ino, const char* name, const char* v
                    uid_t caller_uid) {
     const Inode& inode = state.inodes.get(ino);
     if (is_stats_xattr(name)) {
-        return state.stats.set(inode.key, state.inodes.is_root(inode), name, std::string_view(value, size),
-                               caller_uid);
+        return state.stats.set(inode.key, inode.fd.get(), state.inodes.is_root(inode), name,
+                               std::string_view(value, size), caller_uid);
     }
     if (inode.is_symlink()) return os_error(EPERM);
     if (::setxattr(ProcPath(inode.fd.get()).c_str(), name, value, size, flags) != 0) return last_os_error();

@@ -20,12 +20,12 @@ std::vector<std::string> NoStatsXattrs::list(const FileKey&, bool is_root) {
     return {std::string(kStatsXattrPrefix) + std::string(kCacheModeXattr)};
 }
 
-Result<std::string> NoStatsXattrs::get(const FileKey&, bool is_root, std::string_view name) {
+Result<std::string> NoStatsXattrs::get(const FileKey&, int, bool is_root, std::string_view name) {
     if (is_root && is_cache_mode(name)) return std::string("none");
     return os_error(ENODATA);
 }
 
-Status NoStatsXattrs::set(const FileKey&, bool, std::string_view, std::string_view, uid_t) {
+Status NoStatsXattrs::set(const FileKey&, int, bool, std::string_view, std::string_view, uid_t) {
     return os_error(ENOTSUP);
 }
 

@@ -275,7 +275,8 @@ TEST_F(DataTest, ReservedXattrNamespaceNeverReachesTheBackingFile) {
     // The mount lists the backing file's own names and the statistics; the
     // backing file lists nothing under the prefix but what it was given.
     EXPECT_EQ(user_xattr_names(m("r")),
-              (std::vector<std::string>{cached, "user.bcachefs_lite.dirty_bytes", "user.other"}));
+              (std::vector<std::string>{cached, "user.bcachefs_lite.dirty_bytes", "user.bcachefs_lite.pin",
+                                        "user.bcachefs_lite.pinned", "user.other"}));
     n = ::listxattr(m("r").c_str(), buf, sizeof buf);
     ASSERT_GT(n, 0);
     EXPECT_EQ(::listxattr(m("r").c_str(), nullptr, 0), n);

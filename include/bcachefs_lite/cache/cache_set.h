@@ -83,6 +83,25 @@
 // marks of unpinned buckets at the start of a pass, before it reads the
 // extents inserted until then.
 //
+// Pinning (pinning.cc, pin_fetch.cc): a pinned file's record carries
+// kFilePinned, and its data goes into the cache as extents flagged
+// kExtentPinned, written only into pinned open buckets (pinned data never
+// shares a bucket with reclaimable data). An insert of pinned data marks
+// its bucket GcMark::pinned under the allocation's pin, as a dirty insert
+// does, and every GC pass marks it so again from the flag, so the allocator
+// never invalidates it. A job on the strand fetches what a pinned file
+// lacks, pin_fetch_step_bytes at a time, as miss inserts with the same
+// write_seq check (invariant 4); it is queued by the pin and again at every
+// open of a pinned file (after a restart, or a change behind the cache's
+// back, whose renewal keeps the pin). A pinned directory has a record of
+// its own with no extents; pinning one queues a walk of its entries, a
+// bounded number per step, that pins them (and queues their own walks), so
+// no recursion grows with the tree. pin_limit_percent caps pinned bytes
+// (CacheCounters::pinned_bytes: set by each GC pass, counted up by pinned
+// inserts and down by overwrites and unpins between passes). Unpinning
+// rewrites the file's extents without the flag (replace-if-unchanged); the
+// buckets become reclaimable at the next pass.
+//
 // Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
 // counts its requests and errors with bcache's decay; when the count
 // reaches io_error_limit the set is out of service for good: reads take
@@ -140,6 +159,7 @@ class GcCountdown;
 class GcJob;
 class IndexGenStore;
 class SuperblockFlags;
+struct PinJob;
 
 // Where the index lives when CacheSetOptions::index_dir is not given:
 // kDefaultIndexRoot/<cache UUID>.
@@ -197,6 +217,12 @@ struct CacheSetOptions {
     // set_bypass_tunables() changes them. Default: BypassTunables{}
     // (bcache's: 4 MiB, 2000 us, 20000 us).
     BypassTunables bypass;
+    // Percent of the cache's data bytes that pinned data may take
+    // (0..100); set_pin_limit_percent() changes it. Default: 50.
+    unsigned pin_limit_percent = 50;
+    // Bytes of a pinned file one background fetch step reads and caches
+    // before yielding the strand. Default: 1 MiB.
+    std::uint64_t pin_fetch_step_bytes = 1u << 20;
     // Default: none.
     CacheTestHooks hooks;
 };
@@ -345,6 +371,26 @@ public:
     // Errc::invalid (nothing changed) for values out of range.
     Status set_bypass_tunables(const BypassTunables& tunables);
 
+    // ---- pinning (pinning.cc, pin_fetch.cc) ----
+    // Pins (or unpins) the backing file or directory open as fd (any
+    // descriptor of it, O_PATH too; statx'ed as stx). A pinned regular
+    // file's record takes kFilePinned, and its data is fetched into pinned
+    // buckets in the background and never invalidated; a pinned directory
+    // gets a record of its own (no data) and everything below it is pinned
+    // by a background walk (no symlinks followed, no mount crossed).
+    // Errc::no_space (with a log line naming the file) when the file's size
+    // would take pinned data past pin_limit_percent; Errc::invalid for
+    // anything but a regular file or a directory. Unpinning makes the data
+    // reclaimable from the next GC pass on.
+    Status set_pinned(int fd, const struct statx& stx, bool pinned);
+    // Whether the file or directory stx describes has a pinned record.
+    Result<bool> pinned(const struct statx& stx);
+    // Bytes of the file (dev, ino), up to its size, held as pinned data.
+    Result<std::uint64_t> pinned_bytes(std::uint64_t dev, std::uint64_t ino);
+    unsigned pin_limit_percent() const { return pin_limit_percent_.load(std::memory_order_relaxed); }
+    // Errc::invalid (nothing changed) above 100.
+    Status set_pin_limit_percent(unsigned percent);
+
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
     // (one walk over the bucket table; during a GC pass, the figures of the
@@ -384,6 +430,7 @@ public:
 private:
     struct ReadState;
     struct WritebackTask;
+    struct PinFetch;
     struct WriteBackResult {
         std::uint64_t bytes = 0;  // dirty bytes written back
         bool more = false;        // dirty data left in the range past max_bytes
@@ -445,9 +492,38 @@ private:
     bool sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
     bool insert_congested();
     void device_io_done(CacheIo kind, SeqClock::time_point start);
-    // miss_insert.cc
-    void insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
-                     std::span<const std::byte> data);
+    // miss_insert.cc. The data goes in as pinned when the file's record is
+    // pinned and pinned data has room under the limit; otherwise, for a
+    // pinned file, it is not inserted at all when `pinned_only`.
+    // Returns the bytes inserted.
+    std::uint64_t insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
+                              std::span<const std::byte> data, bool pinned_only = false);
+    // pinning.cc / pin_fetch.cc
+    // The byte budget of pinned data (pin_limit_percent of the capacity).
+    std::uint64_t pin_limit_bytes() const;
+    // Queues the background fetch of the open file `file` (registered as
+    // one more open, released when the job ends) from a readable
+    // descriptor of it, or the walk of a directory (`file` null) that pins
+    // or unpins (`pin`) its entries; takes fd.
+    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin);
+    // A pinned file was opened: queues its fetch unless one is queued.
+    void resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd);
+    void pin_fetch_kick();
+    // One bounded step of the queue's first job on the strand; true while
+    // jobs remain.
+    bool pin_fetch_step();
+    // Caches up to pin_fetch_step_bytes of what the pinned file lacks;
+    // true when it lacks more.
+    bool fetch_pinned_file(PinJob& job);
+    // Pins (or unpins) up to a bounded number of the directory's entries;
+    // true while more remain.
+    bool walk_pinned_dir(PinJob& job);
+    void drop_pin_jobs();
+    // `name` is for the log line of a refusal.
+    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name);
+    Status pin_dir(const struct statx& stx, bool pinned);
+    // Clears kExtentPinned of the file id's extents; file.mutex held.
+    Status unpin_extents_locked(std::uint64_t file_id);
     // write_path.cc; *_locked: file.write_lock held.
     Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
     // Of flags, append and direct_fd count; sync is the caller's business.
@@ -549,6 +625,9 @@ private:
     mutable std::mutex tunables_mutex_;
     WritebackTunables tunables_;                // guarded by tunables_mutex_
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
+    std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
+    std::atomic<unsigned> pin_limit_percent_{50};
+    const std::uint64_t pin_fetch_step_bytes_;
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()
     std::atomic<bool> flushing_{false};

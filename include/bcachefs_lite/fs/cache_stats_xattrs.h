@@ -28,8 +28,16 @@
 //   - `flush`: write-only, not listed; setting it to "1" starts writing
 //     back everything dirty (CacheSet::start_flush()); any caller may, as
 //     anyone may run sync(1).
+//   - `pin_limit_percent`: the percent of the cache pinned data may take
+//     (0 to 100; cache/cache_set.h), a knob like the tunables above;
+//   - `pinned_bytes` (one of the statistics): the bytes of pinned data.
 // On every other inode: `cached_bytes` and `dirty_bytes`, the bytes of the
-// file held in the cache and those of them that are dirty; read-only.
+// file held in the cache and those of them that are dirty; read-only;
+// `pin`, 1 when the file or directory is pinned, else 0, settable by root
+// only to 1 (pin) or 0 (unpin): ENOSPC past pin_limit_percent, EINVAL on
+// anything but a regular file or a directory; and `pinned`, the bytes of
+// the file held as pinned data (compare with its size to follow a fetch);
+// read-only. What is created in a pinned directory is pinned (created()).
 //
 // Any other caller setting a knob, and anyone setting or removing a
 // read-only name, gets EPERM; removing a knob is EPERM too. An unknown name
@@ -54,13 +62,16 @@ public:
     CacheStatsXattrs(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
 
     std::vector<std::string> list(const FileKey& key, bool is_root) override;
-    Result<std::string> get(const FileKey& key, bool is_root, std::string_view name) override;
-    Status set(const FileKey& key, bool is_root, std::string_view name, std::string_view value,
+    Result<std::string> get(const FileKey& key, int fd, bool is_root, std::string_view name) override;
+    Status set(const FileKey& key, int fd, bool is_root, std::string_view name, std::string_view value,
                uid_t caller_uid) override;
     Status remove(const FileKey& key, bool is_root, std::string_view name) override;
+    // Pins what is created in a pinned directory.
+    void created(int parent_fd, int child_fd) override;
 
 private:
     Status set_knob(std::string_view short_name, std::string_view value);
+    Status set_pin(int fd, std::string_view value);
 
     CacheSet& cache_;
     Logger& log_;

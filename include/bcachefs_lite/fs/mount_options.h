@@ -75,6 +75,9 @@ struct MountOptions {
     // congested_write_threshold_us=: which I/O skips the cache
     // (cache/sequential.h). Default: BypassTunables{} (4M, 2000, 20000).
     BypassTunables bypass;
+    // pin_limit_percent=: the most of the cache pinned data may take, 0 to
+    // 100 (cache/cache_set.h). Default: 50.
+    unsigned pin_limit_percent = 50;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;

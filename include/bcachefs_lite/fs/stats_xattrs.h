@@ -40,14 +40,23 @@ public:
     // Full names (with the prefix) offered on this inode; `is_root` is true
     // for the mount's root directory.
     virtual std::vector<std::string> list(const FileKey& key, bool is_root) = 0;
-    // The value of `name`; an error with sys_errno ENODATA when there is none.
-    virtual Result<std::string> get(const FileKey& key, bool is_root, std::string_view name) = 0;
+    // The value of `name`; an error with sys_errno ENODATA when there is
+    // none. `fd` is the inode's O_PATH descriptor of the backing file.
+    virtual Result<std::string> get(const FileKey& key, int fd, bool is_root, std::string_view name) = 0;
     // Sets `name` (e.g. a control knob) for a caller running as
-    // `caller_uid`; ENOTSUP when not settable.
-    virtual Status set(const FileKey& key, bool is_root, std::string_view name, std::string_view value,
+    // `caller_uid`; ENOTSUP when not settable. `fd` as for get().
+    virtual Status set(const FileKey& key, int fd, bool is_root, std::string_view name, std::string_view value,
                        uid_t caller_uid) = 0;
     // Removes `name`; ENOTSUP when not removable.
     virtual Status remove(const FileKey& key, bool is_root, std::string_view name) = 0;
+    // A file, directory, node or symlink was created through the mount in
+    // the directory open as parent_fd; child_fd is its O_PATH descriptor.
+    // For what the new inode inherits from its directory (a pin). Default:
+    // nothing.
+    virtual void created(int parent_fd, int child_fd) {
+        (void)parent_fd;
+        (void)child_fd;
+    }
 };
 
 // The namespace of a mount whose cache is not open (mode=none at mount):
@@ -59,8 +68,8 @@ public:
 class NoStatsXattrs final : public StatsXattrs {
 public:
     std::vector<std::string> list(const FileKey& key, bool is_root) override;
-    Result<std::string> get(const FileKey& key, bool is_root, std::string_view name) override;
-    Status set(const FileKey& key, bool is_root, std::string_view name, std::string_view value,
+    Result<std::string> get(const FileKey& key, int fd, bool is_root, std::string_view name) override;
+    Status set(const FileKey& key, int fd, bool is_root, std::string_view name, std::string_view value,
                uid_t caller_uid) override;
     Status remove(const FileKey& key, bool is_root, std::string_view name) override;
 };

@@ -7,8 +7,8 @@
 //
 // Value (kExtentValueSize bytes, little-endian):
 //   u8  record version (kExtentValueVersion)
-//   u8  flags (kExtentDirty, kExtentCrcValid; other bits are kept as they
-//       are by everything in this layer)
+//   u8  flags (kExtentDirty, kExtentCrcValid, kExtentPinned; other bits are
+//       kept as they are by everything in this layer)
 //   u8  device index
 //   u8  bucket gen
 //   u64 length in bytes
@@ -60,6 +60,10 @@ inline constexpr std::size_t kExtentValueSize = 52;
 inline constexpr std::uint8_t kExtentDirty = 1u << 0;
 // data_crc holds the checksum of the range described above.
 inline constexpr std::uint8_t kExtentCrcValid = 1u << 1;
+// The data belongs to a pinned file and lives in a bucket of pinned data
+// only: GC marks its bucket GcMark::pinned (never invalidated). An index
+// written before pinning existed has no such extent.
+inline constexpr std::uint8_t kExtentPinned = 1u << 2;
 
 struct ExtentKey {
     std::uint64_t file = 0;
@@ -74,13 +78,14 @@ struct ExtentValue {
     std::uint64_t bucket = 0;
     std::uint8_t gen = 0;
     std::uint64_t sector = 0;  // device sector of the first byte
-    std::uint8_t flags = 0;    // kExtentDirty | kExtentCrcValid | ...
+    std::uint8_t flags = 0;    // kExtentDirty | kExtentCrcValid | kExtentPinned | ...
     std::uint32_t data_crc = 0;
     std::uint64_t crc_offset = 0;
     std::uint64_t crc_length = 0;
 
     bool dirty() const { return (flags & kExtentDirty) != 0; }
     bool crc_valid() const { return (flags & kExtentCrcValid) != 0; }
+    bool pinned() const { return (flags & kExtentPinned) != 0; }
     // Byte offset on the device of the checksummed range's first byte.
     std::uint64_t crc_device_offset() const { return sector * kSectorSize - crc_offset; }
 

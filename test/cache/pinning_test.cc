@@ -1,0 +1,265 @@
+// Pinning: a pinned file's data is fetched into the cache in the
+// background, stays there whatever else fills the cache, survives a
+// restart, is refetched after a change behind the cache's back, and stops
+// being pinned when unpinned; the pin limit refuses what would not fit.
+#include <sys/sysmacros.h>
+
+#include "cache_fixture.h"
+
+namespace bcl::test {
+namespace {
+
+class PinningTest : public CacheTest {
+protected:
+    static constexpr std::uint64_t kBuckets = 80;
+
+    void SetUp() override {
+        CacheTest::SetUp();
+        format_cache(kBuckets);
+    }
+    CacheSetOptions pin_options() const {
+        CacheSetOptions o = options();
+        o.pin_fetch_step_bytes = 64 << 10;
+        return o;
+    }
+    void open_pinning_set() { open_set(pin_options()); }
+    void reopen_pinning_set() {
+        ASSERT_TRUE(set_->close());
+        set_.reset();
+        open_set(pin_options());
+    }
+
+    static struct statx stat_path(const std::string& p) {
+        struct statx s {};
+        EXPECT_EQ(::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &s), 0) << p;
+        return s;
+    }
+    static std::uint64_t dev_of(const struct statx& s) { return makedev(s.stx_dev_major, s.stx_dev_minor); }
+
+    Status pin(const std::string& p, bool on) {
+        const int fd = ::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        EXPECT_GE(fd, 0) << p;
+        Status st = set_->set_pinned(fd, stat_path(p), on);
+        ::close(fd);
+        return st;
+    }
+    std::uint64_t pinned_bytes_of(const std::string& p) {
+        const struct statx s = stat_path(p);
+        auto n = set_->pinned_bytes(dev_of(s), s.stx_ino);
+        EXPECT_TRUE(n) << (n ? "" : n.error().message);
+        return n ? n.value() : 0;
+    }
+    bool is_pinned(const std::string& p) {
+        auto r = set_->pinned(stat_path(p));
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r && r.value();
+    }
+    // Reads other files worth three times the cache, with GC passes, so that
+    // every bucket that can be reused is.
+    void fill_with_other_files() {
+        const std::size_t file_size = 256 << 10;
+        const std::size_t nfiles = 3 * kBuckets * kTestBucketSize / file_size;
+        for (std::size_t i = 0; i < nfiles; ++i) {
+            const std::string name = path("other" + std::to_string(i));
+            write_whole(name, random_bytes(rng_, file_size));
+            EngineFile f(*set_, name);
+            ASSERT_EQ(f.read_chunked(0, file_size).size(), file_size);
+            if (i % 4 == 3) {
+                ASSERT_TRUE(set_->run_gc());
+                set_->run_background_until_idle();
+            }
+        }
+        ASSERT_TRUE(set_->run_gc());
+    }
+};
+
+TEST_F(PinningTest, APinnedFileIsFetchedStepByStepAndThenEveryReadHits) {
+    open_pinning_set();
+    const std::size_t size = 300000;
+    const std::string name = path("pinned");
+    write_whole(name, random_bytes(rng_, size));
+    ASSERT_TRUE(pin(name, true));
+    EXPECT_TRUE(is_pinned(name));
+    EXPECT_EQ(pinned_bytes_of(name), 0u) << "fetched in the background, not by the pin";
+    // One handler: one step of at most pin_fetch_step_bytes.
+    std::size_t steps = 0;
+    while (set_->run_background_until_idle() != 0) ++steps;
+    EXPECT_GE(steps, 1u);
+    EXPECT_EQ(pinned_bytes_of(name), size);
+    EXPECT_GE(set_->stats().pinned_bytes, size);
+
+    const CacheStats before = set_->stats();
+    EngineFile f(*set_, name);
+    EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
+    const CacheStats after = set_->stats();
+    EXPECT_EQ(after.bytes_read_backing, before.bytes_read_backing);
+    EXPECT_EQ(after.cache_misses, before.cache_misses);
+    ASSERT_TRUE(set_->run_gc());
+    auto prio = set_->priority_stats();
+    ASSERT_TRUE(prio);
+    EXPECT_GE(prio.value().pinned, size / kTestBucketSize);
+}
+
+TEST_F(PinningTest, PinnedDataOutlivesAFillOfTheCacheThreeTimesOver) {
+    open_pinning_set();
+    const std::size_t size = 1 << 20;
+    const std::string name = path("pinned");
+    write_whole(name, random_bytes(rng_, size));
+    ASSERT_TRUE(pin(name, true));
+    set_->run_background_until_idle();
+    ASSERT_EQ(pinned_bytes_of(name), size);
+
+    fill_with_other_files();
+    EXPECT_GT(set_->alloc().device(0).stats().invalidated, kBuckets) << "the cache was reused";
+    const CacheStats before = set_->stats();
+    EngineFile f(*set_, name);
+    EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
+    EXPECT_EQ(set_->stats().bytes_read_backing, before.bytes_read_backing) << "every read of the pinned file hits";
+    auto report = set_->check_consistency();
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report.value().problems, std::vector<std::string>{});
+}
+
+TEST_F(PinningTest, APinAndItsDataSurviveAReopen) {
+    open_pinning_set();
+    const std::size_t size = 200000;
+    const std::string name = path("pinned");
+    write_whole(name, random_bytes(rng_, size));
+    ASSERT_TRUE(pin(name, true));
+    set_->run_background_until_idle();
+    reopen_pinning_set();
+    EXPECT_TRUE(is_pinned(name));
+    EXPECT_EQ(pinned_bytes_of(name), size);
+    EXPECT_GE(set_->stats().pinned_bytes, size) << "counted by the first GC pass";
+    fill_with_other_files();
+    const CacheStats before = set_->stats();
+    EngineFile f(*set_, name);
+    EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
+    EXPECT_EQ(set_->stats().bytes_read_backing, before.bytes_read_backing);
+}
+
+TEST_F(PinningTest, AnUnpinnedFileBecomesReclaimable) {
+    open_pinning_set();
+    const std::size_t size = 1 << 20;
+    const std::string name = path("pinned");
+    write_whole(name, random_bytes(rng_, size));
+    ASSERT_TRUE(pin(name, true));
+    set_->run_background_until_idle();
+    ASSERT_EQ(pinned_bytes_of(name), size);
+    ASSERT_TRUE(pin(name, false));
+    EXPECT_FALSE(is_pinned(name));
+    EXPECT_EQ(pinned_bytes_of(name), 0u);
+    EXPECT_EQ(set_->stats().pinned_bytes, 0u);
+    ASSERT_TRUE(set_->run_gc());
+    auto prio = set_->priority_stats();
+    ASSERT_TRUE(prio);
+    EXPECT_EQ(prio.value().pinned, 0u);
+
+    fill_with_other_files();
+    const CacheStats before = set_->stats();
+    EngineFile f(*set_, name);
+    EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
+    EXPECT_GT(set_->stats().bytes_read_backing, before.bytes_read_backing) << "the unpinned data was reclaimed";
+}
+
+TEST_F(PinningTest, PinningPastTheLimitFailsWithNoSpaceAndChangesNothing) {
+    CacheSetOptions o = pin_options();
+    o.pin_limit_percent = 20;  // 1 MiB of the 5 MiB cache
+    open_set(std::move(o));
+    const std::string small = path("small"), big = path("big");
+    write_whole(small, random_bytes(rng_, 600 << 10));
+    write_whole(big, random_bytes(rng_, 600 << 10));
+    ASSERT_TRUE(pin(small, true));
+    set_->run_background_until_idle();
+    ASSERT_EQ(pinned_bytes_of(small), 600u << 10);
+    const Status refused = pin(big, true);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::no_space);
+    EXPECT_FALSE(is_pinned(big));
+    set_->run_background_until_idle();
+    EXPECT_EQ(pinned_bytes_of(big), 0u);
+
+    EXPECT_FALSE(set_->set_pin_limit_percent(101));
+    EXPECT_EQ(set_->pin_limit_percent(), 20u);
+    ASSERT_TRUE(set_->set_pin_limit_percent(50));
+    ASSERT_TRUE(pin(big, true));
+    set_->run_background_until_idle();
+    EXPECT_EQ(pinned_bytes_of(big), 600u << 10);
+}
+
+TEST_F(PinningTest, AnOpenWithAnImpossibleLimitIsRefused) {
+    CacheSetOptions o = pin_options();
+    o.pin_limit_percent = 101;
+    auto set = CacheSet::open(std::move(o), log_);
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().code, Errc::invalid);
+}
+
+TEST_F(PinningTest, AChangeBehindTheCachesBackIsFetchedAgainNeverStale) {
+    open_pinning_set();
+    const std::size_t size = 200000;
+    const std::string name = path("pinned");
+    write_whole(name, random_bytes(rng_, size));
+    ASSERT_TRUE(pin(name, true));
+    set_->run_background_until_idle();
+    ASSERT_EQ(pinned_bytes_of(name), size);
+
+    const struct statx old = stat_path(name);
+    ASSERT_TRUE(clock_past(old.stx_mtime));
+    const std::string changed = random_bytes(rng_, size + 5000);
+    {
+        const int fd = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::pwrite(fd, changed.data(), changed.size(), 0), static_cast<ssize_t>(changed.size()));
+        ::close(fd);
+    }
+    EngineFile f(*set_, name);  // the open sees the change and fetches again
+    EXPECT_TRUE(is_pinned(name));
+    set_->run_background_until_idle();
+    EXPECT_EQ(pinned_bytes_of(name), changed.size());
+    EXPECT_LE(set_->stats().pinned_bytes, (changed.size() + kTestBlockSize - 1) / kTestBlockSize * kTestBlockSize)
+        << "the old data is counted no more";
+    const CacheStats before = set_->stats();
+    EXPECT_EQ(f.read_chunked(0, changed.size()), changed);
+    EXPECT_EQ(set_->stats().bytes_read_backing, before.bytes_read_backing);
+}
+
+TEST_F(PinningTest, APinnedDirectoryPinsWhatItHoldsWithoutFollowingSymlinks) {
+    open_pinning_set();
+    const std::string dir = path("d"), sub = path("d/sub"), outside = path("outside");
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    write_whole(dir + "/a", random_bytes(rng_, 100000));
+    write_whole(sub + "/b", random_bytes(rng_, 50000));
+    write_whole(outside, random_bytes(rng_, 70000));
+    ASSERT_EQ(::symlink(outside.c_str(), (dir + "/link").c_str()), 0);
+    ASSERT_TRUE(pin(dir, true));
+    EXPECT_TRUE(is_pinned(dir));
+    set_->run_background_until_idle();
+    EXPECT_TRUE(is_pinned(sub));
+    EXPECT_TRUE(is_pinned(dir + "/a"));
+    EXPECT_TRUE(is_pinned(sub + "/b"));
+    EXPECT_FALSE(is_pinned(outside)) << "a symlink is not followed";
+    EXPECT_EQ(pinned_bytes_of(dir + "/a"), 100000u);
+    EXPECT_EQ(pinned_bytes_of(sub + "/b"), 50000u);
+
+    reopen_pinning_set();
+    EXPECT_TRUE(is_pinned(dir)) << "recorded in the index";
+    ASSERT_TRUE(pin(dir, false));
+    set_->run_background_until_idle();
+    EXPECT_FALSE(is_pinned(dir));
+    EXPECT_FALSE(is_pinned(sub + "/b"));
+    EXPECT_EQ(pinned_bytes_of(dir + "/a"), 0u);
+}
+
+TEST_F(PinningTest, OnlyRegularFilesAndDirectoriesArePinned) {
+    open_pinning_set();
+    const std::string fifo = path("fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+    const Status st = pin(fifo, true);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, Errc::invalid);
+}
+
+}  // namespace
+}  // namespace bcl::test
