@@ -132,6 +132,9 @@ bool CacheAllocator::drain_locked(std::unique_lock<std::mutex>& lk) {
     while (!free_inc_.empty() && !freelists_full_locked()) {
         const std::uint64_t b = *free_inc_.pop();
         if (discard_) {
+            // The discard drops the old data: stop serving it first. A read
+            // in flight re-checks after it and falls back.
+            table_.end_old_reads(b);
             lk.unlock();
             const Status st = discard_(b);
             lk.lock();
