@@ -11,7 +11,10 @@
 // wake() (never more than one step queued), never polling. A step does one
 // of:
 //   drain       free_inc (gens durable) -> discard -> free[movinggc], then
-//               free[none], while they have room; wakes waiting allocations.
+//               free[none], while they have room (a full free[movinggc]
+//               takes the new bucket and passes its oldest on to free[none],
+//               so buckets are handed out in invalidation order); wakes
+//               waiting allocations.
 //               With discard, the bucket's old data stops being read
 //               (end_old_reads) before the discard is issued.
 //   invalidate  when free_inc is empty (or partly filled and more can be
