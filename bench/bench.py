@@ -136,22 +136,30 @@ def cmd_simulate(a):
 # bucket (one file: one write point), and reuses the bucket whose last hit
 # (or whose closing) is oldest, empty buckets first (bcache's LRU by prio,
 # which a hit raises and aging lowers alike for all). Reusing a bucket drops
-# all its blocks. bcache's freelists keep buckets empty besides: free[none]
-# and free[movinggc] ("free" buckets each, kept full, movinggc first) and
-# free_inc (free * 4), refilled all at once, by invalidating buckets, each
-# time it runs empty.
+# all its blocks. bcache's freelists keep buckets for reuse besides:
+# free[none] and free[movinggc] ("free" buckets each, kept full, movinggc
+# first; once it is full, a new bucket takes the place of the reserve's
+# oldest, which moves on to free[none]) and free_inc (free * 4), refilled all
+# at once, by invalidating buckets, each time it runs empty. Buckets are
+# handed out in the order they were invalidated. A bucket waiting on them keeps serving
+# the blocks it held until it is handed out for writing (or discarded, with
+# discard on: on its way to a freelist); old_gen_reads=False models the
+# earlier rule, under which invalidation made them unreadable at once.
 def freelist_sizes(device_buckets):
     """bcache's sizes as the allocator takes them: (free, free_inc)."""
     free = max((1 << max(device_buckets - 1, 0).bit_length()) >> 10, 4)  # kMinFree = 4
     return free, free << 2
 
 
-def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, movinggc=False):
+def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, movinggc=False,
+                         old_gen_reads=True, discard=False, rotate=True):
     """Hits of the model; free=free_inc=0 is bucket-granular LRU with no
-    freelists: a bucket is emptied only when a fresh one is needed."""
+    freelists: a bucket is emptied only when a fresh one is needed.
+    rotate=False keeps the reserve's buckets for ever (bcache's push)."""
     last = [0] * nbuckets      # when it was last hit, or closed
-    holds = [False] * nbuckets  # holds data
-    gen = [0] * nbuckets
+    holds = [False] * nbuckets  # holds data (that may still be read)
+    gen = [0] * nbuckets        # the bucket's gen (the durable one)
+    read_gen = [0] * nbuckets   # the gen reads match: gen, or the old one while it waits
     idle = set(range(nbuckets))  # neither open nor on a list: may be reused
     where = {}                   # block -> (bucket, gen)
     free_inc_q, free_none, reserve = deque(), deque(), []
@@ -162,31 +170,45 @@ def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, mov
             idle.discard(b)
             gen[b] += 1
             holds[b] = False
+            if not old_gen_reads:
+                read_gen[b] = gen[b]
             yield b
+
+    def push(b):
+        if discard:
+            read_gen[b] = gen[b]
+        if movinggc and rotate and len(reserve) == free:
+            reserve.append(b)
+            b = reserve.pop(0)
+        (reserve if movinggc and len(reserve) < free else free_none).append(b)
 
     def refill():
         while True:
             while free_inc_q and ((movinggc and len(reserve) < free) or len(free_none) < free):
-                b = free_inc_q.popleft()
-                (reserve if movinggc and len(reserve) < free else free_none).append(b)
+                push(free_inc_q.popleft())
             if free_inc_q:
                 return
             free_inc_q.extend(invalidate(free_inc))
             if not free_inc_q:
                 return
 
+    def hand_out(b):
+        if b is not None:
+            read_gen[b] = gen[b]
+        return b
+
     def fresh_bucket():
         if free == 0 and free_inc == 0:
-            return next(invalidate(1), None)
+            return hand_out(next(invalidate(1), None))
         refill()
-        return free_none.popleft() if free_none else None
+        return hand_out(free_none.popleft() if free_none else None)
 
     if free or free_inc:
         refill()
     for block in trace:
         clock += 1
         w = where.get(block)
-        if w is not None and gen[w[0]] == w[1]:
+        if w is not None and read_gen[w[0]] == w[1]:
             hits += 1
             last[w[0]] = clock
             continue
@@ -207,20 +229,28 @@ def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, mov
 
 def allocator_model(trace_path, nbuckets, bucket_blocks):
     """The model's hit ratios: bucket-granular LRU over every data bucket,
-    then with the freelists as the cache keeps them (free[movinggc] left
-    empty: there is no moving GC), then with free[movinggc] filled too."""
+    then with the freelists as the cache keeps them (buckets waiting on them
+    still read; free[movinggc] empty, then filled, as moving GC keeps it),
+    then under the earlier rule (invalidation ends the reads at once; the
+    reserve, when filled, never rotates)."""
     with open(trace_path) as f:
         trace = [int(x) for x in f if x.strip()]
     n = len(trace) or 1
     # The superblock takes the device's first bucket; the sizes come from the
     # device's whole bucket count.
     free, free_inc = freelist_sizes(nbuckets + 1)
+
+    def ratio(**kw):
+        return allocator_model_hits(trace, nbuckets, bucket_blocks, **kw) / n
+
     return {
         "buckets": nbuckets, "bucket_blocks": bucket_blocks, "free": free, "free_inc": free_inc,
-        "bucket_lru_hit_ratio": allocator_model_hits(trace, nbuckets, bucket_blocks) / n,
-        "allocator_hit_ratio": allocator_model_hits(trace, nbuckets, bucket_blocks, free, free_inc) / n,
-        "allocator_movinggc_hit_ratio":
-            allocator_model_hits(trace, nbuckets, bucket_blocks, free, free_inc, movinggc=True) / n,
+        "bucket_lru_hit_ratio": ratio(),
+        "allocator_hit_ratio": ratio(free=free, free_inc=free_inc),
+        "allocator_movinggc_hit_ratio": ratio(free=free, free_inc=free_inc, movinggc=True),
+        "old_rule_hit_ratio": ratio(free=free, free_inc=free_inc, old_gen_reads=False),
+        "old_rule_movinggc_hit_ratio":
+            ratio(free=free, free_inc=free_inc, movinggc=True, old_gen_reads=False, rotate=False),
     }
 
 
@@ -441,6 +471,10 @@ def print_table(rows, hit, meta):
                       f"{md['bucket_lru_hit_ratio'] * 100:.1f}%; with the freelists (free {md['free']}, free_inc "
                       f"{md['free_inc']}) {md['allocator_hit_ratio'] * 100:.1f}%, and free[movinggc] filled "
                       f"{md['allocator_movinggc_hit_ratio'] * 100:.1f}%")
+                if "old_rule_hit_ratio" in md:
+                    print(f"  under the earlier rule (invalidation ends the reads at once): "
+                          f"{md['old_rule_hit_ratio'] * 100:.1f}%, free[movinggc] filled "
+                          f"{md['old_rule_movinggc_hit_ratio'] * 100:.1f}%")
     thr = meta.get("throttle", {})
     if thr:
         print()

@@ -118,11 +118,23 @@ bool CacheAllocator::freelists_full_locked() const {
     return true;
 }
 
-// bch_allocator_push: the reserves fill in order, free[movinggc] first.
+// bch_allocator_push: the reserves fill in order, free[movinggc] first. One
+// departure: once free[movinggc] is full, the new bucket joins it and its
+// oldest moves on to free[none]. A bucket waiting for reuse still serves its
+// old data (alloc_types.h); without the rotation the reserve would hold the
+// same few buckets of the coldest data for as long as moving GC leaves it
+// alone, capacity lost to everything else. With it every bucket passes
+// through the reserve in invalidation order and is handed out in that order,
+// and the reserve stays full.
 bool CacheAllocator::push_free_locked(std::uint64_t bucket) {
-    for (auto& f : free_)
-        if (f.push(bucket)) return true;
-    return false;
+    auto& reserve = free_[static_cast<std::size_t>(Reserve::movinggc)];
+    auto& none = free_[static_cast<std::size_t>(Reserve::none)];
+    if (reserve.push(bucket)) return true;
+    if (none.full()) return false;
+    const auto oldest = reserve.pop();  // none when no reserve is kept
+    if (!oldest) return none.push(bucket);
+    // Both have room: none had, and the pop made room in the reserve.
+    return none.push(*oldest) && reserve.push(bucket);
 }
 
 bool CacheAllocator::drain_locked(std::unique_lock<std::mutex>& lk) {
@@ -132,6 +144,9 @@ bool CacheAllocator::drain_locked(std::unique_lock<std::mutex>& lk) {
     while (!free_inc_.empty() && !freelists_full_locked()) {
         const std::uint64_t b = *free_inc_.pop();
         if (discard_) {
+            // The discard drops the old data: stop serving it first. A read
+            // in flight re-checks after it and falls back.
+            table_.end_old_reads(b);
             lk.unlock();
             const Status st = discard_(b);
             lk.lock();

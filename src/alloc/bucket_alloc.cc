@@ -48,6 +48,8 @@ Result<std::uint64_t> CacheAllocator::bucket_alloc(Reserve reserve, bool wait) {
     // Invalidation pinned it; that pin is now the caller's, until the data
     // written there is reachable through the index (put()).
     assert(table_.pin(*b) == 1);
+    // Its old data stops being read here, under the lock, before the caller
+    // can write anything to it.
     table_.mark_allocated(*b);
     ++stats_.allocs;
     lk.unlock();
@@ -80,6 +82,12 @@ void CacheAllocator::put(std::uint64_t bucket) {
 }
 
 void CacheAllocator::bucket_hit(std::uint64_t bucket) { table_.set_prio(bucket, kInitialPrio); }
+
+bool CacheAllocator::ptr_stale(std::uint64_t bucket, std::uint8_t gen) const {
+    if (bucket >= geometry_.nbuckets) return true;
+    std::lock_guard lk(bucket_lock_);
+    return !table_.serves(bucket, gen);
+}
 
 void CacheAllocator::age_prios() {
     std::lock_guard lk(bucket_lock_);

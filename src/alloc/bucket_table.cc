@@ -36,7 +36,7 @@ BucketTable::BucketTable(const Geometry& g) : geometry_(g), buckets_(g.nbuckets)
 
 BucketInfo BucketTable::info(std::uint64_t b) const {
     const Bucket& x = buckets_[b];
-    return BucketInfo{x.gen, x.last_gc, prio(b), pin(b), x.sectors_used, x.mark};
+    return BucketInfo{x.gen, x.read_gen, x.last_gc, prio(b), pin(b), x.sectors_used, x.mark};
 }
 
 std::uint8_t BucketTable::inc_gen(std::uint64_t b) {
@@ -46,6 +46,7 @@ std::uint8_t BucketTable::inc_gen(std::uint64_t b) {
 }
 
 void BucketTable::invalidate_one(std::uint64_t b) {
+    // read_gen stays: nothing overwrites the data before end_old_reads().
     inc_gen(b);
     set_prio(b, kInitialPrio);
     pin_get(b);
@@ -72,6 +73,7 @@ void BucketTable::recompute_min_prio() {
 }
 
 void BucketTable::mark_allocated(std::uint64_t b) {
+    end_old_reads(b);
     buckets_[b].sectors_used = static_cast<std::uint16_t>(geometry_.bucket_sectors);
     buckets_[b].mark = GcMark::reclaimable;
     set_prio(b, kInitialPrio);
@@ -90,6 +92,7 @@ Status BucketTable::load(std::span<const BucketGenPrio> loaded) {
     for (const BucketGenPrio& e : loaded) {
         Bucket& x = buckets_[e.bucket];
         x.gen = e.gen;
+        x.read_gen = e.gen;
         x.last_gc = e.gen;
         x.mark = GcMark::unused;
         x.sectors_used = 0;

@@ -1,7 +1,8 @@
 // How many data buckets a cache set has and how many of them hold nothing
 // live, as the allocators know it now: buckets GC marked unused that no one
 // pins, plus the buckets waiting on free_inc and the freelists (those are
-// pinned, so nothing is counted twice). Sectors freed by writes since the
+// pinned, so nothing is counted twice; their old data may still be read
+// until they are handed out, but nothing keeps them from reuse). Sectors freed by writes since the
 // last GC are not known to the allocator and not counted.
 //
 // It walks every bucket of every device, taking the allocator's lock per

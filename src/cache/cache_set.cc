@@ -291,6 +291,8 @@ Status CacheSet::close() {
     if (index_ && alloc_ && result) {
         // Every bucket's gen and prio, so that the LRU order survives a
         // restart (gens only ever move forward; the device was flushed).
+        // A bucket still waiting for reuse gets its new gen: the old data
+        // it serves now is not served after the restart.
         if (auto st = persist_all_prios(); !st) result = st.error();
     }
     if (index_) {
@@ -542,7 +544,7 @@ Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t in
     return file_bytes(dev, ino, [this](const Extent& e) {
         if (e.value.device >= alloc_->ndevices()) return false;
         const CacheAllocator& ca = alloc_->device(e.value.device);
-        return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
+        return !ca.ptr_stale(e.value.bucket, e.value.gen);
     });
 }
 

@@ -80,6 +80,12 @@ Result<ConsistencyReport> check_consistency(const Index& index, const AllocSet& 
                                        info.sectors_used, want));
             if (want != 0 && info.mark == GcMark::unused)
                 problem(r, fmt::format("device {} bucket {} holds {} live sectors but is marked unused", d, b, want));
+            // Only a bucket that nothing can write to may still serve the
+            // data of its previous gen.
+            if (info.read_gen != info.gen && !free_buckets[d].count(b))
+                problem(r, fmt::format("device {} bucket {} serves reads of gen {} but has gen {} and is on no "
+                                       "freelist: it can be written while the old data is read",
+                                       d, b, info.read_gen, info.gen));
         }
     }
     return r;

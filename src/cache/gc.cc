@@ -40,6 +40,7 @@ Result<bool> GcJob::step() {
             ++cur_.extents;
             next_ = k.end == UINT64_MAX ? ExtentKey{k.file + 1, 0} : ExtentKey{k.file, k.end + 1};
             bool stale = true;
+            bool served = false;
             bool drop = drop_all_ && !v.dirty();
             if (drop_all_ && v.dirty() && verify_dirty_ && !verify_dirty_(Extent{k, v})) {
                 log_.error("dirty data of cache file {} at {} ({} bytes) fails its checksum after an unclean "
@@ -51,9 +52,13 @@ Result<bool> GcJob::step() {
             if (!drop && v.device < alloc_.ndevices()) {
                 const GcMark mark = v.pinned() ? GcMark::pinned : v.dirty() ? GcMark::dirty : GcMark::reclaimable;
                 const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
-                stale = !alloc_.device(v.device).gc_mark(v.bucket, v.gen, mark, sectors);
+                CacheAllocator& ca = alloc_.device(v.device);
+                stale = !ca.gc_mark(v.bucket, v.gen, mark, sectors);
+                served = stale && !v.dirty() && !ca.ptr_stale(v.bucket, v.gen);
             }
-            if (stale) {
+            if (served) {
+                ++cur_.awaiting_reuse;
+            } else if (stale) {
                 // Dirty buckets are never invalidated, so this is a bug or a
                 // damaged index; the data is gone either way.
                 if (v.dirty())
@@ -95,8 +100,8 @@ void GcJob::finish() {
     counters_.gc_runs.fetch_add(1, std::memory_order_relaxed);
     running_ = false;
     last_ = cur_;
-    log_.debug("GC pass: {} extents, {} live, {} stale deleted, {} dropped", cur_.extents, cur_.live,
-               cur_.stale_deleted, cur_.dropped);
+    log_.debug("GC pass: {} extents, {} live, {} stale deleted, {} dropped, {} kept for buckets awaiting reuse",
+               cur_.extents, cur_.live, cur_.stale_deleted, cur_.dropped, cur_.awaiting_reuse);
 }
 
 Status GcJob::run_pass(bool drop_all) {

@@ -4,7 +4,10 @@
 // stopped (a fresh cursor per step, so no snapshot is held across steps)
 // and gc_mark() the live ones; stale ones (gen not the bucket's) are
 // deleted in one batch per step with delete-if-unchanged, so an extent
-// replaced meanwhile is left alone. The last step calls gc_finish().
+// replaced meanwhile is left alone. An extent with the old gen of a bucket
+// waiting for reuse is stale to gc_mark() (not counted, so it keeps no
+// bucket in use) but still read (ptr_stale() is false): it stays, and the
+// first pass after the bucket is handed out deletes it. The last step calls gc_finish().
 // With drop_all (the first pass after an unclean shutdown) every clean
 // extent is deleted instead of marked; dirty extents are marked as always:
 // their data was on the cache device before they were indexed (rule 2 of
@@ -35,6 +38,8 @@ struct GcPassStats {
     std::uint64_t extents = 0;
     std::uint64_t live = 0;
     std::uint64_t stale_deleted = 0;
+    // Stale to GC but still read: their bucket waits for reuse (kept).
+    std::uint64_t awaiting_reuse = 0;
     std::uint64_t dropped = 0;  // drop_all
     std::uint64_t dirty_bytes = 0;  // bytes of the live dirty extents
     std::uint64_t pinned_bytes = 0; // bytes of the live pinned extents

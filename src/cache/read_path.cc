@@ -67,9 +67,11 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
         const std::uint64_t at = v.sector * kSectorSize;
         if (at < bucket_start || at + v.length > bucket_start + dev.bucket_size()) return false;
     }
+    // Against the read gen: a bucket waiting for reuse still serves the data
+    // it held.
     const auto fresh = [&] {
         for (const Extent& e : run)
-            if (ca.bucket(e.value.bucket).gen != e.value.gen) return false;
+            if (ca.ptr_stale(e.value.bucket, e.value.gen)) return false;
         return true;
     };
     if (!fresh()) return false;
@@ -97,8 +99,8 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
         log_.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
         return false;
     }
-    // ptr_stale: a bucket may have been invalidated and rewritten while it
-    // was read.
+    // ptr_stale: a bucket may have been handed out and rewritten, or
+    // discarded, while it was read.
     if (!fresh()) return false;
     if (!direct) std::memcpy(dst, bounce.data() + (dev_off - lo), end - start);
     if (!count_hit) return true;

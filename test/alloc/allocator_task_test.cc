@@ -46,9 +46,12 @@ TEST_F(AllocatorTask, RefillPersistsOneBatchThenFillsReservesInOrder) {
         EXPECT_EQ(e.prio, kInitialPrio);
     }
     const auto order = buckets_of(batch);
-    // free[movinggc] first, then free[none]; the rest waits on free_inc.
-    EXPECT_EQ(movinggc(), slice(order, 0, 4));
-    EXPECT_EQ(none(), slice(order, 4, 8));
+    // free[movinggc] fills first; once it is full each new bucket takes the
+    // place of its oldest, which moves on to free[none]: the reserve stays
+    // full and buckets are handed out in the order they were invalidated.
+    // The rest waits on free_inc.
+    EXPECT_EQ(none(), slice(order, 0, 4));
+    EXPECT_EQ(movinggc(), slice(order, 4, 8));
     EXPECT_EQ(a_->free_inc(), slice(order, 8, 16));
     EXPECT_TRUE(a_->free_inc_durable());
     EXPECT_EQ(a_->stats().invalidated, 16u);
@@ -58,17 +61,18 @@ TEST_F(AllocatorTask, FastPathTakesNoneThenTheReserve) {
     make();
     start_and_refill();
     const auto order = buckets_of(store_.batch(0));
-    for (std::size_t i = 4; i < 8; ++i) EXPECT_EQ(a_->bucket_alloc(Reserve::none, false).value(), order[i]);
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(a_->bucket_alloc(Reserve::none, false).value(), order[i]);
     // free[none] is empty: a plain allocation may not dip into the reserve.
     EXPECT_EQ(a_->bucket_alloc(Reserve::none, false).error().code, Errc::again);
-    EXPECT_EQ(a_->bucket_alloc(Reserve::movinggc, false).value(), order[0]);
-    // The refill tops up free[movinggc] before free[none].
+    EXPECT_EQ(a_->bucket_alloc(Reserve::movinggc, false).value(), order[4]);
+    // The refill tops up free[movinggc] first, then rotates it: its oldest
+    // buckets move on to free[none].
     exec_.run_until_idle();
-    EXPECT_EQ(movinggc(), (std::vector<std::uint64_t>{order[1], order[2], order[3], order[8]}));
-    EXPECT_EQ(none(), slice(order, 9, 13));
+    EXPECT_EQ(none(), slice(order, 5, 9));
+    EXPECT_EQ(movinggc(), slice(order, 9, 13));
     EXPECT_EQ(a_->free_inc(), slice(order, 13, 16));
     // And movinggc allocations take free[none] first.
-    EXPECT_EQ(a_->bucket_alloc(Reserve::movinggc, false).value(), order[9]);
+    EXPECT_EQ(a_->bucket_alloc(Reserve::movinggc, false).value(), order[5]);
 }
 
 TEST_F(AllocatorTask, NoBucketReachesAFreelistWhilePersistIsHeldBack) {
@@ -131,12 +135,12 @@ TEST_F(AllocatorTask, DiscardsAfterPersistAndAFailureDoesNotStopTheBucket) {
     for (const Seen& s : seen) EXPECT_EQ(s.batches, 1u);
     std::vector<std::uint64_t> discarded;
     for (const Seen& s : seen) discarded.push_back(s.bucket);
-    auto lists = movinggc();
-    for (auto b : none()) lists.push_back(b);
+    auto lists = none();  // the oldest: see RefillPersistsOneBatchThenFillsReservesInOrder
+    for (auto b : movinggc()) lists.push_back(b);
     EXPECT_EQ(discarded, lists);
     EXPECT_EQ(a_->stats().discards, 8u);
     EXPECT_EQ(a_->stats().discard_failures, 1u);
-    EXPECT_EQ(movinggc().front(), seen.front().bucket);
+    EXPECT_EQ(none().front(), seen.front().bucket);
 }
 
 TEST_F(AllocatorTask, NothingToInvalidateWakesGcOnceAndGcClearsIt) {

@@ -85,10 +85,10 @@ TEST_P(EveryPolicy, FillAndDrainRepeatedlyAccountsForEveryBucket) {
             ++handed_out;
         }
         check_accounting();
-        // Give back about a third: the cache fills up until GC must run.
+        // Give back about a quarter: the cache fills up until GC must run.
         std::vector<std::uint64_t> back;
         for (std::uint64_t b : held_)
-            if ((b + static_cast<std::uint64_t>(round)) % 3 == 0) back.push_back(b);
+            if ((b + static_cast<std::uint64_t>(round)) % 4 == 0) back.push_back(b);
         for (std::uint64_t b : back) {
             a_->bucket_free(b);
             a_->put(b);

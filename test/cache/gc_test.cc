@@ -1,5 +1,8 @@
 // GC: a data set larger than the cache is read again and again; buckets
 // are reused, stale pointers are never served, the accounting stays true.
+#include <optional>
+#include <utility>
+
 #include "cache_fixture.h"
 
 namespace bcl::test {
@@ -146,7 +149,8 @@ TEST_F(CacheTest, AStalePointerIsNeverServed) {
         EngineFile o(*set_, name);
         ASSERT_EQ(o.read(0, 200000).size(), 200000u);
         set_->run_background_until_idle();
-        reused = set_->alloc().device(0).bucket(victim.value.bucket).gen != victim.value.gen;
+        // Handed out again: invalidation alone leaves the data readable.
+        reused = set_->alloc().device(0).bucket(victim.value.bucket).read_gen != victim.value.gen;
     }
     ASSERT_TRUE(reused);
     // The stale extent may still be indexed (until GC); reading must not use it.
@@ -158,6 +162,77 @@ TEST_F(CacheTest, AStalePointerIsNeverServed) {
     auto report = set_->check_consistency();
     ASSERT_TRUE(report);
     EXPECT_EQ(report.value().problems, std::vector<std::string>{});
+}
+
+// Invalidation picks a bucket for reuse, but until the allocator hands it
+// out its data is still read; GC neither counts nor deletes the extents that
+// point there, and the hand-out makes them stale.
+TEST_F(CacheTest, AnExtentInABucketWaitingForReuseIsStillServedUntilItIsHandedOut) {
+    format_cache(64);
+    open_set();
+    struct Cached {
+        std::string name;
+        std::string data;
+        std::uint64_t id;
+    };
+    std::vector<Cached> files;
+    const CacheAllocator& ca = set_->alloc().device(0);
+    const auto waiting = [&](const Extent& e) {
+        const BucketInfo info = ca.bucket(e.value.bucket);
+        return info.read_gen == e.value.gen && info.gen != e.value.gen;
+    };
+    std::optional<std::pair<Cached, Extent>> found;
+    for (int i = 0; i < 100 && !found; ++i) {
+        Cached c{path("f" + std::to_string(i)), random_bytes(rng_, 200000), 0};
+        write_whole(c.name, c.data);
+        EngineFile f(*set_, c.name);
+        ASSERT_EQ(f.read_chunked(0, c.data.size()), c.data);
+        c.id = f.state->record.file_id;
+        files.push_back(c);
+        for (const Cached& old : files) {
+            auto extents = set_->index().lookup(old.id, 0, UINT64_MAX);
+            ASSERT_TRUE(extents);
+            for (const Extent& e : extents.value())
+                if (!found && waiting(e)) found.emplace(old, e);
+        }
+    }
+    ASSERT_TRUE(found) << "no bucket holding indexed data was invalidated";
+    const auto& [file, extent] = *found;
+    const std::uint64_t start = extent.start(), len = extent.value.length;
+    EngineFile f(*set_, file.name);
+    auto hits = set_->stats().cache_hits;
+    EXPECT_EQ(f.read(start, len), file.data.substr(start, len));
+    EXPECT_EQ(set_->stats().cache_hits, hits + 1);
+
+    // GC: stale to its marking, but kept while it is read.
+    ASSERT_TRUE(set_->run_gc());
+    auto report = set_->check_consistency();
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report.value().problems, std::vector<std::string>{});
+    auto after_gc = set_->index().lookup(file.id, start, start + len);
+    ASSERT_TRUE(after_gc);
+    ASSERT_EQ(after_gc.value().size(), 1u);
+    EXPECT_EQ(after_gc.value().front().value, extent.value);
+    EXPECT_TRUE(waiting(extent));
+    hits = set_->stats().cache_hits;
+    EXPECT_EQ(f.read(start, len), file.data.substr(start, len));
+    EXPECT_EQ(set_->stats().cache_hits, hits + 1);
+
+    // Reading other data makes the allocator hand the bucket out.
+    for (int i = 0; i < 100 && ca.bucket(extent.value.bucket).read_gen == extent.value.gen; ++i) {
+        const std::string name = path("g" + std::to_string(i));
+        write_whole(name, random_bytes(rng_, 200000));
+        EngineFile o(*set_, name);
+        ASSERT_EQ(o.read_chunked(0, 200000).size(), 200000u);
+    }
+    ASSERT_NE(ca.bucket(extent.value.bucket).read_gen, extent.value.gen);
+    const auto misses = set_->stats().cache_misses;
+    EXPECT_EQ(f.read(start, len), file.data.substr(start, len));
+    EXPECT_EQ(set_->stats().cache_misses, misses + 1);
+    ASSERT_TRUE(set_->run_gc());
+    auto gone = set_->index().lookup(file.id, start, start + len);
+    ASSERT_TRUE(gone);
+    for (const Extent& e : gone.value()) EXPECT_NE(e.value, extent.value);
 }
 
 TEST_F(CacheTest, TheConsistencyCheckFindsALiveExtentInAFreeBucket) {

@@ -6,24 +6,43 @@
 // gen, and the bumped gen must be durable (GenStore) before the bucket is
 // written again.
 //
+// Each bucket also has a read gen: the gen that reads are served for. It
+// equals gen except while the bucket waits for reuse (on free_inc or a
+// freelist): invalidation bumps gen (the new gen, the one persisted, the one
+// GC and pins compare with) and leaves read_gen at the old one, so the data
+// still in the bucket keeps being read until something may overwrite it.
+// read_gen catches up with gen when bucket_alloc hands the bucket out (before
+// anything is written to it) or just before the bucket is discarded. A read
+// that races either re-checks read_gen after it (ptr_stale) and falls back.
+// After a crash the durable gen is the new one for every bucket that reached
+// a freelist, so every pointer into it reads stale (invariant 1).
+//
 // Life of a bucket (which code moves it, and what changes):
 //
 //   from            to               by                      changes
 //   --------------  ---------------  ----------------------  ---------------------------
-//   in use / free   free_inc         invalidate (policy)     gen++, prio=INITIAL, pin++
+//   in use / free   free_inc         invalidate (policy)     gen++, prio=INITIAL, pin++;
+//                                                            read_gen stays the old gen
 //   free_inc        free_inc (dur.)  persist (GenStore)      gens of the batch durable
-//   free_inc (dur.) free[reserve]    allocator push          (discard first, if enabled)
-//   free[reserve]   allocated        bucket_alloc            mark=reclaimable,
+//   free_inc (dur.) free[reserve]    allocator push          with discard: read_gen=gen,
+//                                                            then the discard
+//   free[reserve]   allocated        bucket_alloc            read_gen=gen,
+//                                                            mark=reclaimable,
 //                                                            sectors=bucket size,
 //                                                            prio=INITIAL (pin stays 1)
 //   allocated       in use           put (after the index    pin-- (the data is now
 //                                    insert)                 reachable through the index)
 //   in use          unused           bucket_free / GC        mark=unused, sectors=0
 //   any             marked           GC / mount marking      mark, sectors_used, last_gc
+//   (load at mount)                  load                    gen=read_gen=persisted gen
 //
 // A bucket can be invalidated only while its mark is unused or reclaimable,
 // it is not pinned, gen - last_gc < kBucketGcGenMax and the GC marks are
-// valid (GC ran at least once since start-up).
+// valid (GC ran at least once since start-up). GC never counts a pointer
+// with the old gen (it is stale to gc_mark) but leaves it in the index while
+// it is still read; such a pointer is one gen behind last_gc, and the guard
+// keeps every gen GC leaves in the index within kBucketGcGenMax + 1 of the
+// bucket's, so none can match again by wrapping around.
 //
 // Thread safety: plain values.
 #pragma once
@@ -70,8 +89,8 @@ enum class Replacement : std::uint8_t { lru = 0, fifo = 1, random = 2 };
 
 const char* replacement_name(Replacement r);
 
-// In-memory state of one bucket: 10 bytes. gen, mark, sectors_used and
-// last_gc are guarded by the owning allocator's bucket lock; prio and pin are
+// In-memory state of one bucket: 10 bytes. gen, read_gen, mark, sectors_used
+// and last_gc are guarded by the owning allocator's bucket lock; prio and pin are
 // also read and written with std::atomic_ref so that a hit (prio) and a put
 // (pin) need no lock.
 struct Bucket {
@@ -83,6 +102,9 @@ struct Bucket {
     // GC_SECTORS_USED: live sectors, <= kMaxBucketSectors.
     std::uint16_t sectors_used = 0;
     std::uint8_t gen = 0;
+    // The gen reads are served for: gen, or the gen before it while the
+    // bucket waits for reuse (see the top of this file).
+    std::uint8_t read_gen = 0;
     std::uint8_t last_gc = 0;  // gen at the last GC
     GcMark mark = GcMark::unused;
 };
@@ -99,6 +121,7 @@ struct BucketGenPrio {
 // A copy of one bucket's state, for callers outside the lock.
 struct BucketInfo {
     std::uint8_t gen = 0;
+    std::uint8_t read_gen = 0;
     std::uint8_t last_gc = 0;
     std::uint16_t prio = 0;
     std::uint16_t pin = 0;

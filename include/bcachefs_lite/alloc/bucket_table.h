@@ -79,8 +79,20 @@ public:
         return gc_mark_valid_ && x.mark <= GcMark::reclaimable && pin(b) == 0 && can_inc_bucket_gen(b);
     }
     // __bch_invalidate_one_bucket: gen++, prio = kInitialPrio, pin++. The
-    // caller puts the bucket on free_inc. Requires can_invalidate(b).
+    // caller puts the bucket on free_inc. Requires can_invalidate(b). The
+    // old data stays readable: read_gen keeps the old gen until
+    // end_old_reads().
     void invalidate_one(std::uint64_t b);
+
+    // --- Reads of data waiting for reuse ---
+
+    // Whether reads through a pointer with `gen` are served: gen is the
+    // bucket's read gen (its gen, or the old one while it waits for reuse).
+    bool serves(std::uint64_t b, std::uint8_t gen) const { return buckets_[b].read_gen == gen; }
+    // Reads of the old gen stop matching: the bucket is about to be written
+    // or discarded. Readers re-check after reading, so one that raced this
+    // falls back.
+    void end_old_reads(std::uint64_t b) { buckets_[b].read_gen = buckets_[b].gen; }
 
     // --- Prios ---
 
@@ -114,19 +126,24 @@ public:
 
     // --- Allocation and freeing ---
 
-    // What bucket_alloc does to a bucket it hands out (pin stays as is).
+    // What bucket_alloc does to a bucket it hands out (pin stays as is),
+    // end_old_reads() included.
     void mark_allocated(std::uint64_t b);
     // __bch_bucket_free: nothing live in it any more.
     void mark_free(std::uint64_t b);
 
     // --- Start-up and GC ---
 
-    // Installs persisted gens and prios; last_gc = gen, marks unused, 0
+    // Installs persisted gens and prios; read_gen = last_gc = gen, marks unused, 0
     // sectors, GC marks invalid. Errc::invalid on a bucket out of range.
     Status load(std::span<const BucketGenPrio> buckets);
     bool gc_mark_valid() const { return gc_mark_valid_; }
     // btree_gc_start: last_gc = gen everywhere; unpinned buckets lose their
-    // marks and sectors; GC marks invalid until gc_finish().
+    // marks and sectors; GC marks invalid until gc_finish(). GC leaves
+    // pointers with the read gen of a bucket waiting for reuse in the index:
+    // that gen is below last_gc, and the guard keeps it within
+    // kBucketGcGenMax + 1 of gen, far from the 256 at which it would match
+    // again.
     void gc_start();
     // Counts `sectors` more live sectors (saturating at the bucket size) and
     // raises the mark to at least `mark`.

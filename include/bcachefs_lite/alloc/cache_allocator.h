@@ -11,7 +11,12 @@
 // wake() (never more than one step queued), never polling. A step does one
 // of:
 //   drain       free_inc (gens durable) -> discard -> free[movinggc], then
-//               free[none], while they have room; wakes waiting allocations
+//               free[none], while they have room (a full free[movinggc]
+//               takes the new bucket and passes its oldest on to free[none],
+//               so buckets are handed out in invalidation order); wakes
+//               waiting allocations.
+//               With discard, the bucket's old data stops being read
+//               (end_old_reads) before the discard is issued.
 //   invalidate  when free_inc is empty (or partly filled and more can be
 //               found): the replacement policy fills free_inc; when it runs
 //               out, invalidate_needs_gc is set and wake_gc called, and no
@@ -33,6 +38,11 @@
 //   lru heap: free << 3.
 // free[movinggc] holds nothing when AllocatorOptions::movinggc_reserve is
 // off.
+//
+// Buckets on free_inc and free[] keep serving reads of the data they held
+// (their read gen, see alloc_types.h) until bucket_alloc hands them out or
+// they are discarded: the freelists cost capacity for new data only, not
+// hits on the old.
 //
 // Thread safety: every public function may be called from any thread.
 // bucket_lock_ guards the bucket table (but see Bucket for prio and pin),
@@ -151,6 +161,12 @@ public:
     void put(std::uint64_t bucket);
     // A read hit: the bucket's prio goes back up to kInitialPrio. No lock.
     void bucket_hit(std::uint64_t bucket);
+    // bcache's ptr_stale, for reads: whether data read through a pointer
+    // into `bucket` with gen `gen` must not be used — the bucket is out of
+    // range, or `gen` is not its read gen (so also false for the old gen of
+    // a bucket waiting for reuse). A reader checks before and again after
+    // reading the device: a hand-out or discard in between shows there.
+    bool ptr_stale(std::uint64_t bucket, std::uint8_t gen) const;
     // One aging round (the body of rescale_priorities; AllocSet counts).
     void age_prios();
     void add_sectors_written(std::uint64_t sectors) {
@@ -170,7 +186,8 @@ public:
     // sectors and at least mark `mark`. At mount the cache engine calls this
     // for every extent (dirty, pinned or reclaimable), then gc_finish().
     // Errc::stale when the pointer's gen is not the bucket's (not counted);
-    // Errc::invalid for a bucket out of range.
+    // that includes the old gen of a bucket waiting for reuse, which
+    // ptr_stale() may still serve. Errc::invalid for a bucket out of range.
     Status gc_mark(std::uint64_t bucket, std::uint8_t gen, GcMark mark, std::uint32_t sectors);
     // For a GC that knows the oldest gen still referenced in the index.
     Status set_last_gc(std::uint64_t bucket, std::uint8_t gen);

@@ -333,7 +333,8 @@ public:
     // the record was refreshed.
     Result<bool> metadata_changed(const struct statx& before, const struct statx& after);
 
-    // Bytes of the file (dev, ino) held in valid extents, up to its size.
+    // Bytes of the file (dev, ino) held in extents that reads are served
+    // from (those in buckets waiting for reuse included), up to its size.
     Result<std::uint64_t> cached_bytes(std::uint64_t dev, std::uint64_t ino);
     // Bytes of the file (dev, ino) held as dirty data.
     Result<std::uint64_t> dirty_bytes(std::uint64_t dev, std::uint64_t ino);

@@ -5,7 +5,10 @@
 //  - every extent's device and bucket exist;
 //  - no two extents of one file overlap;
 //  - no extent whose gen is current (a live extent) points into a bucket
-//    that is on free_inc or a freelist;
+//    that is on free_inc or a freelist (an extent with such a bucket's old
+//    gen, which reads are still served from, counts as stale);
+//  - only a bucket on free_inc or a freelist serves reads of a gen other
+//    than its current one;
 //  - per bucket, the live sectors of its current-gen extents equal the
 //    allocator's sectors_used, and a bucket holding live data is marked at
 //    least reclaimable. Pinned buckets (open buckets, allocations in
