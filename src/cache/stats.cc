@@ -37,6 +37,8 @@ CacheStats CacheCounters::snapshot() const {
     s.promotions = get(promotions);
     s.promotions_skipped = get(promotions_skipped);
     s.congested_skips = get(congested_skips);
+    s.moving_gc_runs = get(moving_gc_runs);
+    s.moved_bytes = get(moved_bytes);
     return s;
 }
 
@@ -68,6 +70,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"promotions", s.promotions},
         {"promotions_skipped", s.promotions_skipped},
         {"congested_skips", s.congested_skips},
+        {"moving_gc_runs", s.moving_gc_runs},
+        {"moved_bytes", s.moved_bytes},
     };
 }
 

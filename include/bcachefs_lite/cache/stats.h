@@ -69,6 +69,10 @@ struct CacheStats {
     // Inserts (of read misses and of writethrough writes) skipped because
     // the cache device was congested (sequential.h).
     std::uint64_t congested_skips = 0;
+    // Moving GC (moving_gc.h): rounds run, and bytes of live data it copied
+    // to new buckets (extents whose index entry it swapped) since mount.
+    std::uint64_t moving_gc_runs = 0;
+    std::uint64_t moved_bytes = 0;
 
     // Percent of read requests that hit, rounded down; 0 before any read.
     std::uint64_t cache_hit_ratio() const;
@@ -100,6 +104,8 @@ struct CacheCounters {
     std::atomic<std::uint64_t> promotions{0};
     std::atomic<std::uint64_t> promotions_skipped{0};
     std::atomic<std::uint64_t> congested_skips{0};
+    std::atomic<std::uint64_t> moving_gc_runs{0};
+    std::atomic<std::uint64_t> moved_bytes{0};
 
     CacheStats snapshot() const;
 };
@@ -109,7 +115,8 @@ struct CacheCounters {
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
 // gc_runs), then the extra failure counters and io_errors, writeback's, promotion's
-// (promotions, promotions_skipped) and congested_skips.
+// (promotions, promotions_skipped), congested_skips and moving GC's
+// (moving_gc_runs, moved_bytes).
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);
 // The names stat_values() yields, in its order.
 const std::vector<std::string_view>& stat_names();
