@@ -72,9 +72,7 @@ MovingGcTunables CacheSet::moving_gc_tunables() const {
 }
 
 void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) {
-    const bool was = copy_gc_enabled_.exchange(tunables.copy_gc_enabled, std::memory_order_acq_rel);
-    if (was != tunables.copy_gc_enabled)
-        log_.info("moving GC {}", tunables.copy_gc_enabled ? "enabled" : "disabled");
+    copy_gc_enabled_.store(tunables.copy_gc_enabled, std::memory_order_release);
 }
 
 void CacheSet::moving_gc_after_pass() {

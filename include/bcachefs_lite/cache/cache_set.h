@@ -463,6 +463,11 @@ private:
         return read_extents({&e, 1}, start, end, dst, count_hit);
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
+    // [start, end) of dirty extent `old` could not be read: moving GC may
+    // have moved it since the lookup, and its old bucket been reused. Reads
+    // the range as the index holds it now; false when the index still holds
+    // `old` there, or what it holds now is dirty and unreadable too.
+    Result<bool> read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end);
     // promotion_gate.cc: whether a missed range [offset, offset + length)
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
