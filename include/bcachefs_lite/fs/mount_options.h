@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_mode.h"
+#include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/cache/promotion_tunables.h"
 #include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
@@ -75,6 +76,9 @@ struct MountOptions {
     // congested_write_threshold_us=: which I/O skips the cache
     // (cache/sequential.h). Default: BypassTunables{} (4M, 2000, 20000).
     BypassTunables bypass;
+    // copy_gc_enabled=: moving GC (cache/moving_gc_tunables.h). Default:
+    // MovingGcTunables{} (on).
+    MovingGcTunables moving_gc;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;
