@@ -213,6 +213,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
             st.may_insert = false;
         }
     }
+    if (hooks_.after_read_lookup) hooks_.after_read_lookup(file, offset, out.size());
 
     std::uint64_t pos = offset;
     // Extents up to this index are read one by one: a run of them failed.

@@ -301,6 +301,45 @@ TEST_F(MovingGcDirtyTest, MovedDirtyDataStaysDirtyAndIsWrittenBackExactly) {
     EXPECT_TRUE(backing_read(path("a"), 0, data.size()) == data) << "and is written back exactly";
 }
 
+// A read looked dirty extents up; before it reads them, moving GC moves
+// them and their old buckets are reused. The read finds them again in their
+// new place: it neither fails nor returns the buckets' new contents.
+TEST_F(MovingGcDirtyTest, AReadOfDataMovedUnderItFindsItInItsNewPlace) {
+    format_cache(64);
+    bool moved_under = false;
+    std::vector<Extent> looked_up;
+    CacheSetOptions o = wb_options();
+    const std::string other = random_bytes(rng_, 30 * kTestBucketSize);
+    o.hooks.after_read_lookup = [&](const CachedFile& file, std::uint64_t, std::uint64_t) {
+        if (moved_under || file.record.size != 16 * kTestBucketSize) return;
+        moved_under = true;
+        auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
+        ASSERT_TRUE(found);
+        looked_up = found.value();
+        set_->set_moving_gc_tunables(MovingGcTunables{true});
+        settle();
+        // Another file takes every bucket the allocator can give, the
+        // emptied ones first.
+        EngineFile d(*set_, path("d"));
+        EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
+    };
+    open_set(std::move(o));
+    write_whole(path("a"), "");
+    write_whole(path("d"), other);
+    EngineFile a(*set_, path("a"));
+    const std::string data = dirty_fragmented(*set_, a);
+    ASSERT_TRUE(set_->set_mode(CacheMode::writeback));
+    const std::string got = a.read(0, data.size());
+    ASSERT_TRUE(moved_under);
+    EXPECT_GT(set_->stats().moved_bytes, 0u);
+    std::size_t reused = 0;
+    for (const Extent& e : looked_up)
+        if (set_->alloc().device(0).bucket(e.value.bucket).gen != e.value.gen) ++reused;
+    ASSERT_GT(reused, 0u) << "no bucket the read looked up was reused";
+    EXPECT_TRUE(got == data);
+    expect_consistent();
+}
+
 // Power loss right after a move is committed: the cache device loses every
 // write it had not flushed. The moved dirty data was made durable before its entry
 // was, so nothing fsync acknowledged is lost and nothing stale is served.

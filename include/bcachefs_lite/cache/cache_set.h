@@ -162,6 +162,9 @@ struct CacheTestHooks {
     // Called by a miss insert after the backing read and before the insert
     // (file, block-aligned offset, length). Default: none.
     std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> before_miss_insert;
+    // Called by a read after its index lookup and before it reads the cache
+    // device (file, offset, length). Default: none.
+    std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> after_read_lookup;
     // Called by moving GC after it copied a step's extents and before it
     // swaps their index entries. Default: none.
     std::function<void()> before_move_commit;
