@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
