@@ -29,8 +29,9 @@
 // the gens are checked again after the read (bcache's ptr_stale): a run that
 // fails is read again extent by extent; a changed gen, a read error or
 // a gap is read from the backing file instead — except for dirty data,
-// whose only copy is in the cache: that is an error (EIO), never older
-// backing data. Missed data, widened to whole blocks, is written to the
+// whose only copy is in the cache: it is looked up again (moving GC may
+// have moved it and its old bucket been reused) and, if the index still
+// holds it, the read fails (EIO), never returning older backing data. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
 // durability (not in mode none), if the promotion policy admits it
 // (promotion.h, promotion_gate.cc). The block that holds end of file is
