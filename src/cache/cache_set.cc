@@ -21,6 +21,7 @@
 #include "gc_countdown.h"
 #include "index_gen_store.h"
 #include "pin_fetch.h"
+#include "moving_gc.h"
 #include "superblock_flags.h"
 #include "writeback_task.h"
 
@@ -55,6 +56,7 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       sequential_(std::make_unique<SequentialDetector>()),
       congestion_(std::make_unique<CongestionMeter>()),
       bypass_(options.bypass),
+      copy_gc_enabled_(options.moving_gc.copy_gc_enabled),
       mode_(options.mode),
       tunables_(options.writeback),
       pin_limit_percent_(options.pin_limit_percent),
@@ -166,9 +168,10 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
         }
         c.options.wake_gc = [this] { allocator_wants_gc(); };
-        // Nothing here allocates from free[movinggc] (there is no moving GC
-        // yet): filled, it would keep `free` buckets empty for good.
-        c.options.movinggc_reserve = false;
+        // Moving GC allocates from free[movinggc] (write_prio), so that it
+        // can copy data out even when foreground writes took every other
+        // free bucket.
+        c.options.movinggc_reserve = true;
         configs.push_back(std::move(c));
     }
     auto alloc = AllocSet::create(configs, *gen_store_, background_->executor());
@@ -195,6 +198,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
     gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_,
                                   [this](const Extent& e) { return dirty_data_intact(e); });
+    moving_gc_ = std::make_unique<MovingGcRound>();
 
     // The first GC pass makes the allocator's marks valid. After an unclean
     // shutdown it drops every extent (see the header).
@@ -440,6 +444,7 @@ void CacheSet::gc_kick() {
         log_.error("GC: {}", more.error().message);
         return;
     }
+    if (!more.value()) moving_gc_after_pass();
     if (more.value() || gc_requested_.load(std::memory_order_acquire)) {
         if (!gc_queued_.exchange(true, std::memory_order_acq_rel))
             boost::asio::post(background_->strand(), [this] { gc_kick(); });
@@ -449,7 +454,10 @@ void CacheSet::gc_kick() {
 Status CacheSet::run_gc() {
     if (background_->manual() || !background_->running()) {
         if (gc_->running()) BCL_TRY(gc_->run_pass());
-        return gc_->run_pass();
+        BCL_TRY(gc_->run_pass());
+        // Its steps run with the background work (run_background_until_idle()).
+        moving_gc_after_pass();
+        return ok();
     }
     std::promise<Status> done;
     boost::asio::post(background_->strand(), [this, &done] {
@@ -460,6 +468,7 @@ Status CacheSet::run_gc() {
         Status st = ok();
         if (gc_->running()) st = gc_->run_pass();
         if (st) st = gc_->run_pass();
+        if (st) moving_gc_after_pass();
         done.set_value(std::move(st));
     });
     return done.get_future().get();

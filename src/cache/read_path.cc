@@ -147,6 +147,31 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     return ok();
 }
 
+Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end) {
+    auto found = index_->lookup(st.file_id, start, end);
+    if (!found) return false;
+    std::uint64_t pos = start;
+    for (const Extent& e : found.value()) {
+        if (e == old) return false;
+        const std::uint64_t s = std::max(e.start(), pos);
+        const std::uint64_t t = std::min(e.end(), end);
+        if (s >= t) continue;
+        // Written meanwhile: the backing file has it now.
+        if (pos < s) BCL_TRY(read_backing(st, pos, s, false));
+        if (read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+            st.bytes_cache += t - s;
+        } else if (e.value.dirty()) {
+            return false;
+        } else {
+            // Written back and then evicted meanwhile.
+            BCL_TRY(read_backing(st, s, t, false));
+        }
+        pos = t;
+    }
+    if (pos < end) BCL_TRY(read_backing(st, pos, end, false));
+    return true;
+}
+
 Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
                                    ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
@@ -195,6 +220,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
             st.may_insert = false;
         }
     }
+    if (hooks_.after_read_lookup) hooks_.after_read_lookup(file, offset, out.size());
 
     std::uint64_t pos = offset;
     // Extents up to this index are read one by one: a run of them failed.
@@ -234,6 +260,13 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         if (read_extent(e, s, t, out.data() + (s - offset))) {
             st.bytes_cache += t - s;
         } else if (e.value.dirty()) {
+            auto moved = read_moved(st, e, s, t);
+            if (!moved) return moved.error();
+            if (moved.value()) {
+                pos = t;
+                ++i;
+                continue;
+            }
             // The only copy: the backing file holds older data, which must
             // never be served in its place.
             return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read from "

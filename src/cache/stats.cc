@@ -38,6 +38,8 @@ CacheStats CacheCounters::snapshot() const {
     s.promotions_skipped = get(promotions_skipped);
     s.congested_skips = get(congested_skips);
     s.pinned_bytes = get(pinned_bytes);
+    s.moving_gc_runs = get(moving_gc_runs);
+    s.moved_bytes = get(moved_bytes);
     return s;
 }
 
@@ -70,6 +72,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"promotions_skipped", s.promotions_skipped},
         {"congested_skips", s.congested_skips},
         {"pinned_bytes", s.pinned_bytes},
+        {"moving_gc_runs", s.moving_gc_runs},
+        {"moved_bytes", s.moved_bytes},
     };
 }
 

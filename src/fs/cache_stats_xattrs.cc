@@ -11,6 +11,7 @@
 
 #include "bypass_values.h"
 #include "io_error_values.h"
+#include "moving_gc_values.h"
 #include "option_values.h"
 #include "os_error.h"
 #include "pin_values.h"
@@ -47,7 +48,8 @@ bool is_stat_name(std::string_view short_name) {
 bool is_knob(std::string_view short_name) {
     return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr ||
            find_promotion_tunable(short_name) != nullptr || find_io_error_tunable(short_name) != nullptr ||
-           find_bypass_tunable(short_name) != nullptr || short_name == kPinLimitPercent;
+           find_bypass_tunable(short_name) != nullptr || find_moving_gc_tunable(short_name) != nullptr ||
+           short_name == kPinLimitPercent;
 }
 
 // Readable on this inode (and listed).
@@ -100,6 +102,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         for (const IoErrorTunableText& t : io_error_tunable_texts()) out.push_back(prefix + std::string(t.name));
         for (const BypassTunableText& t : bypass_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kPinLimitPercent));
+        for (const MovingGcTunableText& t : moving_gc_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kRateDebug));
         out.push_back(prefix + std::string(kState));
         out.push_back(prefix + std::string(kPriorityStats));
@@ -138,6 +141,7 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
     if (const PromotionTunableText* t = find_promotion_tunable(n)) return t->format(cache_.promotion_tunables());
     if (const IoErrorTunableText* t = find_io_error_tunable(n)) return t->format(cache_.io_error_tunables());
     if (const BypassTunableText* t = find_bypass_tunable(n)) return t->format(cache_.bypass_tunables());
+    if (const MovingGcTunableText* t = find_moving_gc_tunable(n)) return t->format(cache_.moving_gc_tunables());
     if (n == kState) return std::string(cache_state_name(cache_.state()));
     if (n == kPriorityStats) {
         auto prio = cache_.priority_stats();
@@ -232,6 +236,14 @@ Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
         if (auto parsed = bypass->parse(t, value); !parsed) return parsed.error();
         if (auto st = cache_.set_bypass_tunables(t); !st) return st.error();
         log_.info("{} set to {}", bypass->name, bypass->format(t));
+        return ok();
+    }
+    if (const MovingGcTunableText* moving_gc = find_moving_gc_tunable(n)) {
+        std::lock_guard lk(tunables_mutex_);
+        MovingGcTunables t = cache_.moving_gc_tunables();
+        if (auto parsed = moving_gc->parse(t, value); !parsed) return parsed.error();
+        cache_.set_moving_gc_tunables(t);
+        log_.info("{} set to {}", moving_gc->name, moving_gc->format(t));
         return ok();
     }
     const TunableText* tunable = find_writeback_tunable(n);

@@ -10,6 +10,7 @@
 #include "option_values.h"
 #include "io_error_values.h"
 #include "pin_values.h"
+#include "moving_gc_values.h"
 #include "promotion_values.h"
 #include "bypass_values.h"
 
@@ -131,6 +132,12 @@ Status apply_io_error(MountOptions& o, std::string_view v) {
     return Parse(o.io_errors, v);
 }
 
+// A moving GC tunable's option, applied to o.moving_gc.
+template <Status (*Parse)(MovingGcTunables&, std::string_view)>
+Status apply_moving_gc(MountOptions& o, std::string_view v) {
+    return Parse(o.moving_gc, v);
+}
+
 // A bypass tunable's option, applied to o.bypass.
 template <Status (*Parse)(BypassTunables&, std::string_view)>
 Status apply_bypass(MountOptions& o, std::string_view v) {
@@ -204,6 +211,10 @@ const OptionSpec kOptions[] = {
      "the most of the cache that pinned (never evicted) data may take, 0 to 100; pinning past it fails with "
      "ENOSPC",
      apply_pin_limit_percent},
+    {"copy_gc_enabled", K::boolean, "BOOL", "yes",
+     "when free buckets run low, copy the live data of the sparsest buckets together so those buckets can be "
+     "reused without evicting it (moving GC)",
+     apply_moving_gc<parse_copy_gc_enabled>},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},

@@ -45,7 +45,7 @@ const std::vector<std::string>& root_stat_names() {
         "bytes_read_backing", "buckets_total",    "buckets_free",       "cache_available_percent",
         "gc_runs",            "dirty_data",       "writeback_rate",     "bytes_written_dirty",
         "bytes_written_back", "writes_direct",    "promotions",         "promotions_skipped",
-        "congested_skips",
+        "congested_skips",    "moving_gc_runs",   "moved_bytes",
     };
     return names;
 }

@@ -106,7 +106,7 @@ TEST_F(TunablesAccessTest, EveryKnobIsRefusedToEveryoneButRoot) {
     ASSERT_GE(knobs.size(), 10u);
     for (const char* expected : {"cache_mode", "writeback_percent", "writeback_delay", "writeback_rate_minimum",
                                  "writeback_running", "cutoff_writeback", "cutoff_writeback_sync", "promote",
-                                 "promote_hits", "promote_trigger_percent"}) {
+                                 "promote_hits", "promote_trigger_percent", "copy_gc_enabled"}) {
         EXPECT_TRUE(std::any_of(knobs.begin(), knobs.end(), [&](const Knob& k) { return k.name == attr(expected); }))
             << expected << " is not settable by root";
     }
@@ -115,7 +115,7 @@ TEST_F(TunablesAccessTest, EveryKnobIsRefusedToEveryoneButRoot) {
     // one is known, so that a wrongly granted set would show.
     const std::map<std::string, std::string> other = {
         {attr("cache_mode"), "writeback"}, {attr("writeback_percent"), "25"}, {attr("writeback_running"), "0"},
-        {attr("promote"), "always"},       {attr("promote_hits"), "4"},
+        {attr("promote"), "always"},       {attr("promote_hits"), "4"},   {attr("copy_gc_enabled"), "0"},
     };
     for (const Knob& knob : knobs) {
         SCOPED_TRACE(knob.name);

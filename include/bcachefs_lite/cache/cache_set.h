@@ -29,8 +29,9 @@
 // the gens are checked again after the read (bcache's ptr_stale): a run that
 // fails is read again extent by extent; a changed gen, a read error or
 // a gap is read from the backing file instead — except for dirty data,
-// whose only copy is in the cache: that is an error (EIO), never older
-// backing data. Missed data, widened to whole blocks, is written to the
+// whose only copy is in the cache: it is looked up again (moving GC may
+// have moved it and its old bucket been reused) and, if the index still
+// holds it, the read fails (EIO), never returning older backing data. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
 // durability (not in mode none), if the promotion policy admits it
 // (promotion.h, promotion_gate.cc). The block that holds end of file is
@@ -102,6 +103,17 @@
 // rewrites the file's extents without the flag (replace-if-unchanged); the
 // buckets become reclaimable at the next pass.
 //
+// Moving GC (moving_gc.cc, moving_gc.h; bcache's movinggc.c): after a GC
+// pass, when free buckets run low and copy_gc_enabled, the live extents of
+// the sparsest partly used buckets (clean or dirty, never pinned ones or
+// buckets in use by a write) are copied, in bounded steps on the strand,
+// to fresh buckets taken through the movinggc reserve, and their index
+// entries swapped with replace-if-unchanged (a write that raced with the
+// copy wins). Moved dirty data stays dirty, its new bucket marked dirty;
+// a step that moves dirty data commits synced, so the new copy is durable
+// before the old bucket can be reused. A round that moved anything asks
+// for a GC pass, which finds the old buckets empty for the allocator.
+//
 // Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
 // counts its requests and errors with bcache's decay; when the count
 // reaches io_error_limit the set is out of service for good: reads take
@@ -138,6 +150,7 @@
 #include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
+#include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/cache/priority_stats.h"
 #include "bcachefs_lite/cache/promotion.h"
 #include "bcachefs_lite/cache/sequential.h"
@@ -157,6 +170,7 @@ class StagedDirty;
 struct StagedPiece;
 class GcCountdown;
 class GcJob;
+class MovingGcRound;
 class IndexGenStore;
 class SuperblockFlags;
 struct PinJob;
@@ -169,6 +183,15 @@ struct CacheTestHooks {
     // Called by a miss insert after the backing read and before the insert
     // (file, block-aligned offset, length). Default: none.
     std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> before_miss_insert;
+    // Called by a read after its index lookup and before it reads the cache
+    // device (file, offset, length). Default: none.
+    std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> after_read_lookup;
+    // Called by moving GC after it copied a step's extents and before it
+    // swaps their index entries. Default: none.
+    std::function<void()> before_move_commit;
+    // Called by moving GC right after that swap is committed and counted.
+    // Default: none.
+    std::function<void()> after_move_commit;
 };
 
 struct CacheSetOptions {
@@ -223,6 +246,9 @@ struct CacheSetOptions {
     // Bytes of a pinned file one background fetch step reads and caches
     // before yielding the strand. Default: 1 MiB.
     std::uint64_t pin_fetch_step_bytes = 1u << 20;
+    // Moving GC (moving_gc.h); set_moving_gc_tunables() changes it.
+    // Default: MovingGcTunables{} (copy_gc_enabled, as bcache).
+    MovingGcTunables moving_gc;
     // Default: none.
     CacheTestHooks hooks;
 };
@@ -392,6 +418,10 @@ public:
     // Errc::invalid (nothing changed) above 100.
     Status set_pin_limit_percent(unsigned percent);
 
+    // ---- moving GC (moving_gc.cc) ----
+    MovingGcTunables moving_gc_tunables() const;
+    void set_moving_gc_tunables(const MovingGcTunables& tunables);
+
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
     // (one walk over the bucket table; during a GC pass, the figures of the
@@ -442,6 +472,10 @@ private:
     // tend to use different ones. Few of them, because every write point
     // keeps a partly filled bucket pinned in the open buckets.
     static constexpr std::uint64_t kWritePoints = 8;
+    // Moving GC's own write point, apart from every file stream's, so that
+    // the data it moves is packed together.
+    static constexpr unsigned kMovingGcWritePoint = kWritePoints;
+    struct MovedCopy;
 
     CacheSet(Logger& log, CacheSetOptions& options);
 
@@ -481,6 +515,11 @@ private:
         return read_extents({&e, 1}, start, end, dst, count_hit);
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
+    // [start, end) of dirty extent `old` could not be read: moving GC may
+    // have moved it since the lookup, and its old bucket been reused. Reads
+    // the range as the index holds it now; false when the index still holds
+    // `old` there, or what it holds now is dirty and unreadable too.
+    Result<bool> read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end);
     // promotion_gate.cc: whether a missed range [offset, offset + length)
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
@@ -577,6 +616,18 @@ private:
     void schedule_rate_update();
     void update_writeback_rate();
     void cancel_writeback_timers();
+    // moving_gc.cc (strand only)
+    // After a GC pass: starts a round if free buckets are low.
+    void moving_gc_after_pass();
+    void moving_gc_kick();
+    // One bounded step of the round; true while more remain.
+    Result<bool> moving_gc_step();
+    void moving_gc_finish();
+    // Copies the extents out and swaps their index entries.
+    void move_extents(const std::vector<Extent>& extents);
+    // Reads an extent (checked against its checksum) and writes it to a
+    // fresh place; Errc::again when no bucket is free.
+    Result<MovedCopy> copy_extent(const Extent& e);
     // io_errors.cc
     // Whether the cache device is in service (state running).
     bool in_service() const { return state() == CacheState::running; }
@@ -607,11 +658,13 @@ private:
     std::unique_ptr<FileTable> files_;
     std::unique_ptr<GcCountdown> gc_countdown_;
     std::unique_ptr<GcJob> gc_;
+    std::unique_ptr<MovingGcRound> moving_gc_;  // strand only
     std::unique_ptr<PromotionPolicy> promotion_;
     std::unique_ptr<SequentialDetector> sequential_;
     std::unique_ptr<CongestionMeter> congestion_;
     mutable std::mutex bypass_mutex_;
     BypassTunables bypass_;                     // guarded by bypass_mutex_
+    std::atomic<bool> copy_gc_enabled_{true};
     CacheCounters counters_;
 
     std::atomic<bool> closing_{false};

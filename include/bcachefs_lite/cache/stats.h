@@ -72,6 +72,10 @@ struct CacheStats {
     // Bytes of pinned data in the cache (pinning.cc): as the last GC pass
     // counted them, plus what was pinned and minus what was overwritten since.
     std::uint64_t pinned_bytes = 0;
+    // Moving GC (moving_gc.h): rounds run, and bytes of live data it copied
+    // to new buckets (extents whose index entry it swapped) since mount.
+    std::uint64_t moving_gc_runs = 0;
+    std::uint64_t moved_bytes = 0;
 
     // Percent of read requests that hit, rounded down; 0 before any read.
     std::uint64_t cache_hit_ratio() const;
@@ -104,6 +108,8 @@ struct CacheCounters {
     std::atomic<std::uint64_t> promotions_skipped{0};
     std::atomic<std::uint64_t> congested_skips{0};
     std::atomic<std::uint64_t> pinned_bytes{0};
+    std::atomic<std::uint64_t> moving_gc_runs{0};
+    std::atomic<std::uint64_t> moved_bytes{0};
 
     CacheStats snapshot() const;
 };
@@ -113,7 +119,8 @@ struct CacheCounters {
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
 // gc_runs), then the extra failure counters and io_errors, writeback's, promotion's
-// (promotions, promotions_skipped), congested_skips and pinned_bytes.
+// (promotions, promotions_skipped), congested_skips, pinned_bytes and moving
+// GC's (moving_gc_runs, moved_bytes).
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);
 // The names stat_values() yields, in its order.
 const std::vector<std::string_view>& stat_names();

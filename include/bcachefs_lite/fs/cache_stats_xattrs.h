@@ -19,7 +19,8 @@
 //     and the cache device's error tunables (io_error_limit,
 //     io_error_halflife in I/Os, io_error_values.h) and the bypass
 //     tunables (sequential_cutoff in bytes, congested_read_threshold_us,
-//     congested_write_threshold_us, bypass_values.h):
+//     congested_write_threshold_us, bypass_values.h) and moving GC's
+//     copy_gc_enabled (1 or 0, moving_gc_values.h):
 //     readable by everyone, settable by root (caller uid 0) only, with the
 //     same text the mount options take (option_values.h,
 //     promotion_values.h). A value that does not parse or is out

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_mode.h"
+#include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/cache/promotion_tunables.h"
 #include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
@@ -78,6 +79,9 @@ struct MountOptions {
     // pin_limit_percent=: the most of the cache pinned data may take, 0 to
     // 100 (cache/cache_set.h). Default: 50.
     unsigned pin_limit_percent = 50;
+    // copy_gc_enabled=: moving GC (cache/moving_gc_tunables.h). Default:
+    // MovingGcTunables{} (on).
+    MovingGcTunables moving_gc;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;

@@ -119,6 +119,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     co.io_errors = options.io_errors;
     co.bypass = options.bypass;
     co.pin_limit_percent = options.pin_limit_percent;
+    co.moving_gc = options.moving_gc;
     co.backing_root_fd = ::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (co.backing_root_fd < 0) {
         return bcl::sys_error(errno, fmt::format("cannot open the backing directory {}", options.source));
