@@ -111,6 +111,20 @@ Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> Index::next_dir
     return Found(std::pair{id.value(), r.value()});
 }
 
+Result<std::optional<DirtyFileRecord>> Index::next_pinned_file(std::uint64_t dev, std::uint64_t ino) const {
+    using Found = std::optional<DirtyFileRecord>;
+    if (!db_->pinned_files) return Found();
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), db_->pinned_files));
+    it->Seek(encode_file_key(dev, ino));
+    if (!it->Valid()) {
+        if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: pinned files", db_->dir));
+        return Found();
+    }
+    auto r = decode_dirty_file_record(std::string_view(it->value().data(), it->value().size()));
+    if (!r) return make_error(r.error().code, fmt::format("index {}: pinned file: {}", db_->dir, r.error().message));
+    return Found(r.value());
+}
+
 Status Index::put_file(const FileIdentity& id, const FileRecord& record, bool sync) {
     IndexBatch batch;
     batch.put_file(id, record);

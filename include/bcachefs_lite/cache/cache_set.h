@@ -544,8 +544,21 @@ private:
     // Queues the background fetch of the open file `file` (registered as
     // one more open, released when the job ends) from a readable
     // descriptor of it, or the walk of a directory (`file` null) that pins
-    // or unpins (`pin`) its entries; takes fd.
-    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin);
+    // or unpins (`pin`) its entries; takes fd. `walk_id` names a walk's
+    // directory when it has a pinned-file record (deleted when the walk
+    // completes); dev 0 and ino 0 when not.
+    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id = {});
+    // pin_resume.cc: queues the job that goes through the pinned-file
+    // records at open, and its bounded step (true while records remain).
+    void queue_pin_resume();
+    bool resume_pins_step(PinJob& job);
+    // Queues the fetch or walk one pinned-file record asks for, or drops
+    // the record when its file is gone or no longer pinned.
+    void resume_pin_record(const DirtyFileRecord& record);
+    void drop_pin_record(const DirtyFileRecord& record, std::string_view why);
+    // A walk went through its whole directory: its pending record goes,
+    // unless the directory's pin changed meanwhile (a later walk is queued).
+    void finish_pin_walk(const PinJob& job);
     // A pinned file was opened: queues its fetch unless one is queued.
     void resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd);
     void pin_fetch_kick();
@@ -559,9 +572,15 @@ private:
     // true while more remain.
     bool walk_pinned_dir(PinJob& job);
     void drop_pin_jobs();
-    // `name` is for the log line of a refusal.
-    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name);
-    Status pin_dir(const struct statx& stx, bool pinned);
+    // set_pinned(), synced or (a walk's entries) not.
+    Status pin_entry(int fd, const struct statx& stx, bool pinned, bool sync);
+    // The file handle to record for a pinned entry; none where handles do
+    // not work below the backing root.
+    std::optional<DirtyFileRecord> pin_handle_of(int fd, const FileIdentity& id);
+    // `name` is for the log line of a refusal; `handle` is recorded with a pin.
+    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name,
+                           const std::optional<DirtyFileRecord>& handle, bool sync);
+    Status pin_dir(const struct statx& stx, bool pinned, const std::optional<DirtyFileRecord>& handle, bool sync);
     // Clears kExtentPinned of the file id's extents; file.mutex held.
     Status unpin_extents_locked(std::uint64_t file_id);
     // write_path.cc; *_locked: file.write_lock held.

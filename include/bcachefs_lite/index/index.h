@@ -160,6 +160,11 @@ public:
     // when there is none.
     Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> next_dirty_file(std::uint64_t from) const;
 
+    // ---- pinned files (index_format.h) ----
+    // The first pinned-file record at or after (dev, ino) in key order;
+    // nullopt when there is none (also in an older index opened read-only).
+    Result<std::optional<DirtyFileRecord>> next_pinned_file(std::uint64_t dev, std::uint64_t ino) const;
+
     // ---- raw walks (fsck) ----
     enum class RecordFamily { files, dirty_files };
     // Calls visit with the key and value of every entry of the family as
