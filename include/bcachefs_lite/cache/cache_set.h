@@ -93,11 +93,20 @@
 // never invalidates it. A job on the strand fetches what a pinned file
 // lacks, pin_fetch_step_bytes at a time, as miss inserts with the same
 // write_seq check (invariant 4); it is queued by the pin and again at every
-// open of a pinned file (after a restart, or a change behind the cache's
-// back, whose renewal keeps the pin). A pinned directory has a record of
-// its own with no extents; pinning one queues a walk of its entries, a
-// bounded number per step, that pins them (and queues their own walks), so
-// no recursion grows with the tree. pin_limit_percent caps pinned bytes
+// open of a pinned file (a change behind the cache's back renews the
+// record and keeps the pin). A pinned directory has a record of its own
+// with no extents; pinning one queues a walk of its entries, a bounded
+// number per step, that pins them (and queues their own walks), so no
+// recursion grows with the tree. Where file handles work (backing_root_fd),
+// a pinned file's handle is recorded in the index (pinned_files) with its
+// pin, and so is a directory's while its walk has not completed; at open a
+// pass over those records (pin_resume.cc, bounded steps on the strand)
+// queues the fetch of each file, which finds what a cut-short fetch or the
+// first GC pass after an unclean shutdown left out, and redoes each
+// unfinished walk; a record whose file is gone or whose handle names
+// another file (identity or btime) is dropped with one log line. Unpin and
+// unlink delete the record. set_pinned() commits synced; a walk commits
+// its entries unsynced and syncs once at the end of each step. pin_limit_percent caps pinned bytes
 // (CacheCounters::pinned_bytes: set by each GC pass, counted up by pinned
 // inserts and down by overwrites and unpins between passes). Unpinning
 // rewrites the file's extents without the flag (replace-if-unchanged); the
@@ -408,7 +417,9 @@ public:
     // Errc::no_space (with a log line naming the file) when the file's size
     // would take pinned data past pin_limit_percent; Errc::invalid for
     // anything but a regular file or a directory. Unpinning makes the data
-    // reclaimable from the next GC pass on.
+    // reclaimable from the next GC pass on. Durable when it returns (synced,
+    // which flushes the cache device first); a directory's walk is durable
+    // step by step and redone at the next open if cut short.
     Status set_pinned(int fd, const struct statx& stx, bool pinned);
     // Whether the file or directory stx describes has a pinned record.
     Result<bool> pinned(const struct statx& stx);
