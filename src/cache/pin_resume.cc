@@ -42,18 +42,24 @@ bool CacheSet::resume_pins_step(PinJob& job) {
             return false;
         }
         if (!next.value()) return false;
-        const DirtyFileRecord record = *next.value();
+        const Index::PinnedFileEntry& entry = *next.value();
         // The key after this one, in (dev, ino) order.
-        if (record.ino != UINT64_MAX) {
-            job.resume_dev = record.dev;
-            job.resume_ino = record.ino + 1;
-        } else if (record.dev != UINT64_MAX) {
-            job.resume_dev = record.dev + 1;
+        if (entry.ino != UINT64_MAX) {
+            job.resume_dev = entry.dev;
+            job.resume_ino = entry.ino + 1;
+        } else if (entry.dev != UINT64_MAX) {
+            job.resume_dev = entry.dev + 1;
             job.resume_ino = 0;
         } else {
             job.resume_done = true;
         }
-        resume_pin_record(record);
+        if (entry.record) {
+            resume_pin_record(*entry.record);
+        } else {
+            // Useless as it is; the pin itself is in the file's record, and
+            // an open of the file still resumes its fetch.
+            drop_pin_record(entry.dev, entry.ino, entry.problem);
+        }
     }
     return !job.resume_done;
 }
@@ -62,7 +68,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     auto opened = open_file_handle(root_fd_, record, O_RDONLY);
     if (!opened) {
         if (opened.error().code == Errc::not_found) {
-            drop_pin_record(record, "it was deleted");
+            drop_pin_record(record.dev, record.ino, "it was deleted");
         } else {
             // Kept: the next mount tries again.
             log_.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino,
@@ -75,7 +81,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     const FileIdentity recorded{record.dev, record.ino, record.btime_ns};
     if (!stx || identity_of(stx.value()) != recorded) {
         ::close(fd);
-        drop_pin_record(record, "its handle names another file now");
+        drop_pin_record(record.dev, record.ino, "its handle names another file now");
         return;
     }
     const unsigned type = stx.value().stx_mode & S_IFMT;
@@ -96,7 +102,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     }
     if (type != S_IFREG) {
         ::close(fd);
-        drop_pin_record(record, "it is neither a regular file nor a directory");
+        drop_pin_record(record.dev, record.ino, "it is neither a regular file nor a directory");
         return;
     }
     auto file = files_->open(stx.value(), fd);
@@ -113,19 +119,18 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     if (!pinned) {
         files_->release(file.value());
         ::close(fd);
-        drop_pin_record(record, "it is no longer pinned");
+        drop_pin_record(record.dev, record.ino, "it is no longer pinned");
         return;
     }
     queue_pin_job(std::move(file).value(), fd, true);
 }
 
-void CacheSet::drop_pin_record(const DirtyFileRecord& record, std::string_view why) {
-    log_.info("dropping the pin record of (dev {}, ino {}): {}", record.dev, record.ino, why);
+void CacheSet::drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why) {
+    log_.info("dropping the pin record of (dev {}, ino {}): {}", dev, ino, why);
     IndexBatch batch;
-    batch.delete_pinned_file(record.dev, record.ino);
+    batch.delete_pinned_file(dev, ino);
     if (auto committed = index_->commit(batch, false); !committed)
-        log_.warn("dropping the pin record of (dev {}, ino {}): {}", record.dev, record.ino,
-                  committed.error().message);
+        log_.warn("dropping the pin record of (dev {}, ino {}): {}", dev, ino, committed.error().message);
 }
 
 }  // namespace bcl

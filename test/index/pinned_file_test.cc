@@ -42,7 +42,8 @@ TEST(PinnedFiles, AreWalkedInDevInoOrderAndDeletedByKey) {
 
     auto first = index.next_pinned_file(0, 0);
     ASSERT_TRUE(first && first.value());
-    EXPECT_EQ(*first.value(), pinned_sample(7, 2));
+    ASSERT_TRUE(first.value()->record);
+    EXPECT_EQ(*first.value()->record, pinned_sample(7, 2));
     EXPECT_EQ(index.next_pinned_file(7, 3).value()->ino, 300u);
     EXPECT_EQ(index.next_pinned_file(7, 301).value()->dev, 9u);
     EXPECT_FALSE(index.next_pinned_file(9, 2).value());
@@ -50,6 +51,31 @@ TEST(PinnedFiles, AreWalkedInDevInoOrderAndDeletedByKey) {
     batch.delete_pinned_file(7, 300);
     ASSERT_TRUE(index.commit(batch, false));
     EXPECT_EQ(index.next_pinned_file(7, 3).value()->dev, 9u);
+}
+
+TEST(PinnedFiles, AnEntryThatDoesNotDecodeIsReportedWithItsKey) {
+    TempDir tmp;
+    {
+        auto idx = Index::open(tmp.path(), create_pin_index_options());
+        ASSERT_TRUE(idx);
+    }
+    test::for_each_raw_family(tmp.path(), [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name == kPinnedFilesColumnFamily) {
+            EXPECT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_file_key(5, 6), "garbage").ok());
+        }
+    });
+    auto idx = Index::open(tmp.path(), IndexOptions{});
+    ASSERT_TRUE(idx) << idx.error().message;
+    auto entry = idx.value()->next_pinned_file(0, 0);
+    ASSERT_TRUE(entry && entry.value());
+    EXPECT_EQ(entry.value()->dev, 5u);
+    EXPECT_EQ(entry.value()->ino, 6u);
+    EXPECT_FALSE(entry.value()->record);
+    EXPECT_NE(entry.value()->problem.find("checksum"), std::string::npos) << entry.value()->problem;
+    IndexBatch batch;
+    batch.delete_pinned_file(5, 6);
+    ASSERT_TRUE(idx.value()->commit(batch, false));
+    EXPECT_FALSE(idx.value()->next_pinned_file(0, 0).value());
 }
 
 TEST(PinnedFiles, AnIndexWithoutTheFamilyGetsItAtOpen) {

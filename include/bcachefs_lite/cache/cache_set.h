@@ -566,7 +566,7 @@ private:
     // Queues the fetch or walk one pinned-file record asks for, or drops
     // the record when its file is gone or no longer pinned.
     void resume_pin_record(const DirtyFileRecord& record);
-    void drop_pin_record(const DirtyFileRecord& record, std::string_view why);
+    void drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why);
     // A walk went through its whole directory: its pending record goes,
     // unless the directory's pin changed meanwhile (a later walk is queued).
     void finish_pin_walk(const PinJob& job);
