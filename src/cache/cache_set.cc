@@ -231,6 +231,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     if (dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
     for (auto& flags : sb_flags_) BCL_TRY(flags->set(kSbFlagIndexed));
+    // Pinned files come back into the cache without waiting to be opened.
+    queue_pin_resume();
     background_->start();
     log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);

@@ -241,6 +241,7 @@ Result<std::uint64_t> FileTable::unlinked(std::uint64_t dev, std::uint64_t ino, 
         if (stored.value()->file_id != open_id) BCL_TRY(drop(stored.value()->file_id));
         batch.delete_file(key);
     }
+    if (pinned) batch.delete_pinned_file(dev, ino);
     if (batch.empty()) return std::uint64_t{0};
     auto committed = index_.commit(batch, false);
     if (!committed) return committed.error();

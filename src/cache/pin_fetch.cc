@@ -44,7 +44,7 @@ Result<std::size_t> pread_all(int fd, std::byte* buf, std::size_t len, std::uint
 
 }  // namespace
 
-void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin) {
+void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id) {
     bool duplicate = false;
     {
         std::lock_guard lk(pin_fetch_->mutex);
@@ -55,6 +55,7 @@ void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin)
             job.file = file;
             job.fd = fd;
             job.pin = pin;
+            job.walk_id = walk_id;
             pin_fetch_->jobs.push_back(std::move(job));
         }
     }
@@ -108,7 +109,7 @@ bool CacheSet::pin_fetch_step() {
         job = std::move(pin_fetch_->jobs.front());
         pin_fetch_->jobs.pop_front();
     }
-    const bool more = job.file ? fetch_pinned_file(job) : walk_pinned_dir(job);
+    const bool more = job.file ? fetch_pinned_file(job) : job.resume ? resume_pins_step(job) : walk_pinned_dir(job);
     std::shared_ptr<CachedFile> done_file;
     bool left;
     {
@@ -210,11 +211,24 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
     const int dfd = ::dirfd(job.dir);
     struct statx dir_stx {};
     if (::statx(dfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &dir_stx) != 0) return false;
+    // The entries' records go in unsynced; one sync at the end of the step
+    // makes them durable together, so a crash loses at most this step's,
+    // which the pending walk redoes at mount.
+    int recorded = 0;
+    const auto sync_recorded = [&] {
+        if (recorded == 0) return;
+        if (auto st = index_->sync(); !st) log_.warn("walk of a pinned directory: {}", st.error().message);
+    };
     for (int n = 0; n < kPinWalkEntries; ++n) {
         errno = 0;
         const dirent* d = ::readdir(job.dir);
         if (d == nullptr) {
-            if (errno != 0) log_.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
+            sync_recorded();
+            if (errno != 0) {
+                log_.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
+            } else {
+                finish_pin_walk(job);
+            }
             return false;
         }
         if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
@@ -228,12 +242,34 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
         // Another file system mounted below is not the backing directory's.
         const bool same_fs = stx.stx_dev_major == dir_stx.stx_dev_major && stx.stx_dev_minor == dir_stx.stx_dev_minor;
         if (stated && same_fs && (type == S_IFREG || type == S_IFDIR)) {
-            if (auto st = set_pinned(efd, stx, job.pin); !st && st.error().code != Errc::no_space)
+            if (auto st = pin_entry(efd, stx, job.pin, /*sync=*/false); st) {
+                ++recorded;
+            } else if (st.error().code != Errc::no_space) {
                 log_.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
+            }
         }
         ::close(efd);
     }
+    sync_recorded();
     return true;
+}
+
+void CacheSet::finish_pin_walk(const PinJob& job) {
+    if (job.walk_id.dev == 0 && job.walk_id.ino == 0) return;
+    auto stored = index_->get_file(job.walk_id);
+    if (!stored) {
+        log_.warn("walk of a pinned directory: {}", stored.error().message);
+        return;
+    }
+    const bool pinned_now =
+        stored.value() && stored.value()->btime_ns == job.walk_id.btime_ns && stored.value()->pinned();
+    if (pinned_now != job.pin) return;
+    // Unsynced: should a crash keep the record, the walk is redone, which
+    // changes nothing.
+    IndexBatch batch;
+    batch.delete_pinned_file(job.walk_id.dev, job.walk_id.ino);
+    if (auto committed = index_->commit(batch, false); !committed)
+        log_.warn("walk of a pinned directory: {}", committed.error().message);
 }
 
 void CacheSet::drop_pin_jobs() {

@@ -4,7 +4,9 @@
 // walk of a directory being pinned or unpinned (its descriptor, read with
 // getdents through a DIR stream). Jobs run on the strand, one bounded step
 // at a time; a directory walk queues the subdirectories it finds as jobs of
-// their own, so a deep tree never deepens the stack.
+// their own, so a deep tree never deepens the stack. A third kind, queued
+// once at open, goes through the pinned-file records (pin_resume.cc) and
+// queues a fetch or a walk for each.
 //
 // Thread safety: mutex guards jobs and queued_ids; `kicked` is set by whoever
 // posts a step and cleared by the step.
@@ -21,6 +23,7 @@
 #include <set>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/index/file_format.h"
 
 namespace bcl {
 
@@ -32,6 +35,11 @@ struct PinJob {
     std::uint64_t file_id = 0;         // a fetch: the file id `next` belongs to
     std::uint64_t next = 0;            // a fetch: the offset it goes on from
     unsigned idle_steps = 0;           // a fetch: steps in a row that cached nothing
+    FileIdentity walk_id{};            // a walk with a pinned-file record: its directory
+    bool resume = false;               // the pass over the pinned-file records
+    std::uint64_t resume_dev = 0;      // the pass: the key it goes on from
+    std::uint64_t resume_ino = 0;
+    bool resume_done = false;          // the pass: no key after the last one
 };
 
 struct CacheSet::PinFetch {

@@ -1,6 +1,11 @@
 // CacheSet's pinning: the pin flag of files (kFilePinned in their record)
 // and directories (a record of their own with no data), the pin limit, and
 // unpinning. The data of a pinned file is fetched by pin_fetch.cc.
+//
+// Where file handles work below the backing root, a pinned regular file
+// also has a pinned-file record (its file handle, index_format.h), written
+// in the same batch as its pin flag and deleted with it, and so has a
+// directory whose walk is under way: pin_resume.cc finds them at mount.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -8,6 +13,7 @@
 #include <cerrno>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "file_handle.h"
 #include "file_table.h"
 #include "pin_fetch.h"
 
@@ -42,13 +48,31 @@ Status CacheSet::set_pin_limit_percent(unsigned percent) {
 }
 
 Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
+    // Synced: the pin (and a directory's pending walk) outlives a crash
+    // once the attribute is set.
+    return pin_entry(fd, stx, pin, /*sync=*/true);
+}
+
+std::optional<DirtyFileRecord> CacheSet::pin_handle_of(int fd, const FileIdentity& id) {
+    if (!writeback_possible_) return std::nullopt;  // handles do not work below the backing root
+    auto handle = file_handle_of(fd, id);
+    if (!handle) {
+        log_.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}",
+                   handle.error().message);
+        return std::nullopt;
+    }
+    return std::move(handle).value();
+}
+
+Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync) {
     if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
     const unsigned type = stx.stx_mode & S_IFMT;
     if (type == S_IFDIR) {
-        BCL_TRY(pin_dir(stx, pin));
+        const std::optional<DirtyFileRecord> handle = pin_handle_of(fd, identity_of(stx));
+        BCL_TRY(pin_dir(stx, pin, handle, sync));
         auto dir = reopen_fd(fd, O_RDONLY | O_DIRECTORY);
         if (!dir) return dir.error();
-        queue_pin_job(nullptr, dir.value(), pin);
+        queue_pin_job(nullptr, dir.value(), pin, handle ? identity_of(stx) : FileIdentity{});
         return ok();
     }
     if (type != S_IFREG) return make_error(Errc::invalid, "only regular files and directories can be pinned");
@@ -63,7 +87,8 @@ Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
     Status st = ok();
     {
         std::lock_guard lk(file->mutex);
-        st = pin_file_locked(*file, pin, pin ? path_of_fd(own.value()) : std::string());
+        const std::optional<DirtyFileRecord> handle = pin ? pin_handle_of(own.value(), file->identity) : std::nullopt;
+        st = pin_file_locked(*file, pin, pin ? path_of_fd(own.value()) : std::string(), handle, sync);
     }
     if (!st || !pin) {
         files_->release(file);
@@ -76,9 +101,18 @@ Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
     return ok();
 }
 
-Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view name) {
+Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view name,
+                                 const std::optional<DirtyFileRecord>& handle, bool sync) {
     if (file.bypass) return make_error(Errc::io, "the file's cache state is unusable (unlinked, or an index error)");
-    if (file.record.pinned() == pin) return ok();
+    if (file.record.pinned() == pin) {
+        // Pinned by a walk not yet synced, or before pins had handles.
+        if (!handle) return sync ? index_->sync() : ok();
+        IndexBatch batch;
+        batch.put_pinned_file(*handle);
+        auto committed = index_->commit(batch, sync);
+        if (!committed) return committed.error();
+        return ok();
+    }
     if (pin) {
         const std::uint64_t pinned = counters_.pinned_bytes.load(std::memory_order_relaxed);
         const std::uint64_t limit = pin_limit_bytes();
@@ -93,10 +127,15 @@ Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view na
     }
     FileRecord rec = file.record;
     rec.flags = pin ? rec.flags | kFilePinned : rec.flags & ~kFilePinned;
-    // Not synced: a synced index write flushes the cache device first, one
-    // flush per file of a directory walk. The write-ahead log outlives a
-    // crash of the daemon; a clean close syncs it.
-    BCL_TRY(index_->put_file(file.identity, rec, /*sync=*/false));
+    IndexBatch batch;
+    batch.put_file(file.identity, rec);
+    if (pin && handle) batch.put_pinned_file(*handle);
+    if (!pin) batch.delete_pinned_file(file.identity.dev, file.identity.ino);
+    // Synced for an explicit pin. A walk's entries are not (a synced write
+    // flushes the cache device first, one flush per file): the walk syncs
+    // once per step instead.
+    auto committed = index_->commit(batch, sync);
+    if (!committed) return committed.error();
     file.record = rec;
     if (!pin) return unpin_extents_locked(rec.file_id);
     return ok();
@@ -122,24 +161,33 @@ Status CacheSet::unpin_extents_locked(std::uint64_t file_id) {
     return ok();
 }
 
-Status CacheSet::pin_dir(const struct statx& stx, bool pin) {
+Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle,
+                         bool sync) {
     const FileIdentity id = identity_of(stx);
     auto stored = index_->get_file(id);
     if (!stored) return stored.error();
     const bool recorded = stored.value() && stored.value()->btime_ns == id.btime_ns;
+    IndexBatch batch;
+    // The walk that follows is pending until it completes: at mount, a
+    // pending walk is redone, pinning or unpinning as the directory's own
+    // record says.
+    if (handle) batch.put_pinned_file(*handle);
     if (!pin) {
-        if (!stored.value()) return ok();
-        return index_->delete_file(id, /*sync=*/false);
+        if (stored.value()) batch.delete_file(id);
+    } else if (!recorded || !stored.value()->pinned()) {
+        // A record like a file's, holding no extents: only its flag means anything.
+        auto file_id = index_->new_file_id();
+        if (!file_id) return file_id.error();
+        FileRecord rec;
+        rec.file_id = file_id.value();
+        rec.btime_ns = id.btime_ns;
+        rec.flags = kFilePinned;
+        batch.put_file(id, rec);
     }
-    if (recorded && stored.value()->pinned()) return ok();
-    // A record like a file's, holding no extents: only its flag means anything.
-    auto file_id = index_->new_file_id();
-    if (!file_id) return file_id.error();
-    FileRecord rec;
-    rec.file_id = file_id.value();
-    rec.btime_ns = id.btime_ns;
-    rec.flags = kFilePinned;
-    return index_->put_file(id, rec, /*sync=*/false);
+    if (batch.empty()) return sync ? index_->sync() : ok();
+    auto committed = index_->commit(batch, sync);
+    if (!committed) return committed.error();
+    return ok();
 }
 
 Result<bool> CacheSet::pinned(const struct statx& stx) {

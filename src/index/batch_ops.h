@@ -54,6 +54,13 @@ struct PutDirtyFileOp {
 struct DeleteDirtyFileOp {
     std::uint64_t file_id;
 };
+struct PutPinnedFileOp {
+    DirtyFileRecord record;
+};
+struct DeletePinnedFileOp {
+    std::uint64_t dev;
+    std::uint64_t ino;
+};
 struct PutCounterOp {
     std::string name;
     std::uint64_t value;
@@ -61,7 +68,8 @@ struct PutCounterOp {
 
 using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp,
                              DropFileExtentsOp, ConditionalExtentOp, EraseRawExtentOp,
-                             PutBucketGensOp, PutCounterOp, PutDirtyFileOp, DeleteDirtyFileOp>;
+                             PutBucketGensOp, PutCounterOp, PutDirtyFileOp, DeleteDirtyFileOp,
+                             PutPinnedFileOp, DeletePinnedFileOp>;
 
 }  // namespace index_detail
 

@@ -111,6 +111,30 @@ Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> Index::next_dir
     return Found(std::pair{id.value(), r.value()});
 }
 
+Result<std::optional<Index::PinnedFileEntry>> Index::next_pinned_file(std::uint64_t dev, std::uint64_t ino) const {
+    using Found = std::optional<PinnedFileEntry>;
+    if (!db_->pinned_files) return Found();
+    std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions(), db_->pinned_files));
+    it->Seek(encode_file_key(dev, ino));
+    if (!it->Valid()) {
+        if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: pinned files", db_->dir));
+        return Found();
+    }
+    auto key = decode_file_key(std::string_view(it->key().data(), it->key().size()));
+    if (!key) return make_error(Errc::corrupt, fmt::format("index {}: pinned file: {}", db_->dir, key.error().message));
+    auto r = decode_dirty_file_record(std::string_view(it->value().data(), it->value().size()));
+    PinnedFileEntry entry;
+    entry.dev = key.value().dev;
+    entry.ino = key.value().ino;
+    if (r) {
+        entry.record = std::move(r).value();
+    } else {
+        entry.problem = fmt::format("index {}: pinned file (dev {}, ino {}): {}", db_->dir, entry.dev, entry.ino,
+                                    r.error().message);
+    }
+    return Found(std::move(entry));
+}
+
 Status Index::put_file(const FileIdentity& id, const FileRecord& record, bool sync) {
     IndexBatch batch;
     batch.put_file(id, record);

@@ -55,6 +55,14 @@ void IndexBatch::put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& re
 
 void IndexBatch::delete_dirty_file(std::uint64_t file_id) { ops_->ops.emplace_back(DeleteDirtyFileOp{file_id}); }
 
+void IndexBatch::put_pinned_file(const DirtyFileRecord& record) {
+    ops_->ops.emplace_back(PutPinnedFileOp{record});
+}
+
+void IndexBatch::delete_pinned_file(std::uint64_t dev, std::uint64_t ino) {
+    ops_->ops.emplace_back(DeletePinnedFileOp{dev, ino});
+}
+
 void IndexBatch::put_counter(std::string_view name, std::uint64_t value) {
     ops_->ops.emplace_back(PutCounterOp{std::string(name), value});
 }

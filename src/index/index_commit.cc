@@ -232,6 +232,17 @@ private:
     }
     Status apply(const DeleteDirtyFileOp& o) { return del(db_.dirty_files, encode_dirty_file_key(o.file_id)); }
 
+    Status apply(const PutPinnedFileOp& o) {
+        if (!db_.pinned_files) return make_error(Errc::invalid, "the index has no pinned_files family");
+        auto value = encode_dirty_file_record(o.record);
+        if (!value) return value.error();
+        return put(db_.pinned_files, encode_file_key(o.record.dev, o.record.ino), value.value());
+    }
+    Status apply(const DeletePinnedFileOp& o) {
+        if (!db_.pinned_files) return make_error(Errc::invalid, "the index has no pinned_files family");
+        return del(db_.pinned_files, encode_file_key(o.dev, o.ino));
+    }
+
     IndexDb& db_;
     Overlay overlay_;
     rocksdb::WriteBatch wb_;

@@ -39,6 +39,8 @@ struct IndexDb {
     rocksdb::ColumnFamilyHandle* extents = nullptr;
     rocksdb::ColumnFamilyHandle* buckets = nullptr;
     rocksdb::ColumnFamilyHandle* dirty_files = nullptr;
+    // Null only in an older index opened read-only.
+    rocksdb::ColumnFamilyHandle* pinned_files = nullptr;
     // IndexOptions::before_durable; may be empty.
     std::function<Status()> before_durable;
 

@@ -21,9 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily, kFilesColumnFamily, kExtentsColumnFamily,
-                                             kBucketsColumnFamily, kDirtyFilesColumnFamily};
+                                             kBucketsColumnFamily, kDirtyFilesColumnFamily,
+                                             kPinnedFilesColumnFamily};
 // Families added after format version 1, created when an older index opens.
-constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily};
+constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily, kPinnedFilesColumnFamily};
 
 Error unreadable(const std::string& dir, const std::string& why) {
     return make_error(Errc::corrupt,
@@ -90,6 +91,7 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
         if (names[i] == kExtentsColumnFamily) idx.extents = idx.handles[i];
         if (names[i] == kBucketsColumnFamily) idx.buckets = idx.handles[i];
         if (names[i] == kDirtyFilesColumnFamily) idx.dirty_files = idx.handles[i];
+        if (names[i] == kPinnedFilesColumnFamily) idx.pinned_files = idx.handles[i];
     }
     return ok();
 }

@@ -93,11 +93,20 @@
 // never invalidates it. A job on the strand fetches what a pinned file
 // lacks, pin_fetch_step_bytes at a time, as miss inserts with the same
 // write_seq check (invariant 4); it is queued by the pin and again at every
-// open of a pinned file (after a restart, or a change behind the cache's
-// back, whose renewal keeps the pin). A pinned directory has a record of
-// its own with no extents; pinning one queues a walk of its entries, a
-// bounded number per step, that pins them (and queues their own walks), so
-// no recursion grows with the tree. pin_limit_percent caps pinned bytes
+// open of a pinned file (a change behind the cache's back renews the
+// record and keeps the pin). A pinned directory has a record of its own
+// with no extents; pinning one queues a walk of its entries, a bounded
+// number per step, that pins them (and queues their own walks), so no
+// recursion grows with the tree. Where file handles work (backing_root_fd),
+// a pinned file's handle is recorded in the index (pinned_files) with its
+// pin, and so is a directory's while its walk has not completed; at open a
+// pass over those records (pin_resume.cc, bounded steps on the strand)
+// queues the fetch of each file, which finds what a cut-short fetch or the
+// first GC pass after an unclean shutdown left out, and redoes each
+// unfinished walk; a record whose file is gone or whose handle names
+// another file (identity or btime) is dropped with one log line. Unpin and
+// unlink delete the record. set_pinned() commits synced; a walk commits
+// its entries unsynced and syncs once at the end of each step. pin_limit_percent caps pinned bytes
 // (CacheCounters::pinned_bytes: set by each GC pass, counted up by pinned
 // inserts and down by overwrites and unpins between passes). Unpinning
 // rewrites the file's extents without the flag (replace-if-unchanged); the
@@ -408,7 +417,9 @@ public:
     // Errc::no_space (with a log line naming the file) when the file's size
     // would take pinned data past pin_limit_percent; Errc::invalid for
     // anything but a regular file or a directory. Unpinning makes the data
-    // reclaimable from the next GC pass on.
+    // reclaimable from the next GC pass on. Durable when it returns (synced,
+    // which flushes the cache device first); a directory's walk is durable
+    // step by step and redone at the next open if cut short.
     Status set_pinned(int fd, const struct statx& stx, bool pinned);
     // Whether the file or directory stx describes has a pinned record.
     Result<bool> pinned(const struct statx& stx);
@@ -544,8 +555,21 @@ private:
     // Queues the background fetch of the open file `file` (registered as
     // one more open, released when the job ends) from a readable
     // descriptor of it, or the walk of a directory (`file` null) that pins
-    // or unpins (`pin`) its entries; takes fd.
-    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin);
+    // or unpins (`pin`) its entries; takes fd. `walk_id` names a walk's
+    // directory when it has a pinned-file record (deleted when the walk
+    // completes); dev 0 and ino 0 when not.
+    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id = {});
+    // pin_resume.cc: queues the job that goes through the pinned-file
+    // records at open, and its bounded step (true while records remain).
+    void queue_pin_resume();
+    bool resume_pins_step(PinJob& job);
+    // Queues the fetch or walk one pinned-file record asks for, or drops
+    // the record when its file is gone or no longer pinned.
+    void resume_pin_record(const DirtyFileRecord& record);
+    void drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why);
+    // A walk went through its whole directory: its pending record goes,
+    // unless the directory's pin changed meanwhile (a later walk is queued).
+    void finish_pin_walk(const PinJob& job);
     // A pinned file was opened: queues its fetch unless one is queued.
     void resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd);
     void pin_fetch_kick();
@@ -559,9 +583,15 @@ private:
     // true while more remain.
     bool walk_pinned_dir(PinJob& job);
     void drop_pin_jobs();
-    // `name` is for the log line of a refusal.
-    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name);
-    Status pin_dir(const struct statx& stx, bool pinned);
+    // set_pinned(), synced or (a walk's entries) not.
+    Status pin_entry(int fd, const struct statx& stx, bool pinned, bool sync);
+    // The file handle to record for a pinned entry; none where handles do
+    // not work below the backing root.
+    std::optional<DirtyFileRecord> pin_handle_of(int fd, const FileIdentity& id);
+    // `name` is for the log line of a refusal; `handle` is recorded with a pin.
+    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name,
+                           const std::optional<DirtyFileRecord>& handle, bool sync);
+    Status pin_dir(const struct statx& stx, bool pinned, const std::optional<DirtyFileRecord>& handle, bool sync);
     // Clears kExtentPinned of the file id's extents; file.mutex held.
     Status unpin_extents_locked(std::uint64_t file_id);
     // write_path.cc; *_locked: file.write_lock held.

@@ -160,6 +160,20 @@ public:
     // when there is none.
     Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> next_dirty_file(std::uint64_t from) const;
 
+    // ---- pinned files (index_format.h) ----
+    struct PinnedFileEntry {
+        std::uint64_t dev = 0;  // the key
+        std::uint64_t ino = 0;
+        // None when the value does not decode (`problem` says why): the
+        // caller may still delete the entry by its key.
+        std::optional<DirtyFileRecord> record;
+        std::string problem;
+    };
+    // The first pinned-file entry at or after (dev, ino) in key order;
+    // nullopt when there is none (also in an older index opened read-only).
+    // Errc::corrupt for a key that does not decode.
+    Result<std::optional<PinnedFileEntry>> next_pinned_file(std::uint64_t dev, std::uint64_t ino) const;
+
     // ---- raw walks (fsck) ----
     enum class RecordFamily { files, dirty_files };
     // Calls visit with the key and value of every entry of the family as

@@ -68,6 +68,10 @@ public:
     // The dirty-file record of `file_id` (dirty_file_format.h).
     void put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& record);
     void delete_dirty_file(std::uint64_t file_id);
+    // The file-handle record of a pinned file or of a directory whose pin
+    // walk is under way, keyed by (record.dev, record.ino) (index_format.h).
+    void put_pinned_file(const DirtyFileRecord& record);
+    void delete_pinned_file(std::uint64_t dev, std::uint64_t ino);
     // A named counter in `meta`.
     void put_counter(std::string_view name, std::uint64_t value);
 

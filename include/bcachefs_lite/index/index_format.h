@@ -1,5 +1,5 @@
 // On-disk format of the index: a RocksDB database in one directory, with
-// five column families. This file holds what is common to all of them and
+// six column families. This file holds what is common to all of them and
 // the persistence-order rules; each record type has its own *_format.h
 // (extent_format.h, file_format.h, bucket_format.h) and the `meta` values
 // are defined here.
@@ -11,6 +11,10 @@
 //   extents  (file id, end offset)        -> ExtentValue  (extent_format.h)
 //   buckets  (device, bucket)             -> gen, prio    (bucket_format.h)
 //   dirty_files  file id                  -> DirtyFileRecord (dirty_file_format.h)
+//   pinned_files (st_dev, st_ino)         -> DirtyFileRecord: the file handle
+//            of a pinned regular file, or of a directory whose pin (or
+//            unpin) walk has not completed; how the cache finds them again
+//            at mount to resume their fetch or walk
 //
 // Every value begins with a one-byte record version and ends with the
 // CRC-32C (little-endian) of all bytes before it; a decoder checks the
@@ -56,7 +60,11 @@ namespace bcl {
 
 // The layout described above. An index with a higher version is refused
 // with Errc::unsupported. Version 1 had no dirty_files family (and no dirty
-// extents); opening one creates the family and records version 2.
+// extents); opening one creates the family and records version 2. The
+// pinned_files family came later within version 2: opening an index
+// without it creates it (empty: no pin is resumed at mount until a pin is
+// set again, and opening the file still resumes its fetch); an older
+// program opens an index with it and leaves it alone.
 inline constexpr std::uint32_t kIndexFormatVersion = 2;
 
 inline constexpr std::string_view kMetaColumnFamily = "meta";
@@ -64,6 +72,7 @@ inline constexpr std::string_view kFilesColumnFamily = "files";
 inline constexpr std::string_view kExtentsColumnFamily = "extents";
 inline constexpr std::string_view kBucketsColumnFamily = "buckets";
 inline constexpr std::string_view kDirtyFilesColumnFamily = "dirty_files";
+inline constexpr std::string_view kPinnedFilesColumnFamily = "pinned_files";
 
 // Keys of the `meta` column family.
 inline constexpr std::string_view kMetaUuidKey = "uuid";                  // uuid value
