@@ -53,6 +53,8 @@ Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
     return pin_entry(fd, stx, pin, /*sync=*/true);
 }
 
+Status CacheSet::inherit_pin(int fd, const struct statx& stx) { return pin_entry(fd, stx, true, /*sync=*/false); }
+
 std::optional<DirtyFileRecord> CacheSet::pin_handle_of(int fd, const FileIdentity& id) {
     if (!writeback_possible_) return std::nullopt;  // handles do not work below the backing root
     auto handle = file_handle_of(fd, id);

@@ -192,7 +192,7 @@ void CacheStatsXattrs::created(int parent_fd, int child_fd) {
     if (!child) return;
     const unsigned type = child.value().stx_mode & S_IFMT;
     if (type != S_IFREG && type != S_IFDIR) return;
-    if (auto st = cache_.set_pinned(child_fd, child.value(), true); !st)
+    if (auto st = cache_.inherit_pin(child_fd, child.value()); !st)
         log_.warn("a new file in a pinned directory stays unpinned: {}", st.error().message);
 }
 

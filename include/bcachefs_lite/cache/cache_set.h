@@ -421,6 +421,12 @@ public:
     // which flushes the cache device first); a directory's walk is durable
     // step by step and redone at the next open if cut short.
     Status set_pinned(int fd, const struct statx& stx, bool pinned);
+    // Pins a file or directory just created below a pinned directory, as
+    // set_pinned() but not synced: a flush of the cache device per created
+    // file would make an untar below a pinned directory crawl. A crash
+    // before the index's next sync leaves the new file unpinned (its data
+    // is not at risk).
+    Status inherit_pin(int fd, const struct statx& stx);
     // Whether the file or directory stx describes has a pinned record.
     Result<bool> pinned(const struct statx& stx);
     // Bytes of the file (dev, ino), up to its size, held as pinned data.
