@@ -31,7 +31,11 @@
 // a gap is read from the backing file instead — except for dirty data,
 // whose only copy is in the cache: it is looked up again (moving GC may
 // have moved it and its old bucket been reused) and, if the index still
-// holds it, the read fails (EIO), never returning older backing data. Missed data, widened to whole blocks, is written to the
+// holds it, the read fails (EIO), never returning older backing data. A
+// read that cannot use the cache at all (the coherency check or the index
+// lookup failed, or the file is bypassed) goes to the backing file alone
+// only if the file has no dirty-file record; otherwise it fails (EIO) too,
+// while a cache that never held dirty data stays available. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
 // durability (not in mode none), if the promotion policy admits it
 // (promotion.h, promotion_gate.cc). The block that holds end of file is
@@ -67,7 +71,11 @@
 // Writeback (write_back.cc, writeback_task.cc): dirty extents are read from
 // the cache, written to the backing file (found by handle), fdatasync'ed,
 // and only then replaced by clean copies (invariant 2), with the file's
-// mtime restored to its writer's. A task on the strand does this file by
+// mtime restored to its writer's. Moving GC may move a dirty extent (under
+// its key) between the lookup and the read, or the read and the commit: an
+// extent that cannot be read where it was found is read where the index
+// holds it now, and one whose clean replacement was skipped is cleaned in
+// its new place (the file's write_lock keeps its data the same). A task on the strand does this file by
 // file at a rate set as bcache sets it; a flush does it at full speed.
 //
 // GC (gc.cc): a mark pass streams every extent in bounded steps on the
