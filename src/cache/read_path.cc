@@ -172,14 +172,26 @@ Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_
     return true;
 }
 
+Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why) {
+    // Without any dirty data since the cache opened, a clean cache stays
+    // available whatever fails.
+    if (file_id == 0 || !may_hold_dirty()) return ok();
+    auto record = index_->get_dirty_file(file_id);
+    if (record && !record.value()) return ok();
+    return make_error(Errc::io, fmt::format("file {}:{} may have dirty data in the cache, newer than its backing file, "
+                                            "and {}: {}",
+                                            file.identity.dev, file.identity.ino, why,
+                                            record ? "not reading the older data" : record.error().message));
+}
+
 Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
                                    ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
     // Before anything is served from the cache (invariant 5); a change found
     // here bumps write_seq, so it comes before the sample below. If the check
-    // itself fails, this read goes to the backing file alone.
-    const bool coherent = static_cast<bool>(revalidate(file, fd));
+    // itself fails, this read goes to the backing file alone (if it may).
+    const Status coherent = revalidate(file, fd);
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;
@@ -191,6 +203,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
         pinned = file.record.pinned();
         bypass = file.bypass || file_id == 0 || !coherent;
     }
+    if (bypass)
+        BCL_TRY(backing_only_allowed(file, file_id,
+                                     coherent ? std::string("the cache is bypassed for it")
+                                              : fmt::format("its coherency check failed ({})",
+                                                            coherent.error().message)));
     // Mode none fills nothing, but still reads what the cache holds: dirty
     // data above all. A cache out of service (cache_state.h) fills nothing
     // either, and serves only its dirty data.
@@ -211,11 +228,16 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
 
     std::vector<Extent> extents;
     if (offset < cache_end) {
-        auto found = index_->lookup(file_id, offset, cache_end);
+        Result<std::vector<Extent>> found =
+            hooks_.fail_read_lookup && hooks_.fail_read_lookup(file, offset, out.size())
+                ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
+                : index_->lookup(file_id, offset, cache_end);
         if (found) {
             extents = std::move(found).value();
             if (!serving) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         } else {
+            BCL_TRY(backing_only_allowed(file, file_id,
+                                         fmt::format("its index lookup failed ({})", found.error().message)));
             log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
             st.may_insert = false;
         }

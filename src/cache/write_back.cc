@@ -42,6 +42,55 @@ ExtentValue cleaned(ExtentValue v) {
 
 }  // namespace
 
+bool CacheSet::read_dirty_extent(Extent& e, std::byte* dst) {
+    if (read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
+    // Moving GC may have moved it since the lookup (keeping its key) and
+    // its old bucket been reused: the index holds its new place.
+    auto found = index_->lookup(e.file(), e.start(), e.end());
+    if (!found) return false;
+    for (const Extent& now : found.value()) {
+        if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty()) continue;
+        if (!read_extent(now, now.start(), now.end(), dst, /*count_hit=*/false)) return false;
+        // Cleaned by the writeback's commit in its new place.
+        e = now;
+        return true;
+    }
+    return false;
+}
+
+Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
+    // Each round cleans the extents where the index holds them now; one
+    // moved again meanwhile is tried once more, a few times at most.
+    constexpr int kRounds = 4;
+    std::uint64_t bytes = 0;
+    for (int round = 0; round < kRounds && !written.empty(); ++round) {
+        IndexBatch batch;
+        std::vector<Extent> tried;
+        for (const Extent& e : written) {
+            auto found = index_->lookup(e.file(), e.start(), e.end());
+            if (!found) return found.error();
+            for (const Extent& now : found.value()) {
+                if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty())
+                    continue;
+                batch.replace_extent_if_unchanged(now.key, now.value, cleaned(now.value));
+                tried.push_back(now);
+            }
+        }
+        if (tried.empty()) break;
+        auto committed = index_->commit(batch, false);
+        if (!committed) return committed.error();
+        const auto& skipped = committed.value().skipped;
+        written.clear();
+        for (Extent& e : tried) {
+            if (std::find(skipped.begin(), skipped.end(), e.key) == skipped.end())
+                bytes += e.value.length;
+            else
+                written.push_back(std::move(e));
+        }
+    }
+    return bytes;
+}
+
 Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, int fd, std::uint64_t start,
                                                               std::uint64_t end, std::uint64_t max_bytes,
                                                               bool skip_unreadable) {
@@ -64,6 +113,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     while (n < dirty.size() && (n == 0 || bytes < max_bytes)) bytes += dirty[n++].value.length;
     out.more = n < dirty.size();
 
+    if (hooks_.after_write_back_lookup) hooks_.after_write_back_lookup(file, start, end);
+
     auto rw = rw_fd_locked(file, fd);
     if (!rw) return rw.error();
     // Extents skipped because the cache device cannot read them.
@@ -76,8 +127,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
         const std::uint64_t run_end = dirty[j - 1].end();
         AlignedBuffer buf(run_end - run_start);
         for (std::size_t k = i; k < j; ++k) {
-            if (!read_extent(dirty[k], dirty[k].start(), dirty[k].end(), buf.data() + (dirty[k].start() - run_start),
-                             /*count_hit=*/false)) {
+            if (!read_dirty_extent(dirty[k], buf.data() + (dirty[k].start() - run_start))) {
                 counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
                 if (!skip_unreadable)
                     return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read "
@@ -129,10 +179,18 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     }
     if (!committed) return committed.error();
     std::uint64_t cleaned_bytes = 0;
+    std::vector<Extent> moved_meanwhile;
     const auto& skipped = committed.value().skipped;
-    for (std::size_t k = 0; k < n; ++k)
-        if (!unreadable[k] && std::find(skipped.begin(), skipped.end(), dirty[k].key) == skipped.end())
+    for (std::size_t k = 0; k < n; ++k) {
+        if (unreadable[k]) continue;
+        if (std::find(skipped.begin(), skipped.end(), dirty[k].key) == skipped.end())
             cleaned_bytes += dirty[k].value.length;
+        else
+            moved_meanwhile.push_back(dirty[k]);
+    }
+    auto cleaned_moved = clean_moved(std::move(moved_meanwhile));
+    if (!cleaned_moved) return cleaned_moved.error();
+    cleaned_bytes += cleaned_moved.value();
     add_dirty(-static_cast<std::int64_t>(cleaned_bytes));
     if (cleaned_bytes != 0) note_gc_change();
     counters_.bytes_written_back.fetch_add(cleaned_bytes, std::memory_order_relaxed);

@@ -342,6 +342,49 @@ TEST_F(MovingGcDirtyTest, AReadOfDataMovedUnderItFindsItInItsNewPlace) {
     expect_consistent();
 }
 
+// The same under a foreground writeback (as a copy_file_range or a direct
+// write over dirty data does): it writes the moved data back and cleans it
+// in its new place, neither failing nor leaving it dirty.
+TEST_F(MovingGcDirtyTest, AWriteBackOfDataMovedUnderItFindsItInItsNewPlace) {
+    format_cache(64);
+    bool moved_under = false;
+    std::vector<Extent> looked_up;
+    CacheSetOptions o = wb_options();
+    const std::string other = random_bytes(rng_, 30 * kTestBucketSize);
+    o.hooks.after_write_back_lookup = [&](const CachedFile& file, std::uint64_t, std::uint64_t) {
+        if (moved_under || file.record.size != 16 * kTestBucketSize) return;
+        moved_under = true;
+        auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
+        ASSERT_TRUE(found);
+        looked_up = found.value();
+        set_->set_moving_gc_tunables(MovingGcTunables{true});
+        settle();
+        EngineFile d(*set_, path("d"));
+        EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
+    };
+    open_set(std::move(o));
+    write_whole(path("a"), "");
+    write_whole(path("d"), other);
+    EngineFile a(*set_, path("a"));
+    const std::string data = dirty_fragmented(*set_, a);
+    ASSERT_TRUE(set_->set_mode(CacheMode::writeback));
+    auto st = set_->write_back_range(*a.state, a.backing.fd(), 0, data.size());
+    ASSERT_TRUE(moved_under);
+    EXPECT_TRUE(st) << st.error().message;
+    EXPECT_GT(set_->stats().moved_bytes, 0u);
+    std::size_t reused = 0;
+    for (const Extent& e : looked_up)
+        if (set_->alloc().device(0).bucket(e.value.bucket).gen != e.value.gen) ++reused;
+    ASSERT_GT(reused, 0u) << "no bucket the writeback looked up was reused";
+    EXPECT_TRUE(backing_read(path("a"), 0, data.size()) == data);
+    EXPECT_EQ(set_->stats().dirty_data, 0u) << "cleaned in its new place";
+    auto record = set_->index().get_dirty_file(a.state->record.file_id);
+    ASSERT_TRUE(record);
+    EXPECT_FALSE(record.value().has_value());
+    EXPECT_TRUE(a.read(0, data.size()) == data);
+    expect_consistent();
+}
+
 // Power loss right after a move is committed: the cache device loses every
 // write it had not flushed. The moved dirty data was made durable before its entry
 // was, so nothing fsync acknowledged is lost and nothing stale is served.

@@ -121,6 +121,29 @@ protected:
     }
 };
 
+// A clean cache whose index cannot be read still serves every read, from
+// the backing file, and caches nothing meanwhile.
+TEST_F(CacheTest, AFailedIndexLookupOfACleanCacheReadsTheBackingFile) {
+    format_cache(96);
+    bool fail = false;
+    CacheSetOptions o = options();
+    o.hooks.fail_read_lookup = [&](const CachedFile&, std::uint64_t, std::uint64_t) { return fail; };
+    open_set(std::move(o));
+    const std::string data = random_bytes(rng_, 100000);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    EXPECT_EQ(f.read(0, 49152), data.substr(0, 49152));
+
+    fail = true;
+    const CacheStats before = set_->stats();
+    EXPECT_EQ(f.read(0, data.size()), data);
+    EXPECT_EQ(set_->stats().bytes_read_backing - before.bytes_read_backing, data.size());
+    fail = false;
+    auto cached = set_->cached_bytes(f.state->identity.dev, f.state->identity.ino);
+    ASSERT_TRUE(cached);
+    EXPECT_EQ(cached.value(), 49152u) << "nothing inserted while the index failed";
+}
+
 TEST_F(FaultyCacheTest, ExtentsBackToBackOnTheDeviceAreReadWithOneIo) {
     FaultyDevice* faults = open_faulty_set();
 

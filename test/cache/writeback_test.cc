@@ -127,6 +127,47 @@ TEST_F(WritebackTest, AWriteStaysInTheCacheUntilWrittenBack) {
     }
 }
 
+// A read that cannot look the cache up serves the backing file only where
+// no dirty data can be newer: a file with dirty data fails (EIO) instead.
+TEST_F(WritebackTest, AFailedIndexLookupNeverServesOlderDataThanTheCacheHolds) {
+    format_cache(96);
+    bool fail = false;
+    CacheSetOptions o = wb_options();
+    o.writeback.writeback_running = false;
+    o.hooks.fail_read_lookup = [&](const CachedFile&, std::uint64_t, std::uint64_t) { return fail; };
+    open_set(std::move(o));
+    const std::string old = random_bytes(rng_, 50000);
+    const std::string other = random_bytes(rng_, 30000);
+    write_whole(path("a"), old);
+    write_whole(path("b"), other);
+    EngineFile a(*set_, path("a"));
+    EngineFile b(*set_, path("b"));
+    std::string data = old;
+    const std::string patch = random_bytes(rng_, 20000);
+    a.write(8192, patch);
+    data.replace(8192, patch.size(), patch);
+    ASSERT_NE(dirty(), 0u);
+
+    fail = true;
+    std::string buf(data.size(), '\0');
+    auto n = set_->read(*a.state, a.backing.fd(), 0, std::as_writable_bytes(std::span(buf.data(), buf.size())));
+    ASSERT_FALSE(n) << "served the backing file's older data";
+    EXPECT_EQ(n.error().code, Errc::io);
+    // Nor a range of it that holds no dirty block: the failed lookup cannot
+    // tell where the dirty data is.
+    n = set_->read(*a.state, a.backing.fd(), 40960, std::as_writable_bytes(std::span(buf.data(), 4096)));
+    EXPECT_FALSE(n);
+    // A file without dirty data is still served, from its backing file.
+    EXPECT_EQ(b.read(0, other.size()), other);
+
+    fail = false;
+    EXPECT_EQ(a.read(0, data.size()), data);
+    ASSERT_TRUE(set_->write_back_all());
+    ASSERT_FALSE(has_dirty_record(a.state->record.file_id));
+    fail = true;
+    EXPECT_EQ(a.read(0, data.size()), data) << "written back: the backing file is up to date";
+}
+
 TEST_F(WritebackTest, ConcurrentWritersOfOneFileAllLand) {
     // Whole-block writes put their data on the cache device before they
     // take the file's lock; partial ones merge under it. Eight threads,

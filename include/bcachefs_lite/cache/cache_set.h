@@ -31,7 +31,11 @@
 // a gap is read from the backing file instead — except for dirty data,
 // whose only copy is in the cache: it is looked up again (moving GC may
 // have moved it and its old bucket been reused) and, if the index still
-// holds it, the read fails (EIO), never returning older backing data. Missed data, widened to whole blocks, is written to the
+// holds it, the read fails (EIO), never returning older backing data. A
+// read that cannot use the cache at all (the coherency check or the index
+// lookup failed, or the file is bypassed) goes to the backing file alone
+// only if the file has no dirty-file record; otherwise it fails (EIO) too,
+// while a cache that never held dirty data stays available. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
 // durability (not in mode none), if the promotion policy admits it
 // (promotion.h, promotion_gate.cc). The block that holds end of file is
@@ -67,7 +71,11 @@
 // Writeback (write_back.cc, writeback_task.cc): dirty extents are read from
 // the cache, written to the backing file (found by handle), fdatasync'ed,
 // and only then replaced by clean copies (invariant 2), with the file's
-// mtime restored to its writer's. A task on the strand does this file by
+// mtime restored to its writer's. Moving GC may move a dirty extent (under
+// its key) between the lookup and the read, or the read and the commit: an
+// extent that cannot be read where it was found is read where the index
+// holds it now, and one whose clean replacement was skipped is cleaned in
+// its new place (the file's write_lock keeps its data the same). A task on the strand does this file by
 // file at a rate set as bcache sets it; a flush does it at full speed.
 //
 // GC (gc.cc): a mark pass streams every extent in bounded steps on the
@@ -195,6 +203,14 @@ struct CacheTestHooks {
     // Called by a read after its index lookup and before it reads the cache
     // device (file, offset, length). Default: none.
     std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> after_read_lookup;
+    // Called by a read before its index lookup: true makes the lookup fail
+    // as if the index could not be read (file, offset, length). Default:
+    // none.
+    std::function<bool(const CachedFile&, std::uint64_t, std::uint64_t)> fail_read_lookup;
+    // Called by a foreground or background writeback after its index lookup
+    // and before it reads the dirty extents from the cache device (file,
+    // start, end). Default: none.
+    std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> after_write_back_lookup;
     // Called by moving GC after it copied a step's extents and before it
     // swaps their index entries. Default: none.
     std::function<void()> before_move_commit;
@@ -537,6 +553,11 @@ private:
     // the range as the index holds it now; false when the index still holds
     // `old` there, or what it holds now is dirty and unreadable too.
     Result<bool> read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end);
+    // A read that cannot use the cache for the file (`why`) goes to the
+    // backing file alone only if the file holds no dirty data: that would
+    // be newer than the backing file. Errc::io when its dirty-file record
+    // says it does, or the index cannot tell.
+    Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
     // promotion_gate.cc: whether a missed range [offset, offset + length)
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
@@ -629,6 +650,17 @@ private:
     // dirty and the rest is written back; without, they fail the call (EIO).
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                               std::uint64_t max_bytes, bool skip_unreadable = false);
+    // Reads dirty extent `e` whole into dst, without counting a hit. If it
+    // cannot be read where the lookup found it, reads it where the index
+    // holds it now (moving GC moves extents under their key) and sets `e`
+    // to that; false when that fails too or it was not moved.
+    bool read_dirty_extent(Extent& e, std::byte* dst);
+    // Extents written back whose clean replacement was skipped: moving GC
+    // moved them (under their key, with the same data) between their read
+    // and the commit. Marks them clean where the index holds them now; the
+    // bytes cleaned. The caller holds the file's write_lock, so nothing
+    // else can have changed their data.
+    Result<std::uint64_t> clean_moved(std::vector<Extent> written);
     Status retire_if_clean_locked(CachedFile& file);
     Result<WriteBackResult> write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                             std::uint64_t max_bytes, bool skip_unreadable = false);
