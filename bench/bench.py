@@ -227,10 +227,47 @@ def allocator_model_hits(trace, nbuckets, bucket_blocks, free=0, free_inc=0, mov
     return hits
 
 
+def bucket_belady_hits(trace, nbuckets, bucket_blocks):
+    """Belady's rule applied to whole buckets: the model's placement (misses
+    fill buckets in order, through one open bucket), every data bucket
+    usable, and the bucket reused is the one whose blocks are next read
+    furthest in the future (empty ones first). Belady's rule is not proven
+    optimal for groups of blocks; this shows what knowing the future buys
+    a cache that reuses buckets whole and places data as this one does,
+    i.e. how much a better order of reuse alone could win."""
+    n = len(trace)
+    nxt, seen = [0] * n, {}
+    for i in range(n - 1, -1, -1):
+        nxt[i] = seen.get(trace[i], n + 1)  # never read again: as far as can be
+        seen[trace[i]] = i
+    where, next_use = {}, {}  # block -> its bucket, its next read
+    contents = [[] for _ in range(nbuckets)]
+    idle = set(range(nbuckets))
+    hits, open_b, fill = 0, None, 0
+    for i, block in enumerate(trace):
+        if block in where:
+            hits += 1
+            next_use[block] = nxt[i]
+            continue
+        if open_b is None or fill == bucket_blocks:
+            if open_b is not None:
+                idle.add(open_b)
+            victim = max(idle, key=lambda b: (min((next_use[x] for x in contents[b]), default=2 * n + 2), -b))
+            idle.discard(victim)
+            for x in contents[victim]:
+                del where[x], next_use[x]
+            contents[victim], open_b, fill = [], victim, 0
+        where[block], next_use[block] = open_b, nxt[i]
+        contents[open_b].append(block)
+        fill += 1
+    return hits
+
+
 def allocator_model(trace_path, nbuckets, bucket_blocks):
-    """The model's hit ratios: bucket-granular LRU over every data bucket,
-    then with the freelists as the cache keeps them (buckets waiting on them
-    still read; free[movinggc] empty, then filled, as moving GC keeps it),
+    """The model's hit ratios: bucket-granular LRU over every data bucket
+    (and, beside it, Belady's rule over the same whole buckets), then with
+    the freelists as the cache keeps them (buckets waiting on them still
+    read; free[movinggc] empty, then filled, as moving GC keeps it),
     then under the earlier rule (invalidation ends the reads at once; the
     reserve, when filled, never rotates)."""
     with open(trace_path) as f:
@@ -246,6 +283,7 @@ def allocator_model(trace_path, nbuckets, bucket_blocks):
     return {
         "buckets": nbuckets, "bucket_blocks": bucket_blocks, "free": free, "free_inc": free_inc,
         "bucket_lru_hit_ratio": ratio(),
+        "bucket_belady_hit_ratio": bucket_belady_hits(trace, nbuckets, bucket_blocks) / n,
         "allocator_hit_ratio": ratio(free=free, free_inc=free_inc),
         "allocator_movinggc_hit_ratio": ratio(free=free, free_inc=free_inc, movinggc=True),
         "old_rule_hit_ratio": ratio(free=free, free_inc=free_inc, old_gen_reads=False),
@@ -471,6 +509,9 @@ def print_table(rows, hit, meta):
                       f"{md['bucket_lru_hit_ratio'] * 100:.1f}%; with the freelists (free {md['free']}, free_inc "
                       f"{md['free_inc']}) {md['allocator_hit_ratio'] * 100:.1f}%, and free[movinggc] filled "
                       f"{md['allocator_movinggc_hit_ratio'] * 100:.1f}%")
+                if "bucket_belady_hit_ratio" in md:
+                    print(f"  whole buckets reused by Belady's rule (knowing the future), same placement: "
+                          f"{md['bucket_belady_hit_ratio'] * 100:.1f}%")
                 if "old_rule_hit_ratio" in md:
                     print(f"  under the earlier rule (invalidation ends the reads at once): "
                           f"{md['old_rule_hit_ratio'] * 100:.1f}%, free[movinggc] filled "
