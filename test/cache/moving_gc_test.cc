@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -243,6 +244,37 @@ protected:
         o.writeback.writeback_running = false;
         return o;
     }
+    // What a move_under() hook saw: whether it ran, and the extents of a's
+    // file it looked up before moving them.
+    struct MoveUnder {
+        bool done = false;
+        std::vector<Extent> looked_up;
+    };
+    // A test hook that, the first time it runs for a's file (16 buckets),
+    // looks its extents up, turns moving GC on and lets it move them, then
+    // has "d" (holding `other`) take every bucket the allocator can give,
+    // the emptied ones first.
+    std::function<void(const CachedFile&, std::uint64_t, std::uint64_t)> move_under(MoveUnder& m,
+                                                                                    const std::string& other) {
+        return [this, &m, &other](const CachedFile& file, std::uint64_t, std::uint64_t) {
+            if (m.done || file.record.size != 16 * kTestBucketSize) return;
+            m.done = true;
+            auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
+            ASSERT_TRUE(found);
+            m.looked_up = found.value();
+            set_->set_moving_gc_tunables(MovingGcTunables{true});
+            settle();
+            EngineFile d(*set_, path("d"));
+            EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
+        };
+    }
+    // How many of the extents the hook looked up lie in buckets reused since.
+    std::size_t reused_buckets(const MoveUnder& m) {
+        std::size_t reused = 0;
+        for (const Extent& e : m.looked_up)
+            if (set_->alloc().device(0).bucket(e.value.bucket).gen != e.value.gen) ++reused;
+        return reused;
+    }
     // On `set`: "c" (20 buckets) cached clean, "a" (16 buckets) written
     // dirty through `a`, then fragmented by overwrites that skip the cache;
     // a's contents.
@@ -308,23 +340,10 @@ TEST_F(MovingGcDirtyTest, MovedDirtyDataStaysDirtyAndIsWrittenBackExactly) {
 // new place: it neither fails nor returns the buckets' new contents.
 TEST_F(MovingGcDirtyTest, AReadOfDataMovedUnderItFindsItInItsNewPlace) {
     format_cache(64);
-    bool moved_under = false;
-    std::vector<Extent> looked_up;
+    MoveUnder m;
     CacheSetOptions o = wb_options();
     const std::string other = random_bytes(rng_, 30 * kTestBucketSize);
-    o.hooks.after_read_lookup = [&](const CachedFile& file, std::uint64_t, std::uint64_t) {
-        if (moved_under || file.record.size != 16 * kTestBucketSize) return;
-        moved_under = true;
-        auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
-        ASSERT_TRUE(found);
-        looked_up = found.value();
-        set_->set_moving_gc_tunables(MovingGcTunables{true});
-        settle();
-        // Another file takes every bucket the allocator can give, the
-        // emptied ones first.
-        EngineFile d(*set_, path("d"));
-        EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
-    };
+    o.hooks.after_read_lookup = move_under(m, other);
     open_set(std::move(o));
     write_whole(path("a"), "");
     write_whole(path("d"), other);
@@ -332,12 +351,9 @@ TEST_F(MovingGcDirtyTest, AReadOfDataMovedUnderItFindsItInItsNewPlace) {
     const std::string data = dirty_fragmented(*set_, a);
     ASSERT_TRUE(set_->set_mode(CacheMode::writeback));
     const std::string got = a.read(0, data.size());
-    ASSERT_TRUE(moved_under);
+    ASSERT_TRUE(m.done);
     EXPECT_GT(set_->stats().moved_bytes, 0u);
-    std::size_t reused = 0;
-    for (const Extent& e : looked_up)
-        if (set_->alloc().device(0).bucket(e.value.bucket).gen != e.value.gen) ++reused;
-    ASSERT_GT(reused, 0u) << "no bucket the read looked up was reused";
+    ASSERT_GT(reused_buckets(m), 0u) << "no bucket the read looked up was reused";
     EXPECT_TRUE(got == data);
     expect_consistent();
 }
@@ -347,21 +363,10 @@ TEST_F(MovingGcDirtyTest, AReadOfDataMovedUnderItFindsItInItsNewPlace) {
 // in its new place, neither failing nor leaving it dirty.
 TEST_F(MovingGcDirtyTest, AWriteBackOfDataMovedUnderItFindsItInItsNewPlace) {
     format_cache(64);
-    bool moved_under = false;
-    std::vector<Extent> looked_up;
+    MoveUnder m;
     CacheSetOptions o = wb_options();
     const std::string other = random_bytes(rng_, 30 * kTestBucketSize);
-    o.hooks.after_write_back_lookup = [&](const CachedFile& file, std::uint64_t, std::uint64_t) {
-        if (moved_under || file.record.size != 16 * kTestBucketSize) return;
-        moved_under = true;
-        auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
-        ASSERT_TRUE(found);
-        looked_up = found.value();
-        set_->set_moving_gc_tunables(MovingGcTunables{true});
-        settle();
-        EngineFile d(*set_, path("d"));
-        EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
-    };
+    o.hooks.after_write_back_lookup = move_under(m, other);
     open_set(std::move(o));
     write_whole(path("a"), "");
     write_whole(path("d"), other);
@@ -369,13 +374,10 @@ TEST_F(MovingGcDirtyTest, AWriteBackOfDataMovedUnderItFindsItInItsNewPlace) {
     const std::string data = dirty_fragmented(*set_, a);
     ASSERT_TRUE(set_->set_mode(CacheMode::writeback));
     auto st = set_->write_back_range(*a.state, a.backing.fd(), 0, data.size());
-    ASSERT_TRUE(moved_under);
+    ASSERT_TRUE(m.done);
     EXPECT_TRUE(st) << st.error().message;
     EXPECT_GT(set_->stats().moved_bytes, 0u);
-    std::size_t reused = 0;
-    for (const Extent& e : looked_up)
-        if (set_->alloc().device(0).bucket(e.value.bucket).gen != e.value.gen) ++reused;
-    ASSERT_GT(reused, 0u) << "no bucket the writeback looked up was reused";
+    ASSERT_GT(reused_buckets(m), 0u) << "no bucket the writeback looked up was reused";
     EXPECT_TRUE(backing_read(path("a"), 0, data.size()) == data);
     EXPECT_EQ(set_->stats().dirty_data, 0u) << "cleaned in its new place";
     auto record = set_->index().get_dirty_file(a.state->record.file_id);
