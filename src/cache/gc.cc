@@ -49,13 +49,19 @@ Result<bool> GcJob::step() {
                 ++cur_.dirty_failed;
                 drop = true;
             }
-            if (!drop && v.device < alloc_.ndevices()) {
+            // Every copy keeps its bucket live; the extent is stale only
+            // when none of them is left.
+            for (unsigned i = 0; !drop && i < v.nptrs(); ++i) {
+                const ExtentPtr p = v.ptr(i);
+                if (p.device >= alloc_.ndevices()) continue;
                 const GcMark mark = v.pinned() ? GcMark::pinned : v.dirty() ? GcMark::dirty : GcMark::reclaimable;
                 const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
-                CacheAllocator& ca = alloc_.device(v.device);
-                stale = !ca.gc_mark(v.bucket, v.gen, mark, sectors);
-                served = stale && !v.dirty() && !ca.ptr_stale(v.bucket, v.gen);
+                CacheAllocator& ca = alloc_.device(p.device);
+                const bool copy_stale = !ca.gc_mark(p.bucket, p.gen, mark, sectors);
+                if (!copy_stale) stale = false;
+                if (copy_stale && !v.dirty() && !ca.ptr_stale(p.bucket, p.gen)) served = true;
             }
+            if (!stale) served = false;
             if (served) {
                 ++cur_.awaiting_reuse;
             } else if (stale) {
