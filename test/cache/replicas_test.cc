@@ -332,6 +332,35 @@ TEST_F(ReplicasTest, GcKeepsBothBucketsOfADirtyExtentLive) {
     EXPECT_EQ(again.read(0, dirty.size()), dirty);
 }
 
+// A copy whose bucket was reused is taken out of an extent another copy
+// keeps live: left in, its gen could match again after the gen wraps.
+TEST_F(ReplicasTest, GcDropsACopyWhoseBucketWasReused) {
+    open_replicated(2);
+    const std::string clean = random_bytes(rng_, kTestBucketSize);
+    write_whole(path("c"), clean);
+    EngineFile c(*set_, path("c"));
+    ASSERT_EQ(c.read(0, clean.size()), clean);
+    auto extents = extents_of(c, clean.size());
+    ASSERT_EQ(extents.size(), 1u);
+    const Extent e = extents[0];
+    ASSERT_EQ(e.value.nptrs(), 1u);
+    // A second copy on the other device, one gen behind its bucket.
+    const std::uint8_t other = e.value.device == 0 ? 1 : 0;
+    const std::uint64_t bucket = set_->alloc().device(other).geometry().nbuckets - 1;
+    const std::uint8_t gen = set_->alloc().device(other).bucket(bucket).gen;
+    ExtentValue two = e.value;
+    two.replica = ExtentPtr{other, bucket, static_cast<std::uint8_t>(gen - 1), bucket * (kTestBucketSize / 512)};
+    IndexBatch batch;
+    batch.replace_extent_if_unchanged(e.key, e.value, two);
+    ASSERT_TRUE(set_->index().commit(batch, false));
+    ASSERT_EQ(extents_of(c, clean.size())[0].value.nptrs(), 2u);
+    ASSERT_TRUE(set_->run_gc());
+    extents = extents_of(c, clean.size());
+    ASSERT_EQ(extents.size(), 1u);
+    EXPECT_EQ(extents[0].value, e.value) << "the stale copy is gone, the live one stays";
+    EXPECT_EQ(c.read(0, clean.size()), clean);
+}
+
 TEST_F(ReplicasTest, AReadErrorOnOneCopyIsServedFromTheOther) {
     open_replicated(2);
     const std::string dirty = random_bytes(rng_, 2 * kTestBucketSize);
