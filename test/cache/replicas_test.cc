@@ -330,6 +330,14 @@ TEST_F(ReplicasTest, GcKeepsBothBucketsOfADirtyExtentLive) {
     reopen_replicated();
     EngineFile again(*set_, path("d"));
     EXPECT_EQ(again.read(0, dirty.size()), dirty);
+    // Written back, the data is clean and keeps one copy.
+    ASSERT_TRUE(set_->write_back_all());
+    EXPECT_EQ(backing_read(path("d"), 0, dirty.size()), dirty);
+    for (const Extent& e : extents_of(again, dirty.size())) {
+        EXPECT_FALSE(e.value.dirty());
+        EXPECT_EQ(e.value.nptrs(), 1u);
+    }
+    EXPECT_EQ(again.read(0, dirty.size()), dirty);
 }
 
 // A copy whose bucket was reused is taken out of an extent another copy
