@@ -271,6 +271,10 @@ std::string CacheSet::cache_name() const {
 
 Status CacheSet::check_index_contents(Status pass) {
     const auto refuse = [&](const std::string& why) {
+        // fsck checks caches of one device only.
+        if (devices_.size() > 1)
+            return make_error(Errc::corrupt, fmt::format("index {} of cache set {} fails its checks ({})",
+                                                         index_dir_, cache_name(), why));
         return make_error(Errc::corrupt, fmt::format("index {} of cache {} fails its checks ({}); run "
                                                      "`bcachefs-lite-ctl fsck {} --index {}`",
                                                      index_dir_, cache_name(), why, cache_name(),
