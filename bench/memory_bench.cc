@@ -418,7 +418,7 @@ Result<std::uint64_t> read_back(CacheSet& set, const std::string& dir, std::uint
 
 CacheSetOptions set_options(const WorkDir& work) {
     CacheSetOptions o;
-    o.cache_path = work.file("cache.img");
+    o.cache_paths = {work.file("cache.img")};
     o.index_dir = work.file("index");
     o.mode = CacheMode::writethrough;
     return o;

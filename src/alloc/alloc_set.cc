@@ -33,12 +33,30 @@ AllocSet::AllocSet(std::vector<std::unique_ptr<CacheAllocator>> devices, std::in
       rescale_interval_(rescale_interval),
       rescale_(rescale_interval) {}
 
-Result<AllocPtrs> AllocSet::alloc_set(Reserve reserve, unsigned n, bool wait) {
-    if (n == 0 || n > devices_.size() || n > kMaxAllocSet)
-        return make_error(Errc::invalid, fmt::format("cannot take {} buckets from {} cache devices", n, devices_.size()));
+Result<AllocPtrs> AllocSet::alloc_set(Reserve reserve, unsigned n, bool wait, std::uint32_t avoid_devs) {
+    std::vector<unsigned> order;
+    for (unsigned d = 0; d < devices_.size(); ++d)
+        if ((avoid_devs & (1u << d)) == 0) order.push_back(d);
+    if (n == 0 || n > order.size() || n > kMaxAllocSet)
+        return make_error(Errc::invalid, fmt::format("cannot take {} buckets from {} cache devices", n, order.size()));
+    if (order.size() > 1) {
+        // The count is a snapshot: another allocation may change it, which
+        // only makes the order a little less exact.
+        std::vector<std::size_t> ready(devices_.size(), 0);
+        for (unsigned d : order) ready[d] = devices_[d]->ready_buckets();
+        const unsigned turn = rotation_.fetch_add(1, std::memory_order_relaxed);
+        const auto ndev = static_cast<unsigned>(devices_.size());
+        std::sort(order.begin(), order.end(), [&](unsigned a, unsigned b) {
+            if (ready[a] != ready[b]) return ready[a] > ready[b];
+            return (a + ndev - turn % ndev) % ndev < (b + ndev - turn % ndev) % ndev;
+        });
+        order.resize(n);
+        std::sort(order.begin(), order.end());
+    }
     AllocPtrs ptrs;
     for (unsigned i = 0; i < n; ++i) {
-        CacheAllocator& ca = *devices_[i];
+        const unsigned d = order[i];
+        CacheAllocator& ca = *devices_[d];
         auto b = ca.bucket_alloc(reserve, wait);
         if (!b) {
             bucket_free(ptrs);
@@ -47,7 +65,7 @@ Result<AllocPtrs> AllocSet::alloc_set(Reserve reserve, unsigned n, bool wait) {
         }
         // The bucket is ours (pinned) and its gen cannot change under us.
         const std::uint64_t bucket = b.value();
-        ptrs.ptr[i] = AllocPtr{i, bucket, ca.bucket(bucket).gen, bucket * ca.geometry().bucket_sectors};
+        ptrs.ptr[i] = AllocPtr{d, bucket, ca.bucket(bucket).gen, bucket * ca.geometry().bucket_sectors};
         ptrs.nptrs = i + 1;
     }
     return ptrs;

@@ -166,6 +166,13 @@ std::vector<std::uint64_t> CacheAllocator::free_inc() const {
     return contents(free_inc_);
 }
 
+std::size_t CacheAllocator::ready_buckets() const {
+    std::lock_guard lk(bucket_lock_);
+    std::size_t n = 0;
+    for (const auto& f : free_) n += f.size();
+    return n;
+}
+
 std::vector<std::uint64_t> CacheAllocator::freelist(Reserve reserve) const {
     std::lock_guard lk(bucket_lock_);
     return contents(free_[static_cast<std::size_t>(reserve)]);

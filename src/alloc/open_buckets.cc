@@ -25,9 +25,17 @@ void SectorAllocator::close_all() {
 }
 
 SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key, unsigned write_point,
-                                                             bool pinned, AllocPtrs& fresh) {
-    // A bucket with space left only takes data of its own class.
-    auto usable = [pinned](const OpenBucket& ob) { return ob.sectors_free == 0 || ob.pinned == pinned; };
+                                                             bool pinned, std::uint32_t avoid_devs,
+                                                             AllocPtrs& fresh) {
+    // A bucket with space left only takes data of its own class, and none
+    // on a device to avoid.
+    auto usable = [pinned, avoid_devs](const OpenBucket& ob) {
+        if (ob.sectors_free == 0) return true;
+        if (ob.pinned != pinned) return false;
+        for (const AllocPtr& p : ob.ptrs)
+            if (avoid_devs & (1u << p.dev)) return false;
+        return true;
+    };
 
     auto ret = data_buckets_.end();
     auto same_writer = data_buckets_.end();
@@ -62,7 +70,8 @@ SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key
 }
 
 Result<SectorAlloc> SectorAllocator::alloc_sectors(const WriteKey& start, std::uint32_t sectors,
-                                                   unsigned write_point, bool write_prio, bool pinned, bool wait) {
+                                                   unsigned write_point, bool write_prio, bool pinned, bool wait,
+                                                   std::uint32_t avoid_devs) {
     if (sectors == 0) return make_error(Errc::invalid, "an allocation of 0 sectors");
 
     AllocPtrs fresh;
@@ -70,9 +79,9 @@ Result<SectorAlloc> SectorAllocator::alloc_sectors(const WriteKey& start, std::u
     List::iterator b;
     // Taking a bucket may sleep: do it unlocked, then pick again (another
     // writer may have filled the need meanwhile).
-    while ((b = pick_locked(start, write_point, pinned, fresh)) == data_buckets_.end()) {
+    while ((b = pick_locked(start, write_point, pinned, avoid_devs, fresh)) == data_buckets_.end()) {
         lk.unlock();
-        auto r = set_.alloc_set(write_prio ? Reserve::movinggc : Reserve::none, replicas_, wait);
+        auto r = set_.alloc_set(write_prio ? Reserve::movinggc : Reserve::none, replicas_, wait, avoid_devs);
         if (!r) return r.error();
         fresh = r.value();
         lk.lock();

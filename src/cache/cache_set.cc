@@ -8,6 +8,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <future>
 
@@ -63,10 +64,22 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
-    auto opened = open_cache_device(options.cache_path, std::move(options.device), options.create_size);
+    if (options.replicas < 1 || options.replicas > 2)
+        return make_error(Errc::invalid, fmt::format("replicas={}: expected 1 or 2", options.replicas));
+    auto opened = open_cache_devices(options.cache_paths, std::move(options.devices), options.create_size);
     if (!opened) return opened.error();
+    if (options.replicas > opened.value().devices.size()) {
+        const bool one = opened.value().devices.size() == 1;
+        if (opened.value().created) ::unlink(options.cache_paths[0].c_str());
+        return make_error(Errc::invalid,
+                          fmt::format("replicas={} needs a cache set of at least {} devices; cache {} has {}",
+                                      options.replicas, options.replicas,
+                                      one ? opened.value().devices[0]->path()
+                                          : uuid_to_string(opened.value().devices[0]->superblock().set_id()),
+                                      opened.value().devices.size()));
+    }
     std::unique_ptr<CacheSet> set(new CacheSet(log, options));
-    set->devices_.push_back(std::move(opened.value().device));
+    set->devices_ = std::move(opened.value().devices);
     const bool created_device = opened.value().created;
 
     bool created_index = false;
@@ -81,7 +94,7 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
         set.reset();
         std::error_code ec;
         if (created_index) std::filesystem::remove_all(index_dir, ec);
-        if (created_device) ::unlink(options.cache_path.c_str());
+        if (created_device) ::unlink(options.cache_paths[0].c_str());
         return st.error();
     }
     return set;
@@ -116,27 +129,32 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     CacheDevice& dev = *devices_[0];
     const Superblock& sb = dev.superblock();
     block_size_ = sb.block_size;
-    index_dir_ = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.uuid));
+    index_dir_ = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
 
     std::error_code ec;
     created_index = !std::filesystem::exists(index_dir_, ec);
     auto have_index = Index::exists(index_dir_);
     if (!have_index) return have_index.error();
     if (!have_index.value()) {
-        if (sb.dirty())
+        const bool any_dirty = std::any_of(devices_.begin(), devices_.end(),
+                                           [](const auto& d) { return d->superblock().dirty(); });
+        const bool any_indexed = std::any_of(devices_.begin(), devices_.end(), [](const auto& d) {
+            return (d->superblock().flags & kSbFlagIndexed) != 0;
+        });
+        if (any_dirty)
             return make_error(Errc::corrupt,
                               fmt::format("cache {} may hold dirty data, but its index {} is missing: without it "
                                           "that data cannot be found; restore the index (or name it with index=), "
                                           "or give the data up by formatting the cache anew",
-                                          dev.path(), index_dir_));
-        if (sb.flags & kSbFlagIndexed)
+                                          cache_name(), index_dir_));
+        if (any_indexed)
             log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty",
-                      dev.path(), index_dir_);
+                      cache_name(), index_dir_);
     }
     for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
     IndexOptions io;
     io.create_if_missing = true;
-    io.cache_uuid = sb.uuid;
+    io.cache_uuid = sb.set_id();
     // Rule 2 of index_format.h: whatever the index is about to make durable
     // may point at cache data; that data becomes durable first.
     io.before_durable = [this] { return flush_devices(); };
@@ -187,6 +205,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         BCL_TRY(alloc_->device(d).load(loaded));
     }
     sectors_ = std::make_unique<SectorAllocator>(*alloc_);
+    replicas_ = options.replicas;
+    if (replicas_ > 1) dirty_sectors_ = std::make_unique<SectorAllocator>(*alloc_, replicas_);
     files_ = std::make_unique<FileTable>(*index_, log_, [this] { request_gc(); });
     std::uint64_t data_sectors = 0;
     for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
@@ -210,14 +230,14 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         return st;
     }
     if (gc_->last_pass().dropped != 0)
-        log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", dev.path(),
+        log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", cache_name(),
                   gc_->last_pass().dropped);
     dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
     if (dirty_bytes() != 0) dirty_seen_.store(true, std::memory_order_release);
     if (dirty_bytes() != 0 && !writeback_possible_)
         return make_error(Errc::unsupported,
                           fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",
-                                      dev.path(), dirty_bytes(), writeback_unavailable_));
+                                      cache_name(), dirty_bytes(), writeback_unavailable_));
     // Fill the freelists before the first read needs them.
     background_->run_until_idle();
     gc_timer_ = std::make_unique<Timer>(*background_);
@@ -234,7 +254,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // Pinned files come back into the cache without waiting to be opened.
     queue_pin_resume();
     background_->start();
-    log_.debug("cache {} open: {} buckets of {} bytes, index {}", dev.path(), dev.nbuckets() - dev.first_bucket(),
+    log_.debug("cache {} open: {} buckets of {} bytes, index {}", cache_name(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);
     return ok();
 }
@@ -243,11 +263,21 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
 // could return wrong data, and fsck can tell what may be repaired. The
 // extents are read by the first GC pass (its result is `pass`); the
 // dirty-file records, few, are read here.
+std::string CacheSet::cache_name() const {
+    std::string name;
+    for (const auto& d : devices_) name += (name.empty() ? "" : ":") + d->path();
+    return name;
+}
+
 Status CacheSet::check_index_contents(Status pass) {
     const auto refuse = [&](const std::string& why) {
+        // fsck checks caches of one device only.
+        if (devices_.size() > 1)
+            return make_error(Errc::corrupt, fmt::format("index {} of cache set {} fails its checks ({})",
+                                                         index_dir_, cache_name(), why));
         return make_error(Errc::corrupt, fmt::format("index {} of cache {} fails its checks ({}); run "
                                                      "`bcachefs-lite-ctl fsck {} --index {}`",
-                                                     index_dir_, devices_[0]->path(), why, devices_[0]->path(),
+                                                     index_dir_, cache_name(), why, cache_name(),
                                                      index_dir_));
     };
     if (!pass) {
@@ -292,6 +322,7 @@ Status CacheSet::close() {
     if (background_) background_->stop();
     drop_pin_jobs();
     if (sectors_) sectors_->close_all();
+    if (dirty_sectors_) dirty_sectors_->close_all();
 
     Status result = flush_devices();
     if (index_ && alloc_ && result) {
@@ -312,7 +343,7 @@ Status CacheSet::close() {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
         } else if (result && devices_.size() != 0) {
             log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
-                      devices_[0]->path());
+                      cache_name());
         }
         // A device out of service is not written to, not even its superblock.
         if (result && in_service()) {
@@ -334,23 +365,30 @@ Status CacheSet::clear_dirty_flags() {
     return ok();
 }
 
-// The whole checksummed range of the extent is read back (it stays on the
-// device while the bucket's gen matches). An extent that cannot be read is
-// kept: a failing device is not proof that the data never arrived.
+// The whole checksummed range of each copy is read back (it stays on the
+// device while the bucket's gen matches). A copy that cannot be read is
+// taken as intact: a failing device is not proof that the data never
+// arrived. Every copy of an acknowledged write was written before it was
+// acknowledged, so one torn copy means a write that never was.
 bool CacheSet::dirty_data_intact(const Extent& e) {
     const ExtentValue& v = e.value;
-    if (!v.crc_valid() || v.device >= devices_.size()) return true;
-    CacheDevice& dev = *devices_[v.device];
-    if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return true;
-    const std::uint64_t start = v.crc_device_offset();
-    const std::uint64_t bucket_start = dev.offset_of(v.bucket);
-    if (start < bucket_start || start + v.crc_length > bucket_start + dev.bucket_size() ||
-        start % block_size_ != 0 || v.crc_length % block_size_ != 0)
-        return false;
-    AlignedBuffer buf(v.crc_length);
-    if (!dev.read_bucket(v.bucket, static_cast<std::uint32_t>((start - bucket_start) / kSectorSize), buf.span()))
-        return true;
-    return crc32c(0, buf.span()) == v.data_crc;
+    if (!v.crc_valid()) return true;
+    for (unsigned i = 0; i < v.nptrs(); ++i) {
+        const ExtentPtr p = v.ptr(i);
+        if (p.device >= devices_.size()) continue;
+        CacheDevice& dev = *devices_[p.device];
+        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) continue;
+        const std::uint64_t start = v.crc_device_offset(i);
+        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
+        if (start < bucket_start || start + v.crc_length > bucket_start + dev.bucket_size() ||
+            start % block_size_ != 0 || v.crc_length % block_size_ != 0)
+            return false;
+        AlignedBuffer buf(v.crc_length);
+        if (!dev.read_bucket(p.bucket, static_cast<std::uint32_t>((start - bucket_start) / kSectorSize), buf.span()))
+            continue;
+        if (crc32c(0, buf.span()) != v.data_crc) return false;
+    }
+    return true;
 }
 
 Status CacheSet::flush_devices() {
@@ -553,9 +591,11 @@ Result<std::uint64_t> CacheSet::file_bytes(std::uint64_t dev, std::uint64_t ino,
 
 Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
     return file_bytes(dev, ino, [this](const Extent& e) {
-        if (e.value.device >= alloc_->ndevices()) return false;
-        const CacheAllocator& ca = alloc_->device(e.value.device);
-        return !ca.ptr_stale(e.value.bucket, e.value.gen);
+        for (unsigned i = 0; i < e.value.nptrs(); ++i) {
+            const ExtentPtr p = e.value.ptr(i);
+            if (p.device < alloc_->ndevices() && !alloc_->device(p.device).ptr_stale(p.bucket, p.gen)) return true;
+        }
+        return false;
     });
 }
 

@@ -46,23 +46,36 @@ Result<ConsistencyReport> check_consistency(const Index& index, const AllocSet& 
                                    prev_end));
         prev_file = k.file;
         prev_end = k.end;
-        if (v.device >= ndev || v.bucket < alloc.device(v.device).geometry().first_bucket ||
-            v.bucket >= alloc.device(v.device).geometry().nbuckets) {
-            problem(r, fmt::format("file {}: extent ending at {} points at device {} bucket {}, which does not exist",
-                                   k.file, k.end, v.device, v.bucket));
-            continue;
+        // Every copy counts in its own bucket; the extent is stale when no
+        // copy is live.
+        const auto sectors = static_cast<std::uint32_t>(v.length / kSectorSize);
+        bool live_copy = false;
+        bool missing = false;
+        for (unsigned i = 0; i < v.nptrs(); ++i) {
+            const ExtentPtr p = v.ptr(i);
+            if (p.device >= ndev || p.bucket < alloc.device(p.device).geometry().first_bucket ||
+                p.bucket >= alloc.device(p.device).geometry().nbuckets) {
+                problem(r, fmt::format("file {}: extent ending at {} points at device {} bucket {}, which does not "
+                                       "exist",
+                                       k.file, k.end, p.device, p.bucket));
+                missing = true;
+                continue;
+            }
+            const BucketInfo info = alloc.device(p.device).bucket(p.bucket);
+            if (info.gen != p.gen) continue;
+            live_copy = true;
+            live[p.device][p.bucket] += sectors;
+            if (free_buckets[p.device].count(p.bucket))
+                problem(r, fmt::format("file {}: live extent ending at {} is in device {} bucket {}, which is on a "
+                                       "freelist",
+                                       k.file, k.end, p.device, p.bucket));
         }
-        const BucketInfo info = alloc.device(v.device).bucket(v.bucket);
-        if (info.gen != v.gen) {
+        if (missing) continue;
+        if (!live_copy) {
             ++r.stale_extents;
             continue;
         }
-        const auto sectors = static_cast<std::uint32_t>(v.length / kSectorSize);
         r.live_sectors += sectors;
-        live[v.device][v.bucket] += sectors;
-        if (free_buckets[v.device].count(v.bucket))
-            problem(r, fmt::format("file {}: live extent ending at {} is in bucket {}, which is on a freelist",
-                                   k.file, k.end, v.bucket));
     }
     BCL_TRY(cursor->status());
 

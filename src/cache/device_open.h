@@ -1,7 +1,17 @@
-// Opening the cache device of a cache set: attach a device handed in, open
-// an existing cache device or file, or create and format a cache file
-// (create_size) when the path does not exist. Never formats anything that
-// exists.
+// Opening the cache devices of a cache set: attach devices handed in, open
+// existing cache devices or files, or create and format a cache file
+// (create_size, one path only) when the path does not exist. Never formats
+// anything that exists.
+//
+// Several devices must be exactly the members of one set (superblock
+// membership, superblock_format.h): they are put in dev_idx order, the
+// device number extents store, whatever order they were given in. Each
+// refusal is one line and changes nothing:
+//   Errc::foreign    devices of different sets
+//   Errc::invalid    the same device twice; create_size with several paths
+//   Errc::not_found  a member missing (the set and its dev_idx named), or
+//                    a path that does not exist
+//   Errc::corrupt    members whose geometry differs
 //
 // Thread safety: none needed (called once, by CacheSet::open).
 #pragma once
@@ -10,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/cache_device.h"
@@ -17,12 +28,16 @@
 
 namespace bcl {
 
-struct OpenedDevice {
-    std::unique_ptr<CacheDevice> device;
-    bool created = false;  // a cache file was created and formatted
+struct OpenedDevices {
+    std::vector<std::unique_ptr<CacheDevice>> devices;  // by dev_idx
+    bool created = false;  // the one cache file was created and formatted
 };
 
-Result<OpenedDevice> open_cache_device(const std::string& path, std::unique_ptr<BlockDevice> attach,
-                                       std::optional<std::uint64_t> create_size);
+Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
+                                         std::vector<std::unique_ptr<BlockDevice>> attach,
+                                         std::optional<std::uint64_t> create_size);
+
+// Orders the devices by dev_idx after checking they are one whole set.
+Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices);
 
 }  // namespace bcl

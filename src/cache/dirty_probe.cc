@@ -18,10 +18,11 @@ Result<std::uint64_t> count_dirty_files(const std::string& cache_path, const std
     if (!dev) return dev.error();
     auto sb = read_superblock(*dev.value());
     if (!sb) return 0;  // not a cache (yet): nothing can be dirty
-    const std::string dir = index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.value().uuid));
+    const std::string dir =
+        index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.value().set_id()));
     IndexOptions io;
     io.read_only = true;
-    io.cache_uuid = sb.value().uuid;
+    io.cache_uuid = sb.value().set_id();
     auto index = Index::open(dir, io);
     if (!index) {
         if (index.error().code == Errc::not_found) return 0;

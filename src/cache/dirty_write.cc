@@ -16,6 +16,7 @@
 #include "bcachefs_lite/util/crc32c.h"
 #include "backing_stat.h"
 #include "file_handle.h"
+#include "extent_ptrs.h"
 #include "file_table.h"
 #include "staged_dirty.h"
 #include "superblock_flags.h"
@@ -77,28 +78,34 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
     const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
     // A write never waits for a bucket: what finds none goes direct.
-    auto a = sectors_->alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
-                                     static_cast<unsigned>(file_id % kWritePoints),
-                                     /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+    // One bucket on each of replicas_ devices: the data is acknowledged
+    // only once every copy is written, so losing one device loses none of it.
+    auto a = dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
+                                           static_cast<unsigned>(file_id % kWritePoints),
+                                           /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
     if (!a) return std::nullopt;
-    count_cache_write(a.value().sectors);
-    const AllocPtr& p = a.value().ptrs.ptr[0];
-    if (auto st = sb_flags_[p.dev]->set(kSbFlagDirty); !st) {
-        log_.warn("writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
-                  st.error().message);
-        sectors_->put(a.value());
-        return std::nullopt;
+    count_cache_write(std::uint64_t{a.value().sectors} * a.value().ptrs.nptrs);
+    for (const AllocPtr& p : a.value().ptrs) {
+        if (auto st = sb_flags_[p.dev]->set(kSbFlagDirty); !st) {
+            log_.warn("writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
+                      st.error().message);
+            sectors_->put(a.value());
+            return std::nullopt;
+        }
     }
     const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
-    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-    const SeqClock::time_point started = SeqClock::now();
-    const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
-    device_io_done(CacheIo::write, started);
-    if (const Status& st = written; !st) {
-        counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-        log_.debug("cache write of dirty data failed: {}", st.error().message);
-        sectors_->put(a.value());
-        return std::nullopt;
+    for (const AllocPtr& p : a.value().ptrs) {
+        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
+        const SeqClock::time_point started = SeqClock::now();
+        const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
+        device_io_done(CacheIo::write, started);
+        if (const Status& st = written; !st) {
+            // A copy that failed fails the piece, as the one copy's failure would.
+            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+            log_.debug("cache write of dirty data failed: {}", st.error().message);
+            sectors_->put(a.value());
+            return std::nullopt;
+        }
     }
     return StagedPiece{offset, a.value(), crc32c(0, bytes)};
 }
@@ -182,10 +189,8 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             sectors_->put(a);
             break;
         }
-        const AllocPtr& p = a.ptrs.ptr[0];
         const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
-        const ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen,
-                                                    p.offset, piece->crc, /*dirty=*/true);
+        const ExtentValue value = extent_value_of(a, len, piece->crc, /*dirty=*/true);
         IndexBatch batch;
         batch.insert_extent(file_id, lo + done, value);
         batch.put_file(file.identity, rec);
@@ -209,7 +214,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (committed) {
             // Never invalidated while it holds dirty data; GC marks it so
             // again on every pass while the extent is dirty.
-            (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
+            for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
         }
         sectors_->put(a);
         if (renewed) break;

@@ -413,6 +413,13 @@ private:
 }  // namespace
 
 Result<FsckReport> run_fsck(CacheDevice& device, Index& index, const FsckOptions& options) {
+    // Its extents point into every device of the set: checked against one
+    // device alone, the copies on the others would look invalid, and a
+    // repair would delete them.
+    if (device.superblock().set_size() > 1)
+        return make_error(Errc::unsupported,
+                          fmt::format("{} is device {} of a cache set of {}: fsck checks caches of one device only",
+                                      device.path(), device.superblock().dev_idx, device.superblock().set_size()));
     return FsckRun(device, index, options).run();
 }
 

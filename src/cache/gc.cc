@@ -1,8 +1,26 @@
 #include "gc.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "bucket_count.h"
 
 namespace bcl {
+
+namespace {
+
+// `v` without the copies listed (in increasing order); at least one is left.
+ExtentValue without_copies(const ExtentValue& v, const std::vector<unsigned>& gone) {
+    std::vector<ExtentPtr> kept;
+    for (unsigned i = 0; i < v.nptrs(); ++i)
+        if (std::find(gone.begin(), gone.end(), i) == gone.end()) kept.push_back(v.ptr(i));
+    ExtentValue out = v;
+    out.replica.reset();
+    for (unsigned i = 0; i < kept.size(); ++i) out.set_ptr(i, kept[i]);
+    return out;
+}
+
+}  // namespace
 
 void GcJob::start(bool drop_all) {
     countdown_.rearm();
@@ -49,12 +67,35 @@ Result<bool> GcJob::step() {
                 ++cur_.dirty_failed;
                 drop = true;
             }
-            if (!drop && v.device < alloc_.ndevices()) {
+            // Every copy keeps its bucket live; the extent is stale only
+            // when none of them is left. A copy whose bucket was reused
+            // while another copy stays live is taken out of the extent:
+            // left in, its gen would fall ever further behind the bucket's
+            // and could match again once the 8-bit gen wraps.
+            std::vector<unsigned> gone;
+            for (unsigned i = 0; !drop && i < v.nptrs(); ++i) {
+                const ExtentPtr p = v.ptr(i);
+                if (p.device >= alloc_.ndevices()) {
+                    gone.push_back(i);
+                    continue;
+                }
                 const GcMark mark = v.pinned() ? GcMark::pinned : v.dirty() ? GcMark::dirty : GcMark::reclaimable;
                 const auto sectors = static_cast<std::uint32_t>((v.length + kSectorSize - 1) / kSectorSize);
-                CacheAllocator& ca = alloc_.device(v.device);
-                stale = !ca.gc_mark(v.bucket, v.gen, mark, sectors);
-                served = stale && !v.dirty() && !ca.ptr_stale(v.bucket, v.gen);
+                CacheAllocator& ca = alloc_.device(p.device);
+                const bool copy_stale = !ca.gc_mark(p.bucket, p.gen, mark, sectors);
+                if (!copy_stale) stale = false;
+                const bool readable = !ca.ptr_stale(p.bucket, p.gen);
+                if (copy_stale && !v.dirty() && readable) served = true;
+                if (copy_stale && !readable) gone.push_back(i);
+            }
+            if (!stale) served = false;
+            if (!stale && !gone.empty()) {
+                if (v.dirty())
+                    log_.error("GC: a copy of dirty extent of cache file {} at {} points into a reused bucket; the "
+                               "other copy holds the data",
+                               k.file, k.end - v.length);
+                deletes.replace_extent_if_unchanged(k, v, without_copies(v, gone));
+                ++cur_.copies_dropped;
             }
             if (served) {
                 ++cur_.awaiting_reuse;

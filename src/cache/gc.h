@@ -45,6 +45,8 @@ struct GcPassStats {
     std::uint64_t pinned_bytes = 0; // bytes of the live pinned extents
     std::uint64_t dirty_failed = 0; // drop_all: dirty extents whose data failed its checksum
     std::uint64_t undecodable = 0;  // entries whose value does not decode (skipped; fsck's business)
+    // Extents that lost a copy whose bucket was reused, another staying live.
+    std::uint64_t copies_dropped = 0;
 };
 
 // Whether the data of a dirty extent still matches its checksum.

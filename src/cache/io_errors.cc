@@ -16,6 +16,14 @@
 // state has changed, so when the pass reaches the last file, everything
 // readable has been written back: evacuation_over() moves the state to
 // passthrough and logs how much dirty data could not be read.
+//
+// In a cache set of several devices, any device that fails takes the whole
+// set out of service as above, and is no longer read for any extent that
+// has a copy on a device still working (device_usable(),
+// CacheSet::read_extent()): dirty data written with replicas=2 is read and
+// written back from its other copy, so none of it is lost with one device.
+// Only a copy that exists nowhere else is still tried on the failed device,
+// as a set of one device does.
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>
@@ -32,6 +40,12 @@ void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
 }
 
 void CacheSet::device_failed(unsigned dev, const Error& error) {
+    // Whichever device fails, it is never read again; with replicated dirty
+    // data the copies on the others are what evacuation writes back.
+    const std::uint32_t before = failed_devices_.fetch_or(1u << dev, std::memory_order_acq_rel);
+    if ((before & (1u << dev)) == 0 && devices_.size() > 1)
+        log_.error("cache device {} (device {} of the cache set) failed: it is read no more where another device "
+                   "holds a copy", devices_[dev]->path(), dev);
     CacheState expected = CacheState::running;
     if (!state_.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
     const CacheDevice& d = *devices_[dev];
@@ -60,11 +74,11 @@ void CacheSet::evacuation_over() {
     flushing_.store(false, std::memory_order_release);
     const std::uint64_t left = dirty_bytes();
     if (w.unreadable == 0 && left == 0) {
-        log_.warn("cache {} is in passthrough: all of its dirty data was written back", devices_[0]->path());
+        log_.warn("cache {} is in passthrough: all of its dirty data was written back", cache_name());
     } else {
         log_.error("cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
                    "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
-                   devices_[0]->path(), w.unreadable, left);
+                   cache_name(), w.unreadable, left);
     }
 }
 

@@ -61,10 +61,14 @@ void MovingGcRound::start(std::vector<MovingCandidate> chosen) {
     running_ = true;
 }
 
-bool MovingGcRound::wanted(const ExtentValue& v) const {
-    const MovingCandidate probe{v.device, v.bucket, 0, 0};
-    const auto it = std::lower_bound(chosen_.begin(), chosen_.end(), probe, by_place);
-    return it != chosen_.end() && it->dev == v.device && it->bucket == v.bucket && it->gen == v.gen;
+std::optional<unsigned> MovingGcRound::wanted(const ExtentValue& v) const {
+    for (unsigned i = 0; i < v.nptrs(); ++i) {
+        const ExtentPtr p = v.ptr(i);
+        const MovingCandidate probe{p.device, p.bucket, 0, 0};
+        const auto it = std::lower_bound(chosen_.begin(), chosen_.end(), probe, by_place);
+        if (it != chosen_.end() && it->dev == p.device && it->bucket == p.bucket && it->gen == p.gen) return i;
+    }
+    return std::nullopt;
 }
 
 // ---- the engine's side ----
@@ -141,7 +145,7 @@ Result<bool> CacheSet::moving_gc_step() {
         moving_gc_finish();
         return false;
     }
-    std::vector<Extent> found;
+    std::vector<std::pair<Extent, unsigned>> found;
     std::uint64_t bytes = 0;
     std::size_t seen = 0;
     bool at_end = false;
@@ -158,8 +162,10 @@ Result<bool> CacheSet::moving_gc_step() {
             ++seen;
             auto value = cursor->value();
             // An entry that does not decode is GC's and fsck's business.
-            if (!value || !round.wanted(value.value())) continue;
-            found.push_back(Extent{k, value.value()});
+            if (!value) continue;
+            const std::optional<unsigned> copy = round.wanted(value.value());
+            if (!copy) continue;
+            found.emplace_back(Extent{k, value.value()}, *copy);
             bytes += value.value().length;
         }
         if (auto st = cursor->status(); !st) {
@@ -182,17 +188,20 @@ struct CacheSet::MovedCopy {
     Extent old;
     ExtentValue moved;
     SectorAlloc alloc;
+    unsigned copy = 0;  // which of old's copies moved
 };
 
-void CacheSet::move_extents(const std::vector<Extent>& extents) {
+void CacheSet::move_extents(const std::vector<std::pair<Extent, unsigned>>& extents) {
     std::vector<MovedCopy> copies;
-    for (const Extent& e : extents) {
-        CacheAllocator& ca = alloc_->device(e.value.device);
+    for (const auto& [e, which] : extents) {
+        const ExtentPtr from = e.value.ptr(which);
+        if (from.device >= alloc_->ndevices()) continue;
+        CacheAllocator& ca = alloc_->device(from.device);
         // The old bucket stays as it is until the swap is committed.
-        if (!ca.pin(e.value.bucket, e.value.gen)) continue;
-        auto copy = copy_extent(e);
+        if (!ca.pin(from.bucket, from.gen)) continue;
+        auto copy = copy_extent(e, which);
         if (!copy) {
-            ca.put(e.value.bucket);
+            ca.put(from.bucket);
             if (copy.error().code == Errc::again) {
                 moving_gc_->out_of_space = true;
                 break;
@@ -232,21 +241,23 @@ void CacheSet::move_extents(const std::vector<Extent>& extents) {
     if (hooks_.after_move_commit) hooks_.after_move_commit();
     for (const MovedCopy& c : copies) {
         sectors_->put(c.alloc);
-        alloc_->device(c.old.value.device).put(c.old.value.bucket);
+        const ExtentPtr from = c.old.value.ptr(c.copy);
+        alloc_->device(from.device).put(from.bucket);
     }
 }
 
-Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e) {
+Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy) {
     const ExtentValue& v = e.value;
-    if (v.device >= devices_.size()) return make_error(Errc::invalid, "no such cache device");
-    CacheDevice& dev = *devices_[v.device];
-    if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets())
+    const ExtentPtr src = v.ptr(copy);
+    if (!device_usable(src.device)) return make_error(Errc::invalid, "no such cache device, or it failed");
+    CacheDevice& dev = *devices_[src.device];
+    if (src.bucket < dev.first_bucket() || src.bucket >= dev.nbuckets())
         return make_error(Errc::corrupt, "bucket out of range");
     // The whole checksummed range when there is one, so the data can be
     // checked; else the extent alone. Whole blocks, inside the bucket.
-    const std::uint64_t bucket_start = dev.offset_of(v.bucket);
-    const std::uint64_t data_at = v.sector * kSectorSize;
-    const std::uint64_t from = v.crc_valid() ? v.crc_device_offset() : data_at;
+    const std::uint64_t bucket_start = dev.offset_of(src.bucket);
+    const std::uint64_t data_at = src.sector * kSectorSize;
+    const std::uint64_t from = v.crc_valid() ? v.crc_device_offset(copy) : data_at;
     const std::uint64_t to = v.crc_valid() ? from + v.crc_length : data_at + v.length;
     const std::uint64_t lo = round_down(from, block_size_);
     const std::uint64_t hi = round_up(to, block_size_);
@@ -254,21 +265,31 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e) {
         return make_error(Errc::corrupt, "extent outside its bucket");
     AlignedBuffer buf = AlignedBuffer::uninitialized(hi - lo);
     const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
-    if (auto st = dev.read_bucket(v.bucket, sector, buf.span()); !st) {
+    if (auto st = dev.read_bucket(src.bucket, sector, buf.span()); !st) {
         counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
         return st.error();
     }
     if (v.crc_valid() && crc32c(0, buf.span().subspan(from - lo, v.crc_length)) != v.data_crc)
         return make_error(Errc::corrupt, "the data fails its checksum");
 
+    // Only the extent's own bytes move, with a checksum of their own. The
+    // copies share one checksum (extent_format.h): the other copies hold
+    // the same bytes at their sectors, so the new, narrower window is
+    // theirs too.
+    const std::uint64_t copy_at = data_at;
+    const std::uint64_t copy_len = v.length;
+    std::uint32_t avoid = 0;
+    for (unsigned i = 0; i < v.nptrs(); ++i)
+        if (i != copy && v.ptr(i).device < 32) avoid |= 1u << v.ptr(i).device;
+
     // The copy must fit in one allocation: the index swaps one extent for
     // one of the same length. A short one (the end of a bucket) is given
     // up, and the next comes from a fresh bucket.
-    const auto want = static_cast<std::uint32_t>(v.length / kSectorSize);
+    const auto want = static_cast<std::uint32_t>(copy_len / kSectorSize);
     std::optional<SectorAlloc> alloc;
     for (int attempt = 0; attempt < 2 && !alloc; ++attempt) {
         auto a = sectors_->alloc_sectors(WriteKey{e.key.file, e.start() / kSectorSize}, want, kMovingGcWritePoint,
-                                         /*write_prio=*/true, /*pinned=*/false, /*wait=*/false);
+                                         /*write_prio=*/true, /*pinned=*/false, /*wait=*/false, avoid);
         if (!a) return make_error(Errc::again, "no free bucket to move data to");
         if (a.value().sectors == want)
             alloc = a.value();
@@ -277,8 +298,8 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e) {
     }
     if (!alloc) return make_error(Errc::again, "no free bucket to move data to");
     count_cache_write(alloc->sectors);
-    AlignedBuffer data = AlignedBuffer::uninitialized(v.length);
-    std::memcpy(data.data(), buf.data() + (data_at - lo), v.length);
+    AlignedBuffer data = AlignedBuffer::uninitialized(copy_len);
+    std::memcpy(data.data(), buf.data() + (copy_at - lo), copy_len);
     const AllocPtr& p = alloc->ptrs.ptr[0];
     const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * alloc_->bucket_sectors());
     if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
@@ -286,11 +307,14 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e) {
         sectors_->put(*alloc);
         return st.error();
     }
-    ExtentValue moved = make_extent_value(v.length, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset,
-                                          crc32c(0, data.span()), v.dirty());
+    ExtentValue moved = v;
+    moved.set_ptr(copy, ExtentPtr{static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset});
+    moved.crc_offset = 0;
+    moved.crc_length = v.length;
+    moved.data_crc = crc32c(0, data.span());
     // Flags this layer does not know stay as they were.
     moved.flags = static_cast<std::uint8_t>(v.flags | kExtentCrcValid);
-    return MovedCopy{e, moved, *alloc};
+    return MovedCopy{e, moved, *alloc, copy};
 }
 
 }  // namespace bcl

@@ -21,6 +21,12 @@
 //      it finds the chosen buckets empty, and the allocator takes them first
 //      (their LRU cost is 0).
 //
+// An extent with two copies (replicated dirty data) has only the copy in
+// the chosen bucket moved, to a device none of its other copies is on. The
+// copies share one checksum (extent_format.h): the moved bytes, checked
+// against the old one, get a checksum of their own, which describes the
+// other copies too (they hold the same bytes at their sectors).
+//
 // Dirty data stays dirty in its new place; its new bucket is marked dirty
 // under the allocation's pin, as a dirty write does. Crash safety: a batch
 // that moves dirty data is committed synced, and a synced commit flushes the
@@ -35,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "bcachefs_lite/index/extent_format.h"
@@ -72,8 +79,9 @@ public:
     bool running() const { return running_; }
     // Starts a round over `chosen` (not empty).
     void start(std::vector<MovingCandidate> chosen);
-    // Whether the extent points into a chosen bucket with its chosen gen.
-    bool wanted(const ExtentValue& v) const;
+    // The first copy of the extent that points into a chosen bucket with
+    // its chosen gen, if one does: that copy is moved, the other stays.
+    std::optional<unsigned> wanted(const ExtentValue& v) const;
     void finish() { running_ = false; }
 
     // Where the next step's scan starts.

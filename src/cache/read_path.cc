@@ -44,7 +44,8 @@ Result<std::size_t> pread_full(int fd, std::byte* buf, std::size_t len, std::uin
     return done;
 }
 
-// Whether b follows a directly, in the file and on the same cache device.
+// Whether b follows a directly, in the file and (their first copies) on
+// the same cache device.
 bool follows(const Extent& a, const Extent& b) {
     return a.end() == b.start() && a.value.device == b.value.device &&
            b.value.sector == a.value.sector + a.value.length / kSectorSize;
@@ -53,25 +54,30 @@ bool follows(const Extent& a, const Extent& b) {
 }  // namespace
 
 bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
-                            bool count_hit) {
-    const ExtentValue& first = run.front().value;
+                            bool count_hit, unsigned copy, bool failed_too) {
+    for (const Extent& e : run)
+        if (copy >= e.value.nptrs()) return false;
+    const ExtentPtr first = run.front().value.ptr(copy);
     if (first.device >= devices_.size()) return false;
+    // A failed device serves only what no other device holds.
+    if (!failed_too && !device_usable(first.device)) return false;
     CacheDevice& dev = *devices_[first.device];
     CacheAllocator& ca = alloc_->device(first.device);
     // Each extent must lie inside its own bucket: one that claims more is
     // corrupt and must not reach into the next bucket's data.
     for (const Extent& e : run) {
-        const ExtentValue& v = e.value;
-        if (v.bucket < dev.first_bucket() || v.bucket >= dev.nbuckets()) return false;
-        const std::uint64_t bucket_start = dev.offset_of(v.bucket);
-        const std::uint64_t at = v.sector * kSectorSize;
-        if (at < bucket_start || at + v.length > bucket_start + dev.bucket_size()) return false;
+        const ExtentPtr p = e.value.ptr(copy);
+        if (p.device != first.device) return false;
+        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) return false;
+        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
+        const std::uint64_t at = p.sector * kSectorSize;
+        if (at < bucket_start || at + e.value.length > bucket_start + dev.bucket_size()) return false;
     }
     // Against the read gen: a bucket waiting for reuse still serves the data
     // it held.
     const auto fresh = [&] {
         for (const Extent& e : run)
-            if (ca.ptr_stale(e.value.bucket, e.value.gen)) return false;
+            if (ca.ptr_stale(e.value.ptr(copy).bucket, e.value.ptr(copy).gen)) return false;
         return true;
     };
     if (!fresh()) return false;
@@ -109,7 +115,8 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
         // Age first, then raise the hit bucket: the bucket just read is the
         // youngest, not aged by its own read.
         alloc_->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
-        alloc_->bucket_hit(AllocPtr{e.value.device, e.value.bucket, e.value.gen, e.value.sector});
+        const ExtentPtr p = e.value.ptr(copy);
+        alloc_->bucket_hit(AllocPtr{p.device, p.bucket, p.gen, p.sector});
     }
     return true;
 }

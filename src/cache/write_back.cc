@@ -35,8 +35,14 @@ Status pwrite_full(int fd, const std::byte* buf, std::size_t len, std::uint64_t 
     return ok();
 }
 
-ExtentValue cleaned(ExtentValue v) {
+// Clean data keeps one copy (the backing file has the data now): the
+// first, unless its device failed.
+ExtentValue cleaned(ExtentValue v, bool first_failed) {
     v.flags = static_cast<std::uint8_t>(v.flags & ~kExtentDirty);
+    if (v.replica) {
+        if (first_failed) v.set_ptr(0, *v.replica);
+        v.replica.reset();
+    }
     return v;
 }
 
@@ -72,7 +78,8 @@ Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
             for (const Extent& now : found.value()) {
                 if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty())
                     continue;
-                batch.replace_extent_if_unchanged(now.key, now.value, cleaned(now.value));
+                batch.replace_extent_if_unchanged(now.key, now.value,
+                                                  cleaned(now.value, !device_usable(now.value.device)));
                 tried.push_back(now);
             }
         }
@@ -165,7 +172,9 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
 
     IndexBatch batch;
     for (std::size_t k = 0; k < n; ++k)
-        if (!unreadable[k]) batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value, cleaned(dirty[k].value));
+        if (!unreadable[k])
+            batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value,
+                                              cleaned(dirty[k].value, !device_usable(dirty[k].value.device)));
     Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
     {
         std::lock_guard lk(file.mutex);

@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <memory>
+#include <utility>
+
 #include "bcachefs_lite/device/file_device.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/size.h"
@@ -78,7 +82,14 @@ Status wipe_signatures(BlockDevice& dev, const std::vector<Signature>& sigs) {
     return ok();
 }
 
-Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o) {
+// Where a device goes in a set (all zero for a device alone).
+struct Membership {
+    Uuid set_uuid{};
+    std::uint8_t nr_in_set = 0;
+    std::uint8_t dev_idx = 0;
+};
+
+Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o, const Membership& m = {}) {
     Superblock sb;
     sb.flags = o.discard ? kSbFlagDiscard : 0;
     sb.uuid = random_uuid();
@@ -88,6 +99,9 @@ Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o) {
     sb.first_bucket = first_bucket_for(o.bucket_size);
     sb.replacement = o.replacement;
     sb.created = static_cast<std::uint64_t>(std::time(nullptr));
+    sb.set_uuid = m.set_uuid;
+    sb.nr_in_set = m.nr_in_set;
+    sb.dev_idx = m.dev_idx;
     BCL_TRY(validate_superblock(sb));
 
     if (o.discard) {
@@ -97,6 +111,13 @@ Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o) {
     }
     BCL_TRY(rewrite_superblock(dev, sb));
     return sb;
+}
+
+Status check_set_size(std::size_t n) {
+    if (n < 2 || n > kMaxSetDevices)
+        return make_error(Errc::invalid,
+                          fmt::format("a cache set has 2 to {} devices, not {}", kMaxSetDevices, n));
+    return ok();
 }
 
 // Removes a file format_device created if the format then fails, so a
@@ -151,9 +172,18 @@ Status rewrite_superblock(BlockDevice& dev, const Superblock& sb) {
     return dev.flush();
 }
 
-Result<Superblock> format_device(const std::string& path, const FormatOptions& options) {
-    BCL_TRY(validate_options(options));
+namespace {
 
+// A device or file checked and ready to be formatted: nothing is written
+// to it until write_prepared().
+struct PreparedPath {
+    std::string path;
+    std::unique_ptr<CreatedFile> created;
+    std::unique_ptr<FileDevice> dev;
+    std::vector<Signature> signatures;
+};
+
+Result<PreparedPath> prepare_path(const std::string& path, const FormatOptions& options) {
     struct stat st {};
     const bool exists = ::stat(path.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) return sys_error(errno, path);
@@ -176,15 +206,17 @@ Result<Superblock> format_device(const std::string& path, const FormatOptions& o
                                           path, format_size_approx(static_cast<std::uint64_t>(st.st_size))));
     }
 
-    CreatedFile created;
+    PreparedPath out;
+    out.path = path;
+    out.created = std::make_unique<CreatedFile>();
     if (options.size && (!exists || st.st_size == 0))
-        BCL_TRY(created.create(path, *options.size, exists));
+        BCL_TRY(out.created->create(path, *options.size, exists));
 
     auto dev_r = FileDevice::open(path);
     if (!dev_r) return dev_r.error();
-    FileDevice& dev = *dev_r.value();
-    BCL_TRY(check_geometry(dev, options));
-    BCL_TRY(check_not_ours(dev, options.force));
+    out.dev = std::move(dev_r).value();
+    BCL_TRY(check_geometry(*out.dev, options));
+    BCL_TRY(check_not_ours(*out.dev, options.force));
 
     auto sigs = probe_signatures(path);
     if (!sigs) return sigs.error();
@@ -195,20 +227,97 @@ Result<Superblock> format_device(const std::string& path, const FormatOptions& o
                                       "overwrite",
                                       path, s.usage, s.type));
     }
+    out.signatures = std::move(sigs).value();
+    return out;
+}
 
+Result<Superblock> write_prepared(PreparedPath& p, const FormatOptions& options, const Membership& m) {
     // Everything is checked; from here on the device changes. Wiping one
     // signature can uncover another (a protective MBR under a GPT header),
     // so probe again until nothing is left, as wipefs does.
-    std::vector<Signature> left = std::move(sigs).value();
+    std::vector<Signature> left = std::move(p.signatures);
     for (int round = 0; !left.empty() && round < kWipeRounds; ++round) {
-        BCL_TRY(wipe_signatures(dev, left));
-        auto again = probe_signatures(path);
+        BCL_TRY(wipe_signatures(*p.dev, left));
+        auto again = probe_signatures(p.path);
         if (!again) return again.error();
         left = std::move(again).value();
     }
-    auto sb = write_superblock(dev, options);
-    if (sb) created.keep();
+    auto sb = write_superblock(*p.dev, options, m);
+    if (sb) p.created->keep();
     return sb;
+}
+
+// The identity of the file or block device at path, to refuse one given twice.
+std::pair<std::uint64_t, std::uint64_t> identity_of(const struct stat& st) {
+    if (S_ISBLK(st.st_mode)) return {0, st.st_rdev};
+    return {st.st_dev, st.st_ino};
+}
+
+}  // namespace
+
+Result<Superblock> format_device(const std::string& path, const FormatOptions& options) {
+    BCL_TRY(validate_options(options));
+    auto prepared = prepare_path(path, options);
+    if (!prepared) return prepared.error();
+    return write_prepared(prepared.value(), options, Membership{});
+}
+
+Result<std::vector<Superblock>> format_set(const std::vector<std::string>& paths, const FormatOptions& options) {
+    BCL_TRY(check_set_size(paths.size()));
+    BCL_TRY(validate_options(options));
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+    for (const std::string& path : paths) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) continue;  // prepare_path says why, or creates it
+        const auto id = identity_of(st);
+        if (std::find(seen.begin(), seen.end(), id) != seen.end())
+            return make_error(Errc::invalid, fmt::format("{} is given twice for one cache set", path));
+        seen.push_back(id);
+    }
+    std::vector<PreparedPath> prepared;
+    for (const std::string& path : paths) {
+        if (std::count(paths.begin(), paths.end(), path) > 1)
+            return make_error(Errc::invalid, fmt::format("{} is given twice for one cache set", path));
+        auto p = prepare_path(path, options);
+        if (!p) return p.error();
+        prepared.push_back(std::move(p).value());
+    }
+    Membership m;
+    m.set_uuid = random_uuid();
+    m.nr_in_set = static_cast<std::uint8_t>(paths.size());
+    std::vector<Superblock> out;
+    for (std::size_t i = 0; i < prepared.size(); ++i) {
+        m.dev_idx = static_cast<std::uint8_t>(i);
+        auto sb = write_prepared(prepared[i], options, m);
+        if (!sb) return sb.error();
+        out.push_back(sb.value());
+    }
+    return out;
+}
+
+Result<std::vector<Superblock>> format_block_device_set(const std::vector<BlockDevice*>& devices,
+                                                        const FormatOptions& options) {
+    BCL_TRY(check_set_size(devices.size()));
+    if (options.size)
+        return make_error(Errc::invalid, "a size applies only when formatting a file by path");
+    BCL_TRY(validate_options(options));
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        if (std::count(devices.begin(), devices.end(), devices[i]) > 1)
+            return make_error(Errc::invalid, fmt::format("{} is given twice for one cache set", devices[i]->path()));
+        BCL_TRY(check_geometry(*devices[i], options));
+        BCL_TRY(check_not_ours(*devices[i], options.force));
+    }
+    Membership m;
+    m.set_uuid = random_uuid();
+    m.nr_in_set = static_cast<std::uint8_t>(devices.size());
+    std::vector<Superblock> out;
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        m.dev_idx = static_cast<std::uint8_t>(i);
+        auto sb = write_superblock(*devices[i], options, m);
+        if (!sb) return sb.error();
+        out.push_back(sb.value());
+    }
+    return out;
 }
 
 }  // namespace bcl

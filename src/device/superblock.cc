@@ -64,6 +64,16 @@ Status validate_superblock(const Superblock& sb) {
         return corrupt(fmt::format("unknown replacement policy {}",
                                    static_cast<unsigned>(sb.replacement)));
     if (uuid_is_nil(sb.uuid)) return corrupt("nil UUID");
+    if (sb.nr_in_set == 0) {
+        if (!uuid_is_nil(sb.set_uuid) || sb.dev_idx != 0)
+            return corrupt("set membership without a set size");
+    } else {
+        if (uuid_is_nil(sb.set_uuid)) return corrupt("nil set UUID");
+        if (sb.nr_in_set > kMaxSetDevices)
+            return corrupt(fmt::format("a set of {} devices (at most {})", sb.nr_in_set, kMaxSetDevices));
+        if (sb.dev_idx >= sb.nr_in_set)
+            return corrupt(fmt::format("device index {} in a set of {}", sb.dev_idx, sb.nr_in_set));
+    }
     return ok();
 }
 
@@ -85,6 +95,9 @@ std::array<std::byte, kSuperblockSize> encode_superblock(const Superblock& sb) {
     d.nbuckets.set(sb.nbuckets);
     d.first_bucket.set(sb.first_bucket);
     d.created.set(sb.created);
+    std::memcpy(d.set_uuid.data(), sb.set_uuid.data(), d.set_uuid.size());
+    d.nr_in_set = sb.nr_in_set;
+    d.dev_idx = sb.dev_idx;
     d.csum.set(block_csum(d));
 
     std::array<std::byte, kSuperblockSize> out;
@@ -129,6 +142,10 @@ Result<Superblock> decode_superblock(std::span<const std::byte> block) {
     sb.first_bucket = d.first_bucket.get();
     sb.replacement = static_cast<CacheReplacement>(d.replacement);
     sb.created = d.created.get();
+    std::memcpy(sb.set_uuid.data(), d.set_uuid.data(), sb.set_uuid.size());
+    sb.nr_in_set = d.nr_in_set;
+    sb.dev_idx = d.dev_idx;
+    if (d.pad1[0] != 0 || d.pad1[1] != 0) return make_error(Errc::corrupt, "corrupt superblock: padding is not zero");
     BCL_TRY(validate_superblock(sb));
     return sb;
 }

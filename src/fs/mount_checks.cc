@@ -41,8 +41,7 @@ bool is_inside(const stdfs::path& path, const std::string& dir) {
                         (dir == "/" || p[dir.size()] == '/'));
 }
 
-Status check_cache(const MountOptions& options) {
-    const std::string& cache = options.cache;
+Status check_cache(const MountOptions& options, const std::string& cache) {
     std::error_code ec;
     stdfs::path resolved = stdfs::weakly_canonical(cache, ec);
     if (ec) return sys_error(ec.value(), fmt::format("cache {}", cache));
@@ -121,7 +120,7 @@ Status check_mount_environment(MountOptions& options) {
     options.source = source.value();
     options.mountpoint = mountpoint.value();
 
-    BCL_TRY(check_cache(options));
+    for (const std::string& cache : options.cache_paths) BCL_TRY(check_cache(options, cache));
 
     if (options.index) {
         struct stat st;

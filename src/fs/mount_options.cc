@@ -6,6 +6,7 @@
 #include <cmath>
 #include <system_error>
 
+#include "bcachefs_lite/device/superblock.h"
 #include "bcachefs_lite/util/size.h"
 #include "option_values.h"
 #include "io_error_values.h"
@@ -32,7 +33,28 @@ Result<double> parse_seconds(std::string_view name, std::string_view text) {
 
 Status apply_cache(MountOptions& o, std::string_view v) {
     if (v.empty()) return make_error(Errc::invalid, "cache= needs the path of the cache device or file");
+    std::vector<std::string> paths;
+    for (std::size_t from = 0;;) {
+        const std::size_t colon = v.find(':', from);
+        const std::string_view part = v.substr(from, colon == std::string_view::npos ? colon : colon - from);
+        if (part.empty())
+            return make_error(Errc::invalid, fmt::format("invalid value '{}' for cache: an empty path between ':'", v));
+        paths.emplace_back(part);
+        if (colon == std::string_view::npos) break;
+        from = colon + 1;
+    }
+    if (paths.size() > kMaxSetDevices)
+        return make_error(Errc::invalid,
+                          fmt::format("cache= names {} devices; a cache set has at most {}", paths.size(), kMaxSetDevices));
     o.cache = v;
+    o.cache_paths = std::move(paths);
+    return ok();
+}
+
+Status apply_replicas(MountOptions& o, std::string_view v) {
+    if (v != "1" && v != "2")
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for replicas: expected 1 or 2", v));
+    o.replicas = v == "1" ? 1 : 2;
     return ok();
 }
 
@@ -154,7 +176,11 @@ Status apply_pin_limit_percent(MountOptions& o, std::string_view v) {
 using K = OptionKind;
 
 const OptionSpec kOptions[] = {
-    {"cache", K::path, "PATH", "required", "the cache device or file", apply_cache},
+    {"cache", K::path, "PATH[:PATH...]", "required",
+     "the cache device or file, or the devices of one cache set (made by bcachefs-lite-ctl format DEV DEV...)",
+     apply_cache},
+    {"replicas", K::number, "1|2", "1",
+     "copies of dirty data, each on another device of the cache set; clean data keeps one", apply_replicas},
     {"cache_size", K::size, "SIZE", "none (the cache must exist)",
      "create and format a cache file of this size when cache= does not exist", apply_cache_size},
     {"index", K::path, "DIR", "/var/lib/bcachefs-lite/<cache UUID>", "directory of the cache's RocksDB index",

@@ -48,6 +48,43 @@ TEST_F(AllocSetTest, OneBucketFromEachDevice) {
     for (const AllocPtr& p : ptrs) EXPECT_EQ(set_->device(p.dev).bucket(p.bucket).pin, 0);
 }
 
+// One bucket at a time from two devices with the same number ready: each
+// device in turn, not device 0 every time.
+TEST_F(AllocSetTest, SingleBucketsSpreadOverEqualDevices) {
+    make({test::small_geometry(), test::small_geometry()});
+    refill(0);
+    refill(1);
+    unsigned taken[2] = {0, 0};
+    for (int i = 0; i < 4; ++i) {
+        auto r = set_->alloc_set(Reserve::none, 1, false);
+        ASSERT_TRUE(r) << r.error().message;
+        ++taken[r.value().ptr[0].dev];
+        set_->put(r.value());
+        refill(r.value().ptr[0].dev);
+    }
+    EXPECT_EQ(taken[0], 2u);
+    EXPECT_EQ(taken[1], 2u);
+}
+
+TEST_F(AllocSetTest, TheDeviceWithMoreReadyBucketsGoesFirstAndAvoidedOnesNever) {
+    make({test::small_geometry(), test::small_geometry()});
+    refill(0);
+    refill(1);
+    // Device 0 gives some away first: device 1 then has more ready.
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(set_->device(0).bucket_alloc(Reserve::none, false));
+    for (int i = 0; i < 2; ++i) {
+        auto r = set_->alloc_set(Reserve::none, 1, false);
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r.value().ptr[0].dev, 1u);
+        set_->put(r.value());
+        refill(1);
+    }
+    auto avoided = set_->alloc_set(Reserve::none, 1, false, /*avoid_devs=*/1u << 1);
+    ASSERT_TRUE(avoided) << avoided.error().message;
+    EXPECT_EQ(avoided.value().ptr[0].dev, 0u);
+    EXPECT_EQ(set_->alloc_set(Reserve::none, 2, false, 1u << 1).error().code, Errc::invalid);
+}
+
 TEST_F(AllocSetTest, RefusesImpossibleRequestsAndMismatchedDevices) {
     make({test::small_geometry()});
     EXPECT_EQ(set_->alloc_set(Reserve::none, 0, false).error().code, Errc::invalid);

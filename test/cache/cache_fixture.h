@@ -169,7 +169,7 @@ protected:
 
     CacheSetOptions options() const {
         CacheSetOptions o;
-        o.cache_path = cache_path_;
+        o.cache_paths = {cache_path_};
         o.index_dir = index_dir_;
         o.manual_background = true;
         o.gc_interval = std::chrono::milliseconds(0);

@@ -50,7 +50,7 @@ TEST_F(CacheTest, AnIndexOfAnotherCacheIsRefusedAndNothingIsCreated) {
 
     // Another cache, created by this open, with the first one's index.
     CacheSetOptions o = options();
-    o.cache_path = dir_.file("other.img");
+    o.cache_paths = {dir_.file("other.img")};
     o.create_size = 64u << 20;
     auto set = CacheSet::open(std::move(o), log_);
     ASSERT_FALSE(set);

@@ -30,8 +30,8 @@ protected:
         auto faulty = std::make_unique<FaultyDevice>(std::move(mem));
         FaultyDevice* faults = faulty.get();
         CacheSetOptions o = options();
-        o.cache_path.clear();
-        o.device = std::move(faulty);
+        o.cache_paths.clear();
+        o.devices.push_back(std::move(faulty));
         o.io_errors = tunables;
         if (writeback) {
             root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);

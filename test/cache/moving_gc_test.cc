@@ -402,7 +402,7 @@ TEST_F(MovingGcDirtyTest, APowerLossAfterAMoveLosesNoAcknowledgedDirtyData) {
         auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
         FaultyDevice* dev = faulty.get();
         CacheSetOptions o = wb_options();
-        o.device = std::move(faulty);
+        o.devices.push_back(std::move(faulty));
         // The power fails right after the first swap: the index keeps what
         // it wrote, the device loses what it had not flushed.
         CacheSet* live = nullptr;

@@ -411,7 +411,7 @@ TEST_F(PinningTest, APinOutlivesAPowerLossRightAfterItReturns) {
         auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
         FaultyDevice* dev = faulty.get();
         CacheSetOptions o = pin_options();  // manual background: nothing flushes behind the test's back
-        o.device = std::move(faulty);
+        o.devices.push_back(std::move(faulty));
         auto set = CacheSet::open(std::move(o), quiet);
         if (!set) ::_exit(3);
         {

@@ -108,8 +108,8 @@ protected:
         auto faulty = faulty_cache(96);
         FaultyDevice* faults = faulty.get();
         CacheSetOptions o = options();
-        o.cache_path.clear();
-        o.device = std::move(faulty);
+        o.cache_paths.clear();
+        o.devices.push_back(std::move(faulty));
         open_set(std::move(o));
         return faults;
     }

@@ -181,8 +181,8 @@ TEST_F(SequentialBypassTest, InsertsStopWhileCacheDeviceWritesAreSlow) {
     auto faulty = std::make_unique<FaultyDevice>(std::move(mem));
     FaultyDevice* device = faulty.get();
     CacheSetOptions o = options();
-    o.cache_path.clear();
-    o.device = std::move(faulty);
+    o.cache_paths.clear();
+    o.devices.push_back(std::move(faulty));
     // 20 ms per write: one insert puts the average (2500 us) over 1000 us.
     o.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
                               .congested_write_threshold_us = 1000};

@@ -312,7 +312,7 @@ TEST_F(WritebackTest, APowerLossKeepsWhatFsyncAcknowledgedAndServesNoGarbage) {
         auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
         FaultyDevice* dev = faulty.get();
         CacheSetOptions o = wb_options();  // manual background: nothing flushes behind the test's back
-        o.device = std::move(faulty);
+        o.devices.push_back(std::move(faulty));
         auto set = CacheSet::open(std::move(o), quiet);
         if (!set) ::_exit(3);
         BackingFile b(path("a"));

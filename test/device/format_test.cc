@@ -207,5 +207,53 @@ TEST(CacheDevice, OpenMissingPathNamesIt) {
     EXPECT_NE(r.error().message.find(dir.file("missing")), std::string::npos);
 }
 
+
+TEST(FormatSet, MemDevicesBecomeOneSetWithTheirOwnPlaces) {
+    MemDevice a(10 << 20), b(12 << 20);
+    auto sbs = format_block_device_set({&a, &b}, small_buckets());
+    ASSERT_TRUE(sbs) << sbs.error().message;
+    ASSERT_EQ(sbs.value().size(), 2u);
+    const Superblock& s0 = sbs.value()[0];
+    const Superblock& s1 = sbs.value()[1];
+    EXPECT_EQ(s0.set_uuid, s1.set_uuid);
+    EXPECT_NE(s0.uuid, s1.uuid);
+    EXPECT_EQ(s0.nr_in_set, 2u);
+    EXPECT_EQ(s0.dev_idx, 0u);
+    EXPECT_EQ(s1.dev_idx, 1u);
+    EXPECT_EQ(s0.bucket_size, s1.bucket_size);
+    EXPECT_NE(s0.nbuckets, s1.nbuckets);
+    auto back = read_superblock(b);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value(), s1);
+}
+
+TEST(FormatSet, RefusesOneDeviceTwiceOrTooFewWithoutWriting) {
+    MemDevice a(10 << 20), tiny(1 << 20);
+    EXPECT_EQ(format_block_device_set({&a, &a}, small_buckets()).error().code, Errc::invalid);
+    EXPECT_EQ(format_block_device_set({&a}, small_buckets()).error().code, Errc::invalid);
+    // The second is too small: the first is left as it was.
+    EXPECT_EQ(format_block_device_set({&a, &tiny}, small_buckets()).error().code, Errc::no_space);
+    EXPECT_FALSE(read_superblock(a));
+}
+
+TEST(FormatSet, FilesByPath) {
+    test::TempDir dir;
+    const std::string p0 = dir.file("a.img"), p1 = dir.file("b.img");
+    FormatOptions o = small_buckets();
+    o.size = 8 << 20;
+    EXPECT_EQ(format_set({p0, p0}, o).error().code, Errc::invalid);
+    EXPECT_NE(::access(p0.c_str(), F_OK), 0);
+    auto sbs = format_set({p0, p1}, o);
+    ASSERT_TRUE(sbs) << sbs.error().message;
+    for (unsigned i = 0; i < 2; ++i) {
+        auto dev = CacheDevice::open(i == 0 ? p0 : p1);
+        ASSERT_TRUE(dev) << dev.error().message;
+        EXPECT_EQ(dev.value()->superblock().set_id(), sbs.value()[0].set_uuid);
+        EXPECT_EQ(dev.value()->superblock().dev_idx, i);
+    }
+    // Formatted already: refused unless forced, and neither is touched.
+    EXPECT_EQ(format_set({p0, p1}, small_buckets()).error().code, Errc::exists);
+}
+
 }  // namespace
 }  // namespace bcl

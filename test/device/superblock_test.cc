@@ -56,7 +56,7 @@ TEST(Superblock, LayoutIsLittleEndianAtFixedOffsets) {
     EXPECT_EQ(b[52], std::byte{1});     // fifo
     EXPECT_EQ(b[56], std::byte{0x05});
     EXPECT_EQ(b[60], std::byte{0x01});
-    for (std::size_t i = 80; i < b.size(); ++i) ASSERT_EQ(b[i], std::byte{0}) << i;
+    for (std::size_t i = 80; i < b.size(); ++i) ASSERT_EQ(b[i], std::byte{0}) << i;  // a device alone
 }
 
 TEST(Superblock, GeometryHelpers) {
@@ -191,6 +191,64 @@ TEST(Superblock, ValidateSizes) {
     EXPECT_EQ(validate_sizes(0, 4096).error().code, Errc::invalid);
     EXPECT_FALSE(validate_sizes(4096, 16 << 20));
     EXPECT_FALSE(validate_sizes(8192, 4096));
+}
+
+
+TEST(Superblock, SetMembershipRoundTripsAtItsOffsets) {
+    Superblock sb = sample();
+    sb.set_uuid = random_uuid();
+    sb.nr_in_set = 2;
+    sb.dev_idx = 1;
+    const Block b = encode_superblock(sb);
+    EXPECT_EQ(std::memcmp(b.data() + 80, sb.set_uuid.data(), 16), 0);
+    EXPECT_EQ(b[96], std::byte{2});
+    EXPECT_EQ(b[97], std::byte{1});
+    auto back = decode_superblock(b);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value(), sb);
+    EXPECT_EQ(back.value().set_id(), sb.set_uuid);
+    EXPECT_EQ(back.value().set_size(), 2u);
+}
+
+TEST(Superblock, ADeviceAloneIsASetOfOneNamedByItsOwnUuid) {
+    const Superblock sb = sample();
+    auto back = decode_superblock(encode_superblock(sb));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value().set_id(), sb.uuid);
+    EXPECT_EQ(back.value().set_size(), 1u);
+    EXPECT_EQ(back.value().dev_idx, 0u);
+}
+
+TEST(Superblock, InconsistentMembershipIsCorrupt) {
+    const Superblock good = sample();
+    const auto corrupt = [](Block b) {
+        reseal(b);
+        auto r = decode_superblock(b);
+        return !r && r.error().code == Errc::corrupt;
+    };
+    Block b = encode_superblock(good);
+    b[97] = std::byte{1};  // a dev_idx without a set
+    EXPECT_TRUE(corrupt(b));
+    b = encode_superblock(good);
+    b[80] = std::byte{7};  // a set UUID without a set size
+    EXPECT_TRUE(corrupt(b));
+
+    Superblock member = good;
+    member.set_uuid = random_uuid();
+    member.nr_in_set = 2;
+    b = encode_superblock(member);
+    b[97] = std::byte{2};  // dev_idx == nr_in_set
+    EXPECT_TRUE(corrupt(b));
+    b = encode_superblock(member);
+    b[96] = std::byte{kMaxSetDevices + 1};
+    b[97] = std::byte{0};
+    EXPECT_TRUE(corrupt(b));
+    b = encode_superblock(member);
+    std::memset(b.data() + 80, 0, 16);  // a set without a UUID
+    EXPECT_TRUE(corrupt(b));
+    b = encode_superblock(member);
+    b[98] = std::byte{1};  // padding
+    EXPECT_TRUE(corrupt(b));
 }
 
 }  // namespace

@@ -115,6 +115,23 @@ TEST(MountOptions, ForegroundDebugHelpVersion) {
     }
 }
 
+TEST(MountOptions, ACacheSetAndReplicas) {
+    MountOptions one = parse_ok("cache=/dev/sdz1");
+    EXPECT_EQ(one.cache_paths, std::vector<std::string>{"/dev/sdz1"});
+    EXPECT_EQ(one.replicas, 1u);
+    MountOptions set = parse_ok("cache=/dev/sdy1:/dev/sdz1,replicas=2");
+    EXPECT_EQ(set.cache_paths, (std::vector<std::string>{"/dev/sdy1", "/dev/sdz1"}));
+    EXPECT_EQ(set.cache, "/dev/sdy1:/dev/sdz1");
+    EXPECT_EQ(set.replicas, 2u);
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/a::/b"}).find("empty path"), std::string::npos);
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/a:"}).find("empty path"), std::string::npos);
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/a:/b:/c:/d:/e:/f:/g:/h:/i"}).find("at most 8"), std::string::npos);
+    for (const char* bad : {"0", "3", "two", ""})
+        EXPECT_NE(parse_error({"/s", "/m", "-o", std::string("cache=/a,replicas=") + bad}).find("replicas"),
+                  std::string::npos)
+            << bad;
+}
+
 TEST(MountOptions, BadInputIsOneClearLine) {
     EXPECT_NE(parse_error({}).find("missing SOURCE and MOUNTPOINT"), std::string::npos);
     EXPECT_NE(parse_error({"/s"}).find("missing MOUNTPOINT"), std::string::npos);

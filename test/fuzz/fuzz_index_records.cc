@@ -102,13 +102,16 @@ void fuzz_extent_key(std::string_view bytes, FuzzedDataProvider& in) {
 // extent_format.h's rules, written out again in wider arithmetic: a
 // nonzero, sector-aligned length, an aligned crc window that holds the
 // extent, and a checksummed range from byte 0 up whose end offset fits in
-// 64 bits.
+// 64 bits, for each copy; a second copy on another device.
 bool extent_fields_agree(const ExtentValue& v) {
     using u128 = unsigned __int128;
-    const u128 first_byte = u128(v.sector) * kSectorSize;
+    if (v.replica && v.replica->device == v.device) return false;
+    for (unsigned i = 0; i < v.nptrs(); ++i) {
+        const u128 first_byte = u128(v.ptr(i).sector) * kSectorSize;
+        if (v.crc_offset > first_byte || first_byte - v.crc_offset + v.crc_length > UINT64_MAX) return false;
+    }
     return v.length != 0 && v.length % kSectorSize == 0 && v.crc_offset % kSectorSize == 0 &&
-           u128(v.crc_offset) + v.length <= v.crc_length && v.crc_offset <= first_byte &&
-           first_byte - v.crc_offset + v.crc_length <= UINT64_MAX;
+           u128(v.crc_offset) + v.length <= v.crc_length;
 }
 
 ExtentValue extent_from(FuzzedDataProvider& in) {
@@ -129,6 +132,14 @@ ExtentValue extent_from(FuzzedDataProvider& in) {
     v.gen = in.ConsumeIntegral<std::uint8_t>();
     v.flags = in.ConsumeIntegral<std::uint8_t>();
     v.data_crc = in.ConsumeIntegral<std::uint32_t>();
+    if (in.ConsumeBool()) {
+        ExtentPtr r;
+        r.device = in.ConsumeIntegral<std::uint8_t>();
+        r.bucket = in.ConsumeIntegral<std::uint64_t>();
+        r.gen = in.ConsumeIntegral<std::uint8_t>();
+        r.sector = in.ConsumeBool() ? v.sector : in.ConsumeIntegral<std::uint64_t>();
+        v.replica = r;
+    }
     return v;
 }
 
@@ -143,6 +154,9 @@ void check_slice(const ExtentValue& v, FuzzedDataProvider& in) {
     BCL_FUZZ_CHECK(s.crc_device_offset() == v.crc_device_offset());
     BCL_FUZZ_CHECK(s.crc_length == v.crc_length && s.data_crc == v.data_crc && s.flags == v.flags);
     BCL_FUZZ_CHECK(s.device == v.device && s.bucket == v.bucket && s.gen == v.gen);
+    BCL_FUZZ_CHECK(s.nptrs() == v.nptrs());
+    if (v.replica)
+        BCL_FUZZ_CHECK(s.replica->sector == v.replica->sector + skip && s.crc_device_offset(1) == v.crc_device_offset(1));
     auto back = decode_extent_value(encode_extent_value(s));
     if (!back) {
         std::fprintf(stderr, "extent length %ju sector %ju crc %ju+%ju, its part %ju+%ju: %s\n",
@@ -155,7 +169,11 @@ void check_slice(const ExtentValue& v, FuzzedDataProvider& in) {
 
 void fuzz_extent_value(std::string_view bytes, FuzzedDataProvider& in) {
     auto v = decode_extent_value(bytes);
-    check_value_frame(v, bytes, kExtentValueVersion, kExtentValueSize);
+    // Version 2 (two copies) has its own size; version 1 is read as ever.
+    if (!bytes.empty() && static_cast<std::uint8_t>(bytes[0]) == kExtentValueVersion2)
+        check_value_frame(v, bytes, kExtentValueVersion2, kExtentValueSize2);
+    else
+        check_value_frame(v, bytes, kExtentValueVersion, kExtentValueSize);
     if (v) {
         BCL_FUZZ_CHECK(extent_fields_agree(v.value()));
         BCL_FUZZ_CHECK(encode_extent_value(v.value()) == bytes);

@@ -92,6 +92,9 @@ void index_record_seeds(const fs::path& dir) {
     ExtentValue trimmed = slice_extent_value(make_extent_value(1 << 20, 1, 99, 200, 1 << 16, 0x1234, true), 4096,
                                              8192);
     record_seed(dir, "extent_value_trimmed_dirty", RecordKind::extent_value, encode_extent_value(trimmed));
+    ExtentValue replicated = trimmed;
+    replicated.replica = ExtentPtr{0, 17, 5, (17u << 11) + 8};
+    record_seed(dir, "extent_value_two_copies", RecordKind::extent_value, encode_extent_value(replicated));
     // The framed form: the target adds the version byte and the checksum.
     const std::string body = encode_extent_value(extent);
     record_seed(dir, "extent_value_framed", RecordKind::extent_value,

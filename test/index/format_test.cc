@@ -71,6 +71,68 @@ TEST(ExtentFormat, ValueRoundTripsAndHasItsSize) {
     EXPECT_TRUE(back.value().crc_valid());
 }
 
+TEST(ExtentFormat, TwoCopiesRoundTripAsVersion2) {
+    ExtentValue v = sample_extent();
+    v.replica = ExtentPtr{static_cast<std::uint8_t>(v.device + 1), 77, 9, 77u * 128 + 16};
+    const std::string bytes = encode_extent_value(v);
+    EXPECT_EQ(bytes.size(), kExtentValueSize2);
+    EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), kExtentValueVersion2);
+    auto back = decode_extent_value(bytes);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value(), v);
+    EXPECT_EQ(back.value().nptrs(), 2u);
+    EXPECT_EQ(back.value().ptr(1), *v.replica);
+    EXPECT_EQ(back.value().crc_device_offset(1), v.replica->sector * kSectorSize - v.crc_offset);
+}
+
+// An index written before copies existed holds version 1 records: they
+// decode as they always did, one copy each.
+TEST(ExtentFormat, Version1RecordsStillDecode) {
+    const ExtentValue v = sample_extent();
+    const std::string bytes = encode_extent_value(v);
+    ASSERT_EQ(static_cast<std::uint8_t>(bytes[0]), kExtentValueVersion);
+    auto back = decode_extent_value(bytes);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value().nptrs(), 1u);
+    EXPECT_FALSE(back.value().replica);
+}
+
+TEST(ExtentFormat, SliceMovesBothCopies) {
+    ExtentValue v = make_extent_value(16384, 0, 5, 6, 1000, 0x1234, true);
+    v.replica = ExtentPtr{1, 40, 2, 5200};
+    const ExtentValue s = slice_extent_value(v, 4096, 8192);
+    EXPECT_EQ(s.sector, 1000u + 8);
+    ASSERT_TRUE(s.replica);
+    EXPECT_EQ(s.replica->sector, 5200u + 8);
+    EXPECT_EQ(s.replica->bucket, 40u);
+    EXPECT_EQ(s.crc_device_offset(1), v.crc_device_offset(1));
+    auto back = decode_extent_value(encode_extent_value(s));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back.value(), s);
+}
+
+TEST(ExtentFormat, CorruptVersion2IsRejected) {
+    ExtentValue v = make_extent_value(4096, 0, 5, 6, 1000, 0x1234, true);
+    v.replica = ExtentPtr{0, 40, 2, 5200};  // both copies on device 0
+    auto r = decode_extent_value(encode_extent_value(v));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::corrupt);
+    // The copy's checksummed range would start before byte 0.
+    v = make_extent_value(4096, 0, 5, 6, 1000, 0x1234, true);
+    v.crc_offset = 4096;
+    v.crc_length = 8192;
+    v.replica = ExtentPtr{1, 0, 0, 1};
+    EXPECT_EQ(decode_extent_value(encode_extent_value(v)).error().code, Errc::corrupt);
+    // A version 2 record of version 1's size, and a flipped byte.
+    v.replica = ExtentPtr{1, 40, 2, 5200};
+    std::string bytes = encode_extent_value(v);
+    std::string truncated = bytes.substr(0, kExtentValueSize - 4);
+    truncated[0] = static_cast<char>(kExtentValueVersion2);
+    EXPECT_FALSE(decode_extent_value(truncated));
+    bytes[50] ^= 1;
+    EXPECT_EQ(decode_extent_value(bytes).error().code, Errc::corrupt);
+}
+
 TEST(ExtentFormat, KeysSortInFileThenOffsetOrder) {
     const std::string a = encode_extent_key({1, 0xffffffffffff0000ull});
     const std::string b = encode_extent_key({2, 512});

@@ -8,6 +8,7 @@
 #include <boost/property_tree/ptree.hpp>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bcachefs_lite/device/format.h"
 #include "bcachefs_lite/device/superblock.h"
@@ -69,6 +70,38 @@ TEST_F(CtlTest, FormatThenShow) {
     ASSERT_EQ(::stat(img.c_str(), &st), 0);
     EXPECT_EQ(st.st_size, 256ll << 20);
     EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the file should stay sparse";
+}
+
+TEST_F(CtlTest, FormatOfSeveralDevicesMakesOneSet) {
+    const std::string a = dir_.file("a.img"), b = dir_.file("b.img");
+    RunResult f = ctl({"format", a, b, "--size", "64M", "--bucket-size", "256k"});
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+    std::string set_uuid;
+    for (unsigned i = 0; i < 2; ++i) {
+        RunResult j = ctl({"show", i == 0 ? a : b, "--json"});
+        ASSERT_EQ(j.exit_code, 0) << j.err;
+        auto t = parse_json(j.out);
+        EXPECT_EQ(t.get<unsigned>("nr_in_set"), 2u);
+        EXPECT_EQ(t.get<unsigned>("dev_idx"), i);
+        EXPECT_NE(t.get<std::string>("set_uuid"), t.get<std::string>("uuid"));
+        if (i == 0) set_uuid = t.get<std::string>("set_uuid");
+        else EXPECT_EQ(t.get<std::string>("set_uuid"), set_uuid);
+        EXPECT_NE(f.out.find(t.get<std::string>("uuid")), std::string::npos) << f.out;
+    }
+    EXPECT_NE(f.out.find("device 1 of 2"), std::string::npos) << f.out;
+    // One device alone is a set of one named by its own UUID.
+    const std::string c = dir_.file("c.img");
+    ASSERT_EQ(ctl({"format", c, "--size", "64M"}).exit_code, 0);
+    auto t = parse_json(ctl({"show", c, "--json"}).out);
+    EXPECT_EQ(t.get<unsigned>("nr_in_set"), 1u);
+    EXPECT_EQ(t.get<std::string>("set_uuid"), t.get<std::string>("uuid"));
+    // The same file twice: refused in one line, nothing created.
+    const std::string d = dir_.file("d.img");
+    RunResult twice = ctl({"format", d, d, "--size", "64M"});
+    EXPECT_NE(twice.exit_code, 0);
+    EXPECT_NE(twice.err.find("given twice"), std::string::npos) << twice.err;
+    EXPECT_EQ(twice.err.find('\n'), twice.err.size() - 1) << twice.err;
+    EXPECT_NE(::access(d.c_str(), F_OK), 0);
 }
 
 TEST_F(CtlTest, DefaultsAndForcedReformat) {

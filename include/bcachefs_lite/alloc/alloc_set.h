@@ -45,12 +45,18 @@ public:
     std::uint32_t bucket_sectors() const { return bucket_sectors_; }
     std::uint32_t block_sectors() const { return block_sectors_; }
 
-    // One bucket from each of the first n devices (bch_bucket_alloc_set),
-    // 1 <= n <= min(ndevices(), kMaxAllocSet). Each pointer addresses the
-    // start of its bucket and holds the bucket's pin. On failure, the
-    // buckets already taken are freed and unpinned, and the error of the
-    // device that failed is returned (Errc::again, Errc::shutdown).
-    Result<AllocPtrs> alloc_set(Reserve reserve, unsigned n, bool wait);
+    // One bucket from each of n devices (bch_bucket_alloc_set),
+    // 1 <= n <= min(ndevices(), kMaxAllocSet): the devices with the most
+    // buckets ready on their freelists first, as bcache's cache_by_alloc
+    // intends, and among equals a different one first each call, so that
+    // single copies spread over every device instead of filling device 0.
+    // Devices in avoid_devs (bit d: device d) are not used. Each pointer
+    // addresses the start of its bucket and holds the bucket's pin; the
+    // pointers are in device order. On failure, the buckets already taken
+    // are freed and unpinned, and the error of the device that failed is
+    // returned (Errc::again, Errc::shutdown; Errc::invalid when fewer than
+    // n devices are left to use).
+    Result<AllocPtrs> alloc_set(Reserve reserve, unsigned n, bool wait, std::uint32_t avoid_devs = 0);
     // bch_bucket_free on every pointer: the buckets hold nothing live.
     void bucket_free(const AllocPtrs& ptrs);
     // bkey_put: drops one pin on every pointer's bucket.
@@ -78,6 +84,7 @@ private:
     std::uint32_t block_sectors_ = 0;
     const std::int64_t rescale_interval_;
     std::atomic<std::int64_t> rescale_;  // sectors left before the next aging round
+    std::atomic<unsigned> rotation_{0};  // which of equally ready devices goes first
 };
 
 }  // namespace bcl

@@ -217,6 +217,8 @@ public:
     BucketInfo bucket(std::uint64_t bucket) const;
     std::vector<std::uint64_t> free_inc() const;
     std::vector<std::uint64_t> freelist(Reserve reserve) const;
+    // Buckets on the freelists, ready to be handed out.
+    std::size_t ready_buckets() const;
     bool free_inc_durable() const;
     bool invalidate_needs_gc() const;
     bool gc_mark_valid() const;

@@ -69,9 +69,11 @@ public:
 
     // Allocates up to `sectors` (> 0) for the write starting at `start`.
     // pinned: the data belongs to a pinned (flash-only) file. wait: sleep
-    // for a free bucket instead of failing with Errc::again.
+    // for a free bucket instead of failing with Errc::again. avoid_devs
+    // (bit d: device d): no bucket on those devices (moving GC moving one
+    // copy of replicated data keeps it off the other copy's device).
     Result<SectorAlloc> alloc_sectors(const WriteKey& start, std::uint32_t sectors, unsigned write_point,
-                                      bool write_prio, bool pinned, bool wait);
+                                      bool write_prio, bool pinned, bool wait, std::uint32_t avoid_devs = 0);
     // Drops the allocation's pins, once its index entry is inserted.
     void put(const SectorAlloc& a) { set_.put(a.ptrs); }
     // Drops the pins of every open bucket and empties them (at shutdown).
@@ -90,7 +92,8 @@ private:
     };
     using List = std::list<OpenBucket>;
 
-    List::iterator pick_locked(const WriteKey& key, unsigned write_point, bool pinned, AllocPtrs& fresh);
+    List::iterator pick_locked(const WriteKey& key, unsigned write_point, bool pinned, std::uint32_t avoid_devs,
+                               AllocPtrs& fresh);
     void close_locked(OpenBucket& ob);
 
     AllocSet& set_;

@@ -138,6 +138,18 @@
 // writes go to the backing files, and the writeback task writes back what
 // dirty data it can still read before the state becomes passthrough.
 //
+// Cache sets (device_open.h, extent_ptrs.h): the devices of one set are
+// opened together, in their dev_idx order, with one index keyed by the
+// set UUID. Clean data (misses, writethrough, pinned data) takes one copy
+// from the one-copy sector allocator; dirty data takes `replicas` copies at
+// once from the other, each on another device, all written before the
+// write is acknowledged, and its extent holds a pointer per copy (record
+// version 2). Reads, writeback and moving GC read any copy on a device in
+// service whose gen matches; GC and the consistency check count every
+// copy; moving GC moves one copy at a time. A device that fails takes the
+// set out of service and is never read again; its dirty data is written
+// back from the other copy (io_errors.cc).
+//
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
 // run_background_until_idle()/run_gc() in manual mode, which belong to the
@@ -220,18 +232,25 @@ struct CacheTestHooks {
 };
 
 struct CacheSetOptions {
-    // The cache device or file. Required unless `device` is given.
-    std::string cache_path;
-    // An already open device to attach instead (MemDevice, FaultyDevice in
-    // tests). Default: none.
-    std::unique_ptr<BlockDevice> device;
-    // When cache_path does not exist: create a cache FILE of this many
-    // bytes and format it with the default geometry. An existing file or a
-    // block device is never formatted here (bcachefs-lite-ctl format does
-    // that). Default: none (the cache must exist).
+    // The cache device or file, or every device of one cache set (in any
+    // order: each takes the place its superblock gives it). Required
+    // unless `devices` is given.
+    std::vector<std::string> cache_paths;
+    // Already open devices to attach instead (MemDevice, FaultyDevice in
+    // tests), likewise. Default: none.
+    std::vector<std::unique_ptr<BlockDevice>> devices;
+    // When the one cache path does not exist: create a cache FILE of this
+    // many bytes and format it with the default geometry. An existing file
+    // or a block device is never formatted here, nor a set of several
+    // (bcachefs-lite-ctl format does that). Default: none (the cache must
+    // exist).
     std::optional<std::uint64_t> create_size;
+    // Copies of dirty data, 1 or 2, each in a bucket of another device of
+    // the set (at most the set's devices); clean data keeps one copy.
+    // Default: 1.
+    unsigned replicas = 1;
     // The index directory, created on first use. Default: none, meaning
-    // kDefaultIndexRoot/<cache UUID>.
+    // kDefaultIndexRoot/<set UUID> (the cache's UUID for a device alone).
     std::optional<std::string> index_dir;
     // Replacement policy. Default: none, meaning the superblock's.
     std::optional<Replacement> replacement;
@@ -513,6 +532,9 @@ private:
     CacheSet(Logger& log, CacheSetOptions& options);
 
     Status assemble(CacheSetOptions& options, bool& created_index);
+    // The cache device's path, or the paths of the set's devices joined
+    // with ':' (as cache= names them), for messages.
+    std::string cache_name() const;
     Status persist_all_prios();
     Status check_index_contents(Status first_gc_pass);
     void schedule_gc_timer();
@@ -542,10 +564,22 @@ private:
     // Reads [start, end) of the file from `run`: extents back to back in
     // the file and on one cache device, read with one I/O. False when any
     // of them is stale or the read fails (dst then holds garbage).
+    // `copy`: which copy of each extent (their first unless a caller
+    // retries another). False too when that copy's device failed, unless
+    // `failed_too`.
     bool read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
-                      bool count_hit = true);
+                      bool count_hit = true, unsigned copy = 0, bool failed_too = false);
+    // Reads from the extent's first copy that can be read: a read error or
+    // a stale gen on one copy tries the next. A device that failed is read
+    // only for a copy no working device has (dirty data whose one copy is
+    // there: evacuation writes back what it can still read).
     bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true) {
-        return read_extents({&e, 1}, start, end, dst, count_hit);
+        for (bool failed_too : {false, true})
+            for (unsigned i = 0; i < e.value.nptrs(); ++i)
+                if (device_usable(e.value.ptr(i).device) != failed_too &&
+                    read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
+                    return true;
+        return false;
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
     // [start, end) of dirty extent `old` could not be read: moving GC may
@@ -692,13 +726,21 @@ private:
     Result<bool> moving_gc_step();
     void moving_gc_finish();
     // Copies the extents out and swaps their index entries.
-    void move_extents(const std::vector<Extent>& extents);
-    // Reads an extent (checked against its checksum) and writes it to a
-    // fresh place; Errc::again when no bucket is free.
-    Result<MovedCopy> copy_extent(const Extent& e);
+    // Each extent with the copy of it to move.
+    void move_extents(const std::vector<std::pair<Extent, unsigned>>& extents);
+    // Reads copy `copy` of an extent (checked against its checksum) and
+    // writes it to a fresh place off the devices of its other copies;
+    // Errc::again when no bucket is free.
+    Result<MovedCopy> copy_extent(const Extent& e, unsigned copy);
     // io_errors.cc
     // Whether the cache device is in service (state running).
     bool in_service() const { return state() == CacheState::running; }
+    // Whether device `dev` exists and has not failed: a copy on it may be read.
+    bool device_usable(unsigned dev) const {
+        return dev < devices_.size() && (failed_devices_.load(std::memory_order_acquire) & (1u << dev)) == 0;
+    }
+    // Where dirty data is allocated: replicas_ buckets at once.
+    SectorAllocator& dirty_sectors() { return dirty_sectors_ ? *dirty_sectors_ : *sectors_; }
     // A device's error count reached the limit: out of service (any thread).
     void device_failed(unsigned dev, const Error& error);
     // On the strand: the writeback of readable dirty data after a failure
@@ -722,7 +764,9 @@ private:
     std::unique_ptr<IndexGenStore> gen_store_;
     std::unique_ptr<Background> background_;
     std::unique_ptr<AllocSet> alloc_;
-    std::unique_ptr<SectorAllocator> sectors_;
+    std::unique_ptr<SectorAllocator> sectors_;        // one copy: clean, pinned, moved single copies
+    std::unique_ptr<SectorAllocator> dirty_sectors_;  // replicas_ copies; none when replicas_ is 1
+    unsigned replicas_ = 1;
     std::unique_ptr<FileTable> files_;
     std::unique_ptr<GcCountdown> gc_countdown_;
     std::unique_ptr<GcJob> gc_;
@@ -754,6 +798,7 @@ private:
     std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()
     std::atomic<bool> flushing_{false};
     std::atomic<CacheState> state_{CacheState::running};
+    std::atomic<std::uint32_t> failed_devices_{0};  // bit d: device d failed, never read again
     std::uint64_t capacity_bytes_ = 0;          // data bytes of all cache devices
     int root_fd_ = -1;                          // the backing root (dup), or -1
     std::uint64_t root_dev_ = 0;

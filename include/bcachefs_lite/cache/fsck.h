@@ -43,6 +43,9 @@
 // a file record whose key does not decode, or that shares its file id, is
 // left.
 //
+// A device of a cache set of several devices is refused (Errc::unsupported):
+// its index points into all of them.
+//
 // Thread safety: run_fsck uses the index and device from one thread; the
 // cache must not be mounted (check_index_unused()).
 #pragma once

@@ -48,6 +48,20 @@ struct FormatOptions {
 // Formats the device or file at path and returns the superblock written.
 Result<Superblock> format_device(const std::string& path, const FormatOptions& options);
 
+// Formats the devices or files at `paths` (two or more) as one cache set:
+// one set UUID and geometry, each device its own UUID and its place
+// (dev_idx) in the order given. Every device is checked before any is
+// written (as format_device checks one; the same path twice is refused,
+// Errc::invalid), so a refusal changes none of them. options.size creates
+// files that do not exist, each of that size. Returns the superblocks
+// written, in dev_idx order.
+Result<std::vector<Superblock>> format_set(const std::vector<std::string>& paths, const FormatOptions& options);
+
+// The same over open devices (tests format MemDevices as a set this way);
+// refuses an existing bcachefs-lite superblock unless force.
+Result<std::vector<Superblock>> format_block_device_set(const std::vector<BlockDevice*>& devices,
+                                                        const FormatOptions& options);
+
 // Writes a fresh superblock to an open device (tests format MemDevices this
 // way). Refuses an existing bcachefs-lite superblock unless force; knows
 // nothing of other filesystems. options.size must be unset.

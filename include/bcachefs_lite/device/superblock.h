@@ -27,6 +27,8 @@ inline constexpr std::uint32_t kMaxBlockSize = 65536;
 inline constexpr std::uint32_t kDefaultBlockSize = 4096;
 inline constexpr std::uint32_t kMaxBucketSize = 8u << 20;
 inline constexpr std::uint32_t kDefaultBucketSize = 512u << 10;
+// The most devices one cache set may have (the allocator's kMaxAllocSet).
+inline constexpr unsigned kMaxSetDevices = 8;
 // Fewer usable buckets than this leaves the allocator's reserves no room.
 inline constexpr std::uint64_t kMinUsableBuckets = 64;
 
@@ -49,7 +51,16 @@ struct Superblock {
     std::uint64_t first_bucket = 0;
     CacheReplacement replacement = CacheReplacement::lru;
     std::uint64_t created = 0;  // seconds since the Unix epoch
+    // Membership (superblock_format.h): all zero for a device alone.
+    Uuid set_uuid{};
+    std::uint8_t nr_in_set = 0;
+    std::uint8_t dev_idx = 0;
 
+    // The set's UUID: its own for a device alone. The index of a set is
+    // kept under it.
+    const Uuid& set_id() const { return nr_in_set == 0 ? uuid : set_uuid; }
+    // Devices in the set: 1 for a device alone.
+    unsigned set_size() const { return nr_in_set == 0 ? 1u : nr_in_set; }
     bool discard() const { return (flags & kSbFlagDiscard) != 0; }
     bool dirty() const { return (flags & kSbFlagDirty) != 0; }
     std::uint64_t usable_buckets() const { return nbuckets - first_bucket; }
@@ -80,7 +91,8 @@ constexpr std::uint64_t min_device_size(std::uint64_t bucket_size) {
 
 // Checks everything decode() checks past the checksum: sizes, first_bucket,
 // at least kMinUsableBuckets, no overflow, known replacement and flags, a
-// non-nil UUID. Errc::corrupt (unsupported for unknown flags).
+// non-nil UUID, a consistent membership (all zero, or a non-nil set UUID,
+// 1 <= nr_in_set <= kMaxSetDevices and dev_idx < nr_in_set). Errc::corrupt (unsupported for unknown flags).
 Status validate_superblock(const Superblock& sb);
 
 // The 4096-byte on-disk block, checksum filled in.

@@ -9,6 +9,13 @@
 // 4096-byte block computed with `csum` itself zeroed. Bytes past the last
 // field are zero when written and covered by the checksum.
 //
+// Set membership (set_uuid, nr_in_set, dev_idx): the devices formatted
+// together as one cache set share set_uuid and the geometry, and each has
+// its own uuid and its place dev_idx in [0, nr_in_set), the device number
+// extents store. A device formatted alone has them all zero: a set of one
+// whose set UUID is its own UUID (every cache formatted before sets
+// existed reads so, with the same format version).
+//
 // Persistence rule: the superblock is written by format, with O_DIRECT and
 // followed by a flush. After that it is rewritten (one block write and a
 // flush, rewrite_superblock()) only to change a state flag: kSbFlagIndexed
@@ -84,7 +91,11 @@ struct SuperblockDisk {
     le64 nbuckets;                       // device size / bucket_size, rounded down
     le64 first_bucket;                   // ceil(kSuperblockRegionEnd / bucket_size)
     le64 created;                        // seconds since the Unix epoch
-    std::array<std::uint8_t, kSuperblockSize - 80> reserved;  // zero
+    std::array<std::uint8_t, 16> set_uuid;  // zero for a device alone
+    std::uint8_t nr_in_set;              // devices of the set; zero for a device alone
+    std::uint8_t dev_idx;                // this device's place in the set, < nr_in_set
+    std::array<std::uint8_t, 2> pad1;    // zero
+    std::array<std::uint8_t, kSuperblockSize - 100> reserved;  // zero
 };
 
 static_assert(sizeof(SuperblockDisk) == kSuperblockSize);
@@ -102,6 +113,10 @@ static_assert(offsetof(SuperblockDisk, replacement) == 52);
 static_assert(offsetof(SuperblockDisk, nbuckets) == 56);
 static_assert(offsetof(SuperblockDisk, first_bucket) == 64);
 static_assert(offsetof(SuperblockDisk, created) == 72);
-static_assert(offsetof(SuperblockDisk, reserved) == 80);
+static_assert(offsetof(SuperblockDisk, set_uuid) == 80);
+static_assert(offsetof(SuperblockDisk, nr_in_set) == 96);
+static_assert(offsetof(SuperblockDisk, dev_idx) == 97);
+static_assert(offsetof(SuperblockDisk, pad1) == 98);
+static_assert(offsetof(SuperblockDisk, reserved) == 100);
 
 }  // namespace bcl

@@ -46,8 +46,14 @@ struct MountOptions {
     // -d: log every FUSE request; implies foreground. Default: false.
     bool debug = false;
 
-    // cache=PATH: the cache device or file. Required.
+    // cache=PATH[:PATH...]: the cache device or file, or the devices of one
+    // cache set (any order), as given. Required.
     std::string cache;
+    // The paths of `cache`, split at ':'.
+    std::vector<std::string> cache_paths;
+    // replicas=1|2: copies of dirty data, each on another device of the
+    // set. Default: 1.
+    unsigned replicas = 1;
     // cache_size=SIZE: create and format a cache file of this size when
     // `cache` does not exist. Default: none (the cache must exist).
     std::optional<std::uint64_t> cache_size;

@@ -20,6 +20,19 @@
 //   u32 data_crc
 //   u32 crc32c of all bytes before it
 //
+// Record version 2 (kExtentValueVersion2, kExtentValueSize2 bytes) is an
+// extent with a second copy of its data, on another device of the cache
+// set (replicated dirty data): the same fields, then before the crc32c
+//   u8  device index of the copy
+//   u8  bucket gen of the copy
+//   u64 bucket of the copy
+//   u64 device sector of the copy's first byte
+// Both copies hold the same bytes in the same layout: crc_offset,
+// crc_length and data_crc describe both, each copy's checksummed range
+// starting at its own sector * 512 - crc_offset. An extent with one copy is
+// written as version 1, so indexes made before copies existed read as
+// they are.
+//
 // Checksums of trimmed extents. data_crc is the CRC-32C of the crc_length
 // bytes on the device that start crc_offset bytes before the extent's first
 // byte, i.e. at byte (sector * 512 - crc_offset). A new extent has
@@ -41,6 +54,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,8 +67,12 @@ namespace bcl {
 // lengths are multiples of it.
 
 inline constexpr std::uint8_t kExtentValueVersion = 1;
+inline constexpr std::uint8_t kExtentValueVersion2 = 2;
 inline constexpr std::size_t kExtentKeySize = 16;
 inline constexpr std::size_t kExtentValueSize = 52;
+inline constexpr std::size_t kExtentValueSize2 = 70;
+// Copies an extent may have (the first pointer and one replica).
+inline constexpr unsigned kMaxExtentPtrs = 2;
 
 // The data has not reached the backing file yet (writeback).
 inline constexpr std::uint8_t kExtentDirty = 1u << 0;
@@ -72,6 +90,16 @@ struct ExtentKey {
     auto operator<=>(const ExtentKey&) const = default;
 };
 
+// Where one copy of an extent's data lies.
+struct ExtentPtr {
+    std::uint8_t device = 0;
+    std::uint64_t bucket = 0;
+    std::uint8_t gen = 0;
+    std::uint64_t sector = 0;  // device sector of the first byte
+
+    bool operator==(const ExtentPtr&) const = default;
+};
+
 struct ExtentValue {
     std::uint64_t length = 0;  // bytes; the extent is [end - length, end)
     std::uint8_t device = 0;
@@ -82,12 +110,36 @@ struct ExtentValue {
     std::uint32_t data_crc = 0;
     std::uint64_t crc_offset = 0;
     std::uint64_t crc_length = 0;
+    // The second copy, on another device (record version 2).
+    std::optional<ExtentPtr> replica;
+
+    unsigned nptrs() const { return replica ? 2u : 1u; }
+    // Copy i < nptrs(): 0 is the fields above, 1 the replica.
+    ExtentPtr ptr(unsigned i) const { return i == 0 ? ExtentPtr{device, bucket, gen, sector} : *replica; }
+    void set_ptr(unsigned i, const ExtentPtr& p) {
+        if (i != 0) {
+            replica = p;
+            return;
+        }
+        device = p.device;
+        bucket = p.bucket;
+        gen = p.gen;
+        sector = p.sector;
+    }
+    // The copy on `device`, if the extent has one there.
+    std::optional<unsigned> ptr_on(std::uint8_t dev) const {
+        for (unsigned i = 0; i < nptrs(); ++i)
+            if (ptr(i).device == dev) return i;
+        return std::nullopt;
+    }
 
     bool dirty() const { return (flags & kExtentDirty) != 0; }
     bool crc_valid() const { return (flags & kExtentCrcValid) != 0; }
     bool pinned() const { return (flags & kExtentPinned) != 0; }
     // Byte offset on the device of the checksummed range's first byte.
     std::uint64_t crc_device_offset() const { return sector * kSectorSize - crc_offset; }
+    // The same for copy i.
+    std::uint64_t crc_device_offset(unsigned i) const { return ptr(i).sector * kSectorSize - crc_offset; }
 
     bool operator==(const ExtentValue&) const = default;
 };
@@ -103,14 +155,15 @@ Result<ExtentKey> decode_extent_key(std::string_view bytes);
 std::string encode_extent_value(const ExtentValue& value);
 // Errc::corrupt on a wrong size, a bad checksum or fields that contradict
 // each other (zero or unaligned length, crc window outside crc_length, a
-// checksummed range that starts before byte 0 or whose end offset does not
-// fit in 64 bits).
+// checksummed range of either copy that starts before byte 0 or whose end
+// offset does not fit in 64 bits, two copies on one device); accepts
+// record versions 1 and 2.
 Result<ExtentValue> decode_extent_value(std::string_view bytes);
 
 // The part [skip, skip + length) of the extent `v` (byte offsets relative
 // to its start; both multiples of kSectorSize, within v.length): same
-// device, bucket, gen, flags and checksummed range, sector and crc_offset
-// moved forward.
+// devices, buckets, gens, flags and checksummed range, the sector of every
+// copy and crc_offset moved forward.
 ExtentValue slice_extent_value(const ExtentValue& v, std::uint64_t skip, std::uint64_t length);
 
 }  // namespace bcl

@@ -50,6 +50,8 @@ std::string describe_text(const std::string& device, const Superblock& sb) {
     line("buckets", fmt::format("{} total, first {}, {} usable", sb.nbuckets, sb.first_bucket,
                                 sb.usable_buckets()));
     line("capacity", fmt::format("{} ({} bytes)", format_size_approx(sb.capacity()), sb.capacity()));
+    if (sb.nr_in_set != 0)
+        line("cache set", fmt::format("{}, device {} of {}", uuid_to_string(sb.set_uuid), sb.dev_idx, sb.nr_in_set));
     line("replacement", std::string(replacement_name(sb.replacement)));
     line("discard", sb.discard() ? "yes" : "no");
     line("dirty data", sb.dirty() ? "maybe (its index is needed to mount it)" : "none");
@@ -61,11 +63,12 @@ std::string describe_json(const std::string& device, const Superblock& sb) {
     return fmt::format(
         "{{\"device\":{},\"uuid\":\"{}\",\"version\":{},\"block_size\":{},\"bucket_size\":{},"
         "\"nbuckets\":{},\"first_bucket\":{},\"usable_buckets\":{},\"capacity\":{},"
-        "\"replacement\":\"{}\",\"discard\":{},\"dirty\":{},\"created\":{},\"created_iso\":\"{}\"}}\n",
+        "\"replacement\":\"{}\",\"discard\":{},\"dirty\":{},\"created\":{},\"created_iso\":\"{}\","
+        "\"set_uuid\":\"{}\",\"nr_in_set\":{},\"dev_idx\":{}}}\n",
         json_string(device), uuid_to_string(sb.uuid), sb.version, sb.block_size, sb.bucket_size,
         sb.nbuckets, sb.first_bucket, sb.usable_buckets(), sb.capacity(),
         replacement_name(sb.replacement), sb.discard() ? "true" : "false", sb.dirty() ? "true" : "false",
-        sb.created, iso_time(sb.created));
+        sb.created, iso_time(sb.created), uuid_to_string(sb.set_id()), sb.set_size(), sb.dev_idx);
 }
 
 }  // namespace bcl::ctl

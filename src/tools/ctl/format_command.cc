@@ -1,8 +1,10 @@
-// bcachefs-lite-ctl format DEV: writes a new cache superblock.
+// bcachefs-lite-ctl format DEV...: writes a new cache superblock, or the
+// superblocks of one cache set over several devices.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bcachefs_lite/device/format.h"
 #include "bcachefs_lite/util/size.h"
@@ -16,8 +18,9 @@ namespace {
 class FormatCommand final : public Subcommand {
 public:
     CLI::App* add_to(CLI::App& app) override {
-        CLI::App* cmd = app.add_subcommand("format", "Format DEV (a block device or a file) as a cache");
-        cmd->add_option("DEV", device_, "Block device or regular file")->required();
+        CLI::App* cmd = app.add_subcommand(
+            "format", "Format DEV (a block device or a file) as a cache; several DEVs as one cache set");
+        cmd->add_option("DEV", devices_, "Block devices or regular files")->required();
         cmd->add_option("--bucket-size", bucket_size_, "Bucket size (power of two, up to 8M)")
             ->default_str("512k");
         cmd->add_option("--block-size", block_size_, "Block size (power of two, 512 to 64k)")
@@ -50,14 +53,23 @@ public:
         opts.discard = discard_;
         opts.force = force_;
 
-        auto sb = format_device(device_, opts);
-        if (!sb) return fail(sb.error());
-        fmt::print("{}", describe_text(device_, sb.value()));
+        if (devices_.size() == 1) {
+            auto sb = format_device(devices_[0], opts);
+            if (!sb) return fail(sb.error());
+            fmt::print("{}", describe_text(devices_[0], sb.value()));
+            return kExitOk;
+        }
+        auto sbs = format_set(devices_, opts);
+        if (!sbs) return fail(sbs.error());
+        for (std::size_t i = 0; i < devices_.size(); ++i) {
+            if (i != 0) fmt::print("\n");
+            fmt::print("{}", describe_text(devices_[i], sbs.value()[i]));
+        }
         return kExitOk;
     }
 
 private:
-    std::string device_;
+    std::vector<std::string> devices_;
     std::string bucket_size_ = "512k";
     std::string block_size_ = "4k";
     std::optional<std::string> size_;

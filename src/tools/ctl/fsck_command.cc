@@ -60,14 +60,17 @@ public:
         auto dev = CacheDevice::open(cache_, fo);
         if (!dev) return operational(dev.error().message);
         const Superblock& sb = dev.value()->superblock();
-        const std::string dir = index_dir_.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.uuid));
+        if (sb.set_size() > 1)
+            return operational(fmt::format("{} is device {} of a cache set of {}: fsck checks caches of one device only",
+                                           cache_, sb.dev_idx, sb.set_size()));
+        const std::string dir = index_dir_.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
 
         // A read-only open takes no lock: ask whether a mount holds it.
         if (!repair_)
             if (auto st = check_index_unused(dir); !st) return operational(st.error().message);
         IndexOptions io;
         io.read_only = !repair_;
-        io.cache_uuid = sb.uuid;
+        io.cache_uuid = sb.set_id();
         auto index = Index::open(dir, io);
         if (!index) {
             if (index.error().code == Errc::busy)

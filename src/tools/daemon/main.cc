@@ -108,7 +108,8 @@ bcl::Replacement replacement_of(bcl::ReplacementPolicy p) {
 // again for itself, so the descriptor given is closed again.
 bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& options, bcl::Logger& log) {
     bcl::CacheSetOptions co;
-    co.cache_path = options.cache;
+    co.cache_paths = options.cache_paths;
+    co.replicas = options.replicas;
     co.create_size = options.cache_size;
     co.index_dir = options.index;
     if (options.replacement) co.replacement = replacement_of(*options.replacement);
@@ -142,7 +143,7 @@ int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_sy
         // Dirty data is newer than the backing files: serving them instead
         // would return old bytes, and a later writeback would overwrite
         // whatever was written meanwhile.
-        auto dirty = bcl::count_dirty_files(options.cache, options.index);
+        auto dirty = bcl::count_dirty_files(options.cache_paths.front(), options.index);
         if (!dirty)
             log.warn("cannot tell whether cache {} holds dirty data: {}", options.cache, dirty.error().message);
         else if (dirty.value() != 0)
