@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/device/faulty_device.h"
+#include "bcachefs_lite/device/file_device.h"
 #include "bcachefs_lite/device/format.h"
 #include "common/temp_dir.h"
 
@@ -195,6 +197,21 @@ protected:
         ASSERT_TRUE(st) << st.error().message;
         set_.reset();
         open_set();
+    }
+
+    // In a forked child that simulates a power loss: opens a set with `o`
+    // over the cache file seen through a FaultyDevice, which `dev` points to
+    // before the open (hooks may use it), so the child can crash() it. Ends
+    // the child with status 2 or 3 when that fails.
+    std::unique_ptr<CacheSet> open_faulty_in_child(CacheSetOptions o, FaultyDevice*& dev, Logger& log) const {
+        auto file_dev = FileDevice::open(cache_path_);
+        if (!file_dev) ::_exit(2);
+        auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
+        dev = faulty.get();
+        o.devices.push_back(std::move(faulty));
+        auto set = CacheSet::open(std::move(o), log);
+        if (!set) ::_exit(3);
+        return std::move(set).value();
     }
 
     std::string path(const std::string& name) const { return backing_ + "/" + name; }

@@ -11,7 +11,6 @@
 #include <set>
 
 #include "bcachefs_lite/device/faulty_device.h"
-#include "bcachefs_lite/device/file_device.h"
 #include "cache_fixture.h"
 #include "moving_gc.h"
 
@@ -397,23 +396,18 @@ TEST_F(MovingGcDirtyTest, APowerLossAfterAMoveLosesNoAcknowledgedDirtyData) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         Logger quiet{LogLevel::error};
-        auto file_dev = FileDevice::open(cache_path_);
-        if (!file_dev) ::_exit(2);
-        auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
-        FaultyDevice* dev = faulty.get();
         CacheSetOptions o = wb_options();
-        o.devices.push_back(std::move(faulty));
         // The power fails right after the first swap: the index keeps what
         // it wrote, the device loses what it had not flushed.
         CacheSet* live = nullptr;
+        FaultyDevice* dev = nullptr;
         o.hooks.after_move_commit = [&] {
             if (live->stats().moved_bytes == 0) ::_exit(6);
             if (!dev->crash()) ::_exit(7);
             ::_exit(0);
         };
-        auto opened = CacheSet::open(std::move(o), quiet);
-        if (!opened) ::_exit(3);
-        CacheSet& set = *opened.value();
+        const auto opened = open_faulty_in_child(std::move(o), dev, quiet);
+        CacheSet& set = *opened;
         live = &set;
         EngineFile a(set, path("a"));
         const std::string data = dirty_fragmented(set, a);

@@ -406,27 +406,22 @@ TEST_F(PinningTest, APinOutlivesAPowerLossRightAfterItReturns) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         Logger quiet{LogLevel::error};
-        auto file_dev = FileDevice::open(cache_path_);
-        if (!file_dev) ::_exit(2);
-        auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
-        FaultyDevice* dev = faulty.get();
-        CacheSetOptions o = pin_options();  // manual background: nothing flushes behind the test's back
-        o.devices.push_back(std::move(faulty));
-        auto set = CacheSet::open(std::move(o), quiet);
-        if (!set) ::_exit(3);
+        FaultyDevice* dev = nullptr;
+        // Manual background: nothing flushes behind the test's back.
+        const auto set = open_faulty_in_child(pin_options(), dev, quiet);
         {
             BackingFile b(other);
-            auto file = set.value()->open_file(b.fd(), b.stx());
+            auto file = set->open_file(b.fd(), b.stx());
             if (!file) ::_exit(4);
             std::string buf(100000, '\0');
-            if (!set.value()->read(*file.value(), b.fd(), 0, std::as_writable_bytes(std::span(buf)))) ::_exit(5);
-            set.value()->release_file(file.value());
+            if (!set->read(*file.value(), b.fd(), 0, std::as_writable_bytes(std::span(buf)))) ::_exit(5);
+            set->release_file(file.value());
         }
         if (dev->unflushed_writes() == 0) ::_exit(6);  // the miss insert left writes unflushed
         const int fd = ::open(name.c_str(), O_PATH | O_CLOEXEC);
         struct statx s {};
         if (fd < 0 || ::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &s) != 0) ::_exit(7);
-        if (!set.value()->set_pinned(fd, s, true)) ::_exit(8);
+        if (!set->set_pinned(fd, s, true)) ::_exit(8);
         if (dev->unflushed_writes() != 0) ::_exit(9);  // the synced pin flushed the device first
         if (!dev->crash()) ::_exit(10);
         ::_exit(0);

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "bcachefs_lite/device/faulty_device.h"
-#include "bcachefs_lite/device/file_device.h"
 #include "cache_fixture.h"
 
 namespace bcl::test {
@@ -307,21 +306,16 @@ TEST_F(WritebackTest, APowerLossKeepsWhatFsyncAcknowledgedAndServesNoGarbage) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         Logger quiet{LogLevel::error};
-        auto file_dev = FileDevice::open(cache_path_);
-        if (!file_dev) ::_exit(2);
-        auto faulty = std::make_unique<FaultyDevice>(std::move(file_dev).value());
-        FaultyDevice* dev = faulty.get();
-        CacheSetOptions o = wb_options();  // manual background: nothing flushes behind the test's back
-        o.devices.push_back(std::move(faulty));
-        auto set = CacheSet::open(std::move(o), quiet);
-        if (!set) ::_exit(3);
+        FaultyDevice* dev = nullptr;
+        // Manual background: nothing flushes behind the test's back.
+        const auto set = open_faulty_in_child(wb_options(), dev, quiet);
         BackingFile b(path("a"));
-        auto file = set.value()->open_file(b.fd(), b.stx());
+        auto file = set->open_file(b.fd(), b.stx());
         if (!file) ::_exit(4);
-        if (!set.value()->write(*file.value(), b.fd(), 0, std::as_bytes(std::span(synced))) ||
-            !set.value()->fsync(*file.value(), b.fd(), false))
+        if (!set->write(*file.value(), b.fd(), 0, std::as_bytes(std::span(synced))) ||
+            !set->fsync(*file.value(), b.fd(), false))
             ::_exit(5);
-        if (!set.value()->write(*file.value(), b.fd(), 100000, std::as_bytes(std::span(unsynced)))) ::_exit(6);
+        if (!set->write(*file.value(), b.fd(), 100000, std::as_bytes(std::span(unsynced)))) ::_exit(6);
         if (dev->unflushed_writes() == 0) ::_exit(7);
         if (!dev->crash()) ::_exit(8);
         ::_exit(0);  // no close: the index keeps what it wrote, the device lost what it had not flushed
