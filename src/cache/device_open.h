@@ -12,9 +12,9 @@
 //   Errc::not_found  a member missing (the set and its dev_idx named, with
 //                    the hint to mount degraded), or a path that does not
 //                    exist
+//   Errc::corrupt    members whose geometry differs
 // With `degraded`, missing members are no refusal: their places stay
 // empty (null) for the caller to fill with stand-ins (CacheDevice::missing).
-//   Errc::corrupt    members whose geometry differs
 //
 // Thread safety: none needed (called once, by CacheSet::open).
 #pragma once
