@@ -66,7 +66,8 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
         return make_error(Errc::invalid, fmt::format("replicas={}: expected 1 or 2", options.replicas));
-    auto opened = open_cache_devices(options.cache_paths, std::move(options.devices), options.create_size);
+    auto opened =
+        open_cache_devices(options.cache_paths, std::move(options.devices), options.create_size, options.degraded);
     if (!opened) return opened.error();
     if (options.replicas > opened.value().devices.size()) {
         const bool one = opened.value().devices.size() == 1;
@@ -122,11 +123,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     if (options.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
 
-    for (unsigned d = 0; d < devices_.size(); ++d) {
-        devices_[d]->io_errors().set_tunables(options.io_errors);
-        devices_[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
-    }
-    CacheDevice& dev = *devices_[0];
+    // Missing members (degraded) have no device until the index is open.
+    CacheDevice& dev = **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
     const Superblock& sb = dev.superblock();
     block_size_ = sb.block_size;
     index_dir_ = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
@@ -137,9 +135,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     if (!have_index) return have_index.error();
     if (!have_index.value()) {
         const bool any_dirty = std::any_of(devices_.begin(), devices_.end(),
-                                           [](const auto& d) { return d->superblock().dirty(); });
+                                           [](const auto& d) { return d && d->superblock().dirty(); });
         const bool any_indexed = std::any_of(devices_.begin(), devices_.end(), [](const auto& d) {
-            return (d->superblock().flags & kSbFlagIndexed) != 0;
+            return d && (d->superblock().flags & kSbFlagIndexed) != 0;
         });
         if (any_dirty)
             return make_error(Errc::corrupt,
@@ -151,7 +149,6 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
             log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty",
                       cache_name(), index_dir_);
     }
-    for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.set_id();
@@ -166,6 +163,13 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         return index.error();
     }
     index_ = std::move(index).value();
+    // Before the first index write, which flushes the devices first.
+    BCL_TRY(stand_in_missing_members());
+    for (unsigned d = 0; d < devices_.size(); ++d) {
+        devices_[d]->io_errors().set_tunables(options.io_errors);
+        devices_[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
+    }
+    for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
 
     auto clean = index_->clean_shutdown();
     if (!clean) return clean.error();
@@ -181,7 +185,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         CacheDeviceConfig c;
         c.geometry = Geometry{d->nbuckets(), d->first_bucket(), d->bucket_sectors(), d->block_sectors()};
         c.options.replacement = options.replacement.value_or(replacement_of(d->superblock().replacement));
-        if (options.discard.value_or(d->superblock().discard())) {
+        if (d->present() && options.discard.value_or(d->superblock().discard())) {
             CacheDevice* raw = d.get();
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
         }
@@ -203,6 +207,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         loaded.reserve(gens.value().size());
         for (const BucketGenRecord& g : gens.value()) loaded.push_back(BucketGenPrio{g.bucket, g.gen, g.prio});
         BCL_TRY(alloc_->device(d).load(loaded));
+        // A missing member's buckets keep their gens: nothing is allocated
+        // there, so its allocator never invalidates, persists or discards.
+        if (!devices_[d]->present()) alloc_->device(d).shutdown();
     }
     sectors_ = std::make_unique<SectorAllocator>(*alloc_);
     replicas_ = options.replicas;
@@ -250,7 +257,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // Dirty data an earlier mount left resumes after the delay.
     if (dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
-    for (auto& flags : sb_flags_) BCL_TRY(flags->set(kSbFlagIndexed));
+    for (unsigned d = 0; d < devices_.size(); ++d)
+        if (devices_[d]->present()) BCL_TRY(sb_flags_[d]->set(kSbFlagIndexed));
     // Pinned files come back into the cache without waiting to be opened.
     queue_pin_resume();
     background_->start();
@@ -265,7 +273,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
 // dirty-file records, few, are read here.
 std::string CacheSet::cache_name() const {
     std::string name;
-    for (const auto& d : devices_) name += (name.empty() ? "" : ":") + d->path();
+    for (const auto& d : devices_)
+        if (d) name += (name.empty() ? "" : ":") + d->path();
     return name;
 }
 
@@ -375,7 +384,7 @@ bool CacheSet::dirty_data_intact(const Extent& e) {
     if (!v.crc_valid()) return true;
     for (unsigned i = 0; i < v.nptrs(); ++i) {
         const ExtentPtr p = v.ptr(i);
-        if (p.device >= devices_.size()) continue;
+        if (!device_present(p.device)) continue;
         CacheDevice& dev = *devices_[p.device];
         if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) continue;
         const std::uint64_t start = v.crc_device_offset(i);

@@ -62,7 +62,8 @@ Status check_distinct_paths(const std::vector<std::string>& paths) {
 
 }  // namespace
 
-Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices) {
+Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices,
+                                                                    bool degraded) {
     if (devices.size() == 1 && devices[0]->superblock().set_size() == 1) return devices;
     const Superblock& first = devices[0]->superblock();
     const std::string set = uuid_to_string(first.set_id());
@@ -93,12 +94,14 @@ Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<
         ordered[idx] = std::move(d);
     }
     for (unsigned i = 0; i < n; ++i) {
-        if (ordered[i]) continue;
+        if (ordered[i] || degraded) continue;
         std::string given;
         for (const auto& d : ordered)
             if (d) given += (given.empty() ? "" : ":") + d->path();
         return make_error(Errc::not_found,
-                          fmt::format("cache set {} has {} devices, but device {} of it is not given (given: {})",
+                          fmt::format("cache set {} has {} devices, but device {} of it is not given (given: {}); "
+                                      "if it is lost, mount with degraded to write back the dirty data the "
+                                      "others hold",
                                       set, n, i, given));
     }
     return ordered;
@@ -106,7 +109,7 @@ Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<
 
 Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
                                          std::vector<std::unique_ptr<BlockDevice>> attach,
-                                         std::optional<std::uint64_t> create_size) {
+                                         std::optional<std::uint64_t> create_size, bool degraded) {
     OpenedDevices out;
     if (!attach.empty()) {
         for (auto& a : attach) {
@@ -129,7 +132,7 @@ Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
             out.devices.push_back(std::move(one.value().devices.front()));
         }
     }
-    auto ordered = order_set_members(std::move(out.devices));
+    auto ordered = order_set_members(std::move(out.devices), degraded);
     if (!ordered) {
         if (out.created) ::unlink(paths[0].c_str());
         return ordered.error();

@@ -9,9 +9,12 @@
 // refusal is one line and changes nothing:
 //   Errc::foreign    devices of different sets
 //   Errc::invalid    the same device twice; create_size with several paths
-//   Errc::not_found  a member missing (the set and its dev_idx named), or
-//                    a path that does not exist
+//   Errc::not_found  a member missing (the set and its dev_idx named, with
+//                    the hint to mount degraded), or a path that does not
+//                    exist
 //   Errc::corrupt    members whose geometry differs
+// With `degraded`, missing members are no refusal: their places stay
+// empty (null) for the caller to fill with stand-ins (CacheDevice::missing).
 //
 // Thread safety: none needed (called once, by CacheSet::open).
 #pragma once
@@ -29,15 +32,17 @@
 namespace bcl {
 
 struct OpenedDevices {
-    std::vector<std::unique_ptr<CacheDevice>> devices;  // by dev_idx
+    std::vector<std::unique_ptr<CacheDevice>> devices;  // by dev_idx; null: missing (degraded)
     bool created = false;  // the one cache file was created and formatted
 };
 
 Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
                                          std::vector<std::unique_ptr<BlockDevice>> attach,
-                                         std::optional<std::uint64_t> create_size);
+                                         std::optional<std::uint64_t> create_size, bool degraded = false);
 
-// Orders the devices by dev_idx after checking they are one whole set.
-Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices);
+// Orders the devices by dev_idx after checking they are one whole set, or
+// with `degraded` members of one set (a null in place of each missing one).
+Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices,
+                                                                    bool degraded = false);
 
 }  // namespace bcl

@@ -24,9 +24,16 @@
 // written back from its other copy, so none of it is lost with one device.
 // Only a copy that exists nowhere else is still tried on the failed device,
 // as a set of one device does.
+//
+// A set mounted degraded starts this way: each missing member gets a
+// stand-in (CacheDevice::missing) and counts as failed before anything
+// runs, so the set opens failing and open starts the evacuation. Its
+// stand-in is never read (device_present()), so dirty data whose only copy
+// is on it stays dirty and reads of it fail with EIO.
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "writeback_task.h"
@@ -37,6 +44,26 @@ IoErrorTunables CacheSet::io_error_tunables() const { return devices_[0]->io_err
 
 void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
     for (auto& d : devices_) d->io_errors().set_tunables(tunables);
+}
+
+Status CacheSet::stand_in_missing_members() {
+    const auto present = std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
+    for (unsigned d = 0; d < devices_.size(); ++d) {
+        if (devices_[d]) continue;
+        // Every bucket that ever held data had its gen persisted before it
+        // was handed out: the last one stored bounds what extents point at.
+        auto gens = index_->load_bucket_gens(d);
+        if (!gens) return gens.error();
+        std::uint64_t nbuckets = (*present)->first_bucket() + 1;
+        for (const BucketGenRecord& g : gens.value()) nbuckets = std::max(nbuckets, g.bucket + 1);
+        devices_[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
+        failed_devices_.fetch_or(1u << d, std::memory_order_acq_rel);
+        state_.store(CacheState::failing, std::memory_order_release);
+        log_.error("cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
+                   "data the other devices hold is written back, and everything else goes to the backing files",
+                   uuid_to_string((*present)->superblock().set_id()), d);
+    }
+    return ok();
 }
 
 void CacheSet::device_failed(unsigned dev, const Error& error) {

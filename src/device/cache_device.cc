@@ -4,6 +4,7 @@
 
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/size.h"
+#include "bcachefs_lite/util/uuid.h"
 
 namespace bcl {
 
@@ -14,7 +15,42 @@ Error prefixed(const std::string& path, Error e) {
     return e;
 }
 
+// The device behind a missing member's stand-in: there is no disk, so
+// every request fails, naming the member.
+class MissingMemberDevice final : public BlockDevice {
+public:
+    MissingMemberDevice(std::uint64_t size, std::uint32_t logical_block_size, std::string name)
+        : size_(size), lbs_(logical_block_size), name_(std::move(name)) {}
+
+    std::uint64_t size() const override { return size_; }
+    std::uint32_t logical_block_size() const override { return lbs_; }
+    const std::string& path() const override { return name_; }
+
+protected:
+    Status do_read(std::uint64_t, std::span<std::byte>) override { return absent(); }
+    Status do_write(std::uint64_t, std::span<const std::byte>) override { return absent(); }
+    Status do_flush() override { return absent(); }
+    Status do_discard(std::uint64_t, std::uint64_t) override { return absent(); }
+
+private:
+    Status absent() const { return make_error(Errc::io, fmt::format("{}: the device is not present", name_)); }
+
+    const std::uint64_t size_;
+    const std::uint32_t lbs_;
+    const std::string name_;
+};
+
 }  // namespace
+
+std::unique_ptr<CacheDevice> CacheDevice::missing(const Superblock& model, unsigned dev_idx,
+                                                  std::uint64_t nbuckets) {
+    Superblock sb = model;
+    sb.dev_idx = static_cast<std::uint8_t>(dev_idx);
+    sb.nbuckets = nbuckets;
+    std::string name = fmt::format("(missing device {} of cache set {})", dev_idx, uuid_to_string(sb.set_id()));
+    auto device = std::make_unique<MissingMemberDevice>(sb.device_bytes(), sb.block_size, std::move(name));
+    return std::unique_ptr<CacheDevice>(new CacheDevice(std::move(device), sb, false));
+}
 
 Result<Superblock> read_superblock(BlockDevice& device) {
     if (device.size() < kSuperblockRegionEnd)
@@ -58,8 +94,8 @@ Result<std::unique_ptr<CacheDevice>> CacheDevice::attach(std::unique_ptr<BlockDe
     return std::unique_ptr<CacheDevice>(new CacheDevice(std::move(device), sb.value()));
 }
 
-CacheDevice::CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb)
-    : device_(std::move(device)), sb_(sb) {}
+CacheDevice::CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb, bool present)
+    : device_(std::move(device)), sb_(sb), present_(present) {}
 
 Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t sector,
                                        std::size_t len, std::uint64_t buckets) const {

@@ -117,6 +117,13 @@ Status apply_attr_timeout(MountOptions& o, std::string_view v) {
     return ok();
 }
 
+Status apply_degraded(MountOptions& o, std::string_view v) {
+    auto value = parse_bool_value("degraded", v);
+    if (!value) return value.error();
+    o.degraded = value.value();
+    return ok();
+}
+
 Status apply_kernel_cache(MountOptions& o, std::string_view v) {
     auto value = parse_bool_value("kernel_cache", v);
     if (!value) return value.error();
@@ -181,6 +188,10 @@ const OptionSpec kOptions[] = {
      apply_cache},
     {"replicas", K::number, "1|2", "1",
      "copies of dirty data, each on another device of the cache set; clean data keeps one", apply_replicas},
+    {"degraded", K::boolean, "BOOL", "no",
+     "mount a cache set with devices missing: the cache is out of service from the start, the dirty data the "
+     "devices given hold is written back, dirty data only a missing device holds reads as EIO",
+     apply_degraded},
     {"cache_size", K::size, "SIZE", "none (the cache must exist)",
      "create and format a cache file of this size when cache= does not exist", apply_cache_size},
     {"index", K::path, "DIR", "/var/lib/bcachefs-lite/<cache UUID>", "directory of the cache's RocksDB index",

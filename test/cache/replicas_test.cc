@@ -1,7 +1,7 @@
 // A cache set of two devices: opening it (membership checks), dirty data
 // written to both with replicas=2, clean data spread over both, reads of
 // either copy, GC and moving GC over both pointers, and a device that
-// fails in the middle of dirty writes.
+// fails in the middle of dirty writes, or is missing at mount (degraded).
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -139,6 +139,62 @@ protected:
             if (std::chrono::steady_clock::now() > deadline) return false;
         }
         return true;
+    }
+    // Closes the set and takes memory copies of its present devices back
+    // out, by dev_idx (null for a stand-in of a missing one).
+    std::vector<std::unique_ptr<MemDevice>> close_and_take_images() {
+        std::vector<std::unique_ptr<MemDevice>> images;
+        auto st = set_->close();
+        EXPECT_TRUE(st) << st.error().message;
+        for (unsigned d = 0; d < 2; ++d) {
+            if (!set_->device(d).present()) {
+                images.push_back(nullptr);
+                continue;
+            }
+            const BlockDevice& dev = set_->device(d).device();
+            auto copy = std::make_unique<MemDevice>(dev.size(), 4096, dev.path());
+            AlignedBuffer buf(dev.size(), 4096);
+            EXPECT_TRUE(set_->device(d).device().read(0, buf.span()));
+            EXPECT_TRUE(copy->write(0, buf.span()));
+            images.push_back(std::move(copy));
+        }
+        set_.reset();
+        return images;
+    }
+    static std::unique_ptr<MemDevice> copy_of(MemDevice& image) {
+        auto copy = std::make_unique<MemDevice>(image.size(), 4096, image.path());
+        AlignedBuffer buf(image.size(), 4096);
+        EXPECT_TRUE(image.read(0, buf.span()));
+        EXPECT_TRUE(copy->write(0, buf.span()));
+        return copy;
+    }
+    // Options over copies of the images given (null: that one left out).
+    CacheSetOptions options_over(const std::vector<MemDevice*>& images, bool degraded) {
+        devices_.clear();
+        for (MemDevice* image : images)
+            if (image) devices_.push_back(copy_of(*image));
+        CacheSetOptions o = set_options(replicas_);
+        o.degraded = degraded;
+        return o;
+    }
+    // Files over old backing contents, each overwritten dirty with fsync;
+    // returns what each file holds now.
+    std::vector<std::string> write_dirty_files(int files, std::size_t bytes) {
+        std::vector<std::string> model;
+        for (int i = 0; i < files; ++i) {
+            write_whole(path(fmt::format("f{}", i)), std::string(bytes, 'o'));
+            EngineFile f(*set_, path(fmt::format("f{}", i)));
+            model.push_back(random_bytes(rng_, bytes));
+            write_synced(f, 0, model.back());
+        }
+        EXPECT_GT(set_->writeback_status().dirty, 0u);
+        return model;
+    }
+    void expect_consistent() {
+        ASSERT_TRUE(set_->run_gc());
+        auto report = set_->check_consistency();
+        ASSERT_TRUE(report) << report.error().message;
+        EXPECT_TRUE(report.value().ok()) << (report.value().problems.empty() ? "" : report.value().problems[0]);
     }
     Status open_error(CacheSetOptions o) {
         auto set = CacheSet::open(std::move(o), log_);
@@ -488,6 +544,111 @@ TEST_F(ReplicasTest, WithOneCopyADeviceFailingLosesDirtyDataOnIt) {
     }
     EXPECT_GT(lost, 0u);
 }
+
+// ---- a member missing at mount (degraded) ----
+
+class DegradedTest : public ReplicasTest, public ::testing::WithParamInterface<unsigned> {};
+
+TEST_P(DegradedTest, WithTwoCopiesEveryDirtyByteIsWrittenBackFromThePresentDevice) {
+    const unsigned missing = GetParam();
+    const unsigned present = 1 - missing;
+    open_replicated(2);
+    const auto model = write_dirty_files(3, 5 * kTestBlockSize + 3 * kTestBucketSize);
+    auto images = close_and_take_images();
+    std::vector<MemDevice*> only_present{images[present].get()};
+
+    const Status refused = open_error(options_over(only_present, false));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::not_found);
+    EXPECT_NE(refused.error().message.find(fmt::format("device {} of it is not given", missing)), std::string::npos)
+        << refused.error().message;
+    EXPECT_NE(refused.error().message.find("degraded"), std::string::npos) << refused.error().message;
+    EXPECT_EQ(refused.error().message.find('\n'), std::string::npos);
+
+    open_set(options_over(only_present, true));
+    EXPECT_EQ(set_->state(), CacheState::failing);
+    EXPECT_FALSE(set_->device(missing).present());
+    EXPECT_TRUE(set_->device(present).present());
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
+    }
+    ASSERT_TRUE(until_passthrough());
+    EXPECT_EQ(set_->writeback_status().dirty, 0u);
+    EXPECT_EQ(set_->stats().io_errors, 0u) << "the missing device is never asked for anything";
+    for (std::size_t i = 0; i < model.size(); ++i)
+        EXPECT_EQ(backing_read(path(fmt::format("f{}", i)), 0, model[i].size()), model[i]) << "file " << i;
+    auto after = close_and_take_images();
+
+    // Both members back: the set opens as before, consistent.
+    std::vector<MemDevice*> both(2);
+    both[present] = after[present].get();
+    both[missing] = images[missing].get();
+    open_set(options_over(both, false));
+    EXPECT_EQ(set_->state(), CacheState::running);
+    expect_consistent();
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
+    }
+}
+
+TEST_P(DegradedTest, WithOneCopyDirtyDataOnlyTheMissingDeviceHeldReadsAsEio) {
+    const unsigned missing = GetParam();
+    const unsigned present = 1 - missing;
+    open_replicated(1);
+    const std::size_t bytes = 4 * kTestBucketSize;
+    const auto model = write_dirty_files(4, bytes);
+    auto images = close_and_take_images();
+
+    open_set(options_over({images[present].get()}, true));
+    ASSERT_TRUE(until_passthrough());
+    EXPECT_GT(set_->writeback_status().dirty, 0u) << "the dirty data on the missing device stays dirty";
+    std::size_t lost_blocks = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        for (std::size_t off = 0; off < bytes; off += kTestBlockSize) {
+            std::string buf(kTestBlockSize, '\0');
+            auto n = set_->read(*f.state, f.backing.fd(), off, std::as_writable_bytes(std::span(buf.data(), buf.size())));
+            if (!n) {
+                EXPECT_EQ(n.error().code, Errc::io) << n.error().message;
+                ++lost_blocks;
+                continue;
+            }
+            // Never the backing file's older bytes.
+            EXPECT_EQ(buf, model[i].substr(off, kTestBlockSize)) << "file " << i << " at " << off;
+        }
+    }
+    EXPECT_GT(lost_blocks, 0u);
+    auto after = close_and_take_images();
+
+    std::vector<MemDevice*> both(2);
+    both[present] = after[present].get();
+    both[missing] = images[missing].get();
+    open_set(options_over(both, false));
+    expect_consistent();
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
+    }
+}
+
+TEST_F(ReplicasTest, DegradedWithEveryMemberPresentChangesNothing) {
+    make_set();
+    CacheSetOptions o = set_options(2);
+    o.degraded = true;
+    open_set(std::move(o));
+    EXPECT_EQ(set_->state(), CacheState::running);
+    EXPECT_TRUE(set_->device(0).present());
+    EXPECT_TRUE(set_->device(1).present());
+    write_whole(path("d"), "");
+    EngineFile d(*set_, path("d"));
+    const std::string data = random_bytes(rng_, 3 * kTestBlockSize);
+    write_synced(d, 0, data);
+    EXPECT_EQ(extents_of(d, data.size()).at(0).value.nptrs(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(MissingDevice, DegradedTest, ::testing::Values(0u, 1u));
 
 }  // namespace
 }  // namespace bcl::test

@@ -132,6 +132,16 @@ TEST(MountOptions, ACacheSetAndReplicas) {
             << bad;
 }
 
+TEST(MountOptions, DegradedIsAFlagOffByDefault) {
+    EXPECT_FALSE(parse_ok("cache=/a:/b").degraded);
+    EXPECT_TRUE(parse_ok("cache=/a:/b,degraded").degraded);
+    EXPECT_TRUE(parse_ok("cache=/a:/b,degraded=yes").degraded);
+    EXPECT_FALSE(parse_ok("cache=/a:/b,degraded,nodegraded").degraded);
+    const std::string bad = parse_error({"/s", "/m", "-o", "cache=/a:/b,degraded=maybe"});
+    EXPECT_NE(bad.find("degraded"), std::string::npos) << bad;
+    EXPECT_EQ(bad.find('\n'), std::string::npos) << bad;
+}
+
 TEST(MountOptions, BadInputIsOneClearLine) {
     EXPECT_NE(parse_error({}).find("missing SOURCE and MOUNTPOINT"), std::string::npos);
     EXPECT_NE(parse_error({"/s"}).find("missing MOUNTPOINT"), std::string::npos);

@@ -3,8 +3,9 @@
 // and fsync'ed files (its image is cut to nothing and the loop device told,
 // as failing_cache_test.cc does); every file whose write and fsync
 // returned reads back through the mount and is in the backing directory
-// after the unmount. Mount-option errors about sets are one line each and
-// mount nothing. Needs root, /dev/fuse and two free loop devices; skips
+// after the unmount. A set whose device is lost while unmounted mounts with
+// the other and `degraded`, which writes the dirty data back from there.
+// Mount-option errors about sets are one line each and mount nothing. Needs root, /dev/fuse and two free loop devices; skips
 // with the reason otherwise.
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -119,6 +120,50 @@ TEST_F(ReplicasE2eTest, ADeviceFailingLosesNoFsyncedWrite) {
     auto status = mount_->stop();
     ASSERT_TRUE(status.has_value()) << "the daemon did not exit";
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << mount_->daemon_log();
+    for (const auto& [name, data] : acked)
+        EXPECT_TRUE(read_file(mount_->b(name)) == data) << name << " is not in the backing directory";
+}
+
+TEST_F(ReplicasE2eTest, ADeviceLostWhileUnmountedIsMountedDegradedAndItsDirtyDataWrittenBack) {
+    const std::string options = ",replicas=2,mode=writeback,writeback_delay=86400";
+    mount(set_option() + options);
+    std::mt19937_64 rng(11);
+    std::map<std::string, std::string> acked;
+    for (int i = 0; i < 8; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        const std::string data = random_bytes(rng, 64 * 1024 + 4096 * i);
+        ASSERT_TRUE(write_synced(name, data)) << name;
+        acked[name] = data;
+    }
+    auto dirty = stat_xattr(mount_->mnt(), "dirty_data");
+    ASSERT_TRUE(dirty.has_value());
+    EXPECT_GT(*dirty, 0u);
+    // A clean unmount writes nothing back by itself: the data is only on
+    // the cache devices.
+    auto stopped = mount_->stop();
+    ASSERT_TRUE(stopped.has_value()) << "the daemon did not exit";
+    std::size_t in_backing = 0;
+    for (const auto& [name, data] : acked) in_backing += read_file(mount_->b(name)) == data;
+    EXPECT_EQ(in_backing, 0u);
+
+    const std::string only_first = "cache=" + loops_[0]->device() + options;
+    loops_[1].reset();
+    expect_refused(only_first, "degraded");
+    MountSpec spec = mount_->spec();
+    spec.options += ",cache=" + loops_[0]->device() + ",degraded";
+    mount_->set_spec(spec);
+    ASSERT_TRUE(mount_->start()) << mount_->error();
+    ASSERT_TRUE(wait_until([&] { return state() == "passthrough"; })) << state() << "\n" << mount_->daemon_log();
+    EXPECT_EQ(stat_xattr(mount_->mnt(), "dirty_data"), 0u) << mount_->daemon_log();
+    for (const auto& [name, data] : acked) {
+        int err = 0;
+        auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
+        ASSERT_TRUE(got.has_value()) << name << ": " << std::strerror(err);
+        EXPECT_TRUE(*got == data) << name << " differs from what was acknowledged";
+    }
+    stopped = mount_->stop();
+    ASSERT_TRUE(stopped.has_value()) << "the daemon did not exit";
+    EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << mount_->daemon_log();
     for (const auto& [name, data] : acked)
         EXPECT_TRUE(read_file(mount_->b(name)) == data) << name << " is not in the backing directory";
 }

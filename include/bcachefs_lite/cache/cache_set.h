@@ -249,6 +249,15 @@ struct CacheSetOptions {
     // the set (at most the set's devices); clean data keeps one copy.
     // Default: 1.
     unsigned replicas = 1;
+    // Opens a cache set with members missing (at least one present): they
+    // count as failed from the start, so the set opens failing and writes
+    // back every dirty extent that has a copy on a present member, then
+    // goes to passthrough (cache_state.h). A missing member is never read,
+    // written, flushed or discarded, and the index keeps all it holds
+    // about it, for a later mount with every member back. With every
+    // member present it changes nothing. Default: false (a missing member
+    // is refused).
+    bool degraded = false;
     // The index directory, created on first use. Default: none, meaning
     // kDefaultIndexRoot/<set UUID> (the cache's UUID for a device alone).
     std::optional<std::string> index_dir;
@@ -576,7 +585,7 @@ private:
     bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true) {
         for (bool failed_too : {false, true})
             for (unsigned i = 0; i < e.value.nptrs(); ++i)
-                if (device_usable(e.value.ptr(i).device) != failed_too &&
+                if (device_usable(e.value.ptr(i).device) != failed_too && device_present(e.value.ptr(i).device) &&
                     read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
                     return true;
         return false;
@@ -739,6 +748,12 @@ private:
     bool device_usable(unsigned dev) const {
         return dev < devices_.size() && (failed_devices_.load(std::memory_order_acquire) & (1u << dev)) == 0;
     }
+    // Whether device `dev` exists and is no stand-in for a missing member
+    // (degraded): a stand-in is never read, not even for a last copy.
+    bool device_present(unsigned dev) const { return dev < devices_.size() && devices_[dev]->present(); }
+    // degraded: fills the places of missing members with stand-ins and
+    // counts them as failed (io_errors.cc).
+    Status stand_in_missing_members();
     // Where dirty data is allocated: replicas_ buckets at once.
     SectorAllocator& dirty_sectors() { return dirty_sectors_ ? *dirty_sectors_ : *sectors_; }
     // A device's error count reached the limit: out of service (any thread).

@@ -41,6 +41,14 @@ public:
     // The same checks over a device already open (a MemDevice or a
     // FaultyDevice in tests).
     static Result<std::unique_ptr<CacheDevice>> attach(std::unique_ptr<BlockDevice> device);
+    // Stands in for member dev_idx of a set mounted without it (degraded):
+    // model's superblock (a present member's) with that dev_idx and
+    // nbuckets, over a device that fails every request, so that the layers
+    // above keep one CacheDevice per dev_idx and never reach a real disk.
+    static std::unique_ptr<CacheDevice> missing(const Superblock& model, unsigned dev_idx, std::uint64_t nbuckets);
+
+    // False for a stand-in made by missing().
+    bool present() const { return present_; }
 
     const Superblock& superblock() const { return sb_; }
     BlockDevice& device() { return *device_; }
@@ -84,7 +92,7 @@ public:
     void on_error_limit(std::function<void(const Error&)> handler) { on_error_limit_ = std::move(handler); }
 
 private:
-    CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb);
+    CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb, bool present = true);
     // `buckets`: how many buckets from `bucket` on the range may span.
     Status check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len,
                               std::uint64_t buckets = 1) const;
@@ -94,6 +102,7 @@ private:
 
     std::unique_ptr<BlockDevice> device_;
     const Superblock sb_;
+    const bool present_;
     IoErrorCounter errors_;
     std::function<void(const Error&)> on_error_limit_;
 };

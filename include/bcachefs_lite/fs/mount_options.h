@@ -54,6 +54,8 @@ struct MountOptions {
     // replicas=1|2: copies of dirty data, each on another device of the
     // set. Default: 1.
     unsigned replicas = 1;
+    // degraded: mount a cache set with members missing (CacheSetOptions::degraded).
+    bool degraded = false;
     // cache_size=SIZE: create and format a cache file of this size when
     // `cache` does not exist. Default: none (the cache must exist).
     std::optional<std::uint64_t> cache_size;

@@ -110,6 +110,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     bcl::CacheSetOptions co;
     co.cache_paths = options.cache_paths;
     co.replicas = options.replicas;
+    co.degraded = options.degraded;
     co.create_size = options.cache_size;
     co.index_dir = options.index;
     if (options.replacement) co.replacement = replacement_of(*options.replacement);
