@@ -14,6 +14,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "backing_read.h"
 #include "file_table.h"
 #include "pin_fetch.h"
 
@@ -26,21 +27,6 @@ constexpr int kPinWalkEntries = 64;
 // racing with the fetch) before the fetch gives up until the file is
 // opened or pinned again.
 constexpr unsigned kPinFetchIdleSteps = 16;
-
-// pread until len bytes or end of file; the bytes read.
-Result<std::size_t> pread_all(int fd, std::byte* buf, std::size_t len, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error(errno, "read of a pinned backing file");
-        }
-        if (n == 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    return done;
-}
 
 }  // namespace
 
@@ -186,7 +172,7 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
         return false;
     }
     AlignedBuffer buf(gap_end - pos);  // zeroed: the padding past end of file
-    auto n = pread_all(job.fd, buf.data(), gap_end - pos, pos);
+    auto n = pread_full(job.fd, buf.data(), gap_end - pos, pos);
     if (!n) {
         log_.warn("fetch of a pinned file stopped: {}", n.error().message);
         return false;

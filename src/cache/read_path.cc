@@ -8,6 +8,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "backing_read.h"
 
 namespace bcl {
 
@@ -28,21 +29,6 @@ struct CacheSet::ReadState {
 };
 
 namespace {
-
-// pread until len bytes or end of file; the bytes read.
-Result<std::size_t> pread_full(int fd, std::byte* buf, std::size_t len, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error(errno, "read of the backing file");
-        }
-        if (n == 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    return done;
-}
 
 // Whether b follows a directly, in the file and (their first copies) on
 // the same cache device.
