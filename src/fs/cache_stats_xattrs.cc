@@ -25,8 +25,6 @@ constexpr std::string_view kAllStats = "stats";
 constexpr std::string_view kRateDebug = "writeback_rate_debug";
 constexpr std::string_view kCachedBytes = "cached_bytes";
 constexpr std::string_view kDirtyBytes = "dirty_bytes";
-// Text, not a number: kept out of the `stats` listing.
-constexpr std::string_view kState = "state";
 constexpr std::string_view kPriorityStats = "priority_stats";
 constexpr std::string_view kPin = "pin";
 constexpr std::string_view kPinned = "pinned";
@@ -55,7 +53,7 @@ bool is_knob(std::string_view short_name) {
 // Readable on this inode (and listed).
 bool offered(std::string_view short_name, bool is_root) {
     if (is_root) {
-        return short_name == kAllStats || short_name == kRateDebug || short_name == kState ||
+        return short_name == kAllStats || short_name == kRateDebug || short_name == kCacheStateXattr ||
                short_name == kPriorityStats ||
                is_stat_name(short_name) || is_knob(short_name);
     }
@@ -104,7 +102,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         out.push_back(prefix + std::string(kPinLimitPercent));
         for (const MovingGcTunableText& t : moving_gc_tunable_texts()) out.push_back(prefix + std::string(t.name));
         out.push_back(prefix + std::string(kRateDebug));
-        out.push_back(prefix + std::string(kState));
+        out.push_back(prefix + std::string(kCacheStateXattr));
         out.push_back(prefix + std::string(kPriorityStats));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
@@ -142,7 +140,7 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
     if (const IoErrorTunableText* t = find_io_error_tunable(n)) return t->format(cache_.io_error_tunables());
     if (const BypassTunableText* t = find_bypass_tunable(n)) return t->format(cache_.bypass_tunables());
     if (const MovingGcTunableText* t = find_moving_gc_tunable(n)) return t->format(cache_.moving_gc_tunables());
-    if (n == kState) return std::string(cache_state_name(cache_.state()));
+    if (n == kCacheStateXattr) return std::string(cache_state_name(cache_.state()));
     if (n == kPriorityStats) {
         auto prio = cache_.priority_stats();
         if (!prio) return prio.error();  // EAGAIN during a GC pass

@@ -152,6 +152,12 @@ TEST_F(FailingWritebackTest, DirtyDataThatWasLostIsEioNeverTheOlderBackingData) 
     EXPECT_EQ(err, EIO);
     EXPECT_EQ(stat_xattr(mount_->mnt(), "dirty_data"), fresh.size());
     EXPECT_EQ(read_file(b("f")), old);
+    // No write-back on this mount can take what could not be read: flush
+    // says so at once instead of waiting for it.
+    RunResult flush = run_flush_command(mount_->mnt());
+    EXPECT_TRUE(flush.exited_with(1)) << flush.err;
+    EXPECT_NE(flush.err.find("out of service (state passthrough)"), std::string::npos) << flush.err;
+    EXPECT_EQ(read_file(b("f")), old);
     const std::string log = mount_->daemon_log();
     EXPECT_NE(log.find(std::to_string(fresh.size()) + " bytes of dirty data could not be read"), std::string::npos)
         << log;

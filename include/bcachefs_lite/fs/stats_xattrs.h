@@ -28,10 +28,12 @@ inline bool is_stats_xattr(std::string_view name) { return name.starts_with(kSta
 // Names (after the prefix) that every mount root answers, also with
 // mode=none, and that tools rely on: the cache mode, as text ("writeback");
 // the trigger that starts writing back everything dirty (set it to "1");
-// the bytes of dirty data in the cache.
+// the bytes of dirty data in the cache. A root with a cache open also
+// answers its state (running, failing, passthrough), as text.
 inline constexpr std::string_view kCacheModeXattr = "cache_mode";
 inline constexpr std::string_view kFlushXattr = "flush";
 inline constexpr std::string_view kDirtyDataXattr = "dirty_data";
+inline constexpr std::string_view kCacheStateXattr = "state";
 
 class StatsXattrs {
 public:

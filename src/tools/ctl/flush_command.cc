@@ -8,8 +8,10 @@
 // polled until it reads 0, with progress on stdout: a bar redrawn in place
 // on a terminal, else a plain line a second. Exit 0 once nothing is dirty;
 // 1 when MOUNTPOINT is not a bcachefs-lite mount root or was mounted with
-// mode=none (no cache open), the mount went away, or --timeout passed (the
-// write-back goes on in the daemon).
+// mode=none (no cache open), the mount went away, --timeout passed (the
+// write-back goes on in the daemon), or the cache is out of service (state
+// passthrough) with dirty data left: that data could not be read from the
+// cache device, and no write-back on this mount will take it.
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -156,6 +158,14 @@ private:
                                format_size_approx(progress.peak()), took);
                 }
                 return kExitOk;
+            }
+            if (auto state = read_xattr(mountpoint_, kCacheStateXattr); state && state.value() == "passthrough") {
+                end_bar(terminal, progress);
+                return fail(kExitFailure,
+                            fmt::format("{} is out of service (state passthrough): {} of dirty data could not be read "
+                                        "from the cache device and stays there, reads of it fail with EIO; a later "
+                                        "mount with the device working writes it back",
+                                        mountpoint_, format_size_approx(*dirty)));
             }
             if (terminal) {
                 fmt::print("\r{}\033[K", progress.bar_line());
