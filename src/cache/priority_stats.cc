@@ -20,12 +20,13 @@ std::uint64_t percent(std::uint64_t part, std::uint64_t whole) { return whole ==
 
 }  // namespace
 
-Result<PriorityStats> priority_stats(const AllocSet& alloc) {
+Result<PriorityStats> priority_stats(const AllocSet& alloc, std::optional<unsigned> only_device) {
     if (!gc_marks_valid(alloc)) return make_error(Errc::again, "a GC pass is counting the buckets");
     PriorityStats s;
     std::vector<std::uint16_t> live_prios;
     std::uint64_t bucket_sectors = 0;
     for (unsigned d = 0; d < alloc.ndevices(); ++d) {
+        if (only_device && d != *only_device) continue;
         const CacheAllocator& ca = alloc.device(d);
         const Geometry& g = ca.geometry();
         bucket_sectors = g.bucket_sectors;
@@ -68,6 +69,6 @@ std::string format_priority_stats(const PriorityStats& s) {
         percent(s.pinned, s.buckets), s.average_age, s.sectors_per_quantile, fmt::join(s.quantiles, " "));
 }
 
-Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*alloc_); }
+Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*alloc_, std::nullopt); }
 
 }  // namespace bcl

@@ -26,6 +26,7 @@ constexpr std::string_view kRateDebug = "writeback_rate_debug";
 constexpr std::string_view kCachedBytes = "cached_bytes";
 constexpr std::string_view kDirtyBytes = "dirty_bytes";
 constexpr std::string_view kPriorityStats = "priority_stats";
+constexpr std::string_view kDevices = "devices";
 constexpr std::string_view kPin = "pin";
 constexpr std::string_view kPinned = "pinned";
 
@@ -54,7 +55,7 @@ bool is_knob(std::string_view short_name) {
 bool offered(std::string_view short_name, bool is_root) {
     if (is_root) {
         return short_name == kAllStats || short_name == kRateDebug || short_name == kCacheStateXattr ||
-               short_name == kPriorityStats ||
+               short_name == kPriorityStats || short_name == kDevices ||
                is_stat_name(short_name) || is_knob(short_name);
     }
     return short_name == kCachedBytes || short_name == kDirtyBytes || short_name == kPin || short_name == kPinned;
@@ -104,6 +105,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         out.push_back(prefix + std::string(kRateDebug));
         out.push_back(prefix + std::string(kCacheStateXattr));
         out.push_back(prefix + std::string(kPriorityStats));
+        out.push_back(prefix + std::string(kDevices));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
         out.push_back(prefix + std::string(kDirtyBytes));
@@ -145,6 +147,11 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
         auto prio = cache_.priority_stats();
         if (!prio) return prio.error();  // EAGAIN during a GC pass
         return format_priority_stats(prio.value());
+    }
+    if (n == kDevices) {
+        auto devices = cache_.device_status();
+        if (!devices) return devices.error();  // EAGAIN during a GC pass
+        return format_device_status(devices.value());
     }
     if (n == kRateDebug) return format_rate_debug(cache_.writeback_status());
     const CacheStats stats = cache_.stats();

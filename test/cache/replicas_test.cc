@@ -529,6 +529,36 @@ TEST_F(ReplicasTest, WithTwoCopiesADeviceFailingLosesNoAcknowledgedWrite) {
     }
 }
 
+TEST_F(ReplicasTest, DeviceStatusNamesTheDeviceThatFailed) {
+    open_replicated(2);
+    write_dirty_files(2, 3 * kTestBucketSize);
+    auto before = set_->device_status();
+    ASSERT_TRUE(before) << before.error().message;
+    ASSERT_EQ(before.value().size(), 2u);
+    for (unsigned d = 0; d < 2; ++d) {
+        const DeviceStatus& s = before.value()[d];
+        EXPECT_EQ(s.dev_idx, d);
+        EXPECT_EQ(s.state, DeviceState::working);
+        EXPECT_EQ(s.path, set_->device(d).path());
+        EXPECT_EQ(s.io_errors, 0u);
+        EXPECT_GT(s.buckets.dirty, 0u) << "each device holds a copy of the dirty data";
+        EXPECT_EQ(s.buckets.buckets * 2, set_->priority_stats().value().buckets);
+    }
+
+    set_->set_io_error_tunables(IoErrorTunables{2, 0});
+    run_failing_workload();  // device 0 fails
+    ASSERT_TRUE(until_passthrough());
+    auto after = set_->device_status();
+    ASSERT_TRUE(after) << after.error().message;
+    EXPECT_EQ(after.value()[0].state, DeviceState::failed);
+    EXPECT_GE(after.value()[0].io_errors, 2u);
+    EXPECT_EQ(after.value()[1].state, DeviceState::working);
+    EXPECT_EQ(after.value()[1].io_errors, 0u);
+    const std::string text = format_device_status(after.value());
+    EXPECT_NE(text.find(fmt::format("0    failed   {}", after.value()[0].io_errors)), std::string::npos) << text;
+    EXPECT_NE(text.find("1    working  0"), std::string::npos) << text;
+}
+
 TEST_F(ReplicasTest, WithOneCopyADeviceFailingLosesDirtyDataOnIt) {
     open_replicated(1);
     set_->set_io_error_tunables(IoErrorTunables{2, 0});
@@ -569,6 +599,12 @@ TEST_P(DegradedTest, WithTwoCopiesEveryDirtyByteIsWrittenBackFromThePresentDevic
     EXPECT_EQ(set_->state(), CacheState::failing);
     EXPECT_FALSE(set_->device(missing).present());
     EXPECT_TRUE(set_->device(present).present());
+    auto status = set_->device_status();
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(status.value()[missing].state, DeviceState::missing);
+    EXPECT_EQ(status.value()[missing].path, "");
+    EXPECT_EQ(status.value()[present].state, DeviceState::working);
+    EXPECT_NE(format_device_status(status.value()).find(fmt::format("{}    missing", missing)), std::string::npos);
     for (std::size_t i = 0; i < model.size(); ++i) {
         EngineFile f(*set_, path(fmt::format("f{}", i)));
         EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;

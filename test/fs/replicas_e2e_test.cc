@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "cache_e2e.h"
 #include "image_loop.h"
@@ -53,6 +54,20 @@ protected:
         ASSERT_TRUE(mount_->mounted()) << mount_->error();
     }
     std::string state() { return get_xattr(mount_->mnt(), attr("state")).value_or("?"); }
+    // The line of device `dev` in the root's `devices` table (read again
+    // while a GC pass counts the buckets: EAGAIN), or "".
+    std::string device_line(unsigned dev) {
+        std::optional<std::string> text;
+        wait_until([&] {
+            int err = 0;
+            text = get_xattr(mount_->mnt(), attr("devices"), &err);
+            return text.has_value() || err != EAGAIN;
+        });
+        std::istringstream lines(text.value_or(""));
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind(std::to_string(dev) + " ", 0) == 0) return line;
+        return "";
+    }
     // Writes `data` to a new file through the mount and fsyncs it; true
     // when both returned success (the data is acknowledged).
     bool write_synced(const std::string& rel, const std::string& data) {
@@ -115,6 +130,13 @@ TEST_F(ReplicasE2eTest, ADeviceFailingLosesNoFsyncedWrite) {
         ASSERT_TRUE(got.has_value()) << name << ": " << std::strerror(err);
         EXPECT_TRUE(*got == data) << name << " differs from what was acknowledged";
     }
+    // Which device it was, by name.
+    const std::string cut = device_line(0);
+    EXPECT_NE(cut.find("failed"), std::string::npos) << cut;
+    EXPECT_NE(cut.find(loops_[0]->device()), std::string::npos) << cut;
+    const std::string kept = device_line(1);
+    EXPECT_EQ(kept.rfind("1    working  0 ", 0), 0u) << kept;
+    EXPECT_NE(kept.find(loops_[1]->device()), std::string::npos) << kept;
     const std::string log = mount_->daemon_log();
     EXPECT_NE(log.find("all of its dirty data was written back"), std::string::npos) << log;
     auto status = mount_->stop();
@@ -154,6 +176,8 @@ TEST_F(ReplicasE2eTest, ADeviceLostWhileUnmountedIsMountedDegradedAndItsDirtyDat
     mount_->set_spec(spec);
     ASSERT_TRUE(mount_->start()) << mount_->error();
     ASSERT_TRUE(wait_until([&] { return state() == "passthrough"; })) << state() << "\n" << mount_->daemon_log();
+    EXPECT_EQ(device_line(1).rfind("1    missing  0 ", 0), 0u) << device_line(1);
+    EXPECT_NE(device_line(0).find("working"), std::string::npos) << device_line(0);
     EXPECT_EQ(stat_xattr(mount_->mnt(), "dirty_data"), 0u) << mount_->daemon_log();
     for (const auto& [name, data] : acked) {
         int err = 0;

@@ -199,6 +199,33 @@ TEST_F(StatsXattrTest, GetfattrShowsTheStatistics) {
     EXPECT_EQ(r.err.find(full("cache_hits") + "=\"0\""), std::string::npos) << "the second read was a hit\n" << r.err;
 }
 
+TEST_F(StatsXattrTest, DevicesShowsTheOneCacheDeviceWorking) {
+    std::mt19937_64 rng(32);
+    ASSERT_TRUE(write_file(b("f"), random_bytes(rng, 1 << 20)));
+    ASSERT_EQ(read_file(m("f")).value_or("").size(), 1u << 20);
+    auto names = list_xattrs(t().mnt());
+    ASSERT_TRUE(names);
+    EXPECT_TRUE(contains(*names, full("devices")));
+    // EAGAIN while a GC pass counts the buckets: read again.
+    std::optional<std::string> text;
+    int err = 0;
+    ASSERT_TRUE(wait_until([&] { return (text = get_xattr(t().mnt(), full("devices"), &err)) || err != EAGAIN; }));
+    ASSERT_TRUE(text) << "errno " << err;
+    std::istringstream in(*text);
+    std::string header, line, rest;
+    ASSERT_TRUE(std::getline(in, header)) << *text;
+    EXPECT_EQ(header.rfind("dev  state    io_errors  unused  clean", 0), 0u) << *text;
+    ASSERT_TRUE(std::getline(in, line)) << *text;
+    EXPECT_EQ(line.rfind("0    working  0 ", 0), 0u) << *text;
+    EXPECT_NE(line.find(t().cache_path()), std::string::npos) << *text;
+    EXPECT_FALSE(std::getline(in, rest)) << "one device, one line\n" << *text;
+    // The megabyte just read is cached: not every bucket is unused.
+    std::istringstream fields(line);
+    std::string dev, state, errors, unused;
+    fields >> dev >> state >> errors >> unused;
+    EXPECT_LT(std::stoull(unused), 100u) << *text;
+}
+
 TEST_F(StatsXattrTest, PriorityStatsShowsTheBucketsByMarkAndAge) {
     std::mt19937_64 rng(31);
     ASSERT_TRUE(write_file(b("f"), random_bytes(rng, 4 << 20)));

@@ -179,6 +179,7 @@
 #include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/consistency.h"
+#include "bcachefs_lite/cache/device_status.h"
 #include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/cache/priority_stats.h"
 #include "bcachefs_lite/cache/promotion.h"
@@ -491,6 +492,9 @@ public:
     // The buckets by mark and by age (priority_stats.h); Errc::again while
     // a GC pass runs.
     Result<PriorityStats> priority_stats() const;
+    // Each device, in dev_idx order (device_status.h); Errc::again while a
+    // GC pass runs.
+    Result<std::vector<DeviceStatus>> device_status() const;
     // Asks for a GC pass on the strand (the allocator's wake_gc does this).
     void request_gc();
     // Runs a whole GC pass now and returns its status: in manual mode on

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "bcachefs_lite/alloc/alloc_set.h"
@@ -38,9 +39,10 @@ struct PriorityStats {
     std::array<std::uint32_t, kQuantiles> quantiles{};
 };
 
-// Errc::again while a GC pass runs on any device: its marks are being
-// counted again, and the percentages would come out wrong.
-Result<PriorityStats> priority_stats(const AllocSet& alloc);
+// Of every device, or of `only_device`. Errc::again while a GC pass runs
+// on any device: its marks are being counted again, and the percentages
+// would come out wrong.
+Result<PriorityStats> priority_stats(const AllocSet& alloc, std::optional<unsigned> only_device);
 
 // As bcache prints it, with Pinned for bcache's Metadata:
 //   Unused:         12%
