@@ -14,7 +14,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
-#include "backing_read.h"
+#include "backing_file_io.h"
 #include "file_table.h"
 #include "pin_fetch.h"
 

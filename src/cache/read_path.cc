@@ -8,7 +8,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
-#include "backing_read.h"
+#include "backing_file_io.h"
 
 namespace bcl {
 

@@ -11,6 +11,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "backing_file_io.h"
 #include "backing_stat.h"
 #include "file_handle.h"
 #include "file_table.h"
@@ -21,19 +22,6 @@ namespace {
 
 // The longest stretch of contiguous dirty extents written with one pwrite.
 constexpr std::uint64_t kMaxRun = 4u << 20;
-
-Status pwrite_full(int fd, const std::byte* buf, std::size_t len, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pwrite(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error(errno, "writing dirty data back to the backing file");
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    return ok();
-}
 
 // Clean data keeps one copy (the backing file has the data now): the
 // first, unless its device failed.
