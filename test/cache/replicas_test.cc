@@ -4,12 +4,14 @@
 // fails in the middle of dirty writes, or is missing at mount (degraded).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fmt/format.h>
 
 #include <set>
 
 #include "bcachefs_lite/device/faulty_device.h"
+#include "bcachefs_lite/device/file_device.h"
 #include "bcachefs_lite/device/mem_device.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "cache_fixture.h"
@@ -666,6 +668,95 @@ TEST_P(DegradedTest, WithOneCopyDirtyDataOnlyTheMissingDeviceHeldReadsAsEio) {
     for (std::size_t i = 0; i < model.size(); ++i) {
         EngineFile f(*set_, path(fmt::format("f{}", i)));
         EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
+    }
+}
+
+// The daemon dies with the power, which takes what the devices had not
+// flushed; then one device is found dead: mounted degraded, the other
+// still holds a copy of everything fsync acknowledged, and it is written
+// back from there.
+TEST_P(DegradedTest, AfterAPowerLossEveryAcknowledgedByteIsWrittenBackFromThePresentDevice) {
+    const unsigned missing = GetParam();
+    const unsigned present = 1 - missing;
+    const std::string images[2] = {dir_.file("a.img"), dir_.file("b.img")};
+    FormatOptions fo = set_format();
+    fo.size = (first_bucket_for(kTestBucketSize) + kSetBuckets) * kTestBucketSize;
+    ASSERT_TRUE(format_set({images[0], images[1]}, fo));
+    constexpr int kFiles = 3;
+    const std::size_t bytes = 5 * kTestBlockSize + 3 * kTestBucketSize;
+    for (int i = 0; i < kFiles; ++i) write_whole(path(fmt::format("f{}", i)), std::string(bytes, 'o'));
+    const auto set_of_files = [&](std::vector<std::string> paths, bool degraded) {
+        CacheSetOptions o = options();
+        o.cache_paths = std::move(paths);
+        o.replicas = 2;
+        o.degraded = degraded;
+        o.backing_root_fd = root_fd_;
+        o.mode = CacheMode::writeback;
+        o.writeback.writeback_running = false;
+        return o;
+    };
+
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // What each fsync acknowledged goes to a file of its own beside it.
+        Logger quiet{LogLevel::error};
+        CacheSetOptions o = set_of_files({}, false);
+        FaultyDevice* faulty[2] = {nullptr, nullptr};
+        for (unsigned d = 0; d < 2; ++d) {
+            auto file = FileDevice::open(images[d]);
+            if (!file) ::_exit(2);
+            auto dev = std::make_unique<FaultyDevice>(std::move(file).value());
+            faulty[d] = dev.get();
+            o.devices.push_back(std::move(dev));
+        }
+        auto opened = CacheSet::open(std::move(o), quiet);
+        if (!opened) ::_exit(3);
+        CacheSet& set = *opened.value();
+        for (int i = 0; i < kFiles; ++i) {
+            EngineFile f(set, path(fmt::format("f{}", i)));
+            const std::string data = random_bytes(rng_, bytes);
+            auto n = set.write(*f.state, f.backing.fd(), 0, std::as_bytes(std::span(data.data(), data.size())));
+            if (!n || n.value() != data.size() || !set.fsync(*f.state, f.backing.fd(), false)) ::_exit(4);
+            write_whole(path(fmt::format("acked{}", i)), data);
+            set.run_background_until_idle();  // refills the freelists
+        }
+        if (set.writeback_status().dirty == 0) ::_exit(5);
+        for (FaultyDevice* dev : faulty)
+            if (!dev->crash()) ::_exit(6);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed at step " << WEXITSTATUS(status);
+    std::vector<std::string> acked;
+    for (int i = 0; i < kFiles; ++i) {
+        acked.push_back(backing_read(path(fmt::format("acked{}", i)), 0, bytes));
+        ASSERT_EQ(acked.back().size(), bytes);
+        ASSERT_FALSE(backing_read(path(fmt::format("f{}", i)), 0, bytes) == acked.back()) << "file " << i << " was written back already";
+    }
+
+    open_set(set_of_files({images[present]}, true));
+    EXPECT_FALSE(set_->opened_clean());
+    EXPECT_EQ(set_->state(), CacheState::failing);
+    ASSERT_TRUE(until_passthrough());
+    EXPECT_EQ(set_->writeback_status().dirty, 0u);
+    for (int i = 0; i < kFiles; ++i) {
+        EXPECT_TRUE(backing_read(path(fmt::format("f{}", i)), 0, bytes) == acked[i]) << "file " << i;
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        EXPECT_TRUE(f.read(0, bytes) == acked[i]) << "file " << i;
+    }
+    ASSERT_TRUE(set_->close());
+    set_.reset();
+
+    // Both devices back: consistent, nothing dirty, nothing stale.
+    open_set(set_of_files({images[0], images[1]}, false));
+    EXPECT_EQ(set_->state(), CacheState::running);
+    EXPECT_EQ(set_->writeback_status().dirty, 0u);
+    expect_consistent();
+    for (int i = 0; i < kFiles; ++i) {
+        EngineFile f(*set_, path(fmt::format("f{}", i)));
+        EXPECT_TRUE(f.read(0, bytes) == acked[i]) << "file " << i;
     }
 }
 
