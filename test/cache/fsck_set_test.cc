@@ -124,6 +124,22 @@ protected:
         ADD_FAILURE() << "no extent has two copies";
         return Extent{};
     }
+    // Bumps the stored gen of the bucket of device 1 that holds e's copy
+    // there (as if the bucket was reused); returns the extents with a copy
+    // in that bucket.
+    std::vector<Extent> bump_bucket_on_1(const Extent& e) {
+        const ExtentPtr p = e.value.ptr(e.value.ptr_on(1).value());
+        std::vector<Extent> in_bucket;
+        for (const Extent& x : all_extents()) {
+            const std::optional<unsigned> c = x.value.ptr_on(1);
+            if (c && x.value.ptr(*c).bucket == p.bucket) in_bucket.push_back(x);
+        }
+        auto index = Index::open(index_dir_, IndexOptions{});
+        EXPECT_TRUE(index) << index.error().message;
+        const BucketGenRecord bumped{p.bucket, static_cast<std::uint8_t>(p.gen + 1), 0};
+        EXPECT_TRUE(index.value()->put_bucket_gens(1, std::span(&bumped, 1)));
+        return in_bucket;
+    }
     // Reads every file through a set mounted again, against what was written.
     void expect_files_read_back() {
         open_set(set_options());
@@ -244,6 +260,60 @@ TEST_F(FsckSetTest, ACopyPointingAtAMissingBucketIsABadCopy) {
     EXPECT_TRUE(names(r, "which does not exist"));
     EXPECT_EQ(find(e.key)->value.nptrs(), 1u);
     EXPECT_FALSE(check().errors());
+}
+
+TEST_F(FsckSetTest, AStaleCopyOfCleanDataIsNoErrorAndRepairTakesItOut) {
+    populate();
+    // Every extent clean and no dirty-file record: as after writeback.
+    {
+        const std::vector<Extent> extents = all_extents();
+        auto index = Index::open(index_dir_, IndexOptions{});
+        ASSERT_TRUE(index) << index.error().message;
+        IndexBatch b;
+        for (const Extent& e : extents) {
+            ExtentValue clean = e.value;
+            clean.flags &= static_cast<std::uint8_t>(~kExtentDirty);
+            b.replace_extent_if_unchanged(e.key, e.value, clean);
+            b.delete_dirty_file(e.key.file);
+        }
+        ASSERT_TRUE(index.value()->commit(b, true));
+    }
+    const std::vector<Extent> stale = bump_bucket_on_1(replicated_extent());
+    ASSERT_FALSE(stale.empty());
+
+    FsckReport r = check();
+    EXPECT_EQ(r.stale, stale.size());
+    EXPECT_EQ(r.bad_copies, 0u);
+    EXPECT_FALSE(r.errors()) << (r.problems.empty() ? "" : r.problems.front());
+
+    r = check(/*repair=*/true);
+    EXPECT_EQ(r.stale_deleted, stale.size());
+    EXPECT_FALSE(r.errors());
+    for (const Extent& e : stale) {
+        const std::optional<Extent> after = find(e.key);
+        ASSERT_TRUE(after) << "a clean extent with a good copy was deleted";
+        EXPECT_EQ(after->value.nptrs(), 1u);
+        EXPECT_FALSE(after->value.ptr_on(1));
+    }
+    EXPECT_EQ(check().stale, 0u);
+}
+
+TEST_F(FsckSetTest, AStaleCopyOfDirtyDataIsABadCopyDroppedForTheVerifiedOne) {
+    populate();
+    const std::vector<Extent> stale = bump_bucket_on_1(replicated_extent());
+    ASSERT_FALSE(stale.empty());
+
+    FsckReport r = check();
+    EXPECT_EQ(r.bad_copies, stale.size());
+    EXPECT_EQ(r.left, stale.size());
+    EXPECT_TRUE(names(r, "is stale"));
+
+    r = check(/*repair=*/true);
+    EXPECT_EQ(r.repaired, stale.size());
+    EXPECT_EQ(r.left, 0u);
+    for (const Extent& e : stale) EXPECT_EQ(find(e.key)->value.nptrs(), 1u);
+    EXPECT_FALSE(check().errors());
+    expect_files_read_back();
 }
 
 TEST_F(FsckSetTest, EveryMemberIsNeededAndRunFsckRefusesAPart) {
