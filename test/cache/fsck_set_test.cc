@@ -124,6 +124,24 @@ protected:
         ADD_FAILURE() << "no extent has two copies";
         return Extent{};
     }
+    // Points e's copy on device 1 past the end of the device, and with
+    // !keep_checksum says the extent has no valid checksum; returns the
+    // value stored.
+    ExtentValue with_copy_1_nowhere(const Extent& e, bool keep_checksum) {
+        ExtentValue broken = e.value;
+        const unsigned on_1 = broken.ptr_on(1).value();
+        ExtentPtr p = broken.ptr(on_1);
+        p.bucket = first_bucket_for(kTestBucketSize) + kMemberBuckets + 5;
+        broken.set_ptr(on_1, p);
+        if (!keep_checksum) broken.flags &= static_cast<std::uint8_t>(~kExtentCrcValid);
+        auto index = Index::open(index_dir_, IndexOptions{});
+        EXPECT_TRUE(index) << index.error().message;
+        IndexBatch b;
+        b.replace_extent_if_unchanged(e.key, e.value, broken);
+        auto committed = index.value()->commit(b, true);
+        EXPECT_TRUE(committed && committed.value().skipped.empty());
+        return broken;
+    }
     // Bumps the stored gen of the bucket of device 1 that holds e's copy
     // there (as if the bucket was reused); returns the extents with a copy
     // in that bucket.
@@ -241,25 +259,29 @@ TEST_F(FsckSetTest, DirtyDataWithBothCopiesBadIsReportedAndKept) {
 
 TEST_F(FsckSetTest, ACopyPointingAtAMissingBucketIsABadCopy) {
     populate();
-    Extent e = replicated_extent();
-    {
-        auto index = Index::open(index_dir_, IndexOptions{});
-        ASSERT_TRUE(index) << index.error().message;
-        ExtentValue broken = e.value;
-        ExtentPtr p = broken.ptr(1);
-        p.bucket = first_bucket_for(kTestBucketSize) + kMemberBuckets + 5;
-        broken.set_ptr(1, p);
-        IndexBatch b;
-        b.replace_extent_if_unchanged(e.key, e.value, broken);
-        ASSERT_TRUE(index.value()->commit(b, true));
-        e.value = broken;
-    }
+    const Extent e = replicated_extent();
+    const ExtentValue broken = with_copy_1_nowhere(e, /*keep_checksum=*/true);
     const FsckReport r = check(/*repair=*/true);
     EXPECT_EQ(r.bad_copies, 1u);
     EXPECT_EQ(r.repaired, 1u);
     EXPECT_TRUE(names(r, "which does not exist"));
-    EXPECT_EQ(find(e.key)->value.nptrs(), 1u);
+    const std::optional<Extent> after = find(e.key);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->value.nptrs(), 1u);
+    EXPECT_EQ(after->value.ptr(0), broken.ptr(broken.ptr_on(0).value()));
     EXPECT_FALSE(check().errors());
+}
+
+TEST_F(FsckSetTest, ABadCopyOfDirtyDataStaysWhenTheOtherCannotBeVerified) {
+    populate();
+    const Extent e = replicated_extent();
+    const ExtentValue broken = with_copy_1_nowhere(e, /*keep_checksum=*/false);
+    const FsckReport r = check(/*repair=*/true);
+    EXPECT_EQ(r.bad_copies, 1u);
+    EXPECT_EQ(r.repaired, 0u);
+    EXPECT_EQ(r.left, 1u);
+    EXPECT_TRUE(names(r, "has no checksum to verify it by"));
+    EXPECT_EQ(find(e.key)->value, broken) << "dirty data lost a copy for one that cannot be verified";
 }
 
 TEST_F(FsckSetTest, AStaleCopyOfCleanDataIsNoErrorAndRepairTakesItOut) {

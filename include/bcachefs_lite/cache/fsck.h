@@ -18,10 +18,9 @@
 //  - an extent is live while one of its copies passes; a bad copy next to
 //    a good one is a finding of its own (bad_copies, the device named);
 //  - per bucket of each device, the sectors of its live extents fit in the
-//    bucket (the
-//    only bucket accounting that is persisted is gen and prio; sectors_used
-//    and marks are recomputed by GC at every mount, so they are not
-//    compared here);
+//    bucket (the only bucket accounting that is persisted is gen and prio;
+//    sectors_used and marks are recomputed by GC at every mount, so they
+//    are not compared here);
 //  - the stored bucket records name existing buckets;
 //  - files with dirty extents have a dirty-file record (without one,
 //    writeback cannot find the backing file), and every dirty-file record
@@ -30,34 +29,33 @@
 //    extent's file id has a file record (without one, reads of the file
 //    can never find the extent: it is a new file to the cache).
 //
-// What repair does: it only ever deletes index entries, never writes the
-// device. Clean data can always be dropped (the backing file holds it), so
+// What repair does: it only ever deletes index entries or takes copies out
+// of them, never writes the devices. Clean data can always be dropped (the backing file holds it), so
 // a clean extent that is stale, points nowhere valid, fails its checksum
 // or cannot be read is deleted (delete-if-unchanged). Dirty data is never
 // dropped: a dirty extent that fails any check is reported and left, and
 // the result says errors were left uncorrected. A bad copy of an extent
 // whose other copy is good is taken out of the extent (replace-if-
-// unchanged): always for clean data, for dirty data only when the other
-// copy verifies against its checksum (a copy without one is never dropped
-// in favour of it). A stale copy of a clean extent next to a good one is
-// no error (GC takes it out at mount); repair takes it out too. An entry that does not
-// decode is deleted by its raw key when it provably holds no dirty data:
-// its value decodes and says clean, or its key decodes and names a file
-// with no dirty-file record (a file with dirty extents always has one,
-// dirty_file_format.h); otherwise it is left. A dirty-file record whose
-// file has no dirty extent left is deleted. A clean extent no file record
-// reaches is deleted (it only takes space); a dirty one is left, since
-// writeback can still find its file. A file record that does not decode is
-// deleted when no dirty-file record names its backing file (the file is
-// then a new one to the cache, and its old extents unreachable clean ones);
-// a file record whose key does not decode, or that shares its file id, is
-// left.
+// unchanged): always for clean data, for dirty data only when the other copy
+// verifies against its checksum (next to a copy without a valid checksum,
+// the bad copy of dirty data stays). A stale copy of a clean extent next to a good one is no
+// error (GC takes it out at mount); repair takes it out too. An entry that
+// does not decode is deleted by its raw key when it provably holds no dirty
+// data: its value decodes and says clean, or its key decodes and names a
+// file with no dirty-file record (a file with dirty extents always has one,
+// dirty_file_format.h); otherwise it is left. A dirty-file record whose file
+// has no dirty extent left is deleted. A clean extent no file record reaches
+// is deleted (it only takes space); a dirty one is left, since writeback can
+// still find its file. A file record that does not decode is deleted when no
+// dirty-file record names its backing file (the file is then a new one to
+// the cache, and its old extents unreachable clean ones); a file record
+// whose key does not decode, or that shares its file id, is left.
 //
 // The index of a set points into all of its devices: run_fsck needs every
 // member, in dev_idx order (open_fsck_devices), and refuses anything else
 // (Errc::unsupported).
 //
-// Thread safety: run_fsck uses the index and device from one thread; the
+// Thread safety: run_fsck uses the index and devices from one thread; the
 // cache must not be mounted (check_index_unused()).
 #pragma once
 
