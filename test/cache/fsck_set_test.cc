@@ -12,6 +12,7 @@
 
 #include "bcachefs_lite/cache/fsck.h"
 #include "cache_fixture.h"
+#include "index/raw_db.h"
 
 namespace bcl::test {
 namespace {
@@ -336,6 +337,25 @@ TEST_F(FsckSetTest, AStaleCopyOfDirtyDataIsABadCopyDroppedForTheVerifiedOne) {
     for (const Extent& e : stale) EXPECT_EQ(find(e.key)->value.nptrs(), 1u);
     EXPECT_FALSE(check().errors());
     expect_files_read_back();
+}
+
+TEST_F(FsckSetTest, AMountRefusingTheIndexNamesFsckWithEveryMember) {
+    populate();
+    const Extent e = replicated_extent();
+    for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name != "extents") return;
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_extent_key(e.key), "garbage").ok());
+    });
+    auto refused = CacheSet::open(set_options(), log_);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find(fmt::format("bcachefs-lite-ctl fsck {} {} --index {}", members_[0],
+                                                       members_[1], index_dir_)),
+              std::string::npos)
+        << refused.error().message;
+
+    const FsckReport r = check(/*repair=*/true);
+    EXPECT_EQ(r.corrupt_entries, 1u);
+    EXPECT_EQ(r.left, 1u) << "its file has dirty data: the entry stays";
 }
 
 TEST_F(FsckSetTest, EveryMemberIsNeededAndRunFsckRefusesAPart) {
