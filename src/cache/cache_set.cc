@@ -66,8 +66,10 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
         return make_error(Errc::invalid, fmt::format("replicas={}: expected 1 or 2", options.replicas));
-    auto opened =
-        open_cache_devices(options.cache_paths, std::move(options.devices), options.create_size, options.degraded);
+    DeviceOpenOptions open_options;
+    open_options.create_size = options.create_size;
+    open_options.degraded = options.degraded;
+    auto opened = open_cache_devices(options.cache_paths, std::move(options.devices), open_options);
     if (!opened) return opened.error();
     if (options.replicas > opened.value().devices.size()) {
         const bool one = opened.value().devices.size() == 1;
@@ -280,14 +282,14 @@ std::string CacheSet::cache_name() const {
 
 Status CacheSet::check_index_contents(Status pass) {
     const auto refuse = [&](const std::string& why) {
-        // fsck checks caches of one device only.
-        if (devices_.size() > 1)
-            return make_error(Errc::corrupt, fmt::format("index {} of cache set {} fails its checks ({})",
-                                                         index_dir_, cache_name(), why));
-        return make_error(Errc::corrupt, fmt::format("index {} of cache {} fails its checks ({}); run "
+        // fsck takes every device of the set, as separate arguments.
+        std::string fsck_devices;
+        for (const auto& d : devices_)
+            if (d) fsck_devices += (fsck_devices.empty() ? "" : " ") + d->path();
+        return make_error(Errc::corrupt, fmt::format("index {} of {} {} fails its checks ({}); run "
                                                      "`bcachefs-lite-ctl fsck {} --index {}`",
-                                                     index_dir_, cache_name(), why, cache_name(),
-                                                     index_dir_));
+                                                     index_dir_, devices_.size() > 1 ? "cache set" : "cache",
+                                                     cache_name(), why, fsck_devices, index_dir_));
     };
     if (!pass) {
         if (pass.error().code == Errc::corrupt) return refuse(pass.error().message);

@@ -13,7 +13,8 @@ namespace bcl {
 
 namespace {
 
-Result<OpenedDevices> open_one_path(const std::string& path, std::optional<std::uint64_t> create_size) {
+Result<OpenedDevices> open_one_path(const std::string& path, std::optional<std::uint64_t> create_size,
+                                    const FileDeviceOptions& file) {
     OpenedDevices out;
     if (path.empty()) return make_error(Errc::invalid, "no cache device given");
     struct stat st;
@@ -33,7 +34,7 @@ Result<OpenedDevices> open_one_path(const std::string& path, std::optional<std::
         }
         out.created = true;
     }
-    auto dev = CacheDevice::open(path);
+    auto dev = CacheDevice::open(path, file);
     if (!dev) {
         if (out.created) ::unlink(path.c_str());
         return dev.error();
@@ -63,7 +64,8 @@ Status check_distinct_paths(const std::vector<std::string>& paths) {
 }  // namespace
 
 Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices,
-                                                                    bool degraded) {
+                                                                    bool degraded,
+                                                                    std::string_view missing_hint) {
     if (devices.size() == 1 && devices[0]->superblock().set_size() == 1) return devices;
     const Superblock& first = devices[0]->superblock();
     const std::string set = uuid_to_string(first.set_id());
@@ -99,17 +101,16 @@ Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<
         for (const auto& d : ordered)
             if (d) given += (given.empty() ? "" : ":") + d->path();
         return make_error(Errc::not_found,
-                          fmt::format("cache set {} has {} devices, but device {} of it is not given (given: {}); "
-                                      "if it is lost, mount with degraded to write back the dirty data the "
-                                      "others hold",
-                                      set, n, i, given));
+                          fmt::format("cache set {} has {} devices, but device {} of it is not given (given: {}); {}",
+                                      set, n, i, given, missing_hint));
     }
     return ordered;
 }
 
 Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
                                          std::vector<std::unique_ptr<BlockDevice>> attach,
-                                         std::optional<std::uint64_t> create_size, bool degraded) {
+                                         const DeviceOpenOptions& options) {
+    const std::optional<std::uint64_t>& create_size = options.create_size;
     OpenedDevices out;
     if (!attach.empty()) {
         for (auto& a : attach) {
@@ -118,7 +119,7 @@ Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
             out.devices.push_back(std::move(dev).value());
         }
     } else if (paths.size() <= 1) {
-        auto one = open_one_path(paths.empty() ? std::string() : paths[0], create_size);
+        auto one = open_one_path(paths.empty() ? std::string() : paths[0], create_size, options.file);
         if (!one) return one.error();
         out = std::move(one).value();
     } else {
@@ -127,12 +128,12 @@ Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
                                              "is made with bcachefs-lite-ctl format DEV DEV...");
         BCL_TRY(check_distinct_paths(paths));
         for (const std::string& path : paths) {
-            auto one = open_one_path(path, std::nullopt);
+            auto one = open_one_path(path, std::nullopt, options.file);
             if (!one) return one.error();
             out.devices.push_back(std::move(one.value().devices.front()));
         }
     }
-    auto ordered = order_set_members(std::move(out.devices), degraded);
+    auto ordered = order_set_members(std::move(out.devices), options.degraded, options.missing_hint);
     if (!ordered) {
         if (out.created) ::unlink(paths[0].c_str());
         return ordered.error();

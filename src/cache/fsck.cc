@@ -1,11 +1,14 @@
 // run_fsck(): the checks and repairs of fsck.h, in one walk over the
-// extents followed by the per-bucket and dirty-file checks.
+// extents followed by the per-bucket and dirty-file checks. Every copy of
+// an extent is checked on its own device; the extent's fate follows from
+// what its copies are (one good copy keeps it).
 #include "bcachefs_lite/cache/fsck.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -24,10 +27,27 @@ constexpr std::size_t kRepairBatch = 256;
 
 enum class DataCheck { good, bad_checksum, read_error };
 
+// What one copy of an extent is. `why` completes a line that starts with
+// the extent's description.
+struct CopyCheck {
+    enum Kind { good, unchecked, stale, bad_pointer, bad_checksum, read_error } kind = good;
+    std::string why;
+
+    bool usable() const { return kind == good || kind == unchecked; }
+};
+
+// `v` without copy `gone` (it has two).
+ExtentValue without_copy(const ExtentValue& v, unsigned gone) {
+    ExtentValue out = v;
+    out.replica.reset();
+    out.set_ptr(0, v.ptr(gone == 0 ? 1 : 0));
+    return out;
+}
+
 class FsckRun {
 public:
-    FsckRun(CacheDevice& dev, Index& index, const FsckOptions& options)
-        : dev_(dev), index_(index), options_(options) {}
+    FsckRun(std::span<CacheDevice* const> devs, Index& index, const FsckOptions& options)
+        : devs_(devs.begin(), devs.end()), index_(index), options_(options) {}
 
     Result<FsckReport> run() {
         BCL_TRY(load_gens());
@@ -67,28 +87,41 @@ private:
         problem(std::move(line));
     }
 
+    // A bucket as lines name it: the device too when the set has several.
+    std::string where(std::uint8_t device, std::uint64_t bucket) const {
+        if (devs_.size() == 1) return fmt::format("bucket {}", bucket);
+        return fmt::format("bucket {} of device {}", bucket, device);
+    }
+
     Status load_gens() {
-        gens_.assign(dev_.nbuckets(), 0);
-        auto records = index_.load_bucket_gens(0);
-        if (!records) {
-            // Without gens no extent can be called live or stale: only the
-            // data checks run.
-            gens_known_ = false;
-            ++r_.bad_bucket_records;
-            leave(fmt::format("the stored bucket gens cannot be read ({}); gens are not checked",
-                              records.error().message));
-            return ok();
-        }
-        for (const BucketGenRecord& g : records.value()) {
-            if (g.bucket < dev_.first_bucket() || g.bucket >= dev_.nbuckets()) {
+        gens_.resize(devs_.size());
+        gens_known_.assign(devs_.size(), true);
+        live_sectors_.resize(devs_.size());
+        for (std::uint32_t d = 0; d < devs_.size(); ++d) {
+            const CacheDevice& dev = *devs_[d];
+            gens_[d].assign(dev.nbuckets(), 0);
+            live_sectors_[d].assign(dev.nbuckets(), 0);
+            auto records = index_.load_bucket_gens(d);
+            if (!records) {
+                // Without gens no extent can be called live or stale: only the
+                // data checks run.
+                gens_known_[d] = false;
                 ++r_.bad_bucket_records;
-                leave(fmt::format("a bucket record names bucket {}, which is not a data bucket of {} [{}, {})",
-                                  g.bucket, dev_.path(), dev_.first_bucket(), dev_.nbuckets()));
+                leave(fmt::format("the stored bucket gens{} cannot be read ({}); gens are not checked",
+                                  devs_.size() == 1 ? std::string() : fmt::format(" of device {}", d),
+                                  records.error().message));
                 continue;
             }
-            gens_[g.bucket] = g.gen;
+            for (const BucketGenRecord& g : records.value()) {
+                if (g.bucket < dev.first_bucket() || g.bucket >= dev.nbuckets()) {
+                    ++r_.bad_bucket_records;
+                    leave(fmt::format("a bucket record names bucket {}, which is not a data bucket of {} [{}, {})",
+                                      g.bucket, dev.path(), dev.first_bucket(), dev.nbuckets()));
+                    continue;
+                }
+                gens_[d][g.bucket] = g.gen;
+            }
         }
-        live_sectors_.assign(dev_.nbuckets(), 0);
         return ok();
     }
 
@@ -111,49 +144,145 @@ private:
             return bad_extent(k, v, fmt::format("{} belongs to no file record: reads of its file never find it", what));
         }
 
-        if (v.device != 0 || v.bucket < dev_.first_bucket() || v.bucket >= dev_.nbuckets()) {
-            ++r_.bad_pointer;
-            return bad_extent(k, v, fmt::format("{} points at device {} bucket {}, which does not exist", what,
-                                                v.device, v.bucket));
-        }
-        if (gens_known_ && v.gen != gens_[v.bucket]) {
+        CopyCheck copies[kMaxExtentPtrs];
+        for (unsigned i = 0; i < v.nptrs(); ++i) copies[i] = check_copy(v, i);
+        if (v.nptrs() == 1) return one_copy(k, v, copies[0], what);
+        return two_copies(k, v, copies, what);
+    }
+
+    // An extent with one copy: it is as good as that copy.
+    Status one_copy(const ExtentKey& k, const ExtentValue& v, const CopyCheck& c, const std::string& what) {
+        switch (c.kind) {
+        case CopyCheck::good:
+        case CopyCheck::unchecked:
+            count_live(v, c.kind == CopyCheck::unchecked);
+            return ok();
+        case CopyCheck::stale:
             ++r_.stale;
-            if (v.dirty())
-                return bad_extent(k, v, fmt::format("{} is stale (gen {}, bucket {} has gen {}): dirty buckets are "
-                                                    "never reused, its data is lost",
-                                                    what, v.gen, v.bucket, gens_[v.bucket]));
-            if (options_.repair) {
-                batch_.delete_extent_if_unchanged(k, v);
-                ++r_.stale_deleted;
-                return commit(false);
-            }
+            return stale_extent(k, v, what + " " + c.why);
+        case CopyCheck::bad_pointer:
+            ++r_.bad_pointer;
+            break;
+        case CopyCheck::bad_checksum:
+            ++r_.bad_checksum;
+            break;
+        case CopyCheck::read_error:
+            ++r_.read_errors;
+            break;
+        }
+        return bad_extent(k, v, what + " " + c.why);
+    }
+
+    // A stale extent: normal when clean (its bucket was reused), data loss
+    // when dirty (dirty buckets are never reused).
+    Status stale_extent(const ExtentKey& k, const ExtentValue& v, const std::string& line) {
+        if (v.dirty()) return bad_extent(k, v, line + ": dirty buckets are never reused, its data is lost");
+        if (options_.repair) {
+            batch_.delete_extent_if_unchanged(k, v);
+            ++r_.stale_deleted;
+            return commit(false);
+        }
+        return ok();
+    }
+
+    // An extent with two copies: live while one of them is good. A bad copy
+    // next to a good one is a finding of its own; repair takes it out of
+    // the extent, for dirty data only when the other copy verifies.
+    Status two_copies(const ExtentKey& k, const ExtentValue& v, const CopyCheck (&c)[kMaxExtentPtrs],
+                      const std::string& what) {
+        if (c[0].usable() && c[1].usable()) {
+            count_live(v, !v.crc_valid());
             return ok();
         }
-        if (!inside_bucket(v)) {
-            ++r_.bad_pointer;
-            return bad_extent(k, v, fmt::format("{} at sector {} (checksummed range of {} bytes at byte {}) is not "
-                                                "a block-aligned range inside bucket {}",
-                                                what, v.sector, v.crc_length, v.crc_device_offset(), v.bucket));
-        }
-        if (!v.crc_valid()) {
-            ++r_.unchecked;
-        } else {
-            switch (check_data(v)) {
-            case DataCheck::good:
-                break;
-            case DataCheck::bad_checksum:
-                ++r_.bad_checksum;
-                return bad_extent(k, v, fmt::format("{} in bucket {}: its data does not match its checksum", what,
-                                                    v.bucket));
-            case DataCheck::read_error:
-                ++r_.read_errors;
-                return bad_extent(k, v, fmt::format("{} in bucket {}: its data cannot be read: {}", what, v.bucket,
-                                                    last_read_error_));
+        const auto copy_line = [&](unsigned i) {
+            const ExtentPtr p = v.ptr(i);
+            return fmt::format("its copy on device {} {}", p.device, c[i].why);
+        };
+        if (!c[0].usable() && !c[1].usable()) {
+            const std::string line = fmt::format("{}: {}, and {}", what, copy_line(0), copy_line(1));
+            if (c[0].kind == CopyCheck::stale && c[1].kind == CopyCheck::stale) {
+                ++r_.stale;
+                return stale_extent(k, v, line);
             }
+            switch (c[c[0].kind == CopyCheck::stale ? 1 : 0].kind) {
+            case CopyCheck::bad_pointer: ++r_.bad_pointer; break;
+            case CopyCheck::bad_checksum: ++r_.bad_checksum; break;
+            case CopyCheck::read_error: ++r_.read_errors; break;
+            default: break;
+            }
+            return bad_extent(k, v, line);
         }
+        const unsigned bad = c[0].usable() ? 1 : 0;
+        const unsigned other = 1 - bad;
+        const ExtentPtr good_ptr = v.ptr(other);
+        count_live(without_copy(v, bad), c[other].kind == CopyCheck::unchecked);
+        if (c[bad].kind == CopyCheck::stale && !v.dirty()) {
+            // A clean copy in a reused bucket while the other serves: GC
+            // takes it out at the next mount, so it is no error.
+            ++r_.stale;
+            if (!options_.repair) return ok();
+            batch_.replace_extent_if_unchanged(k, v, without_copy(v, bad));
+            ++r_.stale_deleted;
+            return commit(false);
+        }
+        ++r_.bad_copies;
+        const bool verified = c[other].kind == CopyCheck::good;
+        const std::string line =
+            fmt::format("{}: {}; its copy on device {} {}", what, copy_line(bad), good_ptr.device,
+                        verified ? "is good" : "has no checksum to verify it by");
+        if (!options_.repair) {
+            leave(line);
+            return ok();
+        }
+        if (v.dirty() && !verified) {
+            leave(line + "; dirty data without a verified copy is never dropped, left as it is");
+            return ok();
+        }
+        problem(fmt::format("{}; the copy on device {} dropped", line, v.ptr(bad).device));
+        batch_.replace_extent_if_unchanged(k, v, without_copy(v, bad));
+        ++r_.repaired;
+        return commit(false);
+    }
+
+    void count_live(const ExtentValue& v, bool unchecked) {
         ++r_.live;
-        if (gens_known_) live_sectors_[v.bucket] += static_cast<std::uint32_t>(v.length / kSectorSize);
-        return ok();
+        if (unchecked) ++r_.unchecked;
+        for (unsigned i = 0; i < v.nptrs(); ++i) {
+            const ExtentPtr p = v.ptr(i);
+            if (gens_known_[p.device])
+                live_sectors_[p.device][p.bucket] += static_cast<std::uint32_t>(v.length / kSectorSize);
+        }
+    }
+
+    // Copy i of `v` against its device: the bucket exists, its gen is the
+    // bucket's, the range lies inside it, and the data matches its checksum.
+    CopyCheck check_copy(const ExtentValue& v, unsigned i) {
+        const ExtentPtr p = v.ptr(i);
+        if (p.device >= devs_.size() || p.bucket < devs_[p.device]->first_bucket() ||
+            p.bucket >= devs_[p.device]->nbuckets())
+            return {CopyCheck::bad_pointer,
+                    fmt::format("points at device {} bucket {}, which does not exist", p.device, p.bucket)};
+        const std::vector<std::uint8_t>& gens = gens_[p.device];
+        if (gens_known_[p.device] && p.gen != gens[p.bucket])
+            return {CopyCheck::stale, fmt::format("is stale (gen {}, {} has gen {})", p.gen,
+                                                  where(p.device, p.bucket), gens[p.bucket])};
+        if (!inside_bucket(v, i))
+            return {CopyCheck::bad_pointer,
+                    fmt::format("at sector {} (checksummed range of {} bytes at byte {}) is not a block-aligned "
+                                "range inside {}",
+                                p.sector, v.crc_length, v.crc_device_offset(i), where(p.device, p.bucket))};
+        if (!v.crc_valid()) return {CopyCheck::unchecked, {}};
+        switch (check_data(v, i)) {
+        case DataCheck::good:
+            return {CopyCheck::good, {}};
+        case DataCheck::bad_checksum:
+            return {CopyCheck::bad_checksum,
+                    fmt::format("in {}: its data does not match its checksum", where(p.device, p.bucket))};
+        case DataCheck::read_error:
+            break;
+        }
+        return {CopyCheck::read_error,
+                fmt::format("in {}: its data cannot be read: {}", where(p.device, p.bucket), last_read_error_)};
     }
 
     // An extent that failed a check: clean ones go (the backing file has
@@ -205,34 +334,40 @@ private:
         return commit(false);
     }
 
-    bool inside_bucket(const ExtentValue& v) const {
-        const std::uint64_t bucket_start = dev_.offset_of(v.bucket);
-        const std::uint64_t bucket_end = bucket_start + dev_.bucket_size();
-        const std::uint64_t start = v.sector * kSectorSize;
+    bool inside_bucket(const ExtentValue& v, unsigned i) const {
+        const ExtentPtr p = v.ptr(i);
+        const CacheDevice& dev = *devs_[p.device];
+        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
+        const std::uint64_t bucket_end = bucket_start + dev.bucket_size();
+        const std::uint64_t start = p.sector * kSectorSize;
         if (start < bucket_start || start + v.length > bucket_end) return false;
         if (!v.crc_valid()) return true;
-        const std::uint64_t crc_start = v.crc_device_offset();
-        const std::uint64_t block = dev_.block_size();
+        const std::uint64_t crc_start = v.crc_device_offset(i);
+        const std::uint64_t block = dev.block_size();
         return crc_start >= bucket_start && crc_start + v.crc_length <= bucket_end && crc_start % block == 0 &&
                v.crc_length % block == 0;
     }
 
-    // Reads the extent's checksummed range. The pieces of a split extent
-    // share one range and sort next to each other: the last answer is kept.
-    DataCheck check_data(const ExtentValue& v) {
-        const Memo m{v.bucket, v.crc_device_offset(), v.crc_length, v.data_crc};
-        if (memo_ && *memo_ == m) return memo_result_;
+    // Reads the checksummed range of copy i. The pieces of a split extent
+    // share one range and sort next to each other: the last answer of each
+    // device is kept.
+    DataCheck check_data(const ExtentValue& v, unsigned i) {
+        const ExtentPtr p = v.ptr(i);
+        const Memo m{p.device, p.bucket, v.crc_device_offset(i), v.crc_length, v.data_crc};
+        std::optional<Memo>& memo = memo_[i];
+        if (memo && *memo == m) return memo_result_[i];
+        CacheDevice& dev = *devs_[p.device];
         AlignedBuffer buf = AlignedBuffer::uninitialized(v.crc_length);
-        const auto sector = static_cast<std::uint32_t>((m.offset - dev_.offset_of(v.bucket)) / kSectorSize);
+        const auto sector = static_cast<std::uint32_t>((m.offset - dev.offset_of(p.bucket)) / kSectorSize);
         DataCheck result = DataCheck::good;
-        if (auto st = dev_.read_bucket(v.bucket, sector, buf.span()); !st) {
+        if (auto st = dev.read_bucket(p.bucket, sector, buf.span()); !st) {
             last_read_error_ = st.error().message;
             result = DataCheck::read_error;
         } else if (crc32c(0, buf.span()) != v.data_crc) {
             result = DataCheck::bad_checksum;
         }
-        memo_ = m;
-        memo_result_ = result;
+        memo = m;
+        memo_result_[i] = result;
         return result;
     }
 
@@ -340,13 +475,16 @@ private:
     }
 
     void check_buckets() {
-        if (!gens_known_) return;
-        const std::uint32_t capacity = dev_.bucket_sectors();
-        for (std::uint64_t b = dev_.first_bucket(); b < dev_.nbuckets(); ++b) {
-            if (live_sectors_[b] <= capacity) continue;
-            ++r_.overfull_buckets;
-            leave(fmt::format("bucket {} holds {} sectors of live extents, more than its {}", b, live_sectors_[b],
-                              capacity));
+        for (std::uint32_t d = 0; d < devs_.size(); ++d) {
+            if (!gens_known_[d]) continue;
+            const CacheDevice& dev = *devs_[d];
+            const std::uint32_t capacity = dev.bucket_sectors();
+            for (std::uint64_t b = dev.first_bucket(); b < dev.nbuckets(); ++b) {
+                if (live_sectors_[d][b] <= capacity) continue;
+                ++r_.overfull_buckets;
+                leave(fmt::format("{} holds {} sectors of live extents, more than its {}",
+                                  where(static_cast<std::uint8_t>(d), b), live_sectors_[d][b], capacity));
+            }
         }
     }
 
@@ -384,21 +522,24 @@ private:
     }
 
     struct Memo {
+        std::uint8_t device;
         std::uint64_t bucket, offset, length;
         std::uint32_t crc;
         bool operator==(const Memo&) const = default;
     };
 
-    CacheDevice& dev_;
+    std::vector<CacheDevice*> devs_;  // by dev_idx
     Index& index_;
     const FsckOptions& options_;
     FsckReport r_;
     IndexBatch batch_;
-    std::vector<std::uint8_t> gens_;
-    bool gens_known_ = true;
-    std::vector<std::uint32_t> live_sectors_;
-    std::optional<Memo> memo_;
-    DataCheck memo_result_ = DataCheck::good;
+    std::vector<std::vector<std::uint8_t>> gens_;             // by device, bucket
+    std::vector<bool> gens_known_;                            // by device
+    std::vector<std::vector<std::uint32_t>> live_sectors_;   // by device, bucket
+    // The last data check of each copy slot (a split extent's pieces come
+    // one after another with the same copies).
+    std::optional<Memo> memo_[kMaxExtentPtrs];
+    DataCheck memo_result_[kMaxExtentPtrs] = {};
     std::string last_read_error_;
     bool have_file_ = false;
     std::uint64_t file_ = 0;
@@ -412,15 +553,26 @@ private:
 
 }  // namespace
 
+Result<FsckReport> run_fsck(std::span<CacheDevice* const> devices, Index& index, const FsckOptions& options) {
+    // Its extents point into every device of the set: checked against some
+    // devices only, the copies on the others would look invalid, and a
+    // repair would drop them.
+    if (devices.empty()) return make_error(Errc::invalid, "fsck needs a cache device");
+    const Superblock& first = devices[0]->superblock();
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        const Superblock& sb = devices[i]->superblock();
+        if (sb.set_size() != devices.size() || sb.dev_idx != i || sb.set_id() != first.set_id())
+            return make_error(Errc::unsupported,
+                              fmt::format("{} is device {} of a cache set of {}, given as device {} of {}: fsck "
+                                          "needs every member of the set, in dev_idx order",
+                                          devices[i]->path(), sb.dev_idx, sb.set_size(), i, devices.size()));
+    }
+    return FsckRun(devices, index, options).run();
+}
+
 Result<FsckReport> run_fsck(CacheDevice& device, Index& index, const FsckOptions& options) {
-    // Its extents point into every device of the set: checked against one
-    // device alone, the copies on the others would look invalid, and a
-    // repair would delete them.
-    if (device.superblock().set_size() > 1)
-        return make_error(Errc::unsupported,
-                          fmt::format("{} is device {} of a cache set of {}: fsck checks caches of one device only",
-                                      device.path(), device.superblock().dev_idx, device.superblock().set_size()));
-    return FsckRun(device, index, options).run();
+    CacheDevice* const one[] = {&device};
+    return run_fsck(std::span<CacheDevice* const>(one), index, options);
 }
 
 }  // namespace bcl

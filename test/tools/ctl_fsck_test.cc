@@ -89,6 +89,7 @@ TEST_F(CtlFsckTest, ACleanCacheExits0WithASummary) {
     EXPECT_NE(r.out.find("extents: 0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("left: 0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(img_ + ": clean"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("bad copies"), std::string::npos) << "a cache of one device has no copies: " << r.out;
 }
 
 TEST_F(CtlFsckTest, ErrorsExit4UntilRepairedThen1Then0) {

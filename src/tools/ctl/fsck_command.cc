@@ -1,8 +1,9 @@
-// bcachefs-lite-ctl fsck CACHE [--index DIR] [--repair]: checks a cache
-// that is not mounted against its index, and with --repair deletes the
-// index entries that are wrong and hold only clean data (see
+// bcachefs-lite-ctl fsck CACHE... [--index DIR] [--repair]: checks a cache
+// that is not mounted (one device, or every device of a cache set in any
+// order, as a mount takes them) against its index, and with --repair
+// deletes the index entries that are wrong and hold only clean data (see
 // bcachefs_lite/cache/fsck.h for what is checked and repaired). Without
-// --repair nothing changes: the device and the index are opened read-only.
+// --repair nothing changes: the devices and the index are opened read-only.
 //
 // Exit codes are fsck(8)'s, not the other verbs': 0 no errors, 1 errors
 // corrected, 4 errors left uncorrected, 8 operational error (cannot open,
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/cache/fsck.h"
@@ -43,7 +45,8 @@ class FsckCommand final : public Subcommand {
 public:
     CLI::App* add_to(CLI::App& app) override {
         CLI::App* cmd = app.add_subcommand("fsck", "Check an unmounted cache against its index; repair with --repair");
-        cmd->add_option("CACHE", cache_, "The cache device or file")->required();
+        cmd->add_option("CACHE", caches_, "The cache device or file; every device of a cache set, in any order")
+            ->required();
         cmd->add_option("--index", index_dir_,
                         fmt::format("Index directory (default: {}/<cache UUID>)", kDefaultIndexRoot))
             ->type_name("DIR");
@@ -54,15 +57,13 @@ public:
     int usage_exit_code() const override { return kFsckUsage; }
 
     int run() override {
-        FileDeviceOptions fo;
-        fo.read_only = true;  // repair only ever changes the index
-        fo.exclusive = false;
-        auto dev = CacheDevice::open(cache_, fo);
-        if (!dev) return operational(dev.error().message);
-        const Superblock& sb = dev.value()->superblock();
-        if (sb.set_size() > 1)
-            return operational(fmt::format("{} is device {} of a cache set of {}: fsck checks caches of one device only",
-                                           cache_, sb.dev_idx, sb.set_size()));
+        auto devices = open_fsck_devices(caches_);
+        if (!devices) return operational(devices.error().message);
+        std::vector<CacheDevice*> members;
+        for (const auto& d : devices.value()) members.push_back(d.get());
+        const Superblock& sb = members.front()->superblock();
+        set_ = members.size() > 1;
+        name_ = set_ ? fmt::format("cache set {}", uuid_to_string(sb.set_id())) : caches_.front();
         const std::string dir = index_dir_.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
 
         // A read-only open takes no lock: ask whether a mount holds it.
@@ -94,9 +95,14 @@ public:
                 std::fflush(stdout);
             };
         } else {
-            fmt::print("checking {} against index {}\n", cache_, dir);
+            std::string given;
+            for (const CacheDevice* d : members) given += (given.empty() ? "" : ", ") + d->path();
+            if (set_)
+                fmt::print("checking {} ({}) against index {}\n", name_, given, dir);
+            else
+                fmt::print("checking {} against index {}\n", name_, dir);
         }
-        auto report = run_fsck(*dev.value(), *index.value(), options);
+        auto report = run_fsck(std::span<CacheDevice* const>(members), *index.value(), options);
         if (drawn) fmt::print("\n");
         if (!report) return operational(report.error().message);
         print_report(report.value());
@@ -116,6 +122,8 @@ private:
         fmt::print("bad pointer: {}\n", r.bad_pointer);
         fmt::print("bad checksum: {}\n", r.bad_checksum);
         fmt::print("read errors: {}\n", r.read_errors);
+        // A cache of one device has no copies to compare: its summary stays as it was.
+        if (set_) fmt::print("bad copies: {}\n", r.bad_copies);
         fmt::print("corrupt entries: {}\n", r.corrupt_entries);
         fmt::print("orphaned: {}\n", r.orphaned);
         fmt::print("overfull buckets: {}\n", r.overfull_buckets);
@@ -125,16 +133,18 @@ private:
         fmt::print("repaired: {}\n", r.repaired);
         fmt::print("left: {}\n", r.left);
         if (r.left != 0)
-            fmt::print("{}: {} error{} left uncorrected{}\n", cache_, r.left, r.left == 1 ? "" : "s",
+            fmt::print("{}: {} error{} left uncorrected{}\n", name_, r.left, r.left == 1 ? "" : "s",
                        repair_ ? "" : " (run with --repair to delete what is clean)");
         else if (r.repaired != 0)
-            fmt::print("{}: {} error{} corrected\n", cache_, r.repaired, r.repaired == 1 ? "" : "s");
+            fmt::print("{}: {} error{} corrected\n", name_, r.repaired, r.repaired == 1 ? "" : "s");
         else
-            fmt::print("{}: clean\n", cache_);
+            fmt::print("{}: clean\n", name_);
     }
 
-    std::string cache_;
+    std::vector<std::string> caches_;
     std::optional<std::string> index_dir_;
+    bool set_ = false;  // several devices
+    std::string name_;  // what the summary calls the cache
     bool repair_ = false;
 };
 
