@@ -179,6 +179,14 @@ protected:
         o.degraded = degraded;
         return o;
     }
+    // Options over both members again: the present one as a degraded open
+    // left it, the missing one as it was before.
+    CacheSetOptions both_members(MemDevice* present_image, MemDevice* missing_image, unsigned missing) {
+        std::vector<MemDevice*> both(2);
+        both[1 - missing] = present_image;
+        both[missing] = missing_image;
+        return options_over(both, false);
+    }
     // Files over old backing contents, each overwritten dirty with fsync;
     // returns what each file holds now.
     std::vector<std::string> write_dirty_files(int files, std::size_t bytes) {
@@ -191,6 +199,18 @@ protected:
         }
         EXPECT_GT(set_->writeback_status().dirty, 0u);
         return model;
+    }
+    // Every file f<i> reads back through the engine as model[i] (and, with
+    // `in_backing`, holds it in its backing file too).
+    void expect_files_hold(const std::vector<std::string>& model, bool in_backing = false) {
+        for (std::size_t i = 0; i < model.size(); ++i) {
+            const std::string name = path(fmt::format("f{}", i));
+            EngineFile f(*set_, name);
+            EXPECT_TRUE(f.read(0, model[i].size()) == model[i]) << "file " << i << " through the cache";
+            if (in_backing) {
+                EXPECT_TRUE(backing_read(name, 0, model[i].size()) == model[i]) << "file " << i << " in the backing";
+            }
+        }
     }
     void expect_consistent() {
         ASSERT_TRUE(set_->run_gc());
@@ -524,11 +544,7 @@ TEST_F(ReplicasTest, WithTwoCopiesADeviceFailingLosesNoAcknowledgedWrite) {
     const auto model = run_failing_workload();
     ASSERT_TRUE(until_passthrough());
     EXPECT_EQ(set_->writeback_status().dirty, 0u);
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
-        EXPECT_EQ(backing_read(path(fmt::format("f{}", i)), 0, model[i].size()), model[i]) << "file " << i;
-    }
+    expect_files_hold(model, /*in_backing=*/true);
 }
 
 TEST_F(ReplicasTest, DeviceStatusNamesTheDeviceThatFailed) {
@@ -607,28 +623,18 @@ TEST_P(DegradedTest, WithTwoCopiesEveryDirtyByteIsWrittenBackFromThePresentDevic
     EXPECT_EQ(status.value()[missing].path, "");
     EXPECT_EQ(status.value()[present].state, DeviceState::working);
     EXPECT_NE(format_device_status(status.value()).find(fmt::format("{}    missing", missing)), std::string::npos);
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
-    }
+    expect_files_hold(model);
     ASSERT_TRUE(until_passthrough());
     EXPECT_EQ(set_->writeback_status().dirty, 0u);
     EXPECT_EQ(set_->stats().io_errors, 0u) << "the missing device is never asked for anything";
-    for (std::size_t i = 0; i < model.size(); ++i)
-        EXPECT_EQ(backing_read(path(fmt::format("f{}", i)), 0, model[i].size()), model[i]) << "file " << i;
+    expect_files_hold(model, /*in_backing=*/true);
     auto after = close_and_take_images();
 
     // Both members back: the set opens as before, consistent.
-    std::vector<MemDevice*> both(2);
-    both[present] = after[present].get();
-    both[missing] = images[missing].get();
-    open_set(options_over(both, false));
+    open_set(both_members(after[present].get(), images[missing].get(), missing));
     EXPECT_EQ(set_->state(), CacheState::running);
     expect_consistent();
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
-    }
+    expect_files_hold(model);
 }
 
 TEST_P(DegradedTest, WithOneCopyDirtyDataOnlyTheMissingDeviceHeldReadsAsEio) {
@@ -660,15 +666,9 @@ TEST_P(DegradedTest, WithOneCopyDirtyDataOnlyTheMissingDeviceHeldReadsAsEio) {
     EXPECT_GT(lost_blocks, 0u);
     auto after = close_and_take_images();
 
-    std::vector<MemDevice*> both(2);
-    both[present] = after[present].get();
-    both[missing] = images[missing].get();
-    open_set(options_over(both, false));
+    open_set(both_members(after[present].get(), images[missing].get(), missing));
     expect_consistent();
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_EQ(f.read(0, model[i].size()), model[i]) << "file " << i;
-    }
+    expect_files_hold(model);
 }
 
 // The daemon dies with the power, which takes what the devices had not
@@ -741,11 +741,7 @@ TEST_P(DegradedTest, AfterAPowerLossEveryAcknowledgedByteIsWrittenBackFromThePre
     EXPECT_EQ(set_->state(), CacheState::failing);
     ASSERT_TRUE(until_passthrough());
     EXPECT_EQ(set_->writeback_status().dirty, 0u);
-    for (int i = 0; i < kFiles; ++i) {
-        EXPECT_TRUE(backing_read(path(fmt::format("f{}", i)), 0, bytes) == acked[i]) << "file " << i;
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_TRUE(f.read(0, bytes) == acked[i]) << "file " << i;
-    }
+    expect_files_hold(acked, /*in_backing=*/true);
     ASSERT_TRUE(set_->close());
     set_.reset();
 
@@ -754,10 +750,7 @@ TEST_P(DegradedTest, AfterAPowerLossEveryAcknowledgedByteIsWrittenBackFromThePre
     EXPECT_EQ(set_->state(), CacheState::running);
     EXPECT_EQ(set_->writeback_status().dirty, 0u);
     expect_consistent();
-    for (int i = 0; i < kFiles; ++i) {
-        EngineFile f(*set_, path(fmt::format("f{}", i)));
-        EXPECT_TRUE(f.read(0, bytes) == acked[i]) << "file " << i;
-    }
+    expect_files_hold(acked);
 }
 
 TEST_F(ReplicasTest, DegradedWithEveryMemberPresentChangesNothing) {

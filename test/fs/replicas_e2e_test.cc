@@ -54,6 +54,16 @@ protected:
         ASSERT_TRUE(mount_->mounted()) << mount_->error();
     }
     std::string state() { return get_xattr(mount_->mnt(), attr("state")).value_or("?"); }
+    // Every acknowledged file reads back through the mount (O_DIRECT: from
+    // the daemon, not the page cache).
+    void expect_read_back(const std::map<std::string, std::string>& acked) {
+        for (const auto& [name, data] : acked) {
+            int err = 0;
+            auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
+            EXPECT_TRUE(got.has_value()) << name << ": " << std::strerror(err);
+            EXPECT_TRUE(got && *got == data) << name << " differs from what was acknowledged";
+        }
+    }
     // The line of device `dev` in the root's `devices` table (read again
     // while a GC pass counts the buckets: EAGAIN), or "".
     std::string device_line(unsigned dev) {
@@ -124,12 +134,7 @@ TEST_F(ReplicasE2eTest, ADeviceFailingLosesNoFsyncedWrite) {
         for (const auto& [name, data] : acked) (void)read_whole(mount_->m(name), /*direct=*/true);
     ASSERT_TRUE(wait_until([&] { return state() == "passthrough"; })) << state() << "\n" << mount_->daemon_log();
     EXPECT_EQ(stat_xattr(mount_->mnt(), "dirty_data"), 0u) << mount_->daemon_log();
-    for (const auto& [name, data] : acked) {
-        int err = 0;
-        auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
-        ASSERT_TRUE(got.has_value()) << name << ": " << std::strerror(err);
-        EXPECT_TRUE(*got == data) << name << " differs from what was acknowledged";
-    }
+    expect_read_back(acked);
     // Which device it was, by name.
     const std::string cut = device_line(0);
     EXPECT_NE(cut.find("failed"), std::string::npos) << cut;
@@ -179,12 +184,7 @@ TEST_F(ReplicasE2eTest, ADeviceLostWhileUnmountedIsMountedDegradedAndItsDirtyDat
     EXPECT_EQ(device_line(1).rfind("1    missing  0 ", 0), 0u) << device_line(1);
     EXPECT_NE(device_line(0).find("working"), std::string::npos) << device_line(0);
     EXPECT_EQ(stat_xattr(mount_->mnt(), "dirty_data"), 0u) << mount_->daemon_log();
-    for (const auto& [name, data] : acked) {
-        int err = 0;
-        auto got = read_whole(mount_->m(name), /*direct=*/true, &err);
-        ASSERT_TRUE(got.has_value()) << name << ": " << std::strerror(err);
-        EXPECT_TRUE(*got == data) << name << " differs from what was acknowledged";
-    }
+    expect_read_back(acked);
     stopped = mount_->stop();
     ASSERT_TRUE(stopped.has_value()) << "the daemon did not exit";
     EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << mount_->daemon_log();
