@@ -157,6 +157,16 @@ protected:
             EXPECT_TRUE(st) << st.error().message;
             set_.reset();
         }
+        if (root_fd_ >= 0) ::close(root_fd_);
+        root_fd_ = -1;
+    }
+
+    // Opens the backing root into root_fd_ as a mount holds it (O_PATH):
+    // writeback and pin resumption find files by handle through it. Closed
+    // at TearDown, after the set. False when it cannot be opened.
+    bool open_backing_root() {
+        if (root_fd_ < 0) root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return root_fd_ >= 0;
     }
 
     // Formats the cache file with `buckets` data buckets of kTestBucketSize.
@@ -219,6 +229,7 @@ protected:
     TempDir dir_;
     Logger log_{LogLevel::warn};
     std::string backing_, cache_path_, index_dir_;
+    int root_fd_ = -1;  // see open_backing_root()
     std::unique_ptr<CacheSet> set_;
     std::mt19937_64 rng_{12345};
 };

@@ -24,8 +24,7 @@ protected:
     void SetUp() override {
         CacheTest::SetUp();
         members_ = {dir_.file("cache0.img"), dir_.file("cache1.img")};
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
+        ASSERT_TRUE(open_backing_root());
         FormatOptions fo;
         fo.bucket_size = kTestBucketSize;
         fo.block_size = kTestBlockSize;
@@ -33,11 +32,6 @@ protected:
         auto sbs = format_set(members_, fo);
         ASSERT_TRUE(sbs) << sbs.error().message;
     }
-    void TearDown() override {
-        CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
-    }
-
     CacheSetOptions set_options() const {
         CacheSetOptions o = options();
         o.cache_paths = members_;
@@ -176,7 +170,6 @@ protected:
     }
 
     std::vector<std::string> members_;
-    int root_fd_ = -1;
     std::map<std::string, std::string> model_;
 };
 

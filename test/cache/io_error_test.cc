@@ -15,10 +15,6 @@ namespace {
 
 class IoErrorTest : public CacheTest {
 protected:
-    void TearDown() override {
-        CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
-    }
     // A set over a 96-bucket in-memory device behind fault injection, with
     // these error tunables; in writeback mode when asked (needs root).
     FaultyDevice* open_failing_set(IoErrorTunables tunables, bool writeback = false) {
@@ -34,8 +30,7 @@ protected:
         o.devices.push_back(std::move(faulty));
         o.io_errors = tunables;
         if (writeback) {
-            root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-            EXPECT_GE(root_fd_, 0);
+            EXPECT_TRUE(open_backing_root());
             o.mode = CacheMode::writeback;
             o.backing_root_fd = root_fd_;
         }
@@ -68,8 +63,6 @@ protected:
         return true;
     }
     std::uint64_t device_reads() { return set_->device().device().stats().calls_of(IoKind::read); }
-
-    int root_fd_ = -1;
 };
 
 constexpr IoErrorTunables kPatient{1000, 0};

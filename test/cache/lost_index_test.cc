@@ -27,13 +27,11 @@ protected:
     void TearDown() override {
         file_.reset();
         CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
     }
     // Writeback finds files by handle, which needs CAP_DAC_READ_SEARCH.
     bool writeback_possible() {
         if (::geteuid() != 0) return false;
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        return root_fd_ >= 0;
+        return open_backing_root();
     }
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
@@ -64,7 +62,6 @@ protected:
     }
     Result<std::unique_ptr<CacheSet>> try_open(CacheSetOptions o) { return CacheSet::open(std::move(o), log_); }
 
-    int root_fd_ = -1;
     std::unique_ptr<EngineFile> file_;
 };
 

@@ -228,12 +228,7 @@ protected:
         // needs CAP_DAC_READ_SEARCH.
         if (::geteuid() != 0) GTEST_SKIP() << "writeback needs root (open_by_handle_at)";
         MovingGcTest::SetUp();
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
-    }
-    void TearDown() override {
-        MovingGcTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
+        ASSERT_TRUE(open_backing_root());
     }
     // Moving GC off until the test turns it on; writeback only when asked.
     CacheSetOptions wb_options() const {
@@ -294,7 +289,6 @@ protected:
         (void)fragment(a, data, 10);
         return data;
     }
-    int root_fd_ = -1;
 };
 
 TEST_F(MovingGcDirtyTest, MovedDirtyDataStaysDirtyAndIsWrittenBackExactly) {

@@ -21,12 +21,10 @@ protected:
     void SetUp() override {
         CacheTest::SetUp();
         format_cache(kBuckets);
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
+        ASSERT_TRUE(open_backing_root());
     }
     void TearDown() override {
         set_.reset();
-        if (root_fd_ >= 0) ::close(root_fd_);
         CacheTest::TearDown();
     }
     CacheSetOptions pin_options() const {
@@ -43,7 +41,6 @@ protected:
         open_set(pin_options());
     }
 
-    int root_fd_ = -1;
     // Pins are found again at open by file handle (open_by_handle_at),
     // which needs CAP_DAC_READ_SEARCH.
     static bool handles_work() { return ::geteuid() == 0; }

@@ -36,12 +36,7 @@ class ReplicasTest : public CacheTest {
 protected:
     void SetUp() override {
         CacheTest::SetUp();
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
-    }
-    void TearDown() override {
-        CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
+        ASSERT_TRUE(open_backing_root());
     }
     // Two MemDevices formatted as one set, behind fault injection.
     void make_set() { make_set_of(kSetBuckets); }
@@ -239,7 +234,6 @@ protected:
         ASSERT_TRUE(st) << st.error().message;
     }
 
-    int root_fd_ = -1;
     unsigned replicas_ = 1;
     FaultyDevice* faults_[2] = {nullptr, nullptr};
     std::vector<std::unique_ptr<BlockDevice>> devices_;

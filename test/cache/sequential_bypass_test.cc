@@ -19,18 +19,13 @@ constexpr BypassTunables kCutoff64K{.sequential_cutoff = 64 * kK, .congested_rea
 
 class SequentialBypassTest : public CacheTest {
 protected:
-    void TearDown() override {
-        CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
-    }
     void open_with(BypassTunables t, CacheMode mode = CacheMode::writethrough) {
         format_cache(96);
         CacheSetOptions o = options();
         o.bypass = t;
         o.mode = mode;
         if (mode == CacheMode::writeback) {
-            root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-            ASSERT_GE(root_fd_, 0);
+            ASSERT_TRUE(open_backing_root());
             o.backing_root_fd = root_fd_;
         }
         open_set(std::move(o));
@@ -50,7 +45,6 @@ protected:
     }
 
     std::mt19937_64 rng_{42};
-    int root_fd_ = -1;
 };
 
 TEST_F(SequentialBypassTest, ReadsPastTheCutoffAreServedFromTheBackingFileAndNotInserted) {

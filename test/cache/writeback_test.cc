@@ -25,13 +25,11 @@ protected:
         // needs CAP_DAC_READ_SEARCH.
         if (::geteuid() != 0) GTEST_SKIP() << "writeback needs root (open_by_handle_at)";
         CacheTest::SetUp();
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
+        ASSERT_TRUE(open_backing_root());
     }
     void TearDown() override {
         file_.reset();
         CacheTest::TearDown();
-        if (root_fd_ >= 0) ::close(root_fd_);
     }
     // Appends `chunks` random 64 KiB chunks, through file_, to a new file "a"
     // of a 64-bucket cache with these cutoffs; the file's contents.
@@ -86,7 +84,6 @@ protected:
         open_set(wb_options());
     }
 
-    int root_fd_ = -1;
     std::unique_ptr<EngineFile> file_;
 };
 
