@@ -2,6 +2,7 @@
 // buckets, stays pinned once written back and outlives fills of the cache;
 // pinned_bytes follows overwrites; an unpin makes it reclaimable without
 // losing what is still dirty; the pin limit holds for dirty writes too.
+// Writethrough writes to a pinned file are cached pinned as well.
 #include <sys/sysmacros.h>
 
 #include "cache_fixture.h"
@@ -257,6 +258,20 @@ TEST_F(PinnedWritesTest, DirtyWritesPastThePinLimitAreCachedUnpinned) {
     EXPECT_EQ(unpinned_dirty_of(path("f")), size - pinned);
     EXPECT_EQ(set_->stats().pinned_bytes, pinned);
     expect_consistent();
+}
+
+TEST_F(PinnedWritesTest, AWritethroughWriteToAPinnedFileIsCachedPinned) {
+    const std::size_t size = 256 << 10;
+    CacheSetOptions o = wb_options();
+    o.mode = CacheMode::writethrough;
+    open_set(std::move(o));
+    create(true);
+    const std::string data = random_bytes(rng_, size);
+    write_chunks(data);
+    EXPECT_EQ(backing_read(path("f"), 0, size), data);
+    EXPECT_EQ(dirty(), 0u);
+    EXPECT_EQ(pinned_clean_of(path("f")), size);
+    EXPECT_EQ(set_->stats().pinned_bytes, size);
 }
 
 }  // namespace
