@@ -2,6 +2,8 @@
 // dirty extents, whole blocks at a time (the blocks a write covers only in
 // part are read first and merged); the backing file only takes the new size
 // and mtime. A write that cannot be cached dirty goes to the backing file.
+// A pinned file's dirty data goes to pinned buckets, within the pin limit,
+// so that it is never evicted once written back.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -60,12 +62,13 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
         if (file.bypass || file.record.file_id == 0) return staged;
         file_id = file.record.file_id;
     }
+    const bool pinned = dirty_write_pinned(file, data.size());
     AlignedBuffer buf = AlignedBuffer::uninitialized(data.size());
     std::memcpy(buf.data(), data.data(), data.size());
     std::uint64_t done = 0;
     while (done < data.size()) {
         // One that fails is tried again by the write itself, under the lock.
-        auto piece = write_dirty_piece(file_id, offset + done, buf.span().subspan(done));
+        auto piece = write_dirty_piece(file_id, offset + done, buf.span().subspan(done), pinned);
         if (!piece) break;
         done += std::uint64_t{piece->alloc.sectors} * kSectorSize;
         staged.add(*piece);
@@ -73,8 +76,18 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
     return staged;
 }
 
+bool CacheSet::dirty_write_pinned(CachedFile& file, std::uint64_t bytes) {
+    {
+        std::lock_guard lk(file.mutex);
+        if (!file.record.pinned()) return false;
+    }
+    // As for a miss insert: past the pin limit the data is cached as any
+    // other dirty data, reclaimable once written back.
+    return counters_.pinned_bytes.load(std::memory_order_relaxed) + bytes <= pin_limit_bytes();
+}
+
 std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
-                                                       std::span<const std::byte> data) {
+                                                       std::span<const std::byte> data, bool pinned) {
     const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
     const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
     // A write never waits for a bucket: what finds none goes direct.
@@ -82,7 +95,7 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     // only once every copy is written, so losing one device loses none of it.
     auto a = dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
                                            static_cast<unsigned>(file_id % kWritePoints),
-                                           /*write_prio=*/false, /*pinned=*/false, /*wait=*/false);
+                                           /*write_prio=*/false, pinned, /*wait=*/false);
     if (!a) return std::nullopt;
     count_cache_write(std::uint64_t{a.value().sectors} * a.value().ptrs.nptrs);
     for (const AllocPtr& p : a.value().ptrs) {
@@ -107,7 +120,7 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
             return std::nullopt;
         }
     }
-    return StagedPiece{offset, a.value(), crc32c(0, bytes)};
+    return StagedPiece{offset, a.value(), crc32c(0, bytes), pinned};
 }
 
 Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
@@ -177,10 +190,11 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     }
 
     const bool was_clean = dirty_bytes() == 0;
+    const bool pinned = dirty_write_pinned(file, hi - lo);
     std::uint64_t done = 0;
     while (done < hi - lo) {
         std::optional<StagedPiece> piece = staged.take(lo + done);
-        if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done));
+        if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done), pinned);
         if (!piece) break;
         const SectorAlloc& a = piece->alloc;
         if (!in_service()) {
@@ -190,13 +204,10 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             break;
         }
         const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
-        const ExtentValue value = extent_value_of(a, len, piece->crc, /*dirty=*/true);
-        IndexBatch batch;
-        batch.insert_extent(file_id, lo + done, value);
-        batch.put_file(file.identity, rec);
-        batch.put_dirty_file(file_id, *file.dirty_record);
+        ExtentValue value = extent_value_of(a, len, piece->crc, /*dirty=*/true);
         Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
         bool renewed = false;
+        bool pinned_piece = false;
         {
             std::lock_guard lk(file.mutex);
             // A renewal meanwhile gave the file a new id (a file with dirty
@@ -206,15 +217,32 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
             if (file.bypass || file.record.file_id != file_id) {
                 renewed = true;
             } else {
+                // The flags are the pin's, which may have changed since rec
+                // was taken: a stale copy would undo it. The piece is pinned
+                // as the record says now: an unpin since it was written
+                // leaves it unpinned (its pinned bucket is then marked only
+                // as dirty); a pin since leaves it to the pin fetch, as the
+                // file's other unpinned data.
+                rec.flags = file.record.flags;
+                pinned_piece = piece->pinned && rec.pinned();
+                if (pinned_piece) value.flags |= kExtentPinned;
+                IndexBatch batch;
+                batch.insert_extent(file_id, lo + done, value);
+                batch.put_file(file.identity, rec);
+                batch.put_dirty_file(file_id, *file.dirty_record);
                 file.write_seq.fetch_add(1, std::memory_order_acq_rel);
                 committed = index_->commit(batch, false);
-                if (committed) file.record = rec;
+                if (committed) {
+                    file.record = rec;
+                    // Never invalidated while it holds dirty (or pinned)
+                    // data; GC marks it so again on every pass from the
+                    // extent's flags. Marked under file.mutex for a pinned
+                    // piece, as an unpin takes the flag off under it.
+                    const GcMark mark = pinned_piece ? GcMark::pinned : GcMark::dirty;
+                    for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
+                    if (pinned_piece) counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
+                }
             }
-        }
-        if (committed) {
-            // Never invalidated while it holds dirty data; GC marks it so
-            // again on every pass while the extent is dirty.
-            for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
         }
         sectors_->put(a);
         if (renewed) break;

@@ -20,6 +20,7 @@ struct StagedPiece {
     std::uint64_t offset = 0;  // in the file; block-aligned
     SectorAlloc alloc;         // where it is on the cache device
     std::uint32_t crc = 0;     // crc32c of its bytes
+    bool pinned = false;       // in a pinned bucket: its file was pinned, within the pin limit
 };
 
 class StagedDirty {

@@ -412,6 +412,51 @@ TEST_F(ReplicasTest, GcKeepsBothBucketsOfADirtyExtentLive) {
     EXPECT_EQ(again.read(0, dirty.size()), dirty);
 }
 
+TEST_F(ReplicasTest, APinnedFilesDirtyDataHasBothCopiesInPinnedBucketsAndStaysPinnedWrittenBack) {
+    open_replicated(2);
+    const std::string dirty = random_bytes(rng_, 3 * kTestBucketSize);
+    write_whole(path("p"), "");
+    {
+        const int fd = ::open(path("p").c_str(), O_PATH | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct statx stx {};
+        ASSERT_EQ(::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx), 0);
+        const Status pinned = set_->set_pinned(fd, stx, true);
+        ::close(fd);
+        ASSERT_TRUE(pinned) << pinned.error().message;
+    }
+    EngineFile p(*set_, path("p"));
+    set_->run_background_until_idle();
+    write_synced(p, 0, dirty);
+    EXPECT_EQ(set_->stats().pinned_bytes, dirty.size()) << "each extent once, whatever its copies";
+    ASSERT_TRUE(set_->run_gc());
+    for (const Extent& e : extents_of(p, dirty.size())) {
+        EXPECT_TRUE(e.value.dirty());
+        EXPECT_TRUE(e.value.pinned());
+        ASSERT_EQ(e.value.nptrs(), 2u);
+        for (unsigned i = 0; i < 2; ++i) {
+            const ExtentPtr ptr = e.value.ptr(i);
+            EXPECT_EQ(set_->alloc().device(ptr.device).bucket(ptr.bucket).mark, GcMark::pinned)
+                << "device " << unsigned(ptr.device);
+        }
+    }
+    EXPECT_EQ(set_->stats().pinned_bytes, dirty.size());
+    // Written back: clean, one copy, still pinned.
+    ASSERT_TRUE(set_->write_back_all());
+    ASSERT_TRUE(set_->run_gc());
+    for (const Extent& e : extents_of(p, dirty.size())) {
+        EXPECT_FALSE(e.value.dirty());
+        EXPECT_TRUE(e.value.pinned());
+        EXPECT_EQ(e.value.nptrs(), 1u);
+        EXPECT_EQ(set_->alloc().device(e.value.device).bucket(e.value.bucket).mark, GcMark::pinned);
+    }
+    EXPECT_EQ(set_->stats().pinned_bytes, dirty.size());
+    EXPECT_EQ(p.read(0, dirty.size()), dirty);
+    auto report = set_->check_consistency();
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report.value().ok()) << (report.value().problems.empty() ? "" : report.value().problems[0]);
+}
+
 // A copy whose bucket was reused is taken out of an extent another copy
 // keeps live: left in, its gen could match again after the gen wraps.
 TEST_F(ReplicasTest, GcDropsACopyWhoseBucketWasReused) {

@@ -95,14 +95,17 @@
 // Pinning (pinning.cc, pin_fetch.cc): a pinned file's record carries
 // kFilePinned, and its data goes into the cache as extents flagged
 // kExtentPinned, written only into pinned open buckets (pinned data never
-// shares a bucket with reclaimable data). An insert of pinned data marks
-// its bucket GcMark::pinned under the allocation's pin, as a dirty insert
-// does, and every GC pass marks it so again from the flag, so the allocator
-// never invalidates it. A job on the strand fetches what a pinned file
-// lacks, pin_fetch_step_bytes at a time, as miss inserts with the same
-// write_seq check (invariant 4); it is queued by the pin and again at every
-// open of a pinned file (a change behind the cache's back renews the
-// record and keeps the pin). A pinned directory has a record of its own
+// shares a bucket with reclaimable data). An insert of pinned data marks its
+// bucket GcMark::pinned under the allocation's pin, as a dirty insert does,
+// and every GC pass marks it so again from the flag, so the allocator never
+// invalidates it. A writeback write to a pinned file goes to pinned buckets
+// too (dirty_write.cc, within the pin limit): its extents carry kExtentDirty
+// | kExtentPinned, and written back they stay pinned; an unpin takes the pin
+// flag off and leaves the dirty one. A job on the strand fetches what a
+// pinned file lacks, pin_fetch_step_bytes at a time, as miss inserts with
+// the same write_seq check (invariant 4); it is queued by the pin and again
+// at every open of a pinned file (a change behind the cache's back renews
+// the record and keeps the pin). A pinned directory has a record of its own
 // with no extents; pinning one queues a walk of its entries, a bounded
 // number per step, that pins them (and queues their own walks), so no
 // recursion grows with the tree. Where file handles work (backing_root_fd),
@@ -111,14 +114,14 @@
 // pass over those records (pin_resume.cc, bounded steps on the strand)
 // queues the fetch of each file, which finds what a cut-short fetch or the
 // first GC pass after an unclean shutdown left out, and redoes each
-// unfinished walk; a record whose file is gone or whose handle names
-// another file (identity or btime) is dropped with one log line. Unpin and
-// unlink delete the record. set_pinned() commits synced; a walk commits
-// its entries unsynced and syncs once at the end of each step. pin_limit_percent caps pinned bytes
-// (CacheCounters::pinned_bytes: set by each GC pass, counted up by pinned
-// inserts and down by overwrites and unpins between passes). Unpinning
-// rewrites the file's extents without the flag (replace-if-unchanged); the
-// buckets become reclaimable at the next pass.
+// unfinished walk; a record whose file is gone or whose handle names another
+// file (identity or btime) is dropped with one log line. Unpin and unlink
+// delete the record. set_pinned() commits synced; a walk commits its entries
+// unsynced and syncs once at the end of each step. pin_limit_percent caps
+// pinned bytes (CacheCounters::pinned_bytes: set by each GC pass, counted up
+// by pinned inserts and down by overwrites and unpins between passes).
+// Unpinning rewrites the file's extents without the flag
+// (replace-if-unchanged); the buckets become reclaimable at the next pass.
 //
 // Moving GC (moving_gc.cc, moving_gc.h; bcache's movinggc.c): after a GC
 // pass, when free buckets run low and copy_gc_enabled, the live extents of
@@ -682,11 +685,15 @@ private:
     // of its write_lock (staged_dirty.h); nothing for any other write.
     StagedDirty stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
                             const WriteFlags& flags);
+    // Whether a dirty write of `bytes` to `file` goes to pinned buckets:
+    // its file is pinned and the pin limit leaves room for it.
+    bool dirty_write_pinned(CachedFile& file, std::uint64_t bytes);
     // Writes the start of `data` (dirty data of file_id at `offset`) to as
-    // much of an open bucket as it gets, at most a bucket: the piece, still
-    // pinned; nullopt when no bucket is free or the device write failed.
+    // much of an open bucket as it gets, at most a bucket (a pinned one for
+    // `pinned`): the piece, still held by its allocation; nullopt when no
+    // bucket is free or the device write failed.
     std::optional<StagedPiece> write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
-                                                 std::span<const std::byte> data);
+                                                 std::span<const std::byte> data, bool pinned);
     // The bytes written, or nullopt when the write must go direct instead.
     // Uses the pieces of `staged` that fit and leaves the rest in it.
     Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
