@@ -22,13 +22,11 @@ protected:
         if (::geteuid() != 0) GTEST_SKIP() << "writeback needs root (open_by_handle_at)";
         CacheTest::SetUp();
         format_cache(kBuckets);
-        root_fd_ = ::open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        ASSERT_GE(root_fd_, 0);
+        ASSERT_TRUE(open_backing_root());
     }
     void TearDown() override {
         file_.reset();
         set_.reset();
-        if (root_fd_ >= 0) ::close(root_fd_);
         CacheTest::TearDown();
     }
     // Writeback held back until drain_writeback(), which then writes
@@ -162,7 +160,6 @@ protected:
         return set_->stats().bytes_read_backing - before.bytes_read_backing;
     }
 
-    int root_fd_ = -1;
     std::unique_ptr<EngineFile> file_;
 };
 
