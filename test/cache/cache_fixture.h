@@ -226,6 +226,24 @@ protected:
 
     std::string path(const std::string& name) const { return backing_ + "/" + name; }
 
+    // Reads other files worth three times a cache of `buckets`, with GC
+    // passes, so that every bucket that can be reused is.
+    void fill_with_other_files(std::uint64_t buckets) {
+        const std::size_t file_size = 256 << 10;
+        const std::size_t nfiles = 3 * buckets * kTestBucketSize / file_size;
+        for (std::size_t i = 0; i < nfiles; ++i) {
+            const std::string name = path("other" + std::to_string(i));
+            write_whole(name, random_bytes(rng_, file_size));
+            EngineFile f(*set_, name);
+            ASSERT_EQ(f.read_chunked(0, file_size).size(), file_size);
+            if (i % 4 == 3) {
+                ASSERT_TRUE(set_->run_gc());
+                set_->run_background_until_idle();
+            }
+        }
+        ASSERT_TRUE(set_->run_gc());
+    }
+
     TempDir dir_;
     Logger log_{LogLevel::warn};
     std::string backing_, cache_path_, index_dir_;

@@ -107,23 +107,6 @@ protected:
             set_->run_background_until_idle();
         }
     }
-    // Reads other files worth three times the cache, with GC passes, so
-    // that every bucket that can be reused is.
-    void fill_with_other_files() {
-        const std::size_t file_size = 256 << 10;
-        const std::size_t nfiles = 3 * kBuckets * kTestBucketSize / file_size;
-        for (std::size_t i = 0; i < nfiles; ++i) {
-            const std::string name = path("other" + std::to_string(i));
-            write_whole(name, random_bytes(rng_, file_size));
-            EngineFile f(*set_, name);
-            ASSERT_EQ(f.read_chunked(0, file_size).size(), file_size);
-            if (i % 4 == 3) {
-                ASSERT_TRUE(set_->run_gc());
-                set_->run_background_until_idle();
-            }
-        }
-        ASSERT_TRUE(set_->run_gc());
-    }
     void expect_consistent() {
         auto report = set_->check_consistency();
         ASSERT_TRUE(report) << report.error().message;
@@ -144,7 +127,7 @@ protected:
         EXPECT_TRUE(drain_writeback());
         EXPECT_EQ(backing_read(path("f"), 0, size), data);
         EXPECT_EQ(pinned_clean_of(path("f")), pinned ? size : 0) << "still pinned once written back";
-        fill_with_other_files();
+        fill_with_other_files(kBuckets);
         EXPECT_GT(set_->alloc().device(0).stats().invalidated, kBuckets) << "the cache was reused";
         EXPECT_EQ(set_->stats().pinned_bytes, pinned ? size : 0) << "as the last GC pass counted";
         if (pinned) {
@@ -232,7 +215,7 @@ TEST_F(PinnedWritesTest, AnUnpinKeepsDirtyDataAndMakesItReclaimable) {
 
     ASSERT_TRUE(drain_writeback());
     EXPECT_EQ(backing_read(path("f"), 0, size), data);
-    fill_with_other_files();
+    fill_with_other_files(kBuckets);
     const CacheStats before = set_->stats();
     EXPECT_EQ(file_->read_chunked(0, size), data);
     EXPECT_GT(set_->stats().bytes_read_backing, before.bytes_read_backing) << "the unpinned data was reclaimed";

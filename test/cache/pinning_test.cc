@@ -79,27 +79,18 @@ protected:
         EXPECT_TRUE(n) << (n ? "" : n.error().message);
         return n ? n.value() : 0;
     }
+    // Writes `size` random bytes to `name` in the backing directory, pins
+    // it and runs the background until it is fetched whole.
+    void pin_and_fetch(const std::string& name, std::size_t size) {
+        write_whole(name, random_bytes(rng_, size));
+        ASSERT_TRUE(pin(name, true));
+        set_->run_background_until_idle();
+        ASSERT_EQ(pinned_bytes_of(name), size);
+    }
     bool is_pinned(const std::string& p) {
         auto r = set_->pinned(stat_path(p));
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r && r.value();
-    }
-    // Reads other files worth three times the cache, with GC passes, so that
-    // every bucket that can be reused is.
-    void fill_with_other_files() {
-        const std::size_t file_size = 256 << 10;
-        const std::size_t nfiles = 3 * kBuckets * kTestBucketSize / file_size;
-        for (std::size_t i = 0; i < nfiles; ++i) {
-            const std::string name = path("other" + std::to_string(i));
-            write_whole(name, random_bytes(rng_, file_size));
-            EngineFile f(*set_, name);
-            ASSERT_EQ(f.read_chunked(0, file_size).size(), file_size);
-            if (i % 4 == 3) {
-                ASSERT_TRUE(set_->run_gc());
-                set_->run_background_until_idle();
-            }
-        }
-        ASSERT_TRUE(set_->run_gc());
     }
 };
 
@@ -134,12 +125,9 @@ TEST_F(PinningTest, PinnedDataOutlivesAFillOfTheCacheThreeTimesOver) {
     open_pinning_set();
     const std::size_t size = 1 << 20;
     const std::string name = path("pinned");
-    write_whole(name, random_bytes(rng_, size));
-    ASSERT_TRUE(pin(name, true));
-    set_->run_background_until_idle();
-    ASSERT_EQ(pinned_bytes_of(name), size);
+    ASSERT_NO_FATAL_FAILURE(pin_and_fetch(name, size));
 
-    fill_with_other_files();
+    fill_with_other_files(kBuckets);
     EXPECT_GT(set_->alloc().device(0).stats().invalidated, kBuckets) << "the cache was reused";
     const CacheStats before = set_->stats();
     EngineFile f(*set_, name);
@@ -161,7 +149,7 @@ TEST_F(PinningTest, APinAndItsDataSurviveAReopen) {
     EXPECT_TRUE(is_pinned(name));
     EXPECT_EQ(pinned_bytes_of(name), size);
     EXPECT_GE(set_->stats().pinned_bytes, size) << "counted by the first GC pass";
-    fill_with_other_files();
+    fill_with_other_files(kBuckets);
     const CacheStats before = set_->stats();
     EngineFile f(*set_, name);
     EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
@@ -172,10 +160,7 @@ TEST_F(PinningTest, AnUnpinnedFileBecomesReclaimable) {
     open_pinning_set();
     const std::size_t size = 1 << 20;
     const std::string name = path("pinned");
-    write_whole(name, random_bytes(rng_, size));
-    ASSERT_TRUE(pin(name, true));
-    set_->run_background_until_idle();
-    ASSERT_EQ(pinned_bytes_of(name), size);
+    ASSERT_NO_FATAL_FAILURE(pin_and_fetch(name, size));
     ASSERT_TRUE(pin(name, false));
     EXPECT_FALSE(is_pinned(name));
     EXPECT_EQ(pinned_bytes_of(name), 0u);
@@ -185,7 +170,7 @@ TEST_F(PinningTest, AnUnpinnedFileBecomesReclaimable) {
     ASSERT_TRUE(prio);
     EXPECT_EQ(prio.value().pinned, 0u);
 
-    fill_with_other_files();
+    fill_with_other_files(kBuckets);
     const CacheStats before = set_->stats();
     EngineFile f(*set_, name);
     EXPECT_EQ(f.read_chunked(0, size), backing_read(name, 0, size));
@@ -229,10 +214,7 @@ TEST_F(PinningTest, AChangeBehindTheCachesBackIsFetchedAgainNeverStale) {
     open_pinning_set();
     const std::size_t size = 200000;
     const std::string name = path("pinned");
-    write_whole(name, random_bytes(rng_, size));
-    ASSERT_TRUE(pin(name, true));
-    set_->run_background_until_idle();
-    ASSERT_EQ(pinned_bytes_of(name), size);
+    ASSERT_NO_FATAL_FAILURE(pin_and_fetch(name, size));
 
     const struct statx old = stat_path(name);
     ASSERT_TRUE(clock_past(old.stx_mtime));
