@@ -14,10 +14,12 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/fsck.h"
 #include "bcachefs_lite/device/faulty_device.h"
 #include "bcachefs_lite/device/file_device.h"
 #include "bcachefs_lite/device/format.h"
@@ -143,6 +145,18 @@ inline void write_whole(const std::string& path, const std::string& data) {
     ASSERT_EQ(::close(fd), 0);
 }
 
+// fsck of `devices` against the index in `dir`, as bcachefs-lite-ctl fsck
+// runs it: the index opened read-only unless `repair`.
+inline Result<FsckReport> fsck_over(std::span<CacheDevice* const> devices, const std::string& dir, bool repair) {
+    IndexOptions io;
+    io.read_only = !repair;
+    auto index = Index::open(dir, io);
+    if (!index) return index.error();
+    FsckOptions options;
+    options.repair = repair;
+    return run_fsck(devices, *index.value(), options);
+}
+
 class CacheTest : public testing::Test {
 protected:
     void SetUp() override {
@@ -225,6 +239,20 @@ protected:
     }
 
     std::string path(const std::string& name) const { return backing_ + "/" + name; }
+
+    static struct statx stat_path(const std::string& p) {
+        struct statx s {};
+        EXPECT_EQ(::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &s), 0) << p;
+        return s;
+    }
+    // Pins (or unpins) the file or directory `p`, as its xattr does.
+    Status pin(const std::string& p, bool on) {
+        const int fd = ::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        EXPECT_GE(fd, 0) << p;
+        Status st = set_->set_pinned(fd, stat_path(p), on);
+        ::close(fd);
+        return st;
+    }
 
     // Reads other files worth three times a cache of `buckets`, with GC
     // passes, so that every bucket that can be reused is.

@@ -65,13 +65,7 @@ protected:
         if (!devices) return devices.error();
         std::vector<CacheDevice*> members;
         for (const auto& d : devices.value()) members.push_back(d.get());
-        IndexOptions io;
-        io.read_only = !repair;
-        auto index = Index::open(index_dir_, io);
-        if (!index) return index.error();
-        FsckOptions options;
-        options.repair = repair;
-        return run_fsck(std::span<CacheDevice* const>(members), *index.value(), options);
+        return fsck_over(members, index_dir_, repair);
     }
     FsckReport check(bool repair = false) {
         auto r = fsck(repair);

@@ -37,13 +37,8 @@ protected:
         fo.read_only = true;
         auto dev = CacheDevice::open(cache_path_, fo);
         if (!dev) return dev.error();
-        IndexOptions io;
-        io.read_only = !repair;
-        auto index = Index::open(index_dir_, io);
-        if (!index) return index.error();
-        FsckOptions options;
-        options.repair = repair;
-        return run_fsck(*dev.value(), *index.value(), options);
+        CacheDevice* const one[] = {dev.value().get()};
+        return fsck_over(one, index_dir_, repair);
     }
 
     FsckReport check(bool repair = false) {

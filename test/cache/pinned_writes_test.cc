@@ -42,18 +42,6 @@ protected:
         return o;
     }
 
-    static struct statx stat_path(const std::string& p) {
-        struct statx s {};
-        EXPECT_EQ(::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &s), 0) << p;
-        return s;
-    }
-    Status pin(const std::string& p, bool on) {
-        const int fd = ::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        EXPECT_GE(fd, 0) << p;
-        Status st = set_->set_pinned(fd, stat_path(p), on);
-        ::close(fd);
-        return st;
-    }
     // The bytes of `p`'s extents for which `keep` holds.
     std::uint64_t bytes_of(const std::string& p, bool (*keep)(const ExtentValue&)) {
         const struct statx s = stat_path(p);

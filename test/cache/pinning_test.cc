@@ -46,11 +46,6 @@ protected:
     static bool handles_work() { return ::geteuid() == 0; }
     static constexpr const char* kNoHandles = "resuming pins at open needs root (open_by_handle_at)";
 
-    static struct statx stat_path(const std::string& p) {
-        struct statx s {};
-        EXPECT_EQ(::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &s), 0) << p;
-        return s;
-    }
     static std::uint64_t dev_of(const struct statx& s) { return makedev(s.stx_dev_major, s.stx_dev_minor); }
     // Whether the index holds a pinned-file record (a file handle) for the
     // inode st described.
@@ -66,13 +61,6 @@ protected:
         }
     }
 
-    Status pin(const std::string& p, bool on) {
-        const int fd = ::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        EXPECT_GE(fd, 0) << p;
-        Status st = set_->set_pinned(fd, stat_path(p), on);
-        ::close(fd);
-        return st;
-    }
     std::uint64_t pinned_bytes_of(const std::string& p) {
         const struct statx s = stat_path(p);
         auto n = set_->pinned_bytes(dev_of(s), s.stx_ino);
