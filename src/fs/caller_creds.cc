@@ -37,6 +37,9 @@ std::vector<gid_t> caller_groups(fuse_req_t req) {
 Result<CallerCreds> CallerCreds::enter(fuse_req_t req, bool enabled, Own own) {
     if (!enabled) return CallerCreds(false, own);
     const fuse_ctx* ctx = fuse_req_ctx(req);
+    // The daemon itself (root) calling: nothing to switch, and no need to
+    // read the caller's groups from /proc.
+    if (ctx->uid == own.uid && ctx->gid == own.gid) return CallerCreds(false, own);
     std::vector<gid_t> groups = caller_groups(req);
     if (set_thread_groups(groups) != 0) return last_os_error();
     CallerCreds creds(true, own);  // restores on every path below

@@ -1,10 +1,13 @@
-// CallerCreds: runs the creating system calls of a request (mknod, mkdir,
-// symlink, create) as the process that made the request, so that what it
-// creates belongs to it and the backing file system applies its own rules
-// (setgid directories, group membership) as for a local caller. It switches
+// CallerCreds: runs the system calls a request makes on the backing
+// directory as the process that made the request, so that the backing file
+// system applies its own rules to that caller, exactly as for a local one:
+// permission bits, ACLs, ownership rules of chmod, chown and utimes, sticky
+// and setgid directories, protected hard links, and a network server's own
+// checks (root_squash). What the caller creates belongs to it. It switches
 // the calling thread's fsuid, fsgid and supplementary groups, which on Linux
 // are per thread when set with the raw system calls, and restores them when
-// destroyed.
+// destroyed. Only the backing calls run so: the cache's own files (device,
+// index) are always reached with the daemon's identity.
 //
 // Thread safety: affects only the calling thread; create and destroy on the
 // same thread, within one request.
@@ -30,7 +33,8 @@ public:
     };
 
     // When `enabled` (the daemon runs as root), switches to the caller of
-    // `req`; otherwise does nothing.
+    // `req`; otherwise, or when the caller's uid and gid are the daemon's
+    // own, does nothing.
     [[nodiscard]] static Result<CallerCreds> enter(fuse_req_t req, bool enabled, Own own);
 
     CallerCreds(CallerCreds&& other) noexcept

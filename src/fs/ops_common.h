@@ -30,6 +30,15 @@ inline void reply_status(fuse_req_t req, const Status& status) {
     fuse_reply_err(req, status ? 0 : status.error().to_errno());
 }
 
+// Switches the thread to the caller of `req` until the result is destroyed
+// (CallerCreds): every backing call a request makes on the caller's behalf
+// runs inside such a scope, so that the backing decides what the caller
+// may do. Calls into the cache engine stay outside it.
+inline Result<CallerCreds> as_caller(fuse_req_t req) {
+    const State& state = state_of(req);
+    return CallerCreds::enter(req, state.switch_creds, state.own());
+}
+
 // "/proc/self/fd/N": reopens an O_PATH descriptor with real access modes, or
 // reaches its inode with calls that take only paths (xattrs, chmod, utimes).
 class ProcPath {

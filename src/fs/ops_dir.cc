@@ -19,10 +19,18 @@ bool is_dot_or_dotdot(const char* name) {
     return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-Result<std::unique_ptr<DirHandle>> do_opendir(State& state, fuse_ino_t ino) {
+// Opened as the caller: listing needs read permission on the backing.
+// Reopened through /proc: openat(fd, ".") would need search permission
+// too, which listing does not.
+Result<std::unique_ptr<DirHandle>> do_opendir(fuse_req_t req, State& state, fuse_ino_t ino) {
     const Inode& inode = state.inodes.get(ino);
-    int fd = ::openat(inode.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return last_os_error();
+    int fd;
+    {
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
+        fd = ::open(ProcPath(inode.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return last_os_error();
+    }
     auto handle = std::make_unique<DirHandle>();
     handle->dir = ::fdopendir(fd);
     if (!handle->dir) {
@@ -40,6 +48,11 @@ Result<std::size_t> do_readdir(fuse_req_t req, fuse_ino_t ino, off_t off, fuse_f
     Inode& dir = state.inodes.get(ino);
     DirHandle& handle = dir_handle_of(fi);
     std::lock_guard lock(handle.mutex);
+    // readdirplus looks every entry up as the caller: in a directory it may
+    // read but not search, it gets the names without their attributes, as
+    // from the backing.
+    auto creds = as_caller(req);
+    if (!creds) return creds.error();
     if (off != handle.offset) {
         ::seekdir(handle.dir, off);
         handle.entry = nullptr;
@@ -61,22 +74,25 @@ Result<std::size_t> do_readdir(fuse_req_t req, fuse_ino_t ino, off_t off, fuse_f
         if (plus) {
             fuse_entry_param e{};
             bool counted = false;
-            if (is_dot_or_dotdot(ent->d_name)) {
-                e.attr.st_ino = ent->d_ino;
-                e.attr.st_mode = DTTOIF(ent->d_type);
-            } else {
+            if (!is_dot_or_dotdot(ent->d_name)) {
                 auto entry = lookup_entry(state, dir, ent->d_name);
-                if (!entry) {
-                    if (entry.error().sys_errno == ENOENT) {  // removed since readdir saw it
-                        handle.offset = ent->d_off;
-                        handle.entry = nullptr;
-                        continue;
-                    }
+                if (entry) {
+                    e = entry.value();
+                    counted = true;
+                } else if (entry.error().sys_errno == ENOENT) {  // removed since readdir saw it
+                    handle.offset = ent->d_off;
+                    handle.entry = nullptr;
+                    continue;
+                } else if (entry.error().sys_errno != EACCES) {
                     if (rem == buf.size()) return entry.error();
                     break;
                 }
-                e = entry.value();
-                counted = true;
+            }
+            if (!counted) {
+                // ".", "..", or an entry the caller may not look up: the
+                // name and type alone, without attributes.
+                e.attr.st_ino = ent->d_ino;
+                e.attr.st_mode = DTTOIF(ent->d_type);
             }
             size = fuse_add_direntry_plus(req, p, rem, ent->d_name, &e, ent->d_off);
             if (size > rem) {
@@ -108,7 +124,7 @@ void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
 }  // namespace
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    auto handle = do_opendir(state_of(req), ino);
+    auto handle = do_opendir(req, state_of(req), ino);
     if (!handle) return reply_error(req, handle.error());
     fi->fh = reinterpret_cast<std::uint64_t>(handle.value().get());
     if (fuse_reply_open(req, fi) == 0) handle.value().release();  // now owned through fi->fh

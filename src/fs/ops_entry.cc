@@ -16,7 +16,11 @@
 namespace bcl {
 namespace {
 
-Result<fuse_entry_param> do_lookup(State& state, fuse_ino_t parent, const char* name) {
+Result<fuse_entry_param> do_lookup(fuse_req_t req, State& state, fuse_ino_t parent, const char* name) {
+    // As the caller: a directory it may not search yields EACCES, as on the
+    // backing.
+    auto creds = as_caller(req);
+    if (!creds) return creds.error();
     auto entry = lookup_entry(state, state.inodes.get(parent), name);
     if (!entry && entry.error().sys_errno == ENOENT && state.options.entry_timeout > 0) {
         // A negative entry: the kernel remembers the name is absent for
@@ -42,8 +46,21 @@ Status set_times(const Inode& inode, const OpenFile* file, const struct timespec
     return ok();
 }
 
-Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& attr, int to_set,
-                               const fuse_file_info* fi) {
+// A truncate by path reaches the backing file through the engine, which
+// opens it itself: the caller must first show it may write the file, by
+// opening it for writing on the backing as itself.
+Status check_may_write(fuse_req_t req, const Inode& inode) {
+    auto creds = as_caller(req);
+    if (!creds) return creds.error();
+    UniqueFd fd(::open(ProcPath(inode.fd.get()).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) return last_os_error();
+    return ok();
+}
+
+// chmod, chown and utimes run as the caller: the backing applies its own
+// rules of who may change what (owner, CAP_FOWNER, the setgid bit).
+Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, const struct stat& attr,
+                               int to_set, const fuse_file_info* fi) {
     Inode& inode = state.inodes.get(ino);
     OpenFile* file = fi ? &open_file_of(fi) : nullptr;
     // chmod, chown and utimens change ctime (utimens mtime too), not data;
@@ -55,6 +72,8 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
     if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) notice.emplace(state.data, inode.fd.get());
 
     if (to_set & FUSE_SET_ATTR_MODE) {
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
         int r = file ? ::fchmod(file->fd.get(), attr.st_mode)
                      : ::fchmodat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), attr.st_mode, 0);
         if (r != 0) return last_os_error();
@@ -62,6 +81,8 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
         uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
         gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
         if (::fchownat(inode.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
             return last_os_error();
         }
@@ -71,6 +92,7 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
         // The truncate reports itself through FileData: the notice covers
         // what came before it and what comes after.
         if (notice) notice->finish();
+        if (!file) BCL_TRY(check_may_write(req, inode));
         BCL_TRY(state.data.truncate(file ? file->data.get() : nullptr, inode.fd.get(),
                                     static_cast<std::uint64_t>(attr.st_size)));
         if (notice) notice->restart();
@@ -89,6 +111,8 @@ Result<struct stat> do_setattr(State& state, fuse_ino_t ino, const struct stat& 
         } else if (to_set & FUSE_SET_ATTR_MTIME) {
             times[1] = attr.st_mtim;
         }
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
         BCL_TRY(set_times(inode, file, times));
     }
     return stat_inode(inode);
@@ -110,38 +134,21 @@ Result<std::vector<char>> do_readlink(State& state, fuse_ino_t ino) {
     }
 }
 
-// access(2) for a mount without default_permissions: the file's mode bits
-// checked against the caller's uid, gid and groups (ACLs are not consulted).
+// access(2), should the kernel ask (it checks by itself under
+// default_permissions, which every mount has): the backing answers for the
+// caller, ACLs included.
 Status do_access(fuse_req_t req, State& state, fuse_ino_t ino, int mask) {
-    auto st = stat_inode(state.inodes.get(ino));
-    if (!st) return st.error();
-    if (mask == F_OK) return ok();
-    const fuse_ctx* ctx = fuse_req_ctx(req);
-    const mode_t mode = st.value().st_mode;
-    if (ctx->uid == 0) {
-        bool exec_ok = S_ISDIR(mode) || (mode & (S_IXUSR | S_IXGRP | S_IXOTH));
-        return (mask & X_OK) && !exec_ok ? Status(os_error(EACCES)) : ok();
-    }
-    unsigned bits;
-    if (ctx->uid == st.value().st_uid) {
-        bits = (mode >> 6) & 7;
-    } else {
-        bool member = ctx->gid == st.value().st_gid;
-        if (!member) {
-            gid_t groups[64];
-            int n = fuse_req_getgroups(req, 64, groups);
-            for (int i = 0; i < n && i < 64; ++i) member = member || groups[i] == st.value().st_gid;
-        }
-        bits = member ? (mode >> 3) & 7 : mode & 7;
-    }
-    if ((static_cast<unsigned>(mask) & bits) != static_cast<unsigned>(mask)) return os_error(EACCES);
+    const Inode& inode = state.inodes.get(ino);
+    auto creds = as_caller(req);
+    if (!creds) return creds.error();
+    if (::faccessat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), mask, AT_EACCESS) != 0) return last_os_error();
     return ok();
 }
 
 }  // namespace
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    auto entry = do_lookup(state_of(req), parent, name);
+    auto entry = do_lookup(req, state_of(req), parent, name);
     if (!entry) return reply_error(req, entry.error());
     fuse_reply_entry(req, &entry.value());
 }
@@ -167,7 +174,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     State& state = state_of(req);
-    auto st = do_setattr(state, ino, *attr, to_set, fi);
+    auto st = do_setattr(req, state, ino, *attr, to_set, fi);
     if (!st) return reply_error(req, st.error());
     fuse_reply_attr(req, &st.value(), state.options.attr_timeout);
 }

@@ -55,11 +55,20 @@ void release_file(State& state, OpenFile* file) {
     delete file;  // closes the backing descriptor after the seam let go
 }
 
-Result<std::unique_ptr<OpenFile>> do_open(State& state, fuse_ino_t ino, int flags) {
+// The backing file is opened as the caller, with the caller's access mode:
+// the backing decides whether the caller may read or write it, and every
+// later read and write of this handle, hit or miss, is within what that
+// open allowed.
+Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino_t ino, int flags) {
     Inode& inode = state.inodes.get(ino);
     int open_flags = backing_flags(flags);
-    UniqueFd fd(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
-    if (!fd.valid()) return last_os_error();
+    UniqueFd fd;
+    {
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
+        fd.reset(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
+        if (!fd.valid()) return last_os_error();
+    }
     return attach(state, inode, std::move(fd), open_flags | (flags & O_DIRECT), (flags & O_TRUNC) != 0);
 }
 
@@ -74,7 +83,7 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     int open_flags = backing_flags(flags) | O_CREAT | O_NOFOLLOW;
     UniqueFd fd;
     {
-        auto creds = CallerCreds::enter(req, state.switch_creds, state.own());
+        auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::openat(dir.fd.get(), name, open_flags, mode));
         if (!fd.valid()) return last_os_error();
@@ -112,7 +121,7 @@ Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, f
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     State& state = state_of(req);
-    auto file = do_open(state, ino, fi->flags);
+    auto file = do_open(req, state, ino, fi->flags);
     if (!file) return reply_error(req, file.error());
     OpenFile* raw = file.value().release();
     fill_open_reply(state, fi, raw);
