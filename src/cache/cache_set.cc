@@ -21,6 +21,7 @@
 #include "gc.h"
 #include "gc_countdown.h"
 #include "index_gen_store.h"
+#include "private_files.h"
 #include "pin_fetch.h"
 #include "moving_gc.h"
 #include "superblock_flags.h"
@@ -71,6 +72,10 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
     open_options.degraded = options.degraded;
     auto opened = open_cache_devices(options.cache_paths, std::move(options.devices), open_options);
     if (!opened) return opened.error();
+    // After the open, which names a device that is no cache at all first;
+    // a cache file it created is private already.
+    if (options.require_private_files)
+        for (const std::string& path : options.cache_paths) BCL_TRY(check_private_cache(path));
     if (options.replicas > opened.value().devices.size()) {
         const bool one = opened.value().devices.size() == 1;
         if (opened.value().created) ::unlink(options.cache_paths[0].c_str());
@@ -135,6 +140,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     created_index = !std::filesystem::exists(index_dir_, ec);
     auto have_index = Index::exists(index_dir_);
     if (!have_index) return have_index.error();
+    // A new index is made private; an existing one must be so already.
+    if (have_index.value() && options.require_private_files) BCL_TRY(check_private_index(index_dir_));
     if (!have_index.value()) {
         const bool any_dirty = std::any_of(devices_.begin(), devices_.end(),
                                            [](const auto& d) { return d && d->superblock().dirty(); });

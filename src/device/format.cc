@@ -135,7 +135,8 @@ public:
         }
     }
     Status create(const std::string& path, std::uint64_t size, bool exists) {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL), 0644);
+        // Private from birth (make_private_if_file sets the exact mode).
+        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL), 0600);
         if (fd < 0) return sys_error(errno, path);
         path_ = path;
         unlink_ = !exists;
@@ -231,7 +232,20 @@ Result<PreparedPath> prepare_path(const std::string& path, const FormatOptions& 
     return out;
 }
 
+// A cache file will hold the cached data of files other users may not
+// read: it is made 0600, whatever the umask. A block device's node belongs
+// to udev and keeps its mode (the mount refuses one that every user may
+// read).
+Status make_private_if_file(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return sys_error(errno, path);
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) == kPrivateFileMode) return ok();
+    if (::chmod(path.c_str(), kPrivateFileMode) != 0) return sys_error(errno, path + ": cannot make it private (chmod 600)");
+    return ok();
+}
+
 Result<Superblock> write_prepared(PreparedPath& p, const FormatOptions& options, const Membership& m) {
+    BCL_TRY(make_private_if_file(p.path));
     // Everything is checked; from here on the device changes. Wiping one
     // signature can uncover another (a protective MBR under a GPT header),
     // so probe again until nothing is left, as wipefs does.

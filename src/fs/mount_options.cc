@@ -131,6 +131,13 @@ Status apply_kernel_cache(MountOptions& o, std::string_view v) {
     return ok();
 }
 
+Status apply_allow_insecure_cache(MountOptions& o, std::string_view v) {
+    auto value = parse_bool_value("allow_insecure_cache", v);
+    if (!value) return value.error();
+    o.allow_insecure_cache = value.value();
+    return ok();
+}
+
 Status apply_fsname(MountOptions& o, std::string_view v) {
     if (v.empty()) return make_error(Errc::invalid, "fsname= needs a name");
     o.fsname = std::string(v);
@@ -264,11 +271,17 @@ const OptionSpec kOptions[] = {
     {"kernel_cache", K::boolean, "BOOL", "no",
      "keep file pages in the kernel's page cache across opens (only when nothing changes the backing files)",
      apply_kernel_cache},
+    {"allow_insecure_cache", K::boolean, "BOOL", "no",
+     "mount although users other than the daemon's may read or write the cache file or device or the index "
+     "directory (refused otherwise: they would read the cached data of every file)",
+     apply_allow_insecure_cache},
     {"fsname", K::text, "NAME", "SOURCE", "the source shown in the mount table", apply_fsname},
     {"subtype", K::text, "NAME", "bcachefs-lite", "the type shown in the mount table, after fuse.", apply_subtype},
     {"allow_other", K::kernel_flag, "", "off", "let users other than the mounting one use the mount", nullptr},
-    {"default_permissions", K::kernel_flag, "", "off",
-     "let the kernel check permissions from file modes (use it with allow_other)", nullptr},
+    {"default_permissions", K::kernel_flag, "", "on, always",
+     "the kernel checks every access against the file's mode, owner and group; always on, accepted for "
+     "fstab lines that name it (see SECURITY in bcachefs-lite(8))",
+     nullptr},
     {"auto_unmount", K::kernel_flag, "", "off", "unmount when the daemon exits", nullptr},
     {"ro", K::kernel_flag, "", "rw", "mount read-only", nullptr},
     {"rw", K::kernel_flag, "", "rw", "mount read-write", nullptr},
@@ -463,10 +476,14 @@ std::string help_text(std::string_view program) {
 
 std::vector<std::string> fuse_mount_arguments(const MountOptions& options, std::string_view program,
                                               std::uint32_t max_read) {
-    std::string list = fmt::format("fsname={},subtype={},max_read={}",
+    // default_permissions always: the kernel checks every request against
+    // the attributes the daemon reports, also for what the cache serves
+    // without asking the backing (SECURITY in bcachefs-lite(8)).
+    std::string list = fmt::format("fsname={},subtype={},max_read={},default_permissions",
                                    escape_option_value(options.fsname.value_or(options.source)),
                                    escape_option_value(options.subtype.value_or("bcachefs-lite")), max_read);
-    for (const std::string& opt : options.fuse_options) list += "," + opt;
+    for (const std::string& opt : options.fuse_options)
+        if (opt != "default_permissions") list += "," + opt;
     return {std::string(program), "-o", list};
 }
 

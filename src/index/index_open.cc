@@ -1,8 +1,10 @@
 // Index::open(): find or create the database, check that it is ours.
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 
@@ -157,6 +159,20 @@ Status check_existing(IndexDb& idx, const IndexOptions& options) {
     return ok();
 }
 
+// The index directory holds file names, sizes and extent maps of files
+// other users may not see: it is made (or, when it exists empty, set to)
+// 0700 whatever the umask. Its parents are made as any directory.
+Status create_private_dir(const std::string& dir) {
+    std::error_code ec;
+    const fs::path parent = fs::path(dir).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (ec) return sys_error(ec.value(), fmt::format("create index directory {}", dir));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return sys_error(errno, fmt::format("create index directory {}", dir));
+    if (::chmod(dir.c_str(), 0700) != 0) return sys_error(errno, fmt::format("index directory {}", dir));
+    return ok();
+}
+
 }  // namespace
 
 Result<bool> Index::exists(const std::string& dir) {
@@ -189,11 +205,7 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOp
     case DirState::has_index:
         break;
     }
-    if (state.value() == DirState::missing) {
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (ec) return sys_error(ec.value(), fmt::format("create index directory {}", dir));
-    }
+    if (create) BCL_TRY(create_private_dir(dir));
 
     auto idx = std::make_unique<IndexDb>();
     idx->dir = dir;

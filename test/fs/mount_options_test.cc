@@ -245,7 +245,23 @@ TEST(MountOptions, FuseArgumentsCarryNameTypeAndOptions) {
     auto args = fuse_mount_arguments(o, "bcachefs-lite", 1 << 20);
     ASSERT_EQ(args.size(), 3u);
     EXPECT_EQ(args[1], "-o");
-    EXPECT_EQ(args[2], "fsname=/srv/a\\,b,subtype=bcachefs-lite,max_read=1048576,allow_other,noexec");
+    EXPECT_EQ(args[2], "fsname=/srv/a\\,b,subtype=bcachefs-lite,max_read=1048576,default_permissions,allow_other,noexec");
+}
+
+// allow_other alone must not let the kernel skip its permission checks.
+TEST(MountOptions, DefaultPermissionsIsAlwaysOnAndNeverTwice) {
+    for (const char* list : {"cache=/c,allow_other", "cache=/c,default_permissions,allow_other"}) {
+        MountOptions o = parse_ok(list);
+        auto args = fuse_mount_arguments(o, "bcachefs-lite", 4096);
+        ASSERT_EQ(args.size(), 3u);
+        EXPECT_EQ(args[2], "fsname=/src,subtype=bcachefs-lite,max_read=4096,default_permissions,allow_other") << list;
+    }
+}
+
+TEST(MountOptions, AllowInsecureCacheIsOffUnlessGiven) {
+    EXPECT_FALSE(parse_ok("cache=/c").allow_insecure_cache);
+    EXPECT_TRUE(parse_ok("cache=/c,allow_insecure_cache").allow_insecure_cache);
+    EXPECT_FALSE(parse_ok("cache=/c,allow_insecure_cache,noallow_insecure_cache").allow_insecure_cache);
 }
 
 TEST(MountOptions, HelpListsEveryOptionWithItsDefault) {

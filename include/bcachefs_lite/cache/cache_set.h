@@ -262,9 +262,15 @@ struct CacheSetOptions {
     // member present it changes nothing. Default: false (a missing member
     // is refused).
     bool degraded = false;
-    // The index directory, created on first use. Default: none, meaning
-    // kDefaultIndexRoot/<set UUID> (the cache's UUID for a device alone).
+    // The index directory, created (0700) on first use. Default: none,
+    // meaning kDefaultIndexRoot/<set UUID> (the cache's UUID for a device
+    // alone).
     std::optional<std::string> index_dir;
+    // Refuse cache files, devices and an existing index directory that
+    // users other than the daemon's may read or write (private_files.h),
+    // before anything is opened or changed. Default: false; the daemon
+    // sets it unless mounted with allow_insecure_cache.
+    bool require_private_files = false;
     // Replacement policy. Default: none, meaning the superblock's.
     std::optional<Replacement> replacement;
     // Discard buckets before reuse. Default: none, meaning the superblock's.

@@ -1,7 +1,8 @@
 // Formatting a cache device: the mkfs of bcachefs-lite.
 //
 // Validation happens before anything is written; a refused format leaves
-// the device byte for byte as it was. Refusals, each a one-line Error:
+// the device byte for byte as it was. A regular file that is formatted is
+// made private (kPrivateFileMode), whatever the umask. Refusals, each a one-line Error:
 //   Errc::invalid      bad block or bucket size; a directory; --size on a
 //                      block device; --size that differs from an existing
 //                      non-empty file
@@ -26,6 +27,11 @@
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
+
+// The mode of a cache file that format creates or formats: readable and
+// writable by its owner alone, since it holds the cached data of files that
+// other users may not read.
+inline constexpr unsigned kPrivateFileMode = 0600;
 
 struct FormatOptions {
     // Bytes; a power of two, >= block_size, <= 8 MiB. Default: 512 KiB.

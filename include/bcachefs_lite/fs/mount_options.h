@@ -103,6 +103,11 @@ struct MountOptions {
     // Default: false.
     bool kernel_cache = false;
 
+    // allow_insecure_cache: mount although users other than the daemon's
+    // may read or write the cache files or devices or the index directory
+    // (CacheSetOptions::require_private_files). Default: false (refused).
+    bool allow_insecure_cache = false;
+
     // fsname=, subtype=: how the mount shows in the mount table. Defaults:
     // SOURCE and "bcachefs-lite" (so the type reads fuse.bcachefs-lite).
     std::optional<std::string> fsname;
@@ -162,7 +167,8 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args);
 std::string help_text(std::string_view program);
 
 // The argument vector handed to libfuse for the kernel mount: argv[0], then
-// "-o" with fsname, subtype, max_read and every fuse_option, values escaped.
+// "-o" with fsname, subtype, max_read, default_permissions (always) and
+// every other fuse_option, values escaped.
 std::vector<std::string> fuse_mount_arguments(const MountOptions& options,
                                               std::string_view program,
                                               std::uint32_t max_read);

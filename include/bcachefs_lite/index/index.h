@@ -47,8 +47,9 @@ struct IndexDb;
 
 struct IndexOptions {
     // Create the directory (and its parents) and a new index in it when
-    // there is none. A directory that holds files but no index is never
-    // used. Default: false.
+    // there is none; the directory is made 0700, whatever the umask, since
+    // the index names files other users may not see. A directory that
+    // holds files but no index is never used. Default: false.
     bool create_if_missing = false;
     // The cache this index belongs to. Required to create an index; when
     // set, an existing index recorded for another UUID is refused

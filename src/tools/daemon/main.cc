@@ -113,6 +113,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     co.degraded = options.degraded;
     co.create_size = options.cache_size;
     co.index_dir = options.index;
+    co.require_private_files = !options.allow_insecure_cache;
     if (options.replacement) co.replacement = replacement_of(*options.replacement);
     co.discard = options.discard;
     co.mode = options.mode;
