@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cache_e2e.h"
+#include "image_loop.h"
 
 namespace bcl::test {
 namespace {
@@ -121,6 +122,34 @@ TEST_F(PrivateCacheTest, AnIndexOthersMayEnterIsRefused) {
     expect_refused({t().index_path(), "chmod 700", "allow_insecure_cache"});
     expect_accepted_with_allow_insecure_cache();
     ASSERT_EQ(::chmod(t().index_path().c_str(), 0700), 0);
+    use_once();
+}
+
+// A block device: its group (disk) may read it, every user may not. The
+// cache path is a symbolic link to the loop device, as /dev/disk/by-id
+// names are.
+TEST_F(PrivateCacheTest, ABlockDeviceEveryUserMayReadIsRefused) {
+    if (std::string why = ImageLoop::skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    const std::string image = t().base() + "/loop.img";
+    ASSERT_EQ(make_sparse_file(image, 64u << 20), "");
+    ImageLoop loop(image);
+    ASSERT_FALSE(loop.device().empty()) << loop.error();
+    RunResult formatted = run_program({ctl_path(), "format", loop.device()});
+    ASSERT_EQ(formatted.exit_code(), 0) << formatted.err;
+    ASSERT_EQ(::symlink(loop.device().c_str(), t().cache_path().c_str()), 0);
+    MountSpec spec = t().spec();
+    spec.cache_size = "";
+    t().set_spec(spec);
+    // The device node outlives the test: its mode is put back on every path.
+    struct RestoreMode {
+        std::string path;
+        mode_t mode;
+        ~RestoreMode() { ::chmod(path.c_str(), mode); }
+    } restore{loop.device(), mode_of(loop.device())};
+    ASSERT_EQ(::chmod(loop.device().c_str(), 0666), 0);
+    expect_refused({t().cache_path(), "chmod o-rw", "allow_insecure_cache"});
+    // Readable by its group alone, as udev makes it: mounted.
+    ASSERT_EQ(::chmod(loop.device().c_str(), 0660), 0);
     use_once();
 }
 
