@@ -80,6 +80,7 @@
 #include "bcachefs_lite/device/format.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
+#include "bench_support.h"
 
 namespace bcl {
 namespace {
@@ -100,17 +101,6 @@ struct Config {
     unsigned threads = 8;
     std::string base_dir;
 };
-
-Result<std::uint64_t> env_number(const char* name, std::uint64_t fallback) {
-    const char* v = std::getenv(name);
-    if (v == nullptr || *v == '\0') return fallback;
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n == 0)
-        return make_error(Errc::invalid, fmt::format("{}={}: not a positive number", name, v));
-    return static_cast<std::uint64_t>(n);
-}
 
 Result<Config> config_from_env() {
     Config c;
@@ -150,159 +140,6 @@ Status check_space(const Config& c) {
                                       c.base_dir, avail >> 20, need >> 20, c.extents));
     return ok();
 }
-
-// Turns SIGINT, SIGTERM and SIGHUP (Ctrl-C, meson's timeout, a closed
-// terminal) into a request to stop, so that the run can still undo what it
-// made. The signals are blocked before any other thread starts (threads
-// inherit the mask) and taken by sigtimedwait in a watcher thread.
-class StopSignals {
-public:
-    StopSignals() {
-        sigemptyset(&signals_);
-        for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals_, s);
-        pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
-        watcher_ = std::thread([this] { watch(); });
-    }
-    ~StopSignals() {
-        done_.store(true);
-        watcher_.join();
-        pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    }
-    StopSignals(const StopSignals&) = delete;
-    StopSignals& operator=(const StopSignals&) = delete;
-
-    // The signal that asked to stop, or 0.
-    int signal() const { return signal_.load(std::memory_order_relaxed); }
-    Status check() const {
-        if (const int s = signal(); s != 0)
-            return make_error(Errc::shutdown, fmt::format("stopped by signal {}", s));
-        return ok();
-    }
-
-private:
-    void watch() {
-        // Wakes up now and then to see whether the run is over.
-        const struct timespec tick {0, 100'000'000};
-        while (!done_.load()) {
-            const int s = sigtimedwait(&signals_, nullptr, &tick);
-            if (s > 0) signal_.store(s, std::memory_order_relaxed);
-        }
-    }
-
-    sigset_t signals_{};
-    sigset_t old_mask_{};
-    std::atomic<bool> done_{false};
-    std::atomic<int> signal_{0};
-    std::thread watcher_;
-};
-
-// A directory made by mkdtemp, removed with everything in it on destruction.
-class WorkDir {
-public:
-    static Result<std::unique_ptr<WorkDir>> make(const std::string& base) {
-        std::string tmpl = base + "/bcl-memory-bench-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) return sys_error(errno, "mkdtemp in " + base);
-        return std::unique_ptr<WorkDir>(new WorkDir(tmpl));
-    }
-    ~WorkDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    WorkDir(const WorkDir&) = delete;
-    WorkDir& operator=(const WorkDir&) = delete;
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    explicit WorkDir(std::string path) : path_(std::move(path)) {}
-    std::string path_;
-};
-
-// VmRSS, VmHWM, RssAnon and RssFile of this process, in MiB.
-struct Rss {
-    double rss_mib = 0;
-    double peak_mib = 0;
-    double anon_mib = 0;
-    double file_mib = 0;
-};
-
-Result<Rss> read_rss() {
-    std::ifstream in("/proc/self/status");
-    if (!in) return make_error(Errc::io, "cannot read /proc/self/status");
-    Rss r;
-    std::string line;
-    while (std::getline(in, line)) {
-        unsigned long long kib = 0;
-        if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kib) == 1) r.rss_mib = static_cast<double>(kib) / 1024;
-        if (std::sscanf(line.c_str(), "VmHWM: %llu kB", &kib) == 1) r.peak_mib = static_cast<double>(kib) / 1024;
-        if (std::sscanf(line.c_str(), "RssAnon: %llu kB", &kib) == 1) r.anon_mib = static_cast<double>(kib) / 1024;
-        if (std::sscanf(line.c_str(), "RssFile: %llu kB", &kib) == 1) r.file_mib = static_cast<double>(kib) / 1024;
-    }
-    return r;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0), so the next peak is the
-// peak of what follows.
-Status reset_peak() {
-    std::ofstream out("/proc/self/clear_refs");
-    out << "5" << std::flush;
-    if (!out) return make_error(Errc::io, "cannot reset the peak RSS through /proc/self/clear_refs");
-    return ok();
-}
-
-// A backing file open for reading, with the engine's state for it.
-class OpenFile {
-public:
-    static Result<std::unique_ptr<OpenFile>> open(CacheSet& set, const std::string& path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return sys_error(errno, "open " + path);
-        std::unique_ptr<OpenFile> f(new OpenFile(set, fd));
-        struct statx stx {};
-        if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
-            return sys_error(errno, "statx " + path);
-        auto state = set.open_file(fd, stx);
-        if (!state) return state.error();
-        f->state_ = std::move(state).value();
-        return f;
-    }
-    ~OpenFile() {
-        if (state_) set_.release_file(state_);
-        ::close(fd_);
-    }
-    OpenFile(const OpenFile&) = delete;
-    OpenFile& operator=(const OpenFile&) = delete;
-
-    Status read_block(std::uint64_t block, std::span<std::byte> buf) {
-        auto n = set_.read(*state_, fd_, block * kBlockBytes, buf);
-        if (!n) return n.error();
-        if (n.value() != buf.size()) return make_error(Errc::io, "short read of a backing file");
-        return ok();
-    }
-
-    // The even blocks below `blocks` that no extent covers.
-    Result<std::vector<std::uint64_t>> uncached(std::uint64_t blocks) {
-        std::uint64_t file_id;
-        {
-            std::lock_guard lk(state_->mutex);
-            file_id = state_->record.file_id;
-        }
-        auto found = set_.index().lookup(file_id, 0, kFileBytes);
-        if (!found) return found.error();
-        std::vector<bool> cached(blocks, false);
-        for (const Extent& e : found.value())
-            for (std::uint64_t b = e.start() / kBlockBytes; b < blocks && b * kBlockBytes < e.end(); ++b)
-                cached[b] = true;
-        std::vector<std::uint64_t> missing;
-        for (std::uint64_t b = 0; b < blocks; b += 2)
-            if (!cached[b]) missing.push_back(b);
-        return missing;
-    }
-
-private:
-    OpenFile(CacheSet& set, int fd) : set_(set), fd_(fd) {}
-    CacheSet& set_;
-    int fd_;
-    std::shared_ptr<CachedFile> state_;
-};
 
 std::string backing_name(const std::string& dir, std::uint64_t file) { return fmt::format("{}/f{:06}", dir, file); }
 
@@ -347,7 +184,7 @@ Status fill_file(CacheSet& set, const std::string& dir, std::uint64_t f, std::ui
             BCL_TRY(stop.check());
             BCL_TRY(file.value()->read_block(b, buf));
         }
-        auto missing = file.value()->uncached(2 * extents_of_file(n, f));
+        auto missing = file.value()->uncached(2 * extents_of_file(n, f), kBlockBytes);
         if (!missing) return missing.error();
         blocks = std::move(missing).value();
     }
@@ -433,7 +270,7 @@ struct Figures {
 
 Status run(const Config& c, const StopSignals& stop, Figures& out) {
     BCL_TRY(check_space(c));
-    auto work = WorkDir::make(c.base_dir);
+    auto work = WorkDir::make(c.base_dir, "bcl-memory-bench");
     if (!work) return work.error();
     const WorkDir& w = *work.value();
 
