@@ -20,6 +20,7 @@
 #include "file_table.h"
 #include "gc.h"
 #include "gc_countdown.h"
+#include "gc_snapshot.h"
 #include "index_gen_store.h"
 #include "private_files.h"
 #include "pin_fetch.h"
@@ -180,6 +181,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     }
     for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
 
+    sequence_at_open_ = index_->sequence();  // before this open writes anything
     auto clean = index_->clean_shutdown();
     if (!clean) return clean.error();
     opened_clean_ = clean.value();
@@ -236,9 +238,14 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
                                   [this](const Extent& e) { return dirty_data_intact(e); });
     moving_gc_ = std::make_unique<MovingGcRound>();
 
-    // The first GC pass makes the allocator's marks valid. After an unclean
-    // shutdown it drops every extent (see the header).
-    if (auto st = check_index_contents(gc_->run_pass(!opened_clean_)); !st) {
+    // The first GC pass makes the allocator's marks valid; after a clean
+    // close they come from the snapshot that close saved, so that the cache
+    // serves at once however many extents it holds. After an unclean
+    // shutdown the pass drops every clean extent (see the header).
+    auto restored = restore_gc_snapshot();
+    if (!restored) return restored.error();
+    opened_from_gc_snapshot_ = restored.value();
+    if (auto st = check_index_contents(restored.value() ? ok() : gc_->run_pass(!opened_clean_)); !st) {
         // The pass deleted at most stale extents, which point at nothing:
         // the index is as clean as it was, and a repaired one need not
         // start cold.
@@ -349,6 +356,12 @@ Status CacheSet::close() {
         // A bucket still waiting for reuse gets its new gen: the old data
         // it serves now is not served after the restart.
         if (auto st = persist_all_prios(); !st) result = st.error();
+        // Only a cache that closes clean may start from the snapshot.
+        if (result && in_service()) {
+            if (auto st = save_gc_snapshot(); !st)
+                log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
+                          st.error().message);
+        }
     }
     if (index_) {
         if (result) {
@@ -359,6 +372,12 @@ Status CacheSet::close() {
         // and keeping the dirty.
         if (result && in_service()) {
             if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+            if (result && gc_snapshot_) {
+                gc_snapshot_->sequence = index_->sequence();
+                if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
+                    log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
+                              cache_name(), st.error().message);
+            }
         } else if (result && devices_.size() != 0) {
             log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
                       cache_name());
@@ -371,6 +390,31 @@ Status CacheSet::close() {
     if (root_fd_ >= 0) ::close(root_fd_);
     root_fd_ = -1;
     return result;
+}
+
+Result<bool> CacheSet::restore_gc_snapshot() {
+    auto taken = take_gc_snapshot_file(index_dir_);
+    if (!taken && taken.error().code != Errc::corrupt) return taken.error();
+    if (taken && !taken.value()) return false;
+    Status st = taken ? Status(ok()) : Status(taken.error());
+    if (st && !opened_clean_) st = make_error(Errc::stale, "GC snapshot: the cache was not closed cleanly");
+    if (st && taken.value()->sequence != sequence_at_open_)
+        st = make_error(Errc::stale, "GC snapshot: the index was written after it was made");
+    if (st) st = gc_->restore(*taken.value());
+    if (!st) {
+        log_.info("cache {}: {}; walking the index instead", cache_name(), st.error().message);
+        return false;
+    }
+    return true;
+}
+
+// A last full pass, with nothing else running, makes the marks exact; the
+// file goes after the close's last index write.
+Status CacheSet::save_gc_snapshot() {
+    if (gc_->running()) BCL_TRY(gc_->run_pass());
+    BCL_TRY(gc_->run_pass());
+    gc_snapshot_ = std::make_unique<GcSnapshot>(gc_->snapshot());
+    return ok();
 }
 
 // After a clean close: no dirty-file record left means no dirty data left

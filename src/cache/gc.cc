@@ -145,6 +145,44 @@ void GcJob::finish() {
                cur_.extents, cur_.live, cur_.stale_deleted, cur_.dropped, cur_.awaiting_reuse);
 }
 
+GcSnapshot GcJob::snapshot() const {
+    GcSnapshot s = take_gc_snapshot(alloc_);
+    s.extents = last_.extents;
+    s.live = last_.live;
+    s.dirty_bytes = last_.dirty_bytes;
+    s.pinned_bytes = last_.pinned_bytes;
+    return s;
+}
+
+Status GcJob::restore(const GcSnapshot& s) {
+    if (running_) return make_error(Errc::busy, "GC snapshot: a pass is running");
+    if (s.devices.size() != alloc_.ndevices())
+        return make_error(Errc::invalid, "GC snapshot: made for another number of devices");
+    for (unsigned d = 0; d < alloc_.ndevices(); ++d)
+        if (s.devices[d].size() != alloc_.device(d).geometry().nbuckets)
+            return make_error(Errc::invalid, "GC snapshot: made for another number of buckets");
+    start(false);
+    for (unsigned d = 0; d < alloc_.ndevices(); ++d) {
+        CacheAllocator& ca = alloc_.device(d);
+        for (std::uint64_t b = ca.geometry().first_bucket; b < s.devices[d].size(); ++b) {
+            const GcSnapshot::Bucket& m = s.devices[d][b];
+            if (m.mark == GcMark::unused && m.sectors == 0) continue;
+            // The gen is the bucket's own: the snapshot's marks are for the
+            // gens the same close persisted.
+            if (auto marked = ca.gc_mark(b, ca.bucket(b).gen, m.mark, m.sectors); !marked) {
+                finish();
+                return marked.error();
+            }
+        }
+    }
+    cur_.extents = s.extents;
+    cur_.live = s.live;
+    cur_.dirty_bytes = s.dirty_bytes;
+    cur_.pinned_bytes = s.pinned_bytes;
+    finish();
+    return ok();
+}
+
 Status GcJob::run_pass(bool drop_all) {
     if (!running_) start(drop_all);
     for (;;) {

@@ -31,6 +31,7 @@
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
 #include "gc_countdown.h"
+#include "gc_snapshot.h"
 
 namespace bcl {
 
@@ -69,6 +70,14 @@ public:
     // start() and step() until done.
     Status run_pass(bool drop_all = false);
     const GcPassStats& last_pass() const { return last_; }
+    // The marks and totals of the last pass, as the allocators hold them
+    // now: a complete pass with nothing run since (gc_snapshot.h).
+    GcSnapshot snapshot() const;
+    // Gives the allocators the marks of `snapshot` as a complete pass would
+    // (gc_start, gc_mark, gc_finish) without reading the index; last_pass()
+    // then has its totals. Errc::invalid when it does not fit the devices
+    // (nothing changed then). Not while a pass runs.
+    Status restore(const GcSnapshot& snapshot);
 
 private:
     void finish();

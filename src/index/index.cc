@@ -18,6 +18,8 @@ Index::~Index() = default;
 const Uuid& Index::cache_uuid() const { return db_->uuid; }
 const std::string& Index::dir() const { return db_->dir; }
 
+std::uint64_t Index::sequence() const { return db_->db->GetLatestSequenceNumber(); }
+
 Result<bool> Index::clean_shutdown() const {
     auto raw = db_->get(db_->meta, kMetaCleanKey);
     if (!raw) return raw.error();

@@ -203,6 +203,7 @@ class StagedDirty;
 struct StagedPiece;
 class GcCountdown;
 class GcJob;
+struct GcSnapshot;
 class MovingGcRound;
 class IndexGenStore;
 class SuperblockFlags;
@@ -529,6 +530,9 @@ public:
     AllocSet& alloc() { return *alloc_; }
     const PromotionPolicy& promotion() const { return *promotion_; }
     const std::string& index_dir() const { return index_dir_; }
+    // Whether this open took the GC marks from the snapshot of the last
+    // clean close instead of walking every extent first (gc_snapshot.h).
+    bool opened_from_gc_snapshot() const { return opened_from_gc_snapshot_; }
     // Whether the index's clean flag was set when this set was opened.
     bool opened_clean() const { return opened_clean_; }
 
@@ -559,6 +563,11 @@ private:
     std::string cache_name() const;
     Status persist_all_prios();
     Status check_index_contents(Status first_gc_pass);
+    // The GC marks a clean close saved (gc_snapshot.h): taken at open and
+    // restored (true) when nothing wrote to the index since; made at a
+    // clean close by a last full pass, written after its last index write.
+    Result<bool> restore_gc_snapshot();
+    Status save_gc_snapshot();
     void schedule_gc_timer();
     void gc_kick();
     // Counts sectors written to the cache device; see request_gc's rule.
@@ -785,6 +794,9 @@ private:
     const std::size_t gc_batch_;
     CacheTestHooks hooks_;
     std::string index_dir_;
+    bool opened_from_gc_snapshot_ = false;
+    std::uint64_t sequence_at_open_ = 0;        // Index::sequence() before the open's first write
+    std::unique_ptr<GcSnapshot> gc_snapshot_;   // made by close(), written after its last index write
     bool opened_clean_ = false;
     std::uint32_t block_size_ = 0;
 

@@ -97,6 +97,10 @@ public:
 
     const Uuid& cache_uuid() const;
     const std::string& dir() const;
+    // RocksDB's sequence number of the last write: it moves with every
+    // write by anyone (this program, fsck, another tool), so an equal
+    // number means nothing was written in between, even across a close.
+    std::uint64_t sequence() const;
 
     // ---- meta ----
     // The clean-shutdown flag; false in a new index.
