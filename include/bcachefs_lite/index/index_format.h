@@ -6,7 +6,7 @@
 //
 // Column families (keys big-endian so bytewise order is numeric order):
 //   meta     name (ASCII) -> small value (UUID, format version, flags,
-//            counters)
+//            where the last mount found its cache, counters)
 //   files    (st_dev, st_ino)             -> FileRecord   (file_format.h)
 //   extents  (file id, end offset)        -> ExtentValue  (extent_format.h)
 //   buckets  (device, bucket)             -> gen, prio    (bucket_format.h)
