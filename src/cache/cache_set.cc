@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <future>
 
@@ -185,8 +186,15 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     auto clean = index_->clean_shutdown();
     if (!clean) return clean.error();
     opened_clean_ = clean.value();
-    // Rule 7 of index_format.h: cleared before the first mutation.
-    BCL_TRY(index_->set_clean_shutdown(false));
+    // Rule 7 of index_format.h: cleared before the first mutation, in the
+    // write that records where this mount found its devices (what
+    // `bcachefs-lite-ctl index list` looks for).
+    MountRecord mount{static_cast<std::uint64_t>(::time(nullptr)), {}};
+    for (const auto& p : options.cache_paths) {
+        auto abs = std::filesystem::absolute(p, ec);
+        mount.cache_paths.push_back(ec ? p : abs.string());
+    }
+    BCL_TRY(index_->begin_mount(mount));
 
     gen_store_ = std::make_unique<IndexGenStore>(*index_, devices_);
     background_ = std::make_unique<Background>(options.manual_background);

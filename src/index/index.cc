@@ -36,6 +36,23 @@ Status Index::set_clean_shutdown(bool clean) {
     return db_->write(wb, true, "write clean flag");
 }
 
+Status Index::begin_mount(const MountRecord& mount) {
+    rocksdb::WriteBatch wb;
+    auto s = wb.Put(db_->meta, std::string(kMetaCleanKey), encode_meta_u64(0));
+    if (s.ok()) s = wb.Put(db_->meta, std::string(kMetaLastMountKey), encode_meta_mount(mount));
+    if (!s.ok()) return rocks_error(s, "index batch");
+    return db_->write(wb, true, "write clean flag and mount record");
+}
+
+Result<std::optional<MountRecord>> Index::last_mount() const {
+    auto raw = db_->get(db_->meta, kMetaLastMountKey);
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<MountRecord>();
+    auto r = decode_meta_mount(*raw.value());
+    if (!r) return make_error(r.error().code, fmt::format("index {}: {}", db_->dir, r.error().message));
+    return std::optional<MountRecord>(std::move(r).value());
+}
+
 Result<std::uint64_t> Index::get_counter(std::string_view name) const {
     auto raw = db_->get(db_->meta, counter_key(name));
     if (!raw) return raw.error();

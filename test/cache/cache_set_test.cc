@@ -1,7 +1,9 @@
 // Opening and closing a cache set: creation, the index's owner, restart
 // with a warm cache, clean and unclean shutdown, the background thread.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 
 #include "cache_fixture.h"
@@ -135,6 +137,43 @@ TEST_F(CacheTest, WithTheBackgroundThreadReadsWritesAndCloseWork) {
     EXPECT_GT(set_->stats().cache_hits, 0u);
     ASSERT_TRUE(set_->close());
     set_.reset();
+}
+
+// Where the cache was at each open, so that `bcachefs-lite-ctl index list`
+// can tell a cache that is gone from one that is only not mounted.
+TEST_F(CacheTest, EachOpenRecordsItsCachePathsMadeAbsoluteAndTheTime) {
+    format_cache(64);
+    auto last_mount = [this]() -> MountRecord {
+        IndexOptions io;
+        io.read_only = true;
+        auto index = Index::open(index_dir_, io);
+        EXPECT_TRUE(index) << index.error().message;
+        if (!index) return {};
+        auto m = index.value()->last_mount();
+        EXPECT_TRUE(m && m.value()) << (m ? "no mount record" : m.error().message);
+        return m && m.value() ? *m.value() : MountRecord{};
+    };
+    const auto before = static_cast<std::uint64_t>(::time(nullptr));
+    open_set();
+    ASSERT_TRUE(set_->close());
+    set_.reset();
+    MountRecord m = last_mount();
+    EXPECT_EQ(m.cache_paths, std::vector<std::string>{cache_path_});
+    EXPECT_GE(m.time, before);
+    EXPECT_LE(m.time, static_cast<std::uint64_t>(::time(nullptr)));
+
+    // A relative path is recorded as the absolute one, symbolic links kept.
+    ASSERT_EQ(::symlink("cache.img", dir_.file("link.img").c_str()), 0);
+    const std::string cwd = std::filesystem::current_path().string();
+    ASSERT_EQ(::chdir(dir_.path().c_str()), 0);
+    CacheSetOptions o = options();
+    o.cache_paths = {"link.img"};
+    auto set = CacheSet::open(std::move(o), log_);
+    EXPECT_EQ(::chdir(cwd.c_str()), 0);
+    ASSERT_TRUE(set) << set.error().message;
+    ASSERT_TRUE(set.value()->close());
+    set.value().reset();
+    EXPECT_EQ(last_mount().cache_paths, std::vector<std::string>{dir_.file("link.img")});
 }
 
 }  // namespace

@@ -57,6 +57,8 @@ std::vector<Decoder> decoders() {
         {"meta u64", encode_meta_u64(0x0123456789abcdefull), status_of(decode_meta_u64)},
         {"meta uuid", encode_meta_uuid(Uuid{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}),
          status_of(decode_meta_uuid)},
+        {"meta last mount", encode_meta_mount(MountRecord{1700000000, {"/dev/disk/by-id/nvme-a", "/srv/c.img"}}),
+         status_of(decode_meta_mount)},
     };
 }
 
@@ -238,6 +240,22 @@ TEST(MetaFormat, RoundTrips) {
     auto w = decode_meta_uuid(encode_meta_uuid(u));
     ASSERT_TRUE(w);
     EXPECT_EQ(w.value(), u);
+    for (const MountRecord& m : {MountRecord{}, MountRecord{UINT64_MAX, {"/a", "", std::string(4096, 'p')}}}) {
+        auto r = decode_meta_mount(encode_meta_mount(m));
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r.value(), m);
+    }
+}
+
+TEST(MetaFormat, AMountRecordKeepsOnlyPathsWithinItsLimits) {
+    MountRecord m{5, {"/ok", std::string(kMountRecordMaxPathBytes + 1, 'x'), "/also-ok"}};
+    auto r = decode_meta_mount(encode_meta_mount(m));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value().cache_paths, (std::vector<std::string>{"/ok", "/also-ok"}));
+    m.cache_paths.assign(kMountRecordMaxPaths + 3, "/d");
+    r = decode_meta_mount(encode_meta_mount(m));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value().cache_paths.size(), kMountRecordMaxPaths);
 }
 
 TEST(Decoders, AcceptTheirOwnEncoding) {

@@ -197,6 +197,46 @@ TEST(IndexMeta, CleanFlagStartsFalseAndPersists) {
     EXPECT_FALSE(clean.value());
 }
 
+TEST(IndexMeta, BeginMountClearsTheCleanFlagAndRecordsTheMount) {
+    TempDir tmp;
+    const MountRecord mount{1700000123, {"/dev/disk/by-id/nvme-x-part3", "/srv/cache.img"}};
+    {
+        auto idx = Index::open(tmp.path(), create_options(kUuidA));
+        ASSERT_TRUE(idx);
+        auto none = idx.value()->last_mount();
+        ASSERT_TRUE(none) << none.error().message;
+        EXPECT_FALSE(none.value()) << "a new index has no mount record";
+        ASSERT_TRUE(idx.value()->set_clean_shutdown(true));
+        ASSERT_TRUE(idx.value()->begin_mount(mount));
+        EXPECT_FALSE(idx.value()->clean_shutdown().value());
+    }
+    IndexOptions ro = existing_options(kUuidA);
+    ro.read_only = true;
+    auto idx = Index::open(tmp.path(), ro);
+    ASSERT_TRUE(idx) << idx.error().message;
+    auto last = idx.value()->last_mount();
+    ASSERT_TRUE(last) << last.error().message;
+    ASSERT_TRUE(last.value());
+    EXPECT_EQ(*last.value(), mount);
+}
+
+TEST(IndexMeta, AnUndecodableMountRecordIsCorruptButTheIndexOpens) {
+    TempDir tmp;
+    {
+        auto idx = Index::open(tmp.path(), create_options(kUuidA));
+        ASSERT_TRUE(idx);
+    }
+    test::for_each_raw_family(tmp.path(), [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name != kMetaColumnFamily) return;
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, std::string(kMetaLastMountKey), "garbage").ok());
+    });
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_TRUE(idx) << idx.error().message;
+    auto last = idx.value()->last_mount();
+    ASSERT_FALSE(last);
+    EXPECT_EQ(last.error().code, Errc::corrupt) << last.error().message;
+}
+
 TEST(IndexMeta, CountersDefaultToZeroAndAreIndependent) {
     TempDir tmp;
     auto idx = Index::open(tmp.path(), create_options(kUuidA));

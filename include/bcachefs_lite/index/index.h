@@ -35,6 +35,7 @@
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/file_format.h"
 #include "bcachefs_lite/index/index_batch.h"
+#include "bcachefs_lite/index/index_format.h"
 #include "bcachefs_lite/index/index_types.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/uuid.h"
@@ -107,6 +108,14 @@ public:
     Result<bool> clean_shutdown() const;
     // Writes the flag, synced.
     Status set_clean_shutdown(bool clean);
+    // What a mount does first after opening (rule 7 of index_format.h):
+    // clears the clean-shutdown flag and records `mount`, in one synced
+    // write.
+    Status begin_mount(const MountRecord& mount);
+    // The record of the last begin_mount(); nullopt if there was none (an
+    // index from before it was recorded). Errc::corrupt if it does not
+    // decode.
+    Result<std::optional<MountRecord>> last_mount() const;
     // A named counter; 0 if it was never put.
     Result<std::uint64_t> get_counter(std::string_view name) const;
     Status put_counter(std::string_view name, std::uint64_t value, bool sync = false);

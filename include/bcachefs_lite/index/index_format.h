@@ -6,7 +6,7 @@
 //
 // Column families (keys big-endian so bytewise order is numeric order):
 //   meta     name (ASCII) -> small value (UUID, format version, flags,
-//            counters)
+//            where the last mount found its cache, counters)
 //   files    (st_dev, st_ino)             -> FileRecord   (file_format.h)
 //   extents  (file id, end offset)        -> ExtentValue  (extent_format.h)
 //   buckets  (device, bucket)             -> gen, prio    (bucket_format.h)
@@ -41,7 +41,8 @@
 //     batch that creates the index; an index without them is corrupt.
 //  7. The clean-shutdown flag is cleared (synced) by the owner right after
 //     open, before its first mutation, and set only after everything else
-//     was flushed at close.
+//     was flushed at close. A mount records where its cache devices are
+//     (kMetaLastMountKey) in that same synced write.
 //  8. Every synced write (and every memtable flush, which makes unsynced
 //     writes durable too) is preceded by IndexOptions::before_durable, so
 //     that the cache engine can flush the cache device first (rule 2).
@@ -49,9 +50,11 @@
 // Thread safety: constants and pure functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/uuid.h"
@@ -79,6 +82,10 @@ inline constexpr std::string_view kMetaUuidKey = "uuid";                  // uui
 inline constexpr std::string_view kMetaVersionKey = "format_version";     // u64 value
 inline constexpr std::string_view kMetaCleanKey = "clean_shutdown";       // u64 value, 0 or 1
 inline constexpr std::string_view kMetaFileIdLimitKey = "file_id_limit";  // u64: ids below are used or skipped
+// MountRecord value: where the cache devices of the last read-write open by
+// a mount were, and when. Absent in an index no mount has opened since it
+// was added (within format version 2); nothing needs it to open an index.
+inline constexpr std::string_view kMetaLastMountKey = "last_mount";
 // A caller's named counter is stored under this prefix followed by its name.
 inline constexpr std::string_view kMetaCounterPrefix = "counter.";
 
@@ -92,5 +99,28 @@ Result<std::uint64_t> decode_meta_u64(std::string_view bytes);
 // UUID meta value: version, 16 bytes, crc32c. 21 bytes.
 std::string encode_meta_uuid(const Uuid& uuid);
 Result<Uuid> decode_meta_uuid(std::string_view bytes);
+
+// What a mount records at each read-write open (kMetaLastMountKey), so that
+// an index whose cache is gone can be told from one whose cache is only
+// unmounted (bcachefs-lite-ctl index list).
+struct MountRecord {
+    // Seconds since the epoch.
+    std::uint64_t time = 0;
+    // The cache device paths as the mount was given them, made absolute
+    // (symbolic links are kept: /dev/disk/by-id names outlive /dev/sdX).
+    // Empty when the devices were handed in already open.
+    std::vector<std::string> cache_paths;
+
+    bool operator==(const MountRecord&) const = default;
+};
+inline constexpr std::size_t kMountRecordMaxPaths = 256;
+inline constexpr std::size_t kMountRecordMaxPathBytes = 4096;
+
+// MountRecord value: version, u64 time, u32 path count, then each path as
+// u32 length and bytes (all little-endian), crc32c. Paths past the limits
+// above are not stored (the encoder drops them; the decoder calls them
+// corrupt).
+std::string encode_meta_mount(const MountRecord& record);
+Result<MountRecord> decode_meta_mount(std::string_view bytes);
 
 }  // namespace bcl

@@ -8,8 +8,6 @@
 
 namespace bcl::ctl {
 
-namespace {
-
 std::string iso_time(std::uint64_t seconds) {
     const std::time_t t = static_cast<std::time_t>(seconds);
     std::tm tm{};
@@ -34,8 +32,6 @@ std::string json_string(std::string_view s) {
     }
     return out + "\"";
 }
-
-}  // namespace
 
 std::string describe_text(const std::string& device, const Superblock& sb) {
     std::string out;

@@ -1,5 +1,6 @@
 // bcachefs-lite-ctl: formats, inspects and checks (fsck) bcachefs-lite
-// cache devices, and flushes a mounted cache.
+// cache devices, flushes a mounted cache, and lists and prunes the index
+// directories of caches that are gone.
 // Each verb is a Subcommand in its own file; this file only parses the
 // command line and dispatches.
 #include <CLI/CLI.hpp>
@@ -27,7 +28,7 @@ int fail(const Error& error) { return fail(kExitFailure, error.message); }
 namespace {
 
 int run_main(int argc, char** argv) {
-    CLI::App app{"Format and inspect bcachefs-lite cache devices; flush a mounted cache", std::string(kProgram)};
+    CLI::App app{"Format and inspect bcachefs-lite cache devices; flush a mounted cache; prune indexes", std::string(kProgram)};
     app.set_version_flag("--version", fmt::format("{} {}", kProgram, BCL_VERSION));
     app.require_subcommand(1);
 
@@ -36,6 +37,7 @@ int run_main(int argc, char** argv) {
     commands.push_back(make_show_command());
     commands.push_back(make_flush_command());
     commands.push_back(make_fsck_command());
+    commands.push_back(make_index_command());
     std::vector<CLI::App*> apps;
     for (auto& c : commands) apps.push_back(c->add_to(app));
 
