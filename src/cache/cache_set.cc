@@ -629,7 +629,16 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
     }
     FileRef file(*files_, std::move(acquired).value());
     std::unique_lock<std::mutex> wl;
-    if (file) wl = std::unique_lock(file->write_lock);
+    if (file) {
+        wl = std::unique_lock(file->write_lock);
+        // Open elsewhere (more opens than this one): the data lives on.
+        if (files_->opens(*file) > 1) {
+            if (auto st = write_back_orphan_locked(*file); !st)
+                log_.error("writing back the dirty data of a file unlinked while open: {}; its handles read the "
+                           "backing file without it",
+                           st.error().message);
+        }
+    }
     auto dropped = files_->unlinked(dev, ino, file.get());
     if (dropped) {
         add_dirty(-static_cast<std::int64_t>(dropped.value()));

@@ -78,6 +78,11 @@ Result<std::shared_ptr<CachedFile>> FileTable::acquire(std::uint64_t dev, std::u
     return file;
 }
 
+int FileTable::opens(const CachedFile& file) const {
+    std::lock_guard lk(mutex_);
+    return file.opens;
+}
+
 Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> FileTable::id_and_size(std::uint64_t dev,
                                                                                       std::uint64_t ino) const {
     using IdSize = std::optional<std::pair<std::uint64_t, std::uint64_t>>;

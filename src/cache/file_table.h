@@ -46,6 +46,9 @@ public:
     // file's descriptor: see check_coherent_locked().
     Result<std::shared_ptr<CachedFile>> open(const struct statx& stx, int fd = -1);
     void release(const std::shared_ptr<CachedFile>& file);
+    // Opens sharing `file`'s state (handles through the mount, and the
+    // engine's own acquire()s).
+    int opens(const CachedFile& file) const;
     // The open file (dev, ino), or null.
     std::shared_ptr<CachedFile> find(std::uint64_t dev, std::uint64_t ino) const;
     // The state of (dev, ino) registered as one more open, as open() does but

@@ -230,6 +230,36 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
     return ok();
 }
 
+// An unlinked file still open through the mount keeps its data until its
+// last close (POSIX). From the unlink on, the cache drops what it holds of
+// the file and its handles read and write the backing inode, which their
+// descriptors keep alive (bypass); so its dirty data goes there first, into
+// that inode, found by its handle: never under a name, which may belong to
+// another file by now.
+Status CacheSet::write_back_orphan_locked(CachedFile& file) {
+    std::uint64_t id;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass || file.record.file_id == 0) return ok();
+        id = file.record.file_id;
+    }
+    std::optional<DirtyFileRecord> record = file.dirty_record;
+    if (!record) {
+        auto stored = index_->get_dirty_file(id);
+        if (!stored) return stored.error();
+        if (!stored.value()) return ok();  // nothing dirty
+        record = stored.value();
+    }
+    if (file.rw_fd < 0) {
+        auto fd = open_file_handle(root_fd_, *record, O_RDWR);
+        if (!fd) return fd.error();
+        file.rw_fd = fd.value();
+    }
+    auto result = write_back_locked(file, file.rw_fd, 0, UINT64_MAX, UINT64_MAX);
+    if (!result) return result.error();
+    return ok();
+}
+
 Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                                             std::uint64_t max_bytes, bool skip_unreadable) {
     auto opened = open_file_handle(root_fd_, record, O_RDWR);

@@ -408,7 +408,11 @@ public:
     // COLLAPSE_RANGE and INSERT_RANGE.
     Status fallocate(CachedFile& file, int fd, int mode, std::uint64_t offset, std::uint64_t length);
     // A name of (dev, ino) was removed and links_left remain: at 0 its
-    // extents are dropped (one range delete) and its record deleted.
+    // extents are dropped (one range delete) and its record deleted. A
+    // file still open keeps its data (POSIX): its dirty data is first
+    // written into its backing inode, which its handles keep alive and read
+    // and write from then on; a crash before that drops it, since its
+    // handle then names no file.
     void unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t links_left);
 
     // A change of a file's metadata alone (rename, link, chmod, chown,
@@ -719,6 +723,10 @@ private:
     // dirty and the rest is written back; without, they fail the call (EIO).
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                               std::uint64_t max_bytes, bool skip_unreadable = false);
+    // Writes the dirty data of a file whose last link is gone while it is
+    // still open into its backing inode (write_back.cc says why). The
+    // caller holds the file's write_lock.
+    Status write_back_orphan_locked(CachedFile& file);
     // Reads dirty extent `e` whole into dst, without counting a hit. If it
     // cannot be read where the lookup found it, reads it where the index
     // holds it now (moving GC moves extents under their key) and sets `e`
