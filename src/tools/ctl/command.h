@@ -1,4 +1,4 @@
-// Subcommand: one bcachefs-lite-ctl verb (format, show, flush, fsck). Each verb
+// Subcommand: one bcachefs-lite-ctl verb (format, show, flush, fsck, stats). Each verb
 // lives in its own file, registers its options on the CLI11 app, and runs
 // once the command line has been parsed. main.cc only dispatches.
 //
@@ -41,6 +41,7 @@ std::unique_ptr<Subcommand> make_format_command();
 std::unique_ptr<Subcommand> make_show_command();
 std::unique_ptr<Subcommand> make_flush_command();
 std::unique_ptr<Subcommand> make_fsck_command();
+std::unique_ptr<Subcommand> make_stats_command();
 
 // Prints "bcachefs-lite-ctl: message" on stderr and returns code.
 int fail(int code, std::string_view message);
