@@ -1,7 +1,7 @@
 // Subcommand: one bcachefs-lite-ctl verb (format, show, flush, fsck,
-// index). Each verb lives in its own file, registers its options on the
-// CLI11 app, and runs once the command line has been parsed. main.cc only
-// dispatches.
+// index, stats). Each verb lives in its own file, registers its options
+// on the CLI11 app, and runs once the command line has been parsed.
+// main.cc only dispatches.
 //
 // Exit codes are shared by every verb but fsck: 0 success, 1 the operation
 // failed, 2 the command line was wrong; fsck uses fsck(8)'s (kFsck*).
@@ -43,6 +43,7 @@ std::unique_ptr<Subcommand> make_show_command();
 std::unique_ptr<Subcommand> make_flush_command();
 std::unique_ptr<Subcommand> make_fsck_command();
 std::unique_ptr<Subcommand> make_index_command();
+std::unique_ptr<Subcommand> make_stats_command();
 
 // Prints "bcachefs-lite-ctl: message" on stderr and returns code.
 int fail(int code, std::string_view message);

@@ -38,6 +38,7 @@ int run_main(int argc, char** argv) {
     commands.push_back(make_flush_command());
     commands.push_back(make_fsck_command());
     commands.push_back(make_index_command());
+    commands.push_back(make_stats_command());
     std::vector<CLI::App*> apps;
     for (auto& c : commands) apps.push_back(c->add_to(app));
 
