@@ -5,6 +5,7 @@
 
 #include "bcachefs_lite/util/size.h"
 #include "bcachefs_lite/util/uuid.h"
+#include "json.h"
 
 namespace bcl::ctl {
 
@@ -15,22 +16,6 @@ std::string iso_time(std::uint64_t seconds) {
     char buf[32];
     if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return fmt::format("@{}", seconds);
     return buf;
-}
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-            else out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
 }
 
 std::string describe_text(const std::string& device, const Superblock& sb) {

@@ -7,13 +7,12 @@
 #include <string_view>
 
 #include "bcachefs_lite/device/superblock.h"
+#include "json.h"  // json_string, for the verbs that print JSON
 
 namespace bcl::ctl {
 
 // Seconds since the epoch as ISO 8601 in UTC ("2024-05-01T12:00:00Z").
 std::string iso_time(std::uint64_t seconds);
-// s as a JSON string, quotes included.
-std::string json_string(std::string_view s);
 
 // "name:  value" lines, newline-terminated.
 std::string describe_text(const std::string& device, const Superblock& sb);
