@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cache_e2e.h"
 
@@ -119,12 +120,25 @@ TEST_F(SlowBackingTest, AWarmReadMakesNoBackingRead) {
     EXPECT_EQ(slow_->counters()["read"], reads) << "the second read was served from the cache";
 }
 
+// True once `condition` holds (a switch is a signal, which the fixture
+// handles when it gets to it), within 10 s.
+bool wait_until(const std::function<bool()>& condition) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::yield();
+    }
+    return true;
+}
+
 TEST_F(SlowBackingTest, TheFixtureCutsOffAndComesBack) {
     mount_both("");
+    const std::string f = mount_->backing() + "/f";
     slow_->cut_off();
-    EXPECT_FALSE(read_file(mount_->backing() + "/f").has_value());
+    EXPECT_TRUE(wait_until([&] { return !read_file(f).has_value() && errno == ENOTCONN; }));
     slow_->bring_back();
-    EXPECT_EQ(read_file(mount_->backing() + "/f")->size(), 300000u);
+    EXPECT_TRUE(wait_until([&] { return read_file(f).has_value(); }));
+    EXPECT_EQ(read_file(f).value_or("").size(), 300000u);
     EXPECT_GT(slow_->counters()["open"], 0u);
 }
 
