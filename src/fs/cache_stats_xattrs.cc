@@ -252,6 +252,7 @@ Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
         return ok();
     }
     const TunableText* tunable = find_writeback_tunable(n);
+    if (!tunable) return os_error(EINVAL);  // no knob of that name
     std::lock_guard lk(tunables_mutex_);
     WritebackTunables t = cache_.writeback_tunables();
     if (auto parsed = tunable->parse(t, value); !parsed) return parsed.error();
