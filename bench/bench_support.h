@@ -7,6 +7,7 @@
 // to one thread.
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -200,5 +202,37 @@ private:
     int fd_;
     std::shared_ptr<CachedFile> state_;
 };
+
+// The main() of an engine benchmark: one Google Benchmark of one
+// iteration named `name`, whose body is `body(state, stop, failed)`; the
+// stop signals are taken before RocksDB or the engine start any thread.
+// Exits 1 on a bad environment or a failed run, 128 + the signal when one
+// stopped it.
+template <class Config>
+int benchmark_main(int argc, char** argv, const char* program, Result<Config> config,
+                   const std::string& name,
+                   const std::function<void(benchmark::State&, const Config&, const StopSignals&, bool&)>& body) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    if (!config) {
+        std::fprintf(stderr, "%s: %s\n", program, config.error().message.c_str());
+        return 1;
+    }
+    const Config c = config.value();
+    bool failed = false;
+    int stopped_by = 0;
+    {
+        const StopSignals stop;
+        benchmark::RegisterBenchmark(name.c_str(), [&](benchmark::State& s) { body(s, c, stop, failed); })
+            ->Iterations(1)
+            ->Unit(benchmark::kSecond)
+            ->UseRealTime();
+        benchmark::RunSpecifiedBenchmarks();
+        benchmark::Shutdown();
+        stopped_by = stop.signal();
+    }
+    if (stopped_by != 0) return 128 + stopped_by;
+    return failed ? 1 : 0;
+}
 
 }  // namespace bcl

@@ -353,28 +353,7 @@ void memory(benchmark::State& state, const Config& c, const StopSignals& stop, b
 }  // namespace bcl
 
 int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     auto config = bcl::config_from_env();
-    if (!config) {
-        std::fprintf(stderr, "bench_memory: %s\n", config.error().message.c_str());
-        return 1;
-    }
-    const bcl::Config c = config.value();
-    bool failed = false;
-    int stopped_by = 0;
-    {
-        // Before RocksDB, the engine or the fill start any thread.
-        const bcl::StopSignals stop;
-        benchmark::RegisterBenchmark(fmt::format("memory/extents:{}", c.extents).c_str(),
-                                     [&](benchmark::State& s) { bcl::memory(s, c, stop, failed); })
-            ->Iterations(1)
-            ->Unit(benchmark::kSecond)
-            ->UseRealTime();
-        benchmark::RunSpecifiedBenchmarks();
-        benchmark::Shutdown();
-        stopped_by = stop.signal();
-    }
-    if (stopped_by != 0) return 128 + stopped_by;
-    return failed ? 1 : 0;
+    const std::string name = config ? fmt::format("memory/extents:{}", config.value().extents) : "";
+    return bcl::benchmark_main<bcl::Config>(argc, argv, "bench_memory", std::move(config), name, bcl::memory);
 }

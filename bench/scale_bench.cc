@@ -451,28 +451,7 @@ void scale(benchmark::State& state, const Config& c, const StopSignals& stop, bo
 }  // namespace bcl
 
 int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     auto config = bcl::config_from_env();
-    if (!config) {
-        std::fprintf(stderr, "bench_scale: %s\n", config.error().message.c_str());
-        return 1;
-    }
-    const bcl::Config c = config.value();
-    bool failed = false;
-    int stopped_by = 0;
-    {
-        // Before RocksDB or the engine start any thread.
-        const bcl::StopSignals stop;
-        benchmark::RegisterBenchmark(fmt::format("scale/extents:{}", c.extents).c_str(),
-                                     [&](benchmark::State& s) { bcl::scale(s, c, stop, failed); })
-            ->Iterations(1)
-            ->Unit(benchmark::kSecond)
-            ->UseRealTime();
-        benchmark::RunSpecifiedBenchmarks();
-        benchmark::Shutdown();
-        stopped_by = stop.signal();
-    }
-    if (stopped_by != 0) return 128 + stopped_by;
-    return failed ? 1 : 0;
+    const std::string name = config ? fmt::format("scale/extents:{}", config.value().extents) : "";
+    return bcl::benchmark_main<bcl::Config>(argc, argv, "bench_scale", std::move(config), name, bcl::scale);
 }
