@@ -98,7 +98,8 @@ bool same(const MountOptions& a, const MountOptions& b) {
            a.debug == b.debug && a.cache == b.cache && a.cache_size == b.cache_size && a.index == b.index &&
            a.mode == b.mode && a.writeback == b.writeback && a.promotion == b.promotion &&
            a.replacement == b.replacement && a.discard == b.discard && a.entry_timeout == b.entry_timeout &&
-           a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache && a.fsname == b.fsname &&
+           a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache &&
+           a.allow_insecure_cache == b.allow_insecure_cache && a.fsname == b.fsname &&
            a.subtype == b.subtype && a.fuse_options == b.fuse_options;
 }
 
@@ -117,6 +118,7 @@ std::vector<std::string> render(const MountOptions& o) {
     list += ",entry_timeout=" + seconds_text(o.entry_timeout);
     list += ",attr_timeout=" + seconds_text(o.attr_timeout);
     list += o.kernel_cache ? ",kernel_cache=yes" : ",kernel_cache=no";
+    list += o.allow_insecure_cache ? ",allow_insecure_cache=yes" : ",allow_insecure_cache=no";
     if (o.fsname) list += ",fsname=" + escaped(*o.fsname);
     if (o.subtype) list += ",subtype=" + escaped(*o.subtype);
     for (const std::string& flag : o.fuse_options) list += "," + flag;
@@ -149,11 +151,17 @@ void check_mount(const MountOptions& o) {
     const auto argv = fuse_mount_arguments(o, "bcachefs-lite", kMaxRead);
     BCL_FUZZ_CHECK(argv.size() == 3 && argv[0] == "bcachefs-lite" && argv[1] == "-o");
     const auto items = libfuse_split(argv[2]);
-    BCL_FUZZ_CHECK(items.size() == 3 + o.fuse_options.size());
+    // default_permissions always, once, after max_read; the other kernel
+    // options in their order.
+    std::vector<std::string> others;
+    for (const std::string& opt : o.fuse_options)
+        if (opt != "default_permissions") others.push_back(opt);
+    BCL_FUZZ_CHECK(items.size() == 4 + others.size());
     BCL_FUZZ_CHECK(items[0] == "fsname=" + o.fsname.value_or(o.source));
     BCL_FUZZ_CHECK(items[1] == "subtype=" + o.subtype.value_or("bcachefs-lite"));
     BCL_FUZZ_CHECK(items[2] == "max_read=" + std::to_string(kMaxRead));
-    for (std::size_t i = 0; i < o.fuse_options.size(); ++i) BCL_FUZZ_CHECK(items[3 + i] == o.fuse_options[i]);
+    BCL_FUZZ_CHECK(items[3] == "default_permissions");
+    for (std::size_t i = 0; i < others.size(); ++i) BCL_FUZZ_CHECK(items[4 + i] == others[i]);
 }
 
 void fuzz_arguments(const std::vector<std::string>& args, bool has_newline) {
