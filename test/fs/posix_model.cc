@@ -36,6 +36,7 @@ struct OpenFd {
     int fd = -1;
     int inode = 0;
     bool direct = false;
+    std::uint64_t position = 0;  // of read(2) and write(2)
 };
 
 // A buffer aligned for O_DIRECT.
@@ -127,8 +128,10 @@ private:
         const std::uint64_t r = pick(100);
         if (fds_.empty() || r < 14) return do_open();
         OpenFd& f = fds_[pick(fds_.size())];
-        if (r < 34) return do_pwrite(f);
-        if (r < 50) return do_pread(f);
+        if (r < 28) return do_pwrite(f);
+        if (r < 42) return do_pread(f);
+        if (r < 46) return do_write_at_position(f);
+        if (r < 50) return do_read_at_position(f);
         if (r < 55) return do_close(f);
         if (r < 59) return do_ftruncate(f);
         if (r < 62) return do_truncate();
@@ -222,6 +225,45 @@ private:
                      std::to_string(want.size()) + " bytes", std::to_string(have.size()) + " bytes, differing at " +
                                                                  std::to_string(i));
         }
+    }
+
+    // lseek, then write(2) or read(2) at the descriptor's position, which
+    // moves on by what was done.
+    bool seek(OpenFd& f) {
+        if (pick(3) == 0) {
+            f.position = offset(f.direct);
+            const off_t at = ::lseek(f.fd, static_cast<off_t>(f.position), SEEK_SET);
+            if (at != static_cast<off_t>(f.position)) {
+                mismatch("lseek", std::to_string(f.position), at < 0 ? errno_text(errno) : std::to_string(at));
+                return false;
+            }
+        }
+        return true;
+    }
+    void do_write_at_position(OpenFd& f) {
+        if (f.direct || !seek(f)) return;
+        const std::string data = bytes(length(false));
+        note("write " + std::to_string(f.position) + "+" + std::to_string(data.size()));
+        const ssize_t w = ::write(f.fd, data.data(), data.size());
+        if (w != static_cast<ssize_t>(data.size()))
+            return mismatch("write", std::to_string(data.size()), w < 0 ? errno_text(errno) : std::to_string(w));
+        model_write(f.inode, f.position, data);
+        f.position += data.size();
+    }
+    void do_read_at_position(OpenFd& f) {
+        if (f.direct || !seek(f)) return;
+        const std::size_t n = length(false);
+        note("read " + std::to_string(f.position) + "+" + std::to_string(n));
+        std::string buf(n, '\0');
+        const ssize_t r = ::read(f.fd, buf.data(), n);
+        if (r < 0) return mismatch("read", "ok", errno_text(errno));
+        buf.resize(static_cast<std::size_t>(r));
+        const std::string want = model_read(f.inode, f.position, n);
+        // read(2) may return less than there is; what it returns must match.
+        if (buf != want.substr(0, buf.size()) || (buf.empty() && !want.empty()))
+            mismatch("read at " + std::to_string(f.position), std::to_string(want.size()) + " bytes",
+                     std::to_string(buf.size()) + " other bytes");
+        f.position += buf.size();
     }
 
     void do_ftruncate(OpenFd& f) {

@@ -1,7 +1,7 @@
 // A model-based check of a directory against POSIX: seed-deterministic
 // random sequences of open (also O_DIRECT and O_CREAT|O_TRUNC), pread,
-// pwrite, ftruncate, truncate, fallocate (punch hole, zero range),
-// copy_file_range, rename (also over open files), unlink of open files,
+// pwrite, read and write at the file position (after an lseek),
+// ftruncate, truncate, fallocate (punch hole, zero range), copy_file_range, rename (also over open files), unlink of open files,
 // link, fsync, mmap reads and writes, and close, each result compared with
 // an in-memory model of files, names and open descriptors.
 //
