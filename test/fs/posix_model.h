@@ -1,9 +1,10 @@
 // A model-based check of a directory against POSIX: seed-deterministic
 // random sequences of open (also O_DIRECT and O_CREAT|O_TRUNC), pread,
 // pwrite, read and write at the file position (after an lseek),
-// ftruncate, truncate, fallocate (punch hole, zero range), copy_file_range, rename (also over open files), unlink of open files,
-// link, fsync, mmap reads and writes, and close, each result compared with
-// an in-memory model of files, names and open descriptors.
+// ftruncate, truncate, fallocate (punch hole, zero range), copy_file_range,
+// rename (also over open files), unlink of open files, link, fsync, mmap
+// reads and writes, and close, each result compared with an in-memory
+// model of files, names and open descriptors.
 //
 // It runs on any directory: a bcachefs-lite mount in the tests, and a
 // plain ext4 directory in bench/model_soak, which checks the model itself
