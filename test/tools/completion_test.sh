@@ -2,7 +2,7 @@
 # The bash completion of bcachefs-lite-ctl offers every verb the program's
 # --help lists and, for each verb, every option its --help lists (so a new
 # verb or option without completion fails here). bash-completion's helpers
-# are stubbed: the test needs bash only.
+# are replaced by small functions of its own: the test needs bash only.
 #
 # Usage: completion_test.sh CTL COMPLETION_FILE
 set -u

@@ -19,6 +19,7 @@
 
 #include "cache_e2e.h"
 #include "json_check.h"
+#include "stats_text.h"
 
 namespace bcl::test {
 namespace {
@@ -27,23 +28,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kFileSize = 256 << 10;
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
-
-// The value on the "  label   value" line of the text output, or "".
-std::string text_value(const std::string& text, const std::string& label) {
-    for (const std::string& line : lines_of(text)) {
-        if (line.rfind("  " + label + " ", 0) != 0) continue;
-        std::string rest = line.substr(label.size() + 2);
-        rest.erase(0, rest.find_first_not_of(' '));
-        return rest;
-    }
-    return "";
-}
 
 RunResult ctl_stats(const std::vector<std::string>& args) {
     std::vector<std::string> argv{ctl_path(), "stats"};

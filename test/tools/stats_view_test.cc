@@ -13,9 +13,13 @@
 #include "bcachefs_lite/cache/stats.h"
 #include "json.h"
 #include "json_check.h"
+#include "stats_text.h"
 
 namespace bcl::ctl {
 namespace {
+
+using test::lines_of;
+using test::text_value;
 
 using test::Json;
 using test::JsonParser;
@@ -39,23 +43,6 @@ MountStats sample_mount() {
     return m;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
-
-// "  label      value" of the text output: the value, or "" when absent.
-std::string value_of(const std::string& text, const std::string& label) {
-    for (const std::string& line : lines_of(text)) {
-        if (line.rfind("  " + label + " ", 0) != 0) continue;
-        std::string rest = line.substr(label.size() + 2);
-        rest.erase(0, rest.find_first_not_of(' '));
-        return rest;
-    }
-    return "";
-}
 
 TEST(StatsView, EveryStatisticOfTheDaemonIsInExactlyOneGroup) {
     std::multiset<std::string> in_groups;
@@ -94,14 +81,14 @@ TEST(StatsView, TextShowsTheGroupsWithHumanUnits) {
     EXPECT_EQ(text.rfind("/mnt/fast: bcachefs-lite mount, cache_mode writeback, state running\n", 0), 0u) << text;
     for (const StatGroup& g : stat_groups())
         EXPECT_NE(text.find("\n" + std::string(g.title) + "\n"), std::string::npos) << g.title;
-    EXPECT_EQ(value_of(text, "hits"), "3");
-    EXPECT_EQ(value_of(text, "misses"), "1");
-    EXPECT_EQ(value_of(text, "hit ratio"), "75.0%") << "computed from the hits and misses shown";
-    EXPECT_EQ(value_of(text, "read from cache"), "3.0MiB");
-    EXPECT_EQ(value_of(text, "read from backing"), "1.5KiB");
-    EXPECT_EQ(value_of(text, "dirty"), "8.0MiB");
-    EXPECT_EQ(value_of(text, "available"), "25%");
-    EXPECT_EQ(value_of(text, "writeback rate"), "0B/s");
+    EXPECT_EQ(text_value(text, "hits"), "3");
+    EXPECT_EQ(text_value(text, "misses"), "1");
+    EXPECT_EQ(text_value(text, "hit ratio"), "75.0%") << "computed from the hits and misses shown";
+    EXPECT_EQ(text_value(text, "read from cache"), "3.0MiB");
+    EXPECT_EQ(text_value(text, "read from backing"), "1.5KiB");
+    EXPECT_EQ(text_value(text, "dirty"), "8.0MiB");
+    EXPECT_EQ(text_value(text, "available"), "25%");
+    EXPECT_EQ(text_value(text, "writeback rate"), "0B/s");
     EXPECT_NE(text.find("\ndevices\n"), std::string::npos);
     EXPECT_NE(text.find("/dev/sdb1"), std::string::npos);
     EXPECT_EQ(text.find("\nother\n"), std::string::npos);
@@ -115,9 +102,9 @@ TEST(StatsView, TextBeforeAnyReadAndWithAStatisticOfANewerDaemon) {
     m.devices.clear();
     m.devices_unavailable = "unavailable: a GC pass was counting the buckets (try again)";
     const std::string text = format_mount_text(m);
-    EXPECT_EQ(value_of(text, "hit ratio"), "- (no reads yet)");
+    EXPECT_EQ(text_value(text, "hit ratio"), "- (no reads yet)");
     EXPECT_NE(text.find("\nother\n"), std::string::npos) << text;
-    EXPECT_EQ(value_of(text, "frobs"), "7");
+    EXPECT_EQ(text_value(text, "frobs"), "7");
     EXPECT_NE(text.find("a GC pass was counting"), std::string::npos);
 }
 
@@ -191,13 +178,13 @@ TEST(StatsView, FileTextAndJson) {
     f.pinned_bytes = 0;
     const std::string text = format_file_text(f);
     EXPECT_EQ(text.rfind("/mnt/fast/a.bin: in the bcachefs-lite mount at /mnt/fast\n", 0), 0u) << text;
-    EXPECT_EQ(value_of(text, "size"), "8.0MiB (8388608 bytes)");
-    EXPECT_EQ(value_of(text, "cached"), "4.0MiB (50.0% of the file)");
-    EXPECT_EQ(value_of(text, "dirty"), "1.0MiB (12.5% of the file)");
-    EXPECT_EQ(value_of(text, "pinned"), "no");
+    EXPECT_EQ(text_value(text, "size"), "8.0MiB (8388608 bytes)");
+    EXPECT_EQ(text_value(text, "cached"), "4.0MiB (50.0% of the file)");
+    EXPECT_EQ(text_value(text, "dirty"), "1.0MiB (12.5% of the file)");
+    EXPECT_EQ(text_value(text, "pinned"), "no");
     f.pin = true;
     f.pinned_bytes = 4 << 20;
-    EXPECT_EQ(value_of(format_file_text(f), "pinned"), "yes, 4.0MiB (50.0% of the file) held as pinned data");
+    EXPECT_EQ(text_value(format_file_text(f), "pinned"), "yes, 4.0MiB (50.0% of the file) held as pinned data");
     JsonParser parser;
     auto j = parser.parse(format_file_json(f));
     ASSERT_TRUE(j) << parser.error();
