@@ -257,11 +257,11 @@ CacheSetOptions set_options(const WorkDir& work) {
     CacheSetOptions o;
     o.cache_paths = {work.file("cache.img")};
     o.index_dir = work.file("index");
-    o.mode = CacheMode::writethrough;
+    o.tunables.mode = CacheMode::writethrough;
     // The fill caches on purpose: a busy machine's slow device must not
     // make the engine skip inserts as congested (which left blocks
     // uncached after every round), nor a run count as sequential.
-    o.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
+    o.tunables.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
                               .congested_write_threshold_us = 0};
     return o;
 }

@@ -137,7 +137,7 @@ CacheSetOptions set_options(const WorkDir& w, int backing_root) {
     CacheSetOptions o;
     o.cache_paths = {w.file("cache.img")};
     o.index_dir = w.file("index");
-    o.mode = CacheMode::writethrough;
+    o.tunables.mode = CacheMode::writethrough;
     o.backing_root_fd = backing_root;
     return o;
 }

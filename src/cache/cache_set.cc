@@ -59,11 +59,11 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       hooks_(std::move(options.hooks)),
       sequential_(std::make_unique<SequentialDetector>()),
       congestion_(std::make_unique<CongestionMeter>()),
-      bypass_(options.bypass),
-      copy_gc_enabled_(options.moving_gc.copy_gc_enabled),
-      mode_(options.mode),
-      tunables_(options.writeback),
-      pin_limit_percent_(options.pin_limit_percent),
+      bypass_(options.tunables.bypass),
+      copy_gc_enabled_(options.tunables.moving_gc.copy_gc_enabled),
+      mode_(options.tunables.mode),
+      tunables_(options.tunables.writeback),
+      pin_limit_percent_(options.tunables.pin_limit_percent),
       pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
@@ -111,10 +111,7 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
 }
 
 Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
-    BCL_TRY(validate(options.writeback));
-    BCL_TRY(validate(options.promotion));
-    BCL_TRY(validate(options.bypass));
-    BCL_TRY(set_pin_limit_percent(options.pin_limit_percent));
+    BCL_TRY(validate(options.tunables));
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
@@ -129,7 +126,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     } else {
         writeback_unavailable_ = "the backing directory was not given to the cache";
     }
-    if (options.mode == CacheMode::writeback && !writeback_possible_)
+    if (options.tunables.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
 
     // Missing members (degraded) have no device until the index is open.
@@ -177,7 +174,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // Before the first index write, which flushes the devices first.
     BCL_TRY(stand_in_missing_members());
     for (unsigned d = 0; d < devices_.size(); ++d) {
-        devices_[d]->io_errors().set_tunables(options.io_errors);
+        devices_[d]->io_errors().set_tunables(options.tunables.io_errors);
         devices_[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
     }
     for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
@@ -240,7 +237,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
     capacity_bytes_ = data_sectors * kSectorSize;
-    promotion_ = std::make_unique<PromotionPolicy>(options.promotion, miss_table_slots(capacity_bytes_ / block_size_));
+    promotion_ = std::make_unique<PromotionPolicy>(options.tunables.promotion,
+                                                   miss_table_slots(capacity_bytes_ / block_size_));
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
     gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_,
                                   [this](const Extent& e) { return dirty_data_intact(e); });

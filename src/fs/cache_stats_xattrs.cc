@@ -9,13 +9,8 @@
 #include <cerrno>
 #include <string>
 
-#include "bypass_values.h"
-#include "io_error_values.h"
-#include "moving_gc_values.h"
-#include "option_values.h"
+#include "bcachefs_lite/fs/mount_options.h"
 #include "os_error.h"
-#include "pin_values.h"
-#include "promotion_values.h"
 
 namespace bcl {
 
@@ -43,13 +38,8 @@ bool is_stat_name(std::string_view short_name) {
     return std::find(names.begin(), names.end(), short_name) != names.end();
 }
 
-// Root's knobs: the mode and the tunables.
-bool is_knob(std::string_view short_name) {
-    return short_name == kCacheModeXattr || find_writeback_tunable(short_name) != nullptr ||
-           find_promotion_tunable(short_name) != nullptr || find_io_error_tunable(short_name) != nullptr ||
-           find_bypass_tunable(short_name) != nullptr || find_moving_gc_tunable(short_name) != nullptr ||
-           short_name == kPinLimitPercent;
-}
+// Root's knobs: the mode and the tunables, as the options table names them.
+bool is_knob(std::string_view short_name) { return find_knob(short_name) != nullptr; }
 
 // Readable on this inode (and listed).
 bool offered(std::string_view short_name, bool is_root) {
@@ -95,13 +85,8 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
     if (is_root) {
         for (std::string_view n : stat_names()) out.push_back(prefix + std::string(n));
         out.push_back(prefix + std::string(kAllStats));
-        out.push_back(prefix + std::string(kCacheModeXattr));
-        for (const TunableText& t : writeback_tunable_texts()) out.push_back(prefix + std::string(t.name));
-        for (const PromotionTunableText& t : promotion_tunable_texts()) out.push_back(prefix + std::string(t.name));
-        for (const IoErrorTunableText& t : io_error_tunable_texts()) out.push_back(prefix + std::string(t.name));
-        for (const BypassTunableText& t : bypass_tunable_texts()) out.push_back(prefix + std::string(t.name));
-        out.push_back(prefix + std::string(kPinLimitPercent));
-        for (const MovingGcTunableText& t : moving_gc_tunable_texts()) out.push_back(prefix + std::string(t.name));
+        for (const OptionSpec& spec : mount_option_table())
+            if (spec.is_tunable()) out.push_back(prefix + std::string(spec.knob_name));
         out.push_back(prefix + std::string(kRateDebug));
         out.push_back(prefix + std::string(kCacheStateXattr));
         out.push_back(prefix + std::string(kPriorityStats));
@@ -130,18 +115,12 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
         if (!bytes) return os_error(EIO);
         return std::to_string(bytes.value());
     }
-    if (n == kPinLimitPercent) return std::to_string(cache_.pin_limit_percent());
     if (n == kCachedBytes || n == kDirtyBytes) {
         auto bytes = n == kCachedBytes ? cache_.cached_bytes(key.dev, key.ino) : cache_.dirty_bytes(key.dev, key.ino);
         if (!bytes) return os_error(EIO);
         return std::to_string(bytes.value());
     }
-    if (n == kCacheModeXattr) return std::string(cache_mode_name(cache_.mode()));
-    if (const TunableText* t = find_writeback_tunable(n)) return t->format(cache_.writeback_tunables());
-    if (const PromotionTunableText* t = find_promotion_tunable(n)) return t->format(cache_.promotion_tunables());
-    if (const IoErrorTunableText* t = find_io_error_tunable(n)) return t->format(cache_.io_error_tunables());
-    if (const BypassTunableText* t = find_bypass_tunable(n)) return t->format(cache_.bypass_tunables());
-    if (const MovingGcTunableText* t = find_moving_gc_tunable(n)) return t->format(cache_.moving_gc_tunables());
+    if (const OptionSpec* knob = find_knob(n)) return knob->format(cache_.tunables());
     if (n == kCacheStateXattr) return std::string(cache_state_name(cache_.state()));
     if (n == kPriorityStats) {
         auto prio = cache_.priority_stats();
@@ -202,62 +181,18 @@ void CacheStatsXattrs::created(int parent_fd, int child_fd) {
 }
 
 Status CacheStatsXattrs::set_knob(std::string_view n, std::string_view value) {
-    if (n == kPinLimitPercent) {
-        auto percent = parse_pin_limit_percent(value);
-        if (!percent) return percent.error();
-        if (auto st = cache_.set_pin_limit_percent(percent.value()); !st) return st.error();
-        log_.info("{} set to {}", kPinLimitPercent, percent.value());
-        return ok();
-    }
-    if (n == kCacheModeXattr) {
-        auto mode = parse_cache_mode(value);
-        if (!mode) return os_error(EINVAL);
-        // The engine logs the change.
-        if (auto st = cache_.set_mode(*mode); !st) {
-            log_.warn("cache_mode={} refused: {}", cache_mode_name(*mode), st.error().message);
-            return st.error();
-        }
-        return ok();
-    }
-    if (const PromotionTunableText* promotion = find_promotion_tunable(n)) {
-        std::lock_guard lk(tunables_mutex_);
-        PromotionTunables t = cache_.promotion_tunables();
-        if (auto parsed = promotion->parse(t, value); !parsed) return parsed.error();
-        if (auto st = cache_.set_promotion_tunables(t); !st) return st.error();
-        log_.info("{} set to {}", promotion->name, promotion->format(t));
-        return ok();
-    }
-    if (const IoErrorTunableText* io_error = find_io_error_tunable(n)) {
-        std::lock_guard lk(tunables_mutex_);
-        IoErrorTunables t = cache_.io_error_tunables();
-        if (auto parsed = io_error->parse(t, value); !parsed) return parsed.error();
-        cache_.set_io_error_tunables(t);
-        log_.info("{} set to {}", io_error->name, io_error->format(t));
-        return ok();
-    }
-    if (const BypassTunableText* bypass = find_bypass_tunable(n)) {
-        std::lock_guard lk(tunables_mutex_);
-        BypassTunables t = cache_.bypass_tunables();
-        if (auto parsed = bypass->parse(t, value); !parsed) return parsed.error();
-        if (auto st = cache_.set_bypass_tunables(t); !st) return st.error();
-        log_.info("{} set to {}", bypass->name, bypass->format(t));
-        return ok();
-    }
-    if (const MovingGcTunableText* moving_gc = find_moving_gc_tunable(n)) {
-        std::lock_guard lk(tunables_mutex_);
-        MovingGcTunables t = cache_.moving_gc_tunables();
-        if (auto parsed = moving_gc->parse(t, value); !parsed) return parsed.error();
-        cache_.set_moving_gc_tunables(t);
-        log_.info("{} set to {}", moving_gc->name, moving_gc->format(t));
-        return ok();
-    }
-    const TunableText* tunable = find_writeback_tunable(n);
-    if (!tunable) return os_error(EINVAL);  // no knob of that name
+    const OptionSpec* knob = find_knob(n);
+    if (!knob) return os_error(EINVAL);  // no knob of that name
+    // One knob at a time: the others keep the values read here.
     std::lock_guard lk(tunables_mutex_);
-    WritebackTunables t = cache_.writeback_tunables();
-    if (auto parsed = tunable->parse(t, value); !parsed) return parsed.error();
-    if (auto st = cache_.set_writeback_tunables(t); !st) return st.error();
-    log_.info("{} set to {}", tunable->name, tunable->format(t));
+    Tunables t = cache_.tunables();
+    if (auto parsed = knob->parse(*knob, t, value); !parsed) return parsed.error();
+    if (auto st = cache_.set_tunables(t); !st) {
+        log_.warn("{}={} refused: {}", knob->knob_name, value, st.error().message);
+        return st.error();
+    }
+    // As the engine keeps it (io_error_halflife is rounded down).
+    log_.info("{} set to {}", knob->knob_name, knob->format(cache_.tunables()));
     return ok();
 }
 

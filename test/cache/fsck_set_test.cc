@@ -36,10 +36,10 @@ protected:
         CacheSetOptions o = options();
         o.cache_paths = members_;
         o.replicas = 2;
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
         // The data stays dirty: nothing is written back unless asked.
-        o.writeback.writeback_running = false;
+        o.tunables.writeback.writeback_running = false;
         return o;
     }
 

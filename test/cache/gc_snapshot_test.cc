@@ -22,9 +22,9 @@ protected:
     }
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
-        o.writeback.writeback_running = false;  // the dirty data stays dirty
+        o.tunables.writeback.writeback_running = false;  // the dirty data stays dirty
         return o;
     }
     // Every bucket's mark and live sectors.

@@ -28,10 +28,10 @@ protected:
         CacheSetOptions o = options();
         o.cache_paths.clear();
         o.devices.push_back(std::move(faulty));
-        o.io_errors = tunables;
+        o.tunables.io_errors = tunables;
         if (writeback) {
             EXPECT_TRUE(open_backing_root());
-            o.mode = CacheMode::writeback;
+            o.tunables.mode = CacheMode::writeback;
             o.backing_root_fd = root_fd_;
         }
         open_set(std::move(o));

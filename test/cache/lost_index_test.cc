@@ -35,7 +35,7 @@ protected:
     }
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
         return o;
     }

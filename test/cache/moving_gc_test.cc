@@ -65,7 +65,7 @@ class MovingGcTest : public CacheTest {
 protected:
     CacheSetOptions mgc_options(bool enabled) const {
         CacheSetOptions o = options();
-        o.moving_gc.copy_gc_enabled = enabled;
+        o.tunables.moving_gc.copy_gc_enabled = enabled;
         return o;
     }
     // A GC pass and everything that follows it (moving GC, the pass it asks
@@ -233,9 +233,9 @@ protected:
     // Moving GC off until the test turns it on; writeback only when asked.
     CacheSetOptions wb_options() const {
         CacheSetOptions o = mgc_options(false);
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
-        o.writeback.writeback_running = false;
+        o.tunables.writeback.writeback_running = false;
         return o;
     }
     // What a move_under() hook saw: whether it ran, and the extents of a's

@@ -33,12 +33,12 @@ protected:
     // everything back as fast as the background runs.
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
-        o.writeback.writeback_running = false;
-        o.writeback.writeback_delay = std::chrono::seconds(0);
-        o.writeback.writeback_percent = 0;
-        o.writeback.writeback_rate_minimum = kWritebackRateMax;
+        o.tunables.writeback.writeback_running = false;
+        o.tunables.writeback.writeback_delay = std::chrono::seconds(0);
+        o.tunables.writeback.writeback_percent = 0;
+        o.tunables.writeback.writeback_rate_minimum = kWritebackRateMax;
         return o;
     }
 
@@ -212,7 +212,7 @@ TEST_F(PinnedWritesTest, AnUnpinKeepsDirtyDataAndMakesItReclaimable) {
 TEST_F(PinnedWritesTest, DirtyWritesPastThePinLimitAreCachedUnpinned) {
     const std::size_t size = 1536 << 10;
     CacheSetOptions o = wb_options();
-    o.pin_limit_percent = 20;  // 1 MiB of the 5 MiB cache
+    o.tunables.pin_limit_percent = 20;  // 1 MiB of the 5 MiB cache
     open_set(std::move(o));
     create(true);
     const std::string data = random_bytes(rng_, size);
@@ -231,7 +231,7 @@ TEST_F(PinnedWritesTest, DirtyWritesPastThePinLimitAreCachedUnpinned) {
 TEST_F(PinnedWritesTest, AWritethroughWriteToAPinnedFileIsCachedPinned) {
     const std::size_t size = 256 << 10;
     CacheSetOptions o = wb_options();
-    o.mode = CacheMode::writethrough;
+    o.tunables.mode = CacheMode::writethrough;
     open_set(std::move(o));
     create(true);
     const std::string data = random_bytes(rng_, size);

@@ -167,7 +167,7 @@ TEST_F(PinningTest, AnUnpinnedFileBecomesReclaimable) {
 
 TEST_F(PinningTest, PinningPastTheLimitFailsWithNoSpaceAndChangesNothing) {
     CacheSetOptions o = pin_options();
-    o.pin_limit_percent = 20;  // 1 MiB of the 5 MiB cache
+    o.tunables.pin_limit_percent = 20;  // 1 MiB of the 5 MiB cache
     open_set(std::move(o));
     const std::string small = path("small"), big = path("big");
     write_whole(small, random_bytes(rng_, 600 << 10));
@@ -192,7 +192,7 @@ TEST_F(PinningTest, PinningPastTheLimitFailsWithNoSpaceAndChangesNothing) {
 
 TEST_F(PinningTest, AnOpenWithAnImpossibleLimitIsRefused) {
     CacheSetOptions o = pin_options();
-    o.pin_limit_percent = 101;
+    o.tunables.pin_limit_percent = 101;
     auto set = CacheSet::open(std::move(o), log_);
     ASSERT_FALSE(set);
     EXPECT_EQ(set.error().code, Errc::invalid);

@@ -174,7 +174,7 @@ class PromotionTest : public CacheTest {
 protected:
     void open_with(const PromotionTunables& t) {
         CacheSetOptions o = options();
-        o.promotion = t;
+        o.tunables.promotion = t;
         open_set(std::move(o));
     }
     std::uint64_t cached(EngineFile& f) {
@@ -291,7 +291,7 @@ TEST_F(PromotionTest, TunablesChangeAtRunTimeAndBadOnesAreRefused) {
 TEST_F(PromotionTest, BadTunablesRefuseTheOpen) {
     format_cache(96);
     CacheSetOptions o = options();
-    o.promotion = nhit(2, 150);
+    o.tunables.promotion = nhit(2, 150);
     auto set = CacheSet::open(std::move(o), log_);
     ASSERT_FALSE(set);
     EXPECT_EQ(set.error().code, Errc::invalid);

@@ -61,9 +61,9 @@ protected:
         o.replicas = replicas;
         replicas_ = replicas;
         o.backing_root_fd = root_fd_;
-        if (writeback) o.mode = CacheMode::writeback;
+        if (writeback) o.tunables.mode = CacheMode::writeback;
         // Written back only when a test asks.
-        o.writeback.writeback_running = false;
+        o.tunables.writeback.writeback_running = false;
         return o;
     }
     void open_replicated(unsigned replicas, bool writeback = true) {
@@ -325,7 +325,7 @@ TEST_F(ReplicasTest, ASetOfFilesOpensByPath) {
     o.cache_paths = {p1, p0};
     o.replicas = 2;
     o.backing_root_fd = root_fd_;
-    o.mode = CacheMode::writeback;
+    o.tunables.mode = CacheMode::writeback;
     open_set(std::move(o));
     EXPECT_EQ(set_->device(0).path(), p0);
     const CacheStats s = set_->stats();
@@ -730,8 +730,8 @@ TEST_P(DegradedTest, AfterAPowerLossEveryAcknowledgedByteIsWrittenBackFromThePre
         o.replicas = 2;
         o.degraded = degraded;
         o.backing_root_fd = root_fd_;
-        o.mode = CacheMode::writeback;
-        o.writeback.writeback_running = false;
+        o.tunables.mode = CacheMode::writeback;
+        o.tunables.writeback.writeback_running = false;
         return o;
     };
 

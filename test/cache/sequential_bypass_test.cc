@@ -22,8 +22,8 @@ protected:
     void open_with(BypassTunables t, CacheMode mode = CacheMode::writethrough) {
         format_cache(96);
         CacheSetOptions o = options();
-        o.bypass = t;
-        o.mode = mode;
+        o.tunables.bypass = t;
+        o.tunables.mode = mode;
         if (mode == CacheMode::writeback) {
             ASSERT_TRUE(open_backing_root());
             o.backing_root_fd = root_fd_;
@@ -178,7 +178,7 @@ TEST_F(SequentialBypassTest, InsertsStopWhileCacheDeviceWritesAreSlow) {
     o.cache_paths.clear();
     o.devices.push_back(std::move(faulty));
     // 20 ms per write: one insert puts the average (2500 us) over 1000 us.
-    o.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
+    o.tunables.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
                               .congested_write_threshold_us = 1000};
     open_set(std::move(o));
     const std::string data = random_bytes(rng_, 40 * kK);

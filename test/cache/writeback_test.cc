@@ -36,7 +36,7 @@ protected:
     std::string append_chunks(unsigned cutoff, unsigned cutoff_sync, int chunks);
     CacheSetOptions wb_options() const {
         CacheSetOptions o = options();
-        o.mode = CacheMode::writeback;
+        o.tunables.mode = CacheMode::writeback;
         o.backing_root_fd = root_fd_;
         return o;
     }
@@ -129,7 +129,7 @@ TEST_F(WritebackTest, AFailedIndexLookupNeverServesOlderDataThanTheCacheHolds) {
     format_cache(96);
     bool fail = false;
     CacheSetOptions o = wb_options();
-    o.writeback.writeback_running = false;
+    o.tunables.writeback.writeback_running = false;
     o.hooks.fail_read_lookup = [&](const CachedFile&, std::uint64_t, std::uint64_t) { return fail; };
     open_set(std::move(o));
     const std::string old = random_bytes(rng_, 50000);
@@ -433,8 +433,8 @@ TEST_F(WritebackTest, LeavingWritebackKeepsDirtyDataAndUnalignedDirectWritesMerg
 std::string WritebackTest::append_chunks(unsigned cutoff, unsigned cutoff_sync, int chunks) {
     format_cache(64);
     CacheSetOptions o = wb_options();
-    o.writeback.cutoff_writeback = cutoff;
-    o.writeback.cutoff_writeback_sync = cutoff_sync;
+    o.tunables.writeback.cutoff_writeback = cutoff;
+    o.tunables.writeback.cutoff_writeback_sync = cutoff_sync;
     open_set(std::move(o));
     write_whole(path("a"), "");
     file_ = std::make_unique<EngineFile>(*set_, path("a"));
@@ -480,9 +480,9 @@ TEST_F(WritebackTest, FsyncFlushesTheCacheDevice) {
 TEST_F(WritebackTest, TheWritebackTaskWritesEverythingBackOnItsOwn) {
     format_cache(96);
     CacheSetOptions o = wb_options();
-    o.writeback.writeback_delay = std::chrono::seconds(0);
-    o.writeback.writeback_percent = 0;
-    o.writeback.writeback_rate_minimum = kWritebackRateMax;
+    o.tunables.writeback.writeback_delay = std::chrono::seconds(0);
+    o.tunables.writeback.writeback_percent = 0;
+    o.tunables.writeback.writeback_rate_minimum = kWritebackRateMax;
     open_set(std::move(o));
     std::vector<std::string> contents;
     for (int i = 0; i < 5; ++i) {
@@ -498,8 +498,8 @@ TEST_F(WritebackTest, TheWritebackTaskWritesEverythingBackOnItsOwn) {
 TEST_F(WritebackTest, StoppedWritebackRunsOnlyForAFlush) {
     format_cache(96);
     CacheSetOptions o = wb_options();
-    o.writeback.writeback_delay = std::chrono::seconds(0);
-    o.writeback.writeback_running = false;
+    o.tunables.writeback.writeback_delay = std::chrono::seconds(0);
+    o.tunables.writeback.writeback_running = false;
     open_set(std::move(o));
     write_whole(path("a"), "");
     {
@@ -531,7 +531,7 @@ TEST_F(WritebackTest, BadTunablesAreRefusedAndChangeNothing) {
 TEST_F(CacheTest, WritebackNeedsTheBackingDirectory) {
     format_cache(96);
     CacheSetOptions o = options();
-    o.mode = CacheMode::writeback;
+    o.tunables.mode = CacheMode::writeback;
     auto set = CacheSet::open(std::move(o), log_);
     ASSERT_FALSE(set);
     EXPECT_EQ(set.error().code, Errc::unsupported);

@@ -28,7 +28,7 @@ std::string bypass_option_error(const std::string& opts) {
 TEST(BypassOptions, DefaultsAreBcaches) {
     auto cmd = parse_bypass_options("cache=/c");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    const BypassTunables& b = cmd.value().options.bypass;
+    const BypassTunables& b = cmd.value().options.tunables.bypass;
     EXPECT_EQ(b.sequential_cutoff, 4u << 20);
     EXPECT_EQ(b.congested_read_threshold_us, 2000u);
     EXPECT_EQ(b.congested_write_threshold_us, 20000u);
@@ -38,12 +38,12 @@ TEST(BypassOptions, SizesAndWholeNumbersAreTaken) {
     auto cmd = parse_bypass_options(
         "cache=/c,sequential_cutoff=512K,congested_read_threshold_us=0,congested_write_threshold_us=4294967295");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.bypass.sequential_cutoff, 512u << 10);
-    EXPECT_EQ(cmd.value().options.bypass.congested_read_threshold_us, 0u);
-    EXPECT_EQ(cmd.value().options.bypass.congested_write_threshold_us, 4294967295u);
+    EXPECT_EQ(cmd.value().options.tunables.bypass.sequential_cutoff, 512u << 10);
+    EXPECT_EQ(cmd.value().options.tunables.bypass.congested_read_threshold_us, 0u);
+    EXPECT_EQ(cmd.value().options.tunables.bypass.congested_write_threshold_us, 4294967295u);
     cmd = parse_bypass_options("cache=/c,sequential_cutoff=0");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.bypass.sequential_cutoff, 0u) << "0 turns it off";
+    EXPECT_EQ(cmd.value().options.tunables.bypass.sequential_cutoff, 0u) << "0 turns it off";
     cmd = parse_bypass_options("cache=/c,sequential_cutoff=4294967295");
     ASSERT_TRUE(cmd) << cmd.error().message;
 }

@@ -27,16 +27,19 @@ std::string io_error_option_error(const std::string& opts) {
 TEST(IoErrorOptions, DefaultsAreBcaches) {
     auto cmd = parse_io_error_options("cache=/c");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.io_errors, (IoErrorTunables{8, 0}));
+    EXPECT_EQ(cmd.value().options.tunables.io_errors, (IoErrorTunables{8, 0}));
 }
 
-TEST(IoErrorOptions, ValuesAreParsedAndTheHalflifeRoundedTo88) {
+// The option keeps the value given; the counter rounds the halflife down
+// to its steps of 88 when it takes it, as the knob then reads.
+TEST(IoErrorOptions, ValuesAreParsedAndTheCounterRoundsTheHalflifeTo88) {
     auto cmd = parse_io_error_options("cache=/c,io_error_limit=0,io_error_halflife=8800");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.io_errors, (IoErrorTunables{0, 8800}));
+    EXPECT_EQ(cmd.value().options.tunables.io_errors, (IoErrorTunables{0, 8800}));
     cmd = parse_io_error_options("cache=/c,io_error_limit=4294967295,io_error_halflife=100");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.io_errors, (IoErrorTunables{4294967295u, 88}));
+    EXPECT_EQ(cmd.value().options.tunables.io_errors, (IoErrorTunables{4294967295u, 100}));
+    EXPECT_EQ(IoErrorCounter(cmd.value().options.tunables.io_errors).tunables(), (IoErrorTunables{4294967295u, 88}));
 }
 
 TEST(IoErrorOptions, BadValuesGetAOneLineErrorNamingTheOption) {

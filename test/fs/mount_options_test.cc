@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,8 @@ TEST(MountOptions, DefaultsFromTheTable) {
     EXPECT_EQ(o.cache, "/dev/sdz1");
     EXPECT_FALSE(o.cache_size);
     EXPECT_FALSE(o.index);
-    EXPECT_EQ(o.mode, CacheMode::writethrough);
-    EXPECT_EQ(o.writeback, WritebackTunables{});
+    EXPECT_EQ(o.tunables.mode, CacheMode::writethrough);
+    EXPECT_EQ(o.tunables.writeback, WritebackTunables{});
     EXPECT_FALSE(o.replacement);
     EXPECT_FALSE(o.discard);
     EXPECT_EQ(o.entry_timeout, 1.0);
@@ -56,7 +57,7 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_EQ(o.cache, "/c");
     EXPECT_EQ(o.cache_size, 512ull << 20);
     EXPECT_EQ(o.index, "/var/idx");
-    EXPECT_EQ(o.mode, CacheMode::none);
+    EXPECT_EQ(o.tunables.mode, CacheMode::none);
     EXPECT_EQ(o.replacement, ReplacementPolicy::fifo);
     EXPECT_EQ(o.discard, false);
     EXPECT_EQ(o.entry_timeout, 0.0);
@@ -64,7 +65,7 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_TRUE(o.kernel_cache);
     EXPECT_EQ(o.fsname, "slow");
     EXPECT_EQ(o.fs_type(), "fuse.other");
-    EXPECT_EQ(o.writeback.writeback_percent, 20u);
+    EXPECT_EQ(o.tunables.writeback.writeback_percent, 20u);
 }
 
 TEST(MountOptions, BooleansAcceptBareNoAndValues) {
@@ -86,7 +87,7 @@ TEST(MountOptions, RepeatedDashOAndLaterWins) {
     auto cmd = parse({"-o", "cache=/a,mode=none", "/src", "-oallow_other", "/mnt", "-o", "cache=/b,mode=writethrough"});
     ASSERT_TRUE(cmd) << cmd.error().message;
     EXPECT_EQ(cmd.value().options.cache, "/b");
-    EXPECT_EQ(cmd.value().options.mode, CacheMode::writethrough);
+    EXPECT_EQ(cmd.value().options.tunables.mode, CacheMode::writethrough);
     EXPECT_EQ(cmd.value().options.fuse_options, std::vector<std::string>{"allow_other"});
 }
 
@@ -164,10 +165,10 @@ TEST(MountOptions, BadInputIsOneClearLine) {
 }
 
 TEST(MountOptions, EveryCacheModeIsAccepted) {
-    EXPECT_EQ(parse_ok("cache=/c,mode=writethrough").mode, CacheMode::writethrough);
-    EXPECT_EQ(parse_ok("cache=/c,mode=writeback").mode, CacheMode::writeback);
-    EXPECT_EQ(parse_ok("cache=/c,mode=writearound").mode, CacheMode::writearound);
-    EXPECT_EQ(parse_ok("cache=/c,mode=none").mode, CacheMode::none);
+    EXPECT_EQ(parse_ok("cache=/c,mode=writethrough").tunables.mode, CacheMode::writethrough);
+    EXPECT_EQ(parse_ok("cache=/c,mode=writeback").tunables.mode, CacheMode::writeback);
+    EXPECT_EQ(parse_ok("cache=/c,mode=writearound").tunables.mode, CacheMode::writearound);
+    EXPECT_EQ(parse_ok("cache=/c,mode=none").tunables.mode, CacheMode::none);
     std::string message = parse_error({"/s", "/m", "-o", "cache=/c,mode=WriteBack"});
     EXPECT_NE(message.find("expected writethrough, writeback, writearound or none"), std::string::npos) << message;
 }
@@ -176,37 +177,54 @@ TEST(MountOptions, WritebackTunablesAreParsedIntoOneValue) {
     MountOptions o = parse_ok("cache=/c,mode=writeback,writeback_percent=0,writeback_delay=5,"
                               "writeback_rate_minimum=8K,nowriteback_running,cutoff_writeback=50,"
                               "cutoff_writeback_sync=90");
-    EXPECT_EQ(o.mode, CacheMode::writeback);
-    EXPECT_EQ(o.writeback.writeback_percent, 0u);
-    EXPECT_EQ(o.writeback.writeback_delay, std::chrono::seconds(5));
-    EXPECT_EQ(o.writeback.writeback_rate_minimum, 8192u);
-    EXPECT_FALSE(o.writeback.writeback_running);
-    EXPECT_EQ(o.writeback.cutoff_writeback, 50u);
-    EXPECT_EQ(o.writeback.cutoff_writeback_sync, 90u);
-    EXPECT_TRUE(parse_ok("cache=/c,writeback_running=no,writeback_running").writeback.writeback_running);
-    EXPECT_EQ(parse_ok("cache=/c,writeback_rate_minimum=1000000").writeback.writeback_rate_minimum, 1000000u);
+    EXPECT_EQ(o.tunables.mode, CacheMode::writeback);
+    EXPECT_EQ(o.tunables.writeback.writeback_percent, 0u);
+    EXPECT_EQ(o.tunables.writeback.writeback_delay, std::chrono::seconds(5));
+    EXPECT_EQ(o.tunables.writeback.writeback_rate_minimum, 8192u);
+    EXPECT_FALSE(o.tunables.writeback.writeback_running);
+    EXPECT_EQ(o.tunables.writeback.cutoff_writeback, 50u);
+    EXPECT_EQ(o.tunables.writeback.cutoff_writeback_sync, 90u);
+    EXPECT_TRUE(parse_ok("cache=/c,writeback_running=no,writeback_running").tunables.writeback.writeback_running);
+    EXPECT_EQ(parse_ok("cache=/c,writeback_rate_minimum=1000000").tunables.writeback.writeback_rate_minimum, 1000000u);
     // The tunables are checked together, whatever their order: a sync
     // cutoff given after the cutoff it must not be below is fine.
     o = parse_ok("cache=/c,cutoff_writeback=80,cutoff_writeback_sync=85");
-    EXPECT_EQ(o.writeback.cutoff_writeback, 80u);
-    EXPECT_EQ(o.writeback.cutoff_writeback_sync, 85u);
+    EXPECT_EQ(o.tunables.writeback.cutoff_writeback, 80u);
+    EXPECT_EQ(o.tunables.writeback.cutoff_writeback_sync, 85u);
 }
 
 // The table's default texts are the engine's defaults: giving every
-// tunable its documented default changes nothing.
+// tunable its documented default changes nothing, and each formats back.
 TEST(MountOptions, TunableDefaultTextsAreTheEngineDefaults) {
     std::string opts = "cache=/c";
     int tunables = 0;
     for (const OptionSpec& spec : mount_option_table()) {
-        for (std::string_view name : {"writeback_percent", "writeback_delay", "writeback_rate_minimum",
-                                      "writeback_running", "cutoff_writeback", "cutoff_writeback_sync"}) {
-            if (spec.name != name) continue;
-            opts += "," + std::string(spec.name) + "=" + std::string(spec.default_text);
-            ++tunables;
-        }
+        if (!spec.is_tunable()) continue;
+        opts += "," + std::string(spec.name) + "=" + std::string(spec.default_text);
+        Tunables parsed;
+        ASSERT_TRUE(spec.parse(spec, parsed, spec.format(Tunables{}))) << spec.name;
+        EXPECT_EQ(parsed, Tunables{}) << spec.name;
+        ++tunables;
     }
-    EXPECT_EQ(tunables, 6);
-    EXPECT_EQ(parse_ok(opts).writeback, WritebackTunables{}) << opts;
+    EXPECT_EQ(tunables, 17);
+    EXPECT_EQ(parse_ok(opts).tunables, Tunables{}) << opts;
+}
+
+// Every tunable is a knob of the mount root under one name, and only they.
+TEST(MountOptions, EveryTunableIsAKnobOnce) {
+    std::set<std::string_view> knobs;
+    for (const OptionSpec& spec : mount_option_table()) {
+        EXPECT_EQ(spec.is_tunable(), !spec.knob_name.empty()) << spec.name;
+        EXPECT_EQ(spec.is_tunable(), spec.format != nullptr) << spec.name;
+        EXPECT_EQ(spec.is_tunable() || spec.kind == OptionKind::kernel_flag || spec.kind == OptionKind::ignored,
+                  spec.apply == nullptr)
+            << spec.name;
+        if (!spec.is_tunable()) continue;
+        EXPECT_TRUE(knobs.insert(spec.knob_name).second) << spec.knob_name;
+        EXPECT_EQ(find_knob(spec.knob_name), &spec);
+    }
+    EXPECT_EQ(find_knob("mode"), nullptr) << "the mode's knob is cache_mode";
+    EXPECT_EQ(find_knob("cache"), nullptr);
 }
 
 TEST(MountOptions, BadTunablesAreOneLineNamingTheOption) {

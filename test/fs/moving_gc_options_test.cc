@@ -18,7 +18,7 @@ Result<CommandLine> parse_moving_gc_options(const std::string& opts) {
 TEST(MovingGcOptions, OnByDefaultAsInBcache) {
     auto cmd = parse_moving_gc_options("cache=/c");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_TRUE(cmd.value().options.moving_gc.copy_gc_enabled);
+    EXPECT_TRUE(cmd.value().options.tunables.moving_gc.copy_gc_enabled);
 }
 
 TEST(MovingGcOptions, TakesEveryBooleanSpelling) {
@@ -26,13 +26,13 @@ TEST(MovingGcOptions, TakesEveryBooleanSpelling) {
         SCOPED_TRACE(off);
         auto cmd = parse_moving_gc_options(std::string("cache=/c,") + off);
         ASSERT_TRUE(cmd) << cmd.error().message;
-        EXPECT_FALSE(cmd.value().options.moving_gc.copy_gc_enabled);
+        EXPECT_FALSE(cmd.value().options.tunables.moving_gc.copy_gc_enabled);
     }
     for (const char* on : {"copy_gc_enabled", "copy_gc_enabled=1", "copy_gc_enabled=yes"}) {
         SCOPED_TRACE(on);
         auto cmd = parse_moving_gc_options(std::string("cache=/c,nocopy_gc_enabled,") + on);
         ASSERT_TRUE(cmd) << cmd.error().message;
-        EXPECT_TRUE(cmd.value().options.moving_gc.copy_gc_enabled);
+        EXPECT_TRUE(cmd.value().options.tunables.moving_gc.copy_gc_enabled);
     }
 }
 

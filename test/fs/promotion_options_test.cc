@@ -27,7 +27,7 @@ std::string error_of(const std::string& opts) {
 TEST(PromotionOptions, DefaultIsAlwaysWithOpenCasNhitDefaults) {
     auto cmd = parse_options("cache=/c");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    const PromotionTunables& p = cmd.value().options.promotion;
+    const PromotionTunables& p = cmd.value().options.tunables.promotion;
     EXPECT_EQ(p.promote, PromotePolicy::always);
     EXPECT_EQ(p.promote_hits, 2u);
     EXPECT_EQ(p.promote_trigger_percent, 80u);
@@ -36,10 +36,10 @@ TEST(PromotionOptions, DefaultIsAlwaysWithOpenCasNhitDefaults) {
 TEST(PromotionOptions, ValuesAreParsed) {
     auto cmd = parse_options("cache=/c,promote=nhit,promote_hits=5,promote_trigger_percent=0");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.promotion, (PromotionTunables{PromotePolicy::nhit, 5, 0}));
+    EXPECT_EQ(cmd.value().options.tunables.promotion, (PromotionTunables{PromotePolicy::nhit, 5, 0}));
     cmd = parse_options("cache=/c,promote=nhit,promote=always,promote_hits=255,promote_trigger_percent=100");
     ASSERT_TRUE(cmd) << cmd.error().message;
-    EXPECT_EQ(cmd.value().options.promotion, (PromotionTunables{PromotePolicy::always, 255, 100}));
+    EXPECT_EQ(cmd.value().options.tunables.promotion, (PromotionTunables{PromotePolicy::always, 255, 100}));
 }
 
 TEST(PromotionOptions, BadValuesGetAOneLineErrorNamingTheOption) {

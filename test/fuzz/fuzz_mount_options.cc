@@ -23,8 +23,6 @@
 
 #include "bcachefs_lite/fs/mount_options.h"
 #include "fuzz_check.h"
-#include "option_values.h"
-#include "promotion_values.h"
 
 namespace bcl {
 namespace {
@@ -84,7 +82,7 @@ void check_fields(const MountOptions& o) {
     if (o.index) BCL_FUZZ_CHECK(!o.index->empty());
     if (o.fsname) BCL_FUZZ_CHECK(!o.fsname->empty());
     if (o.subtype) BCL_FUZZ_CHECK(!o.subtype->empty());
-    BCL_FUZZ_CHECK(parse_cache_mode(cache_mode_name(o.mode)) == o.mode);
+    BCL_FUZZ_CHECK(parse_cache_mode(cache_mode_name(o.tunables.mode)) == o.tunables.mode);
     if (o.replacement) BCL_FUZZ_CHECK(std::string_view(replacement_policy_name(*o.replacement)) != "?");
     for (const std::string& flag : o.fuse_options) {
         const OptionSpec* spec = spec_named(flag);
@@ -96,7 +94,7 @@ void check_fields(const MountOptions& o) {
 bool same(const MountOptions& a, const MountOptions& b) {
     return a.source == b.source && a.mountpoint == b.mountpoint && a.foreground == b.foreground &&
            a.debug == b.debug && a.cache == b.cache && a.cache_size == b.cache_size && a.index == b.index &&
-           a.mode == b.mode && a.writeback == b.writeback && a.promotion == b.promotion &&
+           a.tunables == b.tunables &&
            a.replacement == b.replacement && a.discard == b.discard && a.entry_timeout == b.entry_timeout &&
            a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache &&
            a.allow_insecure_cache == b.allow_insecure_cache && a.fsname == b.fsname &&
@@ -108,11 +106,9 @@ std::vector<std::string> render(const MountOptions& o) {
     std::string list = "cache=" + escaped(o.cache);
     if (o.cache_size) list += ",cache_size=" + std::to_string(*o.cache_size);
     if (o.index) list += ",index=" + escaped(*o.index);
-    list += ",mode=" + std::string(cache_mode_name(o.mode));
-    for (const TunableText& t : writeback_tunable_texts())
-        list += "," + std::string(t.name) + "=" + t.format(o.writeback);
-    for (const PromotionTunableText& t : promotion_tunable_texts())
-        list += "," + std::string(t.name) + "=" + t.format(o.promotion);
+    // Every tunable, with the table's own formatter.
+    for (const OptionSpec& spec : mount_option_table())
+        if (spec.is_tunable()) list += "," + std::string(spec.name) + "=" + spec.format(o.tunables);
     if (o.replacement) list += ",replacement=" + std::string(replacement_policy_name(*o.replacement));
     if (o.discard) list += *o.discard ? ",discard" : ",nodiscard";
     list += ",entry_timeout=" + seconds_text(o.entry_timeout);
@@ -139,8 +135,7 @@ Result<CommandLine> parse(const std::vector<std::string>& args) {
 void check_mount(const MountOptions& o) {
     check_fields(o);
     BCL_FUZZ_CHECK(!o.cache.empty());
-    BCL_FUZZ_CHECK(validate(o.writeback));
-    BCL_FUZZ_CHECK(validate(o.promotion));
+    BCL_FUZZ_CHECK(validate(o.tunables));
     BCL_FUZZ_CHECK(!o.debug || o.foreground);
 
     auto again = parse(render(o));

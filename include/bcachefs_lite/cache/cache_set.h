@@ -188,6 +188,7 @@
 #include "bcachefs_lite/cache/promotion.h"
 #include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
+#include "bcachefs_lite/cache/tunables.h"
 #include "bcachefs_lite/cache/writeback_tunables.h"
 #include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/cache_device.h"
@@ -283,36 +284,19 @@ struct CacheSetOptions {
     std::chrono::milliseconds gc_interval{60000};
     // Extents one GC step handles before yielding the strand. Default: 4096.
     std::size_t gc_batch = 4096;
-    // The cache mode at open; set_mode() changes it. Default: writethrough.
-    CacheMode mode = CacheMode::writethrough;
-    // Default: WritebackTunables{} (bcache's defaults).
-    WritebackTunables writeback;
-    // Which read misses are cached; set_promotion_tunables() changes it.
-    // Default: PromotionTunables{} (promote=always).
-    PromotionTunables promotion;
+    // The mode and the tunables at open: set_tunables() and the setters of
+    // each group change them later. Default: Tunables{} (writethrough,
+    // bcache's defaults).
+    Tunables tunables;
     // A descriptor of the backing directory's root (O_PATH is enough); the
     // set opens the directory again for itself. Writeback finds the files that hold dirty data
     // by file handle (name_to_handle_at), resolved against it, so it is
     // required for mode=writeback and to write back dirty data an earlier
     // mount left. Default: -1 (none).
     int backing_root_fd = -1;
-    // When the cache device has made too many errors (cache_state.h);
-    // set_io_error_tunables() changes them. Default: IoErrorTunables{}
-    // (bcache's: io_error_limit 8, io_error_halflife 0).
-    IoErrorTunables io_errors;
-    // Sequential bypass and congestion (sequential.h, sequential_gate.cc);
-    // set_bypass_tunables() changes them. Default: BypassTunables{}
-    // (bcache's: 4 MiB, 2000 us, 20000 us).
-    BypassTunables bypass;
-    // Percent of the cache's data bytes that pinned data may take
-    // (0..100); set_pin_limit_percent() changes it. Default: 50.
-    unsigned pin_limit_percent = 50;
     // Bytes of a pinned file one background fetch step reads and caches
     // before yielding the strand. Default: 1 MiB.
     std::uint64_t pin_fetch_step_bytes = 1u << 20;
-    // Moving GC (moving_gc.h); set_moving_gc_tunables() changes it.
-    // Default: MovingGcTunables{} (copy_gc_enabled, as bcache).
-    MovingGcTunables moving_gc;
     // Default: none.
     CacheTestHooks hooks;
 };
@@ -432,6 +416,13 @@ public:
     Result<std::uint64_t> cached_bytes(std::uint64_t dev, std::uint64_t ino);
     // Bytes of the file (dev, ino) held as dirty data.
     Result<std::uint64_t> dirty_bytes(std::uint64_t dev, std::uint64_t ino);
+
+    // ---- every tunable at once (set_tunables.cc) ----
+    Tunables tunables() const;
+    // Errc::invalid (nothing changed) for values out of range; otherwise
+    // applies each group that differs, through its setter below, and
+    // returns the first refusal (set_mode's).
+    Status set_tunables(const Tunables& tunables);
 
     // ---- mode and writeback ----
     CacheMode mode() const;

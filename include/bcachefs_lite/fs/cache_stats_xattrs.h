@@ -11,26 +11,19 @@
 //     "name: value unit" line each for rate, dirty, target, proportional,
 //     integral, running and flushing (bcache's file of that name);
 //     read-only;
-//   - `cache_mode` (writethrough, writeback, writearound or none) and the
-//     writeback tunables (writeback_percent, writeback_delay in seconds,
-//     writeback_rate_minimum in bytes/s, writeback_running as 1 or 0,
-//     cutoff_writeback, cutoff_writeback_sync) and the promotion tunables
-//     (promote as always or nhit, promote_hits, promote_trigger_percent)
-//     and the cache device's error tunables (io_error_limit,
-//     io_error_halflife in I/Os, io_error_values.h) and the bypass
-//     tunables (sequential_cutoff in bytes, congested_read_threshold_us,
-//     congested_write_threshold_us, bypass_values.h) and moving GC's
-//     copy_gc_enabled (1 or 0, moving_gc_values.h):
-//     readable by everyone, settable by root (caller uid 0) only, with the
-//     same text the mount options take (option_values.h,
-//     promotion_values.h). A value that does not parse or is out
-//     of range answers EINVAL and changes nothing; cache_mode=writeback on a
-//     backing directory without file handles answers EOPNOTSUPP;
+//   - the knobs: every tunable of the options table (mount_options.h,
+//     OptionSpec::knob_name): `cache_mode` (writethrough, writeback,
+//     writearound or none), the writeback, promotion, bypass, cache device
+//     error and moving GC tunables and pin_limit_percent, named as their
+//     mount options: readable by everyone, settable by root (caller uid 0)
+//     only, with the text the mount options take and read back as the
+//     engine keeps them (sizes and times as decimal numbers, booleans as
+//     1 or 0). A value that does not parse or is out of range answers
+//     EINVAL and changes nothing; cache_mode=writeback on a backing
+//     directory without file handles answers EOPNOTSUPP;
 //   - `flush`: write-only, not listed; setting it to "1" starts writing
 //     back everything dirty (CacheSet::start_flush()); any caller may, as
 //     anyone may run sync(1).
-//   - `pin_limit_percent`: the percent of the cache pinned data may take
-//     (0 to 100; cache/cache_set.h), a knob like the tunables above;
 //   - `pinned_bytes` (one of the statistics): the bytes of pinned data.
 // On every other inode: `cached_bytes` and `dirty_bytes`, the bytes of the
 // file held in the cache and those of them that are dirty; read-only;
@@ -45,8 +38,7 @@
 // under the prefix gives ENODATA on get and remove, EINVAL on set.
 //
 // Thread safety: the CacheSet's accessors are thread-safe; a mutex makes
-// each tunable's read-modify-write of the whole WritebackTunables (or
-// PromotionTunables) atomic.
+// each knob's read-modify-write of the whole Tunables atomic.
 #pragma once
 
 #include <mutex>

@@ -20,12 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bcachefs_lite/cache/cache_mode.h"
-#include "bcachefs_lite/cache/moving_gc_tunables.h"
-#include "bcachefs_lite/cache/promotion_tunables.h"
-#include "bcachefs_lite/cache/sequential.h"
-#include "bcachefs_lite/cache/writeback_tunables.h"
-#include "bcachefs_lite/device/io_error_counter.h"
+#include "bcachefs_lite/cache/tunables.h"
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
@@ -62,34 +57,14 @@ struct MountOptions {
     // index=DIR: the RocksDB index. Default: none, meaning
     // /var/lib/bcachefs-lite/<cache UUID>.
     std::optional<std::string> index;
-    // mode=: how writes use the cache (cache/cache_mode.h). mode=none never
-    // opens the cache. Default: writethrough.
-    CacheMode mode = CacheMode::writethrough;
-    // writeback_percent=, writeback_delay=, writeback_rate_minimum=,
-    // writeback_running=, cutoff_writeback=, cutoff_writeback_sync=: the
-    // writeback tunables, named as bcache's sysfs files; parse_command_line()
-    // checks them with validate(). They apply in every mode, since a mount
-    // in another mode still writes back dirty data an earlier one left, and
-    // the mode can change at run time. Default: WritebackTunables{}.
-    WritebackTunables writeback;
-    // promote=, promote_hits=, promote_trigger_percent=: which read misses
-    // are cached (cache/promotion_tunables.h); parse_command_line() checks
-    // them with validate(). Default: PromotionTunables{} (promote=always).
-    PromotionTunables promotion;
-    // io_error_limit=, io_error_halflife=: when a failing cache device is
-    // taken out of service (device/io_error_counter.h, cache/cache_state.h).
-    // Default: IoErrorTunables{} (8 errors, no decay).
-    IoErrorTunables io_errors;
-    // sequential_cutoff=, congested_read_threshold_us=,
-    // congested_write_threshold_us=: which I/O skips the cache
-    // (cache/sequential.h). Default: BypassTunables{} (4M, 2000, 20000).
-    BypassTunables bypass;
-    // pin_limit_percent=: the most of the cache pinned data may take, 0 to
-    // 100 (cache/cache_set.h). Default: 50.
-    unsigned pin_limit_percent = 50;
-    // copy_gc_enabled=: moving GC (cache/moving_gc_tunables.h). Default:
-    // MovingGcTunables{} (on).
-    MovingGcTunables moving_gc;
+    // mode= and every tunable (cache/tunables.h): writeback_percent=, ...,
+    // promote=, ..., io_error_limit=, ..., sequential_cutoff=, ...,
+    // pin_limit_percent=, copy_gc_enabled=, named as bcache's sysfs files
+    // where bcache has them. They apply in every mode (a mount in another
+    // mode still writes back dirty data an earlier one left, and the mode can
+    // change at run time); mode=none never opens the cache.
+    // parse_command_line() checks them with validate(). Default: Tunables{}.
+    Tunables tunables;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;
@@ -132,18 +107,33 @@ enum class OptionKind {
     ignored,       // meaningful to mount(8) or fstab only; accepted and dropped
 };
 
+// One row of the options table: every mount option, and every knob of the
+// mount root (user.bcachefs_lite.<knob_name>), which are the tunables.
 struct OptionSpec {
     std::string_view name;
     OptionKind kind;
     std::string_view value_name;    // "PATH", "SIZE", "lru|fifo|random"; empty for flags
     std::string_view default_text;  // what applies when the option is absent
     std::string_view description;   // one sentence
-    // Stores a parsed value; null for kernel_flag and ignored options.
-    Status (*apply)(MountOptions& options, std::string_view value);
+    // A mount-only option: stores a parsed value. Null for tunables, kernel
+    // flags and ignored options.
+    Status (*apply)(MountOptions& options, std::string_view value) = nullptr;
+    // A tunable: reads its text into `tunables` (syntax only; the ranges are
+    // validate()'s) and formats it back, both at mount and as a knob.
+    Status (*parse)(const OptionSpec& spec, Tunables& tunables, std::string_view value) = nullptr;
+    std::string (*format)(const Tunables& tunables) = nullptr;
+    // The knob's name on the mount root; empty for mount-only options.
+    std::string_view knob_name = {};
+
+    bool is_tunable() const { return parse != nullptr; }
 };
 
 // Every option, in the order --help and the man page list them.
 std::span<const OptionSpec> mount_option_table();
+// The option named `name` (x-anything included), or null.
+const OptionSpec* find_option(std::string_view name);
+// The tunable whose knob on the mount root is `knob_name`, or null.
+const OptionSpec* find_knob(std::string_view knob_name);
 
 // Parses one -o argument ("a,b=c,d"; a backslash escapes a comma) into
 // options, later options overriding earlier ones. Errc::invalid naming the

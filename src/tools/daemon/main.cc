@@ -116,13 +116,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     co.require_private_files = !options.allow_insecure_cache;
     if (options.replacement) co.replacement = replacement_of(*options.replacement);
     co.discard = options.discard;
-    co.mode = options.mode;
-    co.writeback = options.writeback;
-    co.promotion = options.promotion;
-    co.io_errors = options.io_errors;
-    co.bypass = options.bypass;
-    co.pin_limit_percent = options.pin_limit_percent;
-    co.moving_gc = options.moving_gc;
+    co.tunables = options.tunables;
     co.backing_root_fd = ::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (co.backing_root_fd < 0) {
         return bcl::sys_error(errno, fmt::format("cannot open the backing directory {}", options.source));
@@ -141,7 +135,7 @@ int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_sy
     std::unique_ptr<bcl::CacheSet> cache;
     std::unique_ptr<bcl::FileData> data;
     std::unique_ptr<bcl::StatsXattrs> stats;
-    if (options.mode == bcl::CacheMode::none) {
+    if (options.tunables.mode == bcl::CacheMode::none) {
         // Dirty data is newer than the backing files: serving them instead
         // would return old bytes, and a later writeback would overwrite
         // whatever was written meanwhile.
@@ -172,7 +166,7 @@ int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_sy
         if (startup.detaching()) to_syslog.store(true);
         startup.succeed();
         log.info("mounted {} on {} (mode={})", options.source, options.mountpoint,
-                 bcl::cache_mode_name(options.mode));
+                 bcl::cache_mode_name(options.tunables.mode));
         if (auto served = session.value()->run(); !served) {
             log.error("{}", served.error().message);
             status = kExitFailure;

@@ -1,0 +1,32 @@
+// CacheSet::tunables() and set_tunables(): every tunable as one value, for
+// the knobs of the mount root, which change one of them at a time.
+#include "bcachefs_lite/cache/cache_set.h"
+
+namespace bcl {
+
+Tunables CacheSet::tunables() const {
+    return Tunables{.mode = mode(),
+                    .writeback = writeback_tunables(),
+                    .promotion = promotion_tunables(),
+                    .io_errors = io_error_tunables(),
+                    .bypass = bypass_tunables(),
+                    .moving_gc = moving_gc_tunables(),
+                    .pin_limit_percent = pin_limit_percent()};
+}
+
+Status CacheSet::set_tunables(const Tunables& t) {
+    BCL_TRY(validate(t));
+    const Tunables now = tunables();
+    // Only what changed: a setter may have effects of its own (set_mode
+    // logs, set_writeback_tunables wakes writeback).
+    if (t.mode != now.mode) BCL_TRY(set_mode(t.mode));
+    if (t.writeback != now.writeback) BCL_TRY(set_writeback_tunables(t.writeback));
+    if (t.promotion != now.promotion) BCL_TRY(set_promotion_tunables(t.promotion));
+    if (t.io_errors != now.io_errors) set_io_error_tunables(t.io_errors);
+    if (t.bypass != now.bypass) BCL_TRY(set_bypass_tunables(t.bypass));
+    if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
+    if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
+    return ok();
+}
+
+}  // namespace bcl
