@@ -110,11 +110,11 @@ enum class OptionKind {
 // One row of the options table: every mount option, and every knob of the
 // mount root (user.bcachefs_lite.<knob_name>), which are the tunables.
 struct OptionSpec {
-    std::string_view name;
-    OptionKind kind;
-    std::string_view value_name;    // "PATH", "SIZE", "lru|fifo|random"; empty for flags
-    std::string_view default_text;  // what applies when the option is absent
-    std::string_view description;   // one sentence
+    std::string_view name = {};
+    OptionKind kind = OptionKind::text;
+    std::string_view value_name = {};    // "PATH", "SIZE", "lru|fifo|random"; empty for flags
+    std::string_view default_text = {};  // what applies when the option is absent
+    std::string_view description = {};   // one sentence, for --help
     // A mount-only option: stores a parsed value. Null for tunables, kernel
     // flags and ignored options.
     Status (*apply)(MountOptions& options, std::string_view value) = nullptr;
@@ -124,12 +124,26 @@ struct OptionSpec {
     std::string (*format)(const Tunables& tunables) = nullptr;
     // The knob's name on the mount root; empty for mount-only options.
     std::string_view knob_name = {};
+    // The man page's paragraph, when it says more than the description:
+    // sentences, *bold* and {italic} (man_roff.h renders it). The default
+    // line is added from default_text.
+    std::string_view man = {};
 
     bool is_tunable() const { return parse != nullptr; }
 };
 
 // Every option, in the order --help and the man page list them.
 std::span<const OptionSpec> mount_option_table();
+// A group of options in the man page: `title`, from the option named
+// `first` on, with an introduction (OptionSpec::man's markup; may be empty).
+struct OptionSection {
+    std::string_view title;
+    std::string_view first;
+    std::string_view intro;
+};
+
+// The groups, in table order; the first starts at the table's first option.
+std::span<const OptionSection> option_sections();
 // The option named `name` (x-anything included), or null.
 const OptionSpec* find_option(std::string_view name);
 // The tunable whose knob on the mount root is `knob_name`, or null.

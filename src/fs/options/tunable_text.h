@@ -32,11 +32,12 @@ struct TunableText {
 };
 
 // The row of the tunable at Path: an option at mount, and a knob of the
-// mount root named `knob` (the option's name unless given).
+// mount root named `knob` (the option's name unless given); `man` as
+// OptionSpec::man.
 template <auto... Path>
 constexpr OptionSpec tunable_option(std::string_view name, OptionKind kind, std::string_view value_name,
                                     std::string_view default_text, std::string_view description,
-                                    std::string_view knob = {}) {
+                                    std::string_view knob = {}, std::string_view man = {}) {
     return OptionSpec{.name = name,
                       .kind = kind,
                       .value_name = value_name,
@@ -44,7 +45,8 @@ constexpr OptionSpec tunable_option(std::string_view name, OptionKind kind, std:
                       .description = description,
                       .parse = &TunableText<Path...>::parse,
                       .format = &TunableText<Path...>::format,
-                      .knob_name = knob.empty() ? name : knob};
+                      .knob_name = knob.empty() ? name : knob,
+                      .man = man};
 }
 
 }  // namespace bcl
