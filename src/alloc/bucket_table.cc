@@ -7,15 +7,6 @@
 
 namespace bcl {
 
-const char* replacement_name(Replacement r) {
-    switch (r) {
-    case Replacement::lru: return "lru";
-    case Replacement::fifo: return "fifo";
-    case Replacement::random: return "random";
-    }
-    return "unknown";
-}
-
 Status BucketTable::validate(const Geometry& g) {
     if (g.nbuckets > (std::uint64_t{1} << 32))
         return make_error(Errc::invalid, fmt::format("{} buckets are more than the 2^32 supported; use larger buckets",

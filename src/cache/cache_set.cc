@@ -41,15 +41,6 @@ namespace {
 // GC runs each time this fraction of the cache has been written (bcache: 16).
 constexpr std::uint64_t kGcWriteFraction = 16;
 
-Replacement replacement_of(CacheReplacement r) {
-    switch (r) {
-    case CacheReplacement::lru: return Replacement::lru;
-    case CacheReplacement::fifo: return Replacement::fifo;
-    case CacheReplacement::random: return Replacement::random;
-    }
-    return Replacement::lru;
-}
-
 }  // namespace
 
 CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
@@ -200,7 +191,7 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     for (auto& d : devices_) {
         CacheDeviceConfig c;
         c.geometry = Geometry{d->nbuckets(), d->first_bucket(), d->bucket_sectors(), d->block_sectors()};
-        c.options.replacement = options.replacement.value_or(replacement_of(d->superblock().replacement));
+        c.options.replacement = options.replacement.value_or(d->superblock().replacement);
         if (d->present() && options.discard.value_or(d->superblock().discard())) {
             CacheDevice* raw = d.get();
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };

@@ -9,21 +9,6 @@
 
 namespace bcl {
 
-std::string_view replacement_name(CacheReplacement r) {
-    switch (r) {
-    case CacheReplacement::lru: return "lru";
-    case CacheReplacement::fifo: return "fifo";
-    case CacheReplacement::random: return "random";
-    }
-    return "unknown";
-}
-
-std::optional<CacheReplacement> parse_replacement(std::string_view name) {
-    for (auto r : {CacheReplacement::lru, CacheReplacement::fifo, CacheReplacement::random})
-        if (replacement_name(r) == name) return r;
-    return std::nullopt;
-}
-
 Status validate_sizes(std::uint64_t block_size, std::uint64_t bucket_size) {
     if (!is_power_of_two(block_size) || block_size < kMinBlockSize || block_size > kMaxBlockSize)
         return make_error(Errc::invalid,
@@ -60,7 +45,7 @@ Status validate_superblock(const Superblock& sb) {
                                    kMinUsableBuckets));
     if (sb.nbuckets > UINT64_MAX / sb.bucket_size)
         return corrupt(fmt::format("{} buckets of {} overflow", sb.nbuckets, sb.bucket_size));
-    if (static_cast<std::uint8_t>(sb.replacement) > static_cast<std::uint8_t>(CacheReplacement::random))
+    if (static_cast<std::uint8_t>(sb.replacement) > static_cast<std::uint8_t>(Replacement::random))
         return corrupt(fmt::format("unknown replacement policy {}",
                                    static_cast<unsigned>(sb.replacement)));
     if (uuid_is_nil(sb.uuid)) return corrupt("nil UUID");
@@ -140,7 +125,7 @@ Result<Superblock> decode_superblock(std::span<const std::byte> block) {
     sb.bucket_size = d.bucket_size.get();
     sb.nbuckets = d.nbuckets.get();
     sb.first_bucket = d.first_bucket.get();
-    sb.replacement = static_cast<CacheReplacement>(d.replacement);
+    sb.replacement = static_cast<Replacement>(d.replacement);
     sb.created = d.created.get();
     std::memcpy(sb.set_uuid.data(), d.set_uuid.data(), sb.set_uuid.size());
     sb.nr_in_set = d.nr_in_set;

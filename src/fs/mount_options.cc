@@ -55,15 +55,6 @@ std::string escape_option_value(std::string_view value) {
 
 }  // namespace
 
-const char* replacement_policy_name(ReplacementPolicy policy) {
-    switch (policy) {
-    case ReplacementPolicy::lru: return "lru";
-    case ReplacementPolicy::fifo: return "fifo";
-    case ReplacementPolicy::random: return "random";
-    }
-    return "?";
-}
-
 std::string MountOptions::fs_type() const { return "fuse." + subtype.value_or("bcachefs-lite"); }
 
 Status parse_option_list(std::string_view list, MountOptions& options) {

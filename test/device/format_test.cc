@@ -25,7 +25,7 @@ FormatOptions small_buckets() {
 TEST(FormatBlockDevice, WritesADecodableSuperblock) {
     auto mem = std::make_unique<MemDevice>(10 << 20);
     FormatOptions o = small_buckets();
-    o.replacement = CacheReplacement::random;
+    o.replacement = Replacement::random;
     o.discard = true;
     auto sb = format_block_device(*mem, o);
     ASSERT_TRUE(sb) << sb.error().message;

@@ -17,7 +17,7 @@ Superblock sample() {
     sb.bucket_size = 512 << 10;
     sb.nbuckets = 1000;
     sb.first_bucket = first_bucket_for(sb.bucket_size);
-    sb.replacement = CacheReplacement::fifo;
+    sb.replacement = Replacement::fifo;
     sb.created = 1700000000;
     return sb;
 }
@@ -74,7 +74,7 @@ TEST(Superblock, GeometryHelpers) {
 }
 
 TEST(Superblock, ReplacementNames) {
-    for (auto r : {CacheReplacement::lru, CacheReplacement::fifo, CacheReplacement::random})
+    for (auto r : {Replacement::lru, Replacement::fifo, Replacement::random})
         EXPECT_EQ(parse_replacement(replacement_name(r)), r);
     EXPECT_EQ(parse_replacement("LRU"), std::nullopt);
     EXPECT_EQ(parse_replacement(""), std::nullopt);

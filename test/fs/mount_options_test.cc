@@ -58,7 +58,7 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_EQ(o.cache_size, 512ull << 20);
     EXPECT_EQ(o.index, "/var/idx");
     EXPECT_EQ(o.tunables.mode, CacheMode::none);
-    EXPECT_EQ(o.replacement, ReplacementPolicy::fifo);
+    EXPECT_EQ(o.replacement, Replacement::fifo);
     EXPECT_EQ(o.discard, false);
     EXPECT_EQ(o.entry_timeout, 0.0);
     EXPECT_EQ(o.attr_timeout, 2.5);

@@ -83,7 +83,7 @@ void check_fields(const MountOptions& o) {
     if (o.fsname) BCL_FUZZ_CHECK(!o.fsname->empty());
     if (o.subtype) BCL_FUZZ_CHECK(!o.subtype->empty());
     BCL_FUZZ_CHECK(parse_cache_mode(cache_mode_name(o.tunables.mode)) == o.tunables.mode);
-    if (o.replacement) BCL_FUZZ_CHECK(std::string_view(replacement_policy_name(*o.replacement)) != "?");
+    if (o.replacement) BCL_FUZZ_CHECK(std::string_view(replacement_name(*o.replacement)) != "unknown");
     for (const std::string& flag : o.fuse_options) {
         const OptionSpec* spec = spec_named(flag);
         BCL_FUZZ_CHECK(spec && spec->kind == OptionKind::kernel_flag);
@@ -109,7 +109,7 @@ std::vector<std::string> render(const MountOptions& o) {
     // Every tunable, with the table's own formatter.
     for (const OptionSpec& spec : mount_option_table())
         if (spec.is_tunable()) list += "," + std::string(spec.name) + "=" + spec.format(o.tunables);
-    if (o.replacement) list += ",replacement=" + std::string(replacement_policy_name(*o.replacement));
+    if (o.replacement) list += ",replacement=" + std::string(replacement_name(*o.replacement));
     if (o.discard) list += *o.discard ? ",discard" : ",nodiscard";
     list += ",entry_timeout=" + seconds_text(o.entry_timeout);
     list += ",attr_timeout=" + seconds_text(o.attr_timeout);

@@ -82,7 +82,7 @@ Superblock superblock_from(FuzzedDataProvider& in) {
     sb.nbuckets = in.ConsumeBool() ? sb.first_bucket + kMinUsableBuckets + in.ConsumeIntegral<std::uint32_t>()
                                    : in.ConsumeIntegral<std::uint64_t>();
     const auto policy = in.ConsumeIntegral<std::uint8_t>();
-    sb.replacement = static_cast<CacheReplacement>(in.ConsumeBool() ? policy % 3 : policy);
+    sb.replacement = static_cast<Replacement>(in.ConsumeBool() ? policy % 3 : policy);
     sb.created = in.ConsumeIntegral<std::uint64_t>();
     return sb;
 }

@@ -66,10 +66,10 @@ void superblock_seeds(const fs::path& dir) {
     superblock_seed(dir, "default", 0, geometry(kDefaultBlockSize, kDefaultBucketSize, 1000));
     Superblock fifo = geometry(512, 4096, kMinUsableBuckets);
     fifo.flags = kSbFlagDiscard;
-    fifo.replacement = CacheReplacement::fifo;
+    fifo.replacement = Replacement::fifo;
     superblock_seed(dir, "small_fifo_discard", 0, fifo);
     Superblock random = geometry(kMaxBlockSize, kMaxBucketSize, 1u << 20);
-    random.replacement = CacheReplacement::random;
+    random.replacement = Replacement::random;
     superblock_seed(dir, "large_random", 0, random);
     // Mode 1 reseals: a block whose geometry is wrong but whose checksum the
     // target makes right, to start right at the geometry checks.

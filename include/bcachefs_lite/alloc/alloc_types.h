@@ -50,6 +50,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include "bcachefs_lite/util/replacement.h"
 
 namespace bcl {
 
@@ -82,12 +83,6 @@ enum class GcMark : std::uint8_t {
 // always make progress. The allocator fills them in this order.
 enum class Reserve : std::uint8_t { movinggc = 0, none = 1 };
 inline constexpr std::size_t kReserveCount = 2;
-
-// How buckets are chosen for reuse. The device superblock has its own enum
-// with the same order (lru = 0, fifo = 1, random = 2).
-enum class Replacement : std::uint8_t { lru = 0, fifo = 1, random = 2 };
-
-const char* replacement_name(Replacement r);
 
 // In-memory state of one bucket: 10 bytes. gen, read_gen, mark, sectors_used
 // and last_gc are guarded by the owning allocator's bucket lock; prio and pin are

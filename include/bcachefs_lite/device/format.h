@@ -42,7 +42,7 @@ struct FormatOptions {
     // not exist or is empty. Default: unset (use the existing size).
     std::optional<std::uint64_t> size;
     // Default: lru.
-    CacheReplacement replacement = CacheReplacement::lru;
+    Replacement replacement = Replacement::lru;
     // Discard buckets before reuse, and the whole data area at format.
     // Default: false.
     bool discard = false;

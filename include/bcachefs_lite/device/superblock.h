@@ -19,6 +19,7 @@
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/sector.h"
 #include "bcachefs_lite/util/uuid.h"
+#include "bcachefs_lite/util/replacement.h"
 
 namespace bcl {
 
@@ -32,14 +33,6 @@ inline constexpr unsigned kMaxSetDevices = 8;
 // Fewer usable buckets than this leaves the allocator's reserves no room.
 inline constexpr std::uint64_t kMinUsableBuckets = 64;
 
-// How the allocator picks buckets to invalidate (bcache's cache_replacement).
-// Shared with the allocator, which is why it lives here.
-enum class CacheReplacement : std::uint8_t { lru = 0, fifo = 1, random = 2 };
-
-// "lru", "fifo", "random".
-std::string_view replacement_name(CacheReplacement r);
-std::optional<CacheReplacement> parse_replacement(std::string_view name);
-
 struct Superblock {
     std::uint32_t version = kFormatVersion;
     std::uint32_t flags = 0;  // kSbFlag*
@@ -49,7 +42,7 @@ struct Superblock {
     // Buckets on the device, counting the ones below first_bucket.
     std::uint64_t nbuckets = 0;
     std::uint64_t first_bucket = 0;
-    CacheReplacement replacement = CacheReplacement::lru;
+    Replacement replacement = Replacement::lru;
     std::uint64_t created = 0;  // seconds since the Unix epoch
     // Membership (superblock_format.h): all zero for a device alone.
     Uuid set_uuid{};

@@ -86,7 +86,7 @@ struct SuperblockDisk {
     le32 block_size;                     // bytes; power of two, 512..65536
     std::array<std::uint8_t, 16> uuid;   // never nil
     le32 bucket_size;                    // bytes; power of two, block_size..8 MiB
-    std::uint8_t replacement;            // CacheReplacement
+    std::uint8_t replacement;            // Replacement
     std::array<std::uint8_t, 3> pad0;    // zero
     le64 nbuckets;                       // device size / bucket_size, rounded down
     le64 first_bucket;                   // ceil(kSuperblockRegionEnd / bucket_size)

@@ -21,13 +21,10 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/tunables.h"
+#include "bcachefs_lite/util/replacement.h"
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
-
-enum class ReplacementPolicy { lru, fifo, random };
-
-const char* replacement_policy_name(ReplacementPolicy policy);
 
 struct MountOptions {
     // The backing directory (SOURCE) and where to mount it (MOUNTPOINT), as
@@ -67,7 +64,7 @@ struct MountOptions {
     Tunables tunables;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
-    std::optional<ReplacementPolicy> replacement;
+    std::optional<Replacement> replacement;
     // discard=BOOL: Default: none, meaning the device's setting.
     std::optional<bool> discard;
     // Seconds the kernel may cache names and attributes. Default: 1.0 each;

@@ -58,16 +58,11 @@ Status apply_index(MountOptions& o, std::string_view v) {
 }
 
 Status apply_replacement(MountOptions& o, std::string_view v) {
-    if (v == "lru") {
-        o.replacement = ReplacementPolicy::lru;
-    } else if (v == "fifo") {
-        o.replacement = ReplacementPolicy::fifo;
-    } else if (v == "random") {
-        o.replacement = ReplacementPolicy::random;
-    } else {
+    auto policy = parse_replacement(v);
+    if (!policy)
         return make_error(Errc::invalid,
                           fmt::format("invalid value '{}' for replacement: expected lru, fifo or random", v));
-    }
+    o.replacement = *policy;
     return ok();
 }
 

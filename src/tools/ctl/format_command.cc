@@ -49,7 +49,7 @@ public:
             if (!size) return fail(kExitUsage, size.error().message);
             opts.size = size.value();
         }
-        opts.replacement = parse_replacement(replacement_).value_or(CacheReplacement::lru);
+        opts.replacement = parse_replacement(replacement_).value_or(Replacement::lru);
         opts.discard = discard_;
         opts.force = force_;
 

@@ -94,15 +94,6 @@ private:
     int fd_;
 };
 
-bcl::Replacement replacement_of(bcl::ReplacementPolicy p) {
-    switch (p) {
-    case bcl::ReplacementPolicy::lru: return bcl::Replacement::lru;
-    case bcl::ReplacementPolicy::fifo: return bcl::Replacement::fifo;
-    case bcl::ReplacementPolicy::random: return bcl::Replacement::random;
-    }
-    return bcl::Replacement::lru;
-}
-
 // Opens the cache set as the options say. The set resolves file handles of
 // files with dirty data against the backing root; it opens the directory
 // again for itself, so the descriptor given is closed again.
@@ -114,7 +105,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     co.create_size = options.cache_size;
     co.index_dir = options.index;
     co.require_private_files = !options.allow_insecure_cache;
-    if (options.replacement) co.replacement = replacement_of(*options.replacement);
+    co.replacement = options.replacement;
     co.discard = options.discard;
     co.tunables = options.tunables;
     co.backing_root_fd = ::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
