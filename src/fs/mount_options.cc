@@ -96,6 +96,19 @@ Status apply_replacement(MountOptions& o, std::string_view v) {
     return ok();
 }
 
+Status apply_identity(MountOptions& o, std::string_view v) {
+    if (v == "auto") {
+        o.identity = IdentityOption::automatic;
+    } else if (v == "inode") {
+        o.identity = IdentityOption::inode;
+    } else if (v == "path") {
+        o.identity = IdentityOption::path;
+    } else {
+        return make_error(Errc::invalid, fmt::format("invalid value '{}' for identity: expected auto, inode or path", v));
+    }
+    return ok();
+}
+
 Status apply_discard(MountOptions& o, std::string_view v) {
     auto value = parse_bool_value("discard", v);
     if (!value) return value.error();
@@ -259,6 +272,11 @@ const OptionSpec kOptions[] = {
      "when free buckets run low, copy the live data of the sparsest buckets together so those buckets can be "
      "reused without evicting it (moving GC)",
      apply_moving_gc<parse_copy_gc_enabled>},
+    {"identity", K::choice, "auto|inode|path", "auto",
+     "how a backing file is recognised again: inode (its inode number, which ext4, xfs and NFS keep), path (its "
+     "path below SOURCE, for sshfs, rclone and other backings that renumber inodes; no writeback, no pinned "
+     "directories), auto (path on a FUSE backing, else inode)",
+     apply_identity},
     {"replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
      apply_replacement},
     {"discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused", apply_discard},
@@ -368,6 +386,15 @@ const char* replacement_policy_name(ReplacementPolicy policy) {
     case ReplacementPolicy::lru: return "lru";
     case ReplacementPolicy::fifo: return "fifo";
     case ReplacementPolicy::random: return "random";
+    }
+    return "?";
+}
+
+const char* identity_option_name(IdentityOption option) {
+    switch (option) {
+    case IdentityOption::automatic: return "auto";
+    case IdentityOption::inode: return "inode";
+    case IdentityOption::path: return "path";
     }
     return "?";
 }

@@ -34,6 +34,11 @@ enum class ReplacementPolicy { lru, fifo, random };
 
 const char* replacement_policy_name(ReplacementPolicy policy);
 
+// identity=: how the mount recognises a backing file again (identity.h).
+enum class IdentityOption { automatic, inode, path };
+
+const char* identity_option_name(IdentityOption option);
+
 struct MountOptions {
     // The backing directory (SOURCE) and where to mount it (MOUNTPOINT), as
     // given; check_mount_environment() makes them absolute.
@@ -90,6 +95,10 @@ struct MountOptions {
     // copy_gc_enabled=: moving GC (cache/moving_gc_tunables.h). Default:
     // MovingGcTunables{} (on).
     MovingGcTunables moving_gc;
+    // identity=auto|inode|path: by its inode number, or by its path below
+    // the backing root (identity.h). Default: automatic (path on a FUSE
+    // backing, inode elsewhere).
+    IdentityOption identity = IdentityOption::automatic;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<ReplacementPolicy> replacement;
