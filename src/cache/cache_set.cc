@@ -117,6 +117,12 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     } else {
         writeback_unavailable_ = "the backing directory was not given to the cache";
     }
+    caller_identities_ = options.caller_identities;
+    if (caller_identities_) {
+        writeback_possible_ = false;
+        writeback_unavailable_ = "this mount recognises files by path (identity=path) and writeback finds them by "
+                                 "file handle; mount with identity=inode";
+    }
     if (options.tunables.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
 

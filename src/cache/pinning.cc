@@ -70,6 +70,9 @@ Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync)
     if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
     const unsigned type = stx.stx_mode & S_IFMT;
     if (type == S_IFDIR) {
+        if (caller_identities_)
+            return make_error(Errc::unsupported, "pinning a directory needs identity=inode: its walk finds the "
+                                                 "files by inode number, which this mount does not go by");
         const std::optional<DirtyFileRecord> handle = pin_handle_of(fd, identity_of(stx));
         BCL_TRY(pin_dir(stx, pin, handle, sync));
         auto dir = reopen_fd(fd, O_RDONLY | O_DIRECTORY);

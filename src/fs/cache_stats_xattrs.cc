@@ -25,12 +25,15 @@ constexpr std::string_view kDevices = "devices";
 constexpr std::string_view kPin = "pin";
 constexpr std::string_view kPinned = "pinned";
 
-// What a backing inode is, through its O_PATH descriptor.
-Result<struct statx> statx_of_fd(int fd) {
+constexpr std::string_view kIdentity = "identity";
+
+// What a backing inode is, through its O_PATH descriptor, under the key the
+// engine knows it by.
+Result<struct statx> statx_of_fd(int fd, const FileKey& key) {
     struct statx stx {};
     if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
         return sys_error(errno, "statx of a backing file");
-    return stx;
+    return with_key(stx, key);
 }
 
 bool is_stat_name(std::string_view short_name) {
@@ -45,7 +48,7 @@ bool is_knob(std::string_view short_name) { return find_knob(short_name) != null
 bool offered(std::string_view short_name, bool is_root) {
     if (is_root) {
         return short_name == kAllStats || short_name == kRateDebug || short_name == kCacheStateXattr ||
-               short_name == kPriorityStats || short_name == kDevices ||
+               short_name == kPriorityStats || short_name == kDevices || short_name == kIdentity ||
                is_stat_name(short_name) || is_knob(short_name);
     }
     return short_name == kCachedBytes || short_name == kDirtyBytes || short_name == kPin || short_name == kPinned;
@@ -91,6 +94,7 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
         out.push_back(prefix + std::string(kCacheStateXattr));
         out.push_back(prefix + std::string(kPriorityStats));
         out.push_back(prefix + std::string(kDevices));
+        out.push_back(prefix + std::string(kIdentity));
     } else {
         out.push_back(prefix + std::string(kCachedBytes));
         out.push_back(prefix + std::string(kDirtyBytes));
@@ -103,8 +107,9 @@ std::vector<std::string> CacheStatsXattrs::list(const FileKey&, bool is_root) {
 Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_root, std::string_view name) {
     const std::string_view n = short_name_of(name);
     if (!offered(n, is_root)) return os_error(ENODATA);
+    if (n == kIdentity) return std::string(identity_name(identity_));
     if (n == kPin) {
-        auto stx = statx_of_fd(fd);
+        auto stx = statx_of_fd(fd, key);
         if (!stx) return os_error(EIO);
         auto pinned = cache_.pinned(stx.value());
         if (!pinned) return os_error(EIO);
@@ -140,13 +145,13 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
     return os_error(ENODATA);
 }
 
-Status CacheStatsXattrs::set(const FileKey&, int fd, bool is_root, std::string_view name, std::string_view value,
+Status CacheStatsXattrs::set(const FileKey& key, int fd, bool is_root, std::string_view name, std::string_view value,
                              uid_t caller_uid) {
     const std::string_view n = short_name_of(name);
     if (!known(n)) return os_error(EINVAL);
     if (!is_root && n == kPin) {
         if (caller_uid != 0) return os_error(EPERM);
-        return set_pin(fd, trimmed(value));
+        return set_pin(key, fd, trimmed(value));
     }
     if (is_root && n == kFlushXattr) {
         if (trimmed(value) != "1") return os_error(EINVAL);
@@ -159,20 +164,22 @@ Status CacheStatsXattrs::set(const FileKey&, int fd, bool is_root, std::string_v
     return set_knob(n, trimmed(value));
 }
 
-Status CacheStatsXattrs::set_pin(int fd, std::string_view value) {
+Status CacheStatsXattrs::set_pin(const FileKey& key, int fd, std::string_view value) {
     if (value != "1" && value != "0") return os_error(EINVAL);
-    auto stx = statx_of_fd(fd);
+    auto stx = statx_of_fd(fd, key);
     if (!stx) return stx.error();
     // The engine logs a refusal past the limit, naming the file.
-    return cache_.set_pinned(fd, stx.value(), value == "1");
+    auto pinned = cache_.set_pinned(fd, stx.value(), value == "1");
+    if (!pinned && pinned.error().code == Errc::unsupported) log_.warn("pin refused: {}", pinned.error().message);
+    return pinned;
 }
 
-void CacheStatsXattrs::created(int parent_fd, int child_fd) {
-    auto parent = statx_of_fd(parent_fd);
+void CacheStatsXattrs::created(const FileKey& parent_key, int parent_fd, const FileKey& child_key, int child_fd) {
+    auto parent = statx_of_fd(parent_fd, parent_key);
     if (!parent) return;
     auto pinned = cache_.pinned(parent.value());
     if (!pinned || !pinned.value()) return;
-    auto child = statx_of_fd(child_fd);
+    auto child = statx_of_fd(child_fd, child_key);
     if (!child) return;
     const unsigned type = child.value().stx_mode & S_IFMT;
     if (type != S_IFREG && type != S_IFDIR) return;

@@ -29,7 +29,7 @@ MetadataNotice::MetadataNotice(FileData& data, int dirfd, const char* name)
 
 void MetadataNotice::restart() {
     before_ = statx_of(fd_);
-    watching_ = before_ && S_ISREG(before_->stx_mode);
+    watching_ = !silent_ && before_ && S_ISREG(before_->stx_mode);
 }
 
 void MetadataNotice::finish() {
@@ -41,7 +41,11 @@ void MetadataNotice::finish() {
     if (after->stx_size == before.stx_size && same_time(after->stx_mtime, before.stx_mtime) &&
         same_time(after->stx_ctime, before.stx_ctime))
         return;
-    data_.metadata_changed(file_key_of(before), before, *after);
+    if (!key_) {
+        data_.metadata_changed(file_key_of(before), before, *after);
+        return;
+    }
+    data_.metadata_changed(*key_, with_key(before, *key_), with_key(*after, *key_));
 }
 
 }  // namespace bcl

@@ -7,7 +7,8 @@
 // cache's back (file_data.h, metadata_changed).
 //
 // Nothing is reported for other file types, when a statx fails, or when
-// the statx after shows the same size, mtime and ctime as before.
+// the statx after shows the same size, mtime and ctime as before. The file
+// is reported under the key the fs layer knows it by (identify_as()).
 //
 // Thread safety: a value used by one request on one thread.
 #pragma once
@@ -45,6 +46,14 @@ public:
     // Watches again from now: for a request that changed the data in
     // between through FileData, which reported that change itself.
     void restart();
+    // Reports the file under `key`, the key the fs layer knows it by
+    // (InodeTable), instead of its backing (st_dev, st_ino); with none,
+    // the engine holds nothing of the file and nothing is reported.
+    void identify_as(const std::optional<FileKey>& key) {
+        key_ = key;
+        silent_ = !key;
+        if (silent_) watching_ = false;
+    }
 
 private:
     FileData& data_;
@@ -52,6 +61,8 @@ private:
     int fd_ = -1;
     std::optional<struct statx> before_;
     bool watching_ = false;  // a regular file with a valid before_
+    std::optional<FileKey> key_;  // as identify_as() says; none: the backing key
+    bool silent_ = false;         // identify_as() gave no key: never report
 };
 
 }  // namespace bcl

@@ -55,6 +55,15 @@ std::string escape_option_value(std::string_view value) {
 
 }  // namespace
 
+const char* identity_option_name(IdentityOption option) {
+    switch (option) {
+    case IdentityOption::automatic: return "auto";
+    case IdentityOption::inode: return "inode";
+    case IdentityOption::path: return "path";
+    }
+    return "?";
+}
+
 std::string MountOptions::fs_type() const { return "fuse." + subtype.value_or("bcachefs-lite"); }
 
 Status parse_option_list(std::string_view list, MountOptions& options) {

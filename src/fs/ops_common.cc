@@ -21,7 +21,13 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     if (!fd.valid()) return last_os_error();
     struct stat st;
     if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return last_os_error();
-    Inode& inode = state.inodes.add_lookup(FileKey{st.st_dev, st.st_ino}, st.st_mode, std::move(fd));
+    const FileKey backing{st.st_dev, st.st_ino};
+    auto key = state.ids.key_of(parent, name, st.st_mode, backing);
+    if (!key) {
+        state.log.error("lookup of {}: {}", name, key.error().message);
+        return os_error(EIO);
+    }
+    Inode& inode = state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(fd));
     fuse_entry_param e{};
     e.ino = state.inodes.ino_of(inode);
     e.generation = 0;
@@ -35,6 +41,36 @@ Result<struct statx> statx_fd(int fd) {
     struct statx stx;
     if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0) return last_os_error();
     return stx;
+}
+
+Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate) {
+    auto stx = statx_fd(fd.get());
+    if (!stx) return stx.error();
+    // The engine knows the file by the inode's key (identities.h).
+    auto handle = state.data.open(fd.get(), with_key(stx.value(), inode.key), flags);
+    if (!handle) return handle.error();
+    auto file = std::make_unique<OpenFile>();
+    file->inode = &inode;
+    file->fd = std::move(fd);
+    file->data = std::move(handle.value());
+    if (truncate) {
+        auto truncated = state.data.truncate(file->data.get(), inode.fd.get(), 0);
+        data_changed(state, inode);
+        if (!truncated) {
+            state.data.release(std::move(file->data));
+            return truncated.error();
+        }
+    }
+    return file;
+}
+
+void release_file(State& state, OpenFile* file) {
+    state.data.release(std::move(file->data));
+    delete file;  // closes the backing descriptor after the seam let go
+}
+
+void data_changed(State& state, const Inode& inode) {
+    for (const FileKey& other : state.inodes.other_keys(inode)) state.data.unlinked(other, 0);
 }
 
 }  // namespace bcl

@@ -69,6 +69,21 @@ struct OpenFile {
 
 inline OpenFile& open_file_of(const fuse_file_info* fi) { return *reinterpret_cast<OpenFile*>(fi->fh); }
 
+// Wraps `fd`, a backing descriptor of `inode` open with `flags`, into an
+// OpenFile through the FileData seam, under the inode's key; truncates it
+// to 0 first when `truncate`.
+Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate);
+// Releases the file through the seam, then closes its backing descriptor.
+void release_file(State& state, OpenFile* file);
+
+// The data of `inode`'s backing file changed through it (write, truncate,
+// fallocate, copy_file_range). Under identity=path its other names that
+// the kernel holds (hard links) are other files to the engine, whose
+// cached data would not see the change should it come within the
+// timestamps' granularity: their cached data is dropped (their open
+// handles then read the backing file, their next open caches afresh).
+void data_changed(State& state, const Inode& inode);
+
 // An open directory stream.
 struct DirHandle {
     DirHandle() = default;

@@ -46,15 +46,22 @@ Status set_times(const Inode& inode, const OpenFile* file, const struct timespec
     return ok();
 }
 
-// A truncate by path reaches the backing file through the engine, which
-// opens it itself: the caller must first show it may write the file, by
-// opening it for writing on the backing as itself.
-Status check_may_write(fuse_req_t req, const Inode& inode) {
-    auto creds = as_caller(req);
-    if (!creds) return creds.error();
-    UniqueFd fd(::open(ProcPath(inode.fd.get()).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!fd.valid()) return last_os_error();
-    return ok();
+// A truncate by path (truncate(2), no open file): the caller opens the
+// backing file for writing as itself, which shows that it may, and the
+// truncate goes through that open, under the inode's key.
+Status truncate_by_path(fuse_req_t req, State& state, Inode& inode, std::uint64_t size) {
+    UniqueFd fd;
+    {
+        auto creds = as_caller(req);
+        if (!creds) return creds.error();
+        fd.reset(::open(ProcPath(inode.fd.get()).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!fd.valid()) return last_os_error();
+    }
+    auto file = attach(state, inode, std::move(fd), O_WRONLY | O_NONBLOCK | O_CLOEXEC, false);
+    if (!file) return file.error();
+    Status truncated = state.data.truncate(file.value()->data.get(), inode.fd.get(), size);
+    release_file(state, file.value().release());
+    return truncated;
 }
 
 // chmod, chown and utimes run as the caller: the backing applies its own
@@ -69,7 +76,10 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
                                   FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                                   FUSE_SET_ATTR_MTIME_NOW;
     std::optional<MetadataNotice> notice;
-    if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) notice.emplace(state.data, inode.fd.get());
+    if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) {
+        notice.emplace(state.data, inode.fd.get());
+        notice->identify_as(inode.key);
+    }
 
     if (to_set & FUSE_SET_ATTR_MODE) {
         auto creds = as_caller(req);
@@ -92,9 +102,11 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
         // The truncate reports itself through FileData: the notice covers
         // what came before it and what comes after.
         if (notice) notice->finish();
-        if (!file) BCL_TRY(check_may_write(req, inode));
-        BCL_TRY(state.data.truncate(file ? file->data.get() : nullptr, inode.fd.get(),
-                                    static_cast<std::uint64_t>(attr.st_size)));
+        const auto size = static_cast<std::uint64_t>(attr.st_size);
+        Status truncated = file ? state.data.truncate(file->data.get(), inode.fd.get(), size)
+                                : truncate_by_path(req, state, inode, size);
+        data_changed(state, inode);
+        BCL_TRY(truncated);
         if (notice) notice->restart();
     }
     if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {

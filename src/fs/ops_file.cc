@@ -24,35 +24,10 @@ constexpr int kStrippedFlags = O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_TRUNC 
 
 int backing_flags(int flags) { return (flags & ~kStrippedFlags) | O_CLOEXEC; }
 
-// Wraps an open backing descriptor into an OpenFile through the seam.
-Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate) {
-    auto stx = statx_fd(fd.get());
-    if (!stx) return stx.error();
-    auto handle = state.data.open(fd.get(), stx.value(), flags);
-    if (!handle) return handle.error();
-    auto file = std::make_unique<OpenFile>();
-    file->inode = &inode;
-    file->fd = std::move(fd);
-    file->data = std::move(handle.value());
-    if (truncate) {
-        auto truncated = state.data.truncate(file->data.get(), inode.fd.get(), 0);
-        if (!truncated) {
-            state.data.release(std::move(file->data));
-            return truncated.error();
-        }
-    }
-    return file;
-}
-
 void fill_open_reply(const State& state, fuse_file_info* fi, OpenFile* file) {
     fi->fh = reinterpret_cast<std::uint64_t>(file);
     fi->keep_cache = state.options.kernel_cache ? 1 : 0;
     fi->direct_io = (fi->flags & O_DIRECT) ? 1 : 0;
-}
-
-void release_file(State& state, OpenFile* file) {
-    state.data.release(std::move(file->data));
-    delete file;  // closes the backing descriptor after the seam let go
 }
 
 // The backing file is opened as the caller, with the caller's access mode:
@@ -94,9 +69,15 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     if (!path_fd.valid()) return last_os_error();
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return last_os_error();
-    Inode& inode = state.inodes.add_lookup(FileKey{st.st_dev, st.st_ino}, st.st_mode, std::move(path_fd));
+    const FileKey backing{st.st_dev, st.st_ino};
+    auto key = state.ids.key_of(dir, name, st.st_mode, backing);
+    if (!key) {
+        state.log.error("create of {}: {}", name, key.error().message);
+        return os_error(EIO);
+    }
+    Inode& inode = state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(path_fd));
     // Before the engine opens it: a file pinned at birth is opened pinned.
-    state.stats.created(dir.fd.get(), inode.fd.get());
+    state.stats.created(dir.key, dir.fd.get(), inode.key, inode.fd.get());
     Created created{};
     created.entry.ino = state.inodes.ino_of(inode);
     created.entry.attr = st;
@@ -113,7 +94,10 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
 
 Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, fuse_file_info* fi) {
     DataVec data = data_vec_from_fuse(*in_buf);
-    return state.data.write(*open_file_of(fi).data, static_cast<std::uint64_t>(off), data);
+    OpenFile& file = open_file_of(fi);
+    auto written = state.data.write(*file.data, static_cast<std::uint64_t>(off), data);
+    data_changed(state, *file.inode);
+    return written;
 }
 
 
@@ -177,8 +161,12 @@ void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t leng
         fuse_reply_err(req, EINVAL);
         return;
     }
-    reply_status(req, state_of(req).data.fallocate(*open_file_of(fi).data, mode, static_cast<std::uint64_t>(offset),
-                                                   static_cast<std::uint64_t>(length)));
+    State& state = state_of(req);
+    OpenFile& file = open_file_of(fi);
+    Status done = state.data.fallocate(*file.data, mode, static_cast<std::uint64_t>(offset),
+                                       static_cast<std::uint64_t>(length));
+    data_changed(state, *file.inode);
+    reply_status(req, done);
 }
 
 void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
@@ -193,10 +181,11 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
 
 void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t,
                         off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
-    auto copied = state_of(req).data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in),
-                                                     *open_file_of(fi_out).data,
-                                                     static_cast<std::uint64_t>(off_out), len,
-                                                     static_cast<unsigned>(flags));
+    State& state = state_of(req);
+    OpenFile& out = open_file_of(fi_out);
+    auto copied = state.data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in), *out.data,
+                                             static_cast<std::uint64_t>(off_out), len, static_cast<unsigned>(flags));
+    data_changed(state, *out.inode);
     if (!copied) return reply_error(req, copied.error());
     fuse_reply_write(req, copied.value());
 }

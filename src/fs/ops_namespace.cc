@@ -30,7 +30,10 @@ Result<fuse_entry_param> create_as_caller(fuse_req_t req, fuse_ino_t parent, con
         if (create(dir.fd.get()) != 0) return last_os_error();  // errno read before creds restore
     }
     auto entry = lookup_entry(state, dir, name);
-    if (entry) state.stats.created(dir.fd.get(), state.inodes.get(entry.value().ino).fd.get());
+    if (entry) {
+        const Inode& child = state.inodes.get(entry.value().ino);
+        state.stats.created(dir.key, dir.fd.get(), child.key, child.fd.get());
+    }
     return entry;
 }
 
@@ -40,7 +43,22 @@ std::optional<struct stat> lstat_at(const Inode& dir, const char* name) {
     return st;
 }
 
-FileKey key_of(const struct stat& st) { return FileKey{st.st_dev, st.st_ino}; }
+// The key the engine may know `name` in `dir` by (identities.h); none when
+// it knows it by none, or when that cannot be told (logged: the cached
+// data then stays until the file's record no longer matches).
+std::optional<FileKey> engine_key(State& state, const Inode& dir, const char* name, mode_t type,
+                                  const FileKey& backing) {
+    auto key = state.ids.find(dir, name, type, backing);
+    if (key) return key.value();
+    state.log.error("the cache's name of {}: {}", name, key.error().message);
+    return std::nullopt;
+}
+
+std::optional<FileKey> engine_key(State& state, const Inode& dir, const char* name,
+                                  const std::optional<struct statx>& stx) {
+    if (!stx) return std::nullopt;
+    return engine_key(state, dir, name, stx->stx_mode, file_key_of(*stx));
+}
 
 // linkat as the caller. AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (which a
 // caller other than root does not have); without it, go through /proc,
@@ -62,6 +80,7 @@ Result<fuse_entry_param> do_link(fuse_req_t req, State& state, fuse_ino_t ino, f
     Inode& dir = state.inodes.get(newparent);
     // A new link changes the file's ctime, not its data.
     MetadataNotice notice(state.data, inode.fd.get());
+    notice.identify_as(inode.key);
     BCL_TRY(link_as_caller(req, inode, dir, newname));
     notice.finish();
     return lookup_entry(state, dir, newname);
@@ -70,15 +89,17 @@ Result<fuse_entry_param> do_link(fuse_req_t req, State& state, fuse_ino_t ino, f
 Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, bool is_dir) {
     const Inode& dir = state.inodes.get(parent);
     auto before = lstat_at(dir, name);
+    const std::optional<FileKey> key =
+        before ? engine_key(state, dir, name, before->st_mode, FileKey{before->st_dev, before->st_ino})
+               : std::nullopt;
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         if (::unlinkat(dir.fd.get(), name, is_dir ? AT_REMOVEDIR : 0) != 0) return last_os_error();
     }
-    if (before) {
-        nlink_t left = is_dir || before->st_nlink == 0 ? 0 : before->st_nlink - 1;
-        state.data.unlinked(key_of(*before), left);
-    }
+    if (auto st = state.ids.removed(dir, name); !st)
+        state.log.error("dropping the cache's name of {}: {}", name, st.error().message);
+    if (key) state.data.unlinked(*key, state.ids.links_left(before->st_nlink, is_dir));
     return ok();
 }
 
@@ -90,22 +111,32 @@ Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
     // A rename changes the ctime of the files it moves, not their data.
     MetadataNotice source(state.data, from.fd.get(), name);
     MetadataNotice target(state.data, to.fd.get(), newname);
+    const auto& src = source.before();
+    const auto& tgt = target.before();
+    // Renaming a name onto another name of the same file does nothing.
+    const bool same_file = src && tgt && file_key_of(*tgt) == file_key_of(*src);
+    const std::optional<FileKey> src_key = engine_key(state, from, name, src);
+    const std::optional<FileKey> tgt_key = engine_key(state, to, newname, tgt);
+    source.identify_as(src_key);
+    target.identify_as(tgt_key);
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         if (::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) != 0) return last_os_error();
     }
+    // The source's key (and a directory's, its children's) follows it.
+    if (!same_file) {
+        if (auto st = state.ids.renamed(from, name, to, newname, (flags & RENAME_EXCHANGE) != 0); !st)
+            state.log.error("moving the cache's name of {} to {}: {}", name, newname, st.error().message);
+    }
     source.finish();
-    const auto& src = source.before();
-    const auto& tgt = target.before();
-    if (!tgt || (src && file_key_of(*tgt) == file_key_of(*src))) {
+    if (!tgt || same_file) {
         target.cancel();  // no target, or another name of the source
     } else if (flags & RENAME_EXCHANGE) {
         target.finish();
     } else {
         target.cancel();
-        nlink_t left = S_ISDIR(tgt->stx_mode) || tgt->stx_nlink == 0 ? 0 : tgt->stx_nlink - 1;
-        state.data.unlinked(file_key_of(*tgt), left);
+        if (tgt_key) state.data.unlinked(*tgt_key, state.ids.links_left(tgt->stx_nlink, S_ISDIR(tgt->stx_mode)));
     }
     return ok();
 }

@@ -3,8 +3,8 @@
 // destroyed after the session loop has ended.
 //
 // Thread safety: the references and the flags below are set before the loop
-// starts and only read afterwards; InodeTable locks itself; FileData and
-// StatsXattrs are thread-safe by contract.
+// starts and only read afterwards; InodeTable and Identities lock
+// themselves; FileData and StatsXattrs are thread-safe by contract.
 #pragma once
 
 #include <sys/types.h>
@@ -14,20 +14,22 @@
 #include "bcachefs_lite/fs/session.h"
 #include "caller_creds.h"
 #include "fuse_api.h"
+#include "identities.h"
 #include "inode_table.h"
 
 namespace bcl {
 
 struct Session::State {
     State(const MountOptions& opts, FileData& file_data, StatsXattrs& stats_xattrs, Logger& logger,
-          UniqueFd root_fd, FileKey root_key)
-        : options(opts), data(file_data), stats(stats_xattrs), log(logger),
-          inodes(std::move(root_fd), root_key) {}
+          NameTable* names, UniqueFd root_fd, FileKey root_backing)
+        : options(opts), data(file_data), stats(stats_xattrs), log(logger), ids(names),
+          inodes(std::move(root_fd), ids.root_key(root_backing), root_backing) {}
 
     const MountOptions options;
     FileData& data;
     StatsXattrs& stats;
     Logger& log;
+    Identities ids;  // before inodes, which takes the root's key from it
     InodeTable inodes;
 
     // True when the daemon runs as root: creating calls then run as the

@@ -61,6 +61,15 @@ struct DeletePinnedFileOp {
     std::uint64_t dev;
     std::uint64_t ino;
 };
+struct PutNameOp {
+    std::uint64_t parent;
+    std::string name;
+    NameRecord record;
+};
+struct DeleteNameOp {
+    std::uint64_t parent;
+    std::string name;
+};
 struct PutCounterOp {
     std::string name;
     std::uint64_t value;
@@ -69,7 +78,7 @@ struct PutCounterOp {
 using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp,
                              DropFileExtentsOp, ConditionalExtentOp, EraseRawExtentOp,
                              PutBucketGensOp, PutCounterOp, PutDirtyFileOp, DeleteDirtyFileOp,
-                             PutPinnedFileOp, DeletePinnedFileOp>;
+                             PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
 
 }  // namespace index_detail
 

@@ -130,6 +130,18 @@ Result<std::optional<std::pair<std::uint64_t, DirtyFileRecord>>> Index::next_dir
     return Found(std::pair{id.value(), r.value()});
 }
 
+Result<std::optional<NameRecord>> Index::get_name(std::uint64_t parent, std::string_view name) const {
+    if (!db_->names) return std::optional<NameRecord>();
+    auto raw = db_->get(db_->names, encode_name_key(parent, name));
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<NameRecord>();
+    auto r = decode_name_record(*raw.value());
+    if (!r)
+        return make_error(r.error().code, fmt::format("index {}: name in directory {}: {}", db_->dir, parent,
+                                                      r.error().message));
+    return std::optional<NameRecord>(r.value());
+}
+
 Result<std::optional<Index::PinnedFileEntry>> Index::next_pinned_file(std::uint64_t dev, std::uint64_t ino) const {
     using Found = std::optional<PinnedFileEntry>;
     if (!db_->pinned_files) return Found();

@@ -63,6 +63,14 @@ void IndexBatch::delete_pinned_file(std::uint64_t dev, std::uint64_t ino) {
     ops_->ops.emplace_back(DeletePinnedFileOp{dev, ino});
 }
 
+void IndexBatch::put_name(std::uint64_t parent, std::string_view name, const NameRecord& record) {
+    ops_->ops.emplace_back(PutNameOp{parent, std::string(name), record});
+}
+
+void IndexBatch::delete_name(std::uint64_t parent, std::string_view name) {
+    ops_->ops.emplace_back(DeleteNameOp{parent, std::string(name)});
+}
+
 void IndexBatch::put_counter(std::string_view name, std::uint64_t value) {
     ops_->ops.emplace_back(PutCounterOp{std::string(name), value});
 }

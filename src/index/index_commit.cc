@@ -243,6 +243,17 @@ private:
         return del(db_.pinned_files, encode_file_key(o.dev, o.ino));
     }
 
+    Status apply(const PutNameOp& o) {
+        if (!db_.names) return make_error(Errc::invalid, "the index has no names family");
+        if (o.name.empty() || o.record.id == kRootNameId)
+            return make_error(Errc::invalid, "a name record needs a name and an id other than 0");
+        return put(db_.names, encode_name_key(o.parent, o.name), encode_name_record(o.record));
+    }
+    Status apply(const DeleteNameOp& o) {
+        if (!db_.names) return make_error(Errc::invalid, "the index has no names family");
+        return del(db_.names, encode_name_key(o.parent, o.name));
+    }
+
     IndexDb& db_;
     Overlay overlay_;
     rocksdb::WriteBatch wb_;

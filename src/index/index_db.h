@@ -41,6 +41,8 @@ struct IndexDb {
     rocksdb::ColumnFamilyHandle* dirty_files = nullptr;
     // Null only in an older index opened read-only.
     rocksdb::ColumnFamilyHandle* pinned_files = nullptr;
+    // Null only in an older index opened read-only.
+    rocksdb::ColumnFamilyHandle* names = nullptr;
     // IndexOptions::before_durable; may be empty.
     std::function<Status()> before_durable;
 

@@ -24,9 +24,10 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily, kFilesColumnFamily, kExtentsColumnFamily,
                                              kBucketsColumnFamily, kDirtyFilesColumnFamily,
-                                             kPinnedFilesColumnFamily};
+                                             kPinnedFilesColumnFamily, kNamesColumnFamily};
 // Families added after format version 1, created when an older index opens.
-constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily, kPinnedFilesColumnFamily};
+constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily, kPinnedFilesColumnFamily,
+                                               kNamesColumnFamily};
 
 Error unreadable(const std::string& dir, const std::string& why) {
     return make_error(Errc::corrupt,
@@ -94,6 +95,7 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
         if (names[i] == kBucketsColumnFamily) idx.buckets = idx.handles[i];
         if (names[i] == kDirtyFilesColumnFamily) idx.dirty_files = idx.handles[i];
         if (names[i] == kPinnedFilesColumnFamily) idx.pinned_files = idx.handles[i];
+        if (names[i] == kNamesColumnFamily) idx.names = idx.handles[i];
     }
     return ok();
 }

@@ -80,7 +80,8 @@ rocksdb::ColumnFamilyOptions make_cf_options(const IndexOptions& options, std::s
         cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
         table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
         table.whole_key_filtering = false;
-    } else if (name == kFilesColumnFamily) {
+    } else if (name == kFilesColumnFamily || name == kNamesColumnFamily) {
+        // Point lookups, most of them of names or files the index holds.
         table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     }
     table.optimize_filters_for_memory = true;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bcachefs_lite/fs/identity.h"
 #include "bcachefs_lite/fs/mount_options.h"
 
 namespace bcl {
@@ -255,6 +256,43 @@ TEST(MountOptions, BadTunablesAreOneLineNamingTheOption) {
     }
     // A value-less tunable that is not a boolean asks for its value.
     EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/c,writeback_percent"}).find("needs a value"), std::string::npos);
+}
+
+TEST(MountOptions, IdentityIsAutoUnlessGiven) {
+    EXPECT_EQ(parse_ok("cache=/c").identity, IdentityOption::automatic);
+    EXPECT_EQ(parse_ok("cache=/c,identity=inode").identity, IdentityOption::inode);
+    EXPECT_EQ(parse_ok("cache=/c,identity=path").identity, IdentityOption::path);
+    EXPECT_EQ(parse_ok("cache=/c,identity=path,identity=auto").identity, IdentityOption::automatic);
+    EXPECT_EQ(parse_error({"/s", "/m", "-o", "cache=/c,identity=x"}),
+              "invalid value 'x' for identity: expected auto, inode or path");
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/c,identity"}).find("identity=auto|inode|path"),
+              std::string::npos);
+}
+
+TEST(MountOptions, AutoIdentityGoesByPathOnFuseBackingsOnly) {
+    constexpr long kExt4 = 0xEF53;
+    constexpr long kTmpfs = 0x01021994;
+    using enum CacheMode;
+    EXPECT_EQ(choose_identity(IdentityOption::automatic, writethrough, kFuseSuperMagic).identity, Identity::path);
+    EXPECT_EQ(choose_identity(IdentityOption::automatic, writearound, kFuseSuperMagic).identity, Identity::path);
+    EXPECT_EQ(choose_identity(IdentityOption::automatic, writethrough, kExt4).identity, Identity::inode);
+    EXPECT_EQ(choose_identity(IdentityOption::automatic, writethrough, kTmpfs).identity, Identity::inode);
+    // Writeback finds files by file handle, which names inodes.
+    const IdentityChoice wb = choose_identity(IdentityOption::automatic, writeback, kFuseSuperMagic);
+    EXPECT_EQ(wb.identity, Identity::inode);
+    EXPECT_NE(wb.reason.find("mode=writeback"), std::string::npos) << wb.reason;
+    // Given, it is taken as given; the cache refuses what it cannot do.
+    EXPECT_EQ(choose_identity(IdentityOption::inode, writethrough, kFuseSuperMagic).identity, Identity::inode);
+    EXPECT_EQ(choose_identity(IdentityOption::path, writethrough, kExt4).identity, Identity::path);
+    EXPECT_EQ(choose_identity(IdentityOption::path, writeback, kExt4).identity, Identity::path);
+    EXPECT_FALSE(choose_identity(IdentityOption::automatic, writethrough, kExt4).reason.empty());
+}
+
+TEST(MountOptions, TheFileSystemTypeOfAPathIsItsStatfsMagic) {
+    auto type = file_system_type("/proc");
+    ASSERT_TRUE(type) << type.error().message;
+    EXPECT_EQ(type.value(), 0x9fa0) << "PROC_SUPER_MAGIC";
+    EXPECT_FALSE(file_system_type("/nonexistent/path"));
 }
 
 TEST(MountOptions, FuseArgumentsCarryNameTypeAndOptions) {

@@ -1,5 +1,6 @@
 // End-to-end: seed-deterministic random sequences of file operations
-// (posix_model.h) through a mount in every mode, and on a plain directory
+// (posix_model.h) through a mount in every mode (and with identity=path,
+// where each name is a file of its own to the cache), and on a plain directory
 // of the machine's file system to check the model itself; every result and
 // the final contents, in the backing directory after a remount (and a
 // flush in writeback), must match the model.
@@ -35,6 +36,7 @@ class PosixModelTest : public testing::TestWithParam<const char*> {};
 
 TEST_P(PosixModelTest, RandomSequencesMatchTheModel) {
     if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    // A mode, and maybe more options after it (identity=path).
     const std::string mode = GetParam();
     const std::uint64_t seeds = env_or("BCL_MODEL_SEEDS", kSeeds);
     const std::uint64_t ops = env_or("BCL_MODEL_OPERATIONS", kOperations);
@@ -74,7 +76,8 @@ TEST_P(PosixModelTest, RandomSequencesMatchTheModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModeAndExt4, PosixModelTest,
-                         testing::Values("ext4", "writethrough", "writeback", "writearound", "none"));
+                         testing::Values("ext4", "writethrough", "writeback", "writearound", "none",
+                                         "writethrough,identity=path", "writearound,identity=path"));
 
 }  // namespace
 }  // namespace bcl::test

@@ -2,96 +2,14 @@
 // our own (slow_backing/slowfs.cc), as in front of sshfs: the cache's own
 // statistics list and read over a backing without extended attributes, a
 // warm read makes no backing read, and the fixture's switches work.
-#include <signal.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 
-#include <cstdlib>
-#include <map>
-#include <sstream>
 #include <thread>
 
-#include "cache_e2e.h"
+#include "slow_backing.h"
 
 namespace bcl::test {
 namespace {
-
-// The fixture daemon, mounted on `mnt` over `source`; unmounted and reaped
-// on destruction.
-class SlowBacking {
-public:
-    SlowBacking(const std::string& source, const std::string& mnt, const std::string& options) : mnt_(mnt) {
-        const char* program = std::getenv("BCL_SLOWFS");
-        if (!program || !*program) {
-            error_ = "BCL_SLOWFS is not set (run the tests through meson test)";
-            return;
-        }
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const std::string opts =
-                "source=" + source + ",allow_other,max_threads=16" + (options.empty() ? "" : "," + options);
-            ::execl(program, program, mnt.c_str(), "-f", "-o", opts.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        if (pid_ < 0 || !wait_for_mount(mnt, kMountTimeout, pid_, "fuse.bcl-slowfs")) error_ = "bcl-slowfs did not mount";
-    }
-    ~SlowBacking() {
-        if (pid_ <= 0) return;
-        if (is_mounted(mnt_, "fuse.bcl-slowfs")) unmount(mnt_);
-        wait_or_kill(pid_, kExitTimeout);
-    }
-    SlowBacking(const SlowBacking&) = delete;
-    SlowBacking& operator=(const SlowBacking&) = delete;
-
-    const std::string& error() const { return error_; }
-    // The requests of each kind so far.
-    std::map<std::string, unsigned long> counters() const {
-        std::map<std::string, unsigned long> out;
-        std::istringstream in(read_file(mnt_ + "/.slowfs-counters").value_or(""));
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto eq = line.find('=');
-            if (eq != std::string::npos) out[line.substr(0, eq)] = std::stoul(line.substr(eq + 1));
-        }
-        return out;
-    }
-    void cut_off() const { ::kill(pid_, SIGUSR1); }
-    void bring_back() const { ::kill(pid_, SIGUSR2); }
-
-private:
-    std::string mnt_;
-    pid_t pid_ = -1;
-    std::string error_;
-};
-
-class SlowBackingTest : public testing::Test {
-protected:
-    // Mounts bcl-slowfs (with `slow_options`) on the backing directory of a
-    // TestMount, over a real directory, then bcachefs-lite over it.
-    void mount_both(const std::string& slow_options) {
-        if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        MountSpec spec;
-        spec.options = "allow_other,entry_timeout=0,attr_timeout=0";
-        mount_ = std::make_unique<TestMount>(spec, TestMount::Deferred{});
-        ASSERT_TRUE(mount_->error().empty()) << mount_->error();
-        real_ = mount_->base() + "/real";
-        ASSERT_EQ(::mkdir(real_.c_str(), 0755), 0);
-        ASSERT_TRUE(write_file(real_ + "/f", std::string(300000, 'x')));
-        slow_ = std::make_unique<SlowBacking>(real_, mount_->backing(), slow_options);
-        if (slow_->error().find("BCL_SLOWFS") != std::string::npos) GTEST_SKIP() << slow_->error();
-        ASSERT_TRUE(slow_->error().empty()) << slow_->error();
-        ASSERT_TRUE(mount_->start()) << mount_->error();
-    }
-    void TearDown() override {
-        if (mount_) mount_->stop();
-        slow_.reset();
-        mount_.reset();
-    }
-
-    std::unique_ptr<TestMount> mount_;
-    std::unique_ptr<SlowBacking> slow_;
-    std::string real_;
-};
 
 TEST_F(SlowBackingTest, TheCachesStatisticsListAndReadOverABackingWithoutXattrs) {
     mount_both("noxattr");

@@ -294,6 +294,14 @@ struct CacheSetOptions {
     // required for mode=writeback and to write back dirty data an earlier
     // mount left. Default: -1 (none).
     int backing_root_fd = -1;
+    // The caller names files by ids of its own instead of backing inode
+    // numbers (the fs layer's identity=path: the statx it passes carries
+    // its id as stx_ino). What names backing inodes then cannot be used:
+    // file handles (so no writeback, no dirty data left by another mount,
+    // no pinned-file records) and the walk of a pinned directory, which
+    // names the files it finds by inode. Each is refused with an error
+    // that says so. Default: false.
+    bool caller_identities = false;
     // Bytes of a pinned file one background fetch step reads and caches
     // before yielding the strand. Default: 1 MiB.
     std::uint64_t pin_fetch_step_bytes = 1u << 20;
@@ -846,6 +854,7 @@ private:
     int root_fd_ = -1;                          // the backing root (dup), or -1
     std::uint64_t root_dev_ = 0;
     bool writeback_possible_ = false;           // file handles work below root_fd_
+    bool caller_identities_ = false;            // CacheSetOptions::caller_identities
     std::string writeback_unavailable_;         // why not
 };
 

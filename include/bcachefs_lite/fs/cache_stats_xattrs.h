@@ -24,7 +24,9 @@
 //   - `flush`: write-only, not listed; setting it to "1" starts writing
 //     back everything dirty (CacheSet::start_flush()); any caller may, as
 //     anyone may run sync(1).
-//   - `pinned_bytes` (one of the statistics): the bytes of pinned data.
+//   - `pinned_bytes` (one of the statistics): the bytes of pinned data;
+//   - `identity`: how the mount recognises backing files, inode or path
+//     (identity.h), as text; read-only.
 // On every other inode: `cached_bytes` and `dirty_bytes`, the bytes of the
 // file held in the cache and those of them that are dirty; read-only;
 // `pin`, 1 when the file or directory is pinned, else 0, settable by root
@@ -44,6 +46,7 @@
 #include <mutex>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/fs/identity.h"
 #include "bcachefs_lite/fs/stats_xattrs.h"
 #include "bcachefs_lite/util/log.h"
 
@@ -52,7 +55,9 @@ namespace bcl {
 class CacheStatsXattrs final : public StatsXattrs {
 public:
     // `cache` and `log` must outlive this. Changes of the knobs are logged.
-    CacheStatsXattrs(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
+    // `identity` is what the root's `identity` reads.
+    CacheStatsXattrs(CacheSet& cache, Logger& log, Identity identity = Identity::inode)
+        : cache_(cache), log_(log), identity_(identity) {}
 
     std::vector<std::string> list(const FileKey& key, bool is_root) override;
     Result<std::string> get(const FileKey& key, int fd, bool is_root, std::string_view name) override;
@@ -60,14 +65,15 @@ public:
                uid_t caller_uid) override;
     Status remove(const FileKey& key, bool is_root, std::string_view name) override;
     // Pins what is created in a pinned directory.
-    void created(int parent_fd, int child_fd) override;
+    void created(const FileKey& parent, int parent_fd, const FileKey& child, int child_fd) override;
 
 private:
     Status set_knob(std::string_view short_name, std::string_view value);
-    Status set_pin(int fd, std::string_view value);
+    Status set_pin(const FileKey& key, int fd, std::string_view value);
 
     CacheSet& cache_;
     Logger& log_;
+    const Identity identity_;
     std::mutex tunables_mutex_;  // held across get-modify-set of the tunables
 };
 

@@ -48,7 +48,8 @@
 
 namespace bcl {
 
-// A backing file as the backing file system names it.
+// A backing file as the fs layer names it to the engine: its (st_dev,
+// st_ino), or under identity=path an id of its path (identity.h).
 struct FileKey {
     dev_t dev = 0;
     ino_t ino = 0;
@@ -57,6 +58,16 @@ struct FileKey {
 
 inline FileKey file_key_of(const struct statx& stx) {
     return FileKey{makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino};
+}
+
+// `stx` with its device and inode number replaced by `key`: a file as the
+// fs layer hands it to the engine, under the key it knows the file by
+// (identity=path gives keys of its own; see InodeTable).
+inline struct statx with_key(struct statx stx, const FileKey& key) {
+    stx.stx_dev_major = major(key.dev);
+    stx.stx_dev_minor = minor(key.dev);
+    stx.stx_ino = key.ino;
+    return stx;
 }
 
 class FileData {

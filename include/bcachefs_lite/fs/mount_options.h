@@ -26,6 +26,11 @@
 
 namespace bcl {
 
+// identity=: how the mount recognises a backing file again (identity.h).
+enum class IdentityOption { automatic, inode, path };
+
+const char* identity_option_name(IdentityOption option);
+
 struct MountOptions {
     // The backing directory (SOURCE) and where to mount it (MOUNTPOINT), as
     // given; check_mount_environment() makes them absolute.
@@ -62,6 +67,10 @@ struct MountOptions {
     // change at run time); mode=none never opens the cache.
     // parse_command_line() checks them with validate(). Default: Tunables{}.
     Tunables tunables;
+    // identity=auto|inode|path: by its inode number, or by its path below
+    // the backing root (identity.h). Default: automatic (path on a FUSE
+    // backing, inode elsewhere).
+    IdentityOption identity = IdentityOption::automatic;
     // replacement=: Default: none, meaning the policy the device was
     // formatted with.
     std::optional<Replacement> replacement;

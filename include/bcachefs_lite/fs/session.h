@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "bcachefs_lite/cache/name_table.h"
 #include "bcachefs_lite/fs/file_data.h"
 #include "bcachefs_lite/fs/mount_options.h"
 #include "bcachefs_lite/fs/stats_xattrs.h"
@@ -30,8 +31,10 @@ public:
     static constexpr unsigned kMaxIdleThreads = 16;
 
     // Opens options.source and creates the FUSE session; mounts nothing.
+    // `names`, when given, makes the mount recognise files by path
+    // (identity=path, identity.h); it must outlive the Session.
     static Result<std::unique_ptr<Session>> create(const MountOptions& options, FileData& data,
-                                                   StatsXattrs& stats, Logger& log);
+                                                   StatsXattrs& stats, Logger& log, NameTable* names = nullptr);
     // Unmounts (when mounted) and destroys the FUSE session.
     ~Session();
     Session(const Session&) = delete;

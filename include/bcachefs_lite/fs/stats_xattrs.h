@@ -43,7 +43,8 @@ public:
     // for the mount's root directory.
     virtual std::vector<std::string> list(const FileKey& key, bool is_root) = 0;
     // The value of `name`; an error with sys_errno ENODATA when there is
-    // none. `fd` is the inode's O_PATH descriptor of the backing file.
+    // none. `fd` is the inode's O_PATH descriptor of the backing file;
+    // `key` is what the engine knows it by (file_data.h).
     virtual Result<std::string> get(const FileKey& key, int fd, bool is_root, std::string_view name) = 0;
     // Sets `name` (e.g. a control knob) for a caller running as
     // `caller_uid`; ENOTSUP when not settable. `fd` as for get().
@@ -52,11 +53,13 @@ public:
     // Removes `name`; ENOTSUP when not removable.
     virtual Status remove(const FileKey& key, bool is_root, std::string_view name) = 0;
     // A file, directory, node or symlink was created through the mount in
-    // the directory open as parent_fd; child_fd is its O_PATH descriptor.
-    // For what the new inode inherits from its directory (a pin). Default:
-    // nothing.
-    virtual void created(int parent_fd, int child_fd) {
+    // the directory `parent`, open as parent_fd; child_fd is the O_PATH
+    // descriptor of `child`. For what the new inode inherits from its
+    // directory (a pin). Default: nothing.
+    virtual void created(const FileKey& parent, int parent_fd, const FileKey& child, int child_fd) {
+        (void)parent;
         (void)parent_fd;
+        (void)child;
         (void)child_fd;
     }
 };

@@ -188,6 +188,11 @@ public:
     // Errc::corrupt for a key that does not decode.
     Result<std::optional<PinnedFileEntry>> next_pinned_file(std::uint64_t dev, std::uint64_t ino) const;
 
+    // ---- names (name_format.h) ----
+    // The record of `name` in directory `parent`; nullopt when there is
+    // none (also in an older index opened read-only). Changes go through
+    // IndexBatch::put_name and delete_name, so that a rename is one write.
+    Result<std::optional<NameRecord>> get_name(std::uint64_t parent, std::string_view name) const;
     // ---- raw walks (fsck) ----
     enum class RecordFamily { files, dirty_files };
     // Calls visit with the key and value of every entry of the family as

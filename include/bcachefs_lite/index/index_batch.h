@@ -22,6 +22,7 @@
 #include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/file_format.h"
+#include "bcachefs_lite/index/name_format.h"
 
 namespace bcl {
 
@@ -72,6 +73,9 @@ public:
     // walk is under way, keyed by (record.dev, record.ino) (index_format.h).
     void put_pinned_file(const DirtyFileRecord& record);
     void delete_pinned_file(std::uint64_t dev, std::uint64_t ino);
+    // The name record of `name` in directory `parent` (name_format.h).
+    void put_name(std::uint64_t parent, std::string_view name, const NameRecord& record);
+    void delete_name(std::uint64_t parent, std::string_view name);
     // A named counter in `meta`.
     void put_counter(std::string_view name, std::uint64_t value);
 

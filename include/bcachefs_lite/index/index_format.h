@@ -1,5 +1,5 @@
 // On-disk format of the index: a RocksDB database in one directory, with
-// six column families. This file holds what is common to all of them and
+// seven column families. This file holds what is common to all of them and
 // the persistence-order rules; each record type has its own *_format.h
 // (extent_format.h, file_format.h, bucket_format.h) and the `meta` values
 // are defined here.
@@ -15,6 +15,8 @@
 //            of a pinned regular file, or of a directory whose pin (or
 //            unpin) walk has not completed; how the cache finds them again
 //            at mount to resume their fetch or walk
+//   names    (parent id, name)            -> NameRecord   (name_format.h):
+//            the ids of a mount that recognises files by path
 //
 // Every value begins with a one-byte record version and ends with the
 // CRC-32C (little-endian) of all bytes before it; a decoder checks the
@@ -67,7 +69,8 @@ namespace bcl {
 // pinned_files family came later within version 2: opening an index
 // without it creates it (empty: no pin is resumed at mount until a pin is
 // set again, and opening the file still resumes its fetch); an older
-// program opens an index with it and leaves it alone.
+// program opens an index with it and leaves it alone. The names family
+// came the same way, later still.
 inline constexpr std::uint32_t kIndexFormatVersion = 2;
 
 inline constexpr std::string_view kMetaColumnFamily = "meta";
@@ -76,6 +79,7 @@ inline constexpr std::string_view kExtentsColumnFamily = "extents";
 inline constexpr std::string_view kBucketsColumnFamily = "buckets";
 inline constexpr std::string_view kDirtyFilesColumnFamily = "dirty_files";
 inline constexpr std::string_view kPinnedFilesColumnFamily = "pinned_files";
+inline constexpr std::string_view kNamesColumnFamily = "names";
 
 // Keys of the `meta` column family.
 inline constexpr std::string_view kMetaUuidKey = "uuid";                  // uuid value

@@ -66,6 +66,20 @@ Status apply_replacement(MountOptions& o, std::string_view v) {
     return ok();
 }
 
+Status apply_identity(MountOptions& o, std::string_view v) {
+    if (v == "auto") {
+        o.identity = IdentityOption::automatic;
+    } else if (v == "inode") {
+        o.identity = IdentityOption::inode;
+    } else if (v == "path") {
+        o.identity = IdentityOption::path;
+    } else {
+        return make_error(Errc::invalid,
+                          fmt::format("invalid value '{}' for identity: expected auto, inode or path", v));
+    }
+    return ok();
+}
+
 Status apply_discard(MountOptions& o, std::string_view v) {
     auto value = parse_bool_value("discard", v);
     if (!value) return value.error();
@@ -181,6 +195,17 @@ const OptionSpec kOptions[] = {
                  "empty), unless the cache's superblock says it may hold dirty data: that data can only be found "
                  "through its index, so the mount is refused until the index is back (or the cache is formatted anew, "
                  "giving the data up)."),
+    mount_option("identity", K::choice, "auto|inode|path", "auto",
+                 "how a backing file is recognised again: inode (its inode number, which ext4, xfs and NFS keep), "
+                 "path (its path below SOURCE, for sshfs, rclone and other backings that renumber inodes; no "
+                 "writeback, no pinned directories), auto (path on a FUSE backing, else inode)",
+                 apply_identity,
+                 "How a backing file is recognised again, at the next open and after a restart, so that its cached "
+                 "data is used: *inode* by its inode number (right where inode numbers last: ext4, xfs, NFS), *path* "
+                 "by its path below {SOURCE} (for sshfs, rclone and other backings that give a file a new inode "
+                 "number when the kernel forgets it), *auto* path on a FUSE backing and inode elsewhere, and inode "
+                 "whatever the backing with *mode=writeback*. The choice and why is logged at mount; see *FILE "
+                 "IDENTITY*."),
     mount_option("replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
                  apply_replacement),
     mount_option("discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused",

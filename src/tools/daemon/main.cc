@@ -30,8 +30,10 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/cache/dirty_probe.h"
+#include "bcachefs_lite/cache/name_table.h"
 #include "bcachefs_lite/fs/cache_stats_xattrs.h"
 #include "bcachefs_lite/fs/cached_file_data.h"
+#include "bcachefs_lite/fs/identity.h"
 #include "bcachefs_lite/fs/mount_checks.h"
 #include "bcachefs_lite/fs/mount_options.h"
 #include "bcachefs_lite/fs/passthrough_data.h"
@@ -97,7 +99,8 @@ private:
 // Opens the cache set as the options say. The set resolves file handles of
 // files with dirty data against the backing root; it opens the directory
 // again for itself, so the descriptor given is closed again.
-bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& options, bcl::Logger& log) {
+bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& options, bcl::Identity identity,
+                                                       bcl::Logger& log) {
     bcl::CacheSetOptions co;
     co.cache_paths = options.cache_paths;
     co.replicas = options.replicas;
@@ -108,6 +111,7 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     co.replacement = options.replacement;
     co.discard = options.discard;
     co.tunables = options.tunables;
+    co.caller_identities = identity == bcl::Identity::path;
     co.backing_root_fd = ::open(options.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (co.backing_root_fd < 0) {
         return bcl::sys_error(errno, fmt::format("cannot open the backing directory {}", options.source));
@@ -118,14 +122,25 @@ bcl::Result<std::unique_ptr<bcl::CacheSet>> open_cache(const bcl::MountOptions& 
     return opened;
 }
 
+// How the mount recognises backing files (identity=), and why.
+bcl::Result<bcl::IdentityChoice> pick_identity(const bcl::MountOptions& options) {
+    auto type = bcl::file_system_type(options.source);
+    if (!type) return type.error();
+    return bcl::choose_identity(options.identity, options.tunables.mode, type.value());
+}
+
 // Opens the cache (unless mode=none), mounts and serves until unmounted.
 int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_syslog, Startup startup) {
+    auto choice = pick_identity(options);
+    if (!choice) return startup.fail(kExitUsage, choice.error().message);
+    const bcl::Identity identity = choice.value().identity;
     // The data path: mode=none serves data straight from the backing files
     // and never opens the cache device; every other mode goes through the
     // cache, whose mode can then change at run time.
     std::unique_ptr<bcl::CacheSet> cache;
     std::unique_ptr<bcl::FileData> data;
     std::unique_ptr<bcl::StatsXattrs> stats;
+    std::unique_ptr<bcl::NameTable> names;  // identity=path only
     if (options.tunables.mode == bcl::CacheMode::none) {
         // Dirty data is newer than the backing files: serving them instead
         // would return old bytes, and a later writeback would overwrite
@@ -141,16 +156,17 @@ int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_sy
         data = std::make_unique<bcl::PassthroughData>();
         stats = std::make_unique<bcl::NoStatsXattrs>();
     } else {
-        auto opened = open_cache(options, log);
+        auto opened = open_cache(options, identity, log);
         if (!opened) return startup.fail(kExitUsage, opened.error().message);
         cache = std::move(opened).value();
         data = std::make_unique<bcl::CachedFileData>(*cache, log);
-        stats = std::make_unique<bcl::CacheStatsXattrs>(*cache, log);
+        stats = std::make_unique<bcl::CacheStatsXattrs>(*cache, log, identity);
+        if (identity == bcl::Identity::path) names = std::make_unique<bcl::NameTable>(cache->index());
     }
 
     int status = 0;
     {
-        auto session = bcl::Session::create(options, *data, *stats, log);
+        auto session = bcl::Session::create(options, *data, *stats, log, names.get());
         if (!session) return startup.fail(kExitFailure, session.error().message);
         if (auto mounted = session.value()->mount(); !mounted)
             return startup.fail(kExitFailure, mounted.error().message);
@@ -158,6 +174,7 @@ int serve(bcl::MountOptions& options, bcl::Logger& log, std::atomic<bool>& to_sy
         startup.succeed();
         log.info("mounted {} on {} (mode={})", options.source, options.mountpoint,
                  bcl::cache_mode_name(options.tunables.mode));
+        log.info("identity={}: {}", bcl::identity_name(identity), choice.value().reason);
         if (auto served = session.value()->run(); !served) {
             log.error("{}", served.error().message);
             status = kExitFailure;
