@@ -13,7 +13,7 @@ constexpr std::string_view kUsage = "usage: bcachefs-lite SOURCE MOUNTPOINT -o c
 // apply function.
 Status store(const OptionSpec& spec, MountOptions& options, std::string_view value) {
     if (spec.is_tunable()) return spec.parse(spec, options.tunables, value);
-    return spec.apply(options, value);
+    return spec.apply(spec, options, value);
 }
 
 Status apply_option(std::string_view item, MountOptions& options) {

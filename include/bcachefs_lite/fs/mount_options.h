@@ -123,7 +123,7 @@ struct OptionSpec {
     std::string_view description = {};   // one sentence, for --help
     // A mount-only option: stores a parsed value. Null for tunables, kernel
     // flags and ignored options.
-    Status (*apply)(MountOptions& options, std::string_view value) = nullptr;
+    Status (*apply)(const OptionSpec& spec, MountOptions& options, std::string_view value) = nullptr;
     // A tunable: reads its text into `tunables` (syntax only; the ranges are
     // validate()'s) and formats it back, both at mount and as a knob.
     Status (*parse)(const OptionSpec& spec, Tunables& tunables, std::string_view value) = nullptr;

@@ -14,7 +14,7 @@
 namespace bcl {
 namespace {
 
-Status apply_cache(MountOptions& o, std::string_view v) {
+Status apply_cache(const OptionSpec&, MountOptions& o, std::string_view v) {
     if (v.empty()) return make_error(Errc::invalid, "cache= needs the path of the cache device or file");
     std::vector<std::string> paths;
     for (std::size_t from = 0;;) {
@@ -34,14 +34,14 @@ Status apply_cache(MountOptions& o, std::string_view v) {
     return ok();
 }
 
-Status apply_replicas(MountOptions& o, std::string_view v) {
+Status apply_replicas(const OptionSpec&, MountOptions& o, std::string_view v) {
     if (v != "1" && v != "2")
         return make_error(Errc::invalid, fmt::format("invalid value '{}' for replicas: expected 1 or 2", v));
     o.replicas = v == "1" ? 1 : 2;
     return ok();
 }
 
-Status apply_cache_size(MountOptions& o, std::string_view v) {
+Status apply_cache_size(const OptionSpec&, MountOptions& o, std::string_view v) {
     auto size = parse_size(v, "cache_size");
     if (!size)
         return make_error(Errc::invalid,
@@ -51,95 +51,13 @@ Status apply_cache_size(MountOptions& o, std::string_view v) {
     return ok();
 }
 
-Status apply_index(MountOptions& o, std::string_view v) {
-    if (v.empty()) return make_error(Errc::invalid, "index= needs the path of a directory");
-    o.index = std::string(v);
-    return ok();
-}
-
-Status apply_replacement(MountOptions& o, std::string_view v) {
-    auto policy = parse_replacement(v);
-    if (!policy)
-        return make_error(Errc::invalid,
-                          fmt::format("invalid value '{}' for replacement: expected lru, fifo or random", v));
-    o.replacement = *policy;
-    return ok();
-}
-
-Status apply_identity(MountOptions& o, std::string_view v) {
-    if (v == "auto") {
-        o.identity = IdentityOption::automatic;
-    } else if (v == "inode") {
-        o.identity = IdentityOption::inode;
-    } else if (v == "path") {
-        o.identity = IdentityOption::path;
-    } else {
-        return make_error(Errc::invalid,
-                          fmt::format("invalid value '{}' for identity: expected auto, inode or path", v));
-    }
-    return ok();
-}
-
-Status apply_discard(MountOptions& o, std::string_view v) {
-    auto value = parse_bool_value("discard", v);
-    if (!value) return value.error();
-    o.discard = value.value();
-    return ok();
-}
-
-Status apply_entry_timeout(MountOptions& o, std::string_view v) {
-    auto value = parse_seconds_value("entry_timeout", v);
-    if (!value) return value.error();
-    o.entry_timeout = value.value();
-    return ok();
-}
-
-Status apply_attr_timeout(MountOptions& o, std::string_view v) {
-    auto value = parse_seconds_value("attr_timeout", v);
-    if (!value) return value.error();
-    o.attr_timeout = value.value();
-    return ok();
-}
-
-Status apply_degraded(MountOptions& o, std::string_view v) {
-    auto value = parse_bool_value("degraded", v);
-    if (!value) return value.error();
-    o.degraded = value.value();
-    return ok();
-}
-
-Status apply_kernel_cache(MountOptions& o, std::string_view v) {
-    auto value = parse_bool_value("kernel_cache", v);
-    if (!value) return value.error();
-    o.kernel_cache = value.value();
-    return ok();
-}
-
-Status apply_allow_insecure_cache(MountOptions& o, std::string_view v) {
-    auto value = parse_bool_value("allow_insecure_cache", v);
-    if (!value) return value.error();
-    o.allow_insecure_cache = value.value();
-    return ok();
-}
-
-Status apply_fsname(MountOptions& o, std::string_view v) {
-    if (v.empty()) return make_error(Errc::invalid, "fsname= needs a name");
-    o.fsname = std::string(v);
-    return ok();
-}
-
-Status apply_subtype(MountOptions& o, std::string_view v) {
-    if (v.empty()) return make_error(Errc::invalid, "subtype= needs a name");
-    o.subtype = std::string(v);
-    return ok();
-}
-
 using K = OptionKind;
 
 // The rows of the three other kinds (tunable_text.h makes the tunables').
 constexpr OptionSpec mount_option(std::string_view name, OptionKind kind, std::string_view value_name,
                                   std::string_view default_text, std::string_view description,
-                                  Status (*apply)(MountOptions&, std::string_view), std::string_view man = {}) {
+                                  Status (*apply)(const OptionSpec&, MountOptions&, std::string_view),
+                                  std::string_view man = {}) {
     return OptionSpec{.name = name,
                       .kind = kind,
                       .value_name = value_name,
@@ -176,7 +94,7 @@ const OptionSpec kOptions[] = {
     mount_option("degraded", K::boolean, "BOOL", "no",
                  "mount a cache set with devices missing: the cache is out of service from the start, the dirty data "
                  "the devices given hold is written back, dirty data only a missing device holds reads as EIO",
-                 apply_degraded,
+                 MountFieldText<&MountOptions::degraded>::apply,
                  "Mount a cache set with devices missing (at least one given): they count as failed from the start, so "
                  "the cache opens out of service (state *failing*), writes back every dirty extent that has a copy on "
                  "a device given, then goes to *passthrough*. Dirty data whose only copy was on a missing device stays "
@@ -188,7 +106,7 @@ const OptionSpec kOptions[] = {
                  "When {PATH} does not exist, create and format a cache file of this size there (sizes take binary "
                  "suffixes: 512M, 8G, 1T)."),
     mount_option("index", K::path, "DIR", "/var/lib/bcachefs-lite/<cache UUID>",
-                 "directory of the cache's RocksDB index", apply_index,
+                 "directory of the cache's RocksDB index", MountFieldText<&MountOptions::index>::apply,
                  "Directory of the cache's RocksDB index; for a cache set of several devices, the default names the "
                  "set's UUID. An index that cannot be opened, or whose entries do not decode, is refused with an error "
                  "naming *bcachefs-lite-ctl fsck*. A missing index means a cold cache (the mount says so and starts "
@@ -199,7 +117,7 @@ const OptionSpec kOptions[] = {
                  "how a backing file is recognised again: inode (its inode number, which ext4, xfs and NFS keep), "
                  "path (its path below SOURCE, for sshfs, rclone and other backings that renumber inodes; no "
                  "writeback, no pinned directories), auto (path on a FUSE backing, else inode)",
-                 apply_identity,
+                 MountFieldText<&MountOptions::identity>::apply,
                  "How a backing file is recognised again, at the next open and after a restart, so that its cached "
                  "data is used: *inode* by its inode number (right where inode numbers last: ext4, xfs, NFS), *path* "
                  "by its path below {SOURCE} (for sshfs, rclone and other backings that give a file a new inode "
@@ -207,9 +125,9 @@ const OptionSpec kOptions[] = {
                  "whatever the backing with *mode=writeback*. The choice and why is logged at mount; see *FILE "
                  "IDENTITY*."),
     mount_option("replacement", K::choice, "lru|fifo|random", "the device's", "which cached buckets are reused first",
-                 apply_replacement),
+                 MountFieldText<&MountOptions::replacement>::apply),
     mount_option("discard", K::boolean, "BOOL", "the device's", "discard cache buckets before they are reused",
-                 apply_discard,
+                 MountFieldText<&MountOptions::discard>::apply,
                  "Discard cache buckets before they are reused, as bcache does: a bucket is discarded on its way from "
                  "the allocator's free_inc list to the freelists, with BLKDISCARD on a block device and a punched hole "
                  "in a cache file (a sparse cache file gives the blocks of reused buckets back until they are written "
@@ -218,24 +136,24 @@ const OptionSpec kOptions[] = {
                  "turns it off. A device that cannot discard is used all the same."),
     mount_option("entry_timeout", K::seconds, "SECONDS", "1.0",
                  "how long the kernel may cache names; 0 shows changes made behind the cache's back at once",
-                 apply_entry_timeout,
+                 MountFieldText<&MountOptions::entry_timeout>::apply,
                  "How long the kernel may cache names (also the absence of a name). 0 makes changes made to {SOURCE} "
                  "behind the cache's back visible at once, at the cost of a request for every path lookup."),
     mount_option("attr_timeout", K::seconds, "SECONDS", "1.0",
                  "how long the kernel may cache attributes; 0 shows changes made behind the cache's back at once",
-                 apply_attr_timeout,
+                 MountFieldText<&MountOptions::attr_timeout>::apply,
                  "How long the kernel may cache attributes (size, times, mode). 0 makes changes made behind the "
                  "cache's back visible at once."),
     mount_option("kernel_cache", K::boolean, "BOOL", "no",
                  "keep file pages in the kernel's page cache across opens (only when nothing changes the backing "
                  "files)",
-                 apply_kernel_cache,
+                 MountFieldText<&MountOptions::kernel_cache>::apply,
                  "Keep file pages in the kernel's page cache across opens. Only safe when nothing changes the files of "
                  "{SOURCE} except through this mount."),
     mount_option("allow_insecure_cache", K::boolean, "BOOL", "no",
                  "mount although users other than the daemon's may read or write the cache file or device or the index "
                  "directory (refused otherwise: they would read the cached data of every file)",
-                 apply_allow_insecure_cache,
+                 MountFieldText<&MountOptions::allow_insecure_cache>::apply,
                  "Mount although users other than the daemon's may read or write the cache file or device or the index "
                  "directory. Without it such a mount is refused, with one line naming the file and the command that "
                  "makes it private; see *SECURITY*."),
@@ -338,10 +256,11 @@ const OptionSpec kOptions[] = {
         {},
         "Cache device requests after which an error counts half, rounded down to a multiple of 88; 0 (or "
         "anything below 88): errors never decay."),
-    mount_option("fsname", K::text, "NAME", "SOURCE", "the source shown in the mount table", apply_fsname,
-                 "The source shown in the mount table."),
+    mount_option("fsname", K::text, "NAME", "SOURCE", "the source shown in the mount table",
+                 MountFieldText<&MountOptions::fsname>::apply, "The source shown in the mount table."),
     mount_option("subtype", K::text, "NAME", "bcachefs-lite", "the type shown in the mount table, after fuse.",
-                 apply_subtype, "The type shown in the mount table, after the *fuse.* prefix."),
+                 MountFieldText<&MountOptions::subtype>::apply,
+                 "The type shown in the mount table, after the *fuse.* prefix."),
     kernel_flag("allow_other", "off", "let users other than the mounting one use the mount",
                 "Let users other than the one who mounted use the file system. Each of them may do through the mount "
                 "exactly what the backing directory lets them do; see *SECURITY*."),

@@ -8,7 +8,9 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <string_view>
 
 #include "bcachefs_lite/cache/tunables.h"
@@ -29,6 +31,33 @@ struct TunableText {
         return ok();
     }
     static std::string format(const Tunables& t) { return format_value(field(t)); }
+};
+
+template <typename T>
+inline constexpr bool kIsOptional = false;
+template <typename T>
+inline constexpr bool kIsOptional<std::optional<T>> = true;
+
+// MountFieldText<Field>: stores the text of a mount-only option into the
+// field of MountOptions it names, by the field's type as TunableText does
+// (an optional field takes the value), for options that need no check of
+// their own.
+template <auto Field>
+struct MountFieldText {
+    static Status apply(const OptionSpec& spec, MountOptions& o, std::string_view text) {
+        auto& field = o.*Field;
+        using T = std::remove_cvref_t<decltype(field)>;
+        if constexpr (kIsOptional<T>) {
+            typename T::value_type value{};
+            BCL_TRY(parse_value(spec, text, value));
+            field = std::move(value);
+        } else {
+            T value = field;
+            BCL_TRY(parse_value(spec, text, value));
+            field = std::move(value);
+        }
+        return ok();
+    }
 };
 
 // The row of the tunable at Path: an option at mount, and a knob of the

@@ -108,6 +108,38 @@ Status parse_value(const OptionSpec& spec, std::string_view text, PromotePolicy&
     return ok();
 }
 
+Status parse_value(const OptionSpec& spec, std::string_view text, double& out) {
+    auto v = parse_seconds_value(spec.name, text);
+    if (!v) return v.error();
+    out = v.value();
+    return ok();
+}
+
+Status parse_value(const OptionSpec& spec, std::string_view text, Replacement& out) {
+    auto policy = parse_replacement(text);
+    if (!policy) return invalid_choice(spec, text);
+    out = *policy;
+    return ok();
+}
+
+Status parse_value(const OptionSpec& spec, std::string_view text, IdentityOption& out) {
+    for (IdentityOption o : {IdentityOption::automatic, IdentityOption::inode, IdentityOption::path}) {
+        if (text == identity_option_name(o)) {
+            out = o;
+            return ok();
+        }
+    }
+    return invalid_choice(spec, text);
+}
+
+Status parse_value(const OptionSpec& spec, std::string_view text, std::string& out) {
+    if (text.empty())
+        return make_error(Errc::invalid,
+                          fmt::format("{}= needs a value: {}={}", spec.name, spec.name, spec.value_name));
+    out = text;
+    return ok();
+}
+
 std::string format_value(bool value) { return value ? "1" : "0"; }
 std::string format_value(unsigned value) { return std::to_string(value); }
 std::string format_value(std::uint64_t value) { return std::to_string(value); }

@@ -16,11 +16,11 @@
 
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/promotion_tunables.h"
+#include "bcachefs_lite/fs/mount_options.h"
 #include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/replacement.h"
 
 namespace bcl {
-
-struct OptionSpec;
 
 // "", "1", "true", "yes", "on" and "0", "false", "no", "off"; Errc::invalid
 // naming `name` otherwise.
@@ -30,7 +30,7 @@ Result<unsigned> parse_whole_value(std::string_view name, std::string_view text)
 // A decimal number of seconds, 0 or more; Errc::invalid naming `name`.
 Result<double> parse_seconds_value(std::string_view name, std::string_view text);
 
-// The text of one value of each type a tunable has, for the option `spec`
+// The text of one value of each type an option has, for the option `spec`
 // (its name and, for choices, its value_name "a|b|c" go into the error).
 // `out` is unchanged on an error.
 Status parse_value(const OptionSpec& spec, std::string_view text, bool& out);
@@ -39,6 +39,10 @@ Status parse_value(const OptionSpec& spec, std::string_view text, std::uint64_t&
 Status parse_value(const OptionSpec& spec, std::string_view text, std::chrono::seconds& out);  // whole seconds
 Status parse_value(const OptionSpec& spec, std::string_view text, CacheMode& out);
 Status parse_value(const OptionSpec& spec, std::string_view text, PromotePolicy& out);
+Status parse_value(const OptionSpec& spec, std::string_view text, double& out);  // seconds, 0 or more
+Status parse_value(const OptionSpec& spec, std::string_view text, Replacement& out);
+Status parse_value(const OptionSpec& spec, std::string_view text, IdentityOption& out);
+Status parse_value(const OptionSpec& spec, std::string_view text, std::string& out);  // not empty
 
 // Values as the knobs read back: decimal numbers, "1"/"0", names.
 std::string format_value(bool value);
