@@ -1,6 +1,6 @@
 // SequentialDetector and CongestionMeter (sequential.h). 128 streams and
 // 128 writers are scanned linearly: cheaper than keeping bcache's hash and
-// LRU list in order for so few.
+// LRU list in order for so few (the streams, pieces and all, take 31 KiB).
 #include "bcachefs_lite/cache/sequential.h"
 
 #include <fmt/format.h>
@@ -37,6 +37,22 @@ SequentialDetector::Writer& SequentialDetector::writer_locked(std::uint64_t id) 
     return *oldest;
 }
 
+SequentialDetector::Stream* SequentialDetector::continued_locked(std::uint64_t file_id, std::uint64_t offset,
+                                                                 std::uint64_t length, std::uint64_t limit,
+                                                                 SeqClock::time_point now) {
+    Stream* nearest = nullptr;
+    std::uint64_t nearest_distance = 0;
+    for (Stream& candidate : streams_) {
+        if (candidate.last_use == 0 || candidate.file_id != file_id || now >= candidate.expires) continue;
+        const std::optional<std::uint64_t> d = candidate.ground.distance(offset, length, limit);
+        if (d && (!nearest || *d < nearest_distance)) {
+            nearest = &candidate;
+            nearest_distance = *d;
+        }
+    }
+    return nearest;
+}
+
 bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length,
                                std::uint64_t writer, SeqClock::time_point now, std::uint64_t cutoff) {
     if (cutoff == 0) return false;
@@ -44,15 +60,12 @@ bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std:
     ++use_;
     Writer* w = writer != 0 ? &writer_locked(writer) : nullptr;
     if (w) w->last_use = use_;
-    Stream* s = nullptr;
-    for (Stream& candidate : streams_) {
-        if (candidate.last_use != 0 && candidate.file_id == file_id && candidate.end == offset &&
-            now < candidate.expires) {
-            s = &candidate;
-            break;
-        }
-    }
-    if (!s) {
+    // Offsets near the top of the range cannot overflow offset + length.
+    length = std::min(length, UINT64_MAX - offset);
+    Stream* s = continued_locked(file_id, offset, length, sequential_window(cutoff), now);
+    if (s) {
+        s->ground.add(offset, length);
+    } else {
         s = &*std::min_element(streams_.begin(), streams_.end(),
                                [](const Stream& a, const Stream& b) { return a.last_use < b.last_use; });
         // A new run: the writer's last one counts into its average.
@@ -61,15 +74,13 @@ bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std:
             w->run = 0;
         }
         s->file_id = file_id;
-        s->sequential = 0;
+        s->ground.start(offset, length);
     }
-    if (s->sequential + length > s->sequential) s->sequential += length;
-    s->end = offset + length;
     s->expires = now + kSequentialExpiry;
     s->last_use = use_;
-    std::uint64_t seen = s->sequential;
+    std::uint64_t seen = s->ground.run();
     if (w) {
-        w->run = s->sequential;
+        w->run = seen;
         seen = std::max(seen, w->average);
     }
     return seen >= cutoff;
@@ -78,7 +89,8 @@ bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std:
 std::uint64_t SequentialDetector::run_at(std::uint64_t file_id, std::uint64_t end, SeqClock::time_point now) const {
     std::lock_guard lk(mutex_);
     for (const Stream& s : streams_)
-        if (s.last_use != 0 && s.file_id == file_id && s.end == end && now < s.expires) return s.sequential;
+        if (s.last_use != 0 && s.file_id == file_id && s.ground.end() == end && now < s.expires)
+            return s.ground.run();
     return 0;
 }
 

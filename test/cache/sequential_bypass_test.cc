@@ -2,8 +2,13 @@
 // sequential_gate.cc): reads past sequential_cutoff are served, from the
 // cache where it holds them, but not inserted; writes past it go to the
 // backing file and drop the cached range in every mode; while the cache
-// device is slower than a congestion threshold, nothing new is inserted.
+// device is slower than a congestion threshold, nothing new is inserted. A
+// read whose requests come out of order inserts at most the cutoff and one
+// window.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "bcachefs_lite/device/faulty_device.h"
 #include "bcachefs_lite/device/mem_device.h"
@@ -69,6 +74,27 @@ TEST_F(SequentialBypassTest, ReadsPastTheCutoffAreServedFromTheBackingFileAndNot
     EXPECT_EQ(s.cache_hits, 3u);
     EXPECT_EQ(s.cache_bypass_misses, 58u);
     EXPECT_EQ(cached(f), 48 * kK);
+}
+
+TEST_F(SequentialBypassTest, ReadsOutOfOrderInsertAtMostTheCutoffAndOneWindow) {
+    // 256K cutoff: the window of 16K requests is 64K, four of them.
+    constexpr BypassTunables t{.sequential_cutoff = 256 * kK, .congested_read_threshold_us = 0,
+                               .congested_write_threshold_us = 0};
+    open_with(t);
+    const std::string data = random_bytes(rng_, 2048 * kK);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    // The requests in flight at once come in any order: shuffled in fours.
+    std::vector<std::uint64_t> offsets;
+    for (std::uint64_t off = 0; off < data.size(); off += kChunk) offsets.push_back(off);
+    for (std::size_t i = 0; i < offsets.size(); i += 4)
+        std::shuffle(offsets.begin() + i, offsets.begin() + i + 4, rng_);
+    for (std::uint64_t off : offsets) {
+        ASSERT_EQ(f.read(off, kChunk), data.substr(off, kChunk)) << off;
+        set_->run_background_until_idle();
+    }
+    EXPECT_LE(cached(f), t.sequential_cutoff + sequential_window(t.sequential_cutoff));
+    EXPECT_GE(set_->stats().bypassed, data.size() - t.sequential_cutoff - sequential_window(t.sequential_cutoff));
 }
 
 TEST_F(SequentialBypassTest, ABypassedReadStillServesWhatTheCacheHolds) {

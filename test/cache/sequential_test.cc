@@ -1,10 +1,19 @@
 // Sequential detection and congestion alone (sequential.h), driven with
-// explicit times: runs continue and break, expire after 5 s, the 128
-// streams are reused least recently used first, a writer's average of its
-// runs decides too, and a cutoff or threshold of 0 turns the check off.
+// explicit times: runs continue and break, also when their requests come
+// out of order (a sequential read in shuffled order inserts at most the
+// cutoff and one window, alone or beside another), random reads and hot
+// sets make no run, streams expire after 5 s, the 128 streams are reused
+// least recently used first, a writer's average of its runs decides too, and
+// a cutoff or threshold of 0 turns the check off.
 #include "bcachefs_lite/cache/sequential.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <random>
+#include <vector>
 
 namespace bcl::test {
 namespace {
@@ -13,6 +22,7 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 constexpr std::uint64_t kKi = 1024;
+constexpr std::uint64_t kMi = 1024 * kKi;
 constexpr std::uint64_t kRunCutoff = 64 * kKi;
 // Any point well after the clock's epoch.
 const SeqClock::time_point kT0 = SeqClock::time_point{} + std::chrono::hours(1);
@@ -26,12 +36,12 @@ TEST(SequentialDetector, ARunThatContinuesBypassesOnceItReachesTheCutoff) {
     EXPECT_TRUE(d.check(1, 64 * kKi, 4 * kKi, 0, kT0, kRunCutoff));
 }
 
-TEST(SequentialDetector, AJumpStartsANewRun) {
+TEST(SequentialDetector, AJumpPastTheWindowStartsANewRun) {
     SequentialDetector d;
     EXPECT_FALSE(d.check(1, 0, 60 * kKi, 0, kT0, kRunCutoff));
-    // Not where the run ended: a new run of its own size.
-    EXPECT_FALSE(d.check(1, 64 * kKi, 8 * kKi, 0, kT0, kRunCutoff));
-    EXPECT_EQ(d.run_at(1, 72 * kKi, kT0), 8 * kKi);
+    // Far from where the run ended: a new run of its own size.
+    EXPECT_FALSE(d.check(1, 64 * kMi, 8 * kKi, 0, kT0, kRunCutoff));
+    EXPECT_EQ(d.run_at(1, 64 * kMi + 8 * kKi, kT0), 8 * kKi);
     // The first run is still there and continues.
     EXPECT_TRUE(d.check(1, 60 * kKi, 4 * kKi, 0, kT0, kRunCutoff));
     // Another file at the same offset is another stream.
@@ -41,7 +51,186 @@ TEST(SequentialDetector, AJumpStartsANewRun) {
 TEST(SequentialDetector, OneLargeIoIsARunOfItsOwn) {
     SequentialDetector d;
     EXPECT_TRUE(d.check(1, 0, kRunCutoff, 0, kT0, kRunCutoff));
-    EXPECT_FALSE(d.check(1, kRunCutoff * 4, kRunCutoff - 1, 0, kT0, kRunCutoff));
+    EXPECT_FALSE(d.check(1, 64 * kMi, kRunCutoff - 1, 0, kT0, kRunCutoff));
+}
+
+TEST(SequentialDetector, RequestsOutOfOrderWithinTheWindowContinueTheRun) {
+    SequentialDetector d;
+    // As readahead reaches the worker threads: 128K, 0, 384K, 256K.
+    EXPECT_FALSE(d.check(1, 128 * kKi, 128 * kKi, 0, kT0, 1 * kMi));
+    EXPECT_FALSE(d.check(1, 0, 128 * kKi, 0, kT0, 1 * kMi));
+    EXPECT_EQ(d.run_at(1, 256 * kKi, kT0), 256 * kKi);
+    EXPECT_FALSE(d.check(1, 384 * kKi, 128 * kKi, 0, kT0, 1 * kMi));
+    EXPECT_EQ(d.run_at(1, 256 * kKi, kT0), 256 * kKi) << "384K waits for 256K";
+    EXPECT_FALSE(d.check(1, 256 * kKi, 128 * kKi, 0, kT0, 1 * kMi));
+    EXPECT_EQ(d.run_at(1, 512 * kKi, kT0), 512 * kKi);
+    // Read again, a request adds nothing.
+    EXPECT_FALSE(d.check(1, 128 * kKi, 128 * kKi, 0, kT0, 1 * kMi));
+    EXPECT_EQ(d.run_at(1, 512 * kKi, kT0), 512 * kKi);
+    for (std::uint64_t off = 512 * kKi; off < 896 * kKi; off += 128 * kKi)
+        EXPECT_FALSE(d.check(1, off, 128 * kKi, 0, kT0, 1 * kMi)) << off;
+    EXPECT_TRUE(d.check(1, 896 * kKi, 128 * kKi, 0, kT0, 1 * kMi)) << "1M read, in whatever order";
+}
+
+struct Request {
+    std::uint64_t file = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    std::uint64_t writer = 0;  // the file handle's
+};
+
+// A read of `size` bytes of `file` in `request`-byte requests, shuffled
+// within consecutive groups of `group` with a seeded generator: the order in
+// which worker threads may take up the requests a reader has in flight.
+std::vector<Request> shuffled_read(std::uint64_t file, std::uint64_t size, std::uint64_t request, std::size_t group,
+                                   std::uint64_t seed) {
+    std::vector<Request> out;
+    for (std::uint64_t off = 0; off < size; off += request)
+        out.push_back({file, off, std::min(request, size - off), file});
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = 0; i < out.size(); i += group)
+        std::shuffle(out.begin() + i, out.begin() + std::min(i + group, out.size()), rng);
+    return out;
+}
+
+// The same read with each request moved back by up to `spread` - 1 places:
+// ordered by its index plus a seeded random 0 .. spread - 1.
+std::vector<Request> jittered_read(std::uint64_t file, std::uint64_t size, std::uint64_t request, std::uint64_t spread,
+                                   std::uint64_t seed) {
+    std::vector<Request> in = shuffled_read(file, size, request, 1, seed);
+    std::vector<std::uint64_t> key(in.size());
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = 0; i < in.size(); ++i) key[i] = i + rng() % spread;
+    std::vector<std::size_t> order(in.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key[a] < key[b]; });
+    std::vector<Request> out;
+    for (std::size_t i : order) out.push_back(in[i]);
+    return out;
+}
+
+// Two reads taken up together, each next request from either at random.
+std::vector<Request> interleaved(const std::vector<Request>& a, const std::vector<Request>& b, std::uint64_t seed) {
+    std::vector<Request> out;
+    std::mt19937_64 rng(seed);
+    std::size_t i = 0, j = 0;
+    while (i < a.size() || j < b.size()) out.push_back(j == b.size() || (i < a.size() && rng() % 2) ? a[i++] : b[j++]);
+    return out;
+}
+
+// The bytes of each file that would be inserted: those of requests that do
+// not bypass.
+std::map<std::uint64_t, std::uint64_t> inserted(const std::vector<Request>& requests, std::uint64_t cutoff) {
+    SequentialDetector d;
+    std::map<std::uint64_t, std::uint64_t> bytes;
+    for (const Request& r : requests)
+        if (!d.check(r.file, r.offset, r.length, r.writer, kT0, cutoff)) bytes[r.file] += r.length;
+    return bytes;
+}
+
+constexpr std::uint64_t kFileSize = 64 * kMi;
+constexpr std::uint64_t kReadahead = 128 * kKi;
+
+TEST(SequentialDetector, AReorderedSequentialReadInsertsAtMostTheCutoffAndOneWindow) {
+    const std::uint64_t cutoff = 4 * kMi;
+    const std::uint64_t bound = cutoff + sequential_window(cutoff);
+    ASSERT_EQ(sequential_window(cutoff), 1 * kMi);
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+        for (std::size_t group : {1, 2, 4, 8}) {
+            const std::uint64_t got = inserted(shuffled_read(1, kFileSize, kReadahead, group, seed), cutoff)[1];
+            EXPECT_LE(got, bound) << "groups of " << group << ", seed " << seed;
+            EXPECT_GE(got, cutoff - kReadahead) << "groups of " << group << ", seed " << seed;
+        }
+        for (std::uint64_t spread : {2, 4, 8})
+            EXPECT_LE(inserted(jittered_read(1, kFileSize, kReadahead, spread, seed), cutoff)[1], bound)
+                << "moved by up to " << spread - 1 << ", seed " << seed;
+    }
+}
+
+TEST(SequentialDetector, AWindowOfTwoMiBTakesSixteenReadaheadRequestsShuffled) {
+    // 2 MiB is the window from a cutoff of 8 MiB on.
+    const std::uint64_t cutoff = 8 * kMi;
+    ASSERT_EQ(sequential_window(cutoff), kSequentialWindow);
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+        EXPECT_LE(inserted(shuffled_read(1, kFileSize, kReadahead, 16, seed), cutoff)[1], cutoff + kSequentialWindow)
+            << seed;
+        EXPECT_LE(inserted(jittered_read(1, kFileSize, kReadahead, 16, seed), cutoff)[1], cutoff + kSequentialWindow)
+            << seed;
+    }
+}
+
+TEST(SequentialDetector, TwoRequestsOfOneMiBSwappedStayInTheRun) {
+    // The largest requests the FUSE layer takes: the window is two of them.
+    const std::uint64_t cutoff = 4 * kMi;
+    for (std::uint64_t seed = 1; seed <= 10; ++seed)
+        EXPECT_LE(inserted(shuffled_read(1, kFileSize, 1 * kMi, 2, seed), cutoff)[1], cutoff + kSequentialWindow)
+            << seed;
+}
+
+TEST(SequentialDetector, TwoFilesReadAtOnceAreTwoRuns) {
+    const std::uint64_t cutoff = 4 * kMi;
+    const std::uint64_t bound = cutoff + sequential_window(cutoff);
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+        auto bytes = inserted(interleaved(shuffled_read(1, kFileSize, kReadahead, 8, seed),
+                                          jittered_read(2, kFileSize, kReadahead, 8, seed + 100), seed),
+                              cutoff);
+        EXPECT_LE(bytes[1], bound) << seed;
+        EXPECT_LE(bytes[2], bound) << seed;
+    }
+}
+
+TEST(SequentialDetector, TwoReadersOfOneFileAreTwoRuns) {
+    // The second reader starts when the first is 16 MiB in, through its own
+    // file handle (writer).
+    const std::uint64_t cutoff = 4 * kMi;
+    const std::vector<Request> first = shuffled_read(1, kFileSize, kReadahead, 4, 7);
+    std::vector<Request> second = shuffled_read(1, kFileSize, kReadahead, 4, 8);
+    for (Request& r : second) r.writer = 2;
+    const auto lead = static_cast<std::ptrdiff_t>(16 * kMi / kReadahead);
+    std::vector<Request> all(first.begin(), first.begin() + lead);
+    const std::vector<Request> rest(first.begin() + lead, first.end());
+    for (const Request& r : interleaved(rest, second, 9)) all.push_back(r);
+    // Each reader's requests that do not bypass, by writer: the second one
+    // reads again what the first read, but makes a run of its own.
+    SequentialDetector d;
+    std::map<std::uint64_t, std::uint64_t> bytes;
+    for (const Request& r : all)
+        if (!d.check(r.file, r.offset, r.length, r.writer, kT0, cutoff)) bytes[r.writer] += r.length;
+    EXPECT_LE(bytes[1], cutoff + sequential_window(cutoff));
+    EXPECT_LE(bytes[2], cutoff + sequential_window(cutoff));
+}
+
+// Requests of `length` at `count` offsets from `pick`, and how many bypass.
+template <typename Pick>
+std::uint64_t bypassed(std::uint64_t count, std::uint64_t length, std::uint64_t cutoff, Pick pick) {
+    SequentialDetector d;
+    std::uint64_t n = 0;
+    for (std::uint64_t i = 0; i < count; ++i) n += d.check(1, pick(i), length, 1, kT0, cutoff);
+    return n;
+}
+
+TEST(SequentialDetector, RandomReadsMakeNoRun) {
+    std::mt19937_64 rng(5);
+    // 4K reads anywhere in a 1 GiB file.
+    for (std::uint64_t cutoff : {64 * kKi, 1 * kMi, 4 * kMi})
+        EXPECT_EQ(bypassed(100000, 4 * kKi, cutoff, [&](std::uint64_t) { return rng() % (256 * kKi) * 4 * kKi; }), 0u)
+            << cutoff;
+    // Each block of a 16 MiB file once, in random order: all near each other.
+    std::vector<std::uint64_t> blocks(4096);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+    for (std::uint64_t cutoff : {1 * kMi, 4 * kMi})
+        EXPECT_EQ(bypassed(blocks.size(), 4 * kKi, cutoff, [&](std::uint64_t i) { return blocks[i] * 4 * kKi; }), 0u)
+            << cutoff;
+}
+
+TEST(SequentialDetector, AHotSetReadOverAndOverMakesNoRun) {
+    std::mt19937_64 rng(6);
+    // 4K reads of a 4 MiB hot set, so every gap fills again and again.
+    EXPECT_EQ(bypassed(100000, 4 * kKi, 1 * kMi, [&](std::uint64_t) { return rng() % 1024 * 4 * kKi; }), 0u);
+    EXPECT_EQ(bypassed(100000, 4 * kKi, 4 * kMi, [&](std::uint64_t) { return rng() % 4096 * 4 * kKi; }), 0u);
+    // 64K reads of a 64 MiB one.
+    EXPECT_EQ(bypassed(100000, 64 * kKi, 4 * kMi, [&](std::uint64_t) { return rng() % 1024 * 64 * kKi; }), 0u);
 }
 
 TEST(SequentialDetector, AStreamExpiresFiveSecondsAfterItsLastIo) {

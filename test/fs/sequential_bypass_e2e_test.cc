@@ -6,7 +6,10 @@
 // values and EPERM to anyone but root.
 //
 // Requests are O_DIRECT and of 128 KiB at most, so the daemon sees them one
-// at a time and in order, as the kernel does not split or reorder them.
+// at a time and in order, as the kernel does not split or reorder them; but
+// one test reads through the page cache as dd does, so that readahead's
+// requests come out of order, and a 64 MiB read must still insert at most
+// the cutoff and one window.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <random>
 
+#include "bcachefs_lite/cache/sequential_stream.h"
 #include "cache_e2e.h"
 
 namespace bcl::test {
@@ -85,6 +89,44 @@ TEST_F(SequentialBypassE2eTest, ALargeSequentialReadIsServedWithoutFillingTheCac
     ::close(fd);
     EXPECT_EQ(cached_bytes(m("small")), small.size());
     EXPECT_EQ(stats()["bypassed"], s["bypassed"]) << "random reads never bypass";
+}
+
+// A 64 MiB file read through the page cache in 1 MiB read(2)s, as
+// `dd bs=1M` reads: the kernel's readahead keeps several requests in flight
+// and the daemon's worker threads take them up in any order (two swapped
+// now and then, on a machine of two cores), and the run must survive that.
+// The cache holds all of the file, so only bypass keeps it out. Whatever the
+// order, at most the cutoff and one window (sequential_stream.h) go in.
+class ReorderedReadaheadE2eTest : public CacheMountTest {
+protected:
+    MountSpec mount_spec() const override {
+        MountSpec spec = CacheMountTest::mount_spec();
+        spec.cache_size = "128M";
+        spec.options += ",sequential_cutoff=4M,congested_read_threshold_us=0,congested_write_threshold_us=0";
+        return spec;
+    }
+};
+
+TEST_F(ReorderedReadaheadE2eTest, ADdOfSixtyFourMiBInsertsAtMostTheCutoffAndOneWindow) {
+    constexpr std::uint64_t kCutoff4M = 4 << 20;
+    std::mt19937_64 rng(14);
+    const std::string big = random_bytes(rng, 64 << 20);
+    put_backing("big", big);
+    int fd = ::open(m("big").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    std::string buf(1 << 20, '\0');
+    std::size_t done = 0;
+    for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0; done += static_cast<std::size_t>(n))
+        ASSERT_TRUE(std::memcmp(buf.data(), big.data() + done, static_cast<std::size_t>(n)) == 0) << "at " << done;
+    ::close(fd);
+    ASSERT_EQ(done, big.size());
+    const std::uint64_t cached = cached_bytes(m("big")).value_or(UINT64_MAX);
+    const Stats s = stats();
+    ASSERT_TRUE(s.ok()) << s.error();
+    // The window: 1 MiB for requests of up to 512K (readahead's are 128K),
+    // two requests above that, never more than kSequentialWindow.
+    EXPECT_LE(cached, kCutoff4M + kSequentialWindow) << s.text();
+    EXPECT_GE(s["bypassed"], big.size() - kCutoff4M - kSequentialWindow) << s.text();
 }
 
 TEST_F(SequentialBypassE2eTest, RootTurnsBypassOffWithACutoffOfZero) {

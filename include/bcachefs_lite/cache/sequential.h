@@ -3,12 +3,16 @@
 // the cache.
 //
 // SequentialDetector remembers the kSequentialStreams most recent I/O
-// streams, each keyed by (file id, byte offset where its last I/O ended),
-// with the bytes its run has covered so far and when it expires
-// (kSequentialExpiry after its last I/O). An I/O that starts where a live
-// stream ended continues that run; any other takes the least recently used
-// stream and starts a new run at zero. The I/O's own bytes are added to the
-// run either way.
+// streams of files, each with the ground it has covered (its run and the
+// pieces read out of order near it, sequential_stream.h) and when it
+// expires (kSequentialExpiry after its last I/O). An I/O that lands within
+// a live stream's window of its run's end continues that stream (the
+// nearest, when several could), and the run grows by the new ground it
+// covers; any other takes the least recently used stream and starts a new
+// run of its own bytes. bcache continues a run only at its exact end; here
+// the requests of one sequential reader come out of order (readahead in
+// flight, several FUSE worker threads), and a run that restarted at every
+// such swap would never reach the cutoff.
 //
 // bcache keeps, per task, a decaying average of the runs the task has made
 // (an EWMA of weight 8, updated with the task's last run each time the task
@@ -22,7 +26,7 @@
 // kSequentialWriters entries; the least recently seen one is forgotten when
 // a new writer comes. Writer 0 means "no writer": the run alone decides.
 //
-// An I/O bypasses when max(its run, its writer's average) >=
+// An I/O bypasses when max(its stream's run, its writer's average) >=
 // sequential_cutoff; a cutoff of 0 turns bypass off (and nothing is
 // recorded, as bcache skips the bookkeeping).
 //
@@ -47,6 +51,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "bcachefs_lite/cache/sequential_stream.h"
 #include "bcachefs_lite/util/error.h"
 
 namespace bcl {
@@ -86,16 +91,15 @@ public:
     bool check(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t writer,
                SeqClock::time_point now, std::uint64_t cutoff);
 
-    // For tests: the run of the stream that ends at (file_id, end) and is
-    // live at `now`, 0 when none; a writer's average, 0 when unknown.
+    // For tests: the run of the stream whose run ends at (file_id, end) and
+    // is live at `now`, 0 when none; a writer's average, 0 when unknown.
     std::uint64_t run_at(std::uint64_t file_id, std::uint64_t end, SeqClock::time_point now) const;
     std::uint64_t writer_average(std::uint64_t writer) const;
 
 private:
     struct Stream {
         std::uint64_t file_id = 0;
-        std::uint64_t end = 0;
-        std::uint64_t sequential = 0;   // bytes of the run
+        SequentialStream ground;
         SeqClock::time_point expires{};  // epoch: never used
         std::uint64_t last_use = 0;      // of use_, for the LRU
     };
@@ -107,6 +111,10 @@ private:
     };
 
     Writer& writer_locked(std::uint64_t id);
+    // The live stream of file_id that [offset, offset + length) continues,
+    // nearest first; nullptr when none.
+    Stream* continued_locked(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length,
+                             std::uint64_t limit, SeqClock::time_point now);
 
     mutable std::mutex mutex_;
     std::uint64_t use_ = 0;  // ticks on every I/O

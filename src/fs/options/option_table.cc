@@ -218,7 +218,9 @@ const OptionSpec kOptions[] = {
         {},
         "I/O that continues a sequential run of this many bytes skips the cache: reads are served (from the "
         "cache where it holds the data) but not inserted, writes go to {SOURCE} and drop the range from the "
-        "cache, in every mode; 0: never. Below 4G; size suffixes as for *cache_size*."),
+        "cache, in every mode; 0: never. A run's requests may arrive out of order within a window (a quarter "
+        "of the cutoff, at most 2M; see *CACHING*), and a sequential read inserts at most the cutoff plus that "
+        "window. Below 4G; size suffixes as for *cache_size*."),
     tunable_option<&Tunables::bypass, &BypassTunables::congested_read_threshold_us>(
         "congested_read_threshold_us", K::number, "MICROSECONDS", "2000",
         "while cache device reads take longer than this on average, nothing new is inserted; 0: never", {},
