@@ -17,8 +17,10 @@
 //      closed cleanly (a last GC pass, whose marks it saves).
 //   4. Measured: opening the CacheSet again until the first read of the
 //      probe is served from the cache (the mount, as a user waits for it);
-//      RSS after it; one GC mark pass over every extent (run_gc) and RSS
-//      after it; the allocator's memory per bucket; the latency of the
+//      RSS after it; GC mark passes over every extent (run_gc), each
+//      followed by the index walk alone, in BCL_SCALE_GC_ROUNDS rounds (the
+//      median of each is reported), and RSS after them; the allocator's
+//      memory per bucket; the latency of the
 //      index lookup a hit makes (Index::lookup of one 4 KiB block), p50 and
 //      p99 over random blocks, against the same lookups in an index that
 //      holds only a probe and F extents, both opened read-only, in
@@ -34,10 +36,14 @@
 //   close_ms             the clean close of step 3
 //   rss_mount_mib        VmRSS after the mount
 //   rss_gc_mib           VmRSS after the GC pass
-//   peak_mib             VmHWM over mount and GC pass
-//   gc_mark_s            seconds of the GC pass
+//   peak_mib             VmHWM over mount and GC passes
+//   gc_mark_s            seconds of a GC pass (the median round)
 //   gc_mark_extents_per_s
-//   walk_extents_per_s   the index walk alone (Index::for_each_extent)
+//   walk_extents_per_s   the index walk alone (Index::for_each_extent, one
+//                        thread), the median round
+//   gc_threads           threads a GC pass walks the index with
+//   load_avg             the 1-minute load average after the last round: on
+//                        a shared machine, what the rates competed with
 //   alloc_bytes_per_bucket   the allocator's memory over its buckets
 //   lookup_p50_us, lookup_p99_us              at N extents
 //   empty_lookup_p50_us, empty_lookup_p99_us  in the small index
@@ -49,6 +55,7 @@
 //   BCL_SCALE_EXTENTS  extents to add (default 10000000)
 //   BCL_SCALE_FILES    files they spread over (default 100000)
 //   BCL_SCALE_LOOKUPS  lookups timed in each index (default 100000)
+//   BCL_SCALE_GC_ROUNDS  rounds of a GC pass and a walk (default 3)
 //   BCL_SCALE_DIR      where the temporary directory goes
 //
 // SIGINT, SIGTERM and SIGHUP stop the run between two batches; the
@@ -95,6 +102,7 @@ struct Config {
     std::uint64_t extents = 10000000;
     std::uint64_t files = 100000;
     std::uint64_t lookups = 100000;
+    std::uint64_t gc_rounds = 3;
     std::string base_dir;
 };
 
@@ -109,6 +117,9 @@ Result<Config> config_from_env() {
     c.extents = extents.value();
     c.files = std::min(files.value(), c.extents);
     c.lookups = lookups.value();
+    auto rounds = env_number("BCL_SCALE_GC_ROUNDS", c.gc_rounds);
+    if (!rounds) return rounds.error();
+    c.gc_rounds = std::max<std::uint64_t>(rounds.value(), 1);
     for (const char* name : {"BCL_SCALE_DIR", "TMPDIR"}) {
         const char* v = std::getenv(name);
         if (v != nullptr && *v != '\0') {
@@ -273,6 +284,8 @@ struct Figures {
     std::uint64_t extents = 0;
     double fill_s = 0, open_ms = 0, mount_ms = 0, walk_mount_ms = 0, close_ms = 0, gc_s = 0;
     double walk_s = 0;
+    unsigned gc_threads = 0;
+    double load_avg = 0;
     bool from_snapshot = false;
     Rss mount, gc;
     double bytes_per_bucket = 0;
@@ -282,6 +295,43 @@ struct Figures {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double load_average() {
+    double load = 0;
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+        std::fclose(f);
+    }
+    return load;
+}
+
+// GC passes, each followed by the walk alone, alternated so that whatever
+// else the machine does falls on both alike; the medians.
+Status time_gc(CacheSet& set, const Config& c, Figures& out) {
+    std::vector<double> gc_s, walk_s;
+    for (std::uint64_t r = 0; r < c.gc_rounds; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        BCL_TRY(set.run_gc());
+        gc_s.push_back(seconds_since(t0));
+        std::uint64_t extents = 0;
+        t0 = std::chrono::steady_clock::now();
+        BCL_TRY(set.index().for_each_extent([&](const Extent&) {
+            ++extents;
+            return true;
+        }));
+        walk_s.push_back(seconds_since(t0));
+        out.extents = extents;
+    }
+    out.gc_s = median(gc_s);
+    out.walk_s = median(walk_s);
+    out.load_avg = load_average();
+    return ok();
 }
 
 // Builds the small index: the probe's, and `files` extents (one a file).
@@ -364,21 +414,11 @@ Status run(const Config& c, const StopSignals& stop, Figures& out) {
     out.mount = rss.value();
 
     BCL_TRY(stop.check());
-    t0 = std::chrono::steady_clock::now();
-    BCL_TRY(set->run_gc());
-    out.gc_s = seconds_since(t0);
+    BCL_TRY(time_gc(*set, c, out));
+    out.gc_threads = set->gc_threads();
     rss = read_rss();
     if (!rss) return rss.error();
     out.gc = rss.value();
-    // The walk alone: the ceiling of the mark rate.
-    std::uint64_t extents = 0;
-    t0 = std::chrono::steady_clock::now();
-    BCL_TRY(set->index().for_each_extent([&](const Extent&) {
-        ++extents;
-        return true;
-    }));
-    out.walk_s = seconds_since(t0);
-    out.extents = extents;
     const CacheAllocator& alloc = set->alloc().device(0);
     out.bytes_per_bucket =
         static_cast<double>(alloc.memory_bytes()) / static_cast<double>(alloc.geometry().nbuckets);
@@ -410,7 +450,8 @@ void report(const Figures& f) {
     row("allocator memory per bucket", f.bytes_per_bucket, "bytes", "<=", kTargetBytesPerBucket);
     row("GC mark rate", f.gc_s > 0 ? static_cast<double>(f.extents) / f.gc_s : 0, "extents/s", ">=",
         kTargetGcExtentsPerS);
-    std::printf("  %-34s %12.2f extents/s (the index walk alone)\n", "", f.walk_s > 0 ? f.extents / f.walk_s : 0);
+    std::printf("  %-34s %12.2f extents/s (the index walk alone, one thread; the pass used %u; load %.2f)\n", "",
+                f.walk_s > 0 ? f.extents / f.walk_s : 0, f.gc_threads, f.load_avg);
     row("lookup p99, full over small index", f.full.p99_us / f.empty.p99_us, "x", "<=", kTargetLookupRatio);
 }
 
@@ -437,6 +478,8 @@ void scale(benchmark::State& state, const Config& c, const StopSignals& stop, bo
     state.counters["gc_mark_s"] = f.gc_s;
     state.counters["gc_mark_extents_per_s"] = f.gc_s > 0 ? static_cast<double>(f.extents) / f.gc_s : 0;
     state.counters["walk_extents_per_s"] = f.walk_s > 0 ? static_cast<double>(f.extents) / f.walk_s : 0;
+    state.counters["gc_threads"] = f.gc_threads;
+    state.counters["load_avg"] = f.load_avg;
     state.counters["alloc_bytes_per_bucket"] = f.bytes_per_bucket;
     state.counters["lookup_p50_us"] = f.full.p50_us;
     state.counters["lookup_p99_us"] = f.full.p99_us;

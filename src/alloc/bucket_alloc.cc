@@ -115,6 +115,15 @@ Status CacheAllocator::gc_mark(std::uint64_t bucket, std::uint8_t gen, GcMark ma
     return ok();
 }
 
+void CacheAllocator::gc_mark_many(std::span<GcPtrMark> ptrs) {
+    std::lock_guard lk(bucket_lock_);
+    for (GcPtrMark& p : ptrs) {
+        p.counted = p.bucket < geometry_.nbuckets && table_[p.bucket].gen == p.gen;
+        if (p.counted) table_.gc_mark(p.bucket, p.mark, p.sectors);
+        p.readable = p.bucket < geometry_.nbuckets && table_.serves(p.bucket, p.gen);
+    }
+}
+
 Status CacheAllocator::set_last_gc(std::uint64_t bucket, std::uint8_t gen) {
     BCL_TRY(check_bucket(bucket));
     std::lock_guard lk(bucket_lock_);

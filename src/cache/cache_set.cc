@@ -47,6 +47,7 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
     : log_(log),
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
+      gc_threads_(options.gc_threads),
       hooks_(std::move(options.hooks)),
       sequential_(std::make_unique<SequentialDetector>()),
       congestion_(std::make_unique<CongestionMeter>()),
@@ -237,8 +238,11 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     promotion_ = std::make_unique<PromotionPolicy>(options.tunables.promotion,
                                                    miss_table_slots(capacity_bytes_ / block_size_));
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
-    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, gc_batch_,
-                                  [this](const Extent& e) { return dirty_data_intact(e); });
+    GcOptions gc_options;
+    gc_options.batch = gc_batch_;
+    gc_options.threads = gc_threads_;
+    gc_options.verify_dirty = [this](const Extent& e) { return dirty_data_intact(e); };
+    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, std::move(gc_options));
     moving_gc_ = std::make_unique<MovingGcRound>();
 
     // The first GC pass makes the allocator's marks valid; after a clean
@@ -555,6 +559,8 @@ void CacheSet::gc_kick() {
             boost::asio::post(background_->strand(), [this] { gc_kick(); });
     }
 }
+
+unsigned CacheSet::gc_threads() const { return gc_->threads(); }
 
 Status CacheSet::run_gc() {
     if (background_->manual() || !background_->running()) {

@@ -78,6 +78,48 @@ TEST_F(BucketAlloc, PinChecksGenAndKeepsBucketFromInvalidation) {
     EXPECT_EQ(a_->bucket(2).pin, 0);
 }
 
+// gc_mark_many answers as gc_mark and ptr_stale do, one pointer after the
+// other: marks add up (the larger mark, sectors capped at the bucket's),
+// a wrong gen or a bucket out of range is not counted, and the old gen of a
+// bucket waiting for reuse is not counted but still read.
+TEST_F(BucketAlloc, MarkingManyPointersAnswersAsMarkingEachOne) {
+    make();
+    start_and_refill();
+    const std::uint64_t waiting = a_->freelist(Reserve::none).front();
+    const std::uint8_t old_gen = a_->bucket(waiting).read_gen;
+    ASSERT_NE(old_gen, a_->bucket(waiting).gen);
+    std::vector<std::uint64_t> idle;  // buckets no freelist holds
+    for (std::uint64_t b = 2; b < 64 && idle.size() < 3; ++b)
+        if (a_->bucket(b).pin == 0) idle.push_back(b);
+    ASSERT_EQ(idle.size(), 3u);
+    const std::uint64_t x = idle[0], y = idle[1], z = idle[2];
+    const std::uint8_t gx = a_->bucket(x).gen, gy = a_->bucket(y).gen, gz = a_->bucket(z).gen;
+    a_->gc_start();
+    std::vector<CacheAllocator::GcPtrMark> ptrs = {
+        {x, gx, GcMark::reclaimable, 4},
+        {x, gx, GcMark::dirty, 8},
+        {x, gx, GcMark::reclaimable, 8},
+        {y, gy, GcMark::pinned, 2},
+        {z, static_cast<std::uint8_t>(gz + 1), GcMark::dirty, 8},
+        {64, 0, GcMark::dirty, 8},
+        {waiting, old_gen, GcMark::reclaimable, 8},
+    };
+    a_->gc_mark_many(ptrs);
+    a_->gc_finish();
+    const bool counted[] = {true, true, true, true, false, false, false};
+    const bool readable[] = {true, true, true, true, false, false, true};
+    for (std::size_t i = 0; i < ptrs.size(); ++i) {
+        EXPECT_EQ(ptrs[i].counted, counted[i]) << i;
+        EXPECT_EQ(ptrs[i].readable, readable[i]) << i;
+        EXPECT_EQ(ptrs[i].readable, !a_->ptr_stale(ptrs[i].bucket, ptrs[i].gen)) << i;
+    }
+    EXPECT_EQ(a_->bucket(x).mark, GcMark::dirty);
+    EXPECT_EQ(a_->bucket(x).sectors_used, 16) << "capped at the bucket's 16 sectors";
+    EXPECT_EQ(a_->bucket(y).mark, GcMark::pinned);
+    EXPECT_EQ(a_->bucket(y).sectors_used, 2);
+    EXPECT_EQ(a_->bucket(z).mark, GcMark::unused);
+}
+
 TEST_F(BucketAlloc, HitRaisesPrio) {
     make();
     std::vector<BucketGenPrio> persisted{{9, 3, 100}, {10, 3, 200}};

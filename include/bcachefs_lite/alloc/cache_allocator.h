@@ -189,6 +189,20 @@ public:
     // that includes the old gen of a bucket waiting for reuse, which
     // ptr_stale() may still serve. Errc::invalid for a bucket out of range.
     Status gc_mark(std::uint64_t bucket, std::uint8_t gen, GcMark mark, std::uint32_t sectors);
+    // One pointer for gc_mark_many(): what gc_mark() takes, and what it and
+    // ptr_stale() answered.
+    struct GcPtrMark {
+        std::uint64_t bucket = 0;
+        std::uint8_t gen = 0;
+        GcMark mark = GcMark::unused;
+        std::uint32_t sectors = 0;
+        bool counted = false;   // out: gc_mark() succeeded
+        bool readable = false;  // out: !ptr_stale()
+    };
+    // gc_mark() and ptr_stale() for each of `ptrs`, under one lock: a pass
+    // with several threads marking at once would otherwise pass the lock
+    // to and fro for every pointer. The same answers as the single calls.
+    void gc_mark_many(std::span<GcPtrMark> ptrs);
     // For a GC that knows the oldest gen still referenced in the index.
     Status set_last_gc(std::uint64_t bucket, std::uint8_t gen);
     // GC done: marks valid, need_gc recomputed, invalidate_needs_gc cleared,

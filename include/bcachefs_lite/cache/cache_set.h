@@ -79,7 +79,9 @@
 // file at a rate set as bcache sets it; a flush does it at full speed.
 //
 // GC (gc.cc): a mark pass streams every extent in bounded steps on the
-// strand; stale extents are deleted with delete-if-unchanged. A pass is
+// strand, reading the index as it was when the pass started, cut into key
+// ranges that gc_threads threads walk at once within each step; stale
+// extents are deleted with delete-if-unchanged. A pass is
 // asked for (request_gc(), at most one queued) by the GC timer, by the
 // allocator when it finds nothing to invalidate (if anything changed since
 // the last pass), and, as bcache's sectors_to_gc does, once a sixteenth of
@@ -284,6 +286,10 @@ struct CacheSetOptions {
     std::chrono::milliseconds gc_interval{60000};
     // Extents one GC step handles before yielding the strand. Default: 4096.
     std::size_t gc_batch = 4096;
+    // Threads that walk the index at once in a GC pass or step, each its
+    // own range of keys (gc.h); 0: one per hardware thread, at least 2.
+    // Default: 0.
+    unsigned gc_threads = 0;
     // The mode and the tunables at open: set_tunables() and the setters of
     // each group change them later. Default: Tunables{} (writethrough,
     // bcache's defaults).
@@ -538,6 +544,8 @@ public:
     bool opened_from_gc_snapshot() const { return opened_from_gc_snapshot_; }
     // Whether the index's clean flag was set when this set was opened.
     bool opened_clean() const { return opened_clean_; }
+    // Threads a GC pass walks the index with (CacheSetOptions::gc_threads).
+    unsigned gc_threads() const;
 
 private:
     struct ReadState;
@@ -799,6 +807,7 @@ private:
     Logger& log_;
     const std::chrono::milliseconds gc_interval_;
     const std::size_t gc_batch_;
+    const unsigned gc_threads_;
     CacheTestHooks hooks_;
     std::string index_dir_;
     bool opened_from_gc_snapshot_ = false;

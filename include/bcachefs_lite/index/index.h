@@ -33,6 +33,7 @@
 #include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/extent_cursor.h"
 #include "bcachefs_lite/index/extent_format.h"
+#include "bcachefs_lite/index/extent_scan.h"
 #include "bcachefs_lite/index/file_format.h"
 #include "bcachefs_lite/index/index_batch.h"
 #include "bcachefs_lite/index/index_format.h"
@@ -156,6 +157,18 @@ public:
                                        std::uint64_t end) const;
     // A cursor over all extents from key `from` on (extent_cursor.h).
     std::unique_ptr<ExtentCursor> scan_extents(const ExtentKey& from = {}) const;
+    // The same over [from, options.end), read as `options` says
+    // (extent_scan.h).
+    std::unique_ptr<ExtentCursor> scan_extents(const ExtentKey& from, const ExtentScanOptions& options) const;
+    // The index as it is now, for cursors that must all see one moment.
+    std::unique_ptr<IndexSnapshot> take_snapshot() const;
+    // Up to n - 1 keys, strictly increasing, that cut the extents into
+    // ranges [{}, k0), [k0, k1) ... [k_last, end) holding about the same
+    // bytes on disk, estimated from the table files' key ranges and sizes
+    // (extents still in memtables are not weighed; an index with no table
+    // file yet gets none). The ranges cover every key whatever the split:
+    // only how even they are depends on it.
+    std::vector<ExtentKey> split_extents(unsigned n) const;
     // Calls visit for every extent in key order until it returns false.
     // Stops with Errc::corrupt at an entry that does not decode.
     Status for_each_extent(const std::function<bool(const Extent&)>& visit) const;
