@@ -47,8 +47,8 @@ public:
         AllocatorOptions opts;
         opts.replacement = Replacement::fifo;
         opts.wake_gc = [this] { gc_wanted_ = true; };
-        allocator_ = std::move(CacheAllocator::create(0, Geometry{1u << 20, 1, 1024, 8}, store_,
-                                                      io_.get_executor(), std::move(opts)))
+        allocator_ = std::move(CacheAllocator::create(0, Geometry{1u << 20, 1, 1024, 8}, store_, io_.get_executor(),
+                                                      std::move(opts)))
                          .value();
         allocator_->gc_finish();
         refill();
@@ -164,8 +164,9 @@ int main(int argc, char** argv) {
         ->Threads(1)
         ->Threads(2)
         ->UseRealTime();
-    benchmark::RegisterBenchmark("lru_pass/4M", [&](benchmark::State& s) { bcl::lru_pass(s, lru); })
-        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("lru_pass/4M", [&](benchmark::State& s) {
+        bcl::lru_pass(s, lru);
+    })->Unit(benchmark::kMillisecond);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

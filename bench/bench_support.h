@@ -72,15 +72,14 @@ public:
     // The signal that asked to stop, or 0.
     int signal() const { return signal_.load(std::memory_order_relaxed); }
     Status check() const {
-        if (const int s = signal(); s != 0)
-            return make_error(Errc::shutdown, fmt::format("stopped by signal {}", s));
+        if (const int s = signal(); s != 0) return make_error(Errc::shutdown, fmt::format("stopped by signal {}", s));
         return ok();
     }
 
 private:
     void watch() {
         // Wakes up now and then to see whether the run is over.
-        const struct timespec tick {0, 100'000'000};
+        const struct timespec tick { 0, 100'000'000 };
         while (!done_.load()) {
             const int s = sigtimedwait(&signals_, nullptr, &tick);
             if (s > 0) signal_.store(s, std::memory_order_relaxed);
@@ -209,8 +208,7 @@ private:
 // Exits 1 on a bad environment or a failed run, 128 + the signal when one
 // stopped it.
 template <class Config>
-int benchmark_main(int argc, char** argv, const char* program, Result<Config> config,
-                   const std::string& name,
+int benchmark_main(int argc, char** argv, const char* program, Result<Config> config, const std::string& name,
                    const std::function<void(benchmark::State&, const Config&, const StopSignals&, bool&)>& body) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

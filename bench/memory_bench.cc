@@ -107,7 +107,8 @@ Result<Config> config_from_env() {
     auto extents = env_number("BCL_MEMORY_EXTENTS", c.extents);
     if (!extents) return extents.error();
     c.extents = extents.value();
-    auto reads = env_number("BCL_MEMORY_READS", std::min<std::uint64_t>(std::max<std::uint64_t>(c.extents / 10, 1), 100000));
+    auto reads =
+        env_number("BCL_MEMORY_READS", std::min<std::uint64_t>(std::max<std::uint64_t>(c.extents / 10, 1), 100000));
     if (!reads) return reads.error();
     c.reads = reads.value();
     auto threads = env_number("BCL_MEMORY_THREADS", c.threads);
@@ -231,7 +232,7 @@ Result<std::uint64_t> read_back(CacheSet& set, const std::string& dir, std::uint
     const std::uint64_t files = (n + kExtentsPerFile - 1) / kExtentsPerFile;
     std::mt19937_64 rng(777);
     std::vector<std::uint64_t> picks(reads);
-    for (auto& p : picks) p = rng() % n;  // extent number: file * kExtentsPerFile + index in file
+    for (auto& p : picks) p = rng() % n;    // extent number: file * kExtentsPerFile + index in file
     std::sort(picks.begin(), picks.end());  // one open per file
     const std::uint64_t hits_before = set.stats().cache_hits;
     std::vector<std::byte> buf(kBlockBytes);
@@ -261,8 +262,8 @@ CacheSetOptions set_options(const WorkDir& work) {
     // The fill caches on purpose: a busy machine's slow device must not
     // make the engine skip inserts as congested (which left blocks
     // uncached after every round), nor a run count as sequential.
-    o.tunables.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                              .congested_write_threshold_us = 0};
+    o.tunables.bypass =
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0};
     return o;
 }
 
@@ -318,7 +319,8 @@ Status run(const Config& c, const StopSignals& stop, Figures& out) {
     if (!hits) return hits.error();
     out.hits = hits.value();
     if (out.hits != c.reads)
-        return make_error(Errc::invalid, fmt::format("only {} of the {} reads after the reopen hit", out.hits, c.reads));
+        return make_error(Errc::invalid,
+                          fmt::format("only {} of the {} reads after the reopen hit", out.hits, c.reads));
     rss = read_rss();
     if (!rss) return rss.error();
     out.reads = rss.value();

@@ -335,8 +335,7 @@ Status time_gc(CacheSet& set, const Config& c, Figures& out) {
 }
 
 // Builds the small index: the probe's, and `files` extents (one a file).
-Status make_small_index(const WorkDir& w, Logger& log, const StopSignals& stop,
-                        const Config& c) {
+Status make_small_index(const WorkDir& w, Logger& log, const StopSignals& stop, const Config& c) {
     FormatOptions fo;
     fo.bucket_size = kBucketBytes;
     fo.block_size = kBlockBytes;
@@ -420,8 +419,7 @@ Status run(const Config& c, const StopSignals& stop, Figures& out) {
     if (!rss) return rss.error();
     out.gc = rss.value();
     const CacheAllocator& alloc = set->alloc().device(0);
-    out.bytes_per_bucket =
-        static_cast<double>(alloc.memory_bytes()) / static_cast<double>(alloc.geometry().nbuckets);
+    out.bytes_per_bucket = static_cast<double>(alloc.memory_bytes()) / static_cast<double>(alloc.geometry().nbuckets);
     BCL_TRY(set->close());
     set.reset();
 
@@ -448,8 +446,8 @@ void report(const Figures& f) {
     row("RSS after mount", f.mount.rss_mib, "MiB", "<=", kTargetRssMib);
     row("RSS after a GC pass", f.gc.rss_mib, "MiB", "<=", kTargetRssMib);
     row("allocator memory per bucket", f.bytes_per_bucket, "bytes", "<=", kTargetBytesPerBucket);
-    row("GC mark rate", f.gc_s > 0 ? static_cast<double>(f.extents) / f.gc_s : 0, "extents/s", ">=",
-        kTargetGcExtentsPerS);
+    row("GC mark rate", f.gc_s > 0 ? static_cast<double>(f.extents) / f.gc_s : 0, "extents/s",
+        ">=", kTargetGcExtentsPerS);
     std::printf("  %-34s %12.2f extents/s (the index walk alone, one thread; the pass used %u; load %.2f)\n", "",
                 f.walk_s > 0 ? f.extents / f.walk_s : 0, f.gc_threads, f.load_avg);
     row("lookup p99, full over small index", f.full.p99_us / f.empty.p99_us, "x", "<=", kTargetLookupRatio);

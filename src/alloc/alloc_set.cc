@@ -15,8 +15,10 @@ Result<std::unique_ptr<AllocSet>> AllocSet::create(std::span<CacheDeviceConfig> 
         const Geometry& g = devices[i].geometry;
         if (g.bucket_sectors != devices[0].geometry.bucket_sectors ||
             g.block_sectors != devices[0].geometry.block_sectors)
-            return make_error(Errc::invalid, fmt::format("cache device {} has another bucket or block size than device 0", i));
-        auto a = CacheAllocator::create(static_cast<unsigned>(i), g, gen_store, executor, std::move(devices[i].options));
+            return make_error(Errc::invalid,
+                              fmt::format("cache device {} has another bucket or block size than device 0", i));
+        auto a =
+            CacheAllocator::create(static_cast<unsigned>(i), g, gen_store, executor, std::move(devices[i].options));
         if (!a) return a.error();
         allocators.push_back(std::move(a).value());
         total_sectors += g.nbuckets * g.bucket_sectors;

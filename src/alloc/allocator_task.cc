@@ -11,9 +11,9 @@ namespace bcl {
 // Shared between the allocator and the step handlers it queued, so that a
 // handler that runs (or is dropped) after the allocator is gone is harmless.
 struct CacheAllocator::TaskState {
-    std::mutex step_mutex;             // held while a step runs
-    CacheAllocator* owner = nullptr;   // guarded by step_mutex; null once shut down
-    std::atomic<bool> stopped{false};  // set before owner is cleared; read without lock
+    std::mutex step_mutex;                     // held while a step runs
+    CacheAllocator* owner = nullptr;           // guarded by step_mutex; null once shut down
+    std::atomic<bool> stopped{false};          // set before owner is cleared; read without lock
     std::atomic<std::int64_t> outstanding{0};  // handlers posted and not yet destroyed
 };
 
@@ -86,9 +86,7 @@ void CacheAllocator::shutdown() {
     task_->owner = nullptr;
 }
 
-std::int64_t CacheAllocator::handlers_outstanding() const {
-    return task_->outstanding.load(std::memory_order_acquire);
-}
+std::int64_t CacheAllocator::handlers_outstanding() const { return task_->outstanding.load(std::memory_order_acquire); }
 
 void CacheAllocator::run_step() {
     // From here on a wake() queues a new step: whatever this one does not

@@ -16,8 +16,8 @@ FreelistSizes freelist_sizes(std::uint64_t nbuckets) {
 
 Status CacheAllocator::check_bucket(std::uint64_t bucket) const {
     if (bucket >= geometry_.nbuckets)
-        return make_error(Errc::invalid, fmt::format("bucket {} is beyond device {}'s {} buckets", bucket,
-                                                     dev_, geometry_.nbuckets));
+        return make_error(Errc::invalid,
+                          fmt::format("bucket {} is beyond device {}'s {} buckets", bucket, dev_, geometry_.nbuckets));
     return ok();
 }
 
@@ -97,7 +97,8 @@ void CacheAllocator::age_prios() {
 Status CacheAllocator::load(std::span<const BucketGenPrio> buckets) {
     std::lock_guard lk(bucket_lock_);
     if (gc_ever_valid_)
-        return make_error(Errc::busy, fmt::format("cache device {}: gens can only be loaded before the first GC", dev_));
+        return make_error(Errc::busy,
+                          fmt::format("cache device {}: gens can only be loaded before the first GC", dev_));
     return table_.load(buckets);
 }
 

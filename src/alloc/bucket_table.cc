@@ -9,17 +9,18 @@ namespace bcl {
 
 Status BucketTable::validate(const Geometry& g) {
     if (g.nbuckets > (std::uint64_t{1} << 32))
-        return make_error(Errc::invalid, fmt::format("{} buckets are more than the 2^32 supported; use larger buckets",
-                                                     g.nbuckets));
+        return make_error(Errc::invalid,
+                          fmt::format("{} buckets are more than the 2^32 supported; use larger buckets", g.nbuckets));
     if (g.nbuckets == 0 || g.first_bucket >= g.nbuckets)
-        return make_error(Errc::invalid, fmt::format("first bucket {} must be below the bucket count {}",
-                                                     g.first_bucket, g.nbuckets));
+        return make_error(Errc::invalid,
+                          fmt::format("first bucket {} must be below the bucket count {}", g.first_bucket, g.nbuckets));
     if (!is_power_of_two(g.bucket_sectors) || g.bucket_sectors > kMaxBucketSectors)
         return make_error(Errc::invalid, fmt::format("bucket size of {} sectors must be a power of two up to {}",
                                                      g.bucket_sectors, kMaxBucketSectors));
     if (!is_power_of_two(g.block_sectors) || g.block_sectors > g.bucket_sectors)
-        return make_error(Errc::invalid, fmt::format("block size of {} sectors must be a power of two up to the bucket size",
-                                                     g.block_sectors));
+        return make_error(
+            Errc::invalid,
+            fmt::format("block size of {} sectors must be a power of two up to the bucket size", g.block_sectors));
     return ok();
 }
 

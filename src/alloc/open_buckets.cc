@@ -24,9 +24,8 @@ void SectorAllocator::close_all() {
     for (OpenBucket& ob : data_buckets_) close_locked(ob);
 }
 
-SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key, unsigned write_point,
-                                                             bool pinned, std::uint32_t avoid_devs,
-                                                             AllocPtrs& fresh) {
+SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key, unsigned write_point, bool pinned,
+                                                             std::uint32_t avoid_devs, AllocPtrs& fresh) {
     // A bucket with space left only takes data of its own class, and none
     // on a device to avoid.
     auto usable = [pinned, avoid_devs](const OpenBucket& ob) {
@@ -50,8 +49,7 @@ SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key
         if (same_writer == data_buckets_.end() && it->write_point == write_point) same_writer = it;
     }
     if (ret == data_buckets_.end()) ret = same_writer;
-    if (ret == data_buckets_.end())
-        ret = std::find_if(data_buckets_.begin(), data_buckets_.end(), usable);
+    if (ret == data_buckets_.end()) ret = std::find_if(data_buckets_.begin(), data_buckets_.end(), usable);
     if (ret == data_buckets_.end()) {
         // Every open bucket holds data of the other class: close the least
         // recently used rather than mix.
@@ -69,9 +67,8 @@ SectorAllocator::List::iterator SectorAllocator::pick_locked(const WriteKey& key
     return ret;
 }
 
-Result<SectorAlloc> SectorAllocator::alloc_sectors(const WriteKey& start, std::uint32_t sectors,
-                                                   unsigned write_point, bool write_prio, bool pinned, bool wait,
-                                                   std::uint32_t avoid_devs) {
+Result<SectorAlloc> SectorAllocator::alloc_sectors(const WriteKey& start, std::uint32_t sectors, unsigned write_point,
+                                                   bool write_prio, bool pinned, bool wait, std::uint32_t avoid_devs) {
     if (sectors == 0) return make_error(Errc::invalid, "an allocation of 0 sectors");
 
     AllocPtrs fresh;

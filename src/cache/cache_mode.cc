@@ -3,8 +3,7 @@
 namespace bcl {
 
 namespace {
-constexpr CacheMode kModes[] = {CacheMode::writethrough, CacheMode::writeback, CacheMode::writearound,
-                                CacheMode::none};
+constexpr CacheMode kModes[] = {CacheMode::writethrough, CacheMode::writeback, CacheMode::writearound, CacheMode::none};
 }  // namespace
 
 const char* cache_mode_name(CacheMode mode) {

@@ -121,8 +121,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     caller_identities_ = options.caller_identities;
     if (caller_identities_) {
         writeback_possible_ = false;
-        writeback_unavailable_ = "this mount recognises files by path (identity=path) and writeback finds them by "
-                                 "file handle; mount with identity=inode";
+        writeback_unavailable_ =
+            "this mount recognises files by path (identity=path) and writeback finds them by "
+            "file handle; mount with identity=inode";
     }
     if (options.tunables.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
@@ -140,8 +141,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // A new index is made private; an existing one must be so already.
     if (have_index.value() && options.require_private_files) BCL_TRY(check_private_index(index_dir_));
     if (!have_index.value()) {
-        const bool any_dirty = std::any_of(devices_.begin(), devices_.end(),
-                                           [](const auto& d) { return d && d->superblock().dirty(); });
+        const bool any_dirty =
+            std::any_of(devices_.begin(), devices_.end(), [](const auto& d) { return d && d->superblock().dirty(); });
         const bool any_indexed = std::any_of(devices_.begin(), devices_.end(), [](const auto& d) {
             return d && (d->superblock().flags & kSbFlagIndexed) != 0;
         });
@@ -152,8 +153,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
                                           "or give the data up by formatting the cache anew",
                                           cache_name(), index_dir_));
         if (any_indexed)
-            log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty",
-                      cache_name(), index_dir_);
+            log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty", cache_name(),
+                      index_dir_);
     }
     IndexOptions io;
     io.create_if_missing = true;
@@ -235,8 +236,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
     capacity_bytes_ = data_sectors * kSectorSize;
-    promotion_ = std::make_unique<PromotionPolicy>(options.tunables.promotion,
-                                                   miss_table_slots(capacity_bytes_ / block_size_));
+    promotion_ =
+        std::make_unique<PromotionPolicy>(options.tunables.promotion, miss_table_slots(capacity_bytes_ / block_size_));
     gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
     GcOptions gc_options;
     gc_options.batch = gc_batch_;
@@ -382,8 +383,8 @@ Status CacheSet::close() {
             if (result && gc_snapshot_) {
                 gc_snapshot_->sequence = index_->sequence();
                 if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
-                    log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
-                              cache_name(), st.error().message);
+                    log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
+                              st.error().message);
             }
         } else if (result && devices_.size() != 0) {
             log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
@@ -512,8 +513,7 @@ void CacheSet::schedule_gc_timer() {
 // gc_kick to the strand unless one is queued (gc_queued_): foreground
 // threads never run GC, and never queue more than one kick.
 void CacheSet::count_cache_write(std::uint64_t sectors) {
-    if (gc_countdown_->consume(sectors) || allocator_starved_.exchange(false, std::memory_order_acq_rel))
-        request_gc();
+    if (gc_countdown_->consume(sectors) || allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
 }
 
 // The allocator found nothing to invalidate. A pass helps only if something
@@ -635,9 +635,10 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
         // Open elsewhere (more opens than this one): the data lives on.
         if (files_->opens(*file) > 1) {
             if (auto st = write_back_orphan_locked(*file); !st)
-                log_.error("writing back the dirty data of a file unlinked while open: {}; its handles read the "
-                           "backing file without it",
-                           st.error().message);
+                log_.error(
+                    "writing back the dirty data of a file unlinked while open: {}; its handles read the "
+                    "backing file without it",
+                    st.error().message);
         }
     }
     auto dropped = files_->unlinked(dev, ino, file.get());

@@ -64,8 +64,7 @@ Status check_distinct_paths(const std::vector<std::string>& paths) {
 }  // namespace
 
 Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<std::unique_ptr<CacheDevice>> devices,
-                                                                    bool degraded,
-                                                                    std::string_view missing_hint) {
+                                                                    bool degraded, std::string_view missing_hint) {
     if (devices.size() == 1 && devices[0]->superblock().set_size() == 1) return devices;
     const Superblock& first = devices[0]->superblock();
     const std::string set = uuid_to_string(first.set_id());
@@ -76,8 +75,7 @@ Result<std::vector<std::unique_ptr<CacheDevice>>> order_set_members(std::vector<
                               fmt::format("cache {} belongs to cache set {}, but cache {} to cache set {}: give the "
                                           "devices of one set",
                                           devices[0]->path(), set, d->path(), uuid_to_string(sb.set_id())));
-        if (sb.block_size != first.block_size || sb.bucket_size != first.bucket_size ||
-            sb.nr_in_set != first.nr_in_set)
+        if (sb.block_size != first.block_size || sb.bucket_size != first.bucket_size || sb.nr_in_set != first.nr_in_set)
             return make_error(Errc::corrupt,
                               fmt::format("caches {} and {} of cache set {} disagree on the set's geometry ({}/{} "
                                           "byte buckets, {}/{} byte blocks, {}/{} devices)",
@@ -124,8 +122,9 @@ Result<OpenedDevices> open_cache_devices(const std::vector<std::string>& paths,
         out = std::move(one).value();
     } else {
         if (create_size)
-            return make_error(Errc::invalid, "a cache size applies to one cache path: a cache set of several devices "
-                                             "is made with bcachefs-lite-ctl format DEV DEV...");
+            return make_error(Errc::invalid,
+                              "a cache size applies to one cache path: a cache set of several devices "
+                              "is made with bcachefs-lite-ctl format DEV DEV...");
         BCL_TRY(check_distinct_paths(paths));
         for (const std::string& path : paths) {
             auto one = open_one_path(path, std::nullopt, options.file);

@@ -35,7 +35,7 @@ namespace bcl {
 
 struct OpenedDevices {
     std::vector<std::unique_ptr<CacheDevice>> devices;  // by dev_idx; null: missing (degraded)
-    bool created = false;  // the one cache file was created and formatted
+    bool created = false;                               // the one cache file was created and formatted
 };
 
 // What a mount can do when a member is missing.

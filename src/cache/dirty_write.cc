@@ -158,8 +158,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     AlignedBuffer buf(hi - lo);  // zeroed: what lies past end of file
     // The blocks the write covers only in part keep their other bytes.
     const std::uint64_t last = hi - block_size_;
-    if (offset != lo && lo < size)
-        BCL_TRY(read(file, rw.value(), lo, buf.span().subspan(0, block_size_)));
+    if (offset != lo && lo < size) BCL_TRY(read(file, rw.value(), lo, buf.span().subspan(0, block_size_)));
     if (end != hi && last < size && (last != lo || offset == lo))
         BCL_TRY(read(file, rw.value(), last, buf.span().subspan(last - lo, block_size_)));
     std::memcpy(buf.data() + (offset - lo), data.data(), data.size());
@@ -176,10 +175,11 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         std::lock_guard lk(file.mutex);
         // Renewed since (changed behind the cache's back): written through.
         if (file.record.file_id != file_id) return Done();
-        const int r = end > size ? ::ftruncate(rw.value(), static_cast<off_t>(end))
-                                 : ::futimens(rw.value(), std::array<struct timespec, 2>{
-                                                              timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}
-                                                              .data());
+        const int r =
+            end > size
+                ? ::ftruncate(rw.value(), static_cast<off_t>(end))
+                : ::futimens(rw.value(),
+                             std::array<struct timespec, 2>{timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}.data());
         if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
         auto stat_now = statx_of(rw.value());
         if (!stat_now) return stat_now.error();
@@ -270,8 +270,8 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (end > size && ::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
         BCL_TRY(index_->sync());
     }
-    if (was_clean) writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(
-                       writeback_tunables().writeback_delay));
+    if (was_clean)
+        writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_tunables().writeback_delay));
     return Done(data.size());
 }
 

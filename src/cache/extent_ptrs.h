@@ -21,8 +21,8 @@ inline ExtentPtr extent_ptr_of(const AllocPtr& p) {
 // pointer (at most kMaxExtentPtrs).
 inline ExtentValue extent_value_of(const SectorAlloc& a, std::uint64_t length, std::uint32_t data_crc, bool dirty) {
     const AllocPtr& p = a.ptrs.ptr[0];
-    ExtentValue v = make_extent_value(length, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset, data_crc,
-                                      dirty);
+    ExtentValue v =
+        make_extent_value(length, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset, data_crc, dirty);
     for (unsigned i = 1; i < a.ptrs.nptrs && i < kMaxExtentPtrs; ++i) v.set_ptr(i, extent_ptr_of(a.ptrs.ptr[i]));
     return v;
 }

@@ -17,7 +17,9 @@ struct HandleBuffer {
     HandleBuffer() : bytes(sizeof(struct file_handle) + kMaxFileHandleBytes) {
         get()->handle_bytes = kMaxFileHandleBytes;
     }
-    struct file_handle* get() { return reinterpret_cast<struct file_handle*>(bytes.data()); }
+    struct file_handle* get() {
+        return reinterpret_cast<struct file_handle*>(bytes.data());
+    }
     // Aligned for struct file_handle by operator new.
     std::vector<unsigned char> bytes;
 };
@@ -46,8 +48,8 @@ Result<int> open_file_handle(int root_fd, const DirtyFileRecord& record, int fla
     const int fd = ::open_by_handle_at(root_fd, h.get(), flags | O_CLOEXEC);
     if (fd >= 0) return fd;
     if (errno == ESTALE || errno == ENOENT)
-        return make_error(Errc::not_found, fmt::format("backing file (dev {}, ino {}) is gone", record.dev,
-                                                       record.ino));
+        return make_error(Errc::not_found,
+                          fmt::format("backing file (dev {}, ino {}) is gone", record.dev, record.ino));
     return sys_error(errno, fmt::format("open of backing file (dev {}, ino {}) by handle", record.dev, record.ino));
 }
 
@@ -58,8 +60,9 @@ Status check_file_handles(int root_fd) {
     struct statfs fs;
     if (::fstatfs(root_fd, &fs) != 0) return sys_error(errno, "statfs of the backing directory");
     if (fs.f_type == kFuseSuperMagic)
-        return make_error(Errc::unsupported, "the backing directory is on a FUSE file system, whose file "
-                                             "handles do not survive a restart");
+        return make_error(Errc::unsupported,
+                          "the backing directory is on a FUSE file system, whose file "
+                          "handles do not survive a restart");
     struct stat st;
     if (::fstat(root_fd, &st) != 0) return sys_error(errno, "stat of the backing directory");
     auto record = file_handle_of(root_fd, FileIdentity{st.st_dev, st.st_ino, 0});
@@ -69,10 +72,9 @@ Status check_file_handles(int root_fd) {
                                       std::strerror(record.error().sys_errno)));
     auto fd = open_file_handle(root_fd, record.value(), O_RDONLY | O_DIRECTORY);
     if (!fd)
-        return make_error(Errc::unsupported,
-                          fmt::format("files cannot be opened by handle ({}); that needs root "
-                                      "(CAP_DAC_READ_SEARCH)",
-                                      fd.error().message));
+        return make_error(Errc::unsupported, fmt::format("files cannot be opened by handle ({}); that needs root "
+                                                         "(CAP_DAC_READ_SEARCH)",
+                                                         fd.error().message));
     ::close(fd.value());
     return ok();
 }

@@ -154,21 +154,11 @@ private:
     Status one_copy(const ExtentKey& k, const ExtentValue& v, const CopyCheck& c, const std::string& what) {
         switch (c.kind) {
         case CopyCheck::good:
-        case CopyCheck::unchecked:
-            count_live(v, c.kind == CopyCheck::unchecked);
-            return ok();
-        case CopyCheck::stale:
-            ++r_.stale;
-            return stale_extent(k, v, what + " " + c.why);
-        case CopyCheck::bad_pointer:
-            ++r_.bad_pointer;
-            break;
-        case CopyCheck::bad_checksum:
-            ++r_.bad_checksum;
-            break;
-        case CopyCheck::read_error:
-            ++r_.read_errors;
-            break;
+        case CopyCheck::unchecked: count_live(v, c.kind == CopyCheck::unchecked); return ok();
+        case CopyCheck::stale: ++r_.stale; return stale_extent(k, v, what + " " + c.why);
+        case CopyCheck::bad_pointer: ++r_.bad_pointer; break;
+        case CopyCheck::bad_checksum: ++r_.bad_checksum; break;
+        case CopyCheck::read_error: ++r_.read_errors; break;
         }
         return bad_extent(k, v, what + " " + c.why);
     }
@@ -227,9 +217,8 @@ private:
         }
         ++r_.bad_copies;
         const bool verified = c[other].kind == CopyCheck::good;
-        const std::string line =
-            fmt::format("{}: {}; its copy on device {} {}", what, copy_line(bad), good_ptr.device,
-                        verified ? "is good" : "has no checksum to verify it by");
+        const std::string line = fmt::format("{}: {}; its copy on device {} {}", what, copy_line(bad), good_ptr.device,
+                                             verified ? "is good" : "has no checksum to verify it by");
         if (!options_.repair) {
             leave(line);
             return ok();
@@ -264,8 +253,8 @@ private:
                     fmt::format("points at device {} bucket {}, which does not exist", p.device, p.bucket)};
         const std::vector<std::uint8_t>& gens = gens_[p.device];
         if (gens_known_[p.device] && p.gen != gens[p.bucket])
-            return {CopyCheck::stale, fmt::format("is stale (gen {}, {} has gen {})", p.gen,
-                                                  where(p.device, p.bucket), gens[p.bucket])};
+            return {CopyCheck::stale,
+                    fmt::format("is stale (gen {}, {} has gen {})", p.gen, where(p.device, p.bucket), gens[p.bucket])};
         if (!inside_bucket(v, i))
             return {CopyCheck::bad_pointer,
                     fmt::format("at sector {} (checksummed range of {} bytes at byte {}) is not a block-aligned "
@@ -273,13 +262,11 @@ private:
                                 p.sector, v.crc_length, v.crc_device_offset(i), where(p.device, p.bucket))};
         if (!v.crc_valid()) return {CopyCheck::unchecked, {}};
         switch (check_data(v, i)) {
-        case DataCheck::good:
-            return {CopyCheck::good, {}};
+        case DataCheck::good: return {CopyCheck::good, {}};
         case DataCheck::bad_checksum:
             return {CopyCheck::bad_checksum,
                     fmt::format("in {}: its data does not match its checksum", where(p.device, p.bucket))};
-        case DataCheck::read_error:
-            break;
+        case DataCheck::read_error: break;
         }
         return {CopyCheck::read_error,
                 fmt::format("in {}: its data cannot be read: {}", where(p.device, p.bucket), last_read_error_)};
@@ -317,8 +304,8 @@ private:
             // Keep the file's dirty-file record while this entry stays.
             if (*may_be_dirty) file_has_dirty_ = true;
         }
-        const std::string line = fmt::format("an extent entry {} does not decode ({})", where,
-                                             (!key ? key.error() : value.error()).message);
+        const std::string line =
+            fmt::format("an extent entry {} does not decode ({})", where, (!key ? key.error() : value.error()).message);
         if (!may_be_dirty || *may_be_dirty) {
             leave(line + (may_be_dirty ? "; its file has dirty data, so it is left as it is"
                                        : "; whether it is dirty cannot be known, so it is left as it is"));
@@ -388,27 +375,28 @@ private:
     // and are never deleted. A record that does not decode is reported:
     // writeback cannot find its file, and its dirty data is never dropped.
     Status load_dirty_files() {
-        BCL_TRY(index_.scan_records(Index::RecordFamily::dirty_files, [&](std::string_view raw_key,
-                                                                         std::string_view raw_value) {
-            auto id = decode_dirty_file_key(raw_key);
-            auto record = decode_dirty_file_record(raw_value);
-            if (!id) {
-                ++r_.orphaned;
-                leave(fmt::format("a dirty-file record with an undecodable key ({}); left as it is",
-                                  id.error().message));
+        BCL_TRY(index_.scan_records(
+            Index::RecordFamily::dirty_files, [&](std::string_view raw_key, std::string_view raw_value) {
+                auto id = decode_dirty_file_key(raw_key);
+                auto record = decode_dirty_file_record(raw_value);
+                if (!id) {
+                    ++r_.orphaned;
+                    leave(fmt::format("a dirty-file record with an undecodable key ({}); left as it is",
+                                      id.error().message));
+                    return true;
+                }
+                dirty_ids_.push_back(id.value());
+                if (record) {
+                    dirty_backing_.emplace_back(record.value().dev, record.value().ino);
+                } else {
+                    ++r_.orphaned;
+                    leave(
+                        fmt::format("the dirty-file record of cache file {} does not decode ({}): writeback cannot "
+                                    "find its backing file; left as it is",
+                                    id.value(), record.error().message));
+                }
                 return true;
-            }
-            dirty_ids_.push_back(id.value());
-            if (record) {
-                dirty_backing_.emplace_back(record.value().dev, record.value().ino);
-            } else {
-                ++r_.orphaned;
-                leave(fmt::format("the dirty-file record of cache file {} does not decode ({}): writeback cannot "
-                                  "find its backing file; left as it is",
-                                  id.value(), record.error().message));
-            }
-            return true;
-        }));
+            }));
         std::sort(dirty_ids_.begin(), dirty_ids_.end());
         std::sort(dirty_backing_.begin(), dirty_backing_.end());
         return ok();
@@ -420,37 +408,39 @@ private:
 
     Status check_file_records() {
         Status failed = ok();
-        BCL_TRY(index_.scan_records(Index::RecordFamily::files, [&](std::string_view raw_key, std::string_view raw_value) {
-            ++r_.files;
-            auto id = decode_file_key(raw_key);
-            auto record = decode_file_record(raw_value);
-            if (id && record) {
-                file_ids_.push_back(record.value().file_id);
-                return true;
-            }
-            ++r_.bad_file_records;
-            if (!id) {
-                leave(fmt::format("a file record with an undecodable key ({}); left as it is", id.error().message));
-                return true;
-            }
-            const FileIdentity& i = id.value();
-            const std::string line = fmt::format("the file record of backing file (dev {}, ino {}) does not decode ({})",
-                                                 i.dev, i.ino, record.error().message);
-            if (std::binary_search(dirty_backing_.begin(), dirty_backing_.end(), std::pair{i.dev, i.ino})) {
-                leave(line + "; the file has dirty data, so it is left as it is");
-            } else if (!options_.repair) {
-                leave(line);
-            } else {
-                problem(line + "; deleted (the file starts cold)");
-                batch_.delete_file(i);
-                ++r_.repaired;
-                if (auto st = commit(false); !st) {
-                    failed = st;
-                    return false;
+        BCL_TRY(
+            index_.scan_records(Index::RecordFamily::files, [&](std::string_view raw_key, std::string_view raw_value) {
+                ++r_.files;
+                auto id = decode_file_key(raw_key);
+                auto record = decode_file_record(raw_value);
+                if (id && record) {
+                    file_ids_.push_back(record.value().file_id);
+                    return true;
                 }
-            }
-            return true;
-        }));
+                ++r_.bad_file_records;
+                if (!id) {
+                    leave(fmt::format("a file record with an undecodable key ({}); left as it is", id.error().message));
+                    return true;
+                }
+                const FileIdentity& i = id.value();
+                const std::string line =
+                    fmt::format("the file record of backing file (dev {}, ino {}) does not decode ({})", i.dev, i.ino,
+                                record.error().message);
+                if (std::binary_search(dirty_backing_.begin(), dirty_backing_.end(), std::pair{i.dev, i.ino})) {
+                    leave(line + "; the file has dirty data, so it is left as it is");
+                } else if (!options_.repair) {
+                    leave(line);
+                } else {
+                    problem(line + "; deleted (the file starts cold)");
+                    batch_.delete_file(i);
+                    ++r_.repaired;
+                    if (auto st = commit(false); !st) {
+                        failed = st;
+                        return false;
+                    }
+                }
+                return true;
+            }));
         BCL_TRY(failed);
         std::sort(file_ids_.begin(), file_ids_.end());
         for (std::size_t i = 1; i < file_ids_.size(); ++i) {
@@ -466,9 +456,10 @@ private:
         dirty_files_.push_back(file_);
         if (!has_dirty_record(file_)) {
             ++r_.orphaned;
-            leave(fmt::format("cache file {} has dirty extents but no dirty-file record: writeback cannot find its "
-                              "backing file; left as it is",
-                              file_));
+            leave(
+                fmt::format("cache file {} has dirty extents but no dirty-file record: writeback cannot find its "
+                            "backing file; left as it is",
+                            file_));
         }
         file_has_dirty_ = false;
         return ok();
@@ -515,8 +506,8 @@ private:
         // the cache unmounted this does not happen, but say so if it does.
         for (const ExtentKey& k : result.value().skipped) {
             if (r_.repaired != 0) --r_.repaired;
-            leave(fmt::format("extent of cache file {} ending at {} changed while fsck ran; not deleted", k.file,
-                              k.end));
+            leave(
+                fmt::format("extent of cache file {} ending at {} changed while fsck ran; not deleted", k.file, k.end));
         }
         return ok();
     }
@@ -533,9 +524,9 @@ private:
     const FsckOptions& options_;
     FsckReport r_;
     IndexBatch batch_;
-    std::vector<std::vector<std::uint8_t>> gens_;             // by device, bucket
-    std::vector<bool> gens_known_;                            // by device
-    std::vector<std::vector<std::uint32_t>> live_sectors_;   // by device, bucket
+    std::vector<std::vector<std::uint8_t>> gens_;           // by device, bucket
+    std::vector<bool> gens_known_;                          // by device
+    std::vector<std::vector<std::uint32_t>> live_sectors_;  // by device, bucket
     // The last data check of each copy slot (a split extent's pieces come
     // one after another with the same copies).
     std::optional<Memo> memo_[kMaxExtentPtrs];
@@ -545,10 +536,10 @@ private:
     std::uint64_t file_ = 0;
     bool file_has_dirty_ = false;
     bool file_has_record_ = false;
-    std::vector<std::uint64_t> file_ids_;  // of the file records, ascending
-    std::vector<std::uint64_t> dirty_ids_;  // with a dirty-file record, ascending
+    std::vector<std::uint64_t> file_ids_;                                 // of the file records, ascending
+    std::vector<std::uint64_t> dirty_ids_;                                // with a dirty-file record, ascending
     std::vector<std::pair<std::uint64_t, std::uint64_t>> dirty_backing_;  // (dev, ino), ascending
-    std::vector<std::uint64_t> dirty_files_;  // ascending: extents come in file order
+    std::vector<std::uint64_t> dirty_files_;                              // ascending: extents come in file order
 };
 
 }  // namespace

@@ -33,8 +33,13 @@ GcSplit default_split() {
 
 GcJob::GcJob(Index& index, AllocSet& alloc, CacheCounters& counters, GcCountdown& countdown, Logger& log,
              GcOptions options)
-    : index_(index), alloc_(alloc), counters_(counters), countdown_(countdown), log_(log),
-      batch_(options.batch ? options.batch : 1), threads_(pick_threads(options.threads)),
+    : index_(index),
+      alloc_(alloc),
+      counters_(counters),
+      countdown_(countdown),
+      log_(log),
+      batch_(options.batch ? options.batch : 1),
+      threads_(pick_threads(options.threads)),
       verify_dirty_(std::move(options.verify_dirty)),
       split_(options.split ? std::move(options.split) : default_split()) {}
 

@@ -15,7 +15,8 @@ constexpr std::string_view kMagic{"bclgcs1\0", 8};
 
 template <class T>
 void put(std::string& out, T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+        out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
 }
 
 // Reads little-endian integers from a byte string, failing past its end.
@@ -83,7 +84,8 @@ Result<GcSnapshot> decode_gc_snapshot(std::string_view bytes) {
     Reader r(body.substr(kMagic.size()));
     GcSnapshot s;
     std::uint32_t ndev = 0;
-    if (!r.get(s.sequence) || !r.get(ndev) || !r.get(s.extents) || !r.get(s.live) || !r.get(s.dirty_bytes) || !r.get(s.pinned_bytes))
+    if (!r.get(s.sequence) || !r.get(ndev) || !r.get(s.extents) || !r.get(s.live) || !r.get(s.dirty_bytes) ||
+        !r.get(s.pinned_bytes))
         return corrupt("truncated header");
     for (std::uint32_t d = 0; d < ndev; ++d) {
         std::uint64_t n = 0;

@@ -59,9 +59,10 @@ Status CacheSet::stand_in_missing_members() {
         devices_[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
         failed_devices_.fetch_or(1u << d, std::memory_order_acq_rel);
         state_.store(CacheState::failing, std::memory_order_release);
-        log_.error("cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
-                   "data the other devices hold is written back, and everything else goes to the backing files",
-                   uuid_to_string((*present)->superblock().set_id()), d);
+        log_.error(
+            "cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
+            "data the other devices hold is written back, and everything else goes to the backing files",
+            uuid_to_string((*present)->superblock().set_id()), d);
     }
     return ok();
 }
@@ -71,14 +72,17 @@ void CacheSet::device_failed(unsigned dev, const Error& error) {
     // data the copies on the others are what evacuation writes back.
     const std::uint32_t before = failed_devices_.fetch_or(1u << dev, std::memory_order_acq_rel);
     if ((before & (1u << dev)) == 0 && devices_.size() > 1)
-        log_.error("cache device {} (device {} of the cache set) failed: it is read no more where another device "
-                   "holds a copy", devices_[dev]->path(), dev);
+        log_.error(
+            "cache device {} (device {} of the cache set) failed: it is read no more where another device "
+            "holds a copy",
+            devices_[dev]->path(), dev);
     CacheState expected = CacheState::running;
     if (!state_.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
     const CacheDevice& d = *devices_[dev];
-    log_.error("cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
-               "its dirty data is written back and everything else goes to the backing files",
-               d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
+    log_.error(
+        "cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
+        "its dirty data is written back and everything else goes to the backing files",
+        d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
     // Before open has made the writeback task, open posts this itself.
     if (writeback_ && !closing_.load(std::memory_order_acquire))
         boost::asio::post(background_->strand(), [this] { start_evacuation(); });
@@ -103,9 +107,10 @@ void CacheSet::evacuation_over() {
     if (w.unreadable == 0 && left == 0) {
         log_.warn("cache {} is in passthrough: all of its dirty data was written back", cache_name());
     } else {
-        log_.error("cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
-                   "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
-                   cache_name(), w.unreadable, left);
+        log_.error(
+            "cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
+            "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
+            cache_name(), w.unreadable, left);
     }
 }
 

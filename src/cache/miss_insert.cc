@@ -6,8 +6,8 @@
 
 namespace bcl {
 
-std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq,
-                                    std::uint64_t offset, std::span<const std::byte> data, bool pinned_only) {
+std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
+                                    std::span<const std::byte> data, bool pinned_only) {
     if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
     // Nothing new goes to a cache device out of service.
     if (!in_service()) return 0;

@@ -24,8 +24,7 @@ Result<std::uint64_t> NameTable::id_of(std::uint64_t parent, std::string_view na
     return id.value();
 }
 
-Result<std::optional<std::uint64_t>> NameTable::find(std::uint64_t parent, std::string_view name,
-                                                     std::uint32_t type) {
+Result<std::optional<std::uint64_t>> NameTable::find(std::uint64_t parent, std::string_view name, std::uint32_t type) {
     std::lock_guard lk(stripes_[stripe_of(parent, name)]);
     auto stored = index_.get_name(parent, name);
     if (!stored) return stored.error();
@@ -33,8 +32,8 @@ Result<std::optional<std::uint64_t>> NameTable::find(std::uint64_t parent, std::
     return std::optional<std::uint64_t>(stored.value()->id);
 }
 
-Status NameTable::rename(std::uint64_t from_parent, std::string_view from, std::uint64_t to_parent,
-                         std::string_view to, bool exchange) {
+Status NameTable::rename(std::uint64_t from_parent, std::string_view from, std::uint64_t to_parent, std::string_view to,
+                         bool exchange) {
     // Both stripes, in index order (one when they are the same).
     std::size_t a = stripe_of(from_parent, from);
     std::size_t b = stripe_of(to_parent, to);

@@ -39,7 +39,7 @@ struct PinJob {
     bool resume = false;               // the pass over the pinned-file records
     std::uint64_t resume_dev = 0;      // the pass: the key it goes on from
     std::uint64_t resume_ino = 0;
-    bool resume_done = false;          // the pass: no key after the last one
+    bool resume_done = false;  // the pass: no key after the last one
 };
 
 struct CacheSet::PinFetch {
@@ -62,8 +62,8 @@ struct CacheSet::PinFetch {
     }
 
     std::mutex mutex;
-    std::deque<Job> jobs;                    // guarded by mutex
-    std::set<FileIdentity> queued_ids;       // guarded by mutex: files with a fetch job
+    std::deque<Job> jobs;               // guarded by mutex
+    std::set<FileIdentity> queued_ids;  // guarded by mutex: files with a fetch job
     std::atomic<bool> kicked{false};
 };
 

@@ -71,8 +71,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
             drop_pin_record(record.dev, record.ino, "it was deleted");
         } else {
             // Kept: the next mount tries again.
-            log_.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino,
-                      opened.error().message);
+            log_.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, opened.error().message);
         }
         return;
     }
@@ -91,12 +90,10 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
         auto stored = index_->get_file(recorded);
         if (!stored) {
             ::close(fd);
-            log_.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino,
-                      stored.error().message);
+            log_.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino, stored.error().message);
             return;
         }
-        const bool pinned =
-            stored.value() && stored.value()->btime_ns == recorded.btime_ns && stored.value()->pinned();
+        const bool pinned = stored.value() && stored.value()->btime_ns == recorded.btime_ns && stored.value()->pinned();
         queue_pin_job(nullptr, fd, pinned, recorded);
         return;
     }

@@ -59,8 +59,7 @@ std::optional<DirtyFileRecord> CacheSet::pin_handle_of(int fd, const FileIdentit
     if (!writeback_possible_) return std::nullopt;  // handles do not work below the backing root
     auto handle = file_handle_of(fd, id);
     if (!handle) {
-        log_.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}",
-                   handle.error().message);
+        log_.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}", handle.error().message);
         return std::nullopt;
     }
     return std::move(handle).value();
@@ -71,8 +70,9 @@ Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync)
     const unsigned type = stx.stx_mode & S_IFMT;
     if (type == S_IFDIR) {
         if (caller_identities_)
-            return make_error(Errc::unsupported, "pinning a directory needs identity=inode: its walk finds the "
-                                                 "files by inode number, which this mount does not go by");
+            return make_error(Errc::unsupported,
+                              "pinning a directory needs identity=inode: its walk finds the "
+                              "files by inode number, which this mount does not go by");
         const std::optional<DirtyFileRecord> handle = pin_handle_of(fd, identity_of(stx));
         BCL_TRY(pin_dir(stx, pin, handle, sync));
         auto dir = reopen_fd(fd, O_RDONLY | O_DIRECTORY);
@@ -122,12 +122,12 @@ Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view na
         const std::uint64_t pinned = counters_.pinned_bytes.load(std::memory_order_relaxed);
         const std::uint64_t limit = pin_limit_bytes();
         if (pinned + file.record.size > limit) {
-            log_.warn("pinning {} refused: its {} bytes would take pinned data past pin_limit_percent={} "
-                      "({} of {} bytes pinned)",
-                      name, file.record.size, pin_limit_percent(), pinned, limit);
-            return make_error(Errc::no_space,
-                              fmt::format("pinning {} would take pinned data past pin_limit_percent={}", name,
-                                          pin_limit_percent()));
+            log_.warn(
+                "pinning {} refused: its {} bytes would take pinned data past pin_limit_percent={} "
+                "({} of {} bytes pinned)",
+                name, file.record.size, pin_limit_percent(), pinned, limit);
+            return make_error(Errc::no_space, fmt::format("pinning {} would take pinned data past pin_limit_percent={}",
+                                                          name, pin_limit_percent()));
         }
     }
     FileRecord rec = file.record;
@@ -166,8 +166,7 @@ Status CacheSet::unpin_extents_locked(std::uint64_t file_id) {
     return ok();
 }
 
-Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle,
-                         bool sync) {
+Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle, bool sync) {
     const FileIdentity id = identity_of(stx);
     auto stored = index_->get_file(id);
     if (!stored) return stored.error();

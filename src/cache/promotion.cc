@@ -39,13 +39,10 @@ bool policy_applies(const CacheFill& fill, unsigned trigger_percent) {
 }  // namespace
 
 std::size_t miss_table_slots(std::uint64_t data_blocks) {
-    return static_cast<std::size_t>(
-        std::clamp<std::uint64_t>(data_blocks, kMinMissTableSlots, kMaxMissTableSlots));
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(data_blocks, kMinMissTableSlots, kMaxMissTableSlots));
 }
 
-std::uint64_t range_hash(const MissRange& r) {
-    return mix(mix(mix(r.file_id) ^ r.offset) ^ r.length);
-}
+std::uint64_t range_hash(const MissRange& r) { return mix(mix(mix(r.file_id) ^ r.offset) ^ r.length); }
 
 PromotionPolicy::PromotionPolicy(const PromotionTunables& tunables, std::size_t table_slots)
     : packed_(pack(tunables)), misses_(table_slots) {}

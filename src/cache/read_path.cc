@@ -20,9 +20,9 @@ struct CacheSet::ReadState {
     std::uint64_t file_id;
     std::uint64_t seq;  // write_seq sampled before any backing read
     bool may_insert;
-    bool pinned = false;            // the file is pinned: every miss is inserted
-    bool sequential = false;        // bypassed as sequential: counted apart
-    bool from_backing = false;      // some byte came from the backing file
+    bool pinned = false;        // the file is pinned: every miss is inserted
+    bool sequential = false;    // bypassed as sequential: counted apart
+    bool from_backing = false;  // some byte came from the backing file
     std::uint64_t bytes_cache = 0;
     std::uint64_t bytes_backing = 0;
     std::uint64_t eof = UINT64_MAX;  // end of file, once a backing read found it
@@ -198,9 +198,9 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     }
     if (bypass)
         BCL_TRY(backing_only_allowed(file, file_id,
-                                     coherent ? std::string("the cache is bypassed for it")
-                                              : fmt::format("its coherency check failed ({})",
-                                                            coherent.error().message)));
+                                     coherent
+                                         ? std::string("the cache is bypassed for it")
+                                         : fmt::format("its coherency check failed ({})", coherent.error().message)));
     // Mode none fills nothing, but still reads what the cache holds: dirty
     // data above all. A cache out of service (cache_state.h) fills nothing
     // either, and serves only its dirty data.

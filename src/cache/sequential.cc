@@ -15,9 +15,8 @@ constexpr std::uint64_t kEwmaWeight = 8;
 
 Status validate(const BypassTunables& t) {
     if (t.sequential_cutoff > kMaxSequentialCutoff)
-        return make_error(Errc::invalid,
-                          fmt::format("sequential_cutoff {} is too large: at most {}", t.sequential_cutoff,
-                                      kMaxSequentialCutoff));
+        return make_error(Errc::invalid, fmt::format("sequential_cutoff {} is too large: at most {}",
+                                                     t.sequential_cutoff, kMaxSequentialCutoff));
     return ok();
 }
 
@@ -53,8 +52,8 @@ SequentialDetector::Stream* SequentialDetector::continued_locked(std::uint64_t f
     return nearest;
 }
 
-bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length,
-                               std::uint64_t writer, SeqClock::time_point now, std::uint64_t cutoff) {
+bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t writer,
+                               SeqClock::time_point now, std::uint64_t cutoff) {
     if (cutoff == 0) return false;
     std::lock_guard lk(mutex_);
     ++use_;
@@ -89,8 +88,7 @@ bool SequentialDetector::check(std::uint64_t file_id, std::uint64_t offset, std:
 std::uint64_t SequentialDetector::run_at(std::uint64_t file_id, std::uint64_t end, SeqClock::time_point now) const {
     std::lock_guard lk(mutex_);
     for (const Stream& s : streams_)
-        if (s.last_use != 0 && s.file_id == file_id && s.ground.end() == end && now < s.expires)
-            return s.ground.run();
+        if (s.last_use != 0 && s.file_id == file_id && s.ground.end() == end && now < s.expires) return s.ground.run();
     return 0;
 }
 

@@ -12,8 +12,7 @@ bool CacheSet::sequential_bypass(std::uint64_t file_id, std::uint64_t offset, st
     return sequential_->check(file_id, offset, length, writer, SeqClock::now(), cutoff);
 }
 
-bool CacheSet::sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length,
-                                std::uint64_t writer) {
+bool CacheSet::sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer) {
     std::uint64_t file_id;
     {
         std::lock_guard lk(file.mutex);

@@ -288,8 +288,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
         id = file->record.file_id;
     }
     if (id != file_id) {
-        BCL_TRY(drop_dirty_file(file_id, fmt::format("its backing file (dev {}, ino {}) is another file now",
-                                                     record.dev, record.ino)));
+        BCL_TRY(drop_dirty_file(
+            file_id, fmt::format("its backing file (dev {}, ino {}) is another file now", record.dev, record.ino)));
         return WriteBackResult{};
     }
     if (file->rw_fd < 0) file->rw_fd = std::exchange(fd, -1);

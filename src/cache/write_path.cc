@@ -22,8 +22,7 @@
 
 namespace bcl {
 
-Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start,
-                                   std::uint64_t end) {
+Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end) {
     file.write_seq.fetch_add(1, std::memory_order_acq_rel);
     if (file.bypass || file.record.file_id == 0) return ok();
     const std::uint64_t lo = round_down(start, block_size_);
@@ -64,8 +63,7 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
         return stx.error();
     }
     if (auto st = invalidate_locked(file, stx.value(), start, end); !st) {
-        log_.error("cache invalidation after a write failed; bypassing the cache for the file: {}",
-                   st.error().message);
+        log_.error("cache invalidation after a write failed; bypassing the cache for the file: {}", st.error().message);
         return st.error();
     }
     return ok();

@@ -21,9 +21,8 @@ void WritebackRate::update(std::uint64_t dirty, std::uint64_t target, std::uint6
     }
     integral_scaled_ = integral_sum_ / kITermInverse;
     const std::int64_t wanted = proportional_ + integral_scaled_;
-    rate_ = static_cast<std::uint64_t>(
-        std::clamp<std::int64_t>(wanted, static_cast<std::int64_t>(minimum),
-                                 static_cast<std::int64_t>(kWritebackRateMax)));
+    rate_ = static_cast<std::uint64_t>(std::clamp<std::int64_t>(wanted, static_cast<std::int64_t>(minimum),
+                                                                static_cast<std::int64_t>(kWritebackRateMax)));
 }
 
 }  // namespace bcl

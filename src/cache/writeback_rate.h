@@ -23,8 +23,8 @@ public:
     // One controller update, `interval` after the last one. `keeping_up`:
     // writeback managed the rate asked of it since the last update; the
     // integral only grows while it does (anti-windup).
-    void update(std::uint64_t dirty, std::uint64_t target, std::uint64_t minimum,
-                std::chrono::seconds interval, bool keeping_up);
+    void update(std::uint64_t dirty, std::uint64_t target, std::uint64_t minimum, std::chrono::seconds interval,
+                bool keeping_up);
 
     std::uint64_t rate() const { return rate_; }
     std::int64_t proportional() const { return proportional_; }

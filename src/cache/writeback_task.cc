@@ -199,8 +199,7 @@ void CacheSet::writeback_step() {
         std::lock_guard lk(tunables_mutex_);
         rate = w.rate.rate();
     }
-    const std::uint64_t chunk =
-        flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
+    const std::uint64_t chunk = flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
     const Clock::time_point started = Clock::now();
     if (evacuating) {
         // The whole file at once: its unreadable extents stay dirty and
@@ -232,7 +231,8 @@ void CacheSet::writeback_step() {
         arm_writeback(Clock::now());
         return;
     }
-    const auto share = std::chrono::nanoseconds(result.value().bytes * 1'000'000'000 / std::max<std::uint64_t>(rate, 1));
+    const auto share =
+        std::chrono::nanoseconds(result.value().bytes * 1'000'000'000 / std::max<std::uint64_t>(rate, 1));
     if (Clock::now() - started > share) w.keeping_up = false;
     arm_writeback(started + share);
 }

@@ -22,11 +22,11 @@ struct CacheSet::WritebackTask {
     boost::asio::steady_timer rate_timer;
     bool armed = false;  // step_timer waits for a step at step_at
     std::chrono::steady_clock::time_point step_at;
-    std::uint64_t cursor = 0;  // the next file id to look at
-    bool keeping_up = true;    // every step since the last rate update took no longer than its share
-    bool evacuating = false;   // the pass after a device failure runs (io_errors.cc)
+    std::uint64_t cursor = 0;      // the next file id to look at
+    bool keeping_up = true;        // every step since the last rate update took no longer than its share
+    bool evacuating = false;       // the pass after a device failure runs (io_errors.cc)
     std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
-    unsigned failures = 0;     // steps in a row that failed (the retry delay doubles with each)
+    unsigned failures = 0;         // steps in a row that failed (the retry delay doubles with each)
     // Guarded by CacheSet::tunables_mutex_ (written on the strand):
     WritebackRate rate;
 };

@@ -19,16 +19,13 @@ const char* io_kind_name(IoKind kind) {
 Status BlockDevice::check_request(std::uint64_t offset, std::uint64_t len, const void* buf) const {
     const std::uint32_t lbs = logical_block_size();
     if (!is_aligned(offset, lbs) || !is_aligned(len, lbs))
-        return make_error(Errc::invalid,
-                          fmt::format("{}: I/O at {}+{} is not aligned to the {}-byte logical block",
-                                      path(), offset, len, lbs));
+        return make_error(Errc::invalid, fmt::format("{}: I/O at {}+{} is not aligned to the {}-byte logical block",
+                                                     path(), offset, len, lbs));
     if (buf != nullptr && !is_aligned(buf, lbs))
-        return make_error(Errc::invalid,
-                          fmt::format("{}: I/O buffer is not aligned to {} bytes", path(), lbs));
+        return make_error(Errc::invalid, fmt::format("{}: I/O buffer is not aligned to {} bytes", path(), lbs));
     if (offset > size() || len > size() - offset)
         return make_error(Errc::invalid,
-                          fmt::format("{}: I/O at {}+{} reaches past the end ({} bytes)", path(),
-                                      offset, len, size()));
+                          fmt::format("{}: I/O at {}+{} reaches past the end ({} bytes)", path(), offset, len, size()));
     return ok();
 }
 

@@ -42,8 +42,7 @@ private:
 
 }  // namespace
 
-std::unique_ptr<CacheDevice> CacheDevice::missing(const Superblock& model, unsigned dev_idx,
-                                                  std::uint64_t nbuckets) {
+std::unique_ptr<CacheDevice> CacheDevice::missing(const Superblock& model, unsigned dev_idx, std::uint64_t nbuckets) {
     Superblock sb = model;
     sb.dev_idx = static_cast<std::uint8_t>(dev_idx);
     sb.nbuckets = nbuckets;
@@ -54,13 +53,11 @@ std::unique_ptr<CacheDevice> CacheDevice::missing(const Superblock& model, unsig
 
 Result<Superblock> read_superblock(BlockDevice& device) {
     if (device.size() < kSuperblockRegionEnd)
-        return make_error(Errc::foreign,
-                          fmt::format("{}: not a bcachefs-lite cache device (only {} bytes)",
-                                      device.path(), device.size()));
+        return make_error(Errc::foreign, fmt::format("{}: not a bcachefs-lite cache device (only {} bytes)",
+                                                     device.path(), device.size()));
     if (device.logical_block_size() > kSuperblockSize)
-        return make_error(Errc::unsupported,
-                          fmt::format("{}: logical block size {} is larger than the superblock",
-                                      device.path(), device.logical_block_size()));
+        return make_error(Errc::unsupported, fmt::format("{}: logical block size {} is larger than the superblock",
+                                                         device.path(), device.logical_block_size()));
     AlignedBuffer block(kSuperblockSize, device.logical_block_size());
     if (auto st = device.read(kSuperblockOffset, block.span()); !st) return st.error();
     auto sb = decode_superblock(block.span());
@@ -68,8 +65,7 @@ Result<Superblock> read_superblock(BlockDevice& device) {
     return sb.value();
 }
 
-Result<std::unique_ptr<CacheDevice>> CacheDevice::open(const std::string& path,
-                                                       const FileDeviceOptions& options) {
+Result<std::unique_ptr<CacheDevice>> CacheDevice::open(const std::string& path, const FileDeviceOptions& options) {
     auto dev = FileDevice::open(path, options);
     if (!dev) return dev.error();
     return attach(std::move(dev).value());
@@ -82,33 +78,29 @@ Result<std::unique_ptr<CacheDevice>> CacheDevice::attach(std::unique_ptr<BlockDe
         return make_error(Errc::corrupt,
                           fmt::format("{}: superblock describes {} buckets ({}) but the device "
                                       "holds only {}",
-                                      device->path(), sb.value().nbuckets,
-                                      format_size(sb.value().device_bytes()),
+                                      device->path(), sb.value().nbuckets, format_size(sb.value().device_bytes()),
                                       format_size(device->size())));
     if (device->logical_block_size() > sb.value().block_size)
         return make_error(Errc::unsupported,
                           fmt::format("{}: logical block size {} is larger than the cache's block "
                                       "size {}",
-                                      device->path(), device->logical_block_size(),
-                                      sb.value().block_size));
+                                      device->path(), device->logical_block_size(), sb.value().block_size));
     return std::unique_ptr<CacheDevice>(new CacheDevice(std::move(device), sb.value()));
 }
 
 CacheDevice::CacheDevice(std::unique_ptr<BlockDevice> device, const Superblock& sb, bool present)
     : device_(std::move(device)), sb_(sb), present_(present) {}
 
-Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t sector,
-                                       std::size_t len, std::uint64_t buckets) const {
+Status CacheDevice::check_bucket_range(std::uint64_t bucket, std::uint32_t sector, std::size_t len,
+                                       std::uint64_t buckets) const {
     if (bucket < sb_.first_bucket || bucket >= sb_.nbuckets)
-        return make_error(Errc::invalid,
-                          fmt::format("{}: bucket {} is outside the data buckets [{}, {})", path(),
-                                      bucket, sb_.first_bucket, sb_.nbuckets));
+        return make_error(Errc::invalid, fmt::format("{}: bucket {} is outside the data buckets [{}, {})", path(),
+                                                     bucket, sb_.first_bucket, sb_.nbuckets));
     const std::uint64_t start = std::uint64_t{sector} << kSectorShift;
     const std::uint64_t room = std::uint64_t{sb_.bucket_size} * buckets;
     if (start > sb_.bucket_size || len > room - start)
-        return make_error(Errc::invalid,
-                          fmt::format("{}: sectors {}+{} bytes run past the end of bucket {}",
-                                      path(), sector, len, bucket + buckets - 1));
+        return make_error(Errc::invalid, fmt::format("{}: sectors {}+{} bytes run past the end of bucket {}", path(),
+                                                     sector, len, bucket + buckets - 1));
     return ok();
 }
 
@@ -119,21 +111,18 @@ Status CacheDevice::counted(Status st) {
     return st;
 }
 
-Status CacheDevice::read_bucket(std::uint64_t bucket, std::uint32_t sector,
-                                std::span<std::byte> buf) {
+Status CacheDevice::read_bucket(std::uint64_t bucket, std::uint32_t sector, std::span<std::byte> buf) {
     BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
     return counted(device_->read(offset_of(bucket, sector), buf));
 }
 
-Status CacheDevice::read_buckets(std::uint64_t bucket, std::uint32_t sector,
-                                 std::span<std::byte> buf) {
+Status CacheDevice::read_buckets(std::uint64_t bucket, std::uint32_t sector, std::span<std::byte> buf) {
     const std::uint64_t following = bucket < sb_.nbuckets ? sb_.nbuckets - bucket : 1;
     BCL_TRY(check_bucket_range(bucket, sector, buf.size(), following));
     return counted(device_->read(offset_of(bucket, sector), buf));
 }
 
-Status CacheDevice::write_bucket(std::uint64_t bucket, std::uint32_t sector,
-                                 std::span<const std::byte> buf) {
+Status CacheDevice::write_bucket(std::uint64_t bucket, std::uint32_t sector, std::span<const std::byte> buf) {
     BCL_TRY(check_bucket_range(bucket, sector, buf.size()));
     return counted(device_->write(offset_of(bucket, sector), buf));
 }

@@ -55,8 +55,7 @@ Status FaultyDevice::maybe_fail_locked(IoKind kind, std::uint64_t offset, std::u
         }
         ++injected_[static_cast<int>(kind)];
         return sys_error(f.err, Errc::io,
-                         fmt::format("{}: injected {} fault at {}+{}", path(), io_kind_name(kind),
-                                     offset, len));
+                         fmt::format("{}: injected {} fault at {}+{}", path(), io_kind_name(kind), offset, len));
     }
     return ok();
 }

@@ -31,19 +31,15 @@ std::uint32_t file_dio_alignment(int fd) {
 
 Error open_error(int err, const std::string& path) {
     switch (err) {
-    case EBUSY:
-        return sys_error(err, Errc::busy, path + " is in use (mounted, or held by another program)");
-    case EINVAL:
-        return sys_error(err, Errc::unsupported, path + ": direct I/O is not supported here");
-    default:
-        return sys_error(err, path);
+    case EBUSY: return sys_error(err, Errc::busy, path + " is in use (mounted, or held by another program)");
+    case EINVAL: return sys_error(err, Errc::unsupported, path + ": direct I/O is not supported here");
+    default: return sys_error(err, path);
     }
 }
 
 }  // namespace
 
-Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path,
-                                                     const FileDeviceOptions& options) {
+Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, const FileDeviceOptions& options) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return sys_error(errno, path);
     if (S_ISDIR(st.st_mode)) return make_error(Errc::invalid, path + " is a directory");
@@ -67,32 +63,27 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path,
     std::uint64_t size = 0;
     std::uint32_t lbs = 512;
     if (S_ISBLK(st.st_mode)) {
-        if (::ioctl(fd, BLKGETSIZE64, &size) != 0)
-            return fail(sys_error(errno, path + ": cannot get the device size"));
+        if (::ioctl(fd, BLKGETSIZE64, &size) != 0) return fail(sys_error(errno, path + ": cannot get the device size"));
         int ssz = 0;
         if (::ioctl(fd, BLKSSZGET, &ssz) != 0)
             return fail(sys_error(errno, path + ": cannot get the logical block size"));
         if (ssz <= 0 || !is_power_of_two(static_cast<std::uint64_t>(ssz)))
-            return fail(make_error(Errc::unsupported,
-                                   fmt::format("{}: odd logical block size {}", path, ssz)));
+            return fail(make_error(Errc::unsupported, fmt::format("{}: odd logical block size {}", path, ssz)));
         lbs = static_cast<std::uint32_t>(ssz);
     } else if (S_ISREG(st.st_mode)) {
         size = static_cast<std::uint64_t>(st.st_size);
         lbs = file_dio_alignment(fd);
     } else {
-        return fail(make_error(Errc::invalid,
-                               path + " is neither a block device nor a regular file"));
+        return fail(make_error(Errc::invalid, path + " is neither a block device nor a regular file"));
     }
     // A file whose size is not a whole number of blocks: the tail is unused.
     size = round_down(size, lbs);
-    return std::unique_ptr<FileDevice>(
-        new FileDevice(fd, path, size, lbs, S_ISBLK(st.st_mode), options.read_only));
+    return std::unique_ptr<FileDevice>(new FileDevice(fd, path, size, lbs, S_ISBLK(st.st_mode), options.read_only));
 }
 
-FileDevice::FileDevice(int fd, std::string path, std::uint64_t size, std::uint32_t lbs,
-                       bool block_device, bool read_only)
-    : fd_(fd), path_(std::move(path)), size_(size), lbs_(lbs), block_device_(block_device),
-      read_only_(read_only) {}
+FileDevice::FileDevice(int fd, std::string path, std::uint64_t size, std::uint32_t lbs, bool block_device,
+                       bool read_only)
+    : fd_(fd), path_(std::move(path)), size_(size), lbs_(lbs), block_device_(block_device), read_only_(read_only) {}
 
 FileDevice::~FileDevice() { ::close(fd_); }
 
@@ -104,12 +95,10 @@ Status FileDevice::check_writable(const char* what) const {
 Status FileDevice::do_read(std::uint64_t offset, std::span<std::byte> buf) {
     std::size_t done = 0;
     while (done < buf.size()) {
-        ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done,
-                            static_cast<off_t>(offset + done));
+        ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return sys_error(errno, Errc::io,
-                             fmt::format("{}: read of {} bytes at {}", path_, buf.size(), offset));
+            return sys_error(errno, Errc::io, fmt::format("{}: read of {} bytes at {}", path_, buf.size(), offset));
         }
         if (n == 0)
             return make_error(Errc::io, fmt::format("{}: read at {} hit the end of the file "
@@ -124,16 +113,12 @@ Status FileDevice::do_write(std::uint64_t offset, std::span<const std::byte> buf
     BCL_TRY(check_writable("write"));
     std::size_t done = 0;
     while (done < buf.size()) {
-        ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done,
-                             static_cast<off_t>(offset + done));
+        ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return sys_error(errno, Errc::io,
-                             fmt::format("{}: write of {} bytes at {}", path_, buf.size(), offset));
+            return sys_error(errno, Errc::io, fmt::format("{}: write of {} bytes at {}", path_, buf.size(), offset));
         }
-        if (n == 0)
-            return make_error(Errc::io, fmt::format("{}: write at {} made no progress", path_,
-                                                    offset + done));
+        if (n == 0) return make_error(Errc::io, fmt::format("{}: write at {} made no progress", path_, offset + done));
         done += static_cast<std::size_t>(n);
     }
     return ok();
@@ -157,8 +142,8 @@ Status FileDevice::do_discard(std::uint64_t offset, std::uint64_t len) {
         } while (rc != 0 && errno == EINTR);
     } else {
         do {
-            rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                             static_cast<off_t>(offset), static_cast<off_t>(len));
+            rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                             static_cast<off_t>(len));
         } while (rc != 0 && errno == EINTR);
     }
     if (rc == 0) return ok();

@@ -26,29 +26,26 @@ constexpr int kWipeRounds = 8;
 Status validate_options(const FormatOptions& o) {
     BCL_TRY(validate_sizes(o.block_size, o.bucket_size));
     if (o.size && *o.size < min_device_size(o.bucket_size))
-        return make_error(Errc::no_space,
-                          fmt::format("size {} is too small: a cache with {} buckets needs at "
-                                      "least {} ({} bytes)",
-                                      format_size_approx(*o.size), format_size(o.bucket_size),
-                                      format_size_approx(min_device_size(o.bucket_size)),
-                                      min_device_size(o.bucket_size)));
+        return make_error(Errc::no_space, fmt::format("size {} is too small: a cache with {} buckets needs at "
+                                                      "least {} ({} bytes)",
+                                                      format_size_approx(*o.size), format_size(o.bucket_size),
+                                                      format_size_approx(min_device_size(o.bucket_size)),
+                                                      min_device_size(o.bucket_size)));
     return ok();
 }
 
 Status check_geometry(const BlockDevice& dev, const FormatOptions& o) {
     if (dev.size() < min_device_size(o.bucket_size))
-        return make_error(Errc::no_space,
-                          fmt::format("{} is too small ({}): a cache with {} buckets needs at "
-                                      "least {} ({} bytes)",
-                                      dev.path(), format_size_approx(dev.size()),
-                                      format_size(o.bucket_size),
-                                      format_size_approx(min_device_size(o.bucket_size)),
-                                      min_device_size(o.bucket_size)));
+        return make_error(
+            Errc::no_space,
+            fmt::format("{} is too small ({}): a cache with {} buckets needs at "
+                        "least {} ({} bytes)",
+                        dev.path(), format_size_approx(dev.size()), format_size(o.bucket_size),
+                        format_size_approx(min_device_size(o.bucket_size)), min_device_size(o.bucket_size)));
     if (dev.logical_block_size() > o.block_size)
-        return make_error(Errc::invalid,
-                          fmt::format("{} has {}-byte logical blocks; the block size must be at "
-                                      "least that",
-                                      dev.path(), dev.logical_block_size()));
+        return make_error(Errc::invalid, fmt::format("{} has {}-byte logical blocks; the block size must be at "
+                                                     "least that",
+                                                     dev.path(), dev.logical_block_size()));
     return ok();
 }
 
@@ -58,11 +55,9 @@ Status check_not_ours(BlockDevice& dev, bool force) {
     BCL_TRY(dev.read(kSuperblockOffset, block.span()));
     if (force || !has_superblock_magic(block.span())) return ok();
     auto old = decode_superblock(block.span());
-    const std::string what =
-        old ? fmt::format("a bcachefs-lite cache (UUID {})", uuid_to_string(old.value().uuid))
-            : std::string("a damaged bcachefs-lite superblock");
-    return make_error(Errc::exists,
-                      fmt::format("{} already holds {}; use --force to overwrite", dev.path(), what));
+    const std::string what = old ? fmt::format("a bcachefs-lite cache (UUID {})", uuid_to_string(old.value().uuid))
+                                 : std::string("a damaged bcachefs-lite superblock");
+    return make_error(Errc::exists, fmt::format("{} already holds {}; use --force to overwrite", dev.path(), what));
 }
 
 // Zeroes the magic bytes of each signature, a block at a time, so no tool
@@ -115,8 +110,7 @@ Result<Superblock> write_superblock(BlockDevice& dev, const FormatOptions& o, co
 
 Status check_set_size(std::size_t n) {
     if (n < 2 || n > kMaxSetDevices)
-        return make_error(Errc::invalid,
-                          fmt::format("a cache set has 2 to {} devices, not {}", kMaxSetDevices, n));
+        return make_error(Errc::invalid, fmt::format("a cache set has 2 to {} devices, not {}", kMaxSetDevices, n));
     return ok();
 }
 
@@ -129,7 +123,8 @@ public:
     CreatedFile& operator=(const CreatedFile&) = delete;
     ~CreatedFile() {
         if (path_.empty()) return;
-        if (unlink_) ::unlink(path_.c_str());
+        if (unlink_)
+            ::unlink(path_.c_str());
         else if (::truncate(path_.c_str(), 0) != 0) {
             // Nothing better to do: the format failed already and says so.
         }
@@ -156,8 +151,7 @@ private:
 }  // namespace
 
 Result<Superblock> format_block_device(BlockDevice& device, const FormatOptions& options) {
-    if (options.size)
-        return make_error(Errc::invalid, "a size applies only when formatting a file by path");
+    if (options.size) return make_error(Errc::invalid, "a size applies only when formatting a file by path");
     BCL_TRY(validate_options(options));
     BCL_TRY(check_geometry(device, options));
     BCL_TRY(check_not_ours(device, options.force));
@@ -189,16 +183,13 @@ Result<PreparedPath> prepare_path(const std::string& path, const FormatOptions& 
     const bool exists = ::stat(path.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) return sys_error(errno, path);
     if (!exists && !options.size)
-        return make_error(Errc::not_found,
-                          path + ": No such file or directory (use --size to create a file)");
+        return make_error(Errc::not_found, path + ": No such file or directory (use --size to create a file)");
     if (exists) {
         if (S_ISDIR(st.st_mode)) return make_error(Errc::invalid, path + " is a directory");
         if (S_ISBLK(st.st_mode) && options.size)
-            return make_error(Errc::invalid,
-                              path + " is a block device; a size applies only to regular files");
+            return make_error(Errc::invalid, path + " is a block device; a size applies only to regular files");
         if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
-            return make_error(Errc::invalid,
-                              path + " is neither a block device nor a regular file");
+            return make_error(Errc::invalid, path + " is neither a block device nor a regular file");
         if (S_ISREG(st.st_mode) && options.size && st.st_size != 0 &&
             static_cast<std::uint64_t>(st.st_size) != *options.size)
             return make_error(Errc::invalid,
@@ -210,8 +201,7 @@ Result<PreparedPath> prepare_path(const std::string& path, const FormatOptions& 
     PreparedPath out;
     out.path = path;
     out.created = std::make_unique<CreatedFile>();
-    if (options.size && (!exists || st.st_size == 0))
-        BCL_TRY(out.created->create(path, *options.size, exists));
+    if (options.size && (!exists || st.st_size == 0)) BCL_TRY(out.created->create(path, *options.size, exists));
 
     auto dev_r = FileDevice::open(path);
     if (!dev_r) return dev_r.error();
@@ -223,10 +213,9 @@ Result<PreparedPath> prepare_path(const std::string& path, const FormatOptions& 
     if (!sigs) return sigs.error();
     if (!sigs.value().empty() && !options.force) {
         const Signature& s = sigs.value().front();
-        return make_error(Errc::exists,
-                          fmt::format("{} already holds a {} signature ({}); use --force to "
-                                      "overwrite",
-                                      path, s.usage, s.type));
+        return make_error(Errc::exists, fmt::format("{} already holds a {} signature ({}); use --force to "
+                                                    "overwrite",
+                                                    path, s.usage, s.type));
     }
     out.signatures = std::move(sigs).value();
     return out;
@@ -240,7 +229,8 @@ Status make_private_if_file(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return sys_error(errno, path);
     if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) == kPrivateFileMode) return ok();
-    if (::chmod(path.c_str(), kPrivateFileMode) != 0) return sys_error(errno, path + ": cannot make it private (chmod 600)");
+    if (::chmod(path.c_str(), kPrivateFileMode) != 0)
+        return sys_error(errno, path + ": cannot make it private (chmod 600)");
     return ok();
 }
 
@@ -312,8 +302,7 @@ Result<std::vector<Superblock>> format_set(const std::vector<std::string>& paths
 Result<std::vector<Superblock>> format_block_device_set(const std::vector<BlockDevice*>& devices,
                                                         const FormatOptions& options) {
     BCL_TRY(check_set_size(devices.size()));
-    if (options.size)
-        return make_error(Errc::invalid, "a size applies only when formatting a file by path");
+    if (options.size) return make_error(Errc::invalid, "a size applies only when formatting a file by path");
     BCL_TRY(validate_options(options));
     for (std::size_t i = 0; i < devices.size(); ++i) {
         if (std::count(devices.begin(), devices.end(), devices[i]) > 1)

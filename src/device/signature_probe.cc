@@ -37,14 +37,13 @@ std::uint64_t lookup_u64(blkid_probe pr, const char* name) {
 
 Result<std::vector<Signature>> probe_signatures(const std::string& path) {
     errno = 0;
-    std::unique_ptr<blkid_struct_probe, ProbeDeleter> probe(
-        blkid_new_probe_from_filename(path.c_str()));
+    std::unique_ptr<blkid_struct_probe, ProbeDeleter> probe(blkid_new_probe_from_filename(path.c_str()));
     if (!probe) return sys_error(errno != 0 ? errno : EIO, path + ": cannot probe for signatures");
     blkid_probe pr = probe.get();
 
     blkid_probe_enable_superblocks(pr, 1);
-    blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE |
-                                              BLKID_SUBLKS_MAGIC | BLKID_SUBLKS_BADCSUM);
+    blkid_probe_set_superblocks_flags(
+        pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_MAGIC | BLKID_SUBLKS_BADCSUM);
     blkid_probe_enable_partitions(pr, 1);
     blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC | BLKID_PARTS_FORCE_GPT);
 

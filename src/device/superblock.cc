@@ -11,47 +11,36 @@ namespace bcl {
 
 Status validate_sizes(std::uint64_t block_size, std::uint64_t bucket_size) {
     if (!is_power_of_two(block_size) || block_size < kMinBlockSize || block_size > kMaxBlockSize)
-        return make_error(Errc::invalid,
-                          fmt::format("block size {} must be a power of two from {} to {}", block_size,
-                                      format_size(kMinBlockSize), format_size(kMaxBlockSize)));
+        return make_error(Errc::invalid, fmt::format("block size {} must be a power of two from {} to {}", block_size,
+                                                     format_size(kMinBlockSize), format_size(kMaxBlockSize)));
     if (!is_power_of_two(bucket_size))
-        return make_error(Errc::invalid,
-                          fmt::format("bucket size {} must be a power of two", bucket_size));
+        return make_error(Errc::invalid, fmt::format("bucket size {} must be a power of two", bucket_size));
     if (bucket_size < block_size)
-        return make_error(Errc::invalid,
-                          fmt::format("bucket size {} is smaller than the block size {}",
-                                      format_size(bucket_size), format_size(block_size)));
+        return make_error(Errc::invalid, fmt::format("bucket size {} is smaller than the block size {}",
+                                                     format_size(bucket_size), format_size(block_size)));
     if (bucket_size > kMaxBucketSize)
-        return make_error(Errc::invalid,
-                          fmt::format("bucket size {} is larger than the maximum {}",
-                                      format_size(bucket_size), format_size(kMaxBucketSize)));
+        return make_error(Errc::invalid, fmt::format("bucket size {} is larger than the maximum {}",
+                                                     format_size(bucket_size), format_size(kMaxBucketSize)));
     return ok();
 }
 
 Status validate_superblock(const Superblock& sb) {
-    auto corrupt = [](std::string what) {
-        return make_error(Errc::corrupt, "corrupt superblock: " + what);
-    };
+    auto corrupt = [](std::string what) { return make_error(Errc::corrupt, "corrupt superblock: " + what); };
     if (sb.flags & ~kSbKnownFlags)
         return make_error(Errc::unsupported,
                           fmt::format("superblock has unknown flags {:#x}", sb.flags & ~kSbKnownFlags));
-    if (auto st = validate_sizes(sb.block_size, sb.bucket_size); !st)
-        return corrupt(st.error().message);
+    if (auto st = validate_sizes(sb.block_size, sb.bucket_size); !st) return corrupt(st.error().message);
     if (sb.first_bucket != first_bucket_for(sb.bucket_size))
-        return corrupt(fmt::format("first bucket {} should be {}", sb.first_bucket,
-                                   first_bucket_for(sb.bucket_size)));
+        return corrupt(fmt::format("first bucket {} should be {}", sb.first_bucket, first_bucket_for(sb.bucket_size)));
     if (sb.nbuckets < sb.first_bucket || sb.nbuckets - sb.first_bucket < kMinUsableBuckets)
-        return corrupt(fmt::format("{} buckets leave fewer than {} usable", sb.nbuckets,
-                                   kMinUsableBuckets));
+        return corrupt(fmt::format("{} buckets leave fewer than {} usable", sb.nbuckets, kMinUsableBuckets));
     if (sb.nbuckets > UINT64_MAX / sb.bucket_size)
         return corrupt(fmt::format("{} buckets of {} overflow", sb.nbuckets, sb.bucket_size));
     if (static_cast<std::uint8_t>(sb.replacement) > static_cast<std::uint8_t>(Replacement::random))
-        return corrupt(fmt::format("unknown replacement policy {}",
-                                   static_cast<unsigned>(sb.replacement)));
+        return corrupt(fmt::format("unknown replacement policy {}", static_cast<unsigned>(sb.replacement)));
     if (uuid_is_nil(sb.uuid)) return corrupt("nil UUID");
     if (sb.nr_in_set == 0) {
-        if (!uuid_is_nil(sb.set_uuid) || sb.dev_idx != 0)
-            return corrupt("set membership without a set size");
+        if (!uuid_is_nil(sb.set_uuid) || sb.dev_idx != 0) return corrupt("set membership without a set size");
     } else {
         if (uuid_is_nil(sb.set_uuid)) return corrupt("nil set UUID");
         if (sb.nr_in_set > kMaxSetDevices)
@@ -97,10 +86,9 @@ bool has_superblock_magic(std::span<const std::byte> block) {
 
 Result<Superblock> decode_superblock(std::span<const std::byte> block) {
     if (block.size() != kSuperblockSize)
-        return make_error(Errc::invalid, fmt::format("superblock must be {} bytes, got {}",
-                                                     kSuperblockSize, block.size()));
-    if (!has_superblock_magic(block))
-        return make_error(Errc::foreign, "not a bcachefs-lite cache device");
+        return make_error(Errc::invalid,
+                          fmt::format("superblock must be {} bytes, got {}", kSuperblockSize, block.size()));
+    if (!has_superblock_magic(block)) return make_error(Errc::foreign, "not a bcachefs-lite cache device");
 
     SuperblockDisk d;
     std::memcpy(&d, block.data(), sizeof(d));
@@ -109,13 +97,11 @@ Result<Superblock> decode_superblock(std::span<const std::byte> block) {
     const std::uint32_t want = block_csum(d);
     if (d.csum.get() != want)
         return make_error(Errc::corrupt,
-                          fmt::format("corrupt superblock: checksum {:#010x}, expected {:#010x}",
-                                      d.csum.get(), want));
+                          fmt::format("corrupt superblock: checksum {:#010x}, expected {:#010x}", d.csum.get(), want));
     if (d.version.get() != kFormatVersion)
-        return make_error(Errc::unsupported,
-                          fmt::format("superblock format version {} is not supported (this build "
-                                      "reads version {})",
-                                      d.version.get(), kFormatVersion));
+        return make_error(Errc::unsupported, fmt::format("superblock format version {} is not supported (this build "
+                                                         "reads version {})",
+                                                         d.version.get(), kFormatVersion));
 
     Superblock sb;
     sb.version = d.version.get();

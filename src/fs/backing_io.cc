@@ -45,8 +45,8 @@ Result<std::uint64_t> backing_seek_data(int fd, std::uint64_t offset, int whence
     return static_cast<std::uint64_t>(r);
 }
 
-Result<std::size_t> backing_copy_file_range(int fd_in, std::uint64_t offset_in, int fd_out,
-                                            std::uint64_t offset_out, std::size_t length, unsigned flags) {
+Result<std::size_t> backing_copy_file_range(int fd_in, std::uint64_t offset_in, int fd_out, std::uint64_t offset_out,
+                                            std::size_t length, unsigned flags) {
     loff_t off_in = static_cast<loff_t>(offset_in);
     loff_t off_out = static_cast<loff_t>(offset_out);
     const ssize_t n = ::copy_file_range(fd_in, &off_in, fd_out, &off_out, length, flags);

@@ -23,7 +23,7 @@ Status backing_flush(int fd);
 Status backing_fsync(int fd, bool datasync);
 // lseek(2) with SEEK_DATA or SEEK_HOLE.
 Result<std::uint64_t> backing_seek_data(int fd, std::uint64_t offset, int whence);
-Result<std::size_t> backing_copy_file_range(int fd_in, std::uint64_t offset_in, int fd_out,
-                                            std::uint64_t offset_out, std::size_t length, unsigned flags);
+Result<std::size_t> backing_copy_file_range(int fd_in, std::uint64_t offset_in, int fd_out, std::uint64_t offset_out,
+                                            std::size_t length, unsigned flags);
 
 }  // namespace bcl

@@ -76,8 +76,7 @@ std::string format_rate_debug(const WritebackStatus& s) {
         "integral:     {} B/s\n"
         "running:      {}\n"
         "flushing:     {}\n",
-        s.rate, s.dirty, s.target, s.proportional, s.integral, s.running ? "yes" : "no",
-        s.flushing ? "yes" : "no");
+        s.rate, s.dirty, s.target, s.proportional, s.integral, s.running ? "yes" : "no", s.flushing ? "yes" : "no");
 }
 
 }  // namespace

@@ -20,7 +20,8 @@ public:
     // O_SYNC includes O_DSYNC's bit; either makes every write durable
     // before it returns.
     CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags, std::uint64_t writer)
-        : Handle(fd, flags), file_(std::move(file)),
+        : Handle(fd, flags),
+          file_(std::move(file)),
           write_flags_{.append = (flags & O_APPEND) != 0,
                        .sync = (flags & (O_SYNC | O_DSYNC)) != 0,
                        .direct_fd = direct_fd(),
@@ -116,8 +117,7 @@ Result<std::uint64_t> CachedFileData::seek_data(Handle& handle, std::uint64_t of
 }
 
 Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
-                                                    std::uint64_t offset_out, std::size_t length,
-                                                    unsigned flags) {
+                                                    std::uint64_t offset_out, std::size_t length, unsigned flags) {
     CachedHandle& i = cached(in);
     CachedHandle& o = cached(out);
     // The kernel copies backing bytes to backing bytes: the source's dirty
@@ -135,9 +135,7 @@ void CachedFileData::release(std::unique_ptr<Handle> handle) {
     handle.reset();
 }
 
-void CachedFileData::unlinked(const FileKey& key, nlink_t links_left) {
-    cache_.unlinked(key.dev, key.ino, links_left);
-}
+void CachedFileData::unlinked(const FileKey& key, nlink_t links_left) { cache_.unlinked(key.dev, key.ino, links_left); }
 
 void CachedFileData::metadata_changed(const FileKey&, const struct statx& before, const struct statx& after) {
     // A failed refresh leaves the record as it was: the next open sees the

@@ -37,8 +37,7 @@ public:
     // own, does nothing.
     [[nodiscard]] static Result<CallerCreds> enter(fuse_req_t req, bool enabled, Own own);
 
-    CallerCreds(CallerCreds&& other) noexcept
-        : active_(std::exchange(other.active_, false)), own_(other.own_) {}
+    CallerCreds(CallerCreds&& other) noexcept : active_(std::exchange(other.active_, false)), own_(other.own_) {}
     CallerCreds& operator=(CallerCreds&&) = delete;
     CallerCreds(const CallerCreds&) = delete;
     CallerCreds& operator=(const CallerCreds&) = delete;

@@ -8,9 +8,7 @@ void DataVec::add_fd(int fd, std::uint64_t offset, std::size_t len) {
     segments_.push_back(DataSegment{nullptr, fd, true, offset, len});
 }
 
-void DataVec::add_stream(int fd, std::size_t len) {
-    segments_.push_back(DataSegment{nullptr, fd, false, 0, len});
-}
+void DataVec::add_stream(int fd, std::size_t len) { segments_.push_back(DataSegment{nullptr, fd, false, 0, len}); }
 
 void DataVec::add_memory(const std::byte* mem, std::size_t len) {
     segments_.push_back(DataSegment{mem, -1, true, 0, len});

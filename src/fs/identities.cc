@@ -22,8 +22,7 @@ Result<std::optional<FileKey>> Identities::find(const Inode& parent, const char*
     return Found(FileKey{kPathIdentityDev, *id.value()});
 }
 
-Status Identities::renamed(const Inode& from, const char* name, const Inode& to, const char* newname,
-                           bool exchange) {
+Status Identities::renamed(const Inode& from, const char* name, const Inode& to, const char* newname, bool exchange) {
     if (!by_path()) return ok();
     return names_->rename(from.key.ino, name, to.key.ino, newname, exchange);
 }

@@ -46,8 +46,7 @@ public:
     Result<FileKey> key_of(const Inode& parent, const char* name, mode_t type, const FileKey& backing);
     // The key the engine may hold data under for `name` in `parent`, as
     // key_of() but recording nothing: none when identity=path has no id.
-    Result<std::optional<FileKey>> find(const Inode& parent, const char* name, mode_t type,
-                                        const FileKey& backing);
+    Result<std::optional<FileKey>> find(const Inode& parent, const char* name, mode_t type, const FileKey& backing);
     // Links the key has left once the name is gone, of a file that had
     // `nlink` links: each name is its own file under identity=path.
     nlink_t links_left(nlink_t nlink, bool is_dir) const {

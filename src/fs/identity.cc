@@ -19,8 +19,9 @@ IdentityChoice choose_identity(IdentityOption option, CacheMode mode, long backi
         return {Identity::inode, "the backing is not a FUSE file system, so its inode numbers last"};
     if (mode == CacheMode::writeback)
         return {Identity::inode, "the backing is a FUSE file system, but mode=writeback finds files by file handle"};
-    return {Identity::path, "the backing is a FUSE file system, which may give a file a new inode number when the "
-                            "kernel forgets it"};
+    return {Identity::path,
+            "the backing is a FUSE file system, which may give a file a new inode number when the "
+            "kernel forgets it"};
 }
 
 Result<long> file_system_type(const std::string& path) {

@@ -8,8 +8,7 @@ namespace {
 
 std::optional<struct statx> statx_of(int fd) {
     struct statx stx;
-    if (fd < 0 ||
-        ::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
+    if (fd < 0 || ::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0)
         return std::nullopt;
     return stx;
 }

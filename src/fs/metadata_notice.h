@@ -60,7 +60,7 @@ private:
     UniqueFd owned_;
     int fd_ = -1;
     std::optional<struct statx> before_;
-    bool watching_ = false;  // a regular file with a valid before_
+    bool watching_ = false;       // a regular file with a valid before_
     std::optional<FileKey> key_;  // as identify_as() says; none: the backing key
     bool silent_ = false;         // identify_as() gave no key: never report
 };

@@ -15,7 +15,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-
 Result<std::string> canonical_dir(const std::string& path, std::string_view role) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
@@ -23,8 +22,8 @@ Result<std::string> canonical_dir(const std::string& path, std::string_view role
         if (err == ENOENT) return Error{Errc::not_found, err, fmt::format("{} {} does not exist", role, path)};
         if (err == ENOTCONN) {
             return Error{Errc::busy, err,
-                         fmt::format("{} {} is a FUSE mount whose daemon is gone; unmount it with 'umount -l {}'",
-                                     role, path, path)};
+                         fmt::format("{} {} is a FUSE mount whose daemon is gone; unmount it with 'umount -l {}'", role,
+                                     path, path)};
         }
         return sys_error(err, fmt::format("{} {}", role, path));
     }
@@ -37,8 +36,8 @@ Result<std::string> canonical_dir(const std::string& path, std::string_view role
 
 bool is_inside(const stdfs::path& path, const std::string& dir) {
     std::string p = path.string();
-    return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 &&
-                        (dir == "/" || p[dir.size()] == '/'));
+    return p == dir ||
+           (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 && (dir == "/" || p[dir.size()] == '/'));
 }
 
 Status check_cache(const MountOptions& options, const std::string& cache) {
@@ -47,12 +46,13 @@ Status check_cache(const MountOptions& options, const std::string& cache) {
     if (ec) return sys_error(ec.value(), fmt::format("cache {}", cache));
     if (is_inside(resolved, options.mountpoint)) {
         return make_error(Errc::invalid, fmt::format("cache {} lies inside the mount point {}; put it elsewhere", cache,
-                                   options.mountpoint));
+                                                     options.mountpoint));
     }
     struct stat st;
     if (::stat(cache.c_str(), &st) == 0) {
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-            return make_error(Errc::invalid, fmt::format("cache {} is neither a block device nor a regular file", cache));
+            return make_error(Errc::invalid,
+                              fmt::format("cache {} is neither a block device nor a regular file", cache));
         }
         return ok();
     }
@@ -63,7 +63,8 @@ Status check_cache(const MountOptions& options, const std::string& cache) {
     }
     stdfs::path parent = resolved.parent_path();
     if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return make_error(Errc::invalid, fmt::format("cannot create cache file {}: directory {} does not exist", cache, parent.string()));
+        return make_error(Errc::invalid, fmt::format("cannot create cache file {}: directory {} does not exist", cache,
+                                                     parent.string()));
     }
     return ok();
 }
@@ -76,7 +77,8 @@ std::string unescape_mountinfo_field(std::string_view field) {
     for (std::size_t i = 0; i < field.size(); ++i) {
         if (field[i] == '\\' && i + 3 < field.size() && octal(field[i + 1]) && octal(field[i + 2]) &&
             octal(field[i + 3])) {
-            out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+            out.push_back(
+                static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
             i += 3;
         } else {
             out.push_back(field[i]);

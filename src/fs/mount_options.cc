@@ -30,16 +30,16 @@ Status apply_option(std::string_view item, MountOptions& options) {
     }
     if (!spec) return make_error(Errc::invalid, fmt::format("unknown option '{}' (see bcachefs-lite --help)", name));
     switch (spec->kind) {
-    case K::ignored:
-        return ok();
+    case K::ignored: return ok();
     case K::kernel_flag:
         if (value) return make_error(Errc::invalid, fmt::format("option {} takes no value", name));
         options.fuse_options.emplace_back(name);
         return ok();
-    case K::boolean:
-        return store(*spec, options, value.value_or(""));
+    case K::boolean: return store(*spec, options, value.value_or(""));
     default:
-        if (!value) return make_error(Errc::invalid, fmt::format("option {} needs a value: {}={}", name, name, spec->value_name));
+        if (!value)
+            return make_error(Errc::invalid,
+                              fmt::format("option {} needs a value: {}={}", name, name, spec->value_name));
         return store(*spec, options, *value);
     }
 }
@@ -103,7 +103,8 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
             cmd.options.debug = true;
             cmd.options.foreground = true;
         } else if (arg == "-o") {
-            if (i + 1 == args.size()) return make_error(Errc::invalid, "option -o needs an argument: -o OPTION[,OPTION...]");
+            if (i + 1 == args.size())
+                return make_error(Errc::invalid, "option -o needs an argument: -o OPTION[,OPTION...]");
             BCL_TRY(parse_option_list(args[++i], cmd.options));
         } else if (arg.starts_with("-o")) {
             BCL_TRY(parse_option_list(arg.substr(2), cmd.options));
@@ -113,11 +114,14 @@ Result<CommandLine> parse_command_line(std::span<const std::string_view> args) {
     }
     if (positional.empty()) return make_error(Errc::invalid, fmt::format("missing SOURCE and MOUNTPOINT; {}", kUsage));
     if (positional.size() == 1) return make_error(Errc::invalid, fmt::format("missing MOUNTPOINT; {}", kUsage));
-    if (positional.size() > 2) return make_error(Errc::invalid, fmt::format("unexpected argument '{}'; {}", positional[2], kUsage));
+    if (positional.size() > 2)
+        return make_error(Errc::invalid, fmt::format("unexpected argument '{}'; {}", positional[2], kUsage));
     cmd.options.source = positional[0];
     cmd.options.mountpoint = positional[1];
     if (cmd.options.cache.empty()) {
-        return make_error(Errc::invalid, "missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
+        return make_error(
+            Errc::invalid,
+            "missing required option cache=PATH (the cache device or file), e.g. -o cache=/dev/nvme0n1p3");
     }
     // The tunables are checked together: cutoff_writeback_sync may be given
     // after the cutoff_writeback it must not be below.
@@ -157,8 +161,9 @@ std::string help_text(std::string_view program) {
         }
         out += "\n";
     }
-    out += "\nAlso accepted and ignored, for fstab: defaults, auto, noauto, nofail, _netdev,\n"
-           "user, users, nouser, comment=TEXT, x-*.\n";
+    out +=
+        "\nAlso accepted and ignored, for fstab: defaults, auto, noauto, nofail, _netdev,\n"
+        "user, users, nouser, comment=TEXT, x-*.\n";
     return out;
 }
 

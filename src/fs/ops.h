@@ -24,8 +24,8 @@ void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char*
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
-void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
-               const char* newname, unsigned int flags);
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags);
 
 // ops_dir.cc
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
@@ -44,8 +44,8 @@ void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi);
 void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);
-void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
-                        fuse_ino_t ino_out, off_t off_out, fuse_file_info* fi_out, size_t len, int flags);
+void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in, fuse_ino_t ino_out,
+                        off_t off_out, fuse_file_info* fi_out, size_t len, int flags);
 
 // ops_xattr.cc
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);

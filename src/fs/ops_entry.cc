@@ -66,15 +66,14 @@ Status truncate_by_path(fuse_req_t req, State& state, Inode& inode, std::uint64_
 
 // chmod, chown and utimes run as the caller: the backing applies its own
 // rules of who may change what (owner, CAP_FOWNER, the setgid bit).
-Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, const struct stat& attr,
-                               int to_set, const fuse_file_info* fi) {
+Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, const struct stat& attr, int to_set,
+                               const fuse_file_info* fi) {
     Inode& inode = state.inodes.get(ino);
     OpenFile* file = fi ? &open_file_of(fi) : nullptr;
     // chmod, chown and utimens change ctime (utimens mtime too), not data;
     // reported when the request returns (the destructor), also on failure.
-    constexpr int kMetadataOnly = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-                                  FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-                                  FUSE_SET_ATTR_MTIME_NOW;
+    constexpr int kMetadataOnly = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |
+                                  FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
     std::optional<MetadataNotice> notice;
     if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) {
         notice.emplace(state.data, inode.fd.get());

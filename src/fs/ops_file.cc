@@ -52,8 +52,7 @@ struct Created {
     std::unique_ptr<OpenFile> file;
 };
 
-Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, mode_t mode,
-                          int flags) {
+Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, mode_t mode, int flags) {
     Inode& dir = state.inodes.get(parent);
     int open_flags = backing_flags(flags) | O_CREAT | O_NOFOLLOW;
     UniqueFd fd;
@@ -99,7 +98,6 @@ Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, f
     data_changed(state, *file.inode);
     return written;
 }
-
 
 }  // namespace
 
@@ -163,8 +161,8 @@ void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t leng
     }
     State& state = state_of(req);
     OpenFile& file = open_file_of(fi);
-    Status done = state.data.fallocate(*file.data, mode, static_cast<std::uint64_t>(offset),
-                                       static_cast<std::uint64_t>(length));
+    Status done =
+        state.data.fallocate(*file.data, mode, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(length));
     data_changed(state, *file.inode);
     reply_status(req, done);
 }
@@ -179,8 +177,8 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
     fuse_reply_lseek(req, static_cast<off_t>(found.value()));
 }
 
-void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t,
-                        off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t, off_t off_out,
+                        fuse_file_info* fi_out, size_t len, int flags) {
     State& state = state_of(req);
     OpenFile& out = open_file_of(fi_out);
     auto copied = state.data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in), *out.data,

@@ -90,8 +90,7 @@ Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
     const Inode& dir = state.inodes.get(parent);
     auto before = lstat_at(dir, name);
     const std::optional<FileKey> key =
-        before ? engine_key(state, dir, name, before->st_mode, FileKey{before->st_dev, before->st_ino})
-               : std::nullopt;
+        before ? engine_key(state, dir, name, before->st_mode, FileKey{before->st_dev, before->st_ino}) : std::nullopt;
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
@@ -103,8 +102,8 @@ Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
     return ok();
 }
 
-Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
-                 unsigned int flags) {
+Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                 const char* newname, unsigned int flags) {
     if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return os_error(EINVAL);
     const Inode& from = state.inodes.get(parent);
     const Inode& to = state.inodes.get(newparent);
@@ -146,21 +145,21 @@ void reply_entry_result(fuse_req_t req, const Result<fuse_entry_param>& entry) {
     fuse_reply_entry(req, &entry.value());
 }
 
-
 }  // namespace
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    reply_entry_result(req, create_as_caller(req, parent, name,
-                                             [&](int dirfd) { return ::mknodat(dirfd, name, mode, rdev); }));
+    reply_entry_result(
+        req, create_as_caller(req, parent, name, [&](int dirfd) { return ::mknodat(dirfd, name, mode, rdev); }));
 }
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    reply_entry_result(req, create_as_caller(req, parent, name, [&](int dirfd) { return ::mkdirat(dirfd, name, mode); }));
+    reply_entry_result(req,
+                       create_as_caller(req, parent, name, [&](int dirfd) { return ::mkdirat(dirfd, name, mode); }));
 }
 
 void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
-    reply_entry_result(req, create_as_caller(req, parent, name,
-                                             [&](int dirfd) { return ::symlinkat(link, dirfd, name); }));
+    reply_entry_result(req,
+                       create_as_caller(req, parent, name, [&](int dirfd) { return ::symlinkat(link, dirfd, name); }));
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {

@@ -16,8 +16,11 @@ inline Error os_error(int err) {
     case ENOENT: code = Errc::not_found; break;
     case EEXIST: code = Errc::exists; break;
     case EINVAL: code = Errc::invalid; break;
-    case EPERM: case EACCES: case EROFS: code = Errc::permission; break;
-    case ENOSPC: case EDQUOT: code = Errc::no_space; break;
+    case EPERM:
+    case EACCES:
+    case EROFS: code = Errc::permission; break;
+    case ENOSPC:
+    case EDQUOT: code = Errc::no_space; break;
     case EOPNOTSUPP: code = Errc::unsupported; break;
     case EBUSY: code = Errc::busy; break;
     case EAGAIN: code = Errc::again; break;

@@ -55,8 +55,7 @@ Result<std::uint64_t> PassthroughData::seek_data(Handle& handle, std::uint64_t o
 }
 
 Result<std::size_t> PassthroughData::copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
-                                                     std::uint64_t offset_out, std::size_t length,
-                                                     unsigned flags) {
+                                                     std::uint64_t offset_out, std::size_t length, unsigned flags) {
     return backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
 }
 

@@ -26,8 +26,8 @@ Result<std::unique_ptr<Session>> Session::create(const MountOptions& options, Fi
     struct stat st;
     if (::fstat(root.get(), &st) != 0) return sys_error(errno, options.source);
 
-    auto state = std::make_unique<State>(options, data, stats, log, names, std::move(root),
-                                         FileKey{st.st_dev, st.st_ino});
+    auto state =
+        std::make_unique<State>(options, data, stats, log, names, std::move(root), FileKey{st.st_dev, st.st_ino});
     state->own_uid = ::geteuid();
     state->own_gid = ::getegid();
     state->switch_creds = state->own_uid == 0;

@@ -20,9 +20,13 @@
 namespace bcl {
 
 struct Session::State {
-    State(const MountOptions& opts, FileData& file_data, StatsXattrs& stats_xattrs, Logger& logger,
-          NameTable* names, UniqueFd root_fd, FileKey root_backing)
-        : options(opts), data(file_data), stats(stats_xattrs), log(logger), ids(names),
+    State(const MountOptions& opts, FileData& file_data, StatsXattrs& stats_xattrs, Logger& logger, NameTable* names,
+          UniqueFd root_fd, FileKey root_backing)
+        : options(opts),
+          data(file_data),
+          stats(stats_xattrs),
+          log(logger),
+          ids(names),
           inodes(std::move(root_fd), ids.root_key(root_backing), root_backing) {}
 
     const MountOptions options;

@@ -75,10 +75,9 @@ struct PutCounterOp {
     std::uint64_t value;
 };
 
-using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp,
-                             DropFileExtentsOp, ConditionalExtentOp, EraseRawExtentOp,
-                             PutBucketGensOp, PutCounterOp, PutDirtyFileOp, DeleteDirtyFileOp,
-                             PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
+using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp, DropFileExtentsOp,
+                             ConditionalExtentOp, EraseRawExtentOp, PutBucketGensOp, PutCounterOp, PutDirtyFileOp,
+                             DeleteDirtyFileOp, PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
 
 }  // namespace index_detail
 

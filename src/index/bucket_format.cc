@@ -22,10 +22,9 @@ std::string encode_bucket_key(std::uint32_t device, std::uint64_t bucket) {
 
 Result<BucketKey> decode_bucket_key(std::string_view bytes) {
     if (bytes.size() != kBucketKeySize)
-        return make_error(Errc::corrupt, fmt::format("bucket key has {} bytes, expected {}",
-                                                     bytes.size(), kBucketKeySize));
-    return BucketKey{static_cast<std::uint32_t>(get_be(bytes.data(), 4)),
-                     get_be(bytes.data() + 4, 8)};
+        return make_error(Errc::corrupt,
+                          fmt::format("bucket key has {} bytes, expected {}", bytes.size(), kBucketKeySize));
+    return BucketKey{static_cast<std::uint32_t>(get_be(bytes.data(), 4)), get_be(bytes.data() + 4, 8)};
 }
 
 std::string encode_bucket_value(const BucketGenRecord& record) {

@@ -21,15 +21,15 @@ std::string encode_dirty_file_key(std::uint64_t file_id) {
 
 Result<std::uint64_t> decode_dirty_file_key(std::string_view bytes) {
     if (bytes.size() != kDirtyFileKeySize)
-        return make_error(Errc::corrupt, fmt::format("dirty-file key has {} bytes, expected {}", bytes.size(),
-                                                     kDirtyFileKeySize));
+        return make_error(Errc::corrupt,
+                          fmt::format("dirty-file key has {} bytes, expected {}", bytes.size(), kDirtyFileKeySize));
     return get_be(bytes.data(), 8);
 }
 
 Result<std::string> encode_dirty_file_record(const DirtyFileRecord& r) {
     if (r.handle.size() > kMaxFileHandleBytes)
-        return make_error(Errc::invalid, fmt::format("file handle of {} bytes; at most {} fit", r.handle.size(),
-                                                     kMaxFileHandleBytes));
+        return make_error(Errc::invalid,
+                          fmt::format("file handle of {} bytes; at most {} fit", r.handle.size(), kMaxFileHandleBytes));
     std::string out;
     out.reserve(kDirtyFileRecordSize);
     out.push_back(static_cast<char>(kDirtyFileRecordVersion));

@@ -33,9 +33,7 @@ bool ExtentCursor::valid() const { return impl_->it->Valid(); }
 Result<ExtentKey> ExtentCursor::key() const {
     const auto k = impl_->it->key();
     auto key = decode_extent_key(std::string_view(k.data(), k.size()));
-    if (!key)
-        return make_error(key.error().code,
-                          fmt::format("index {}: {}", impl_->dir, key.error().message));
+    if (!key) return make_error(key.error().code, fmt::format("index {}: {}", impl_->dir, key.error().message));
     return key.value();
 }
 
@@ -50,8 +48,7 @@ void ExtentCursor::next() { impl_->it->Next(); }
 
 Status ExtentCursor::status() const {
     if (!impl_->it->status().ok())
-        return index_detail::rocks_error(impl_->it->status(),
-                                         fmt::format("index {}: scan extents", impl_->dir));
+        return index_detail::rocks_error(impl_->it->status(), fmt::format("index {}: scan extents", impl_->dir));
     return ok();
 }
 

@@ -12,9 +12,8 @@ using index_detail::get_le;
 using index_detail::put_be;
 using index_detail::put_le;
 
-ExtentValue make_extent_value(std::uint64_t length, std::uint8_t device, std::uint64_t bucket,
-                              std::uint8_t gen, std::uint64_t sector, std::uint32_t data_crc,
-                              bool dirty) {
+ExtentValue make_extent_value(std::uint64_t length, std::uint8_t device, std::uint64_t bucket, std::uint8_t gen,
+                              std::uint64_t sector, std::uint32_t data_crc, bool dirty) {
     ExtentValue v;
     v.length = length;
     v.device = device;
@@ -39,8 +38,7 @@ std::string encode_extent_key(const ExtentKey& key) {
 Result<ExtentKey> decode_extent_key(std::string_view bytes) {
     if (bytes.size() != kExtentKeySize)
         return make_error(Errc::corrupt,
-                          fmt::format("extent key has {} bytes, expected {}", bytes.size(),
-                                      kExtentKeySize));
+                          fmt::format("extent key has {} bytes, expected {}", bytes.size(), kExtentKeySize));
     return ExtentKey{get_be(bytes.data(), 8), get_be(bytes.data() + 8, 8)};
 }
 

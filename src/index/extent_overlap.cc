@@ -13,8 +13,7 @@ Extent piece_of(const Extent& e, std::uint64_t from, std::uint64_t to) {
 
 }  // namespace
 
-OverlapPlan plan_clear_range(std::span<const Extent> overlapping, std::uint64_t start,
-                             std::uint64_t end) {
+OverlapPlan plan_clear_range(std::span<const Extent> overlapping, std::uint64_t start, std::uint64_t end) {
     OverlapPlan plan;
     for (const Extent& e : overlapping) {
         const std::uint64_t s = e.start();

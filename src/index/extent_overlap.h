@@ -27,7 +27,6 @@ struct OverlapPlan {
 // `overlapping`: extents of one file, in key order, not overlapping each
 // other, each overlapping [start, end). start < end; every offset a
 // multiple of kSectorSize.
-OverlapPlan plan_clear_range(std::span<const Extent> overlapping, std::uint64_t start,
-                             std::uint64_t end);
+OverlapPlan plan_clear_range(std::span<const Extent> overlapping, std::uint64_t start, std::uint64_t end);
 
 }  // namespace bcl::index_detail

@@ -22,8 +22,7 @@ std::string encode_file_key(std::uint64_t dev, std::uint64_t ino) {
 
 Result<FileIdentity> decode_file_key(std::string_view bytes) {
     if (bytes.size() != kFileKeySize)
-        return make_error(Errc::corrupt, fmt::format("file key has {} bytes, expected {}",
-                                                     bytes.size(), kFileKeySize));
+        return make_error(Errc::corrupt, fmt::format("file key has {} bytes, expected {}", bytes.size(), kFileKeySize));
     return FileIdentity{get_be(bytes.data(), 8), get_be(bytes.data() + 8, 8), 0};
 }
 

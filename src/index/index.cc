@@ -59,8 +59,7 @@ Result<std::uint64_t> Index::get_counter(std::string_view name) const {
     if (!raw.value()) return std::uint64_t{0};
     auto v = decode_meta_u64(*raw.value());
     if (!v)
-        return make_error(v.error().code, fmt::format("index {}: counter {}: {}", db_->dir, name,
-                                                      v.error().message));
+        return make_error(v.error().code, fmt::format("index {}: counter {}: {}", db_->dir, name, v.error().message));
     return v.value();
 }
 
@@ -78,8 +77,7 @@ Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const 
     if (!raw.value()) return std::optional<FileRecord>();
     auto r = decode_file_record(*raw.value());
     if (!r)
-        return make_error(r.error().code, fmt::format("index {}: file (dev {}, ino {}): {}",
-                                                      db_->dir, id.dev, id.ino,
+        return make_error(r.error().code, fmt::format("index {}: file (dev {}, ino {}): {}", db_->dir, id.dev, id.ino,
                                                       r.error().message));
     return std::optional<FileRecord>(r.value());
 }
@@ -137,8 +135,8 @@ Result<std::optional<NameRecord>> Index::get_name(std::uint64_t parent, std::str
     if (!raw.value()) return std::optional<NameRecord>();
     auto r = decode_name_record(*raw.value());
     if (!r)
-        return make_error(r.error().code, fmt::format("index {}: name in directory {}: {}", db_->dir, parent,
-                                                      r.error().message));
+        return make_error(r.error().code,
+                          fmt::format("index {}: name in directory {}: {}", db_->dir, parent, r.error().message));
     return std::optional<NameRecord>(r.value());
 }
 
@@ -210,20 +208,17 @@ Result<std::vector<BucketGenRecord>> Index::load_bucket_gens(std::uint32_t devic
     std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro, db_->buckets));
     for (it->Seek(first); it->Valid(); it->Next()) {
         auto key = decode_bucket_key(std::string_view(it->key().data(), it->key().size()));
-        if (!key) return make_error(key.error().code,
-                                    fmt::format("index {}: {}", db_->dir, key.error().message));
+        if (!key) return make_error(key.error().code, fmt::format("index {}: {}", db_->dir, key.error().message));
         if (key.value().device != device) break;
         auto value = decode_bucket_value(std::string_view(it->value().data(), it->value().size()));
         if (!value)
-            return make_error(value.error().code,
-                              fmt::format("index {}: bucket {} of device {}: {}", db_->dir,
-                                          key.value().bucket, device, value.error().message));
+            return make_error(value.error().code, fmt::format("index {}: bucket {} of device {}: {}", db_->dir,
+                                                              key.value().bucket, device, value.error().message));
         BucketGenRecord r = value.value();
         r.bucket = key.value().bucket;
         out.push_back(r);
     }
-    if (!it->status().ok())
-        return rocks_error(it->status(), fmt::format("index {}: read buckets", db_->dir));
+    if (!it->status().ok()) return rocks_error(it->status(), fmt::format("index {}: read buckets", db_->dir));
     return out;
 }
 

@@ -15,9 +15,7 @@ void IndexBatch::put_file(const FileIdentity& id, const FileRecord& record) {
     ops_->ops.emplace_back(PutFileOp{id, record});
 }
 
-void IndexBatch::delete_file(const FileIdentity& id) {
-    ops_->ops.emplace_back(DeleteFileOp{id});
-}
+void IndexBatch::delete_file(const FileIdentity& id) { ops_->ops.emplace_back(DeleteFileOp{id}); }
 
 void IndexBatch::insert_extent(std::uint64_t file, std::uint64_t offset, const ExtentValue& value) {
     ops_->ops.emplace_back(InsertExtentOp{file, offset, value});
@@ -27,9 +25,7 @@ void IndexBatch::remove_range(std::uint64_t file, std::uint64_t start, std::uint
     ops_->ops.emplace_back(RemoveRangeOp{file, start, end});
 }
 
-void IndexBatch::drop_file_extents(std::uint64_t file) {
-    ops_->ops.emplace_back(DropFileExtentsOp{file});
-}
+void IndexBatch::drop_file_extents(std::uint64_t file) { ops_->ops.emplace_back(DropFileExtentsOp{file}); }
 
 void IndexBatch::delete_extent_if_unchanged(const ExtentKey& key, const ExtentValue& expected) {
     ops_->ops.emplace_back(ConditionalExtentOp{key, expected, std::nullopt});
@@ -45,8 +41,7 @@ void IndexBatch::erase_raw_extent(std::string_view raw_key) {
 }
 
 void IndexBatch::put_bucket_gens(std::uint32_t device, std::span<const BucketGenRecord> records) {
-    ops_->ops.emplace_back(
-        PutBucketGensOp{device, std::vector<BucketGenRecord>(records.begin(), records.end())});
+    ops_->ops.emplace_back(PutBucketGensOp{device, std::vector<BucketGenRecord>(records.begin(), records.end())});
 }
 
 void IndexBatch::put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& record) {
@@ -55,9 +50,7 @@ void IndexBatch::put_dirty_file(std::uint64_t file_id, const DirtyFileRecord& re
 
 void IndexBatch::delete_dirty_file(std::uint64_t file_id) { ops_->ops.emplace_back(DeleteDirtyFileOp{file_id}); }
 
-void IndexBatch::put_pinned_file(const DirtyFileRecord& record) {
-    ops_->ops.emplace_back(PutPinnedFileOp{record});
-}
+void IndexBatch::put_pinned_file(const DirtyFileRecord& record) { ops_->ops.emplace_back(PutPinnedFileOp{record}); }
 
 void IndexBatch::delete_pinned_file(std::uint64_t dev, std::uint64_t ino) {
     ops_->ops.emplace_back(DeletePinnedFileOp{dev, ino});

@@ -28,16 +28,15 @@ class Overlay {
 public:
     explicit Overlay(const IndexDb& db) : db_(db) {}
 
-    Result<std::vector<Extent>> overlapping(std::uint64_t file, std::uint64_t start,
-                                            std::uint64_t end) const {
+    Result<std::vector<Extent>> overlapping(std::uint64_t file, std::uint64_t start, std::uint64_t end) const {
         std::map<std::uint64_t, ExtentValue> view;  // end offset -> value
         if (!dropped_.contains(file)) {
             auto base = db_.read_overlapping(file, start, end);
             if (!base) return base.error();
             for (const Extent& e : base.value()) view.emplace(e.key.end, e.value);
         }
-        for (auto it = pending_.lower_bound(ExtentKey{file, start + 1});
-             it != pending_.end() && it->first.file == file; ++it) {
+        for (auto it = pending_.lower_bound(ExtentKey{file, start + 1}); it != pending_.end() && it->first.file == file;
+             ++it) {
             if (it->second)
                 view[it->first.end] = *it->second;
             else
@@ -66,8 +65,7 @@ public:
     void erase(const ExtentKey& key) { pending_[key] = std::nullopt; }
     void drop(std::uint64_t file) {
         dropped_.insert(file);
-        pending_.erase(pending_.lower_bound(ExtentKey{file, 0}),
-                       pending_.upper_bound(ExtentKey{file, UINT64_MAX}));
+        pending_.erase(pending_.lower_bound(ExtentKey{file, 0}), pending_.upper_bound(ExtentKey{file, UINT64_MAX}));
     }
 
 private:
@@ -88,9 +86,8 @@ Status check_value(const ExtentValue& value, const char* what) {
     auto round_trip = decode_extent_value(encode_extent_value(value));
     if (!round_trip)
         return make_error(Errc::invalid,
-                          fmt::format("{}: length {} at sector {}, crc window {}+{}: {}", what,
-                                      value.length, value.sector, value.crc_offset,
-                                      value.crc_length, round_trip.error().message));
+                          fmt::format("{}: length {} at sector {}, crc window {}+{}: {}", what, value.length,
+                                      value.sector, value.crc_offset, value.crc_length, round_trip.error().message));
     return ok();
 }
 
@@ -144,8 +141,7 @@ private:
             BCL_TRY(put(db_.extents, encode_extent_key(e.key), encode_extent_value(e.value)));
             overlay_.put(e);
         }
-        result_.overwrites.insert(result_.overwrites.end(), plan.overwrites.begin(),
-                                  plan.overwrites.end());
+        result_.overwrites.insert(result_.overwrites.end(), plan.overwrites.begin(), plan.overwrites.end());
         return ok();
     }
 
@@ -155,17 +151,13 @@ private:
         if (r.file_id == 0) return make_error(Errc::invalid, "file record with file id 0");
         return put(db_.files, encode_file_key(o.id.dev, o.id.ino), encode_file_record(r));
     }
-    Status apply(const DeleteFileOp& o) {
-        return del(db_.files, encode_file_key(o.id.dev, o.id.ino));
-    }
+    Status apply(const DeleteFileOp& o) { return del(db_.files, encode_file_key(o.id.dev, o.id.ino)); }
     Status apply(const InsertExtentOp& o) {
         BCL_TRY(check_file(o.file));
         BCL_TRY(check_value(o.value, "insert of extent"));
-        if (!aligned(o.offset) || o.offset > UINT64_MAX - o.value.length ||
-            !aligned(o.offset + o.value.length))
+        if (!aligned(o.offset) || o.offset > UINT64_MAX - o.value.length || !aligned(o.offset + o.value.length))
             return make_error(Errc::invalid,
-                              fmt::format("insert of extent at unaligned or impossible offset {}",
-                                          o.offset));
+                              fmt::format("insert of extent at unaligned or impossible offset {}", o.offset));
         const std::uint64_t end = o.offset + o.value.length;
         BCL_TRY(clear_range(o.file, o.offset, end));
         Extent e{ExtentKey{o.file, end}, o.value};
@@ -176,8 +168,7 @@ private:
     Status apply(const RemoveRangeOp& o) {
         BCL_TRY(check_file(o.file));
         if (o.start > o.end || !aligned(o.start) || (!aligned(o.end) && o.end != UINT64_MAX))
-            return make_error(Errc::invalid, fmt::format("removal of unaligned range [{}, {})",
-                                                         o.start, o.end));
+            return make_error(Errc::invalid, fmt::format("removal of unaligned range [{}, {})", o.start, o.end));
         if (o.start == o.end) return ok();
         return clear_range(o.file, o.start, o.end);
     }
@@ -222,9 +213,7 @@ private:
             BCL_TRY(put(db_.buckets, encode_bucket_key(o.device, r.bucket), encode_bucket_value(r)));
         return ok();
     }
-    Status apply(const PutCounterOp& o) {
-        return put(db_.meta, counter_key(o.name), encode_meta_u64(o.value));
-    }
+    Status apply(const PutCounterOp& o) { return put(db_.meta, counter_key(o.name), encode_meta_u64(o.value)); }
     Status apply(const PutDirtyFileOp& o) {
         auto value = encode_dirty_file_record(o.record);
         if (!value) return value.error();

@@ -19,8 +19,7 @@ IndexDb::~IndexDb() {
     db.reset();
 }
 
-Result<std::optional<std::string>> IndexDb::get(rocksdb::ColumnFamilyHandle* cf,
-                                                std::string_view key) const {
+Result<std::optional<std::string>> IndexDb::get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) const {
     std::string value;
     auto s = db->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
@@ -51,9 +50,8 @@ Result<std::vector<Extent>> IndexDb::read_overlapping(std::uint64_t file, std::u
         auto value = decode_extent_value(std::string_view(it->value().data(), it->value().size()));
         if (!value)
             return make_error(value.error().code,
-                              fmt::format("index {}: extent (file {}, end {}): {}", dir,
-                                          key.value().file, key.value().end,
-                                          value.error().message));
+                              fmt::format("index {}: extent (file {}, end {}): {}", dir, key.value().file,
+                                          key.value().end, value.error().message));
         Extent e{key.value(), value.value()};
         if (e.start() >= end) break;
         out.push_back(e);

@@ -62,13 +62,11 @@ struct IndexDb {
     ~IndexDb();
 
     // The value at key, or nullopt.
-    Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* cf,
-                                           std::string_view key) const;
+    Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) const;
     // One synced or unsynced write of a whole batch.
     Status write(rocksdb::WriteBatch& batch, bool sync, std::string_view what);
     // The extents of `file` overlapping [start, end) as stored, in order.
-    Result<std::vector<Extent>> read_overlapping(std::uint64_t file, std::uint64_t start,
-                                                 std::uint64_t end) const;
+    Result<std::vector<Extent>> read_overlapping(std::uint64_t file, std::uint64_t start, std::uint64_t end) const;
 };
 
 std::size_t stripe_of(std::uint64_t file);

@@ -17,8 +17,8 @@ Result<std::vector<ExtentOverwrite>> Index::insert_extent(std::uint64_t file, st
     return std::move(r.value().overwrites);
 }
 
-Result<std::vector<ExtentOverwrite>> Index::remove_range(std::uint64_t file, std::uint64_t start,
-                                                         std::uint64_t end, bool sync) {
+Result<std::vector<ExtentOverwrite>> Index::remove_range(std::uint64_t file, std::uint64_t start, std::uint64_t end,
+                                                         bool sync) {
     IndexBatch batch;
     batch.remove_range(file, start, end);
     auto r = commit(batch, sync);
@@ -34,8 +34,7 @@ Status Index::drop_file_extents(std::uint64_t file, bool sync) {
     return ok();
 }
 
-Result<std::vector<Extent>> Index::lookup(std::uint64_t file, std::uint64_t start,
-                                          std::uint64_t end) const {
+Result<std::vector<Extent>> Index::lookup(std::uint64_t file, std::uint64_t start, std::uint64_t end) const {
     if (start >= end) return std::vector<Extent>();
     return db_->read_overlapping(file, start, end);
 }
@@ -48,9 +47,8 @@ Status Index::for_each_extent(const std::function<bool(const Extent&)>& visit) c
         auto value = cursor->value();
         if (!value)
             return make_error(value.error().code,
-                              fmt::format("index {}: extent (file {}, end {}): {}", db_->dir,
-                                          key.value().file, key.value().end,
-                                          value.error().message));
+                              fmt::format("index {}: extent (file {}, end {}): {}", db_->dir, key.value().file,
+                                          key.value().end, value.error().message));
         if (!visit(Extent{key.value(), value.value()})) return ok();
     }
     return cursor->status();

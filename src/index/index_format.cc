@@ -60,8 +60,8 @@ std::string encode_meta_mount(const MountRecord& record) {
 Result<MountRecord> decode_meta_mount(std::string_view bytes) {
     constexpr std::size_t kFixed = 1 + 8 + 4 + 4;
     // Sizes are checked here, after the frame's checksum and version.
-    auto payload = index_detail::open_value(bytes, std::max(bytes.size(), kFixed), kMetaValueVersion,
-                                            "meta last mount");
+    auto payload =
+        index_detail::open_value(bytes, std::max(bytes.size(), kFixed), kMetaValueVersion, "meta last mount");
     if (!payload) return payload.error();
     const char* p = payload.value();
     const char* const end = bytes.data() + bytes.size() - 4;
@@ -69,8 +69,7 @@ Result<MountRecord> decode_meta_mount(std::string_view bytes) {
     record.time = get_le(p, 8);
     const std::uint64_t count = get_le(p + 8, 4);
     p += 12;
-    if (count > kMountRecordMaxPaths)
-        return make_error(Errc::corrupt, "meta last mount value has too many paths");
+    if (count > kMountRecordMaxPaths) return make_error(Errc::corrupt, "meta last mount value has too many paths");
     for (std::uint64_t i = 0; i < count; ++i) {
         if (end - p < 4) return make_error(Errc::corrupt, "meta last mount value is truncated");
         const std::uint64_t len = get_le(p, 4);

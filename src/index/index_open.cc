@@ -22,17 +22,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily, kFilesColumnFamily, kExtentsColumnFamily,
-                                             kBucketsColumnFamily, kDirtyFilesColumnFamily,
-                                             kPinnedFilesColumnFamily, kNamesColumnFamily};
+constexpr std::string_view kOurFamilies[] = {kMetaColumnFamily,    kFilesColumnFamily,      kExtentsColumnFamily,
+                                             kBucketsColumnFamily, kDirtyFilesColumnFamily, kPinnedFilesColumnFamily,
+                                             kNamesColumnFamily};
 // Families added after format version 1, created when an older index opens.
-constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily, kPinnedFilesColumnFamily,
-                                               kNamesColumnFamily};
+constexpr std::string_view kAddedFamilies[] = {kDirtyFilesColumnFamily, kPinnedFilesColumnFamily, kNamesColumnFamily};
 
 Error unreadable(const std::string& dir, const std::string& why) {
     return make_error(Errc::corrupt,
-                      fmt::format("index {} cannot be opened ({}); run `bcachefs-lite-ctl fsck`",
-                                  dir, why));
+                      fmt::format("index {} cannot be opened ({}); run `bcachefs-lite-ctl fsck`", dir, why));
 }
 
 enum class DirState { missing, empty, has_index, other_files };
@@ -40,11 +38,9 @@ enum class DirState { missing, empty, has_index, other_files };
 Result<DirState> probe(const std::string& dir) {
     std::error_code ec;
     const auto status = fs::status(dir, ec);
-    if (ec && ec != std::errc::no_such_file_or_directory)
-        return sys_error(ec.value(), fmt::format("index {}", dir));
+    if (ec && ec != std::errc::no_such_file_or_directory) return sys_error(ec.value(), fmt::format("index {}", dir));
     if (!fs::exists(status)) return DirState::missing;
-    if (!fs::is_directory(status))
-        return make_error(Errc::invalid, fmt::format("index {} is not a directory", dir));
+    if (!fs::is_directory(status)) return make_error(Errc::invalid, fmt::format("index {} is not a directory", dir));
     if (fs::exists(fs::path(dir) / "CURRENT", ec)) return DirState::has_index;
     fs::directory_iterator it(dir, ec);
     if (ec) return sys_error(ec.value(), fmt::format("index {}", dir));
@@ -74,17 +70,14 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
         }
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names)
-        descriptors.emplace_back(n, make_cf_options(options, n, idx.block_cache));
+    for (const auto& n : names) descriptors.emplace_back(n, make_cf_options(options, n, idx.block_cache));
 
     rocksdb::DB* raw = nullptr;
-    auto s = options.read_only
-                 ? rocksdb::DB::OpenForReadOnly(db_options, idx.dir, descriptors, &idx.handles, &raw)
-                 : rocksdb::DB::Open(db_options, idx.dir, descriptors, &idx.handles, &raw);
+    auto s = options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, idx.dir, descriptors, &idx.handles, &raw)
+                               : rocksdb::DB::Open(db_options, idx.dir, descriptors, &idx.handles, &raw);
     if (!s.ok()) {
         if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
-            return make_error(Errc::busy,
-                              fmt::format("index {} is in use by another process", idx.dir));
+            return make_error(Errc::busy, fmt::format("index {} is in use by another process", idx.dir));
         return unreadable(idx.dir, s.ToString());
     }
     idx.db.reset(raw);
@@ -103,8 +96,7 @@ Status open_db(IndexDb& idx, const IndexOptions& options, bool create) {
 Status initialise(IndexDb& idx, const Uuid& uuid) {
     rocksdb::WriteBatch wb;
     wb.Put(idx.meta, std::string(kMetaUuidKey), encode_meta_uuid(uuid)).PermitUncheckedError();
-    wb.Put(idx.meta, std::string(kMetaVersionKey), encode_meta_u64(kIndexFormatVersion))
-        .PermitUncheckedError();
+    wb.Put(idx.meta, std::string(kMetaVersionKey), encode_meta_u64(kIndexFormatVersion)).PermitUncheckedError();
     wb.Put(idx.meta, std::string(kMetaCleanKey), encode_meta_u64(0)).PermitUncheckedError();
     wb.Put(idx.meta, std::string(kMetaFileIdLimitKey), encode_meta_u64(1)).PermitUncheckedError();
     BCL_TRY(idx.write(wb, true, "create"));
@@ -128,9 +120,8 @@ Status check_existing(IndexDb& idx, const IndexOptions& options) {
     auto version = decode_meta_u64(version_raw.value());
     if (!version) return unreadable(idx.dir, version.error().message);
     if (version.value() > kIndexFormatVersion)
-        return make_error(Errc::unsupported,
-                          fmt::format("index {} has format version {}; this program reads up to {}",
-                                      idx.dir, version.value(), kIndexFormatVersion));
+        return make_error(Errc::unsupported, fmt::format("index {} has format version {}; this program reads up to {}",
+                                                         idx.dir, version.value(), kIndexFormatVersion));
     if (version.value() == 0) return unreadable(idx.dir, "format version 0");
 
     auto uuid_raw = required_meta(idx, kMetaUuidKey);
@@ -140,15 +131,13 @@ Status check_existing(IndexDb& idx, const IndexOptions& options) {
     if (options.cache_uuid && *options.cache_uuid != uuid.value())
         return make_error(Errc::foreign,
                           fmt::format("index {} belongs to cache {}, not to cache {}", idx.dir,
-                                      uuid_to_string(uuid.value()),
-                                      uuid_to_string(*options.cache_uuid)));
+                                      uuid_to_string(uuid.value()), uuid_to_string(*options.cache_uuid)));
     idx.uuid = uuid.value();
 
     auto limit_raw = required_meta(idx, kMetaFileIdLimitKey);
     if (!limit_raw) return limit_raw.error();
     auto limit = decode_meta_u64(limit_raw.value());
-    if (!limit || limit.value() == 0)
-        return unreadable(idx.dir, "bad file id limit");
+    if (!limit || limit.value() == 0) return unreadable(idx.dir, "bad file id limit");
     // Ids of a block reserved before the last close may have been handed
     // out: start after the whole block.
     idx.next_file_id = idx.file_id_limit = limit.value();
@@ -195,17 +184,14 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOp
         if (!options.create_if_missing || options.read_only)
             return make_error(Errc::not_found, fmt::format("no index in {}", dir));
         if (!options.cache_uuid)
-            return make_error(Errc::invalid,
-                              fmt::format("creating index {} needs the cache UUID", dir));
+            return make_error(Errc::invalid, fmt::format("creating index {} needs the cache UUID", dir));
         create = true;
         break;
     case DirState::other_files:
-        return make_error(Errc::corrupt,
-                          fmt::format("{} holds files but no index; run `bcachefs-lite-ctl fsck` "
-                                      "or name an empty directory",
-                                      dir));
-    case DirState::has_index:
-        break;
+        return make_error(Errc::corrupt, fmt::format("{} holds files but no index; run `bcachefs-lite-ctl fsck` "
+                                                     "or name an empty directory",
+                                                     dir));
+    case DirState::has_index: break;
     }
     if (create) BCL_TRY(create_private_dir(dir));
 

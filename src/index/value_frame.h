@@ -18,7 +18,7 @@ void seal_value(std::string& out);
 
 // Checks size, checksum and version of a sealed value of `what` and
 // returns a pointer to its payload (after the version byte).
-Result<const char*> open_value(std::string_view bytes, std::size_t expected_size,
-                               std::uint8_t expected_version, const char* what);
+Result<const char*> open_value(std::string_view bytes, std::size_t expected_size, std::uint8_t expected_version,
+                               const char* what);
 
 }  // namespace bcl::index_detail

@@ -43,27 +43,26 @@ const char* errc_name(Errc code) {
     return "unknown";
 }
 
-Error make_error(Errc code, std::string message) {
-    return Error{code, 0, std::move(message)};
-}
+Error make_error(Errc code, std::string message) { return Error{code, 0, std::move(message)}; }
 
 static Errc errc_from_errno(int err) {
     switch (err) {
     case ENOENT: return Errc::not_found;
     case EEXIST: return Errc::exists;
-    case ENOSPC: case EDQUOT: return Errc::no_space;
+    case ENOSPC:
+    case EDQUOT: return Errc::no_space;
     case EINVAL: return Errc::invalid;
     case EBUSY: return Errc::busy;
-    case EPERM: case EACCES: case EROFS: return Errc::permission;
+    case EPERM:
+    case EACCES:
+    case EROFS: return Errc::permission;
     case EOPNOTSUPP: return Errc::unsupported;
     case EAGAIN: return Errc::again;
     default: return Errc::io;
     }
 }
 
-Error sys_error(int err, const std::string& what) {
-    return sys_error(err, errc_from_errno(err), what);
-}
+Error sys_error(int err, const std::string& what) { return sys_error(err, errc_from_errno(err), what); }
 
 Error sys_error(int err, Errc code, const std::string& what) {
     return Error{code, err, what + ": " + std::strerror(err)};

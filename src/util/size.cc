@@ -7,9 +7,9 @@ namespace bcl {
 
 Result<std::uint64_t> parse_size(std::string_view text, std::string_view what) {
     auto bad = [&] {
-        return make_error(Errc::invalid,
-                          fmt::format("invalid {} '{}': expected a number with an optional K, M, G or T suffix",
-                                      what, text));
+        return make_error(
+            Errc::invalid,
+            fmt::format("invalid {} '{}': expected a number with an optional K, M, G or T suffix", what, text));
     };
     std::uint64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -18,11 +18,16 @@ Result<std::uint64_t> parse_size(std::string_view text, std::string_view what) {
     unsigned shift = 0;
     if (!suffix.empty()) {
         switch (suffix.front()) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        case 't': case 'T': shift = 40; break;
-        case 'b': case 'B': shift = 0; break;
+        case 'k':
+        case 'K': shift = 10; break;
+        case 'm':
+        case 'M': shift = 20; break;
+        case 'g':
+        case 'G': shift = 30; break;
+        case 't':
+        case 'T': shift = 40; break;
+        case 'b':
+        case 'B': shift = 0; break;
         default: return bad();
         }
         if (suffix.front() != 'b' && suffix.front() != 'B') suffix.remove_prefix(1);

@@ -24,8 +24,7 @@ std::string uuid_to_string(const Uuid& uuid) {
 }
 
 Result<Uuid> parse_uuid(std::string_view text) {
-    if (text.size() != 36)
-        return make_error(Errc::invalid, fmt::format("invalid UUID '{}'", text));
+    if (text.size() != 36) return make_error(Errc::invalid, fmt::format("invalid UUID '{}'", text));
     try {
         boost::uuids::uuid u = boost::uuids::string_generator()(std::string(text));
         Uuid out;

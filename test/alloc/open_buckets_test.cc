@@ -15,7 +15,8 @@ class OpenBuckets : public ::testing::Test {
 protected:
     void make(unsigned ndevices = 1, std::uint64_t nbuckets = 64) {
         std::vector<CacheDeviceConfig> devices;
-        for (unsigned i = 0; i < ndevices; ++i) devices.push_back(CacheDeviceConfig{test::small_geometry(nbuckets), {}});
+        for (unsigned i = 0; i < ndevices; ++i)
+            devices.push_back(CacheDeviceConfig{test::small_geometry(nbuckets), {}});
         auto r = AllocSet::create(devices, store_, exec_.executor());
         ASSERT_TRUE(r) << r.error().message;
         set_ = std::move(r).value();

@@ -26,8 +26,8 @@ TEST(Lru, PicksLowestPrioTimesSectorsCheapestFirst) {
         t.gc_mark(b, GcMark::reclaimable, 16);
         t.set_prio(b, static_cast<std::uint16_t>(20000 + 100 * b));
     }
-    t.set_prio(40, 10);   // old...
-    t.set_prio(41, 5);    // ... older, but
+    t.set_prio(40, 10);  // old...
+    t.set_prio(41, 5);   // ... older, but
     t[41].sectors_used = 16;
     t[40].sectors_used = 2;  // few live sectors make 40 cheaper than 41
     t.set_prio(50, 15000);

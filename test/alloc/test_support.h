@@ -126,8 +126,6 @@ inline bool eventually(const std::function<bool()>& pred) {
 
 // 64 buckets of 16 sectors, data from bucket 2, blocks of 2 sectors: free 4,
 // free_inc 16, lru heap 32.
-inline Geometry small_geometry(std::uint64_t nbuckets = 64) {
-    return Geometry{nbuckets, 2, 16, 2};
-}
+inline Geometry small_geometry(std::uint64_t nbuckets = 64) { return Geometry{nbuckets, 2, 16, 2}; }
 
 }  // namespace bcl::test

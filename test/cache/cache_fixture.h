@@ -203,8 +203,8 @@ protected:
         // Sequential bypass and congestion off: the tests of other things
         // read and write large files in one run and must not depend on how
         // fast the device is; sequential_bypass_test.cc turns them on.
-        o.tunables.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                                  .congested_write_threshold_us = 0};
+        o.tunables.bypass =
+            BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0};
         return o;
     }
 

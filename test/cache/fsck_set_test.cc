@@ -335,8 +335,8 @@ TEST_F(FsckSetTest, AMountRefusingTheIndexNamesFsckWithEveryMember) {
     });
     auto refused = CacheSet::open(set_options(), log_);
     ASSERT_FALSE(refused);
-    EXPECT_NE(refused.error().message.find(fmt::format("bcachefs-lite-ctl fsck {} {} --index {}", members_[0],
-                                                       members_[1], index_dir_)),
+    EXPECT_NE(refused.error().message.find(
+                  fmt::format("bcachefs-lite-ctl fsck {} {} --index {}", members_[0], members_[1], index_dir_)),
               std::string::npos)
         << refused.error().message;
 

@@ -117,10 +117,11 @@ protected:
     // that do not decode.
     void garble_file_record(const std::string& name) {
         const FileIdentity id = identity_of(name);
-        for_each_raw_family(index_dir_, [&](rocksdb::DB& db, const std::string& family, rocksdb::ColumnFamilyHandle* h) {
-            if (family != "files") return;
-            ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_file_key(id.dev, id.ino), "garbage").ok());
-        });
+        for_each_raw_family(
+            index_dir_, [&](rocksdb::DB& db, const std::string& family, rocksdb::ColumnFamilyHandle* h) {
+                if (family != "files") return;
+                ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, encode_file_key(id.dev, id.ino), "garbage").ok());
+            });
     }
 
     bool extent_exists(const Extent& e) {
@@ -362,7 +363,8 @@ TEST_F(FsckTest, ADirtyFileRecordThatDoesNotDecodeIsReportedAndItsDataKept) {
     EXPECT_EQ(r.orphaned, 1u);
     EXPECT_EQ(r.left, 1u);
     bool named = false;
-    for (const std::string& p : r.problems) named |= p.find("writeback cannot find its backing file") != std::string::npos;
+    for (const std::string& p : r.problems)
+        named |= p.find("writeback cannot find its backing file") != std::string::npos;
     EXPECT_TRUE(named);
     EXPECT_TRUE(extent_exists(e)) << "dirty data was dropped";
 }

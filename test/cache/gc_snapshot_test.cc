@@ -135,8 +135,7 @@ TEST(GcSnapshotFormat, RoundTripsAndRefusesDamage) {
     s.live = 4;
     s.dirty_bytes = 8192;
     s.pinned_bytes = 4096;
-    s.devices = {{{GcMark::unused, 0}, {GcMark::dirty, 16}, {GcMark::pinned, 8}},
-                 {{GcMark::reclaimable, 128}}};
+    s.devices = {{{GcMark::unused, 0}, {GcMark::dirty, 16}, {GcMark::pinned, 8}}, {{GcMark::reclaimable, 128}}};
     const std::string bytes = encode_gc_snapshot(s);
     auto back = decode_gc_snapshot(bytes);
     ASSERT_TRUE(back) << back.error().message;

@@ -58,7 +58,7 @@ TEST_F(CacheTest, ADataSetThreeTimesTheCacheReadTwiceWithGcKeepsWorking) {
 TEST_F(CacheTest, GcRunsOnceASixteenthOfTheCacheHasBeenWritten) {
     constexpr std::uint64_t kBuckets = 64;
     format_cache(kBuckets);
-    open_set();  // the timer is off (gc_interval 0)
+    open_set();                                                    // the timer is off (gc_interval 0)
     const std::uint64_t budget = kBuckets * kTestBucketSize / 16;  // bytes
     ASSERT_EQ(set_->stats().gc_runs, 1u);
 

@@ -34,11 +34,10 @@ TEST(MovingGcChoice, TakesTheSparsestThatFitTheReserve) {
 
 TEST(MovingGcChoice, SkipsEmptyAndFullBucketsAndRoundsThatGainNothing) {
     const std::uint32_t bucket = 128;
-    EXPECT_TRUE(choose_moving_buckets({{0, 1, 0, 0}, {0, 2, 0, bucket}, {0, 3, 0, bucket}}, bucket, 8 * bucket)
-                    .empty());
+    EXPECT_TRUE(
+        choose_moving_buckets({{0, 1, 0, 0}, {0, 2, 0, bucket}, {0, 3, 0, bucket}}, bucket, 8 * bucket).empty());
     // Three buckets of 100 live sectors fill three buckets again: no gain.
-    EXPECT_TRUE(choose_moving_buckets({{0, 1, 0, 100}, {0, 2, 0, 100}, {0, 3, 0, 100}}, bucket, 8 * bucket)
-                    .empty());
+    EXPECT_TRUE(choose_moving_buckets({{0, 1, 0, 100}, {0, 2, 0, 100}, {0, 3, 0, 100}}, bucket, 8 * bucket).empty());
     // Three nearly empty buckets fit in one.
     EXPECT_EQ(choose_moving_buckets({{0, 1, 0, 8}, {0, 2, 0, 8}, {0, 3, 0, 8}}, bucket, 8 * bucket).size(), 3u);
 }
@@ -110,7 +109,8 @@ protected:
     bool reread(EngineFile& f, const std::string& data, const std::vector<std::uint64_t>& blocks) {
         bool same = true;
         for (std::uint64_t b : blocks)
-            same = same && f.read(b * kTestBlockSize, kTestBlockSize) == data.substr(b * kTestBlockSize, kTestBlockSize);
+            same =
+                same && f.read(b * kTestBlockSize, kTestBlockSize) == data.substr(b * kTestBlockSize, kTestBlockSize);
         return same;
     }
 
@@ -155,7 +155,8 @@ protected:
         EXPECT_TRUE(set_->set_mode(CacheMode::writethrough));
         {
             EngineFile b(*set_, path("b"));
-            EXPECT_EQ(b.read_chunked(0, kOtherFileBuckets * kTestBucketSize).size(), kOtherFileBuckets * kTestBucketSize);
+            EXPECT_EQ(b.read_chunked(0, kOtherFileBuckets * kTestBucketSize).size(),
+                      kOtherFileBuckets * kTestBucketSize);
         }
         settle();
         const CacheStats after_b = set_->stats();

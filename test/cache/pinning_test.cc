@@ -52,8 +52,8 @@ protected:
     bool has_pin_record(const struct statx& s) {
         auto r = set_->index().next_pinned_file(dev_of(s), s.stx_ino);
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
-        return r && r.value() && r.value()->dev == dev_of(s) && r.value()->ino == s.stx_ino &&
-               r.value()->record && r.value()->record->btime_ns == identity_of(s).btime_ns;
+        return r && r.value() && r.value()->dev == dev_of(s) && r.value()->ino == s.stx_ino && r.value()->record &&
+               r.value()->record->btime_ns == identity_of(s).btime_ns;
     }
     // Runs background handlers until none is left.
     void drive_background() {

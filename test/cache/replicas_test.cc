@@ -692,7 +692,8 @@ TEST_P(DegradedTest, WithOneCopyDirtyDataOnlyTheMissingDeviceHeldReadsAsEio) {
         EngineFile f(*set_, path(fmt::format("f{}", i)));
         for (std::size_t off = 0; off < bytes; off += kTestBlockSize) {
             std::string buf(kTestBlockSize, '\0');
-            auto n = set_->read(*f.state, f.backing.fd(), off, std::as_writable_bytes(std::span(buf.data(), buf.size())));
+            auto n =
+                set_->read(*f.state, f.backing.fd(), off, std::as_writable_bytes(std::span(buf.data(), buf.size())));
             if (!n) {
                 EXPECT_EQ(n.error().code, Errc::io) << n.error().message;
                 ++lost_blocks;
@@ -772,7 +773,8 @@ TEST_P(DegradedTest, AfterAPowerLossEveryAcknowledgedByteIsWrittenBackFromThePre
     for (int i = 0; i < kFiles; ++i) {
         acked.push_back(backing_read(path(fmt::format("acked{}", i)), 0, bytes));
         ASSERT_EQ(acked.back().size(), bytes);
-        ASSERT_FALSE(backing_read(path(fmt::format("f{}", i)), 0, bytes) == acked.back()) << "file " << i << " was written back already";
+        ASSERT_FALSE(backing_read(path(fmt::format("f{}", i)), 0, bytes) == acked.back())
+            << "file " << i << " was written back already";
     }
 
     open_set(set_of_files({images[present]}, true));

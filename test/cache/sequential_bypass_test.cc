@@ -19,8 +19,8 @@ namespace {
 
 constexpr std::uint64_t kK = 1024;
 constexpr std::uint64_t kChunk = 16 * kK;
-constexpr BypassTunables kCutoff64K{.sequential_cutoff = 64 * kK, .congested_read_threshold_us = 0,
-                                    .congested_write_threshold_us = 0};
+constexpr BypassTunables kCutoff64K{
+    .sequential_cutoff = 64 * kK, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0};
 
 class SequentialBypassTest : public CacheTest {
 protected:
@@ -78,8 +78,8 @@ TEST_F(SequentialBypassTest, ReadsPastTheCutoffAreServedFromTheBackingFileAndNot
 
 TEST_F(SequentialBypassTest, ReadsOutOfOrderInsertAtMostTheCutoffAndOneWindow) {
     // 256K cutoff: the window of 16K requests is 64K, four of them.
-    constexpr BypassTunables t{.sequential_cutoff = 256 * kK, .congested_read_threshold_us = 0,
-                               .congested_write_threshold_us = 0};
+    constexpr BypassTunables t{
+        .sequential_cutoff = 256 * kK, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0};
     open_with(t);
     const std::string data = random_bytes(rng_, 2048 * kK);
     write_whole(path("a"), data);
@@ -98,8 +98,8 @@ TEST_F(SequentialBypassTest, ReadsOutOfOrderInsertAtMostTheCutoffAndOneWindow) {
 }
 
 TEST_F(SequentialBypassTest, ABypassedReadStillServesWhatTheCacheHolds) {
-    open_with(BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                             .congested_write_threshold_us = 0});
+    open_with(
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0});
     const std::string data = random_bytes(rng_, 256 * kK);
     write_whole(path("a"), data);
     EngineFile f(*set_, path("a"));
@@ -134,8 +134,8 @@ TEST_F(SequentialBypassTest, RandomReadsAreStillCached) {
 }
 
 TEST_F(SequentialBypassTest, ASequentialWriteDropsTheCachedRangeInWritethrough) {
-    open_with(BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                             .congested_write_threshold_us = 0});
+    open_with(
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0});
     const std::string data = random_bytes(rng_, 256 * kK);
     write_whole(path("a"), data);
     EngineFile f(*set_, path("a"));
@@ -172,9 +172,9 @@ TEST_F(SequentialBypassTest, ASequentialWriteInWritebackGoesToTheBackingFile) {
 
 TEST_F(SequentialBypassTest, ABypassedWriteWritesBackTheDirtyBytesOfBlocksItCoversInPart) {
     if (::geteuid() != 0) GTEST_SKIP() << "writeback needs root (open_by_handle_at)";
-    open_with(BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                             .congested_write_threshold_us = 0},
-              CacheMode::writeback);
+    open_with(
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0},
+        CacheMode::writeback);
     write_whole(path("a"), "");
     EngineFile f(*set_, path("a"));
     std::string expect = random_bytes(rng_, 3 * 4096);
@@ -204,8 +204,8 @@ TEST_F(SequentialBypassTest, InsertsStopWhileCacheDeviceWritesAreSlow) {
     o.cache_paths.clear();
     o.devices.push_back(std::move(faulty));
     // 20 ms per write: one insert puts the average (2500 us) over 1000 us.
-    o.tunables.bypass = BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                              .congested_write_threshold_us = 1000};
+    o.tunables.bypass =
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 1000};
     open_set(std::move(o));
     const std::string data = random_bytes(rng_, 40 * kK);
     write_whole(path("a"), data);
@@ -228,8 +228,8 @@ TEST_F(SequentialBypassTest, InsertsStopWhileCacheDeviceWritesAreSlow) {
     EXPECT_EQ(set_->stats().congested_skips, s.congested_skips + 1);
 
     // Threshold 0: inserts again, however slow.
-    ASSERT_TRUE(set_->set_bypass_tunables(BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0,
-                                                         .congested_write_threshold_us = 0}));
+    ASSERT_TRUE(set_->set_bypass_tunables(
+        BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0}));
     const std::uint64_t before = cached(f);
     f.read(9 * 4096, 4096);
     EXPECT_EQ(cached(f), before + 4096);

@@ -306,8 +306,8 @@ TEST(SequentialDetector, ACutoffOfZeroTurnsBypassOffAndRecordsNothing) {
 
 TEST(CongestionMeter, SlowRequestsOverTheThresholdMakeItCongested) {
     CongestionMeter m;
-    const BypassTunables t{.sequential_cutoff = 0, .congested_read_threshold_us = 2000,
-                           .congested_write_threshold_us = 20000};
+    const BypassTunables t{
+        .sequential_cutoff = 0, .congested_read_threshold_us = 2000, .congested_write_threshold_us = 20000};
     EXPECT_FALSE(m.congested(t, kT0)) << "nothing measured";
     // One slow read counts an eighth.
     m.record(CacheIo::read, microseconds(8000), kT0);

@@ -394,7 +394,7 @@ TEST_F(WritebackTest, AChangeBehindTheBackKeepsDirtyDataAndDropsCleanData) {
     write_whole(path("a"), std::string(16384, 'a'));
     EngineFile f(*set_, path("a"));
     EXPECT_EQ(f.read(0, 16384), std::string(16384, 'a'));  // cached clean
-    f.write(0, std::string(4096, 'd'));                   // dirty
+    f.write(0, std::string(4096, 'd'));                    // dirty
     {
         const int fd = ::open(path("a").c_str(), O_WRONLY | O_CLOEXEC);
         ASSERT_GE(fd, 0);

@@ -82,11 +82,11 @@ TEST_P(BlockDeviceTest, MisalignedOrOutOfRangeIsInvalid) {
         ASSERT_FALSE(st);
         EXPECT_EQ(st.error().code, Errc::invalid) << st.error().message;
     };
-    expect_invalid(dev_->write(1, buf.span()));                                  // offset
-    expect_invalid(dev_->write(0, buf.span().first(lbs - 1)));                  // length
-    expect_invalid(dev_->write(0, std::span(buf.data() + 1, lbs)));             // buffer
-    expect_invalid(dev_->write(kDevSize, buf.span().first(lbs)));               // past the end
-    expect_invalid(dev_->write(kDevSize - lbs, buf.span()));                    // straddles the end
+    expect_invalid(dev_->write(1, buf.span()));                                // offset
+    expect_invalid(dev_->write(0, buf.span().first(lbs - 1)));                 // length
+    expect_invalid(dev_->write(0, std::span(buf.data() + 1, lbs)));            // buffer
+    expect_invalid(dev_->write(kDevSize, buf.span().first(lbs)));              // past the end
+    expect_invalid(dev_->write(kDevSize - lbs, buf.span()));                   // straddles the end
     expect_invalid(dev_->write(UINT64_MAX - lbs + 1, buf.span().first(lbs)));  // wraps
     expect_invalid(dev_->read(lbs / 2, buf.span()));
     expect_invalid(dev_->discard(1, lbs));
@@ -116,22 +116,20 @@ TEST_P(BlockDeviceTest, DiscardedRangeReadsBackAsZeroes) {
     EXPECT_EQ(dev_->stats().bytes_of(IoKind::discard), 128u << 10);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Devices, BlockDeviceTest,
-    ::testing::Values(
-        DeviceFactory{"mem",
-                      [](const test::TempDir&) -> std::unique_ptr<BlockDevice> {
-                          return std::make_unique<MemDevice>(kDevSize, 4096);
-                      }},
-        DeviceFactory{"file",
-                      [](const test::TempDir& dir) -> std::unique_ptr<BlockDevice> {
-                          const std::string path = dir.file("dev");
-                          if (!make_file(path, kDevSize)) return nullptr;
-                          auto dev = FileDevice::open(path);
-                          if (!dev) return nullptr;
-                          return std::move(dev).value();
-                      }}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Devices, BlockDeviceTest,
+                         ::testing::Values(DeviceFactory{"mem",
+                                                         [](const test::TempDir&) -> std::unique_ptr<BlockDevice> {
+                                                             return std::make_unique<MemDevice>(kDevSize, 4096);
+                                                         }},
+                                           DeviceFactory{"file",
+                                                         [](const test::TempDir& dir) -> std::unique_ptr<BlockDevice> {
+                                                             const std::string path = dir.file("dev");
+                                                             if (!make_file(path, kDevSize)) return nullptr;
+                                                             auto dev = FileDevice::open(path);
+                                                             if (!dev) return nullptr;
+                                                             return std::move(dev).value();
+                                                         }}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(FileDevice, DiscardPunchesAHole) {
     test::TempDir dir;

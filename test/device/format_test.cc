@@ -130,7 +130,7 @@ TEST(CacheDevice, BucketIoStaysInsideDataBuckets) {
     EXPECT_EQ(cache.write_bucket(0, 0, buf.span()).error().code, Errc::invalid);  // superblock
     EXPECT_EQ(cache.write_bucket(cache.nbuckets(), 0, buf.span()).error().code, Errc::invalid);
     EXPECT_EQ(cache.write_bucket(last, cache.bucket_sectors() - 8, buf.span()).error().code,
-              Errc::invalid);  // runs into the next bucket
+              Errc::invalid);                                                        // runs into the next bucket
     EXPECT_EQ(cache.write_bucket(last, 1, buf.span()).error().code, Errc::invalid);  // misaligned
 
     ASSERT_TRUE(cache.discard_bucket(last));
@@ -206,7 +206,6 @@ TEST(CacheDevice, OpenMissingPathNamesIt) {
     EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     EXPECT_NE(r.error().message.find(dir.file("missing")), std::string::npos);
 }
-
 
 TEST(FormatSet, MemDevicesBecomeOneSetWithTheirOwnPlaces) {
     MemDevice a(10 << 20), b(12 << 20);

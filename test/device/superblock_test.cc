@@ -178,8 +178,10 @@ TEST(Superblock, RandomGarbageNeverCrashes) {
         if (i % 2) std::memcpy(b.data(), kSuperblockMagic.data(), 16);
         if (i % 4 == 3) reseal(b);
         auto r = decode_superblock(b);
-        if (r) ++decoded;
-        else EXPECT_FALSE(r.error().message.empty());
+        if (r)
+            ++decoded;
+        else
+            EXPECT_FALSE(r.error().message.empty());
     }
     EXPECT_EQ(decoded, 0);
 }
@@ -192,7 +194,6 @@ TEST(Superblock, ValidateSizes) {
     EXPECT_FALSE(validate_sizes(4096, 16 << 20));
     EXPECT_FALSE(validate_sizes(8192, 4096));
 }
-
 
 TEST(Superblock, SetMembershipRoundTripsAtItsOffsets) {
     Superblock sb = sample();

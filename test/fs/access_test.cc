@@ -76,9 +76,9 @@ TEST_F(AccessTest, PermissionsApplyToOtherUsers) {
     ASSERT_TRUE(write_file(b("readable"), "anyone", 0644));
     ASSERT_EQ(::chmod(b("readable").c_str(), 0644), 0);
     EXPECT_EQ(run_as(kNobody, kNogroup, [&] { return code(::open(m("secret").c_str(), O_RDONLY) >= 0); }), EACCES);
-    EXPECT_EQ(run_as(kNobody, kNogroup,
-                     [&] { return code(::open(m("closed/new").c_str(), O_CREAT | O_WRONLY, 0644) >= 0); }),
-              EACCES);
+    EXPECT_EQ(
+        run_as(kNobody, kNogroup, [&] { return code(::open(m("closed/new").c_str(), O_CREAT | O_WRONLY, 0644) >= 0); }),
+        EACCES);
     EXPECT_EQ(run_as(kNobody, kNogroup, [&] { return code(::mkdir(m("closed/sub").c_str(), 0755) == 0); }), EACCES);
     EXPECT_EQ(run_as(kNobody, kNogroup, [&] { return code(::chmod(m("readable").c_str(), 0666) == 0); }), EPERM);
     EXPECT_EQ(run_as(kNobody, kNogroup, [&] { return code(::open(m("readable").c_str(), O_WRONLY) >= 0); }), EACCES);
@@ -91,9 +91,9 @@ TEST_F(AccessTest, SetgidDirectoriesAndSupplementaryGroups) {
     constexpr gid_t kTeam = 4242;
     make_dir(b("team"), 02770, 0, kTeam);
     // Without the group: denied, as on the backing file system.
-    EXPECT_EQ(run_as(kNobody, kNogroup,
-                     [&] { return code(::open(m("team/f").c_str(), O_CREAT | O_WRONLY, 0644) >= 0); }),
-              EACCES);
+    EXPECT_EQ(
+        run_as(kNobody, kNogroup, [&] { return code(::open(m("team/f").c_str(), O_CREAT | O_WRONLY, 0644) >= 0); }),
+        EACCES);
     // With it as a supplementary group: allowed; the setgid directory hands
     // its group down, and subdirectories inherit the setgid bit.
     int result = run_with_groups(kNobody, kNogroup, {kTeam}, [&] {

@@ -30,10 +30,11 @@ protected:
         ASSERT_GT(*cached, 0u) << rel << " did not get cached";
         struct stat st {};
         ASSERT_EQ(::stat(b(rel).c_str(), &st), 0);
-        const struct timespec& later = (st.st_ctim.tv_sec > st.st_mtim.tv_sec ||
-                                        (st.st_ctim.tv_sec == st.st_mtim.tv_sec && st.st_ctim.tv_nsec > st.st_mtim.tv_nsec))
-                                           ? st.st_ctim
-                                           : st.st_mtim;
+        const struct timespec& later =
+            (st.st_ctim.tv_sec > st.st_mtim.tv_sec ||
+             (st.st_ctim.tv_sec == st.st_mtim.tv_sec && st.st_ctim.tv_nsec > st.st_mtim.tv_nsec))
+                ? st.st_ctim
+                : st.st_mtim;
         ASSERT_TRUE(wait_for_clock_past(later));
     }
 
@@ -42,13 +43,13 @@ protected:
     void expect_reads(const std::string& rel, const std::string& want, const std::string& step) {
         SCOPED_TRACE(step);
         expect_mount_reads(rel, want);
-        struct stat ms {}, bs {};
+        struct stat ms {
+        }, bs{};
         ASSERT_EQ(::stat(m(rel).c_str(), &ms), 0);
         ASSERT_EQ(::stat(b(rel).c_str(), &bs), 0);
         EXPECT_EQ(ms.st_size, bs.st_size);
         EXPECT_EQ(ms.st_ino, bs.st_ino);
     }
-
 };
 
 TEST_F(BackingChangeTest, ModifiedInPlaceWithTheSameSize) {

@@ -173,14 +173,16 @@ protected:
     std::string m(const std::string& rel) { return mount_->m(rel); }
 
     // The daemon is still running (not exited, not crashed).
-    bool daemon_alive() { return mount_->daemon_pid() > 0 && !wait_exit(mount_->daemon_pid(), std::chrono::milliseconds(0)); }
+    bool daemon_alive() {
+        return mount_->daemon_pid() > 0 && !wait_exit(mount_->daemon_pid(), std::chrono::milliseconds(0));
+    }
 
     // Unmounts and checks that the daemon exited with status 0.
     void expect_clean_stop() {
         std::optional<int> status = mount_->stop();
         ASSERT_TRUE(status.has_value());
-        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-            << "wait status " << *status << "; daemon log:\n" << mount_->daemon_log();
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status << "; daemon log:\n"
+                                                                     << mount_->daemon_log();
     }
 
     std::unique_ptr<TestMount> mount_;
@@ -231,8 +233,9 @@ protected:
         std::mt19937_64 rng(7);
         const std::string data = random_bytes(rng, 8u << 20);
         Filled filled = write_until_error(m("f"), data);
-        ASSERT_EQ(filled.err, expected_err) << std::strerror(filled.err) << " after " << filled.written
-                                            << " bytes; daemon log:\n" << t().daemon_log();
+        ASSERT_EQ(filled.err, expected_err)
+            << std::strerror(filled.err) << " after " << filled.written << " bytes; daemon log:\n"
+            << t().daemon_log();
         ASSERT_LT(filled.written, data.size());
         const std::string accepted = data.substr(0, filled.written);
         // What the caller was told was written is in the file; nothing the
@@ -273,7 +276,8 @@ protected:
 };
 
 TEST_P(BackingFullTest, AWriteThatDoesNotFitFailsWithEnospcAndIsNotCached) {
-    start(spec(GetParam()), [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=2m"); });
+    start(spec(GetParam()),
+          [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=2m"); });
     if (HasFatalFailure()) return;
     // A file outside the mount takes half the room; removing it makes room.
     ASSERT_TRUE(write_file(base_b() + "/filler", std::string(1u << 20, 'x')));
@@ -289,7 +293,8 @@ TEST_P(BackingFullTest, AWriteOverTheQuotaFailsWithEdquotAndIsNotCached) {
     // would: quota limits that root may pass do not bind it either.
     s.launcher = {"setpriv", "--bounding-set=-sys_resource", "--inh-caps=-sys_resource", "--"};
     start(s, [&](ScratchFs& fs, TestMount& tm) {
-        std::string err = fs.on_loop(tm.base() + "/btrfs.img", "128M", {"mkfs.btrfs", "-q", "-f"}, base_b(), "btrfs", "");
+        std::string err =
+            fs.on_loop(tm.base() + "/btrfs.img", "128M", {"mkfs.btrfs", "-q", "-f"}, base_b(), "btrfs", "");
         if (!err.empty()) return err;
         for (const auto& cmd : {std::vector<std::string>{"btrfs", "quota", "enable", base_b()},
                                 std::vector<std::string>{"btrfs", "qgroup", "limit", "2M", base_b()}}) {
@@ -326,8 +331,9 @@ protected:
     void expect_changes_refused(const std::string& existing) {
         const std::string f = m(existing);
         EXPECT_EQ(errno_of([&] { return ::open(f.c_str(), O_WRONLY | O_CLOEXEC) >= 0 ? 0 : -1; }), EROFS);
-        EXPECT_EQ(errno_of([&] { return ::open(m("new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644) >= 0 ? 0 : -1; }),
-                  EROFS);
+        EXPECT_EQ(
+            errno_of([&] { return ::open(m("new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644) >= 0 ? 0 : -1; }),
+            EROFS);
         EXPECT_EQ(errno_of([&] { return ::truncate(f.c_str(), 1); }), EROFS);
         EXPECT_EQ(errno_of([&] { return ::chmod(f.c_str(), 0600); }), EROFS);
         EXPECT_EQ(errno_of([&] { return ::utimensat(AT_FDCWD, f.c_str(), nullptr, 0); }), EROFS);
@@ -379,7 +385,9 @@ bool wait_for_failures(TestMount& tm, std::size_t n, std::chrono::milliseconds t
     while (writeback_failures(tm) < n) {
         if (Clock::now() >= deadline) return false;
         // The daemon's log has no notification: poll it gently.
-        struct timespec pause {0, 20'000'000};
+        struct timespec pause {
+            0, 20'000'000
+        };
         ::nanosleep(&pause, nullptr);
     }
     return true;
@@ -490,7 +498,8 @@ TEST_F(BackingIoErrorTest, ReadsTheBackingMustServeFailWithEioAndCachedDataIsSti
 class BackingGoneTest : public BackingFsTest, public testing::WithParamInterface<std::string> {};
 
 TEST_P(BackingGoneTest, ALazilyUnmountedBackingKeepsAnsweringAndUnmountsCleanly) {
-    start(spec(GetParam()), [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=16m"); });
+    start(spec(GetParam()),
+          [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=16m"); });
     if (HasFatalFailure()) return;
     ASSERT_TRUE(write_file(m("f"), "before"));
     ASSERT_TRUE(fs_->detach());
@@ -503,7 +512,8 @@ TEST_P(BackingGoneTest, ALazilyUnmountedBackingKeepsAnsweringAndUnmountsCleanly)
 }
 
 TEST_P(BackingGoneTest, ARemovedBackingDirectoryGivesErrorsAndUnmountsCleanly) {
-    start(spec(GetParam()), [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=16m"); });
+    start(spec(GetParam()),
+          [this](ScratchFs& fs, TestMount&) { return fs.mount("tmpfs", base_b(), "tmpfs", "size=16m"); });
     if (HasFatalFailure()) return;
     ASSERT_TRUE(write_file(m("f"), "data"));
     ASSERT_EQ(::mkdir(m("sub").c_str(), 0755), 0);
@@ -519,17 +529,19 @@ TEST_P(BackingGoneTest, ARemovedBackingDirectoryGivesErrorsAndUnmountsCleanly) {
               ENOENT);
     EXPECT_EQ(errno_of([&] { return ::mkdir(m("sub/x").c_str(), 0755); }), ENOENT);
     EXPECT_GE(errno_of([&] {
-        struct stat st {};
-        return ::stat(t().mnt().c_str(), &st);
-    }), 0);
+                  struct stat st {};
+                  return ::stat(t().mnt().c_str(), &st);
+              }),
+              0);
     EXPECT_GE(errno_of([&] {
-        DIR* dir = ::opendir(t().mnt().c_str());
-        if (!dir) return -1;
-        while (::readdir(dir)) {
-        }
-        ::closedir(dir);
-        return 0;
-    }), 0);
+                  DIR* dir = ::opendir(t().mnt().c_str());
+                  if (!dir) return -1;
+                  while (::readdir(dir)) {
+                  }
+                  ::closedir(dir);
+                  return 0;
+              }),
+              0);
     // The open file was unlinked with its directory: it still reads and
     // writes, as any unlinked open file does.
     char buf[4] = {};

@@ -58,7 +58,8 @@ protected:
         ASSERT_FALSE(r.err.empty());
         EXPECT_EQ(r.err.rfind("bcachefs-lite: ", 0), 0u);
         EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "exactly one line";
-        for (const std::string& needle : needles) EXPECT_NE(r.err.find(needle), std::string::npos) << "should name " << needle;
+        for (const std::string& needle : needles)
+            EXPECT_NE(r.err.find(needle), std::string::npos) << "should name " << needle;
         if (is_mounted(t().mnt())) {
             ADD_FAILURE() << "mounted although refused";
             unmount(t().mnt());
@@ -94,7 +95,8 @@ TEST_F(BadCacheTest, FileOfZerosIsRefused) {
         int fd = ::open(cache.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
         ASSERT_GE(fd, 0);
         std::string zeros(1 << 20, '\0');
-        for (int i = 0; i < 16; ++i) ASSERT_EQ(::write(fd, zeros.data(), zeros.size()), static_cast<ssize_t>(zeros.size()));
+        for (int i = 0; i < 16; ++i)
+            ASSERT_EQ(::write(fd, zeros.data(), zeros.size()), static_cast<ssize_t>(zeros.size()));
         ::close(fd);
     }
     expect_refused(cache, index_opt(), {cache});

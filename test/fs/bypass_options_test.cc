@@ -49,8 +49,8 @@ TEST(BypassOptions, SizesAndWholeNumbersAreTaken) {
 }
 
 TEST(BypassOptions, BadValuesAreOneLineErrorsNamingTheOption) {
-    for (const char* bad : {"sequential_cutoff=lots", "sequential_cutoff=4G", "sequential_cutoff=-1",
-                            "sequential_cutoff="})
+    for (const char* bad :
+         {"sequential_cutoff=lots", "sequential_cutoff=4G", "sequential_cutoff=-1", "sequential_cutoff="})
         EXPECT_NE(bypass_option_error(std::string("cache=/c,") + bad).find("sequential_cutoff"), std::string::npos)
             << bad;
     for (const char* bad : {"congested_read_threshold_us=fast", "congested_read_threshold_us=4294967296"})

@@ -40,12 +40,29 @@ AlignedBuf aligned_alloc_buf(std::size_t size) {
 
 const std::vector<std::string>& root_stat_names() {
     static const std::vector<std::string> names = {
-        "cache_hits",         "cache_misses",     "cache_hit_ratio",    "cache_bypass_hits",
-        "cache_bypass_misses", "bypassed",        "cache_miss_collisions", "bytes_read_cache",
-        "bytes_read_backing", "buckets_total",    "buckets_free",       "cache_available_percent",
-        "gc_runs",            "dirty_data",       "writeback_rate",     "bytes_written_dirty",
-        "bytes_written_back", "writes_direct",    "promotions",         "promotions_skipped",
-        "congested_skips",    "moving_gc_runs",   "moved_bytes",
+        "cache_hits",
+        "cache_misses",
+        "cache_hit_ratio",
+        "cache_bypass_hits",
+        "cache_bypass_misses",
+        "bypassed",
+        "cache_miss_collisions",
+        "bytes_read_cache",
+        "bytes_read_backing",
+        "buckets_total",
+        "buckets_free",
+        "cache_available_percent",
+        "gc_runs",
+        "dirty_data",
+        "writeback_rate",
+        "bytes_written_dirty",
+        "bytes_written_back",
+        "writes_direct",
+        "promotions",
+        "promotions_skipped",
+        "congested_skips",
+        "moving_gc_runs",
+        "moved_bytes",
     };
     return names;
 }
@@ -134,7 +151,9 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
     for (;;) {
         if (done()) return true;
         if (std::chrono::steady_clock::now() >= deadline) return false;
-        struct timespec pause {0, std::chrono::nanoseconds(kPoll).count()};
+        struct timespec pause {
+            0, std::chrono::nanoseconds(kPoll).count()
+        };
         ::nanosleep(&pause, nullptr);
     }
 }
@@ -293,17 +312,17 @@ bool wait_for_lock_released(const std::string& lock_file) {
     // RocksDB holds) returns once the lock is free; run_in_child kills the
     // child at kExitTimeout.
     return run_in_child([&] {
-        int fd = ::open(lock_file.c_str(), O_RDWR | O_CLOEXEC);
-        if (fd < 0) return 1;
-        struct flock lock {};
-        lock.l_type = F_WRLCK;
-        lock.l_whence = SEEK_SET;
-        int r;
-        do {
-            r = ::fcntl(fd, F_OFD_SETLKW, &lock);
-        } while (r != 0 && errno == EINTR);
-        return r == 0 ? 0 : 2;
-    }) == 0;
+               int fd = ::open(lock_file.c_str(), O_RDWR | O_CLOEXEC);
+               if (fd < 0) return 1;
+               struct flock lock {};
+               lock.l_type = F_WRLCK;
+               lock.l_whence = SEEK_SET;
+               int r;
+               do {
+                   r = ::fcntl(fd, F_OFD_SETLKW, &lock);
+               } while (r != 0 && errno == EINTR);
+               return r == 0 ? 0 : 2;
+           }) == 0;
 }
 
 std::string ctl_path() {

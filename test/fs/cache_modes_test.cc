@@ -173,8 +173,8 @@ TEST_F(WritebackTest, RunningWritebackEmptiesTheCacheByItself) {
     std::mt19937_64 rng(404);
     write_new("f", random_bytes(rng, 20 * kBlock + 5));
     ASSERT_GT(stat_xattr(t().mnt(), "dirty_data").value_or(0), 0u);
-    for (const char* knob : {"writeback_delay=0", "writeback_percent=0", "writeback_rate_minimum=100000000",
-                             "writeback_running=1"}) {
+    for (const char* knob :
+         {"writeback_delay=0", "writeback_percent=0", "writeback_rate_minimum=100000000", "writeback_running=1"}) {
         std::string_view kv(knob);
         const std::size_t eq = kv.find('=');
         ASSERT_EQ(set_xattr(t().mnt(), std::string(kStatPrefix) + std::string(kv.substr(0, eq)),
@@ -271,9 +271,9 @@ TEST(WritebackBacking, AFuseBackingDirectoryIsRefused) {
     TempDir outer;
     const std::string mnt = outer.path() + "/mnt";
     ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
-    RunResult r = run_program({daemon_path(), inner.mnt(), mnt, "-o",
-                               "cache=" + outer.path() + "/cache.img,cache_size=64M,index=" + outer.path() +
-                                   "/index,mode=writeback"});
+    RunResult r = run_program(
+        {daemon_path(), inner.mnt(), mnt, "-o",
+         "cache=" + outer.path() + "/cache.img,cache_size=64M,index=" + outer.path() + "/index,mode=writeback"});
     if (is_mounted(mnt)) unmount(mnt);
     EXPECT_FALSE(r.exited_with(0)) << "writeback mounted over a FUSE directory";
     EXPECT_NE(r.err.find("FUSE"), std::string::npos) << r.err;

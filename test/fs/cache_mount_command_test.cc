@@ -72,7 +72,8 @@ protected:
 };
 
 TEST_F(CacheMountCommandTest, MountDashTCachesAndShowsStats) {
-    RunResult r = run_program({"mount", "-t", "fuse.bcachefs-lite", src_, mnt_, "-o", cache_options() + ",allow_other"});
+    RunResult r =
+        run_program({"mount", "-t", "fuse.bcachefs-lite", src_, mnt_, "-o", cache_options() + ",allow_other"});
     ASSERT_TRUE(r.exited_with(0)) << r.err;
     expect_caching();
 }

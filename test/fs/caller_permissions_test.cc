@@ -42,7 +42,8 @@ int read_all(const std::string& path) {
 int write_at(const std::string& path, int flags, const std::string& data, off_t off) {
     int fd = ::open(path.c_str(), O_WRONLY | flags);
     if (fd < 0) return errno;
-    ssize_t n = (flags & O_APPEND) ? ::write(fd, data.data(), data.size()) : ::pwrite(fd, data.data(), data.size(), off);
+    ssize_t n =
+        (flags & O_APPEND) ? ::write(fd, data.data(), data.size()) : ::pwrite(fd, data.data(), data.size(), off);
     int err = n < 0 ? errno : 0;
     if (err == 0 && ::fsync(fd) != 0) err = errno;
     ::close(fd);
@@ -90,8 +91,8 @@ std::vector<Op> operations(bool with_acl) {
     std::vector<Op> ops = {
         {"read secret", [=](const std::string& r) { return read_all(p(r, "secret")); }, true},
         {"open secret for writing", [=](const std::string& r) { return write_at(p(r, "secret"), 0, "X", 0); }, true},
-        {"append to secret",
-         [=](const std::string& r) { return write_at(p(r, "secret"), O_APPEND, "INJECTED\n", 0); }, true},
+        {"append to secret", [=](const std::string& r) { return write_at(p(r, "secret"), O_APPEND, "INJECTED\n", 0); },
+         true},
         {"truncate secret", [=](const std::string& r) { return code(::truncate(p(r, "secret").c_str(), 0) == 0); },
          true},
         {"chmod secret", [=](const std::string& r) { return code(::chmod(p(r, "secret").c_str(), 0666) == 0); }, true},
@@ -166,8 +167,7 @@ std::vector<Op> operations(bool with_acl) {
          [=](const std::string& r) { return write_at(p(r, "pub/roots"), 0, "r", 0); }},
         {"read own file", [=](const std::string& r) { return read_all(p(r, "pub/mine")); }},
         {"write own file", [=](const std::string& r) { return write_at(p(r, "pub/mine"), 0, "m", 0); }},
-        {"truncate own file",
-         [=](const std::string& r) { return code(::truncate(p(r, "pub/mine").c_str(), 4) == 0); }},
+        {"truncate own file", [=](const std::string& r) { return code(::truncate(p(r, "pub/mine").c_str(), 4) == 0); }},
         {"chmod own file", [=](const std::string& r) { return code(::chmod(p(r, "pub/mine").c_str(), 0600) == 0); }},
         {"utimes own file",
          [=](const std::string& r) { return code(::utimes(p(r, "pub/mine").c_str(), nullptr) == 0); }},
@@ -232,8 +232,8 @@ protected:
     void SetUp() override {
         if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
         MountSpec spec;
-        spec.options = std::string(GetParam().kernel_options) + ",entry_timeout=0,attr_timeout=0,mode=" +
-                       GetParam().mode;
+        spec.options =
+            std::string(GetParam().kernel_options) + ",entry_timeout=0,attr_timeout=0,mode=" + GetParam().mode;
         mount_ = std::make_unique<TestMount>(spec, TestMount::Deferred{});
         ASSERT_TRUE(mount_->error().empty()) << mount_->error();
         twin_ = mount_->base() + "/twin";
@@ -280,8 +280,8 @@ protected:
     // As root, through the mount: reads every file nobody may not read, so
     // the cache holds it; in writeback, writes to secret (dirty data).
     void warm_cache() {
-        for (const char* rel : {"secret", "public", "closed/file", "private/file", "listonly/f", "pub/roots",
-                                "pub/mine", "acl_denied"}) {
+        for (const char* rel :
+             {"secret", "public", "closed/file", "private/file", "listonly/f", "pub/roots", "pub/mine", "acl_denied"}) {
             ASSERT_TRUE(read_file(mount_->m(rel)).has_value()) << rel;
         }
         if (std::string(GetParam().mode) == "writeback") {
@@ -345,10 +345,8 @@ std::string config_name(const testing::TestParamInfo<Config>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModeAndKernelCheck, CallerPermissionsTest,
-                         testing::Values(Config{"writethrough", "allow_other"},
-                                         Config{"writeback", "allow_other"},
-                                         Config{"writearound", "allow_other"},
-                                         Config{"none", "allow_other"},
+                         testing::Values(Config{"writethrough", "allow_other"}, Config{"writeback", "allow_other"},
+                                         Config{"writearound", "allow_other"}, Config{"none", "allow_other"},
                                          Config{"writethrough", "allow_other,default_permissions"},
                                          Config{"writeback", "allow_other,default_permissions"},
                                          Config{"writearound", "allow_other,default_permissions"},

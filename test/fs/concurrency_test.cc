@@ -42,7 +42,8 @@ constexpr std::size_t kRegion = 64 << 10;  // each thread's range of each file
 constexpr std::size_t kFileMax = kThreads * kRegion;
 // How long each mode runs; BCL_CONCURRENCY_MS=N runs longer (a soak).
 std::chrono::milliseconds run_time() {
-    if (const char* s = std::getenv("BCL_CONCURRENCY_MS")) return std::chrono::milliseconds(std::strtoull(s, nullptr, 10));
+    if (const char* s = std::getenv("BCL_CONCURRENCY_MS"))
+        return std::chrono::milliseconds(std::strtoull(s, nullptr, 10));
     return std::chrono::milliseconds(2500);
 }
 const std::vector<std::string> kNames = {"a", "b", "c", "d", "e", "f"};
@@ -51,9 +52,9 @@ const std::vector<std::string> kNames = {"a", "b", "c", "d", "e", "f"};
 // range and exclusive for what changes the file as a whole.
 struct ModelFile {
     std::shared_mutex lock;
-    std::string name;                   // changed under exclusive lock (and the names mutex)
-    std::vector<char> bytes;            // kFileMax bytes; zero past `size`
-    std::atomic<std::uint64_t> size{0}; // grows under shared lock, set under exclusive
+    std::string name;                    // changed under exclusive lock (and the names mutex)
+    std::vector<char> bytes;             // kFileMax bytes; zero past `size`
+    std::atomic<std::uint64_t> size{0};  // grows under shared lock, set under exclusive
 
     // What was done to the file, for the message of a failure: writes,
     // truncates and re-creates with the ranges they changed.
@@ -171,8 +172,8 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                 const std::string path = m(f.name);
                 if (op < 30) {
                     const bool direct = op < 10;
-                    const std::size_t off = direct ? region + (rng() % (kRegion / kBlock)) * kBlock
-                                                   : region + rng() % kRegion;
+                    const std::size_t off =
+                        direct ? region + (rng() % (kRegion / kBlock)) * kBlock : region + rng() % kRegion;
                     const std::size_t len = direct ? kBlock * (1 + rng() % ((region + kRegion - off) / kBlock))
                                                    : 1 + rng() % (region + kRegion - off);
                     const std::uint64_t size_before = f.size.load();
@@ -216,14 +217,14 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                                             : "wrong again";
                             }
                         }
-                        return fail(fmt::format("{} read of {} at {} of {} differs at byte {}: {:#x}, model {:#x}; {} "
-                                                "bytes differ, the last at {}; read again it is {}; dirty {} cached {}; "
-                                                "the changes of the blocks:\n{}",
-                                                direct ? "O_DIRECT" : "buffered", len, off, f.name, off + i,
-                                                (*got)[i] & 0xff, f.bytes[off + i] & 0xff, differ, off + last, again,
-                                                dirty_bytes(path).value_or(0), cached_bytes(path).value_or(0),
-                                                f.changes_touching((off + i) / kBlock * kBlock,
-                                                                   (off + last) / kBlock * kBlock + kBlock)));
+                        return fail(fmt::format(
+                            "{} read of {} at {} of {} differs at byte {}: {:#x}, model {:#x}; {} "
+                            "bytes differ, the last at {}; read again it is {}; dirty {} cached {}; "
+                            "the changes of the blocks:\n{}",
+                            direct ? "O_DIRECT" : "buffered", len, off, f.name, off + i, (*got)[i] & 0xff,
+                            f.bytes[off + i] & 0xff, differ, off + last, again, dirty_bytes(path).value_or(0),
+                            cached_bytes(path).value_or(0),
+                            f.changes_touching((off + i) / kBlock * kBlock, (off + last) / kBlock * kBlock + kBlock)));
                     }
                 } else if (op < 62) {
                     const std::size_t off = region + rng() % kRegion;
@@ -239,7 +240,8 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                     const int err = errno;
                     ::close(fd);
                     if (n != static_cast<ssize_t>(len)) {
-                        return fail(fmt::format("pwrite {} at {}: {}", f.name, off, n < 0 ? std::strerror(err) : "short"));
+                        return fail(
+                            fmt::format("pwrite {} at {}: {}", f.name, off, n < 0 ? std::strerror(err) : "short"));
                     }
                     std::uint64_t size = f.size.load();
                     while (size < off + len && !f.size.compare_exchange_weak(size, off + len)) {
@@ -268,7 +270,8 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
                     std::lock_guard names(names_mutex_);
                     std::vector<std::string> free;
                     for (const std::string& n : kNames) {
-                        if (std::none_of(files_.begin(), files_.end(), [&](const ModelFile& o) { return o.name == n; })) {
+                        if (std::none_of(files_.begin(), files_.end(),
+                                         [&](const ModelFile& o) { return o.name == n; })) {
                             free.push_back(n);
                         }
                     }
@@ -316,8 +319,8 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
         // The clean unmount kept the dirty data; the next mount writes it back.
         ASSERT_TRUE(t().start()) << t().error();
         ASSERT_EQ(set_xattr(t().mnt(), attr("flush"), "1"), 0);
-        EXPECT_TRUE(wait_for_stat(t().mnt(), "dirty_data", [](std::uint64_t v) { return v == 0; },
-                                  std::chrono::milliseconds(60000)));
+        EXPECT_TRUE(wait_for_stat(
+            t().mnt(), "dirty_data", [](std::uint64_t v) { return v == 0; }, std::chrono::milliseconds(60000)));
         expect_files_match(t().mnt(), "through the mount again", true);
         ASSERT_TRUE(t().stop().has_value());
         EXPECT_EQ(fsck(), "");

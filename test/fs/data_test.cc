@@ -284,7 +284,8 @@ TEST_F(DataTest, ReservedXattrNamespaceNeverReachesTheBackingFile) {
 }
 
 TEST_F(DataTest, StatfsIsTheBackingFileSystems) {
-    struct statvfs ms {}, bs {};
+    struct statvfs ms {
+    }, bs{};
     ASSERT_EQ(::statvfs(t().mnt().c_str(), &ms), 0);
     ASSERT_EQ(::statvfs(t().backing().c_str(), &bs), 0);
     EXPECT_EQ(ms.f_bsize, bs.f_bsize);

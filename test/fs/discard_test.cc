@@ -26,10 +26,9 @@ class DiscardTest : public testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
         std::string why;
-        const auto outcome = cache_.start(kImageBytes, "128k",
-                                          std::string("allow_other,entry_timeout=0,attr_timeout=0,") +
-                                              (GetParam() ? "discard=1" : "discard=0"),
-                                          why);
+        const auto outcome = cache_.start(
+            kImageBytes, "128k",
+            std::string("allow_other,entry_timeout=0,attr_timeout=0,") + (GetParam() ? "discard=1" : "discard=0"), why);
         if (outcome == LoopCacheMount::Outcome::skip) GTEST_SKIP() << why;
         ASSERT_EQ(outcome, LoopCacheMount::Outcome::mounted) << why;
         if (cache_.loop->discard_max_bytes() == 0) GTEST_SKIP() << cache_.loop->device() << " cannot discard";

@@ -36,7 +36,8 @@ protected:
     // lstat of `rel` through the mount and in the backing directory agree on
     // everything a passthrough must keep.
     void expect_same_stat(const std::string& rel) {
-        struct stat ms {}, bs {};
+        struct stat ms {
+        }, bs{};
         ASSERT_EQ(::lstat(m(rel).c_str(), &ms), 0) << rel << ": " << std::strerror(errno);
         ASSERT_EQ(::lstat(b(rel).c_str(), &bs), 0) << rel << ": " << std::strerror(errno);
         EXPECT_EQ(ms.st_mode, bs.st_mode) << rel;

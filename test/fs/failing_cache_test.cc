@@ -32,10 +32,8 @@ protected:
 
     void SetUp() override {
         std::string why;
-        const auto outcome = cache_.start(64 << 20, "64k",
-                                          "allow_other,default_permissions,entry_timeout=0,attr_timeout=0," +
-                                              extra_options(),
-                                          why);
+        const auto outcome = cache_.start(
+            64 << 20, "64k", "allow_other,default_permissions,entry_timeout=0,attr_timeout=0," + extra_options(), why);
         if (outcome == LoopCacheMount::Outcome::skip) GTEST_SKIP() << why;
         ASSERT_EQ(outcome, LoopCacheMount::Outcome::mounted) << why;
         mount_ = cache_.mount.get();
@@ -200,9 +198,11 @@ TEST_F(IoErrorKnobTest, TheMountOptionsShowAndRootAloneChangesThem) {
     EXPECT_EQ(knob("io_error_limit"), "3");
     EXPECT_EQ(set_knob("io_error_halflife", "1000"), 0);
     EXPECT_EQ(knob("io_error_halflife"), "968") << "a multiple of 88, as bcache keeps it";
-    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-             {"io_error_limit", "many"}, {"io_error_limit", "-1"}, {"io_error_limit", ""},
-             {"io_error_limit", "4294967296"}, {"io_error_halflife", "1.5"}})
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{{"io_error_limit", "many"},
+                                                                                      {"io_error_limit", "-1"},
+                                                                                      {"io_error_limit", ""},
+                                                                                      {"io_error_limit", "4294967296"},
+                                                                                      {"io_error_halflife", "1.5"}})
         EXPECT_EQ(set_knob(name, value), EINVAL) << name << "=" << value;
     EXPECT_EQ(knob("io_error_limit"), "3");
     EXPECT_EQ(knob("io_error_halflife"), "968");

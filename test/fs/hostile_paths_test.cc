@@ -169,15 +169,19 @@ void odd_byte_names(Transcript& out, int root, const std::string&) {
         struct stat st {};
         out.call("stat " + shown(to), [&] { return ::fstatat(root, to.c_str(), &st, AT_SYMLINK_NOFOLLOW); });
         out.call("setxattr " + shown(to), [&] {
-            return ::setxattr(fmt::format("/proc/self/fd/{}/{}", root, to).c_str(), "user.odd", to.data(), to.size(), 0);
+            return ::setxattr(fmt::format("/proc/self/fd/{}/{}", root, to).c_str(), "user.odd", to.data(), to.size(),
+                              0);
         });
     }
     note_listing(out, root, ".");
-    note_listing(out, root, "a\x01" "b\xff\x01");
+    note_listing(out, root,
+                 "a\x01"
+                 "b\xff\x01");
 
     // "." and ".." are never names of their own.
     for (const char* dot : {".", ".."}) {
-        out.open(std::string("create ") + dot, [&] { return ::openat(root, dot, O_CREAT | O_WRONLY | O_CLOEXEC, 0644); });
+        out.open(std::string("create ") + dot,
+                 [&] { return ::openat(root, dot, O_CREAT | O_WRONLY | O_CLOEXEC, 0644); });
         out.open(std::string("create excl ") + dot,
                  [&] { return ::openat(root, dot, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644); });
         out.call(std::string("mkdir ") + dot, [&] { return ::mkdirat(root, dot, 0755); });
@@ -225,8 +229,8 @@ void long_names(Transcript& out, int root, const std::string&) {
     out.call("stat 255", [&] { return ::fstatat(root, n255.c_str(), &st, 0); });
     out.note(fmt::format("nlink {}", st.st_nlink));
     // Symlink targets up to PATH_MAX - 1 bytes, read back unchanged.
-    for (std::size_t size : {std::size_t{255}, std::size_t{256}, std::size_t{1024}, std::size_t{4095},
-                             std::size_t{4096}}) {
+    for (std::size_t size :
+         {std::size_t{255}, std::size_t{256}, std::size_t{1024}, std::size_t{4095}, std::size_t{4096}}) {
         std::string target = long_name(size, '/');
         std::string link = fmt::format("target{}", size);
         if (out.call(fmt::format("symlink of {} bytes", size),
@@ -275,10 +279,8 @@ void path_max(Transcript& out, int root, const std::string&) {
     out.open("open full path + 1", [&] { return ::openat(root, ("./" + full).c_str(), O_RDONLY | O_CLOEXEC); });
     const std::string renamed = long_name(255, 'g');
     const std::string renamed_full = path + renamed;
-    out.call("rename full paths",
-             [&] { return ::renameat(root, full.c_str(), root, renamed_full.c_str()); });
-    out.call("rename to the root",
-             [&] { return ::renameat(root, renamed_full.c_str(), root, "up"); });
+    out.call("rename full paths", [&] { return ::renameat(root, full.c_str(), root, renamed_full.c_str()); });
+    out.call("rename to the root", [&] { return ::renameat(root, renamed_full.c_str(), root, "up"); });
     out.call("rename back down", [&] { return ::renameat(root, "up", deepest.get(), file.c_str()); });
     out.open("create full path + 1",
              [&] { return ::openat(root, (path + file + "x").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644); });
@@ -289,8 +291,8 @@ void path_max(Transcript& out, int root, const std::string&) {
     note_listing(out, root, dir_path);
     note_listing(out, deepest.get(), ".");
     std::string buf(8192, '\0');
-    long n = out.call("readlink at full path",
-                      [&] { return ::readlinkat(deepest.get(), "l", buf.data(), buf.size()); });
+    long n =
+        out.call("readlink at full path", [&] { return ::readlinkat(deepest.get(), "l", buf.data(), buf.size()); });
     if (n > 0) out.note(fmt::format("read back whole: {}", buf.substr(0, static_cast<std::size_t>(n)) == full));
     out.call("unlink full path", [&] { return ::unlinkat(root, full.c_str(), 0); });
     out.call("unlink link", [&] { return ::unlinkat(deepest.get(), "l", 0); });
@@ -514,9 +516,10 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
                 index = zeros_end - 1;
                 continue;
             }
-            return fail(fmt::format("{}: word {} read as {:#x}, which the file never held there (read of {} "
-                                    "bytes at word {}, {} zero words from there)",
-                                    how, index, w, got.size(), first, zeros_end - index));
+            return fail(
+                fmt::format("{}: word {} read as {:#x}, which the file never held there (read of {} "
+                            "bytes at word {}, {} zero words from there)",
+                            how, index, w, got.size(), first, zeros_end - index));
         }
     };
     // Readers: through a descriptor kept open (buffered, then O_DIRECT) and
@@ -529,8 +532,8 @@ TEST_P(HostilePathsTest, FileChangingSizeBehindTheMountWhileRead) {
             int fd = ::open(m("f").c_str(), O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
             if (fd < 0) return fail(std::string("open: ") + std::strerror(errno));
             while (!failures.stopped()) {
-                const std::uint64_t offset = direct ? (local() % (kMaxWords * 8 / 4096)) * 4096
-                                                    : (local() % kMaxWords) * 8;
+                const std::uint64_t offset =
+                    direct ? (local() % (kMaxWords * 8 / 4096)) * 4096 : (local() % kMaxWords) * 8;
                 const std::size_t len = direct ? 4096 * (1 + local() % 32) : 8 * (1 + local() % 20000);
                 if (r == 2) {
                     ::close(fd);

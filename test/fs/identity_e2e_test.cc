@@ -62,11 +62,13 @@ protected:
     bool backing_renumbers(const std::string& rel) {
         const std::string path = mount_->b(rel);
         const ino_t before = inode_number(path);
-        return before != 0 && wait_until([&] {
-                   drop_dentries_and_inodes();
-                   const ino_t now = inode_number(path);
-                   return now != 0 && now != before;
-               }, kMountTimeout);
+        return before != 0 && wait_until(
+                                  [&] {
+                                      drop_dentries_and_inodes();
+                                      const ino_t now = inode_number(path);
+                                      return now != 0 && now != before;
+                                  },
+                                  kMountTimeout);
     }
     unsigned long backing_reads() const { return slow_->counters()["read"]; }
     // Reads `rel` with `want` through the mount and expects every byte
@@ -231,8 +233,7 @@ TEST_F(IdentityTest, PathIdentityRefusesWritebackAndPinnedDirectories) {
     const std::string data = put_real("p");
     EXPECT_EQ(set_xattr(mount_->m("p"), attr("pin"), "1"), 0);
     EXPECT_EQ(get_xattr(mount_->m("p"), attr("pin")), "1");
-    EXPECT_TRUE(
-        wait_until([&] { return get_xattr(mount_->m("p"), attr("pinned")) == std::to_string(data.size()); }))
+    EXPECT_TRUE(wait_until([&] { return get_xattr(mount_->m("p"), attr("pinned")) == std::to_string(data.size()); }))
         << "the pinned file was not fetched";
 }
 

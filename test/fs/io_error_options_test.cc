@@ -43,8 +43,8 @@ TEST(IoErrorOptions, ValuesAreParsedAndTheCounterRoundsTheHalflifeTo88) {
 }
 
 TEST(IoErrorOptions, BadValuesGetAOneLineErrorNamingTheOption) {
-    for (const char* bad : {"io_error_limit=x", "io_error_limit=-1", "io_error_limit=", "io_error_limit=4294967296",
-                            "io_error_limit"}) {
+    for (const char* bad :
+         {"io_error_limit=x", "io_error_limit=-1", "io_error_limit=", "io_error_limit=4294967296", "io_error_limit"}) {
         SCOPED_TRACE(bad);
         EXPECT_NE(io_error_option_error(std::string("cache=/c,") + bad).find("io_error_limit"), std::string::npos);
     }

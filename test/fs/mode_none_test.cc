@@ -46,8 +46,8 @@ void expect_no_activity(const std::string& mnt, const std::string& name) {
 
 TEST_F(ModeNoneTest, ReadsAndWritesAreCorrectAndTheCacheIsNeverWritten) {
     std::mt19937_64 rng(91);
-    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4097}, std::size_t{300000},
-                             std::size_t{(3 << 20) + 5}}) {
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4097}, std::size_t{300000}, std::size_t{(3 << 20) + 5}}) {
         put_backing("f" + std::to_string(size), random_bytes(rng, size));
     }
     ASSERT_TRUE(t().start()) << t().error();

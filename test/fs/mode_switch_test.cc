@@ -20,9 +20,8 @@ namespace {
 // The knobs and a value other than the default for each.
 const std::map<std::string, std::string>& knob_changes() {
     static const std::map<std::string, std::string> changes = {
-        {"cache_mode", "writeback"},        {"writeback_percent", "25"},
-        {"writeback_delay", "3"},           {"writeback_rate_minimum", "8192"},
-        {"writeback_running", "0"},         {"cutoff_writeback", "50"},
+        {"cache_mode", "writeback"},        {"writeback_percent", "25"}, {"writeback_delay", "3"},
+        {"writeback_rate_minimum", "8192"}, {"writeback_running", "0"},  {"cutoff_writeback", "50"},
         {"cutoff_writeback_sync", "80"},
     };
     return changes;
@@ -52,7 +51,8 @@ TEST_F(ModeSwitchTest, KnobsShowTheMountsModeAndBcachesDefaults) {
     // One line each, as bcache's writeback_rate_debug.
     for (const char* line : {"rate:", "dirty:", "target:", "proportional:", "integral:"}) {
         EXPECT_TRUE(debug->starts_with(line) || debug->find(std::string("\n") + line) != std::string::npos)
-            << line << " missing in:\n" << *debug;
+            << line << " missing in:\n"
+            << *debug;
     }
     EXPECT_NE(debug->find("dirty:        0 B\n"), std::string::npos) << *debug;
     auto names = list_xattrs(t().mnt());

@@ -78,8 +78,9 @@ TEST(MountOptions, BooleansAcceptBareNoAndValues) {
 }
 
 TEST(MountOptions, KernelOptionsPassInOrderAndFstabOnesAreDropped) {
-    MountOptions o = parse_ok("cache=/c,allow_other,ro,nosuid,noatime,defaults,nofail,_netdev,x-systemd.automount,"
-                              "default_permissions");
+    MountOptions o = parse_ok(
+        "cache=/c,allow_other,ro,nosuid,noatime,defaults,nofail,_netdev,x-systemd.automount,"
+        "default_permissions");
     EXPECT_EQ(o.fuse_options,
               (std::vector<std::string>{"allow_other", "ro", "nosuid", "noatime", "default_permissions"}));
 }
@@ -175,9 +176,10 @@ TEST(MountOptions, EveryCacheModeIsAccepted) {
 }
 
 TEST(MountOptions, WritebackTunablesAreParsedIntoOneValue) {
-    MountOptions o = parse_ok("cache=/c,mode=writeback,writeback_percent=0,writeback_delay=5,"
-                              "writeback_rate_minimum=8K,nowriteback_running,cutoff_writeback=50,"
-                              "cutoff_writeback_sync=90");
+    MountOptions o = parse_ok(
+        "cache=/c,mode=writeback,writeback_percent=0,writeback_delay=5,"
+        "writeback_rate_minimum=8K,nowriteback_running,cutoff_writeback=50,"
+        "cutoff_writeback_sync=90");
     EXPECT_EQ(o.tunables.mode, CacheMode::writeback);
     EXPECT_EQ(o.tunables.writeback.writeback_percent, 0u);
     EXPECT_EQ(o.tunables.writeback.writeback_delay, std::chrono::seconds(5));
@@ -265,8 +267,7 @@ TEST(MountOptions, IdentityIsAutoUnlessGiven) {
     EXPECT_EQ(parse_ok("cache=/c,identity=path,identity=auto").identity, IdentityOption::automatic);
     EXPECT_EQ(parse_error({"/s", "/m", "-o", "cache=/c,identity=x"}),
               "invalid value 'x' for identity: expected auto, inode or path");
-    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/c,identity"}).find("identity=auto|inode|path"),
-              std::string::npos);
+    EXPECT_NE(parse_error({"/s", "/m", "-o", "cache=/c,identity"}).find("identity=auto|inode|path"), std::string::npos);
 }
 
 TEST(MountOptions, AutoIdentityGoesByPathOnFuseBackingsOnly) {
@@ -301,7 +302,8 @@ TEST(MountOptions, FuseArgumentsCarryNameTypeAndOptions) {
     auto args = fuse_mount_arguments(o, "bcachefs-lite", 1 << 20);
     ASSERT_EQ(args.size(), 3u);
     EXPECT_EQ(args[1], "-o");
-    EXPECT_EQ(args[2], "fsname=/srv/a\\,b,subtype=bcachefs-lite,max_read=1048576,default_permissions,allow_other,noexec");
+    EXPECT_EQ(args[2],
+              "fsname=/srv/a\\,b,subtype=bcachefs-lite,max_read=1048576,default_permissions,allow_other,noexec");
 }
 
 // allow_other alone must not let the kernel skip its permission checks.

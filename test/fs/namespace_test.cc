@@ -163,7 +163,8 @@ TEST_F(NamespaceTest, SymlinksAreReturnedNotFollowed) {
 TEST_F(NamespaceTest, HardLinks) {
     ASSERT_TRUE(write_file(m("one"), "shared"));
     ASSERT_EQ(::link(m("one").c_str(), m("two").c_str()), 0);
-    struct stat a {}, c {};
+    struct stat a {
+    }, c{};
     ASSERT_EQ(::stat(m("one").c_str(), &a), 0);
     ASSERT_EQ(::stat(m("two").c_str(), &c), 0);
     EXPECT_EQ(a.st_ino, c.st_ino);
@@ -188,16 +189,19 @@ TEST_F(NamespaceTest, FailuresReturnTheBackingErrno) {
     };
     const Case cases[] = {
         {"unlink missing", [](const std::string& r) { return err_of(::unlink((r + "/missing").c_str())); }},
-        {"open missing", [](const std::string& r) { return ::open((r + "/missing").c_str(), O_RDONLY) >= 0 ? 0 : errno; }},
+        {"open missing",
+         [](const std::string& r) { return ::open((r + "/missing").c_str(), O_RDONLY) >= 0 ? 0 : errno; }},
         {"mkdir existing", [](const std::string& r) { return err_of(::mkdir((r + "/full").c_str(), 0755)); }},
         {"rmdir non-empty", [](const std::string& r) { return err_of(::rmdir((r + "/full").c_str())); }},
         {"rmdir file", [](const std::string& r) { return err_of(::rmdir((r + "/file").c_str())); }},
         {"unlink dir", [](const std::string& r) { return err_of(::unlink((r + "/full").c_str())); }},
-        {"exclusive create", [](const std::string& r) {
+        {"exclusive create",
+         [](const std::string& r) {
              return ::open((r + "/file").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644) >= 0 ? 0 : errno;
          }},
         {"file as dir", [](const std::string& r) { return err_of(::mkdir((r + "/file/sub").c_str(), 0755)); }},
-        {"rename dir onto non-empty", [](const std::string& r) {
+        {"rename dir onto non-empty",
+         [](const std::string& r) {
              ::mkdir((r + "/emptydir").c_str(), 0755);
              int e = err_of(::rename((r + "/emptydir").c_str(), (r + "/full").c_str()));
              ::rmdir((r + "/emptydir").c_str());

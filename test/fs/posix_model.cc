@@ -200,8 +200,9 @@ private:
     }
 
     void do_pread(OpenFd& f) {
-        const std::uint64_t off = pick(4) == 0 ? offset(f.direct) : (inodes_[f.inode].data.size() > 0 && !f.direct
-                                                                          ? pick(inodes_[f.inode].data.size())
+        const std::uint64_t off =
+            pick(4) == 0 ? offset(f.direct)
+                         : (inodes_[f.inode].data.size() > 0 && !f.direct ? pick(inodes_[f.inode].data.size())
                                                                           : offset(f.direct));
         const std::size_t n = length(f.direct);
         note("pread " + std::to_string(off) + "+" + std::to_string(n) + (f.direct ? " direct" : ""));
@@ -221,9 +222,8 @@ private:
         if (have != want) {
             std::size_t i = 0;
             while (i < have.size() && i < want.size() && have[i] == want[i]) ++i;
-            mismatch("pread " + std::to_string(off) + "+" + std::to_string(n),
-                     std::to_string(want.size()) + " bytes", std::to_string(have.size()) + " bytes, differing at " +
-                                                                 std::to_string(i));
+            mismatch("pread " + std::to_string(off) + "+" + std::to_string(n), std::to_string(want.size()) + " bytes",
+                     std::to_string(have.size()) + " bytes, differing at " + std::to_string(i));
         }
     }
 
@@ -295,7 +295,9 @@ private:
         expect_errno("fallocate", 0, rc == 0 ? 0 : errno);
         if (rc != 0) return;
         std::string& d = inodes_[f.inode].data;
-        if (off < d.size()) std::fill(d.begin() + static_cast<long>(off), d.begin() + static_cast<long>(std::min<std::uint64_t>(off + n, d.size())), '\0');
+        if (off < d.size())
+            std::fill(d.begin() + static_cast<long>(off),
+                      d.begin() + static_cast<long>(std::min<std::uint64_t>(off + n, d.size())), '\0');
     }
 
     void do_copy(OpenFd& to) {

@@ -88,9 +88,8 @@ TEST_F(PromotionE2eTest, KnobsShowTheMountOptionsAndRootChangesThem) {
 
 TEST_F(PromotionE2eTest, BadValuesAreRefusedAndChangeNothing) {
     const std::pair<std::string, std::string> bad[] = {
-        {"promote", "sometimes"}, {"promote", ""},
-        {"promote_hits", "1"},    {"promote_hits", "256"},
-        {"promote_hits", "two"},  {"promote_trigger_percent", "101"},
+        {"promote", "sometimes"},          {"promote", ""},         {"promote_hits", "1"},
+        {"promote_hits", "256"},           {"promote_hits", "two"}, {"promote_trigger_percent", "101"},
         {"promote_trigger_percent", "-1"},
     };
     for (const auto& [name, value] : bad) EXPECT_EQ(set_knob(name, value), EINVAL) << name << "=" << value;

@@ -46,13 +46,13 @@ TEST(PromotionOptions, BadValuesGetAOneLineErrorNamingTheOption) {
     EXPECT_NE(error_of("cache=/c,promote=sometimes").find("promote"), std::string::npos);
     EXPECT_NE(error_of("cache=/c,promote=sometimes").find("always or nhit"), std::string::npos);
     EXPECT_NE(error_of("cache=/c,promote").find("promote=always|nhit"), std::string::npos);
-    for (const char* bad : {"promote_hits=1", "promote_hits=256", "promote_hits=abc", "promote_hits=-2",
-                            "promote_hits="}) {
+    for (const char* bad :
+         {"promote_hits=1", "promote_hits=256", "promote_hits=abc", "promote_hits=-2", "promote_hits="}) {
         SCOPED_TRACE(bad);
         EXPECT_NE(error_of(std::string("cache=/c,") + bad).find("promote_hits"), std::string::npos);
     }
-    for (const char* bad : {"promote_trigger_percent=101", "promote_trigger_percent=8O",
-                            "promote_trigger_percent=50.5"}) {
+    for (const char* bad :
+         {"promote_trigger_percent=101", "promote_trigger_percent=8O", "promote_trigger_percent=50.5"}) {
         SCOPED_TRACE(bad);
         EXPECT_NE(error_of(std::string("cache=/c,") + bad).find("promote_trigger_percent"), std::string::npos);
     }

@@ -56,7 +56,8 @@ TEST_F(ReadCacheTest, SecondPassIsServedFromTheCache) {
     Stats s2 = stats();
     ASSERT_TRUE(s2.ok()) << s2.error();
     EXPECT_GT(s2["cache_hits"], s1["cache_hits"]);
-    EXPECT_GE(s2["bytes_read_cache"] - s1["bytes_read_cache"], total) << "every byte of the second pass came from the cache";
+    EXPECT_GE(s2["bytes_read_cache"] - s1["bytes_read_cache"], total)
+        << "every byte of the second pass came from the cache";
     EXPECT_EQ(s2["cache_misses"], s1["cache_misses"]) << s2.text();
     EXPECT_EQ(s2["bytes_read_backing"], s1["bytes_read_backing"]) << s2.text();
 

@@ -5,8 +5,8 @@
 // returned reads back through the mount and is in the backing directory
 // after the unmount. A set whose device is lost while unmounted mounts with
 // the other and `degraded`, which writes the dirty data back from there.
-// Mount-option errors about sets are one line each and mount nothing. Needs root, /dev/fuse and two free loop devices; skips
-// with the reason otherwise.
+// Mount-option errors about sets are one line each and mount nothing. Needs root, /dev/fuse and two free loop devices;
+// skips with the reason otherwise.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,8 +37,8 @@ protected:
             loops_[i] = std::make_unique<ImageLoop>(image);
             if (loops_[i]->device().empty()) GTEST_SKIP() << "no loop device: " << loops_[i]->error();
         }
-        RunResult f = run_program(
-            {ctl_path(), "format", loops_[0]->device(), loops_[1]->device(), "--bucket-size", "64k"});
+        RunResult f =
+            run_program({ctl_path(), "format", loops_[0]->device(), loops_[1]->device(), "--bucket-size", "64k"});
         ASSERT_TRUE(f.exited_with(0)) << f.err;
     }
     void TearDown() override {

@@ -27,9 +27,8 @@ protected:
     // The daemon is gone and nothing is left mounted.
     void expect_cleanly_stopped(const std::optional<int>& status) {
         ASSERT_TRUE(status.has_value()) << "the daemon did not exit after the unmount";
-        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-            << "wait status " << *status << "; log:\n"
-            << t().daemon_log();
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status << "; log:\n"
+                                                                     << t().daemon_log();
         EXPECT_FALSE(is_mounted(t().mnt()));
     }
 
@@ -52,7 +51,8 @@ TEST_F(RestartTest, CleanRemountKeepsTheCacheWarm) {
 
     Stats s0 = stats();
     ASSERT_TRUE(s0.ok()) << s0.error();
-    for (const auto& [rel, data] : expected_) EXPECT_GT(cached_bytes(m(rel)).value_or(0), 0u) << rel << " after remount";
+    for (const auto& [rel, data] : expected_)
+        EXPECT_GT(cached_bytes(m(rel)).value_or(0), 0u) << rel << " after remount";
     EXPECT_EQ(read_whole(m("f0")), expected_["f0"]);
     Stats s1 = stats();
     EXPECT_GT(s1["cache_hits"], s0["cache_hits"]) << "the first read after the remount was not a hit\n"

@@ -157,8 +157,11 @@ TEST_F(SequentialBypassE2eTest, RootTurnsBypassOffWithACutoffOfZero) {
 
 TEST_F(SequentialBypassE2eTest, BadValuesAreRefusedAndOnlyRootChangesThem) {
     const std::pair<std::string, std::string> bad[] = {
-        {"sequential_cutoff", "lots"}, {"sequential_cutoff", "4G"}, {"sequential_cutoff", "-1"},
-        {"congested_read_threshold_us", "1.5"}, {"congested_write_threshold_us", "99999999999"},
+        {"sequential_cutoff", "lots"},
+        {"sequential_cutoff", "4G"},
+        {"sequential_cutoff", "-1"},
+        {"congested_read_threshold_us", "1.5"},
+        {"congested_write_threshold_us", "99999999999"},
     };
     for (const auto& [name, value] : bad) EXPECT_EQ(set_knob(name, value), EINVAL) << name << "=" << value;
     EXPECT_EQ(knob("sequential_cutoff"), std::to_string(kCutoff));

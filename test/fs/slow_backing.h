@@ -35,7 +35,8 @@ public:
             ::execl(program, program, mnt.c_str(), "-f", "-o", opts.c_str(), static_cast<char*>(nullptr));
             ::_exit(127);
         }
-        if (pid_ < 0 || !wait_for_mount(mnt, kMountTimeout, pid_, "fuse.bcl-slowfs")) error_ = "bcl-slowfs did not mount";
+        if (pid_ < 0 || !wait_for_mount(mnt, kMountTimeout, pid_, "fuse.bcl-slowfs"))
+            error_ = "bcl-slowfs did not mount";
     }
     ~SlowBacking() {
         if (pid_ <= 0) return;

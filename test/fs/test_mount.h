@@ -40,8 +40,8 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout);
 int wait_or_kill(pid_t pid, std::chrono::milliseconds timeout);
 
 struct RunResult {
-    int status = -1;       // wait status
-    std::string err;       // everything the program wrote to stdout and stderr
+    int status = -1;  // wait status
+    std::string err;  // everything the program wrote to stdout and stderr
     bool timed_out = false;
 
     bool exited_with(int code) const;

@@ -25,8 +25,8 @@ namespace {
 // with a suffix, the bare prefix, a name with odd bytes.
 const std::vector<std::string>& unknown_names() {
     static const std::vector<std::string> names = {
-        attr("hits"),           attr("CACHE_MODE"),  attr("cache_mode.old"), attr(""),
-        attr("writeback_percent "), attr("x\x01y"), attr("stats/x"),        attr(std::string(200, 'k')),
+        attr("hits"),   attr("CACHE_MODE"), attr("cache_mode.old"),      attr(""), attr("writeback_percent "),
+        attr("x\x01y"), attr("stats/x"),    attr(std::string(200, 'k')),
     };
     return names;
 }
@@ -115,7 +115,7 @@ TEST_F(TunablesAccessTest, EveryKnobIsRefusedToEveryoneButRoot) {
     // one is known, so that a wrongly granted set would show.
     const std::map<std::string, std::string> other = {
         {attr("cache_mode"), "writeback"}, {attr("writeback_percent"), "25"}, {attr("writeback_running"), "0"},
-        {attr("promote"), "always"},       {attr("promote_hits"), "4"},   {attr("copy_gc_enabled"), "0"},
+        {attr("promote"), "always"},       {attr("promote_hits"), "4"},       {attr("copy_gc_enabled"), "0"},
     };
     for (const Knob& knob : knobs) {
         SCOPED_TRACE(knob.name);

@@ -63,8 +63,8 @@ protected:
         if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
         MountSpec spec;
         // Dirty data stays dirty until remount() flushes it.
-        spec.options = std::string("allow_other,entry_timeout=0,attr_timeout=0,writeback_delay=3600,mode=") +
-                       GetParam();
+        spec.options =
+            std::string("allow_other,entry_timeout=0,attr_timeout=0,writeback_delay=3600,mode=") + GetParam();
         mount_ = std::make_unique<TestMount>(spec);
         ASSERT_TRUE(mount_->mounted()) << mount_->error();
     }

@@ -29,8 +29,7 @@ protected:
 
     // Caches `before_rel`, runs `change` through the mount (which leaves
     // the file named `rel`) and checks that the next read of it hits.
-    void expect_stays_warm(const std::string& before_rel, const std::string& rel,
-                           const std::function<void()>& change);
+    void expect_stays_warm(const std::string& before_rel, const std::string& rel, const std::function<void()>& change);
 
     // Caches `rel` by reading it and checks that something of it is cached.
     void cache(const std::string& rel) {
@@ -212,9 +211,8 @@ void WriteCoherencyTest::expect_stays_warm(const std::string& before_rel, const 
 }
 
 TEST_F(WriteCoherencyTest, RenameKeepsTheCachedData) {
-    expect_stays_warm("before", "after", [&] {
-        ASSERT_EQ(::rename(m("before").c_str(), m("after").c_str()), 0) << std::strerror(errno);
-    });
+    expect_stays_warm("before", "after",
+                      [&] { ASSERT_EQ(::rename(m("before").c_str(), m("after").c_str()), 0) << std::strerror(errno); });
 }
 
 TEST_F(WriteCoherencyTest, RenameExchangeKeepsBothFilesCachedData) {

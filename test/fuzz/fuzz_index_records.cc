@@ -77,8 +77,10 @@ void check_value_frame(const Result<T>& r, std::string_view bytes, std::uint8_t 
 
 template <class T>
 void check_key(const Result<T>& r, std::string_view bytes, std::size_t size) {
-    if (r) BCL_FUZZ_CHECK(bytes.size() == size);
-    else check_error(r.error(), {Errc::corrupt});
+    if (r)
+        BCL_FUZZ_CHECK(bytes.size() == size);
+    else
+        check_error(r.error(), {Errc::corrupt});
 }
 
 // Byte order of two encoded keys is the order of what they encode.
@@ -156,7 +158,8 @@ void check_slice(const ExtentValue& v, FuzzedDataProvider& in) {
     BCL_FUZZ_CHECK(s.device == v.device && s.bucket == v.bucket && s.gen == v.gen);
     BCL_FUZZ_CHECK(s.nptrs() == v.nptrs());
     if (v.replica)
-        BCL_FUZZ_CHECK(s.replica->sector == v.replica->sector + skip && s.crc_device_offset(1) == v.crc_device_offset(1));
+        BCL_FUZZ_CHECK(s.replica->sector == v.replica->sector + skip &&
+                       s.crc_device_offset(1) == v.crc_device_offset(1));
     auto back = decode_extent_value(encode_extent_value(s));
     if (!back) {
         std::fprintf(stderr, "extent length %ju sector %ju crc %ju+%ju, its part %ju+%ju: %s\n",
@@ -219,8 +222,10 @@ void fuzz_file_record(std::string_view bytes, FuzzedDataProvider& in) {
     built.flags = in.ConsumeIntegral<std::uint32_t>();
     built.generation = in.ConsumeIntegral<std::uint32_t>();
     auto back = decode_file_record(encode_file_record(built));
-    if (built.file_id == 0) BCL_FUZZ_CHECK(!back && back.error().code == Errc::corrupt);
-    else BCL_FUZZ_CHECK(back && back.value() == built);
+    if (built.file_id == 0)
+        BCL_FUZZ_CHECK(!back && back.error().code == Errc::corrupt);
+    else
+        BCL_FUZZ_CHECK(back && back.value() == built);
 }
 
 void fuzz_dirty_file_key(std::string_view bytes, FuzzedDataProvider& in) {
@@ -264,8 +269,10 @@ void fuzz_dirty_file_record(std::string_view bytes, FuzzedDataProvider& in) {
     BCL_FUZZ_CHECK(encoded && encoded.value().size() == kDirtyFileRecordSize);
     auto back = decode_dirty_file_record(encoded.value());
     // No file system hands out an empty handle; the decoder refuses one.
-    if (built.handle.empty()) BCL_FUZZ_CHECK(!back && back.error().code == Errc::corrupt);
-    else BCL_FUZZ_CHECK(back && back.value() == built);
+    if (built.handle.empty())
+        BCL_FUZZ_CHECK(!back && back.error().code == Errc::corrupt);
+    else
+        BCL_FUZZ_CHECK(back && back.value() == built);
 }
 
 void fuzz_bucket_key(std::string_view bytes, FuzzedDataProvider& in) {

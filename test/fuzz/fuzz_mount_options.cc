@@ -92,13 +92,12 @@ void check_fields(const MountOptions& o) {
 }
 
 bool same(const MountOptions& a, const MountOptions& b) {
-    return a.source == b.source && a.mountpoint == b.mountpoint && a.foreground == b.foreground &&
-           a.debug == b.debug && a.cache == b.cache && a.cache_size == b.cache_size && a.index == b.index &&
-           a.tunables == b.tunables &&
+    return a.source == b.source && a.mountpoint == b.mountpoint && a.foreground == b.foreground && a.debug == b.debug &&
+           a.cache == b.cache && a.cache_size == b.cache_size && a.index == b.index && a.tunables == b.tunables &&
            a.replacement == b.replacement && a.discard == b.discard && a.entry_timeout == b.entry_timeout &&
            a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache &&
-           a.allow_insecure_cache == b.allow_insecure_cache && a.fsname == b.fsname &&
-           a.subtype == b.subtype && a.fuse_options == b.fuse_options;
+           a.allow_insecure_cache == b.allow_insecure_cache && a.fsname == b.fsname && a.subtype == b.subtype &&
+           a.fuse_options == b.fuse_options;
 }
 
 // The command line that says everything `o` holds.
@@ -120,8 +119,10 @@ std::vector<std::string> render(const MountOptions& o) {
     for (const std::string& flag : o.fuse_options) list += "," + flag;
 
     std::vector<std::string> args{"-o", list};
-    if (o.debug) args.emplace_back("-d");
-    else if (o.foreground) args.emplace_back("-f");
+    if (o.debug)
+        args.emplace_back("-d");
+    else if (o.foreground)
+        args.emplace_back("-f");
     // After "--", a SOURCE that starts with '-' is still a path.
     args.insert(args.end(), {"--", o.source, o.mountpoint});
     return args;
@@ -162,8 +163,10 @@ void check_mount(const MountOptions& o) {
 void fuzz_arguments(const std::vector<std::string>& args, bool has_newline) {
     for (const std::string& arg : args) {
         MountOptions o;
-        if (auto st = parse_option_list(arg, o)) check_fields(o);
-        else fuzz::check_error(st.error(), {Errc::invalid}, has_newline);
+        if (auto st = parse_option_list(arg, o))
+            check_fields(o);
+        else
+            fuzz::check_error(st.error(), {Errc::invalid}, has_newline);
     }
 
     auto cmd = parse(args);

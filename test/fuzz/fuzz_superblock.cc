@@ -42,8 +42,10 @@ void check_decode(std::span<const std::byte> block) {
     if (!sb) {
         const Error& e = sb.error();
         fuzz::check_error(e, {Errc::invalid, Errc::foreign, Errc::corrupt, Errc::unsupported});
-        if (block.size() != kSuperblockSize) BCL_FUZZ_CHECK(e.code == Errc::invalid);
-        else if (!has_superblock_magic(block)) BCL_FUZZ_CHECK(e.code == Errc::foreign);
+        if (block.size() != kSuperblockSize)
+            BCL_FUZZ_CHECK(e.code == Errc::invalid);
+        else if (!has_superblock_magic(block))
+            BCL_FUZZ_CHECK(e.code == Errc::foreign);
         return;
     }
     const Superblock& s = sb.value();
@@ -73,12 +75,12 @@ Superblock superblock_from(FuzzedDataProvider& in) {
     sb.version = in.ConsumeBool() ? kFormatVersion : in.ConsumeIntegral<std::uint32_t>();
     sb.flags = in.ConsumeBool() ? (in.ConsumeBool() ? kSbFlagDiscard : 0) : in.ConsumeIntegral<std::uint32_t>();
     for (auto& b : sb.uuid) b = in.ConsumeIntegral<std::uint8_t>();
-    sb.block_size = in.ConsumeBool() ? kMinBlockSize << in.ConsumeIntegralInRange(0, 7)
-                                     : in.ConsumeIntegral<std::uint32_t>();
-    sb.bucket_size = in.ConsumeBool() ? sb.block_size << in.ConsumeIntegralInRange(0, 14)
-                                      : in.ConsumeIntegral<std::uint32_t>();
+    sb.block_size =
+        in.ConsumeBool() ? kMinBlockSize << in.ConsumeIntegralInRange(0, 7) : in.ConsumeIntegral<std::uint32_t>();
+    sb.bucket_size =
+        in.ConsumeBool() ? sb.block_size << in.ConsumeIntegralInRange(0, 14) : in.ConsumeIntegral<std::uint32_t>();
     sb.first_bucket = in.ConsumeBool() && sb.bucket_size != 0 ? first_bucket_for(sb.bucket_size)
-                                                               : in.ConsumeIntegral<std::uint64_t>();
+                                                              : in.ConsumeIntegral<std::uint64_t>();
     sb.nbuckets = in.ConsumeBool() ? sb.first_bucket + kMinUsableBuckets + in.ConsumeIntegral<std::uint32_t>()
                                    : in.ConsumeIntegral<std::uint64_t>();
     const auto policy = in.ConsumeIntegral<std::uint8_t>();

@@ -89,19 +89,18 @@ void index_record_seeds(const fs::path& dir) {
     record_seed(dir, "extent_key", RecordKind::extent_key, encode_extent_key({7, 1 << 20}));
     const ExtentValue extent = make_extent_value(64 << 10, 0, 12, 3, 4096, 0xdeadbeef, false);
     record_seed(dir, "extent_value", RecordKind::extent_value, encode_extent_value(extent));
-    ExtentValue trimmed = slice_extent_value(make_extent_value(1 << 20, 1, 99, 200, 1 << 16, 0x1234, true), 4096,
-                                             8192);
+    ExtentValue trimmed = slice_extent_value(make_extent_value(1 << 20, 1, 99, 200, 1 << 16, 0x1234, true), 4096, 8192);
     record_seed(dir, "extent_value_trimmed_dirty", RecordKind::extent_value, encode_extent_value(trimmed));
     ExtentValue replicated = trimmed;
     replicated.replica = ExtentPtr{0, 17, 5, (17u << 11) + 8};
     record_seed(dir, "extent_value_two_copies", RecordKind::extent_value, encode_extent_value(replicated));
     // The framed form: the target adds the version byte and the checksum.
     const std::string body = encode_extent_value(extent);
-    record_seed(dir, "extent_value_framed", RecordKind::extent_value,
-                std::string_view(body).substr(0, body.size() - 4), RecordFraming::framed);
+    record_seed(dir, "extent_value_framed", RecordKind::extent_value, std::string_view(body).substr(0, body.size() - 4),
+                RecordFraming::framed);
     record_seed(dir, "file_key", RecordKind::file_key, encode_file_key(2049, 131077));
-    const FileRecord file{42, 1 << 20, 1'700'000'000'000'000'001, 1'700'000'000'000'000'002,
-                          1'600'000'000'000'000'003, kFilePinned, 0};
+    const FileRecord file{
+        42, 1 << 20, 1'700'000'000'000'000'001, 1'700'000'000'000'000'002, 1'600'000'000'000'000'003, kFilePinned, 0};
     record_seed(dir, "file_record", RecordKind::file_record, encode_file_record(file));
     record_seed(dir, "dirty_file_key", RecordKind::dirty_file_key, encode_dirty_file_key(42));
     const DirtyFileRecord dirty{2049, 131077, 1'600'000'000'000'000'003, 1,
@@ -156,9 +155,10 @@ void mount_option_dictionary(const fs::path& dir) {
         add(spec.value_name.empty() ? name : name + "=");
         if (spec.kind == OptionKind::boolean) add("no" + name);
     }
-    for (std::string_view word : {"writethrough", "writeback", "writearound", "none", "always", "nhit", "lru",
-                                  "fifo", "random", "yes", "no", "on", "off", "true", "false", "K", "M", "G",
-                                  "T", "iB", "\\,", "\\\\", ",", "-o", "-f", "-d", "--", "-h", "-V"})
+    for (std::string_view word :
+         {"writethrough", "writeback", "writearound", "none", "always", "nhit", "lru", "fifo", "random", "yes",
+          "no",           "on",        "off",         "true", "false",  "K",    "M",   "G",    "T",      "iB",
+          "\\,",          "\\\\",      ",",           "-o",   "-f",     "-d",   "--",  "-h",   "-V"})
         add(word);
     write_file(dir / "mount_options.dict", dict);
 }

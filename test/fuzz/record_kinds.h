@@ -30,8 +30,7 @@ enum class RecordFraming : std::uint8_t {
 inline constexpr unsigned kRecordFramingCount = 3;
 
 constexpr std::uint8_t record_selector(RecordKind kind, RecordFraming framing) {
-    return static_cast<std::uint8_t>(static_cast<unsigned>(framing) * kRecordKindCount +
-                                     static_cast<unsigned>(kind));
+    return static_cast<std::uint8_t>(static_cast<unsigned>(framing) * kRecordKindCount + static_cast<unsigned>(kind));
 }
 
 }  // namespace bcl::fuzz

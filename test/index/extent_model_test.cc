@@ -40,8 +40,7 @@ public:
     std::vector<InsertInfo> inserts;  // by insert id
 
     // Sectors removed from [s, e) (file sectors), as {file sector, info}.
-    std::vector<std::pair<std::uint64_t, SectorInfo>> clear(std::uint64_t file, std::uint64_t s,
-                                                            std::uint64_t e) {
+    std::vector<std::pair<std::uint64_t, SectorInfo>> clear(std::uint64_t file, std::uint64_t s, std::uint64_t e) {
         std::vector<std::pair<std::uint64_t, SectorInfo>> removed;
         auto& m = files[file];
         for (auto it = m.lower_bound(s); it != m.end() && it->first < e;) {
@@ -97,8 +96,7 @@ void expect_matches(Index& index, const Model& model, std::uint64_t file) {
 }
 
 // What the index reported as removed, expanded per sector.
-std::vector<std::pair<std::uint64_t, SectorInfo>> expand_removed(
-    const std::vector<ExtentOverwrite>& over) {
+std::vector<std::pair<std::uint64_t, SectorInfo>> expand_removed(const std::vector<ExtentOverwrite>& over) {
     std::vector<std::pair<std::uint64_t, SectorInfo>> out;
     for (const auto& o : over) {
         EXPECT_EQ(o.removed.value.bucket, o.before.value.bucket);
@@ -109,8 +107,7 @@ std::vector<std::pair<std::uint64_t, SectorInfo>> expand_removed(
             out.emplace_back(o.removed.start() / kSectorSize + i,
                              SectorInfo{o.removed.value.data_crc, o.removed.value.sector + i});
     }
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     return out;
 }
 
@@ -134,11 +131,9 @@ TEST_P(ExtentModel, RandomOperationsMatchTheModel) {
         if (kind < 65) {
             const auto id = static_cast<std::uint32_t>(model.inserts.size());
             model.inserts.push_back({next_device_sector, len * kSectorSize});
-            ExtentValue v = make_extent_value(len * kSectorSize, 0, id, 1, next_device_sector, id,
-                                              rng() % 2 == 0);
+            ExtentValue v = make_extent_value(len * kSectorSize, 0, id, 1, next_device_sector, id, rng() % 2 == 0);
             auto want_removed = model.clear(file, s, s + len);
-            for (std::uint64_t i = 0; i < len; ++i)
-                model.files[file][s + i] = SectorInfo{id, next_device_sector + i};
+            for (std::uint64_t i = 0; i < len; ++i) model.files[file][s + i] = SectorInfo{id, next_device_sector + i};
             next_device_sector += len + (rng() % 3) * spu;
             auto r = index->insert_extent(file, s * kSectorSize, v, rng() % 16 == 0);
             ASSERT_TRUE(r) << r.error().message;
@@ -166,8 +161,7 @@ TEST_P(ExtentModel, RandomOperationsMatchTheModel) {
                     if (x >= s && x < s + len) ++covered;
             }
             const auto& m = model.files[file];
-            const auto want = static_cast<std::uint64_t>(
-                std::distance(m.lower_bound(s), m.lower_bound(s + len)));
+            const auto want = static_cast<std::uint64_t>(std::distance(m.lower_bound(s), m.lower_bound(s + len)));
             EXPECT_EQ(covered, want) << "op " << op;
         }
         expect_matches(*index, model, file);
@@ -215,16 +209,13 @@ TEST(ExtentOverlapCases, EveryPlacementMatchesTheModel) {
         const std::uint64_t len = (b - a) * kUnit;
         model.inserts.push_back({device_sector, len * kSectorSize});
         auto want_removed = model.clear(f, a * kUnit, b * kUnit);
-        for (std::uint64_t i = 0; i < len; ++i)
-            model.files[f][a * kUnit + i] = SectorInfo{id, device_sector + i};
-        auto r = index->insert_extent(
-            f, a * kUnit * kSectorSize,
-            make_extent_value(len * kSectorSize, 0, id, 1, device_sector, id, false));
+        for (std::uint64_t i = 0; i < len; ++i) model.files[f][a * kUnit + i] = SectorInfo{id, device_sector + i};
+        auto r = index->insert_extent(f, a * kUnit * kSectorSize,
+                                      make_extent_value(len * kSectorSize, 0, id, 1, device_sector, id, false));
         device_sector += len + kUnit;
         ASSERT_TRUE(r) << r.error().message;
         if (check_removed) {
-            EXPECT_EQ(expand_removed(r.value()), want_removed)
-                << "file " << f << " insert [" << a << ", " << b << ")";
+            EXPECT_EQ(expand_removed(r.value()), want_removed) << "file " << f << " insert [" << a << ", " << b << ")";
         }
     };
     for (const auto& layout : layouts) {
@@ -249,8 +240,8 @@ TEST(ExtentOverlapCases, EveryPlacementMatchesTheModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ExtentModel,
-                         ::testing::Values(Params{1, 512}, Params{2, 512}, Params{3, 4096},
-                                           Params{4, 4096}, Params{5, 1536}),
+                         ::testing::Values(Params{1, 512}, Params{2, 512}, Params{3, 4096}, Params{4, 4096},
+                                           Params{5, 1536}),
                          [](const auto& info) {
                              return "seed" + std::to_string(info.param.seed) + "_unit" +
                                     std::to_string(info.param.unit);

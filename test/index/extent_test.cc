@@ -32,8 +32,7 @@ protected:
         EXPECT_TRUE(r) << r.error().message;
         return r ? r.value() : std::vector<Extent>{};
     }
-    std::vector<ExtentOverwrite> insert(std::uint64_t file, std::uint64_t offset,
-                                        const ExtentValue& v) {
+    std::vector<ExtentOverwrite> insert(std::uint64_t file, std::uint64_t offset, const ExtentValue& v) {
         auto r = index_->insert_extent(file, offset, v);
         EXPECT_TRUE(r) << r.error().message;
         return r ? r.value() : std::vector<ExtentOverwrite>{};
@@ -72,7 +71,7 @@ TEST_F(IndexExtents, InsertIntoTheMiddleSplitsAndAdvancesTheBackPiece) {
 }
 
 TEST_F(IndexExtents, FrontTrimAdvancesSectorBackTrimKeepsIt) {
-    insert(7, 8 * K, at_sector(16 * K, 200));   // [8K, 24K)
+    insert(7, 8 * K, at_sector(16 * K, 200));           // [8K, 24K)
     auto front = insert(7, 0, at_sector(12 * K, 900));  // covers [8K, 12K) of it
     auto ext = all(7);
     ASSERT_EQ(ext.size(), 2u);
@@ -171,14 +170,14 @@ TEST_F(IndexExtents, LookupReturnsExactlyTheOverlappingExtentsInOrder) {
     };
     using V = std::vector<std::uint64_t>;
     EXPECT_EQ(sectors(0, 64 * K), (V{1, 2, 3, 4}));
-    EXPECT_EQ(sectors(4 * K, 8 * K), V{});          // the gap
+    EXPECT_EQ(sectors(4 * K, 8 * K), V{});  // the gap
     EXPECT_EQ(sectors(3 * K, 9 * K), (V{1, 2}));
-    EXPECT_EQ(sectors(12 * K, 20 * K), V{3});      // exactly one extent
+    EXPECT_EQ(sectors(12 * K, 20 * K), V{3});  // exactly one extent
     EXPECT_EQ(sectors(11 * K, 13 * K), (V{2, 3}));
     EXPECT_EQ(sectors(20 * K, 32 * K), V{});
     EXPECT_EQ(sectors(36 * K, 1 << 30), V{});
     EXPECT_EQ(sectors(35 * K, 1 << 30), V{4});
-    EXPECT_EQ(sectors(5 * K, 5 * K), V{});         // empty range
+    EXPECT_EQ(sectors(5 * K, 5 * K), V{});  // empty range
 }
 
 TEST_F(IndexExtents, RemoveRangeTrimsSplitsAndRunsToEndOfFile) {
@@ -376,8 +375,7 @@ TEST_F(IndexExtents, ConcurrentInsertsIntoOneFileNeverLeaveOverlaps) {
     for (auto& t : threads) t.join();
     auto ext = all(9);
     ASSERT_FALSE(ext.empty());
-    for (std::size_t i = 1; i < ext.size(); ++i)
-        EXPECT_LE(ext[i - 1].end(), ext[i].start()) << "overlap at " << i;
+    for (std::size_t i = 1; i < ext.size(); ++i) EXPECT_LE(ext[i - 1].end(), ext[i].start()) << "overlap at " << i;
 }
 
 }  // namespace

@@ -52,8 +52,7 @@ std::vector<Decoder> decoders() {
     return {
         {"extent", encode_extent_value(sample_extent()), status_of(decode_extent_value)},
         {"file", encode_file_record(sample_file()), status_of(decode_file_record)},
-        {"bucket", encode_bucket_value(BucketGenRecord{0, 9, 40000}),
-         status_of(decode_bucket_value)},
+        {"bucket", encode_bucket_value(BucketGenRecord{0, 9, 40000}), status_of(decode_bucket_value)},
         {"meta u64", encode_meta_u64(0x0123456789abcdefull), status_of(decode_meta_u64)},
         {"meta uuid", encode_meta_uuid(Uuid{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}),
          status_of(decode_meta_uuid)},

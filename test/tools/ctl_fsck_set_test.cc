@@ -70,9 +70,9 @@ TEST_F(CtlFsckSetTest, ACleanSetExits0InEitherOrder) {
         EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
         EXPECT_TRUE(r.err.empty()) << r.err;
         // Named in dev_idx order, whatever the order given.
-        EXPECT_NE(r.out.find(fmt::format("checking cache set {} ({}, {}) against index {}", set_uuid_, a_, b_,
-                                         index_dir_)),
-                  std::string::npos)
+        EXPECT_NE(
+            r.out.find(fmt::format("checking cache set {} ({}, {}) against index {}", set_uuid_, a_, b_, index_dir_)),
+            std::string::npos)
             << r.out;
         EXPECT_NE(r.out.find("bad copies: 0"), std::string::npos) << r.out;
         EXPECT_NE(r.out.find("left: 0"), std::string::npos) << r.out;

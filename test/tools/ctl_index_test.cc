@@ -275,9 +275,10 @@ TEST_F(CtlIndexTest, AnIndexWhoseRecordedPathHoldsAnotherCacheIsGone) {
 }
 
 TEST_F(CtlIndexTest, CommandLineErrorsExit2AndAMissingRootIsEmpty) {
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"index"}, {"index", "bogus"}, {"index", "list", "--bogus"},
-          {"index", "prune", "--force"}}) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"index"},
+                                                 {"index", "bogus"},
+                                                 {"index", "list", "--bogus"},
+                                                 {"index", "prune", "--force"}}) {
         RunResult r = ctl(args);
         EXPECT_EQ(r.exit_code, 2) << args.back() << ": " << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -126,8 +126,8 @@ inline std::string find_program(const std::string& name) {
 
 // Checks a refusal: the exit code, one line on stderr naming the program
 // (and containing `needle`), nothing on stdout, and path unchanged.
-inline void expect_refused(const std::vector<std::string>& args, const std::string& path,
-                           int exit_code, const std::string& needle) {
+inline void expect_refused(const std::vector<std::string>& args, const std::string& path, int exit_code,
+                           const std::string& needle) {
     const Fingerprint before = fingerprint(path);
     const RunResult r = ctl(args);
     const Fingerprint after = fingerprint(path);
@@ -138,8 +138,7 @@ inline void expect_refused(const std::vector<std::string>& args, const std::stri
     EXPECT_EQ(r.err.rfind("bcachefs-lite-ctl: ", 0), 0u) << cmd << "\n" << r.err;
     ASSERT_FALSE(r.err.empty()) << cmd;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << cmd << ": not one line:\n" << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << cmd << ": expected '" << needle << "' in\n"
-                                                      << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << cmd << ": expected '" << needle << "' in\n" << r.err;
     EXPECT_EQ(before, after) << cmd << ": " << path << " changed";
 }
 

@@ -28,7 +28,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kFileSize = 256 << 10;
 
-
 RunResult ctl_stats(const std::vector<std::string>& args) {
     std::vector<std::string> argv{ctl_path(), "stats"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -77,8 +76,8 @@ TEST_F(CtlStatsTest, GroupedTextHasTheCountsOfTheAttributes) {
     ASSERT_TRUE(r.exited_with(0)) << r.err;
     EXPECT_EQ(r.err.rfind(t().mnt() + ": bcachefs-lite mount, cache_mode writethrough, state running\n", 0), 0u)
         << r.err;
-    for (const char* group : {"hits and misses", "bypass", "writes and writeback", "buckets and GC", "errors",
-                              "devices"}) {
+    for (const char* group :
+         {"hits and misses", "bypass", "writes and writeback", "buckets and GC", "errors", "devices"}) {
         EXPECT_NE(r.err.find(std::string("\n") + group + "\n"), std::string::npos) << group << "\n" << r.err;
     }
     EXPECT_EQ(text_value(r.err, "hits"), std::to_string(*hits)) << r.err;
@@ -150,8 +149,8 @@ TEST_F(CtlStatsTest, WatchShowsTheReadsOfTheInterval) {
     if (pid == 0) {
         const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (out < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(127);
-        ::execl(ctl_path().c_str(), ctl_path().c_str(), "stats", "--watch", "2", "--count", "1",
-                t().mnt().c_str(), static_cast<char*>(nullptr));
+        ::execl(ctl_path().c_str(), ctl_path().c_str(), "stats", "--watch", "2", "--count", "1", t().mnt().c_str(),
+                static_cast<char*>(nullptr));
         ::_exit(127);
     }
     // The first reading is taken before the header is written.
@@ -191,7 +190,9 @@ TEST_F(CtlStatsTest, WatchEndsCleanlyOnSigint) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
     auto read_some = [&](int timeout_ms) {
-        struct pollfd pfd {pipefd[0], POLLIN, 0};
+        struct pollfd pfd {
+            pipefd[0], POLLIN, 0
+        };
         if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
         char buf[4096];
         const ssize_t n = ::read(pipefd[0], buf, sizeof buf);

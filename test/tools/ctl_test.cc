@@ -20,9 +20,7 @@ namespace {
 
 class CtlTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set";
-    }
+    void SetUp() override { ASSERT_FALSE(ctl_path().empty()) << "BCL_CTL is not set"; }
     TempDir dir_;
 };
 
@@ -35,8 +33,8 @@ boost::property_tree::ptree parse_json(const std::string& text) {
 
 TEST_F(CtlTest, FormatThenShow) {
     const std::string img = dir_.file("cache.img");
-    RunResult f = ctl({"format", img, "--size", "256M", "--bucket-size", "1M", "--block-size", "8k",
-                       "--replacement", "fifo", "--discard"});
+    RunResult f = ctl({"format", img, "--size", "256M", "--bucket-size", "1M", "--block-size", "8k", "--replacement",
+                       "fifo", "--discard"});
     ASSERT_EQ(f.exit_code, 0) << f.err;
     EXPECT_TRUE(f.err.empty()) << f.err;
     EXPECT_NE(f.out.find("1MiB (1048576 bytes)"), std::string::npos) << f.out;
@@ -62,8 +60,8 @@ TEST_F(CtlTest, FormatThenShow) {
     RunResult s = ctl({"show", img});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     for (const std::string& want : {"uuid:          " + uuid, std::string("version:       1"),
-                                   std::string("buckets:       256 total, first 1, 255 usable"),
-                                   std::string("replacement:   fifo"), std::string("discard:       yes")})
+                                    std::string("buckets:       256 total, first 1, 255 usable"),
+                                    std::string("replacement:   fifo"), std::string("discard:       yes")})
         EXPECT_NE(s.out.find(want), std::string::npos) << want << " missing in\n" << s.out;
 
     struct stat st {};
@@ -84,8 +82,10 @@ TEST_F(CtlTest, FormatOfSeveralDevicesMakesOneSet) {
         EXPECT_EQ(t.get<unsigned>("nr_in_set"), 2u);
         EXPECT_EQ(t.get<unsigned>("dev_idx"), i);
         EXPECT_NE(t.get<std::string>("set_uuid"), t.get<std::string>("uuid"));
-        if (i == 0) set_uuid = t.get<std::string>("set_uuid");
-        else EXPECT_EQ(t.get<std::string>("set_uuid"), set_uuid);
+        if (i == 0)
+            set_uuid = t.get<std::string>("set_uuid");
+        else
+            EXPECT_EQ(t.get<std::string>("set_uuid"), set_uuid);
         EXPECT_NE(f.out.find(t.get<std::string>("uuid")), std::string::npos) << f.out;
     }
     EXPECT_NE(f.out.find("device 1 of 2"), std::string::npos) << f.out;
@@ -113,8 +113,8 @@ TEST_F(CtlTest, DefaultsAndForcedReformat) {
     EXPECT_EQ(first.get<std::string>("replacement"), "lru");
     EXPECT_EQ(first.get<std::string>("discard"), "false");
 
-    expect_refused({"format", img}, img, 1, "already holds a bcachefs-lite cache (UUID " +
-                                                first.get<std::string>("uuid") + ")");
+    expect_refused({"format", img}, img, 1,
+                   "already holds a bcachefs-lite cache (UUID " + first.get<std::string>("uuid") + ")");
     RunResult again = ctl({"format", img, "--force", "--replacement", "random"});
     ASSERT_EQ(again.exit_code, 0) << again.err;
     auto second = parse_json(ctl({"show", "--json", img}).out);
@@ -127,11 +127,9 @@ TEST_F(CtlTest, BadOptionsAreUsageErrorsAndChangeNothing) {
     ASSERT_TRUE(make_sparse_file(img, 64 << 20));
     expect_refused({"format", img, "--bucket-size", "3k"}, img, 2, "power of two");
     expect_refused({"format", img, "--bucket-size", "16M"}, img, 2, "larger than the maximum");
-    expect_refused({"format", img, "--bucket-size", "4k", "--block-size", "8k"}, img, 2,
-                   "smaller than the block size");
+    expect_refused({"format", img, "--bucket-size", "4k", "--block-size", "8k"}, img, 2, "smaller than the block size");
     expect_refused({"format", img, "--block-size", "256"}, img, 2, "block size 256");
-    expect_refused({"format", img, "--block-size", "128k", "--bucket-size", "1M"}, img, 2,
-                   "block size 131072");
+    expect_refused({"format", img, "--block-size", "128k", "--bucket-size", "1M"}, img, 2, "block size 131072");
     expect_refused({"format", img, "--bucket-size", "12q"}, img, 2, "invalid bucket size '12q'");
     expect_refused({"format", img, "--replacement", "clock"}, img, 2, "clock");
     expect_refused({"format", img, "--frobnicate"}, img, 2, "--frobnicate");

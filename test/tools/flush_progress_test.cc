@@ -40,7 +40,7 @@ TEST(FlushProgress, RateForgetsSamplesOutsideTheWindow) {
     FlushProgress p;
     const Clock::time_point t0{};
     p.sample(t0, 100 << 20);
-    p.sample(t0 + 10s, 99 << 20);  // 0.1 MiB/s for ten seconds
+    p.sample(t0 + 10s, 99 << 20);                                                      // 0.1 MiB/s for ten seconds
     for (int i = 1; i <= 5; ++i) p.sample(t0 + 10s + i * 1s, (99 << 20) - (i << 22));  // 4 MiB/s
     ASSERT_TRUE(p.rate());
     EXPECT_DOUBLE_EQ(*p.rate(), 4 << 20);
@@ -62,8 +62,7 @@ TEST(FlushProgress, BarCountsDownFromThePeak) {
     EXPECT_EQ(p.bar_line().substr(0, 2 + FlushProgress::kBarWidth), "[" + std::string(30, '.') + "]");
     p.sample(t0 + 1s, 1000);
     const std::string bar = p.bar_line();
-    EXPECT_EQ(bar.substr(0, 2 + FlushProgress::kBarWidth),
-              "[" + std::string(22, '#') + std::string(8, '.') + "]");
+    EXPECT_EQ(bar.substr(0, 2 + FlushProgress::kBarWidth), "[" + std::string(22, '#') + std::string(8, '.') + "]");
     EXPECT_NE(bar.find("1000B dirty  2.9KiB/s  0:01 left"), std::string::npos) << bar;
     p.sample(t0 + 2s, 0);
     EXPECT_EQ(p.bar_line().substr(0, 2 + FlushProgress::kBarWidth), "[" + std::string(30, '#') + "]");

@@ -82,8 +82,10 @@ private:
             return i_ > from;
         };
         if (i_ < s_.size() && s_[i_] == '-') ++i_;
-        if (i_ < s_.size() && s_[i_] == '0') ++i_;
-        else if (!digits()) return (fail("not a value"), false);
+        if (i_ < s_.size() && s_[i_] == '0')
+            ++i_;
+        else if (!digits())
+            return (fail("not a value"), false);
         if (i_ < s_.size() && s_[i_] == '.') {
             ++i_;
             if (!digits()) return (fail("no digits after '.'"), false);
@@ -137,10 +139,14 @@ private:
                 for (int k = 0; k < 4; ++k) {
                     const char h = s_[i_++];
                     cp <<= 4;
-                    if (h >= '0' && h <= '9') cp |= static_cast<std::uint32_t>(h - '0');
-                    else if (h >= 'a' && h <= 'f') cp |= static_cast<std::uint32_t>(h - 'a' + 10);
-                    else if (h >= 'A' && h <= 'F') cp |= static_cast<std::uint32_t>(h - 'A' + 10);
-                    else return (fail("a bad \\u escape"), false);
+                    if (h >= '0' && h <= '9')
+                        cp |= static_cast<std::uint32_t>(h - '0');
+                    else if (h >= 'a' && h <= 'f')
+                        cp |= static_cast<std::uint32_t>(h - 'a' + 10);
+                    else if (h >= 'A' && h <= 'F')
+                        cp |= static_cast<std::uint32_t>(h - 'A' + 10);
+                    else
+                        return (fail("a bad \\u escape"), false);
                 }
                 append_utf8(out, cp);
                 break;

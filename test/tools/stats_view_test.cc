@@ -38,11 +38,9 @@ MountStats sample_mount() {
     s.buckets_total = 200;
     s.buckets_free = 50;
     for (const auto& [name, value] : stat_values(s)) m.values.emplace_back(std::string(name), value);
-    m.devices = {DeviceRow{0, "working", 0, 25, 70, 5, 0, "/dev/sdb1"},
-                 DeviceRow{1, "missing", 0, 0, 0, 0, 0, "-"}};
+    m.devices = {DeviceRow{0, "working", 0, 25, 70, 5, 0, "/dev/sdb1"}, DeviceRow{1, "missing", 0, 0, 0, 0, 0, "-"}};
     return m;
 }
-
 
 TEST(StatsView, EveryStatisticOfTheDaemonIsInExactlyOneGroup) {
     std::multiset<std::string> in_groups;
@@ -155,8 +153,11 @@ TEST(StatsView, JsonStringsEscapeAndStayValidUtf8) {
     EXPECT_EQ(json_string("\n\t\r\b\f"), "\"\\n\\t\\r\\b\\f\"");
     EXPECT_EQ(json_string(std::string("\x01\x1f\x7f", 3)), "\"\\u0001\\u001f\\u007f\"");
     EXPECT_EQ(json_string(std::string("\0", 1)), "\"\\u0000\"");
-    EXPECT_EQ(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-    EXPECT_EQ(json_string("a\xff" "b"), "\"a\\ufffdb\"");
+    EXPECT_EQ(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+              "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    EXPECT_EQ(json_string("a\xff"
+                          "b"),
+              "\"a\\ufffdb\"");
     EXPECT_EQ(json_string("\xc3"), "\"\\ufffd\"") << "truncated";
     EXPECT_EQ(json_string("\xc0\xaf"), "\"\\ufffd\\ufffd\"") << "overlong";
     EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "a surrogate";
@@ -225,11 +226,14 @@ TEST(StatsView, CounterDeltaStartsAgainAfterARestart) {
 }
 
 TEST(StatsView, WatchRatesOverTheInterval) {
-    const StatValues before{{"cache_hits", 100},         {"cache_misses", 50},     {"bytes_read_cache", 1 << 20},
-                            {"bytes_read_backing", 0},    {"bytes_written_back", 0}, {"dirty_data", 5 << 20}};
-    const StatValues after{{"cache_hits", 130},          {"cache_misses", 60},
-                           {"bytes_read_cache", 5 << 20}, {"bytes_read_backing", 2 << 20},
-                           {"bytes_written_back", 1 << 20}, {"dirty_data", 4 << 20}};
+    const StatValues before{{"cache_hits", 100},       {"cache_misses", 50},      {"bytes_read_cache", 1 << 20},
+                            {"bytes_read_backing", 0}, {"bytes_written_back", 0}, {"dirty_data", 5 << 20}};
+    const StatValues after{{"cache_hits", 130},
+                           {"cache_misses", 60},
+                           {"bytes_read_cache", 5 << 20},
+                           {"bytes_read_backing", 2 << 20},
+                           {"bytes_written_back", 1 << 20},
+                           {"dirty_data", 4 << 20}};
     const WatchRates r = watch_rates(before, after, 2.0);
     EXPECT_DOUBLE_EQ(r.hits, 15.0);
     EXPECT_DOUBLE_EQ(r.misses, 5.0);
@@ -263,9 +267,8 @@ TEST(StatsView, WatchHeaderAndLineHaveTheSameColumns) {
         for (std::string w; in >> w;) out.push_back(w);
         return out;
     };
-    EXPECT_EQ(words(header),
-              (std::vector<std::string>{"time", "hits/s", "misses/s", "hit%", "cache_MiB/s", "backing_MiB/s",
-                                        "wb_MiB/s", "dirty"}));
+    EXPECT_EQ(words(header), (std::vector<std::string>{"time", "hits/s", "misses/s", "hit%", "cache_MiB/s",
+                                                       "backing_MiB/s", "wb_MiB/s", "dirty"}));
     EXPECT_EQ(words(line),
               (std::vector<std::string>{"12:34:56", "15.0", "5.0", "75.0", "2.00", "1.00", "0.50", "4.0MiB"}));
     EXPECT_EQ(header.size(), line.size()) << "columns line up\n" << header << line;

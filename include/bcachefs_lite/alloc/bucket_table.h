@@ -34,23 +34,20 @@ public:
     std::uint64_t first_bucket() const { return geometry_.first_bucket; }
     std::uint32_t bucket_sectors() const { return geometry_.bucket_sectors; }
     // True for a bucket that may hold data (first_bucket <= b < nbuckets).
-    bool is_data_bucket(std::uint64_t b) const {
-        return b >= geometry_.first_bucket && b < geometry_.nbuckets;
-    }
+    bool is_data_bucket(std::uint64_t b) const { return b >= geometry_.first_bucket && b < geometry_.nbuckets; }
 
     Bucket& operator[](std::uint64_t b) { return buckets_[b]; }
     const Bucket& operator[](std::uint64_t b) const { return buckets_[b]; }
     BucketInfo info(std::uint64_t b) const;
 
     // prio and pin, safe against the lock-free hit and put.
-    std::uint16_t prio(std::uint64_t b) const {
-        return load_relaxed(buckets_[b].prio);
-    }
+    std::uint16_t prio(std::uint64_t b) const { return load_relaxed(buckets_[b].prio); }
     void set_prio(std::uint64_t b, std::uint16_t p) {
         std::atomic_ref<std::uint16_t>(buckets_[b].prio).store(p, std::memory_order_relaxed);
     }
     std::uint16_t pin(std::uint64_t b) const {
-        return std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(buckets_[b].pin)).load(std::memory_order_acquire);
+        return std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(buckets_[b].pin))
+            .load(std::memory_order_acquire);
     }
     void pin_get(std::uint64_t b) {
         std::atomic_ref<std::uint16_t>(buckets_[b].pin).fetch_add(1, std::memory_order_acq_rel);

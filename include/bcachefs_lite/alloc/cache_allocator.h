@@ -125,8 +125,7 @@ struct AllocatorStats {
 class CacheAllocator {
 public:
     // Errc::invalid for a geometry BucketTable::validate() refuses.
-    static Result<std::unique_ptr<CacheAllocator>> create(unsigned dev, const Geometry& geometry,
-                                                          GenStore& gen_store,
+    static Result<std::unique_ptr<CacheAllocator>> create(unsigned dev, const Geometry& geometry, GenStore& gen_store,
                                                           boost::asio::any_io_executor executor,
                                                           AllocatorOptions options = {});
     ~CacheAllocator();
@@ -169,9 +168,7 @@ public:
     bool ptr_stale(std::uint64_t bucket, std::uint8_t gen) const;
     // One aging round (the body of rescale_priorities; AllocSet counts).
     void age_prios();
-    void add_sectors_written(std::uint64_t sectors) {
-        sectors_written_.fetch_add(sectors, std::memory_order_relaxed);
-    }
+    void add_sectors_written(std::uint64_t sectors) { sectors_written_.fetch_add(sectors, std::memory_order_relaxed); }
     std::uint64_t sectors_written() const { return sectors_written_.load(std::memory_order_relaxed); }
 
     // --- Start-up and GC (bucket_alloc.cc) ---
@@ -247,8 +244,8 @@ private:
     struct TaskState;
     class StepHandler;
 
-    CacheAllocator(unsigned dev, const Geometry& geometry, GenStore& gen_store,
-                   boost::asio::any_io_executor executor, AllocatorOptions options);
+    CacheAllocator(unsigned dev, const Geometry& geometry, GenStore& gen_store, boost::asio::any_io_executor executor,
+                   AllocatorOptions options);
 
     std::optional<std::uint64_t> pop_free_locked(Reserve reserve);
     bool freelists_full_locked() const;

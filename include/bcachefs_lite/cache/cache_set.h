@@ -552,8 +552,8 @@ private:
     struct WritebackTask;
     struct PinFetch;
     struct WriteBackResult {
-        std::uint64_t bytes = 0;  // dirty bytes written back
-        bool more = false;        // dirty data left in the range past max_bytes
+        std::uint64_t bytes = 0;       // dirty bytes written back
+        bool more = false;             // dirty data left in the range past max_bytes
         std::uint64_t unreadable = 0;  // dirty bytes skipped: the cache device could not read them
     };
     // Each file stream writes through one of kWritePoints write points (by
@@ -811,8 +811,8 @@ private:
     CacheTestHooks hooks_;
     std::string index_dir_;
     bool opened_from_gc_snapshot_ = false;
-    std::uint64_t sequence_at_open_ = 0;        // Index::sequence() before the open's first write
-    std::unique_ptr<GcSnapshot> gc_snapshot_;   // made by close(), written after its last index write
+    std::uint64_t sequence_at_open_ = 0;       // Index::sequence() before the open's first write
+    std::unique_ptr<GcSnapshot> gc_snapshot_;  // made by close(), written after its last index write
     bool opened_clean_ = false;
     std::uint32_t block_size_ = 0;
 
@@ -835,17 +835,17 @@ private:
     std::unique_ptr<SequentialDetector> sequential_;
     std::unique_ptr<CongestionMeter> congestion_;
     mutable std::mutex bypass_mutex_;
-    BypassTunables bypass_;                     // guarded by bypass_mutex_
+    BypassTunables bypass_;  // guarded by bypass_mutex_
     std::atomic<bool> copy_gc_enabled_{true};
     CacheCounters counters_;
 
     std::atomic<bool> closing_{false};
-    bool closed_ = false;                       // owner's thread only
-    std::atomic<bool> gc_queued_{false};        // a gc_kick is posted
-    std::atomic<bool> gc_requested_{false};     // a pass was asked for
+    bool closed_ = false;                         // owner's thread only
+    std::atomic<bool> gc_queued_{false};          // a gc_kick is posted
+    std::atomic<bool> gc_requested_{false};       // a pass was asked for
     std::atomic<bool> allocator_starved_{false};  // wants a pass once something changes
     struct Timer;
-    std::unique_ptr<Timer> gc_timer_;           // used on the strand only
+    std::unique_ptr<Timer> gc_timer_;  // used on the strand only
 
     std::atomic<CacheMode> mode_{CacheMode::writethrough};
     mutable std::mutex tunables_mutex_;
@@ -859,12 +859,12 @@ private:
     std::atomic<bool> flushing_{false};
     std::atomic<CacheState> state_{CacheState::running};
     std::atomic<std::uint32_t> failed_devices_{0};  // bit d: device d failed, never read again
-    std::uint64_t capacity_bytes_ = 0;          // data bytes of all cache devices
-    int root_fd_ = -1;                          // the backing root (dup), or -1
+    std::uint64_t capacity_bytes_ = 0;              // data bytes of all cache devices
+    int root_fd_ = -1;                              // the backing root (dup), or -1
     std::uint64_t root_dev_ = 0;
-    bool writeback_possible_ = false;           // file handles work below root_fd_
-    bool caller_identities_ = false;            // CacheSetOptions::caller_identities
-    std::string writeback_unavailable_;         // why not
+    bool writeback_possible_ = false;    // file handles work below root_fd_
+    bool caller_identities_ = false;     // CacheSetOptions::caller_identities
+    std::string writeback_unavailable_;  // why not
 };
 
 }  // namespace bcl

@@ -85,25 +85,25 @@ struct FsckOptions {
 };
 
 struct FsckReport {
-    std::uint64_t extents = 0;          // entries of the extents family seen
-    std::uint64_t live = 0;             // extents that passed every check
-    std::uint64_t dirty = 0;            // dirty extents among all extents
-    std::uint64_t unchecked = 0;        // live extents with no valid checksum to verify
-    std::uint64_t stale = 0;            // gen is not their bucket's (clean: normal)
-    std::uint64_t bad_pointer = 0;      // no such device or bucket, or outside it
-    std::uint64_t bad_checksum = 0;     // data does not match its CRC-32C
-    std::uint64_t read_errors = 0;      // data could not be read from the device
-    std::uint64_t bad_copies = 0;       // a copy fails (any check) while the other copy is good
-    std::uint64_t corrupt_entries = 0;  // entries whose key or value does not decode
-    std::uint64_t orphaned = 0;         // dirty-file links that do not match (both ways)
-    std::uint64_t overfull_buckets = 0; // live sectors exceed the bucket's size
+    std::uint64_t extents = 0;             // entries of the extents family seen
+    std::uint64_t live = 0;                // extents that passed every check
+    std::uint64_t dirty = 0;               // dirty extents among all extents
+    std::uint64_t unchecked = 0;           // live extents with no valid checksum to verify
+    std::uint64_t stale = 0;               // gen is not their bucket's (clean: normal)
+    std::uint64_t bad_pointer = 0;         // no such device or bucket, or outside it
+    std::uint64_t bad_checksum = 0;        // data does not match its CRC-32C
+    std::uint64_t read_errors = 0;         // data could not be read from the device
+    std::uint64_t bad_copies = 0;          // a copy fails (any check) while the other copy is good
+    std::uint64_t corrupt_entries = 0;     // entries whose key or value does not decode
+    std::uint64_t orphaned = 0;            // dirty-file links that do not match (both ways)
+    std::uint64_t overfull_buckets = 0;    // live sectors exceed the bucket's size
     std::uint64_t bad_bucket_records = 0;  // stored bucket records for no bucket, or unreadable
-    std::uint64_t files = 0;            // file records seen
-    std::uint64_t bad_file_records = 0; // file records that do not decode, or share a file id
-    std::uint64_t unreachable = 0;      // extents whose file id has no file record
-    std::uint64_t repaired = 0;         // problems fixed by deleting index entries
-    std::uint64_t left = 0;             // problems found and not fixed
-    std::uint64_t stale_deleted = 0;    // clean stale extents deleted (not errors)
+    std::uint64_t files = 0;               // file records seen
+    std::uint64_t bad_file_records = 0;    // file records that do not decode, or share a file id
+    std::uint64_t unreachable = 0;         // extents whose file id has no file record
+    std::uint64_t repaired = 0;            // problems fixed by deleting index entries
+    std::uint64_t left = 0;                // problems found and not fixed
+    std::uint64_t stale_deleted = 0;       // clean stale extents deleted (not errors)
 
     // One line per problem (at most kMaxProblems are kept).
     std::vector<std::string> problems;

@@ -58,7 +58,7 @@ namespace bcl {
 
 using SeqClock = std::chrono::steady_clock;
 
-inline constexpr std::size_t kSequentialStreams = 128;   // bcache's RECENT_IO
+inline constexpr std::size_t kSequentialStreams = 128;  // bcache's RECENT_IO
 inline constexpr std::size_t kSequentialWriters = 128;
 inline constexpr std::chrono::milliseconds kSequentialExpiry{5000};
 inline constexpr std::chrono::milliseconds kCongestionHold{1000};
@@ -104,17 +104,17 @@ private:
         std::uint64_t last_use = 0;      // of use_, for the LRU
     };
     struct Writer {
-        std::uint64_t id = 0;  // 0: free
-        std::uint64_t run = 0;       // the run of its last I/O
-        std::uint64_t average = 0;   // EWMA of its runs
+        std::uint64_t id = 0;       // 0: free
+        std::uint64_t run = 0;      // the run of its last I/O
+        std::uint64_t average = 0;  // EWMA of its runs
         std::uint64_t last_use = 0;
     };
 
     Writer& writer_locked(std::uint64_t id);
     // The live stream of file_id that [offset, offset + length) continues,
     // nearest first; nullptr when none.
-    Stream* continued_locked(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length,
-                             std::uint64_t limit, SeqClock::time_point now);
+    Stream* continued_locked(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t limit,
+                             SeqClock::time_point now);
 
     mutable std::mutex mutex_;
     std::uint64_t use_ = 0;  // ticks on every I/O

@@ -87,8 +87,8 @@ public:
 private:
     struct Range {
         std::uint64_t start = 0;
-        std::uint64_t end = 0;  // == start: a free slot
-        std::uint64_t born = 0; // requests_ when it was first read
+        std::uint64_t end = 0;   // == start: a free slot
+        std::uint64_t born = 0;  // requests_ when it was first read
         bool empty() const { return start == end; }
     };
 

@@ -44,18 +44,18 @@ struct CacheStats {
     std::uint64_t buckets_free = 0;
     std::uint64_t gc_runs = 0;
     // Beyond bcache's names: failures the cache hides from readers.
-    std::uint64_t cache_read_errors = 0;   // cache device reads that failed (served from backing)
-    std::uint64_t cache_write_errors = 0;  // miss inserts whose device write failed
-    std::uint64_t insert_no_space = 0;     // miss inserts skipped: no free bucket ready
-    std::uint64_t sectors_overwritten = 0; // cached sectors invalidated by writes since mount
+    std::uint64_t cache_read_errors = 0;    // cache device reads that failed (served from backing)
+    std::uint64_t cache_write_errors = 0;   // miss inserts whose device write failed
+    std::uint64_t insert_no_space = 0;      // miss inserts skipped: no free bucket ready
+    std::uint64_t sectors_overwritten = 0;  // cached sectors invalidated by writes since mount
     // The cache devices' error counts (device/io_error_counter.h): decayed,
     // in whole errors, summed over the devices (CacheSet::stats()).
     std::uint64_t io_errors = 0;
     // Writeback.
-    std::uint64_t dirty_data = 0;          // bytes of dirty data in the cache now
-    std::uint64_t writeback_rate = 0;      // bytes/s writeback may write now
-    std::uint64_t bytes_written_dirty = 0; // bytes written to the cache as dirty data since mount
-    std::uint64_t bytes_written_back = 0;  // dirty bytes written back to the backing files since mount
+    std::uint64_t dirty_data = 0;           // bytes of dirty data in the cache now
+    std::uint64_t writeback_rate = 0;       // bytes/s writeback may write now
+    std::uint64_t bytes_written_dirty = 0;  // bytes written to the cache as dirty data since mount
+    std::uint64_t bytes_written_back = 0;   // dirty bytes written back to the backing files since mount
     // Writes in writeback mode sent to the backing file instead (dirty data
     // over a cutoff, no free bucket, or a file writeback could not find again).
     std::uint64_t writes_direct = 0;

@@ -54,13 +54,13 @@ Status validate(const WritebackTunables& tunables);
 
 // What writeback is doing now (the writeback_rate_debug of bcache).
 struct WritebackStatus {
-    std::uint64_t dirty = 0;     // bytes of dirty data in the cache
-    std::uint64_t target = 0;    // bytes: writeback_percent of the capacity
-    std::uint64_t rate = 0;      // bytes/s the controller allows now
+    std::uint64_t dirty = 0;        // bytes of dirty data in the cache
+    std::uint64_t target = 0;       // bytes: writeback_percent of the capacity
+    std::uint64_t rate = 0;         // bytes/s the controller allows now
     std::int64_t proportional = 0;  // bytes/s, the P term
     std::int64_t integral = 0;      // bytes/s, the I term
-    bool running = false;        // writeback_running
-    bool flushing = false;       // a flush is writing everything back at full speed
+    bool running = false;           // writeback_running
+    bool flushing = false;          // a flush is writing everything back at full speed
 };
 
 }  // namespace bcl

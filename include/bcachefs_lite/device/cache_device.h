@@ -36,8 +36,7 @@ public:
     // busy), Errc::foreign (not ours), corrupt (bad checksum, or a geometry
     // larger than the device), unsupported (newer format, or a device whose
     // logical block size exceeds the superblock's block size).
-    static Result<std::unique_ptr<CacheDevice>> open(const std::string& path,
-                                                     const FileDeviceOptions& options = {});
+    static Result<std::unique_ptr<CacheDevice>> open(const std::string& path, const FileDeviceOptions& options = {});
     // The same checks over a device already open (a MemDevice or a
     // FaultyDevice in tests).
     static Result<std::unique_ptr<CacheDevice>> attach(std::unique_ptr<BlockDevice> device);
@@ -71,15 +70,12 @@ public:
     // I/O inside one data bucket: Errc::invalid unless bucket is in
     // [first_bucket, nbuckets) and the range stays within it (and obeys the
     // device's alignment rules).
-    [[nodiscard]] Status read_bucket(std::uint64_t bucket, std::uint32_t sector,
-                                     std::span<std::byte> buf);
+    [[nodiscard]] Status read_bucket(std::uint64_t bucket, std::uint32_t sector, std::span<std::byte> buf);
     // A read that starts in `bucket` and may run on through the data
     // buckets after it (they are contiguous on the device): one I/O for
     // extents laid out back to back across a bucket boundary.
-    [[nodiscard]] Status read_buckets(std::uint64_t bucket, std::uint32_t sector,
-                                      std::span<std::byte> buf);
-    [[nodiscard]] Status write_bucket(std::uint64_t bucket, std::uint32_t sector,
-                                      std::span<const std::byte> buf);
+    [[nodiscard]] Status read_buckets(std::uint64_t bucket, std::uint32_t sector, std::span<std::byte> buf);
+    [[nodiscard]] Status write_bucket(std::uint64_t bucket, std::uint32_t sector, std::span<const std::byte> buf);
     // Discards a whole data bucket; Errc::unsupported when the device cannot.
     [[nodiscard]] Status discard_bucket(std::uint64_t bucket);
     [[nodiscard]] Status flush();

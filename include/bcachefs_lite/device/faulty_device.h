@@ -92,9 +92,9 @@ private:
 
     std::unique_ptr<BlockDevice> inner_;
     mutable std::mutex mutex_;
-    std::vector<Rule> rules_;                  // guarded by mutex_
-    std::vector<Undo> unflushed_;              // guarded by mutex_
-    std::uint64_t injected_[kIoKinds] = {};   // guarded by mutex_
+    std::vector<Rule> rules_;                // guarded by mutex_
+    std::vector<Undo> unflushed_;            // guarded by mutex_
+    std::uint64_t injected_[kIoKinds] = {};  // guarded by mutex_
 };
 
 }  // namespace bcl

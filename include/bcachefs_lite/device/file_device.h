@@ -31,8 +31,7 @@ public:
     // Errors name the path: Errc::not_found, permission, busy (in use),
     // invalid (a directory, or not a file or block device), unsupported (no
     // O_DIRECT on that filesystem), io.
-    static Result<std::unique_ptr<FileDevice>> open(const std::string& path,
-                                                    const FileDeviceOptions& options = {});
+    static Result<std::unique_ptr<FileDevice>> open(const std::string& path, const FileDeviceOptions& options = {});
     ~FileDevice() override;
 
     std::uint64_t size() const override { return size_; }
@@ -49,8 +48,7 @@ protected:
     Status do_discard(std::uint64_t offset, std::uint64_t len) override;
 
 private:
-    FileDevice(int fd, std::string path, std::uint64_t size, std::uint32_t lbs, bool block_device,
-               bool read_only);
+    FileDevice(int fd, std::string path, std::uint64_t size, std::uint32_t lbs, bool block_device, bool read_only);
     Status check_writable(const char* what) const;
 
     const int fd_;

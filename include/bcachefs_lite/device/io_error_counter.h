@@ -63,7 +63,7 @@ private:
     std::uint32_t decay_ = 0;        // I/Os per decay step; 0: none
     std::uint64_t since_decay_ = 0;  // I/Os since the last decay step
     std::uint64_t ios_ = 0;
-    std::uint64_t errors_ = 0;       // fixed point, kShift fraction bits
+    std::uint64_t errors_ = 0;  // fixed point, kShift fraction bits
 };
 
 }  // namespace bcl

@@ -19,8 +19,7 @@ class MemDevice final : public BlockDevice {
 public:
     // size: bytes, rounded down to a multiple of logical_block_size.
     // logical_block_size: a power of two; Default: 512.
-    explicit MemDevice(std::uint64_t size, std::uint32_t logical_block_size = 512,
-                       std::string name = "mem");
+    explicit MemDevice(std::uint64_t size, std::uint32_t logical_block_size = 512, std::string name = "mem");
 
     std::uint64_t size() const override { return size_; }
     std::uint32_t logical_block_size() const override { return lbs_; }

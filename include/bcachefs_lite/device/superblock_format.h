@@ -39,8 +39,8 @@ inline constexpr std::uint32_t kSuperblockSize = 4096;
 // bucket starts at or after it.
 inline constexpr std::uint64_t kSuperblockRegionEnd = kSuperblockOffset + kSuperblockSize;
 
-inline constexpr std::array<std::uint8_t, 16> kSuperblockMagic = {
-    'b', 'c', 'a', 'c', 'h', 'e', 'f', 's', '-', 'l', 'i', 't', 'e', 0x00, 0xc5, 0x1b};
+inline constexpr std::array<std::uint8_t, 16> kSuperblockMagic = {'b', 'c', 'a', 'c', 'h', 'e',  'f',  's',
+                                                                  '-', 'l', 'i', 't', 'e', 0x00, 0xc5, 0x1b};
 
 inline constexpr std::uint32_t kFormatVersion = 1;
 
@@ -79,22 +79,22 @@ using le32 = LeInt<std::uint32_t>;
 using le64 = LeInt<std::uint64_t>;
 
 struct SuperblockDisk {
-    std::array<std::uint8_t, 16> magic;  // kSuperblockMagic
-    le32 csum;                           // CRC-32C of the block with csum = 0
-    le32 version;                        // kFormatVersion
-    le32 flags;                          // kSbFlag*
-    le32 block_size;                     // bytes; power of two, 512..65536
-    std::array<std::uint8_t, 16> uuid;   // never nil
-    le32 bucket_size;                    // bytes; power of two, block_size..8 MiB
-    std::uint8_t replacement;            // Replacement
-    std::array<std::uint8_t, 3> pad0;    // zero
-    le64 nbuckets;                       // device size / bucket_size, rounded down
-    le64 first_bucket;                   // ceil(kSuperblockRegionEnd / bucket_size)
-    le64 created;                        // seconds since the Unix epoch
-    std::array<std::uint8_t, 16> set_uuid;  // zero for a device alone
-    std::uint8_t nr_in_set;              // devices of the set; zero for a device alone
-    std::uint8_t dev_idx;                // this device's place in the set, < nr_in_set
-    std::array<std::uint8_t, 2> pad1;    // zero
+    std::array<std::uint8_t, 16> magic;                        // kSuperblockMagic
+    le32 csum;                                                 // CRC-32C of the block with csum = 0
+    le32 version;                                              // kFormatVersion
+    le32 flags;                                                // kSbFlag*
+    le32 block_size;                                           // bytes; power of two, 512..65536
+    std::array<std::uint8_t, 16> uuid;                         // never nil
+    le32 bucket_size;                                          // bytes; power of two, block_size..8 MiB
+    std::uint8_t replacement;                                  // Replacement
+    std::array<std::uint8_t, 3> pad0;                          // zero
+    le64 nbuckets;                                             // device size / bucket_size, rounded down
+    le64 first_bucket;                                         // ceil(kSuperblockRegionEnd / bucket_size)
+    le64 created;                                              // seconds since the Unix epoch
+    std::array<std::uint8_t, 16> set_uuid;                     // zero for a device alone
+    std::uint8_t nr_in_set;                                    // devices of the set; zero for a device alone
+    std::uint8_t dev_idx;                                      // this device's place in the set, < nr_in_set
+    std::array<std::uint8_t, 2> pad1;                          // zero
     std::array<std::uint8_t, kSuperblockSize - 100> reserved;  // zero
 };
 

@@ -46,9 +46,8 @@ public:
     Status truncate(Handle* handle, int path_fd, std::uint64_t size) override;
     Status fallocate(Handle& handle, int mode, std::uint64_t offset, std::uint64_t length) override;
     Result<std::uint64_t> seek_data(Handle& handle, std::uint64_t offset, int whence) override;
-    Result<std::size_t> copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
-                                        std::uint64_t offset_out, std::size_t length,
-                                        unsigned flags) override;
+    Result<std::size_t> copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out, std::uint64_t offset_out,
+                                        std::size_t length, unsigned flags) override;
     void release(std::unique_ptr<Handle> handle) override;
     void unlinked(const FileKey& key, nlink_t links_left) override;
     void metadata_changed(const FileKey& key, const struct statx& before, const struct statx& after) override;

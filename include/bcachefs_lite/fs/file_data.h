@@ -128,8 +128,7 @@ public:
 
     // copy_file_range(2) between two open files of this mount.
     virtual Result<std::size_t> copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
-                                                std::uint64_t offset_out, std::size_t length,
-                                                unsigned flags) = 0;
+                                                std::uint64_t offset_out, std::size_t length, unsigned flags) = 0;
 
     // The last descriptor of this open file was closed. The handle is
     // destroyed by the callee; the fs layer closes the backing descriptor
@@ -148,8 +147,7 @@ public:
     // birth time) taken just before and just after the operation, through
     // the inode's own descriptor. Called once the operation has returned,
     // also when it failed part-way (then `after` may equal `before`).
-    virtual void metadata_changed(const FileKey& key, const struct statx& before,
-                                  const struct statx& after) = 0;
+    virtual void metadata_changed(const FileKey& key, const struct statx& before, const struct statx& after) = 0;
 };
 
 }  // namespace bcl

@@ -102,15 +102,15 @@ struct MountOptions {
 };
 
 enum class OptionKind {
-    path,          // a file system path
-    size,          // a size with an optional binary suffix (512M, 8G)
-    choice,        // one of the words in value_name, separated by '|'
-    seconds,       // a non-negative decimal number of seconds
-    number,        // a whole, non-negative decimal number (percent, seconds)
-    boolean,       // name, name=BOOL or noname
-    text,          // any string
-    kernel_flag,   // handed to the kernel mount as given
-    ignored,       // meaningful to mount(8) or fstab only; accepted and dropped
+    path,         // a file system path
+    size,         // a size with an optional binary suffix (512M, 8G)
+    choice,       // one of the words in value_name, separated by '|'
+    seconds,      // a non-negative decimal number of seconds
+    number,       // a whole, non-negative decimal number (percent, seconds)
+    boolean,      // name, name=BOOL or noname
+    text,         // any string
+    kernel_flag,  // handed to the kernel mount as given
+    ignored,      // meaningful to mount(8) or fstab only; accepted and dropped
 };
 
 // One row of the options table: every mount option, and every knob of the
@@ -179,8 +179,7 @@ std::string help_text(std::string_view program);
 // The argument vector handed to libfuse for the kernel mount: argv[0], then
 // "-o" with fsname, subtype, max_read, default_permissions (always) and
 // every other fuse_option, values escaped.
-std::vector<std::string> fuse_mount_arguments(const MountOptions& options,
-                                              std::string_view program,
+std::vector<std::string> fuse_mount_arguments(const MountOptions& options, std::string_view program,
                                               std::uint32_t max_read);
 
 }  // namespace bcl

@@ -33,8 +33,8 @@ public:
     // Opens options.source and creates the FUSE session; mounts nothing.
     // `names`, when given, makes the mount recognise files by path
     // (identity=path, identity.h); it must outlive the Session.
-    static Result<std::unique_ptr<Session>> create(const MountOptions& options, FileData& data,
-                                                   StatsXattrs& stats, Logger& log, NameTable* names = nullptr);
+    static Result<std::unique_ptr<Session>> create(const MountOptions& options, FileData& data, StatsXattrs& stats,
+                                                   Logger& log, NameTable* names = nullptr);
     // Unmounts (when mounted) and destroys the FUSE session.
     ~Session();
     Session(const Session&) = delete;

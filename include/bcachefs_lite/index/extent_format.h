@@ -145,9 +145,8 @@ struct ExtentValue {
 };
 
 // A new extent over `length` bytes at `sector`, with its data checksum.
-ExtentValue make_extent_value(std::uint64_t length, std::uint8_t device, std::uint64_t bucket,
-                              std::uint8_t gen, std::uint64_t sector, std::uint32_t data_crc,
-                              bool dirty);
+ExtentValue make_extent_value(std::uint64_t length, std::uint8_t device, std::uint64_t bucket, std::uint8_t gen,
+                              std::uint64_t sector, std::uint32_t data_crc, bool dirty);
 
 std::string encode_extent_key(const ExtentKey& key);
 Result<ExtentKey> decode_extent_key(std::string_view bytes);

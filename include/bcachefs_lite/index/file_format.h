@@ -63,10 +63,8 @@ struct FileRecord {
 
     // True when the record describes the file `id` with this size, mtime
     // and ctime: the cached data may be used.
-    bool matches(const FileIdentity& id, std::uint64_t size_now, std::int64_t mtime_now,
-                 std::int64_t ctime_now) const {
-        return btime_ns == id.btime_ns && size == size_now && mtime_ns == mtime_now &&
-               ctime_ns == ctime_now;
+    bool matches(const FileIdentity& id, std::uint64_t size_now, std::int64_t mtime_now, std::int64_t ctime_now) const {
+        return btime_ns == id.btime_ns && size == size_now && mtime_ns == mtime_now && ctime_ns == ctime_now;
     }
 
     bool operator==(const FileRecord&) const = default;

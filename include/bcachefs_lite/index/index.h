@@ -86,8 +86,7 @@ public:
     //   Errc::unsupported  a format version newer than this program's
     //   Errc::busy         another process has it open
     //   Errc::invalid      creating without options.cache_uuid
-    static Result<std::unique_ptr<Index>> open(const std::string& dir,
-                                               const IndexOptions& options);
+    static Result<std::unique_ptr<Index>> open(const std::string& dir, const IndexOptions& options);
     // Whether `dir` holds an index (or at least files where one would be,
     // which open() then judges): false for a missing or empty directory.
     static Result<bool> exists(const std::string& dir);
@@ -143,18 +142,16 @@ public:
     // value.length must be non-zero multiples of kSectorSize (offset may be
     // 0), file must be neither 0 nor UINT64_MAX: else Errc::invalid.
     Result<std::vector<ExtentOverwrite>> insert_extent(std::uint64_t file, std::uint64_t offset,
-                                                       const ExtentValue& value,
-                                                       bool sync = false);
+                                                       const ExtentValue& value, bool sync = false);
     // Unindexes [start, end) of `file` (writes, truncate), trimming and
     // splitting as insert_extent does. Returns what was taken away.
-    Result<std::vector<ExtentOverwrite>> remove_range(std::uint64_t file, std::uint64_t start,
-                                                      std::uint64_t end, bool sync = false);
+    Result<std::vector<ExtentOverwrite>> remove_range(std::uint64_t file, std::uint64_t start, std::uint64_t end,
+                                                      bool sync = false);
     // Unindexes all extents of `file` with one range deletion (no scan;
     // bucket accounting learns of it at the next GC).
     Status drop_file_extents(std::uint64_t file, bool sync = false);
     // The extents of `file` overlapping [start, end), in offset order.
-    Result<std::vector<Extent>> lookup(std::uint64_t file, std::uint64_t start,
-                                       std::uint64_t end) const;
+    Result<std::vector<Extent>> lookup(std::uint64_t file, std::uint64_t start, std::uint64_t end) const;
     // A cursor over all extents from key `from` on (extent_cursor.h).
     std::unique_ptr<ExtentCursor> scan_extents(const ExtentKey& from = {}) const;
     // The same over [from, options.end), read as `options` says

@@ -57,8 +57,7 @@ public:
     // Replaces the extent at `key` with `replacement` (same length) if it
     // still equals `expected`; otherwise reports key in
     // CommitResult::skipped. For writeback marking an extent clean.
-    void replace_extent_if_unchanged(const ExtentKey& key, const ExtentValue& expected,
-                                     const ExtentValue& replacement);
+    void replace_extent_if_unchanged(const ExtentKey& key, const ExtentValue& expected, const ExtentValue& replacement);
     // Deletes an entry of the extents column family by its stored key, with
     // no check: for fsck removing an entry whose key or value is corrupt
     // (ExtentCursor::raw_key()).

@@ -17,19 +17,19 @@
 namespace bcl {
 
 enum class Errc {
-    io,              // EIO: a device or file refused an I/O
-    invalid,         // EINVAL: an argument or option that cannot be honoured
-    no_space,        // ENOSPC: no bucket, no room
-    not_found,       // ENOENT
-    exists,          // EEXIST: e.g. a device that already holds a filesystem
-    busy,            // EBUSY
-    corrupt,         // EUCLEAN: a checksum or a structure does not verify
-    foreign,         // EMEDIUMTYPE: someone else's format, or another cache's
-    unsupported,     // EOPNOTSUPP
-    permission,      // EPERM
-    shutdown,        // ESHUTDOWN: the object is stopping
-    again,           // EAGAIN: would block and the caller asked not to wait
-    stale,           // ESTALE: a pointer whose gen no longer matches
+    io,           // EIO: a device or file refused an I/O
+    invalid,      // EINVAL: an argument or option that cannot be honoured
+    no_space,     // ENOSPC: no bucket, no room
+    not_found,    // ENOENT
+    exists,       // EEXIST: e.g. a device that already holds a filesystem
+    busy,         // EBUSY
+    corrupt,      // EUCLEAN: a checksum or a structure does not verify
+    foreign,      // EMEDIUMTYPE: someone else's format, or another cache's
+    unsupported,  // EOPNOTSUPP
+    permission,   // EPERM
+    shutdown,     // ESHUTDOWN: the object is stopping
+    again,        // EAGAIN: would block and the caller asked not to wait
+    stale,        // ESTALE: a pointer whose gen no longer matches
 };
 
 // The errno a caller outside the project sees for this code.
@@ -63,8 +63,8 @@ inline Status ok() { return boost::outcome_v2::success(); }
 
 // Returns early from a function returning Status or Result<U> when expr (a
 // Status) failed.
-#define BCL_TRY(expr)                                   \
-    do {                                                \
-        auto bcl_try_status_ = (expr);                  \
+#define BCL_TRY(expr)                                         \
+    do {                                                      \
+        auto bcl_try_status_ = (expr);                        \
         if (!bcl_try_status_) return bcl_try_status_.error(); \
     } while (0)

@@ -20,7 +20,10 @@ template <class T>
 class BoundedHeap {
 public:
     BoundedHeap() = default;
-    explicit BoundedHeap(std::size_t capacity) { data_.reserve(capacity); capacity_ = capacity; }
+    explicit BoundedHeap(std::size_t capacity) {
+        data_.reserve(capacity);
+        capacity_ = capacity;
+    }
 
     std::size_t capacity() const { return capacity_; }
     std::size_t size() const { return data_.size(); }

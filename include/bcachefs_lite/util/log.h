@@ -28,8 +28,7 @@ public:
     static void syslog_sink(LogLevel level, std::string_view line);
 
     // Default: level info, to stderr.
-    explicit Logger(LogLevel level = LogLevel::info, Sink sink = stderr_sink)
-        : level_(level), sink_(std::move(sink)) {}
+    explicit Logger(LogLevel level = LogLevel::info, Sink sink = stderr_sink) : level_(level), sink_(std::move(sink)) {}
 
     void set_level(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
     LogLevel level() const { return level_.load(std::memory_order_relaxed); }
@@ -41,13 +40,21 @@ public:
         sink_(level, fmt::format(f, std::forward<Args>(args)...));
     }
     template <class... Args>
-    void debug(fmt::format_string<Args...> f, Args&&... args) { log(LogLevel::debug, f, std::forward<Args>(args)...); }
+    void debug(fmt::format_string<Args...> f, Args&&... args) {
+        log(LogLevel::debug, f, std::forward<Args>(args)...);
+    }
     template <class... Args>
-    void info(fmt::format_string<Args...> f, Args&&... args) { log(LogLevel::info, f, std::forward<Args>(args)...); }
+    void info(fmt::format_string<Args...> f, Args&&... args) {
+        log(LogLevel::info, f, std::forward<Args>(args)...);
+    }
     template <class... Args>
-    void warn(fmt::format_string<Args...> f, Args&&... args) { log(LogLevel::warn, f, std::forward<Args>(args)...); }
+    void warn(fmt::format_string<Args...> f, Args&&... args) {
+        log(LogLevel::warn, f, std::forward<Args>(args)...);
+    }
     template <class... Args>
-    void error(fmt::format_string<Args...> f, Args&&... args) { log(LogLevel::error, f, std::forward<Args>(args)...); }
+    void error(fmt::format_string<Args...> f, Args&&... args) {
+        log(LogLevel::error, f, std::forward<Args>(args)...);
+    }
 
 private:
     std::atomic<LogLevel> level_;

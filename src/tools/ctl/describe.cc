@@ -28,8 +28,7 @@ std::string describe_text(const std::string& device, const Superblock& sb) {
     line("version", fmt::format("{}", sb.version));
     line("block size", fmt::format("{} ({} bytes)", format_size(sb.block_size), sb.block_size));
     line("bucket size", fmt::format("{} ({} bytes)", format_size(sb.bucket_size), sb.bucket_size));
-    line("buckets", fmt::format("{} total, first {}, {} usable", sb.nbuckets, sb.first_bucket,
-                                sb.usable_buckets()));
+    line("buckets", fmt::format("{} total, first {}, {} usable", sb.nbuckets, sb.first_bucket, sb.usable_buckets()));
     line("capacity", fmt::format("{} ({} bytes)", format_size_approx(sb.capacity()), sb.capacity()));
     if (sb.nr_in_set != 0)
         line("cache set", fmt::format("{}, device {} of {}", uuid_to_string(sb.set_uuid), sb.dev_idx, sb.nr_in_set));
@@ -46,10 +45,10 @@ std::string describe_json(const std::string& device, const Superblock& sb) {
         "\"nbuckets\":{},\"first_bucket\":{},\"usable_buckets\":{},\"capacity\":{},"
         "\"replacement\":\"{}\",\"discard\":{},\"dirty\":{},\"created\":{},\"created_iso\":\"{}\","
         "\"set_uuid\":\"{}\",\"nr_in_set\":{},\"dev_idx\":{}}}\n",
-        json_string(device), uuid_to_string(sb.uuid), sb.version, sb.block_size, sb.bucket_size,
-        sb.nbuckets, sb.first_bucket, sb.usable_buckets(), sb.capacity(),
-        replacement_name(sb.replacement), sb.discard() ? "true" : "false", sb.dirty() ? "true" : "false",
-        sb.created, iso_time(sb.created), uuid_to_string(sb.set_id()), sb.set_size(), sb.dev_idx);
+        json_string(device), uuid_to_string(sb.uuid), sb.version, sb.block_size, sb.bucket_size, sb.nbuckets,
+        sb.first_bucket, sb.usable_buckets(), sb.capacity(), replacement_name(sb.replacement),
+        sb.discard() ? "true" : "false", sb.dirty() ? "true" : "false", sb.created, iso_time(sb.created),
+        uuid_to_string(sb.set_id()), sb.set_size(), sb.dev_idx);
 }
 
 }  // namespace bcl::ctl

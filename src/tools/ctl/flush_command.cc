@@ -46,9 +46,7 @@ constexpr std::chrono::milliseconds kPollInterval{200};
 // How often a plain (not a terminal) progress line is printed.
 constexpr std::chrono::seconds kPlainLineInterval{1};
 
-std::string xattr_name(std::string_view short_name) {
-    return std::string(kStatsXattrPrefix) + std::string(short_name);
-}
+std::string xattr_name(std::string_view short_name) { return std::string(kStatsXattrPrefix) + std::string(short_name); }
 
 // getxattr(path, name): the value, or the errno.
 Result<std::string> read_xattr(const std::string& path, std::string_view short_name) {
@@ -143,8 +141,8 @@ private:
             auto dirty = parse_decimal(text.value());
             if (!dirty) {
                 end_bar(terminal, progress);
-                return fail(kExitFailure, fmt::format("{} gives dirty_data as '{}', not a number of bytes",
-                                                      mountpoint_, text.value()));
+                return fail(kExitFailure, fmt::format("{} gives dirty_data as '{}', not a number of bytes", mountpoint_,
+                                                      text.value()));
             }
             const auto now = Clock::now();
             progress.sample(now, *dirty);

@@ -21,10 +21,8 @@ public:
         CLI::App* cmd = app.add_subcommand(
             "format", "Format DEV (a block device or a file) as a cache; several DEVs as one cache set");
         cmd->add_option("DEV", devices_, "Block devices or regular files")->required();
-        cmd->add_option("--bucket-size", bucket_size_, "Bucket size (power of two, up to 8M)")
-            ->default_str("512k");
-        cmd->add_option("--block-size", block_size_, "Block size (power of two, 512 to 64k)")
-            ->default_str("4k");
+        cmd->add_option("--bucket-size", bucket_size_, "Bucket size (power of two, up to 8M)")->default_str("512k");
+        cmd->add_option("--block-size", block_size_, "Block size (power of two, 512 to 64k)")->default_str("4k");
         cmd->add_option("--size", size_, "Create a regular file of this size (sparse)");
         cmd->add_option("--replacement", replacement_, "Bucket replacement policy")
             ->check(CLI::IsMember({"lru", "fifo", "random"}))
@@ -40,8 +38,7 @@ public:
         if (!bucket) return fail(kExitUsage, bucket.error().message);
         auto block = parse_size(block_size_, "block size");
         if (!block) return fail(kExitUsage, block.error().message);
-        if (auto st = validate_sizes(block.value(), bucket.value()); !st)
-            return fail(kExitUsage, st.error().message);
+        if (auto st = validate_sizes(block.value(), bucket.value()); !st) return fail(kExitUsage, st.error().message);
         opts.bucket_size = static_cast<std::uint32_t>(bucket.value());
         opts.block_size = static_cast<std::uint32_t>(block.value());
         if (size_) {

@@ -34,7 +34,8 @@ constexpr std::chrono::milliseconds kRedrawInterval{100};
 
 // "[#########.....]  12345/67890 extents"
 std::string bar_line(std::uint64_t done, std::uint64_t total) {
-    const std::size_t filled = total == 0 ? kBarWidth : static_cast<std::size_t>(kBarWidth * std::min(done, total) / total);
+    const std::size_t filled =
+        total == 0 ? kBarWidth : static_cast<std::size_t>(kBarWidth * std::min(done, total) / total);
     return fmt::format("[{}{}]  {}/{} extents", std::string(filled, '#'), std::string(kBarWidth - filled, '.'), done,
                        total);
 }

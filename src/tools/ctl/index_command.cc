@@ -26,9 +26,10 @@ std::string cache_column(const IndexEntry& e) {
     if (e.last_mount)
         for (const auto& p : e.last_mount->cache_paths) out += (out.empty() ? "" : ",") + p;
     if (out.empty()) out = "-";
-    const bool elsewhere = !e.found_at.empty() &&
-                           (!e.last_mount || std::find(e.last_mount->cache_paths.begin(), e.last_mount->cache_paths.end(),
-                                                       e.found_at) == e.last_mount->cache_paths.end());
+    const bool elsewhere =
+        !e.found_at.empty() &&
+        (!e.last_mount || std::find(e.last_mount->cache_paths.begin(), e.last_mount->cache_paths.end(), e.found_at) ==
+                              e.last_mount->cache_paths.end());
     if (elsewhere) out += fmt::format(" (found at {})", e.found_at);
     if (!e.note.empty()) out += fmt::format(" ({})", e.note);
     return out;
@@ -42,9 +43,9 @@ std::string entry_json(const IndexEntry& e) {
     return fmt::format(
         "{{\"name\":{},\"dir\":{},\"uuid\":{},\"state\":\"{}\",\"bytes\":{},\"last_mount\":{},"
         "\"last_mount_iso\":{},\"cache_paths\":[{}],\"found_at\":{},\"note\":{}}}",
-        json_string(e.name), json_string(e.dir), or_null(e.uuid.has_value(), e.uuid ? json_string(uuid_to_string(*e.uuid)) : ""),
-        index_state_name(e.state), e.bytes,
-        or_null(e.last_mount.has_value(), e.last_mount ? fmt::format("{}", e.last_mount->time) : ""),
+        json_string(e.name), json_string(e.dir),
+        or_null(e.uuid.has_value(), e.uuid ? json_string(uuid_to_string(*e.uuid)) : ""), index_state_name(e.state),
+        e.bytes, or_null(e.last_mount.has_value(), e.last_mount ? fmt::format("{}", e.last_mount->time) : ""),
         or_null(e.last_mount.has_value(), e.last_mount ? json_string(iso_time(e.last_mount->time)) : ""), paths,
         or_null(!e.found_at.empty(), json_string(e.found_at)), or_null(!e.note.empty(), json_string(e.note)));
 }
@@ -60,8 +61,8 @@ std::string refusal(const IndexEntry& e, bool force) {
     case IndexState::unknown:
     case IndexState::unreadable:
         if (force) return {};
-        return fmt::format("index {} is not removed: it is {} ({}); name it with --force to remove it anyway",
-                           e.dir, index_state_name(e.state), e.note);
+        return fmt::format("index {} is not removed: it is {} ({}); name it with --force to remove it anyway", e.dir,
+                           index_state_name(e.state), e.note);
     }
     return "not removed";
 }
@@ -104,8 +105,7 @@ private:
         fmt::print("{:<{}}  {:<12}  {:>9}  {:<20}  {}\n", "UUID", width, "STATE", "SIZE", "LAST MOUNT", "CACHE");
         for (const auto& e : entries.value())
             fmt::print("{:<{}}  {:<12}  {:>9}  {:<20}  {}\n", label(e), width, index_state_name(e.state),
-                       format_size_approx(e.bytes), e.last_mount ? iso_time(e.last_mount->time) : "-",
-                       cache_column(e));
+                       format_size_approx(e.bytes), e.last_mount ? iso_time(e.last_mount->time) : "-", cache_column(e));
         return kExitOk;
     }
 

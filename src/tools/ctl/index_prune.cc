@@ -72,8 +72,7 @@ Result<IndexEntry> remove_index(const std::string& root, const std::string& name
     const std::string away = fmt::format("{}/.{}{}", root, name, kLeftoverSuffix);
     std::error_code ec;
     fs::remove_all(away, ec);
-    if (::rename(dir.c_str(), away.c_str()) != 0)
-        return sys_error(errno, fmt::format("cannot remove index {}", dir));
+    if (::rename(dir.c_str(), away.c_str()) != 0) return sys_error(errno, fmt::format("cannot remove index {}", dir));
     lock.value().release();
     fs::remove_all(away, ec);
     if (ec) return sys_error(ec.value(), fmt::format("index {} was moved to {} but not removed", dir, away));

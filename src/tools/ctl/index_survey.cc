@@ -157,8 +157,7 @@ void BlockDeviceScan::scan() {
     }
 }
 
-IndexEntry survey_index(const std::string& root, const std::string& name, BlockDeviceScan& scan,
-                        bool probe_lock) {
+IndexEntry survey_index(const std::string& root, const std::string& name, BlockDeviceScan& scan, bool probe_lock) {
     IndexEntry e;
     e.name = name;
     e.dir = root + "/" + name;
@@ -226,7 +225,8 @@ Result<std::vector<IndexEntry>> survey_indexes(const std::string& root, BlockDev
             return sys_error(ec.value(), fmt::format("index root {}", root));
         return std::vector<IndexEntry>();
     }
-    if (!fs::is_directory(status)) return make_error(Errc::invalid, fmt::format("index root {} is not a directory", root));
+    if (!fs::is_directory(status))
+        return make_error(Errc::invalid, fmt::format("index root {} is not a directory", root));
     std::vector<std::string> names;
     for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
         std::string name = it->path().filename().string();

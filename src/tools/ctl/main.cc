@@ -28,7 +28,8 @@ int fail(const Error& error) { return fail(kExitFailure, error.message); }
 namespace {
 
 int run_main(int argc, char** argv) {
-    CLI::App app{"Format and inspect bcachefs-lite cache devices; flush a mounted cache; prune indexes", std::string(kProgram)};
+    CLI::App app{"Format and inspect bcachefs-lite cache devices; flush a mounted cache; prune indexes",
+                 std::string(kProgram)};
     app.set_version_flag("--version", fmt::format("{} {}", kProgram, BCL_VERSION));
     app.require_subcommand(1);
 

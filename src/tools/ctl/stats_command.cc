@@ -65,9 +65,7 @@ constexpr std::chrono::milliseconds kDevicesRetry{50};
 constexpr double kMinInterval = 0.01;
 constexpr double kMaxInterval = 86400;
 
-std::string xattr_name(std::string_view short_name) {
-    return std::string(kStatsXattrPrefix) + std::string(short_name);
-}
+std::string xattr_name(std::string_view short_name) { return std::string(kStatsXattrPrefix) + std::string(short_name); }
 
 // getxattr(path, prefix + short_name): the whole value, or the errno.
 Result<std::string> read_xattr(const std::string& path, std::string_view short_name) {
@@ -94,8 +92,8 @@ Result<std::uint64_t> read_number(const std::string& path, std::string_view shor
     if (!text) return text.error();
     auto value = parse_stat_value(text.value());
     if (!value)
-        return make_error(Errc::invalid, fmt::format("{} gives {} as '{}', not a number", path,
-                                                     xattr_name(short_name), text.value()));
+        return make_error(Errc::invalid,
+                          fmt::format("{} gives {} as '{}', not a number", path, xattr_name(short_name), text.value()));
     return *value;
 }
 
@@ -162,7 +160,8 @@ public:
     int run() override {
         if (int code = resolve_arguments(); code != kExitOk) return code;
         struct stat st {};
-        if (::stat(path_.c_str(), &st) != 0) return fail(kExitFailure, fmt::format("{}: {}", path_, std::strerror(errno)));
+        if (::stat(path_.c_str(), &st) != 0)
+            return fail(kExitFailure, fmt::format("{}: {}", path_, std::strerror(errno)));
         auto target = identify();
         if (!target) return fail(target.error());
         if (target.value() == Target::file) {
@@ -202,8 +201,8 @@ private:
     // Whether path_ is a mount root or a file of a bcachefs-lite mount with
     // a cache open; else the one-line error.
     Result<Target> identify() {
-        const std::string not_ours = fmt::format(
-            "{} is not in a bcachefs-lite mount (it has no user.bcachefs_lite.* statistics)", path_);
+        const std::string not_ours =
+            fmt::format("{} is not in a bcachefs-lite mount (it has no user.bcachefs_lite.* statistics)", path_);
         struct statfs fs {};
         if (::statfs(path_.c_str(), &fs) != 0) return sys_error(errno, path_);
         if (fs.f_type != kFuseSuperMagic) return make_error(Errc::invalid, not_ours);
@@ -232,12 +231,12 @@ private:
     }
 
     static std::string mode_none_message(const std::string& path, const std::string& root) {
-        const std::string where =
-            root.empty() ? fmt::format("{} is a bcachefs-lite mount", path)
-                         : fmt::format("{} is in the bcachefs-lite mount at {}", path, root);
-        return fmt::format("{} made with mode=none: statistics are unavailable in mode none (no cache is open; "
-                           "mount it in another mode to use the cache)",
-                           where);
+        const std::string where = root.empty() ? fmt::format("{} is a bcachefs-lite mount", path)
+                                               : fmt::format("{} is in the bcachefs-lite mount at {}", path, root);
+        return fmt::format(
+            "{} made with mode=none: statistics are unavailable in mode none (no cache is open; "
+            "mount it in another mode to use the cache)",
+            where);
     }
 
     int show_file(const struct stat& st) {
@@ -264,8 +263,8 @@ private:
         MountStats m;
         m.path = path_;
         auto values = parse_stat_lines(stats_text_);
-        if (!values) return fail(kExitFailure, fmt::format("{}: user.bcachefs_lite.stats: {}", path_,
-                                                           values.error().message));
+        if (!values)
+            return fail(kExitFailure, fmt::format("{}: user.bcachefs_lite.stats: {}", path_, values.error().message));
         m.values = std::move(values.value());
         auto mode = read_xattr(path_, kCacheModeXattr);
         if (!mode) return fail(mode.error());
@@ -301,12 +300,12 @@ private:
     Result<StatValues> read_stats() {
         auto text = read_xattr(path_, kStatsName);
         if (!text)
-            return make_error(text.error().code, fmt::format("lost the mount at {}: {}", path_,
-                                                             std::strerror(text.error().sys_errno)));
+            return make_error(text.error().code,
+                              fmt::format("lost the mount at {}: {}", path_, std::strerror(text.error().sys_errno)));
         auto values = parse_stat_lines(text.value());
         if (!values)
-            return make_error(Errc::invalid, fmt::format("{}: user.bcachefs_lite.stats: {}", path_,
-                                                         values.error().message));
+            return make_error(Errc::invalid,
+                              fmt::format("{}: user.bcachefs_lite.stats: {}", path_, values.error().message));
         return values;
     }
 
@@ -324,8 +323,7 @@ private:
         auto before = parse_stat_lines(stats_text_);
         if (!before) {
             ::close(sfd);
-            return fail(kExitFailure,
-                        fmt::format("{}: user.bcachefs_lite.stats: {}", path_, before.error().message));
+            return fail(kExitFailure, fmt::format("{}: user.bcachefs_lite.stats: {}", path_, before.error().message));
         }
         StatValues prev = std::move(before.value());
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*interval_));

@@ -71,8 +71,8 @@ bool in_table(std::string_view name) {
 
 std::string format_value(const StatEntry& entry, const StatValues& values) {
     if (entry.unit == StatUnit::hit_ratio) {
-        const auto ratio = hit_percent(find_stat(values, "cache_hits").value_or(0),
-                                       find_stat(values, "cache_misses").value_or(0));
+        const auto ratio =
+            hit_percent(find_stat(values, "cache_hits").value_or(0), find_stat(values, "cache_misses").value_or(0));
         return ratio ? fmt::format("{:.1f}%", *ratio) : "- (no reads yet)";
     }
     const auto value = find_stat(values, entry.name);
@@ -132,8 +132,7 @@ Result<StatValues> parse_stat_lines(std::string_view text) {
         if (line.empty()) continue;
         const std::size_t eq = line.find('=');
         const auto value = eq == std::string_view::npos ? std::nullopt : parse_stat_value(line.substr(eq + 1));
-        if (eq == 0 || !value)
-            return make_error(Errc::invalid, fmt::format("'{}' is not a name=value line", line));
+        if (eq == 0 || !value) return make_error(Errc::invalid, fmt::format("'{}' is not a name=value line", line));
         out.emplace_back(std::string(line.substr(0, eq)), *value);
     }
     return out;
@@ -222,9 +221,8 @@ std::string format_mount_text(const MountStats& s) {
     constexpr std::string_view kRow = "  {:<4} {:<8} {:>9} {:>7} {:>6} {:>6} {:>7}  {}\n";
     out += fmt::format(kRow, "dev", "state", "io_errors", "unused", "clean", "dirty", "pinned", "path");
     for (const DeviceRow& d : s.devices) {
-        out += fmt::format(kRow, d.dev, d.state, d.io_errors, fmt::format("{}%", d.unused),
-                           fmt::format("{}%", d.clean), fmt::format("{}%", d.dirty), fmt::format("{}%", d.pinned),
-                           d.path);
+        out += fmt::format(kRow, d.dev, d.state, d.io_errors, fmt::format("{}%", d.unused), fmt::format("{}%", d.clean),
+                           fmt::format("{}%", d.dirty), fmt::format("{}%", d.pinned), d.path);
     }
     return out;
 }
@@ -233,8 +231,8 @@ std::string format_mount_json(const MountStats& s) {
     std::string out = fmt::format("{{\"path\":{},\"cache_mode\":{},\"state\":{}", json_string(s.path),
                                   json_string(s.mode), s.state.empty() ? "null" : json_string(s.state));
     for (const auto& [name, value] : s.values) out += fmt::format(",{}:{}", json_string(name), value);
-    const auto ratio = hit_percent(find_stat(s.values, "cache_hits").value_or(0),
-                                   find_stat(s.values, "cache_misses").value_or(0));
+    const auto ratio =
+        hit_percent(find_stat(s.values, "cache_hits").value_or(0), find_stat(s.values, "cache_misses").value_or(0));
     out += fmt::format(",\"hit_ratio\":{}", ratio ? json_number(*ratio, 1) : "null");
     if (!s.devices_unavailable.empty()) {
         out += fmt::format(",\"devices\":null,\"devices_unavailable\":{}", json_string(s.devices_unavailable));
@@ -268,8 +266,10 @@ std::string format_file_text(const FileStats& s) {
     if (s.regular) line("size", fmt::format("{} ({} bytes)", human_bytes(s.size), s.size));
     line("cached", of_size(s.cached_bytes));
     line("dirty", of_size(s.dirty_bytes));
-    if (s.pin) line("pinned", fmt::format("yes, {} held as pinned data", of_size(s.pinned_bytes)));
-    else line("pinned", s.pinned_bytes == 0 ? std::string("no") : fmt::format("no, {}", of_size(s.pinned_bytes)));
+    if (s.pin)
+        line("pinned", fmt::format("yes, {} held as pinned data", of_size(s.pinned_bytes)));
+    else
+        line("pinned", s.pinned_bytes == 0 ? std::string("no") : fmt::format("no, {}", of_size(s.pinned_bytes)));
     return out;
 }
 

@@ -124,7 +124,7 @@ struct WatchRates {
     double hits = 0;     // per second
     double misses = 0;
     std::optional<double> hit_percent;  // of the interval's reads; nullopt when none
-    double read_cache = 0;  // bytes per second
+    double read_cache = 0;              // bytes per second
     double read_backing = 0;
     double written_back = 0;
     std::uint64_t dirty = 0;  // dirty_data at the second reading

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     std::string page = text.str();
     const std::size_t at = page.find(kMarker);
     if (at == std::string::npos || page.find(kMarker, at + 1) != std::string::npos)
-        return fail(fmt::format("{} must hold the line {} exactly once", argv[1], kMarker.substr(0, kMarker.size() - 1)));
+        return fail(
+            fmt::format("{} must hold the line {} exactly once", argv[1], kMarker.substr(0, kMarker.size() - 1)));
     page.replace(at, kMarker.size(), bcl::render_mount_options(bcl::mount_option_table(), bcl::option_sections()));
     std::ofstream out(argv[2], std::ios::trunc);
     if (!(out << page) || !out.flush()) return fail(fmt::format("cannot write {}", argv[2]));

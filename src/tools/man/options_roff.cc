@@ -12,9 +12,12 @@ namespace {
 std::string escaped(std::string_view text) {
     std::string out;
     for (char c : text) {
-        if (c == '-') out += "\\-";
-        else if (c == '\\') out += "\\e";
-        else out.push_back(c);
+        if (c == '-')
+            out += "\\-";
+        else if (c == '\\')
+            out += "\\e";
+        else
+            out.push_back(c);
     }
     return out;
 }
@@ -64,11 +67,12 @@ std::string render_ignored(std::span<const OptionSpec> options) {
     for (const OptionSpec& spec : options) {
         if (spec.kind != OptionKind::ignored) continue;
         if (!names.empty()) names += ", ";
-        names += "\\fB" + escaped(spec.name) + (spec.value_name.empty() ? "" : "=\\fI" + escaped(spec.value_name)) +
-                 "\\fR";
+        names +=
+            "\\fB" + escaped(spec.name) + (spec.value_name.empty() ? "" : "=\\fI" + escaped(spec.value_name)) + "\\fR";
     }
-    return names + "\nare accepted and ignored: they are meant for mount(8), systemd and other programs reading\n"
-                   "\\fI/etc/fstab\\fR.\n";
+    return names +
+           "\nare accepted and ignored: they are meant for mount(8), systemd and other programs reading\n"
+           "\\fI/etc/fstab\\fR.\n";
 }
 
 const OptionSection* section_starting_at(std::span<const OptionSection> sections, std::string_view name) {

@@ -37,13 +37,44 @@
 
 namespace {
 
-enum Op { kGetattr, kLookupLike, kReadlink, kMknod, kMkdir, kUnlink, kRmdir, kSymlink, kRename, kLink, kChmod,
-          kChown, kTruncate, kOpen, kCreate, kRead, kWrite, kStatfs, kRelease, kFsync, kOpendir, kReaddir,
-          kReleasedir, kAccess, kUtimens, kSetxattr, kGetxattr, kListxattr, kRemovexattr, kFallocate, kOpCount };
+enum Op {
+    kGetattr,
+    kLookupLike,
+    kReadlink,
+    kMknod,
+    kMkdir,
+    kUnlink,
+    kRmdir,
+    kSymlink,
+    kRename,
+    kLink,
+    kChmod,
+    kChown,
+    kTruncate,
+    kOpen,
+    kCreate,
+    kRead,
+    kWrite,
+    kStatfs,
+    kRelease,
+    kFsync,
+    kOpendir,
+    kReaddir,
+    kReleasedir,
+    kAccess,
+    kUtimens,
+    kSetxattr,
+    kGetxattr,
+    kListxattr,
+    kRemovexattr,
+    kFallocate,
+    kOpCount
+};
 constexpr const char* kOpNames[kOpCount] = {
-    "getattr", "lookup", "readlink", "mknod", "mkdir", "unlink", "rmdir", "symlink", "rename", "link", "chmod",
-    "chown", "truncate", "open", "create", "read", "write", "statfs", "release", "fsync", "opendir", "readdir",
-    "releasedir", "access", "utimens", "setxattr", "getxattr", "listxattr", "removexattr", "fallocate"};
+    "getattr", "lookup",   "readlink", "mknod",     "mkdir",       "unlink",   "rmdir",      "symlink",
+    "rename",  "link",     "chmod",    "chown",     "truncate",    "open",     "create",     "read",
+    "write",   "statfs",   "release",  "fsync",     "opendir",     "readdir",  "releasedir", "access",
+    "utimens", "setxattr", "getxattr", "listxattr", "removexattr", "fallocate"};
 constexpr const char* kCountersPath = "/.slowfs-counters";
 
 struct Options {
@@ -267,8 +298,8 @@ int do_fallocate(const char*, int mode, off_t off, off_t len, fuse_file_info* fi
 }
 
 void* do_init(fuse_conn_info*, fuse_config* cfg) {
-    cfg->use_ino = 0;          // inode numbers of its own, renumbered after a forget
-    cfg->entry_timeout = 0;    // every lookup reaches it
+    cfg->use_ino = 0;        // inode numbers of its own, renumbered after a forget
+    cfg->entry_timeout = 0;  // every lookup reaches it
     cfg->attr_timeout = 0;
     cfg->negative_timeout = 0;
     return fuse_get_context()->private_data;
@@ -309,7 +340,8 @@ const fuse_operations kOps = [] {
     return o;
 }();
 
-#define SLOWFS_OPT(t, p) {t, offsetof(Options, p), 1}
+#define SLOWFS_OPT(t, p) \
+    { t, offsetof(Options, p), 1 }
 const fuse_opt kOptSpec[] = {
     {"source=%s", offsetof(Options, source), 0},
     {"latency_us=%u", offsetof(Options, latency_us), 0},

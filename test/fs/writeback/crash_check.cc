@@ -19,7 +19,8 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
 }
 
 // The entries of the folder `dir`, relative to `root`, or a problem.
-std::vector<std::string> list_folder(const std::string& root, const std::string& dir, std::vector<std::string>& problems) {
+std::vector<std::string> list_folder(const std::string& root, const std::string& dir,
+                                     std::vector<std::string>& problems) {
     std::vector<std::string> entries;
     std::error_code ec;
     stdfs::path base = dir.empty() ? stdfs::path(root) : stdfs::path(root) / dir;
@@ -55,8 +56,8 @@ std::vector<std::string> check_after_crash(const std::string& mnt, const CrashLa
     std::vector<Observation> seen;
     for (std::size_t n = 0; n < layout.names.size(); ++n) {
         seen.push_back(observe(mnt + "/" + layout.names[n]));
-        std::string why = seen.back().error.empty() ? model.check(n, seen.back().content)
-                                                    : "cannot be read: " + seen.back().error;
+        std::string why =
+            seen.back().error.empty() ? model.check(n, seen.back().content) : "cannot be read: " + seen.back().error;
         if (!why.empty()) problems.push_back(layout.names[n] + " " + why + " (model: " + model.describe(n) + ")");
     }
     for (const std::string& extra : unexpected_entries(mnt, layout)) problems.push_back(extra);

@@ -24,16 +24,16 @@ bool known_kind(std::uint8_t kind) {
 
 const char* event_kind_name(EventKind kind) {
     switch (kind) {
-        case EventKind::write: return "write";
-        case EventKind::create: return "create";
-        case EventKind::truncate: return "truncate";
-        case EventKind::unlink: return "unlink";
-        case EventKind::rename: return "rename";
-        case EventKind::synced: return "synced";
-        case EventKind::rename_synced: return "rename_synced";
-        case EventKind::step_done: return "step_done";
-        case EventKind::failed: return "failed";
-        case EventKind::finished: return "finished";
+    case EventKind::write: return "write";
+    case EventKind::create: return "create";
+    case EventKind::truncate: return "truncate";
+    case EventKind::unlink: return "unlink";
+    case EventKind::rename: return "rename";
+    case EventKind::synced: return "synced";
+    case EventKind::rename_synced: return "rename_synced";
+    case EventKind::step_done: return "step_done";
+    case EventKind::failed: return "failed";
+    case EventKind::finished: return "finished";
     }
     return "unknown";
 }

@@ -50,7 +50,7 @@ Event name_event(EventKind kind, std::size_t name);  // create, unlink, synced
 Event write_event(std::size_t name, std::uint64_t offset, std::string data);
 Event truncate_event(std::size_t name, std::uint64_t size);
 Event rename_event(EventKind kind, std::size_t from, std::size_t to);  // rename, rename_synced
-Event progress_event(EventKind kind);  // step_done, finished
+Event progress_event(EventKind kind);                                  // step_done, finished
 Event failure_event(int err, std::string what);
 
 // The largest payload an event may carry; anything larger on the wire

@@ -110,8 +110,8 @@ protected:
     // Remembers an event of this iteration for failure messages.
     void trace(const Event& event) {
         std::string line = event_kind_name(event.kind);
-        bool names_a_file = event.kind != EventKind::step_done && event.kind != EventKind::finished &&
-                            event.kind != EventKind::failed;
+        bool names_a_file =
+            event.kind != EventKind::step_done && event.kind != EventKind::finished && event.kind != EventKind::failed;
         if (names_a_file && event.a < layout_.names.size()) line += " " + layout_.names[event.a];
         if ((event.kind == EventKind::rename || event.kind == EventKind::rename_synced) &&
             event.b < layout_.names.size()) {
@@ -151,7 +151,8 @@ protected:
     void kill_now(const Iteration& it, std::vector<std::string>& problems) {
         if (dirty_data(mount_->mnt()).value_or(0) > 0) ++tally_.kills_with_dirty_data;
         if (it.kill_during_flush) {
-            if (std::string err = start_flush(mount_->mnt()); !err.empty()) problems.push_back("starting a flush: " + err);
+            if (std::string err = start_flush(mount_->mnt()); !err.empty())
+                problems.push_back("starting a flush: " + err);
         }
         ::kill(mount_->daemon_pid(), SIGKILL);
     }
@@ -179,8 +180,8 @@ protected:
     // something.
     struct Tally {
         std::uint64_t steps = 0;
-        std::uint64_t acknowledged = 0;        // synced and rename_synced events
-        std::uint64_t in_flight_at_kill = 0;   // names with changes in flight, summed over the kills
+        std::uint64_t acknowledged = 0;       // synced and rename_synced events
+        std::uint64_t in_flight_at_kill = 0;  // names with changes in flight, summed over the kills
         std::uint64_t kills_with_dirty_data = 0;
     } tally_;
 };
@@ -336,7 +337,8 @@ TEST_F(WritebackCrashLoop, EveryFsyncSurvivesAndTheBackingFolderEndsExact) {
     if (problems.empty()) {
         std::optional<std::uint64_t> dirty = dirty_data(mount_->mnt());
         if (dirty != std::uint64_t{0}) {
-            problems.push_back("dirty_data after the flush: " + (dirty ? std::to_string(*dirty) : std::string("unreadable")));
+            problems.push_back("dirty_data after the flush: " +
+                               (dirty ? std::to_string(*dirty) : std::string("unreadable")));
         }
         // The final pass rewrote files through this mount: writeback
         // mode wrote them to the cache, and something wrote them back.
@@ -364,7 +366,8 @@ TEST_F(WritebackCrashLoop, EveryFsyncSurvivesAndTheBackingFolderEndsExact) {
     if (!problems.empty()) {
         std::string text;
         for (const std::string& problem : problems) text += "  " + problem + "\n";
-        ADD_FAILURE() << "after " << iterations_ << " iterations, BCL_CRASH_SEED=" << seed_ << ":\n" << text << log_tail();
+        ADD_FAILURE() << "after " << iterations_ << " iterations, BCL_CRASH_SEED=" << seed_ << ":\n"
+                      << text << log_tail();
     }
 }
 

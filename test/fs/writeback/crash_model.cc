@@ -65,65 +65,62 @@ std::string CrashModel::apply(const Event& event) {
     if (!valid(event.a) || !valid(event.b)) return fmt::format("name number {} or {} out of range", event.a, event.b);
     NameState& a = names_[event.a];
     switch (event.kind) {
-        case EventKind::write: {
-            if (!a.current) return "write to a file that does not exist";
-            std::string after = *a.current;
-            std::size_t end = event.arg + event.data.size();
-            if (after.size() < end) after.resize(end, '\0');
-            after.replace(event.arg, event.data.size(), event.data);
-            begin_change(event.a, std::move(after));
-            return {};
+    case EventKind::write: {
+        if (!a.current) return "write to a file that does not exist";
+        std::string after = *a.current;
+        std::size_t end = event.arg + event.data.size();
+        if (after.size() < end) after.resize(end, '\0');
+        after.replace(event.arg, event.data.size(), event.data);
+        begin_change(event.a, std::move(after));
+        return {};
+    }
+    case EventKind::create: begin_change(event.a, std::string()); return {};
+    case EventKind::truncate: {
+        if (!a.current) return "truncate of a file that does not exist";
+        std::string after = *a.current;
+        after.resize(event.arg, '\0');
+        begin_change(event.a, std::move(after));
+        return {};
+    }
+    case EventKind::unlink:
+        if (!a.current) return "unlink of a file that does not exist";
+        begin_change(event.a, Content());
+        return {};
+    case EventKind::rename: {
+        if (!a.current) return "rename of a file that does not exist";
+        if (event.a == event.b) return "rename of a file to itself";
+        rename_ = RenameInFlight{event.a, event.b, a};
+        NameState& to = names_[event.b];
+        // The target may end up as any state the moved file may be in,
+        // or keep any of its own.
+        to.pending = true;
+        for (const Content& state : a.candidates) add_unique(to.candidates, state);
+        add_unique(to.candidates, a.current);
+        to.current = a.current;
+        begin_change(event.a, Content());
+        return {};
+    }
+    case EventKind::synced:
+        a.acked = a.current;
+        a.pending = false;
+        a.candidates = {a.current};
+        return {};
+    case EventKind::rename_synced: {
+        if (!rename_ || rename_->from != event.a || rename_->to != event.b) {
+            return "acknowledgement of a rename that did not begin";
         }
-        case EventKind::create:
-            begin_change(event.a, std::string());
-            return {};
-        case EventKind::truncate: {
-            if (!a.current) return "truncate of a file that does not exist";
-            std::string after = *a.current;
-            after.resize(event.arg, '\0');
-            begin_change(event.a, std::move(after));
-            return {};
-        }
-        case EventKind::unlink:
-            if (!a.current) return "unlink of a file that does not exist";
-            begin_change(event.a, Content());
-            return {};
-        case EventKind::rename: {
-            if (!a.current) return "rename of a file that does not exist";
-            if (event.a == event.b) return "rename of a file to itself";
-            rename_ = RenameInFlight{event.a, event.b, a};
-            NameState& to = names_[event.b];
-            // The target may end up as any state the moved file may be in,
-            // or keep any of its own.
-            to.pending = true;
-            for (const Content& state : a.candidates) add_unique(to.candidates, state);
-            add_unique(to.candidates, a.current);
-            to.current = a.current;
-            begin_change(event.a, Content());
-            return {};
-        }
-        case EventKind::synced:
-            a.acked = a.current;
-            a.pending = false;
-            a.candidates = {a.current};
-            return {};
-        case EventKind::rename_synced: {
-            if (!rename_ || rename_->from != event.a || rename_->to != event.b) {
-                return "acknowledgement of a rename that did not begin";
-            }
-            // The target is now the moved file, exactly as durable as it
-            // was; the old name is durably gone.
-            names_[event.b] = rename_->moved;
-            NameState& from = names_[event.a];
-            from = NameState{};
-            from.candidates = {Content()};
-            rename_.reset();
-            return {};
-        }
-        case EventKind::step_done:
-        case EventKind::failed:
-        case EventKind::finished:
-            return {};
+        // The target is now the moved file, exactly as durable as it
+        // was; the old name is durably gone.
+        names_[event.b] = rename_->moved;
+        NameState& from = names_[event.a];
+        from = NameState{};
+        from.candidates = {Content()};
+        rename_.reset();
+        return {};
+    }
+    case EventKind::step_done:
+    case EventKind::failed:
+    case EventKind::finished: return {};
     }
     return fmt::format("unknown event kind {}", static_cast<int>(event.kind));
 }
@@ -176,10 +173,11 @@ std::string CrashModel::check(std::size_t name, const Content& seen) const {
         }
     }
     if (foreign == 0) return {};
-    return fmt::format("holds {} with {} bytes that none of its {} possible states holds there, the first at byte {} "
-                       "(0x{:02x})",
-                       describe_content(seen), foreign, present.size(), first_foreign,
-                       static_cast<unsigned char>((*seen)[first_foreign]));
+    return fmt::format(
+        "holds {} with {} bytes that none of its {} possible states holds there, the first at byte {} "
+        "(0x{:02x})",
+        describe_content(seen), foreign, present.size(), first_foreign,
+        static_cast<unsigned char>((*seen)[first_foreign]));
 }
 
 void CrashModel::settle(std::size_t name, const Content& seen) {

@@ -36,19 +36,19 @@ using Content = std::optional<std::string>;
 // mount root. A name's number is its index in `names`.
 struct CrashLayout {
     std::vector<std::string> dirs;
-    std::vector<std::string> names;      // every file name, scratch names included
-    std::vector<bool> scratch;           // per name: a temporary of the atomic-replace pattern
-    std::vector<std::size_t> dir_of;     // per name: index into dirs
+    std::vector<std::string> names;   // every file name, scratch names included
+    std::vector<bool> scratch;        // per name: a temporary of the atomic-replace pattern
+    std::vector<std::size_t> dir_of;  // per name: index into dirs
 };
 
 // d0..d2, each with f0..f4 and one scratch name "tmp".
 CrashLayout crash_layout();
 
 struct NameState {
-    Content current;                 // what the name holds if nothing crashes
-    Content acked;                   // the state the last fsync acknowledged
-    bool pending = false;            // a change began after `acked`
-    std::vector<Content> candidates; // while pending: every state a crash may leave
+    Content current;                  // what the name holds if nothing crashes
+    Content acked;                    // the state the last fsync acknowledged
+    bool pending = false;             // a change began after `acked`
+    std::vector<Content> candidates;  // while pending: every state a crash may leave
 };
 
 class CrashModel {

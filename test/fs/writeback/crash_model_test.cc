@@ -18,7 +18,6 @@ namespace {
 constexpr std::uint16_t kA = 0;
 constexpr std::uint16_t kB = 1;
 
-
 // A model in which `name` durably holds `content`.
 void make_synced(CrashModel& model, std::uint16_t name, const std::string& content) {
     ASSERT_EQ(model.apply(name_event(EventKind::create, name)), "");

@@ -122,9 +122,9 @@ private:
     // A size for a whole new file: block-aligned or not, sometimes empty.
     std::size_t random_file_size() {
         switch (rng_() % 4) {
-            case 0: return kBlock * (rng_() % (kMaxCrashFileSize / kBlock + 1));
-            case 1: return rng_() % 100;
-            default: return rng_() % (kMaxCrashFileSize + 1);
+        case 0: return kBlock * (rng_() % (kMaxCrashFileSize / kBlock + 1));
+        case 1: return rng_() % 100;
+        default: return rng_() % (kMaxCrashFileSize + 1);
         }
     }
 
@@ -240,7 +240,8 @@ private:
 
     void rename_names(std::size_t from, std::size_t to) {
         report(rename_event(EventKind::rename, from, to));
-        if (::rename(path(from).c_str(), path(to).c_str()) != 0) fail("rename to " + spec_.layout.names[to] + " of", from);
+        if (::rename(path(from).c_str(), path(to).c_str()) != 0)
+            fail("rename to " + spec_.layout.names[to] + " of", from);
         fsync_dir(spec_.layout.dir_of[from]);
         if (spec_.layout.dir_of[to] != spec_.layout.dir_of[from]) fsync_dir(spec_.layout.dir_of[to]);
         report(rename_event(EventKind::rename_synced, from, to));
@@ -324,8 +325,8 @@ private:
         }
         close_file(fd, *name);
         if (got != *model_[*name].current) {
-            fail_with(0, "read back " + spec_.layout.names[*name] + " while mounted: holds " +
-                             describe_content(got) + ", written " + describe_content(model_[*name].current));
+            fail_with(0, "read back " + spec_.layout.names[*name] + " while mounted: holds " + describe_content(got) +
+                             ", written " + describe_content(model_[*name].current));
         }
     }
 

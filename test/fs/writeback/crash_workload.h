@@ -26,11 +26,11 @@ namespace bcl::test {
 inline constexpr std::size_t kMaxCrashFileSize = 256 << 10;
 
 struct CrashWorkloadSpec {
-    std::string mnt;        // the mount point
-    CrashLayout layout;     // the names it works on; the folders exist
+    std::string mnt;     // the mount point
+    CrashLayout layout;  // the names it works on; the folders exist
     std::uint64_t seed = 0;
-    int steps = 0;          // how many steps before it reports `finished`
-    int report_fd = -1;     // the write end of the pipe to the test
+    int steps = 0;       // how many steps before it reports `finished`
+    int report_fd = -1;  // the write end of the pipe to the test
 };
 
 // Runs the workload from `model` (what the names hold now). 0 after all

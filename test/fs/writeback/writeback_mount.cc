@@ -32,7 +32,8 @@ MountSpec writeback_spec(WritebackPace pace) {
 std::string ctl_flush(const std::string& mnt) {
     if (ctl_path().empty()) return "BCL_CTL is not set (run the tests through meson test)";
     RunResult r = run_program({ctl_path(), "flush", mnt}, kFlushTimeout);
-    if (r.timed_out) return "bcachefs-lite-ctl flush did not return within " + std::to_string(kFlushTimeout.count()) + " ms";
+    if (r.timed_out)
+        return "bcachefs-lite-ctl flush did not return within " + std::to_string(kFlushTimeout.count()) + " ms";
     if (!r.exited_with(0)) {
         return "bcachefs-lite-ctl flush: wait status " + std::to_string(r.status) + ", output: " + r.err;
     }
