@@ -114,13 +114,19 @@ def report(out):
                 acc[0] += int(h)
                 acc[1] += int(m)
 
-    def ratio(var, pas, wl, higher_better):
-        """Median over rounds of this row's speed-up against sshfs alone in
-        the same pass of the same round."""
+    def ratios(var, pas, wl, higher_better):
+        """This row's speed-up against sshfs alone in the same pass of the
+        same round, per round."""
         mine, base = rows.get((var, pas, wl), {}), rows.get(("sshfs", pas, wl), {})
-        rs = [(mine[r] / base[r]) if higher_better else (base[r] / mine[r])
-              for r in mine if r in base and mine[r] > 0 and base[r] > 0]
+        return [(mine[r] / base[r]) if higher_better else (base[r] / mine[r])
+                for r in sorted(mine) if r in base and mine[r] > 0 and base[r] > 0]
+
+    def ratio(var, pas, wl, higher_better):
+        rs = ratios(var, pas, wl, higher_better)
         return statistics.median(rs) if rs else None
+
+    def per_round(var, pas, wl, higher_better):
+        return "rounds: " + ", ".join(f"{x:.1f}x" for x in ratios(var, pas, wl, higher_better))
 
     def hit_ratio(var, pas, wls):
         h = sum(hits.get((var, pas, w), [0, 0])[0] for w in wls)
@@ -161,9 +167,12 @@ def report(out):
         ("hits after drop_caches >= 95%",
          f"{warm_hr[0] * 100:.1f}% ({warm_hr[1]} hits, {warm_hr[2]} misses over the warm passes)" if warm_hr else "no reading",
          (warm_hr[0] >= 0.95) if warm_hr else None),
-        ("warm 4k QD1 >= 20x sshfs alone", f"{r4k:.1f}x" if r4k else "-", (r4k >= 20) if r4k else None),
+        ("warm 4k QD1 >= 20x sshfs alone",
+         f"{r4k:.1f}x ({per_round('bcl', 'warm', 'randread', True)})" if r4k else "-",
+         (r4k >= 20) if r4k else None),
         ("warm tree with actimeo=60 >= 10x sshfs alone",
-         (f"{rtree:.1f}x today, without actimeo (the option does not exist yet)" if rtree else "-"),
+         (f"{rtree:.1f}x today ({per_round('bcl', 'warm', 'tree-read', False)}), without actimeo "
+          "(the option does not exist yet)" if rtree else "-"),
          None),
         ("actimeo=1: a server-side change readable within 3 s", "skipped: the option does not exist yet", None),
     ]
