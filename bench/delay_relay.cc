@@ -170,7 +170,7 @@ private:
     std::condition_variable cv_;    // something queued
     std::condition_variable room_;  // room in the queue
     std::deque<Chunk> queue_;
-    std::size_t queued_ = 0;        // bytes in queue_
+    std::size_t queued_ = 0;  // bytes in queue_
     std::thread reader_, writer_;
 };
 
