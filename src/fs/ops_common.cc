@@ -13,6 +13,17 @@ Result<struct stat> stat_inode(const Inode& inode) {
     return st;
 }
 
+Result<Inode*> add_named_inode(State& state, Inode& parent, const char* name, const struct stat& st, UniqueFd path_fd,
+                               std::string_view what) {
+    const FileKey backing{st.st_dev, st.st_ino};
+    auto key = state.ids.key_of(parent, name, st.st_mode, backing);
+    if (!key) {
+        state.log.error("{} of {}: {}", what, name, key.error().message);
+        return os_error(EIO);
+    }
+    return &state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(path_fd));
+}
+
 Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* name) {
     // The kernel sends neither; refusing them keeps ".." of the root from
     // reaching outside the backing directory.
@@ -21,15 +32,10 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     if (!fd.valid()) return last_os_error();
     struct stat st;
     if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return last_os_error();
-    const FileKey backing{st.st_dev, st.st_ino};
-    auto key = state.ids.key_of(parent, name, st.st_mode, backing);
-    if (!key) {
-        state.log.error("lookup of {}: {}", name, key.error().message);
-        return os_error(EIO);
-    }
-    Inode& inode = state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(fd));
+    auto inode = add_named_inode(state, parent, name, st, std::move(fd), "lookup");
+    if (!inode) return inode.error();
     fuse_entry_param e{};
-    e.ino = state.inodes.ino_of(inode);
+    e.ino = state.inodes.ino_of(*inode.value());
     e.generation = 0;
     e.attr = st;
     e.attr_timeout = state.options.attr_timeout;

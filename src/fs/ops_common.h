@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "bcachefs_lite/fs/file_data.h"
 #include "fuse_api.h"
@@ -52,6 +53,13 @@ private:
 
 // lstat of the inode itself.
 Result<struct stat> stat_inode(const Inode& inode);
+
+// The inode of `name` in `parent` (lstat `st`, O_PATH descriptor `path_fd`)
+// with one more lookup, under the key the mount's identity gives it; EIO,
+// logged as a failed `what` ("lookup", "create"), when that key cannot be
+// had.
+Result<Inode*> add_named_inode(State& state, Inode& parent, const char* name, const struct stat& st, UniqueFd path_fd,
+                               std::string_view what);
 
 // Looks `name` up in `parent` without following a symlink, adds one lookup
 // to its inode and returns the entry to reply with.

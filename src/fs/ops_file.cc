@@ -68,13 +68,9 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     if (!path_fd.valid()) return last_os_error();
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return last_os_error();
-    const FileKey backing{st.st_dev, st.st_ino};
-    auto key = state.ids.key_of(dir, name, st.st_mode, backing);
-    if (!key) {
-        state.log.error("create of {}: {}", name, key.error().message);
-        return os_error(EIO);
-    }
-    Inode& inode = state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(path_fd));
+    auto added = add_named_inode(state, dir, name, st, std::move(path_fd), "create");
+    if (!added) return added.error();
+    Inode& inode = *added.value();
     // Before the engine opens it: a file pinned at birth is opened pinned.
     state.stats.created(dir.key, dir.fd.get(), inode.key, inode.fd.get());
     Created created{};

@@ -26,6 +26,22 @@ Status invalid_choice(const OptionSpec& spec, std::string_view text) {
                                                  choices_text(spec.value_name)));
 }
 
+// One of the words an enum's parser knows.
+template <typename T>
+Status parse_choice(const OptionSpec& spec, std::string_view text, std::optional<T> (*parse)(std::string_view),
+                    T& out) {
+    auto value = parse(text);
+    if (!value) return invalid_choice(spec, text);
+    out = *value;
+    return ok();
+}
+
+std::optional<IdentityOption> parse_identity_option(std::string_view text) {
+    for (IdentityOption o : {IdentityOption::automatic, IdentityOption::inode, IdentityOption::path})
+        if (text == identity_option_name(o)) return o;
+    return std::nullopt;
+}
+
 }  // namespace
 
 Result<bool> parse_bool_value(std::string_view name, std::string_view text) {
@@ -95,17 +111,11 @@ Status parse_value(const OptionSpec& spec, std::string_view text, std::chrono::s
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, CacheMode& out) {
-    auto mode = parse_cache_mode(text);
-    if (!mode) return invalid_choice(spec, text);
-    out = *mode;
-    return ok();
+    return parse_choice(spec, text, parse_cache_mode, out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, PromotePolicy& out) {
-    auto policy = parse_promote_policy(text);
-    if (!policy) return invalid_choice(spec, text);
-    out = *policy;
-    return ok();
+    return parse_choice(spec, text, parse_promote_policy, out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, double& out) {
@@ -116,20 +126,11 @@ Status parse_value(const OptionSpec& spec, std::string_view text, double& out) {
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, Replacement& out) {
-    auto policy = parse_replacement(text);
-    if (!policy) return invalid_choice(spec, text);
-    out = *policy;
-    return ok();
+    return parse_choice(spec, text, parse_replacement, out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, IdentityOption& out) {
-    for (IdentityOption o : {IdentityOption::automatic, IdentityOption::inode, IdentityOption::path}) {
-        if (text == identity_option_name(o)) {
-            out = o;
-            return ok();
-        }
-    }
-    return invalid_choice(spec, text);
+    return parse_choice(spec, text, parse_identity_option, out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, std::string& out) {
