@@ -26,6 +26,14 @@ Status invalid_choice(const OptionSpec& spec, std::string_view text) {
                                                  choices_text(spec.value_name)));
 }
 
+// A parsed value into `out`, or its error.
+template <typename T, typename U>
+Status assign(Result<T> value, U& out) {
+    if (!value) return value.error();
+    out = std::move(value).value();
+    return ok();
+}
+
 // One of the words an enum's parser knows.
 template <typename T>
 Status parse_choice(const OptionSpec& spec, std::string_view text, std::optional<T> (*parse)(std::string_view),
@@ -76,17 +84,11 @@ Result<double> parse_seconds_value(std::string_view name, std::string_view text)
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, bool& out) {
-    auto v = parse_bool_value(spec.name, text);
-    if (!v) return v.error();
-    out = v.value();
-    return ok();
+    return assign(parse_bool_value(spec.name, text), out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, unsigned& out) {
-    auto v = parse_whole_value(spec.name, text);
-    if (!v) return v.error();
-    out = v.value();
-    return ok();
+    return assign(parse_whole_value(spec.name, text), out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, std::uint64_t& out) {
@@ -119,10 +121,7 @@ Status parse_value(const OptionSpec& spec, std::string_view text, PromotePolicy&
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, double& out) {
-    auto v = parse_seconds_value(spec.name, text);
-    if (!v) return v.error();
-    out = v.value();
-    return ok();
+    return assign(parse_seconds_value(spec.name, text), out);
 }
 
 Status parse_value(const OptionSpec& spec, std::string_view text, Replacement& out) {
