@@ -56,6 +56,7 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       mode_(options.tunables.mode),
       tunables_(options.tunables.writeback),
       pin_limit_percent_(options.tunables.pin_limit_percent),
+      window_(options.tunables.actimeo),
       pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {

@@ -5,6 +5,7 @@
 #include <climits>
 #include <optional>
 
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "backing_stat.h"
 
 namespace bcl {
@@ -103,12 +104,16 @@ Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& st
         return file.record.file_id != 0 &&
                file.record.matches(file.identity, s.stx_size, ns_of(s.stx_mtime), ns_of(s.stx_ctime));
     };
-    if (matches(stx)) return ok();
-    if (fd < 0) return renew_locked(file, stx);
+    const auto checked = [&](Status st) {
+        if (st) file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
+        return st;
+    };
+    if (matches(stx)) return checked(ok());
+    if (fd < 0) return checked(renew_locked(file, stx));
     auto now = statx_of(fd);
     if (!now) return now.error();
-    if (matches(now.value())) return ok();
-    return renew_locked(file, now.value());
+    if (matches(now.value())) return checked(ok());
+    return checked(renew_locked(file, now.value()));
 }
 
 Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {

@@ -14,7 +14,7 @@ namespace bcl {
 
 struct CacheSet::ReadState {
     CachedFile& file;
-    int fd;
+    BackingSource& backing;
     std::uint64_t offset;  // of the request
     std::span<std::byte> out;
     std::uint64_t file_id;
@@ -112,8 +112,10 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
 // cache; without, it is read as asked (past the size the record knows).
 Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
     std::byte* dst = st.out.data() + (start - st.offset);
+    auto fd = st.backing.fd();
+    if (!fd) return fd.error();
     if (!insert) {
-        auto n = pread_full(st.fd, dst, end - start, start);
+        auto n = pread_full(fd.value(), dst, end - start, start);
         if (!n) return n.error();
         if (n.value() != 0) st.from_backing = true;
         st.bytes_backing += n.value();
@@ -123,7 +125,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     const std::uint64_t lo = round_down(start, block_size_);
     const std::uint64_t hi = round_up(end, block_size_);
     AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
-    auto n = pread_full(st.fd, buf.data(), hi - lo, lo);
+    auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
     if (!n) return n.error();
     const std::uint64_t got_end = lo + n.value();
     if (got_end > start) {
@@ -177,14 +179,21 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
                                             record ? "not reading the older data" : record.error().message));
 }
 
-Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
-                                   ReadFlags flags) {
+Status CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
+    if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return ok();
+    auto fd = backing.fd();
+    if (!fd) return fd.error();
+    return revalidate(file, fd.value());
+}
+
+Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
+                                   std::span<std::byte> out, ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
-    // Before anything is served from the cache (invariant 5); a change found
-    // here bumps write_seq, so it comes before the sample below. If the check
-    // itself fails, this read goes to the backing file alone (if it may).
-    const Status coherent = revalidate(file, fd);
+    // Before anything is served from the cache (invariant 5), unless the last
+    // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
+    // If the check itself fails, this read goes to the backing file alone (if it may).
+    const Status coherent = revalidate_for_read(file, backing);
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;
@@ -211,7 +220,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, int fd, std::uint64_t offse
     // read does too) but inserts nothing.
     // A pinned file's data belongs in the cache however it is read.
     const bool sequential = !bypass && !pinned && sequential_bypass(file_id, offset, out.size(), flags.writer);
-    ReadState st{file, fd, offset, out, file_id, seq, may_insert && !sequential};
+    ReadState st{file, backing, offset, out, file_id, seq, may_insert && !sequential};
     st.pinned = pinned;
     st.sequential = sequential;
     const std::uint64_t end = offset + out.size();

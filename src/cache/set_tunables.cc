@@ -11,7 +11,8 @@ Tunables CacheSet::tunables() const {
                     .io_errors = io_error_tunables(),
                     .bypass = bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
-                    .pin_limit_percent = pin_limit_percent()};
+                    .pin_limit_percent = pin_limit_percent(),
+                    .actimeo = window_.seconds()};
 }
 
 Status CacheSet::set_tunables(const Tunables& t) {
@@ -26,6 +27,7 @@ Status CacheSet::set_tunables(const Tunables& t) {
     if (t.bypass != now.bypass) BCL_TRY(set_bypass_tunables(t.bypass));
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
+    if (t.actimeo != now.actimeo) window_.set(t.actimeo);
     return ok();
 }
 

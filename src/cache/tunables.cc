@@ -11,6 +11,9 @@ Status validate(const Tunables& t) {
     if (t.pin_limit_percent > kMaxPinLimitPercent)
         return make_error(Errc::invalid,
                           fmt::format("pin_limit_percent={}: at most {}", t.pin_limit_percent, kMaxPinLimitPercent));
+    if (!(t.actimeo >= 0 && t.actimeo <= kMaxActimeoSeconds))
+        return make_error(Errc::invalid, fmt::format("actimeo={}: expected 0 to {} seconds", t.actimeo,
+                                                     static_cast<unsigned>(kMaxActimeoSeconds)));
     return ok();
 }
 

@@ -44,6 +44,7 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
     }
     account_overwrites(committed.value().overwrites);
     file.record = rec;
+    file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
     return ok();
 }
 
@@ -95,6 +96,7 @@ Status reserve_backing(CachedFile& file, int fd, std::uint64_t offset, std::size
     file.record.size = stx.value().stx_size;
     file.record.mtime_ns = ns_of(stx.value().stx_mtime);
     file.record.ctime_ns = ns_of(stx.value().stx_ctime);
+    file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
     return ok();
 }
 

@@ -38,8 +38,8 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     e.ino = state.inodes.ino_of(*inode.value());
     e.generation = 0;
     e.attr = st;
-    e.attr_timeout = state.options.attr_timeout;
-    e.entry_timeout = state.options.entry_timeout;
+    e.attr_timeout = state.options.attr_timeout_seconds();
+    e.entry_timeout = state.options.entry_timeout_seconds();
     return e;
 }
 

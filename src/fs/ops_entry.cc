@@ -22,12 +22,12 @@ Result<fuse_entry_param> do_lookup(fuse_req_t req, State& state, fuse_ino_t pare
     auto creds = as_caller(req);
     if (!creds) return creds.error();
     auto entry = lookup_entry(state, state.inodes.get(parent), name);
-    if (!entry && entry.error().sys_errno == ENOENT && state.options.entry_timeout > 0) {
+    if (!entry && entry.error().sys_errno == ENOENT && state.options.entry_timeout_seconds() > 0) {
         // A negative entry: the kernel remembers the name is absent for
         // entry_timeout seconds.
         fuse_entry_param e{};
         e.ino = 0;
-        e.entry_timeout = state.options.entry_timeout;
+        e.entry_timeout = state.options.entry_timeout_seconds();
         return e;
     }
     return entry;
@@ -180,14 +180,14 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     State& state = state_of(req);
     auto st = stat_inode(state.inodes.get(ino));
     if (!st) return reply_error(req, st.error());
-    fuse_reply_attr(req, &st.value(), state.options.attr_timeout);
+    fuse_reply_attr(req, &st.value(), state.options.attr_timeout_seconds());
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     State& state = state_of(req);
     auto st = do_setattr(req, state, ino, *attr, to_set, fi);
     if (!st) return reply_error(req, st.error());
-    fuse_reply_attr(req, &st.value(), state.options.attr_timeout);
+    fuse_reply_attr(req, &st.value(), state.options.attr_timeout_seconds());
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {

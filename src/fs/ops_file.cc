@@ -76,8 +76,8 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     Created created{};
     created.entry.ino = state.inodes.ino_of(inode);
     created.entry.attr = st;
-    created.entry.attr_timeout = state.options.attr_timeout;
-    created.entry.entry_timeout = state.options.entry_timeout;
+    created.entry.attr_timeout = state.options.attr_timeout_seconds();
+    created.entry.entry_timeout = state.options.entry_timeout_seconds();
     auto file = attach(state, inode, std::move(fd), (open_flags & ~(O_CREAT | O_NOFOLLOW)) | (flags & O_DIRECT), false);
     if (!file) {
         state.inodes.forget(inode, 1);

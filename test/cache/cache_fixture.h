@@ -205,6 +205,10 @@ protected:
         // fast the device is; sequential_bypass_test.cc turns them on.
         o.tunables.bypass =
             BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0};
+        // Every read checks the backing file first: the tests of changes
+        // behind the cache's back see them at once; coherency_window_test.cc
+        // opens the window.
+        o.tunables.actimeo = 0;
         return o;
     }
 

@@ -42,13 +42,35 @@ TEST(MountOptions, DefaultsFromTheTable) {
     EXPECT_EQ(o.tunables.writeback, WritebackTunables{});
     EXPECT_FALSE(o.replacement);
     EXPECT_FALSE(o.discard);
-    EXPECT_EQ(o.entry_timeout, 1.0);
-    EXPECT_EQ(o.attr_timeout, 1.0);
+    EXPECT_EQ(o.tunables.actimeo, 3.0);
+    EXPECT_EQ(o.entry_timeout_seconds(), 3.0);
+    EXPECT_EQ(o.attr_timeout_seconds(), 3.0);
     EXPECT_FALSE(o.kernel_cache);
     EXPECT_FALSE(o.foreground);
     EXPECT_FALSE(o.debug);
     EXPECT_TRUE(o.fuse_options.empty());
     EXPECT_EQ(o.fs_type(), "fuse.bcachefs-lite");
+}
+
+TEST(MountOptions, ActimeoIsTheDefaultOfTheKernelTimeouts) {
+    MountOptions o = parse_ok("cache=/c,actimeo=60");
+    EXPECT_EQ(o.tunables.actimeo, 60.0);
+    EXPECT_EQ(o.entry_timeout_seconds(), 60.0);
+    EXPECT_EQ(o.attr_timeout_seconds(), 60.0);
+    o = parse_ok("cache=/c,attr_timeout=1,actimeo=0.5");
+    EXPECT_EQ(o.attr_timeout_seconds(), 1.0);
+    EXPECT_EQ(o.entry_timeout_seconds(), 0.5);
+}
+
+TEST(MountOptions, ActimeoOutOfRangeIsOneLine) {
+    for (const char* bad :
+         {"cache=/c,actimeo=-1", "cache=/c,actimeo=86401", "cache=/c,actimeo=x", "cache=/c,actimeo"}) {
+        std::vector<std::string_view> args{"a", "b", "-o", bad};
+        auto r = parse_command_line(args);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().message.find("actimeo"), std::string::npos) << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
 }
 
 TEST(MountOptions, EveryValueOption) {
@@ -61,8 +83,8 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_EQ(o.tunables.mode, CacheMode::none);
     EXPECT_EQ(o.replacement, Replacement::fifo);
     EXPECT_EQ(o.discard, false);
-    EXPECT_EQ(o.entry_timeout, 0.0);
-    EXPECT_EQ(o.attr_timeout, 2.5);
+    EXPECT_EQ(o.entry_timeout_seconds(), 0.0);
+    EXPECT_EQ(o.attr_timeout_seconds(), 2.5);
     EXPECT_TRUE(o.kernel_cache);
     EXPECT_EQ(o.fsname, "slow");
     EXPECT_EQ(o.fs_type(), "fuse.other");
@@ -209,7 +231,7 @@ TEST(MountOptions, TunableDefaultTextsAreTheEngineDefaults) {
         EXPECT_EQ(parsed, Tunables{}) << spec.name;
         ++tunables;
     }
-    EXPECT_EQ(tunables, 17);
+    EXPECT_EQ(tunables, 18);
     EXPECT_EQ(parse_ok(opts).tunables, Tunables{}) << opts;
 }
 

@@ -182,7 +182,9 @@
 #include "bcachefs_lite/cache/background.h"
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cache_state.h"
+#include "bcachefs_lite/cache/backing_source.h"
 #include "bcachefs_lite/cache/cached_file.h"
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/device_status.h"
 #include "bcachefs_lite/cache/moving_gc_tunables.h"
@@ -366,8 +368,17 @@ public:
     // the cache's back never reads the old contents from the cache.
     // A read that continues a sequential run past sequential_cutoff still
     // serves what the cache holds but inserts nothing (sequential.h).
-    Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
+    // Within the coherency window (actimeo) after the file's last check, a
+    // read of cached data asks `backing` for nothing.
+    Result<std::size_t> read(CachedFile& file, BackingSource& backing, std::uint64_t offset, std::span<std::byte> out,
                              ReadFlags flags = {});
+    Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
+                             ReadFlags flags = {}) {
+        OpenBackingFd backing(fd);
+        return read(file, backing, offset, out, flags);
+    }
+    // The coherency window of reads (Tunables::actimeo).
+    const CoherencyWindow& coherency_window() const { return window_; }
 
     // For writers that change the backing file themselves
     // (copy_file_range): runs `write` under the file's write_lock, after
@@ -597,6 +608,9 @@ private:
     // drops its cached data if it changed behind the cache's back since the
     // last check (one statx).
     Status revalidate(CachedFile& file, int fd);
+    // revalidate() for a read: nothing while the file's last check is
+    // within the coherency window.
+    Status revalidate_for_read(CachedFile& file, BackingSource& backing);
     // After the backing file changed in [start, end) (end UINT64_MAX: to
     // end of file): drops that range, whole blocks, from the cache and
     // brings the record up to date.
@@ -853,6 +867,7 @@ private:
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
     std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
     std::atomic<unsigned> pin_limit_percent_{50};
+    CoherencyWindow window_;
     const std::uint64_t pin_fetch_step_bytes_;
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()

@@ -63,6 +63,11 @@ struct CachedFile {
     // mount; a miss insert is installed only if it is unchanged since the
     // backing read.
     std::atomic<std::uint64_t> write_seq{0};
+    // When `record` was last found to match the backing file, or made to
+    // match it after a change through the mount (CoherencyWindow::now_ns);
+    // 0: not yet. Reads within the coherency window after it trust the
+    // record without asking the backing file.
+    std::atomic<std::int64_t> checked_ns{0};
     // Guarded by the FileTable's mutex: opens sharing this state.
     int opens = 0;
 };

@@ -18,6 +18,8 @@
 namespace bcl {
 
 inline constexpr unsigned kMaxPinLimitPercent = 100;
+// A day: a longer window would only hide changes made behind the cache's back.
+inline constexpr double kMaxActimeoSeconds = 86400;
 
 struct Tunables {
     // How writes use the cache (cache_mode.h). Default: writethrough.
@@ -37,6 +39,10 @@ struct Tunables {
     // Percent of the cache's data bytes pinned data may take, 0..100.
     // Default: 50.
     unsigned pin_limit_percent = 50;
+    // Seconds a file checked against the backing stays trusted without
+    // another check (coherency_window.h), 0 to kMaxActimeoSeconds. Default:
+    // 3, as NFS's acregmin.
+    double actimeo = 3.0;
 
     bool operator==(const Tunables&) const = default;
 };

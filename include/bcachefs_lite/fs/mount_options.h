@@ -76,10 +76,13 @@ struct MountOptions {
     std::optional<Replacement> replacement;
     // discard=BOOL: Default: none, meaning the device's setting.
     std::optional<bool> discard;
-    // Seconds the kernel may cache names and attributes. Default: 1.0 each;
-    // 0 makes changes made behind the cache's back visible at once.
-    double entry_timeout = 1.0;
-    double attr_timeout = 1.0;
+    // Seconds the kernel may cache names and attributes. Default: none,
+    // meaning the actimeo given at mount (Tunables::actimeo); 0 makes changes
+    // made behind the cache's back visible at once.
+    std::optional<double> entry_timeout;
+    std::optional<double> attr_timeout;
+    double entry_timeout_seconds() const { return entry_timeout.value_or(tunables.actimeo); }
+    double attr_timeout_seconds() const { return attr_timeout.value_or(tunables.actimeo); }
     // kernel_cache: keep file pages in the kernel's page cache across opens.
     // Default: false.
     bool kernel_cache = false;

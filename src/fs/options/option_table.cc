@@ -134,12 +134,25 @@ const OptionSpec kOptions[] = {
                  "again). Without discard, a bucket waiting on the freelists still serves the data it held until it is "
                  "written again; with it, that data is no longer read from the moment of the discard; *nodiscard* "
                  "turns it off. A device that cannot discard is used all the same."),
-    mount_option("entry_timeout", K::seconds, "SECONDS", "1.0",
+    tunable_option<&Tunables::actimeo>(
+        "actimeo", K::seconds, "SECONDS", "3",
+        "how long a file checked against SOURCE is trusted without another check: reads of its cached data "
+        "make no call on SOURCE (0: check before every read)",
+        {},
+        "How long a file, once checked against {SOURCE} (size, mtime, ctime), is trusted without another check, "
+        "as NFS trusts its attribute cache for *actimeo* seconds. Within that window a read of cached data makes "
+        "no call on {SOURCE} at all, and a read-only open of a file this caller opened within the window does "
+        "not open the file on {SOURCE} until a read needs data the cache does not hold. A change made to "
+        "{SOURCE} behind the cache's back shows at most this long after the last check; never later, and after "
+        "it the old data is never served. Writes through the mount keep the check current. 0 checks before "
+        "every open and every read. Also the default of *entry_timeout* and *attr_timeout*, so the kernel's "
+        "own caches of names and attributes last as long. Up to 86400."),
+    mount_option("entry_timeout", K::seconds, "SECONDS", "actimeo",
                  "how long the kernel may cache names; 0 shows changes made behind the cache's back at once",
                  MountFieldText<&MountOptions::entry_timeout>::apply,
                  "How long the kernel may cache names (also the absence of a name). 0 makes changes made to {SOURCE} "
                  "behind the cache's back visible at once, at the cost of a request for every path lookup."),
-    mount_option("attr_timeout", K::seconds, "SECONDS", "1.0",
+    mount_option("attr_timeout", K::seconds, "SECONDS", "actimeo",
                  "how long the kernel may cache attributes; 0 shows changes made behind the cache's back at once",
                  MountFieldText<&MountOptions::attr_timeout>::apply,
                  "How long the kernel may cache attributes (size, times, mode). 0 makes changes made behind the "

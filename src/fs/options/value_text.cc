@@ -144,6 +144,8 @@ std::string format_value(bool value) { return value ? "1" : "0"; }
 std::string format_value(unsigned value) { return std::to_string(value); }
 std::string format_value(std::uint64_t value) { return std::to_string(value); }
 std::string format_value(std::chrono::seconds value) { return std::to_string(value.count()); }
+// The shortest text that reads back as the same number: 3, 0.5.
+std::string format_value(double value) { return fmt::format("{}", value); }
 std::string format_value(CacheMode value) { return cache_mode_name(value); }
 std::string format_value(PromotePolicy value) { return promote_policy_name(value); }
 

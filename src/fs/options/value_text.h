@@ -49,6 +49,7 @@ std::string format_value(bool value);
 std::string format_value(unsigned value);
 std::string format_value(std::uint64_t value);
 std::string format_value(std::chrono::seconds value);
+std::string format_value(double value);
 std::string format_value(CacheMode value);
 std::string format_value(PromotePolicy value);
 
