@@ -104,16 +104,16 @@ Status FileTable::check_coherent_locked(CachedFile& file, const struct statx& st
         return file.record.file_id != 0 &&
                file.record.matches(file.identity, s.stx_size, ns_of(s.stx_mtime), ns_of(s.stx_ctime));
     };
-    const auto checked = [&](Status st) {
-        if (st) file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
+    const auto checked = [&](const struct statx& s, Status st) {
+        if (st) mark_checked(file, s);
         return st;
     };
-    if (matches(stx)) return checked(ok());
-    if (fd < 0) return checked(renew_locked(file, stx));
+    if (matches(stx)) return checked(stx, ok());
+    if (fd < 0) return checked(stx, renew_locked(file, stx));
     auto now = statx_of(fd);
     if (!now) return now.error();
-    if (matches(now.value())) return checked(ok());
-    return checked(renew_locked(file, now.value()));
+    if (matches(now.value())) return checked(now.value(), ok());
+    return checked(now.value(), renew_locked(file, now.value()));
 }
 
 Status FileTable::renew_locked(CachedFile& file, const struct statx& stx) {

@@ -44,7 +44,7 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
     }
     account_overwrites(committed.value().overwrites);
     file.record = rec;
-    file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
+    mark_checked(file, stx);
     return ok();
 }
 
@@ -57,17 +57,36 @@ Status CacheSet::revalidate(CachedFile& file, int fd) {
 
 Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
     auto stx = statx_of(fd);
-    std::lock_guard lk(file.mutex);
-    if (!stx) {
-        file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-        file.bypass = true;
-        return stx.error();
+    bool bypassed;
+    {
+        std::lock_guard lk(file.mutex);
+        if (!stx) {
+            file.write_seq.fetch_add(1, std::memory_order_acq_rel);
+            file.bypass = true;
+            return stx.error();
+        }
+        if (auto st = invalidate_locked(file, stx.value(), start, end); !st) {
+            log_.error("cache invalidation after a write failed; bypassing the cache for the file: {}",
+                       st.error().message);
+            return st.error();
+        }
+        bypassed = file.bypass;
     }
-    if (auto st = invalidate_locked(file, stx.value(), start, end); !st) {
-        log_.error("cache invalidation after a write failed; bypassing the cache for the file: {}", st.error().message);
-        return st.error();
-    }
+    if (bypassed) return invalidate_successor(file, stx.value(), start, end);
     return ok();
+}
+
+// A bypassed state may still be written through by the handles that hold
+// it, while a later open of the same key has a state of its own (under
+// identity=path a name stays when the data of its other names is dropped):
+// that state must not keep serving what the write replaced, even within
+// its coherency window.
+Status CacheSet::invalidate_successor(const CachedFile& file, const struct statx& stx, std::uint64_t start,
+                                      std::uint64_t end) {
+    auto current = files_->find(file.identity.dev, file.identity.ino);
+    if (!current || current.get() == &file) return ok();
+    std::lock_guard lk(current->mutex);
+    return invalidate_locked(*current, stx, start, end);
 }
 
 namespace {
@@ -96,7 +115,7 @@ Status reserve_backing(CachedFile& file, int fd, std::uint64_t offset, std::size
     file.record.size = stx.value().stx_size;
     file.record.mtime_ns = ns_of(stx.value().stx_mtime);
     file.record.ctime_ns = ns_of(stx.value().stx_ctime);
-    file.checked_ns.store(CoherencyWindow::now_ns(), std::memory_order_release);
+    mark_checked(file, stx.value());
     return ok();
 }
 

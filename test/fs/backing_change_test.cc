@@ -2,7 +2,9 @@
 // the cache's back (DESIGN.md, invariant 5). After a file was cached, it is
 // modified, truncated or replaced directly in the backing directory; a later
 // open and read through the mount returns the new contents. The mount runs
-// with entry_timeout=0 and attr_timeout=0 so the kernel asks the daemon.
+// with actimeo=0 (so entry_timeout and attr_timeout are 0 too): the kernel
+// asks the daemon, and the daemon checks the backing file before every open
+// and read; coherency_window_e2e_test.cc covers a window.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,11 @@ namespace {
 
 class BackingChangeTest : public CacheMountTest {
 protected:
+    MountSpec mount_spec() const override {
+        MountSpec spec;
+        spec.options = "allow_other,default_permissions,actimeo=0";
+        return spec;
+    }
     // Caches `rel` (reads it twice through the mount, checks it is cached),
     // then waits until the clock that stamps mtime and ctime has moved past
     // the file's timestamps: a change made after this carries timestamps

@@ -89,7 +89,11 @@ private:
         return aligned ? n * kAlign : n;
     }
 
-    void note(const std::string& what) { result_.log.push_back(std::to_string(op_) + ": " + what); }
+    // Each entry names the model inode of the descriptor it used, if any.
+    void note(const std::string& what) {
+        result_.log.push_back(std::to_string(op_) + ": " + what +
+                              (current_ >= 0 ? " [inode " + std::to_string(current_) + "]" : ""));
+    }
     void mismatch(const std::string& what, const std::string& expected, const std::string& got) {
         result_.mismatches.push_back(std::to_string(op_) + ": " + what + ": expected " + expected + ", got " + got);
     }
@@ -126,8 +130,10 @@ private:
 
     void step() {
         const std::uint64_t r = pick(100);
+        current_ = -1;
         if (fds_.empty() || r < 14) return do_open();
         OpenFd& f = fds_[pick(fds_.size())];
+        current_ = f.inode;
         if (r < 28) return do_pwrite(f);
         if (r < 42) return do_pread(f);
         if (r < 46) return do_write_at_position(f);
@@ -434,6 +440,7 @@ private:
     std::string dir_;
     ModelOptions o_;
     std::mt19937_64 rng_;
+    int current_ = -1;  // the model inode of the descriptor the step uses; -1: none
     std::uint64_t op_ = 0;
     std::map<int, Inode> inodes_;
     std::map<std::string, int> names_;

@@ -615,6 +615,8 @@ private:
     // end of file): drops that range, whole blocks, from the cache and
     // brings the record up to date.
     Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
+    Status invalidate_successor(const CachedFile& file, const struct statx& stx, std::uint64_t start,
+                                std::uint64_t end);
 
     // read_path.cc
     // Reads [start, end) of the file from `run`: extents back to back in

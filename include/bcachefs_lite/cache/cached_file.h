@@ -27,6 +27,9 @@
 #include <mutex>
 #include <optional>
 
+#include <sys/stat.h>
+
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/index/dirty_file_format.h"
 #include "bcachefs_lite/index/file_format.h"
 
@@ -65,11 +68,21 @@ struct CachedFile {
     std::atomic<std::uint64_t> write_seq{0};
     // When `record` was last found to match the backing file, or made to
     // match it after a change through the mount (CoherencyWindow::now_ns);
-    // 0: not yet. Reads within the coherency window after it trust the
-    // record without asking the backing file.
+    // 0: not yet, or the file had more than one link then. Reads within the
+    // coherency window after it trust the record without asking the
+    // backing file.
     std::atomic<std::int64_t> checked_ns{0};
     // Guarded by the FileTable's mutex: opens sharing this state.
     int opens = 0;
 };
+
+// Notes that file.record matches the backing file as `stx` shows it now.
+// A file with other links is never trusted without a check: a change
+// through another name (a name the mount does not hold, or, under
+// identity=path, a name that is another file to the cache) need not reach
+// this state.
+inline void mark_checked(CachedFile& file, const struct statx& stx) {
+    file.checked_ns.store(stx.stx_nlink == 1 ? CoherencyWindow::now_ns() : 0, std::memory_order_release);
+}
 
 }  // namespace bcl
