@@ -618,6 +618,12 @@ Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct sta
     return opened;
 }
 
+Result<std::shared_ptr<CachedFile>> CacheSet::open_checked_file(const struct statx& stx, std::int64_t checked_ns) {
+    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    if (!window_.holds(checked_ns)) return std::shared_ptr<CachedFile>();
+    return files_->open_if_current(stx, checked_ns);
+}
+
 void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {
     if (file) files_->release(file);
 }

@@ -45,6 +45,33 @@ Result<std::shared_ptr<CachedFile>> FileTable::open(const struct statx& stx, int
     return file;
 }
 
+Result<std::shared_ptr<CachedFile>> FileTable::open_if_current(const struct statx& stx, std::int64_t checked_ns) {
+    if (stx.stx_nlink != 1) return std::shared_ptr<CachedFile>();
+    const FileIdentity id = identity_of(stx);
+    std::lock_guard lk(mutex_);
+    auto it = files_.find(id);
+    std::shared_ptr<CachedFile> file;
+    if (it != files_.end()) {
+        file = it->second;
+    } else {
+        auto stored = index_.get_file(id);
+        if (!stored) return stored.error();
+        if (!stored.value()) return std::shared_ptr<CachedFile>();
+        file = std::make_shared<CachedFile>(id);
+        file->record = *stored.value();
+        file->checked_ns.store(checked_ns, std::memory_order_release);
+    }
+    {
+        std::lock_guard fl(file->mutex);
+        if (file->bypass || file->record.file_id == 0 ||
+            !file->record.matches(file->identity, stx.stx_size, ns_of(stx.stx_mtime), ns_of(stx.stx_ctime)))
+            return std::shared_ptr<CachedFile>();
+    }
+    if (it == files_.end()) files_.emplace(id, file);
+    ++file->opens;
+    return file;
+}
+
 void FileTable::release(const std::shared_ptr<CachedFile>& file) {
     std::lock_guard lk(mutex_);
     if (--file->opens > 0) return;

@@ -45,6 +45,11 @@ public:
     // record, renewing the file id when it changed. `fd`, when given, is the
     // file's descriptor: see check_coherent_locked().
     Result<std::shared_ptr<CachedFile>> open(const struct statx& stx, int fd = -1);
+    // open() for a file checked at `checked_ns` as stx shows it, without
+    // a new check: registers the open only if the file has one link and
+    // its record still matches stx (no renewal); null otherwise. A state
+    // opened anew takes checked_ns as the time of its last check.
+    Result<std::shared_ptr<CachedFile>> open_if_current(const struct statx& stx, std::int64_t checked_ns);
     void release(const std::shared_ptr<CachedFile>& file);
     // Opens sharing `file`'s state (handles through the mount, and the
     // engine's own acquire()s).

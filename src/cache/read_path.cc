@@ -179,11 +179,12 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
                                             record ? "not reading the older data" : record.error().message));
 }
 
-Status CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
-    if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return ok();
+Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
+    if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
     auto fd = backing.fd();
     if (!fd) return fd.error();
-    return revalidate(file, fd.value());
+    BCL_TRY(revalidate(file, fd.value()));
+    return false;
 }
 
 Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
@@ -193,7 +194,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     // Before anything is served from the cache (invariant 5), unless the last
     // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
     // If the check itself fails, this read goes to the backing file alone (if it may).
-    const Status coherent = revalidate_for_read(file, backing);
+    const Result<bool> coherent = revalidate_for_read(file, backing);
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;
@@ -223,7 +224,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     ReadState st{file, backing, offset, out, file_id, seq, may_insert && !sequential};
     st.pinned = pinned;
     st.sequential = sequential;
-    const std::uint64_t end = offset + out.size();
+    // Within the window the record's size is the file's: nothing past it
+    // is asked of the backing file either.
+    const bool trusted = !bypass && coherent.value();
+    const std::uint64_t end =
+        trusted ? std::max(offset, std::min(offset + out.size(), known_size)) : offset + out.size();
     // The cache serves at most up to the size the record knows; the block
     // holding end of file is cached with zero padding that must not show.
     const std::uint64_t cache_end = bypass ? offset : std::min(end, known_size);

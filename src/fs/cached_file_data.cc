@@ -19,8 +19,8 @@ class CachedHandle final : public FileData::Handle {
 public:
     // O_SYNC includes O_DSYNC's bit; either makes every write durable
     // before it returns.
-    CachedHandle(int fd, std::shared_ptr<CachedFile> file, int flags, std::uint64_t writer)
-        : Handle(fd, flags),
+    CachedHandle(BackingFile& backing, std::shared_ptr<CachedFile> file, int flags, std::uint64_t writer)
+        : Handle(backing, flags),
           file_(std::move(file)),
           write_flags_{.append = (flags & O_APPEND) != 0,
                        .sync = (flags & (O_SYNC | O_DSYNC)) != 0,
@@ -46,14 +46,29 @@ std::uint64_t range_end(std::uint64_t offset, std::uint64_t length) {
 
 }  // namespace
 
-Result<std::unique_ptr<FileData::Handle>> CachedFileData::open(int fd, const struct statx& stx, int flags) {
-    auto file = cache_.open_file(fd, stx);
+Result<std::unique_ptr<FileData::Handle>> CachedFileData::open(BackingFile& backing, const struct statx& stx,
+                                                               int flags) {
+    auto fd = backing.fd();
+    if (!fd) return fd.error();
+    auto file = cache_.open_file(fd.value(), stx);
     if (!file) {
         log_.error("open: {}", file.error().message);
         return os_error(EIO);
     }
     return std::unique_ptr<Handle>(std::make_unique<CachedHandle>(
-        fd, std::move(file).value(), flags, next_writer_.fetch_add(1, std::memory_order_relaxed)));
+        backing, std::move(file).value(), flags, next_writer_.fetch_add(1, std::memory_order_relaxed)));
+}
+
+Result<std::unique_ptr<FileData::Handle>> CachedFileData::open_checked(BackingFile& backing, const struct statx& stx,
+                                                                       std::int64_t checked_ns, int flags) {
+    auto file = cache_.open_checked_file(stx, checked_ns);
+    if (!file) {
+        log_.error("open: {}", file.error().message);
+        return os_error(EIO);
+    }
+    if (!file.value()) return std::unique_ptr<Handle>();
+    return std::unique_ptr<Handle>(std::make_unique<CachedHandle>(
+        backing, std::move(file).value(), flags, next_writer_.fetch_add(1, std::memory_order_relaxed)));
 }
 
 Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::size_t size) {
@@ -68,7 +83,7 @@ Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::
         return os_error(ENOMEM);
     }
     CachedHandle& h = cached(handle);
-    auto n = cache_.read(h.file(), handle.fd(), offset, buf.span(), h.read_flags());
+    auto n = cache_.read(h.file(), handle.backing(), offset, buf.span(), h.read_flags());
     if (!n) return n.error();
     if (n.value() != 0) out.add_owned(std::move(buf), n.value());
     return out;
@@ -89,31 +104,46 @@ Result<std::size_t> CachedFileData::write(Handle& handle, std::uint64_t offset, 
         BCL_TRY(copy_to_memory(data, std::span(gathered.get(), data.size())));
         bytes = {gathered.get(), data.size()};
     }
-    return cache_.write(h.file(), h.fd(), offset, bytes, h.write_flags());
+    auto fd = h.fd();
+    if (!fd) return fd.error();
+    return cache_.write(h.file(), fd.value(), offset, bytes, h.write_flags());
 }
 
-Status CachedFileData::flush(Handle& handle) { return backing_flush(handle.fd()); }
+Status CachedFileData::flush(Handle& handle) {
+    const int fd = handle.backing().opened();
+    return fd >= 0 ? backing_flush(fd) : ok();  // never opened: nothing to flush
+}
 
 Status CachedFileData::fsync(Handle& handle, bool datasync) {
     // Durable in the mode's sense: the backing file synced, and dirty data
     // on the cache device with its index entries (invariant 3).
-    return cache_.fsync(cached(handle).file(), handle.fd(), datasync);
+    auto fd = handle.fd();
+    if (!fd) return fd.error();
+    return cache_.fsync(cached(handle).file(), fd.value(), datasync);
 }
 
 Status CachedFileData::truncate(Handle* handle, int path_fd, std::uint64_t size) {
-    if (handle) return cache_.truncate(&cached(*handle).file(), handle->fd(), size);
+    if (handle) {
+        auto fd = handle->fd();
+        if (!fd) return fd.error();
+        return cache_.truncate(&cached(*handle).file(), fd.value(), size);
+    }
     return cache_.truncate(nullptr, path_fd, size);
 }
 
 Status CachedFileData::fallocate(Handle& handle, int mode, std::uint64_t offset, std::uint64_t length) {
-    return cache_.fallocate(cached(handle).file(), handle.fd(), mode, offset, length);
+    auto fd = handle.fd();
+    if (!fd) return fd.error();
+    return cache_.fallocate(cached(handle).file(), fd.value(), mode, offset, length);
 }
 
 Result<std::uint64_t> CachedFileData::seek_data(Handle& handle, std::uint64_t offset, int whence) {
     // The backing file's holes are the file's only once the dirty data from
     // offset on is in it.
-    BCL_TRY(cache_.write_back_range(cached(handle).file(), handle.fd(), offset, UINT64_MAX));
-    return backing_seek_data(handle.fd(), offset, whence);
+    auto fd = handle.fd();
+    if (!fd) return fd.error();
+    BCL_TRY(cache_.write_back_range(cached(handle).file(), fd.value(), offset, UINT64_MAX));
+    return backing_seek_data(fd.value(), offset, whence);
 }
 
 Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t offset_in, Handle& out,
@@ -123,9 +153,13 @@ Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t of
     // The kernel copies backing bytes to backing bytes: the source's dirty
     // data must be in its backing file first. The destination's dirty data
     // is dealt with by write_backing(), under the file's lock.
-    BCL_TRY(cache_.write_back_range(i.file(), i.fd(), offset_in, range_end(offset_in, length)));
-    return cache_.write_backing(o.file(), o.fd(), offset_out, range_end(offset_out, length), [&] {
-        return backing_copy_file_range(in.fd(), offset_in, out.fd(), offset_out, length, flags);
+    auto in_fd = i.fd();
+    if (!in_fd) return in_fd.error();
+    auto out_fd = o.fd();
+    if (!out_fd) return out_fd.error();
+    BCL_TRY(cache_.write_back_range(i.file(), in_fd.value(), offset_in, range_end(offset_in, length)));
+    return cache_.write_backing(o.file(), out_fd.value(), offset_out, range_end(offset_out, length), [&] {
+        return backing_copy_file_range(in_fd.value(), offset_in, out_fd.value(), offset_out, length, flags);
     });
 }
 

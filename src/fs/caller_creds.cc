@@ -34,19 +34,28 @@ std::vector<gid_t> caller_groups(fuse_req_t req) {
 
 }  // namespace
 
-Result<CallerCreds> CallerCreds::enter(fuse_req_t req, bool enabled, Own own) {
-    if (!enabled) return CallerCreds(false, own);
+CallerId CallerCreds::caller_of(fuse_req_t req, Own own) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
+    CallerId caller{ctx->uid, ctx->gid, {}};
     // The daemon itself (root) calling: nothing to switch, and no need to
     // read the caller's groups from /proc.
-    if (ctx->uid == own.uid && ctx->gid == own.gid) return CallerCreds(false, own);
-    std::vector<gid_t> groups = caller_groups(req);
-    if (set_thread_groups(groups) != 0) return last_os_error();
+    if (caller.uid != own.uid || caller.gid != own.gid) caller.groups = caller_groups(req);
+    return caller;
+}
+
+Result<CallerCreds> CallerCreds::enter(fuse_req_t req, bool enabled, Own own) {
+    if (!enabled) return CallerCreds(false, own);
+    return enter(caller_of(req, own), enabled, own);
+}
+
+Result<CallerCreds> CallerCreds::enter(const CallerId& caller, bool enabled, Own own) {
+    if (!enabled || (caller.uid == own.uid && caller.gid == own.gid)) return CallerCreds(false, own);
+    if (set_thread_groups(caller.groups) != 0) return last_os_error();
     CallerCreds creds(true, own);  // restores on every path below
-    ::setfsgid(ctx->gid);
-    if (static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != ctx->gid) return os_error(EPERM);
-    ::setfsuid(ctx->uid);
-    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != ctx->uid) return os_error(EPERM);
+    ::setfsgid(caller.gid);
+    if (static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != caller.gid) return os_error(EPERM);
+    ::setfsuid(caller.uid);
+    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != caller.uid) return os_error(EPERM);
     return creds;
 }
 

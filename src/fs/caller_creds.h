@@ -17,11 +17,21 @@
 
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "bcachefs_lite/util/error.h"
 #include "fuse_api.h"
 
 namespace bcl {
+
+// Who made a request, as the backing sees it: fsuid, fsgid and
+// supplementary groups (empty when the caller is the daemon itself).
+struct CallerId {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+    bool operator==(const CallerId&) const = default;
+};
 
 class CallerCreds {
 public:
@@ -36,6 +46,12 @@ public:
     // `req`; otherwise, or when the caller's uid and gid are the daemon's
     // own, does nothing.
     [[nodiscard]] static Result<CallerCreds> enter(fuse_req_t req, bool enabled, Own own);
+    // The same for a caller known from an earlier request (an open file's
+    // opener, for a backing open made later on its behalf).
+    [[nodiscard]] static Result<CallerCreds> enter(const CallerId& caller, bool enabled, Own own);
+    // The caller of `req`; its groups are read only when it is not the
+    // daemon itself.
+    static CallerId caller_of(fuse_req_t req, Own own);
 
     CallerCreds(CallerCreds&& other) noexcept : active_(std::exchange(other.active_, false)), own_(other.own_) {}
     CallerCreds& operator=(CallerCreds&&) = delete;

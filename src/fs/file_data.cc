@@ -7,8 +7,8 @@
 
 namespace bcl {
 
-FileData::Handle::Handle(int fd, int flags) : fd_(fd) {
-    if ((flags & O_DIRECT) != 0 && (flags & O_ACCMODE) != O_RDONLY) direct_fd_ = open_direct_twin(fd);
+FileData::Handle::Handle(BackingFile& backing, int flags) : backing_(backing) {
+    if ((flags & O_DIRECT) != 0 && (flags & O_ACCMODE) != O_RDONLY) direct_fd_ = open_direct_twin(backing.opened());
 }
 
 FileData::Handle::~Handle() {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "os_error.h"
 
 namespace bcl {
@@ -49,15 +50,19 @@ Result<struct statx> statx_fd(int fd) {
     return stx;
 }
 
-Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate) {
+Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate,
+                                         const CallerId* reader) {
+    // Before the statx: a grant never claims a check later than it was.
+    const std::int64_t checked_ns = CoherencyWindow::now_ns();
     auto stx = statx_fd(fd.get());
     if (!stx) return stx.error();
     // The engine knows the file by the inode's key (identities.h).
-    auto handle = state.data.open(fd.get(), with_key(stx.value(), inode.key), flags);
-    if (!handle) return handle.error();
+    const struct statx keyed = with_key(stx.value(), inode.key);
     auto file = std::make_unique<OpenFile>();
     file->inode = &inode;
-    file->fd = std::move(fd);
+    file->backing = std::make_unique<BackingFile>(fd.release());
+    auto handle = state.data.open(*file->backing, keyed, flags);
+    if (!handle) return handle.error();
     file->data = std::move(handle.value());
     if (truncate) {
         auto truncated = state.data.truncate(file->data.get(), inode.fd.get(), 0);
@@ -67,6 +72,31 @@ Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd
             return truncated.error();
         }
     }
+    if (reader) inode.read_grants.add(*reader, ReadGrants::Grant{keyed, checked_ns});
+    return file;
+}
+
+std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags) {
+    const auto grant = inode.read_grants.find(reader);
+    if (!grant) return nullptr;
+    auto file = std::make_unique<OpenFile>();
+    file->inode = &inode;
+    // Opened as the reader, when a read first needs the backing file; the
+    // inode's O_PATH descriptor lives as long as the kernel holds the file
+    // open.
+    const int path_fd = inode.fd.get();
+    const int backing_flags = flags & ~O_DIRECT;
+    file->backing = std::make_unique<BackingFile>([&state, path_fd, reader, backing_flags]() -> Result<int> {
+        auto creds = CallerCreds::enter(reader, state.switch_creds, state.own());
+        if (!creds) return creds.error();
+        const int fd = ::open(ProcPath(path_fd).c_str(), backing_flags);
+        if (fd < 0) return last_os_error();
+        return fd;
+    });
+    auto handle = state.data.open_checked(*file->backing, grant->stx, grant->checked_ns, flags);
+    // An error here costs only the shortcut: the caller opens the file.
+    if (!handle || !handle.value()) return nullptr;
+    file->data = std::move(handle.value());
     return file;
 }
 

@@ -71,7 +71,7 @@ Result<struct statx> statx_fd(int fd);
 // An open file: the backing descriptor (owned here) and the FileData handle.
 struct OpenFile {
     Inode* inode = nullptr;
-    UniqueFd fd;
+    std::unique_ptr<BackingFile> backing;
     std::unique_ptr<FileData::Handle> data;
 };
 
@@ -79,8 +79,14 @@ inline OpenFile& open_file_of(const fuse_file_info* fi) { return *reinterpret_ca
 
 // Wraps `fd`, a backing descriptor of `inode` open with `flags`, into an
 // OpenFile through the FileData seam, under the inode's key; truncates it
-// to 0 first when `truncate`.
-Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate);
+// to 0 first when `truncate`. With `reader`, a read-only open by that
+// caller, the open is remembered in the inode's ReadGrants.
+Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate,
+                                         const CallerId* reader = nullptr);
+// A read-only open of `inode` by `reader` answered without opening the
+// backing file, on a grant of an earlier open (read_grants.h); null when
+// there is none or the seam wants the backing file opened.
+std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags);
 // Releases the file through the seam, then closes its backing descriptor.
 void release_file(State& state, OpenFile* file);
 

@@ -35,8 +35,8 @@ Result<fuse_entry_param> do_lookup(fuse_req_t req, State& state, fuse_ino_t pare
 
 Status set_times(const Inode& inode, const OpenFile* file, const struct timespec times[2]) {
     int r;
-    if (file) {
-        r = ::futimens(file->fd.get(), times);
+    if (file && file->backing->opened() >= 0) {
+        r = ::futimens(file->backing->opened(), times);
     } else if (inode.is_symlink()) {
         r = ::utimensat(inode.fd.get(), "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     } else {
@@ -74,6 +74,8 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
     // reported when the request returns (the destructor), also on failure.
     constexpr int kMetadataOnly = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |
                                   FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+    // Whoever an earlier open allowed may not be allowed after this.
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) inode.read_grants.clear();
     std::optional<MetadataNotice> notice;
     if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) {
         notice.emplace(state.data, inode.fd.get());
@@ -83,8 +85,9 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
     if (to_set & FUSE_SET_ATTR_MODE) {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
-        int r = file ? ::fchmod(file->fd.get(), attr.st_mode)
-                     : ::fchmodat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), attr.st_mode, 0);
+        int r = file && file->backing->opened() >= 0
+                    ? ::fchmod(file->backing->opened(), attr.st_mode)
+                    : ::fchmodat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), attr.st_mode, 0);
         if (r != 0) return last_os_error();
     }
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {

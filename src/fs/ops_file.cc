@@ -34,9 +34,19 @@ void fill_open_reply(const State& state, fuse_file_info* fi, OpenFile* file) {
 // the backing decides whether the caller may read or write it, and every
 // later read and write of this handle, hit or miss, is within what that
 // open allowed.
+//
+// A read-only open by a caller whose earlier open of the file the backing
+// allowed within the coherency window is answered without the backing
+// (open_granted); the backing file is opened, as that caller, only when a
+// read needs it.
 Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino_t ino, int flags) {
     Inode& inode = state.inodes.get(ino);
     int open_flags = backing_flags(flags);
+    std::optional<CallerId> reader;
+    if ((flags & O_ACCMODE) == O_RDONLY && (flags & O_TRUNC) == 0 && S_ISREG(inode.type)) {
+        reader = CallerCreds::caller_of(req, state.own());
+        if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT))) return file;
+    }
     UniqueFd fd;
     {
         auto creds = as_caller(req);
@@ -44,7 +54,8 @@ Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino
         fd.reset(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
         if (!fd.valid()) return last_os_error();
     }
-    return attach(state, inode, std::move(fd), open_flags | (flags & O_DIRECT), (flags & O_TRUNC) != 0);
+    return attach(state, inode, std::move(fd), open_flags | (flags & O_DIRECT), (flags & O_TRUNC) != 0,
+                  reader ? &*reader : nullptr);
 }
 
 struct Created {

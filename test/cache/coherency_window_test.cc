@@ -138,6 +138,27 @@ TEST_F(CoherencyWindowTest, AWriteThroughTheEngineKeepsTheCheckCurrent) {
     EXPECT_EQ(refused.asked, 0);
 }
 
+TEST_F(CoherencyWindowTest, WithinTheWindowTheRecordedSizeIsTheEndOfFile) {
+    format_cache(96);
+    open_with_window(60);
+    const std::string data = random_bytes(rng_, 10000);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    EXPECT_EQ(f.read(0, 16384), data);
+    // Grown behind the cache's back: within the window the read ends where
+    // the check found the end, and asks nothing of the backing file.
+    const int fd = ::open(path("a").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "more", 4), 4);
+    ::close(fd);
+    CountingSource refused(f.backing.fd(), EACCES);
+    EXPECT_EQ(read(f, refused, 0, 16384), data);
+    EXPECT_EQ(read(f, refused, 10000, 4096), "");
+    EXPECT_EQ(refused.asked, 0);
+    set_actimeo(0);
+    EXPECT_EQ(f.read(0, 16384), data + "more");
+}
+
 TEST_F(CoherencyWindowTest, WithoutAWindowEveryReadChecks) {
     format_cache(96);
     open_with_window(0);

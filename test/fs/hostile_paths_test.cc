@@ -365,7 +365,9 @@ class HostilePathsTest : public CacheMountTest, public testing::WithParamInterfa
 protected:
     MountSpec mount_spec() const override {
         MountSpec spec = CacheMountTest::mount_spec();
-        spec.options += std::string(",mode=") + GetParam();
+        // Changes behind the mount's back are seen at the next read, not
+        // within a coherency window.
+        spec.options += std::string(",actimeo=0,mode=") + GetParam();
         if (std::string(GetParam()) == "writeback") spec.options += ",writeback_running=0";
         return spec;
     }

@@ -360,6 +360,12 @@ public:
     // STATX_BTIME when the file system has it): a new file id when the file
     // is new or changed behind the cache's back. Pair with release_file().
     Result<std::shared_ptr<CachedFile>> open_file(int fd, const struct statx& stx);
+    // open_file() without the descriptor, for an open answered within the
+    // coherency window: `stx` is the file as a check at `checked_ns`
+    // (CoherencyWindow::now_ns) found it. Null, with nothing registered,
+    // when that check is outside the window or the record no longer
+    // matches `stx` (the caller opens the file and calls open_file()).
+    Result<std::shared_ptr<CachedFile>> open_checked_file(const struct statx& stx, std::int64_t checked_ns);
     void release_file(const std::shared_ptr<CachedFile>& file);
 
     // Reads up to out.size() bytes at offset of the file open as fd; fewer
@@ -609,8 +615,8 @@ private:
     // last check (one statx).
     Status revalidate(CachedFile& file, int fd);
     // revalidate() for a read: nothing while the file's last check is
-    // within the coherency window.
-    Status revalidate_for_read(CachedFile& file, BackingSource& backing);
+    // within the coherency window (then true: the record was trusted).
+    Result<bool> revalidate_for_read(CachedFile& file, BackingSource& backing);
     // After the backing file changed in [start, end) (end UINT64_MAX: to
     // end of file): drops that range, whole blocks, from the cache and
     // brings the record up to date.

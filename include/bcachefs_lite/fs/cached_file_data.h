@@ -38,7 +38,9 @@ public:
     // `cache` must outlive this and every handle it opened.
     CachedFileData(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
 
-    Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) override;
+    Result<std::unique_ptr<Handle>> open(BackingFile& backing, const struct statx& stx, int flags) override;
+    Result<std::unique_ptr<Handle>> open_checked(BackingFile& backing, const struct statx& stx, std::int64_t checked_ns,
+                                                 int flags) override;
     Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
     Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
     Status flush(Handle& handle) override;

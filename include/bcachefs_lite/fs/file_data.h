@@ -8,11 +8,13 @@
 // Contract
 // - Descriptors. The fs layer opens the backing file (with the caller's
 //   open(2) flags, minus O_CREAT/O_EXCL/O_NOCTTY and O_DIRECT; open() is
-//   told of O_DIRECT in its flags) and owns that descriptor: it passes it to open() and closes it only after release()
-//   returned. An implementation may use it from open() until release()
-//   returns and must dup() it to keep it longer. The O_PATH descriptor of an
-//   inode (truncate without an open file) belongs to the fs layer and is
-//   valid only during the call.
+//   told of O_DIRECT in its flags) and owns it as a BackingFile
+//   (backing_file.h), which it passes to open() and destroys only after
+//   release() returned. When open_checked() answered the open, the
+//   BackingFile opens the file only when Handle::fd() is first called.
+//   An implementation must dup() the descriptor to keep it longer. The
+//   O_PATH descriptor of an inode (truncate without an open file) belongs
+//   to the fs layer and is valid only during the call.
 // - Threads. Calls come from libfuse's worker threads, concurrently, also
 //   for the same handle (reads and writes of one file may overlap; the
 //   kernel orders nothing unless the application does). open() happens
@@ -43,6 +45,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bcachefs_lite/fs/backing_file.h"
 #include "bcachefs_lite/fs/data_vec.h"
 #include "bcachefs_lite/util/error.h"
 
@@ -78,18 +81,20 @@ public:
         // `flags`: the open flags of the caller. With O_DIRECT and write
         // access, the handle opens and owns a second, O_DIRECT descriptor
         // of the file for the writes that can go past the page cache
-        // (util/direct_io.h).
-        explicit Handle(int fd, int flags = 0);
+        // (util/direct_io.h); such an open always has its descriptor.
+        explicit Handle(BackingFile& backing, int flags = 0);
         virtual ~Handle();
         Handle(const Handle&) = delete;
         Handle& operator=(const Handle&) = delete;
-        // The backing descriptor, owned by the fs layer (see the contract).
-        int fd() const { return fd_; }
+        // The backing descriptor, owned by the fs layer (see the contract);
+        // opened now if the open was answered without it.
+        Result<int> fd() { return backing_.fd(); }
+        BackingFile& backing() { return backing_; }
         // The O_DIRECT descriptor, or -1.
         int direct_fd() const { return direct_fd_; }
 
     private:
-        int fd_;
+        BackingFile& backing_;
         int direct_fd_ = -1;
     };
 
@@ -99,7 +104,18 @@ public:
     // (basic stats and, where the file system has it, the birth time);
     // `flags` are the open(2) flags the backing descriptor was opened with,
     // plus the caller's O_DIRECT.
-    virtual Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) = 0;
+    virtual Result<std::unique_ptr<Handle>> open(BackingFile& backing, const struct statx& stx, int flags) = 0;
+
+    // A read-only open answered without opening the backing file: `stx` is
+    // the file as a real open of it found it at `checked_ns`
+    // (CoherencyWindow::now_ns). Null when that check is not recent enough
+    // or the file is no longer what it showed, which the implementation
+    // decides; the caller then opens the backing file and calls open().
+    virtual Result<std::unique_ptr<Handle>> open_checked(BackingFile& backing, const struct statx& stx,
+                                                         std::int64_t checked_ns, int flags) {
+        (void)backing, (void)stx, (void)checked_ns, (void)flags;
+        return std::unique_ptr<Handle>();
+    }
 
     // Up to `size` bytes at `offset`; fewer at end of file.
     virtual Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) = 0;

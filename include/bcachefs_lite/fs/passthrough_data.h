@@ -13,7 +13,7 @@ namespace bcl {
 
 class PassthroughData final : public FileData {
 public:
-    Result<std::unique_ptr<Handle>> open(int fd, const struct statx& stx, int flags) override;
+    Result<std::unique_ptr<Handle>> open(BackingFile& backing, const struct statx& stx, int flags) override;
     Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
     Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
     Status flush(Handle& handle) override;
