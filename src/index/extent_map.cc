@@ -25,8 +25,9 @@ ExtentMap::Probe ExtentMap::find_impl(std::uint64_t file, std::uint64_t start, s
     std::lock_guard lock(s.mutex);
     auto it = s.files.find(file);
     if (it == s.files.end()) {
-        s.misses += count;
-        return Probe::miss;
+        if (!count) return Probe::miss;
+        ++s.misses;
+        return missed_before_locked(s, file) ? Probe::miss : Probe::first_miss;
     }
     Entry& e = it->second;
     touch_locked(s, e);
@@ -122,6 +123,13 @@ void ExtentMap::touch_locked(Shard& s, Entry& e) {
     e.lru->tick = clock_.fetch_add(1, std::memory_order_relaxed);
     s.lru.splice(s.lru.begin(), s.lru, e.lru);
     note_oldest_locked(s);
+}
+
+bool ExtentMap::missed_before_locked(Shard& s, std::uint64_t file) {
+    if (std::find(s.recent_misses.begin(), s.recent_misses.end(), file) != s.recent_misses.end()) return true;
+    s.recent_misses[s.next_recent] = file;
+    s.next_recent = (s.next_recent + 1) % s.recent_misses.size();
+    return false;
 }
 
 void ExtentMap::erase_entry_locked(Shard& s, std::unordered_map<std::uint64_t, Entry>::iterator it) {

@@ -10,6 +10,11 @@
 // map is always the file's list in RocksDB. Members named `_locked` expect
 // the caller to hold the stripe of every file they name.
 //
+// A file is loaded at its second miss within a short while, not its first:
+// lookups spread over more files than the map holds would otherwise each
+// load a whole list only to evict another (at 100 extents a file, several
+// times the cost of reading the one extent asked for).
+//
 // A file with more than max_file_extents() extents is not kept: it is
 // remembered as too large (one entry), so that its lookups go to RocksDB
 // without trying to load it again, until it is evicted or dropped.
@@ -50,17 +55,18 @@ public:
     ExtentMap& operator=(const ExtentMap&) = delete;
 
     enum class Probe {
-        hit,       // `out` holds the answer
-        miss,      // not in memory: load it
-        too_large  // known not to fit: ask RocksDB for the range
+        hit,         // `out` holds the answer
+        miss,        // not in memory, missed lately too: load it
+        first_miss,  // not in memory: ask RocksDB for the range
+        too_large    // known not to fit: ask RocksDB for the range
     };
     // The extents of `file` overlapping [start, end), in offset order, into
     // `out` (cleared first) when the file is in memory; marks it used.
     Probe find(std::uint64_t file, std::uint64_t start, std::uint64_t end, std::vector<Extent>& out) {
         return find_impl(file, start, end, out, true);
     }
-    // The same, not counted in stats(): the second look of a lookup that
-    // missed, under the file's stripe.
+    // The same, not counted in stats() nor as a miss: the second look of a
+    // lookup about to load, under the file's stripe.
     Probe find_again_locked(std::uint64_t file, std::uint64_t start, std::uint64_t end, std::vector<Extent>& out) {
         return find_impl(file, start, end, out, false);
     }
@@ -79,6 +85,7 @@ public:
     ExtentMapStats stats() const;
 
 private:
+    static constexpr std::size_t kRecentMisses = 32;  // a shard
     struct LruNode {
         std::uint64_t file;
         std::uint64_t tick;  // when it was last used (clock_)
@@ -94,6 +101,9 @@ private:
         std::unordered_map<std::uint64_t, Entry> files;
         std::list<LruNode> lru;  // most recently used first
         std::uint64_t hits = 0, misses = 0, evictions = 0;
+        // Files missed lately (0: none), oldest overwritten first.
+        std::array<std::uint64_t, kRecentMisses> recent_misses{};
+        std::size_t next_recent = 0;
         // The tick of lru.back() (UINT64_MAX when empty), written under
         // mutex, read without it to choose a victim.
         std::atomic<std::uint64_t> oldest{UINT64_MAX};
@@ -102,6 +112,8 @@ private:
     Shard& shard_of(std::uint64_t file) { return shards_[stripe_of(file)]; }
     Probe find_impl(std::uint64_t file, std::uint64_t start, std::uint64_t end, std::vector<Extent>& out, bool count);
     void touch_locked(Shard& s, Entry& e);
+    // Whether `file` missed lately; remembers it when not.
+    static bool missed_before_locked(Shard& s, std::uint64_t file);
     void erase_entry_locked(Shard& s, std::unordered_map<std::uint64_t, Entry>::iterator it);
     static void note_oldest_locked(Shard& s);
     void apply_file_locked(std::uint64_t file, bool dropped, ExtentChanges::const_iterator first,

@@ -49,7 +49,7 @@ std::vector<Extent> overlapping(const std::vector<Extent>& all, std::uint64_t st
     return out;
 }
 
-// A lookup the extent map missed: loads the file's whole list into it and
+// A lookup the extent map missed a second time: loads the file's whole list into it and
 // answers from that. The load reads under the file's stripe, which every
 // commit of the file holds while it writes and updates the map, so the
 // list it keeps cannot be older than a commit.
@@ -82,6 +82,7 @@ Result<std::vector<Extent>> Index::lookup(std::uint64_t file, std::uint64_t star
     std::vector<Extent> out;
     switch (db_->extent_map->find(file, start, end, out)) {
     case ExtentMap::Probe::hit: return out;
+    case ExtentMap::Probe::first_miss:
     case ExtentMap::Probe::too_large: return db_->read_overlapping(file, start, end);
     case ExtentMap::Probe::miss: break;
     }
