@@ -49,6 +49,15 @@
 //   empty_lookup_p50_us, empty_lookup_p99_us  in the small index
 //   lookup_p99_ratio     lookup_p99_us / empty_lookup_p99_us
 //   probe_hits           hits counted for the probe read (1 expected)
+//   map_hit_ratio        of the random lookups at N extents, the share the
+//                        index's extent map answered (IndexOptions::
+//                        extent_map_extents): random blocks of all F files
+//                        mostly miss a map smaller than the index
+//   ws_lookup_p50_us, ws_lookup_p99_us, ws_empty_lookup_p50_us,
+//   ws_empty_lookup_p99_us, ws_lookup_p99_ratio
+//                        the same lookups confined to the first W files (a
+//                        working set that is read again and again, as a hit
+//                        path), each file looked up twice before timing
 // Each target of DESIGN.md's scale section is printed beside its figure.
 //
 // Environment:
@@ -56,6 +65,9 @@
 //   BCL_SCALE_FILES    files they spread over (default 100000)
 //   BCL_SCALE_LOOKUPS  lookups timed in each index (default 100000)
 //   BCL_SCALE_GC_ROUNDS  rounds of a GC pass and a walk (default 3)
+//   BCL_SCALE_WS_FILES files of the working set, W (default 2000)
+//   BCL_SCALE_MAP_EXTENTS  the extent map of the timed indexes (default
+//                      IndexOptions' own; 0 turns it off)
 //   BCL_SCALE_DIR      where the temporary directory goes
 //
 // SIGINT, SIGTERM and SIGHUP stop the run between two batches; the
@@ -103,6 +115,8 @@ struct Config {
     std::uint64_t files = 100000;
     std::uint64_t lookups = 100000;
     std::uint64_t gc_rounds = 3;
+    std::uint64_t ws_files = 2000;
+    std::uint64_t map_extents = IndexOptions{}.extent_map_extents;
     std::string base_dir;
 };
 
@@ -120,6 +134,14 @@ Result<Config> config_from_env() {
     auto rounds = env_number("BCL_SCALE_GC_ROUNDS", c.gc_rounds);
     if (!rounds) return rounds.error();
     c.gc_rounds = std::max<std::uint64_t>(rounds.value(), 1);
+    auto ws = env_number("BCL_SCALE_WS_FILES", c.ws_files);
+    if (!ws) return ws.error();
+    c.ws_files = std::clamp<std::uint64_t>(ws.value(), 1, c.files);
+    // 0 (the map off) is the one value env_number() refuses.
+    const char* map_off = std::getenv("BCL_SCALE_MAP_EXTENTS");
+    auto map = map_off && std::string_view(map_off) == "0" ? 0 : env_number("BCL_SCALE_MAP_EXTENTS", c.map_extents);
+    if (!map) return map.error();
+    c.map_extents = map.value();
     for (const char* name : {"BCL_SCALE_DIR", "TMPDIR"}) {
         const char* v = std::getenv(name);
         if (v != nullptr && *v != '\0') {
@@ -233,11 +255,27 @@ struct Latency {
     double p99_us = 0;
 };
 
-// Lookups of one random block of the synthetic files of an index.
+// Lookups of one random block of the synthetic files of an index, all of
+// them or, with `ws_files`, only of its first ws_files files.
 class LookupTimer {
 public:
-    LookupTimer(const Index& index, std::uint64_t n, std::uint64_t files, std::uint64_t seed)
-        : index_(index), n_(n), per_file_((n + files - 1) / files), rng_(seed) {}
+    LookupTimer(const Index& index, std::uint64_t n, std::uint64_t files, std::uint64_t seed,
+                std::uint64_t ws_files = 0)
+        : index_(index),
+          n_(ws_files ? std::min(n, ws_files * ((n + files - 1) / files)) : n),
+          per_file_((n + files - 1) / files),
+          rng_(seed) {}
+
+    // Two untimed lookups in every file of the set: the extent map keeps a
+    // file at its second miss.
+    Status warm() {
+        for (int pass = 0; pass < 2; ++pass)
+            for (std::uint64_t e = 0; e < n_; e += per_file_) {
+                auto found = index_.lookup(kFirstSyntheticFile + e / per_file_, 0, kBlockBytes);
+                if (!found) return found.error();
+            }
+        return ok();
+    }
 
     Status run(std::uint64_t count) {
         for (std::uint64_t i = 0; i < count; ++i) {
@@ -267,10 +305,16 @@ private:
 };
 
 // The same number of lookups in both indexes, in alternating rounds, so
-// that whatever else the machine does falls on both alike.
-Status time_lookups(const Index& full, const Index& small, const Config& c, Latency& full_out, Latency& small_out) {
+// that whatever else the machine does falls on both alike; with ws_files,
+// in the working set only, after warming it.
+Status time_lookups(const Index& full, const Index& small, const Config& c, std::uint64_t ws_files, Latency& full_out,
+                    Latency& small_out) {
     constexpr std::uint64_t kRounds = 20;
-    LookupTimer a(full, c.extents, c.files, 4242), b(small, c.files, c.files, 4343);
+    LookupTimer a(full, c.extents, c.files, 4242, ws_files), b(small, c.files, c.files, 4343, ws_files);
+    if (ws_files) {
+        BCL_TRY(a.warm());
+        BCL_TRY(b.warm());
+    }
     for (std::uint64_t r = 0; r < kRounds; ++r) {
         BCL_TRY(a.run(c.lookups / kRounds));
         BCL_TRY(b.run(c.lookups / kRounds));
@@ -289,7 +333,8 @@ struct Figures {
     bool from_snapshot = false;
     Rss mount, gc;
     double bytes_per_bucket = 0;
-    Latency full, empty;
+    Latency full, empty, ws_full, ws_empty;
+    double map_hit_ratio = 0;
     std::uint64_t probe_hits = 0;
 };
 
@@ -427,11 +472,15 @@ Status run(const Config& c, const StopSignals& stop, Figures& out) {
     BCL_TRY(make_small_index(w, log, stop, c));
     IndexOptions io;
     io.read_only = true;
+    io.extent_map_extents = c.map_extents;
     auto full = Index::open(w.file("index"), io);
     if (!full) return full.error();
     auto small = Index::open(w.file("small-index"), io);
     if (!small) return small.error();
-    return time_lookups(*full.value(), *small.value(), c, out.full, out.empty);
+    BCL_TRY(time_lookups(*full.value(), *small.value(), c, 0, out.full, out.empty));
+    const ExtentMapStats map = full.value()->extent_map_stats();
+    out.map_hit_ratio = map.hits + map.misses ? static_cast<double>(map.hits) / (map.hits + map.misses) : 0;
+    return time_lookups(*full.value(), *small.value(), c, c.ws_files, out.ws_full, out.ws_empty);
 }
 
 void report(const Figures& f) {
@@ -451,6 +500,11 @@ void report(const Figures& f) {
     std::printf("  %-34s %12.2f extents/s (the index walk alone, one thread; the pass used %u; load %.2f)\n", "",
                 f.walk_s > 0 ? f.extents / f.walk_s : 0, f.gc_threads, f.load_avg);
     row("lookup p99, full over small index", f.full.p99_us / f.empty.p99_us, "x", "<=", kTargetLookupRatio);
+    std::printf("  %-34s p50 %.2f / %.2f us, p99 %.2f / %.2f us (full / small); extent map hits %.0f%%\n", "",
+                f.full.p50_us, f.empty.p50_us, f.full.p99_us, f.empty.p99_us, 100 * f.map_hit_ratio);
+    std::printf("  %-34s %12.2f x          p50 %.2f / %.2f us, p99 %.2f / %.2f us\n", "the same in a working set, p99",
+                f.ws_full.p99_us / f.ws_empty.p99_us, f.ws_full.p50_us, f.ws_empty.p50_us, f.ws_full.p99_us,
+                f.ws_empty.p99_us);
 }
 
 void scale(benchmark::State& state, const Config& c, const StopSignals& stop, bool& failed) {
@@ -484,6 +538,12 @@ void scale(benchmark::State& state, const Config& c, const StopSignals& stop, bo
     state.counters["empty_lookup_p50_us"] = f.empty.p50_us;
     state.counters["empty_lookup_p99_us"] = f.empty.p99_us;
     state.counters["lookup_p99_ratio"] = f.full.p99_us / f.empty.p99_us;
+    state.counters["map_hit_ratio"] = f.map_hit_ratio;
+    state.counters["ws_lookup_p50_us"] = f.ws_full.p50_us;
+    state.counters["ws_lookup_p99_us"] = f.ws_full.p99_us;
+    state.counters["ws_empty_lookup_p50_us"] = f.ws_empty.p50_us;
+    state.counters["ws_empty_lookup_p99_us"] = f.ws_empty.p99_us;
+    state.counters["ws_lookup_p99_ratio"] = f.ws_full.p99_us / f.ws_empty.p99_us;
     state.counters["probe_hits"] = static_cast<double>(f.probe_hits);
     report(f);
 }

@@ -12,6 +12,8 @@
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/index/index_format.h"
 #include "batch_ops.h"
+#include "byte_order.h"
+#include "extent_map.h"
 #include "extent_overlap.h"
 #include "index_db.h"
 #include "rocks_error.h"
@@ -61,6 +63,11 @@ public:
         return std::optional<ExtentValue>(value.value());
     }
 
+    // What the batch changed: every extent put or deleted, and the files
+    // whose extents it dropped before them.
+    const ExtentChanges& pending() const { return pending_; }
+    const std::set<std::uint64_t>& dropped() const { return dropped_; }
+
     void put(const Extent& e) { pending_[e.key] = e.value; }
     void erase(const ExtentKey& key) { pending_[key] = std::nullopt; }
     void drop(std::uint64_t file) {
@@ -70,7 +77,7 @@ public:
 
 private:
     const IndexDb& db_;
-    std::map<ExtentKey, std::optional<ExtentValue>> pending_;  // none: deleted
+    ExtentChanges pending_;  // none: deleted
     std::set<std::uint64_t> dropped_;
 };
 
@@ -91,6 +98,13 @@ Status check_value(const ExtentValue& value, const char* what) {
     return ok();
 }
 
+// The file a stored extent key that does not decode would belong to: its
+// first 8 bytes, as the extents' prefix extractor sees them.
+std::optional<std::uint64_t> raw_key_file(std::string_view raw_key) {
+    if (raw_key.size() < 8) return std::nullopt;
+    return get_be(raw_key.data(), 8);
+}
+
 // Which files an operation reads extents of (for locking).
 std::optional<std::uint64_t> file_of(const BatchOp& op) {
     if (auto* o = std::get_if<InsertExtentOp>(&op)) return o->file;
@@ -100,6 +114,7 @@ std::optional<std::uint64_t> file_of(const BatchOp& op) {
     if (auto* o = std::get_if<EraseRawExtentOp>(&op)) {
         auto key = decode_extent_key(o->raw_key);
         if (key) return key.value().file;
+        return raw_key_file(o->raw_key);
     }
     return std::nullopt;
 }
@@ -116,6 +131,21 @@ public:
     }
     rocksdb::WriteBatch& batch() { return wb_; }
     CommitResult& result() { return result_; }
+
+    // After the batch was written, with the stripes still held: makes the
+    // extent map say what RocksDB now holds.
+    void update_locked(ExtentMap& map) const {
+        map.apply_locked(overlay_.pending(), overlay_.dropped());
+        for (std::uint64_t file : unknown_) map.erase_locked(file);
+    }
+    // After a failed write: RocksDB may still have applied it (a WAL sync
+    // that fails after the memtable took the batch), so the map forgets
+    // every file the batch wrote rather than guess.
+    void forget_locked(ExtentMap& map) const {
+        for (const auto& [key, value] : overlay_.pending()) map.erase_locked(key.file);
+        for (std::uint64_t file : overlay_.dropped()) map.erase_locked(file);
+        for (std::uint64_t file : unknown_) map.erase_locked(file);
+    }
 
 private:
     Status put(rocksdb::ColumnFamilyHandle* cf, const std::string& key, const std::string& value) {
@@ -205,7 +235,10 @@ private:
     }
     Status apply(const EraseRawExtentOp& o) {
         BCL_TRY(del(db_.extents, o.raw_key));
-        if (auto key = decode_extent_key(o.raw_key)) overlay_.erase(key.value());
+        if (auto key = decode_extent_key(o.raw_key))
+            overlay_.erase(key.value());
+        else if (auto file = raw_key_file(o.raw_key))
+            unknown_.insert(*file);  // no map keeps such a file; forget it all the same
         return ok();
     }
     Status apply(const PutBucketGensOp& o) {
@@ -245,6 +278,8 @@ private:
 
     IndexDb& db_;
     Overlay overlay_;
+    // Files an erased key that does not decode may belong to.
+    std::set<std::uint64_t> unknown_;
     rocksdb::WriteBatch wb_;
     CommitResult result_;
 };
@@ -263,7 +298,14 @@ Result<CommitResult> Index::commit(IndexBatch& batch, bool sync) {
 
     Committer committer(*db_);
     for (const BatchOp& op : batch.ops_->ops) BCL_TRY(committer.add(op));
-    if (committer.batch().Count() > 0) BCL_TRY(db_->write(committer.batch(), sync, "commit"));
+    if (committer.batch().Count() > 0) {
+        auto written = db_->write(committer.batch(), sync, "commit");
+        if (!written) {
+            if (db_->extent_map) committer.forget_locked(*db_->extent_map);
+            return written.error();
+        }
+    }
+    if (db_->extent_map) committer.update_locked(*db_->extent_map);
     batch.clear();
     return std::move(committer.result());
 }

@@ -5,6 +5,7 @@
 
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/index_format.h"
+#include "extent_map.h"
 #include "rocks_error.h"
 
 namespace bcl::index_detail {
@@ -36,14 +37,14 @@ Status IndexDb::write(rocksdb::WriteBatch& batch, bool sync, std::string_view wh
     return ok();
 }
 
-Result<std::vector<Extent>> IndexDb::read_overlapping(std::uint64_t file, std::uint64_t start,
-                                                      std::uint64_t end) const {
+Result<std::vector<Extent>> IndexDb::read_overlapping(std::uint64_t file, std::uint64_t start, std::uint64_t end,
+                                                      std::size_t max) const {
     std::vector<Extent> out;
     rocksdb::ReadOptions ro;
     ro.prefix_same_as_start = true;  // the 8-byte file id is the prefix
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, extents));
     const std::string seek = encode_extent_key(ExtentKey{file, start + 1});
-    for (it->Seek(seek); it->Valid(); it->Next()) {
+    for (it->Seek(seek); it->Valid() && out.size() < max; it->Next()) {
         auto key = decode_extent_key(std::string_view(it->key().data(), it->key().size()));
         if (!key) return key.error();
         if (key.value().file != file) break;

@@ -27,6 +27,8 @@ namespace bcl::index_detail {
 
 inline constexpr std::size_t kFileStripes = 64;
 
+class ExtentMap;
+
 struct IndexDb {
     std::string dir;
     Uuid uuid{};
@@ -51,6 +53,10 @@ struct IndexDb {
     // Taken in increasing index order when several are needed.
     std::array<std::mutex, kFileStripes> file_stripes;
 
+    // Whole extent lists of recently looked-up files (extent_map.h); null
+    // when IndexOptions::extent_map_extents is 0. Set at open.
+    std::unique_ptr<ExtentMap> extent_map;
+
     // Guards next_file_id and file_id_limit.
     std::mutex file_id_mutex;
     std::uint64_t next_file_id = 1;   // the next id to hand out
@@ -65,8 +71,10 @@ struct IndexDb {
     Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) const;
     // One synced or unsynced write of a whole batch.
     Status write(rocksdb::WriteBatch& batch, bool sync, std::string_view what);
-    // The extents of `file` overlapping [start, end) as stored, in order.
-    Result<std::vector<Extent>> read_overlapping(std::uint64_t file, std::uint64_t start, std::uint64_t end) const;
+    // The extents of `file` overlapping [start, end) as stored, in order;
+    // no more than the first `max` of them.
+    Result<std::vector<Extent>> read_overlapping(std::uint64_t file, std::uint64_t start, std::uint64_t end,
+                                                 std::size_t max = SIZE_MAX) const;
 };
 
 std::size_t stripe_of(std::uint64_t file);

@@ -10,6 +10,7 @@
 
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/index/index_format.h"
+#include "extent_map.h"
 #include "index_db.h"
 #include "index_options.h"
 #include "rocks_error.h"
@@ -199,6 +200,7 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& dir, const IndexOp
     idx->dir = dir;
     idx->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     idx->before_durable = options.before_durable;
+    if (options.extent_map_extents > 0) idx->extent_map = std::make_unique<ExtentMap>(options.extent_map_extents);
     BCL_TRY(open_db(*idx, options, create));
     if (create)
         BCL_TRY(initialise(*idx, *options.cache_uuid));
