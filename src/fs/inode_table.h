@@ -30,7 +30,6 @@
 
 #include "bcachefs_lite/fs/file_data.h"
 #include "fuse_api.h"
-#include "read_grants.h"
 #include "unique_fd.h"
 
 namespace bcl {
@@ -47,9 +46,6 @@ struct Inode {
     // The backing file's (st_dev, st_ino) at creation.
     const FileKey backing;
     const mode_t type;  // S_IFMT bits
-    // The read-only opens that may be answered without the backing file;
-    // changed also through a const Inode (the xattr handlers).
-    mutable ReadGrants read_grants;
 
     bool is_symlink() const { return S_ISLNK(type); }
     bool is_dir() const { return S_ISDIR(type); }

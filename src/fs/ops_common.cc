@@ -72,12 +72,12 @@ Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd
             return truncated.error();
         }
     }
-    if (reader) inode.read_grants.add(*reader, ReadGrants::Grant{keyed, checked_ns});
+    if (reader) state.read_grants.add(inode.key, *reader, ReadGrants::Grant{keyed, checked_ns});
     return file;
 }
 
 std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags) {
-    const auto grant = inode.read_grants.find(reader);
+    const auto grant = state.read_grants.find(inode.key, reader);
     if (!grant) return nullptr;
     auto file = std::make_unique<OpenFile>();
     file->inode = &inode;

@@ -80,7 +80,7 @@ inline OpenFile& open_file_of(const fuse_file_info* fi) { return *reinterpret_ca
 // Wraps `fd`, a backing descriptor of `inode` open with `flags`, into an
 // OpenFile through the FileData seam, under the inode's key; truncates it
 // to 0 first when `truncate`. With `reader`, a read-only open by that
-// caller, the open is remembered in the inode's ReadGrants.
+// caller, the open is remembered in the mount's ReadGrants.
 Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd, int flags, bool truncate,
                                          const CallerId* reader = nullptr);
 // A read-only open of `inode` by `reader` answered without opening the

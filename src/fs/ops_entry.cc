@@ -75,7 +75,7 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
     constexpr int kMetadataOnly = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |
                                   FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
     // Whoever an earlier open allowed may not be allowed after this.
-    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) inode.read_grants.clear();
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) state.read_grants.forget(inode.key);
     std::optional<MetadataNotice> notice;
     if (S_ISREG(inode.type) && (to_set & kMetadataOnly)) {
         notice.emplace(state.data, inode.fd.get());

@@ -108,7 +108,7 @@ Status do_setxattr(fuse_req_t req, State& state, fuse_ino_t ino, const char* nam
     }
     if (inode.is_symlink()) return os_error(EPERM);
     // An ACL may take away what an earlier open was allowed.
-    inode.read_grants.clear();
+    state.read_grants.forget(inode.key);
     auto creds = as_caller(req);
     if (!creds) return creds.error();
     if (::setxattr(ProcPath(inode.fd.get()).c_str(), name, value, size, flags) != 0) return last_os_error();
@@ -119,7 +119,7 @@ Status do_removexattr(fuse_req_t req, State& state, fuse_ino_t ino, const char* 
     const Inode& inode = state.inodes.get(ino);
     if (is_stats_xattr(name)) return state.stats.remove(inode.key, state.inodes.is_root(inode), name);
     if (inode.is_symlink()) return os_error(EPERM);
-    inode.read_grants.clear();
+    state.read_grants.forget(inode.key);
     auto creds = as_caller(req);
     if (!creds) return creds.error();
     if (::removexattr(ProcPath(inode.fd.get()).c_str(), name) != 0) return last_os_error();

@@ -4,34 +4,38 @@
 
 namespace bcl {
 
-std::optional<ReadGrants::Grant> ReadGrants::find(const CallerId& caller) const {
+std::optional<ReadGrants::Grant> ReadGrants::find(const FileKey& key, const CallerId& caller) const {
     std::lock_guard lk(mutex_);
-    for (const Entry& e : entries_)
+    auto it = files_.find(key);
+    if (it == files_.end()) return std::nullopt;
+    for (const Entry& e : it->second)
         if (e.caller == caller) return e.grant;
     return std::nullopt;
 }
 
-void ReadGrants::add(const CallerId& caller, const Grant& grant) {
+void ReadGrants::add(const FileKey& key, const CallerId& caller, const Grant& grant) {
     std::lock_guard lk(mutex_);
-    for (Entry& e : entries_) {
+    if (files_.size() >= kMaxFiles && !files_.contains(key)) files_.clear();
+    std::vector<Entry>& entries = files_[key];
+    for (Entry& e : entries) {
         if (e.caller == caller) {
             if (grant.checked_ns >= e.grant.checked_ns) e.grant = grant;
             return;
         }
     }
-    if (entries_.size() < kMaxCallers) {
-        entries_.push_back(Entry{caller, grant});
+    if (entries.size() < kMaxCallers) {
+        entries.push_back(Entry{caller, grant});
         return;
     }
-    auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
+    auto oldest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
         return a.grant.checked_ns < b.grant.checked_ns;
     });
     *oldest = Entry{caller, grant};
 }
 
-void ReadGrants::clear() {
+void ReadGrants::forget(const FileKey& key) {
     std::lock_guard lk(mutex_);
-    entries_.clear();
+    files_.erase(key);
 }
 
 }  // namespace bcl

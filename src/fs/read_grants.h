@@ -1,11 +1,14 @@
-// ReadGrants: the read-only opens of one inode that a real open of its
-// backing file allowed, each with the file as that open found it, so that
-// another read-only open by the same caller within the coherency window is
-// answered without the backing directory (FileData::open_checked), as NFS
-// answers ACCESS from its access cache for actimeo seconds. The backing
-// decided each grant; the window bounds how long it stands. Dropped when
-// the inode's mode, owner or extended attributes (ACLs) change through the
-// mount.
+// ReadGrants: the read-only opens of the mount's files that a real open of
+// the backing file allowed, each with the file as that open found it, so
+// that another read-only open of the file by the same caller within the
+// coherency window is answered without the backing directory
+// (FileData::open_checked), as NFS answers ACCESS from its access cache
+// for actimeo seconds. The backing decided each grant; the window, which
+// the engine checks, bounds how long it stands. Kept by the file's key, so
+// grants outlive the kernel forgetting an inode (drop_caches, memory
+// pressure), which is when a network backing costs most. A file's grants
+// are dropped when its mode, owner or extended attributes (ACLs) change
+// through the mount.
 //
 // Thread safety: every call may come from any request thread.
 #pragma once
@@ -13,10 +16,12 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <vector>
 
+#include "bcachefs_lite/fs/file_data.h"
 #include "caller_creds.h"
 
 namespace bcl {
@@ -24,18 +29,23 @@ namespace bcl {
 class ReadGrants {
 public:
     struct Grant {
-        struct statx stx;         // the file as the open found it, under the inode's key
+        struct statx stx;         // the file as the open found it, under its key
         std::int64_t checked_ns;  // when (CoherencyWindow::now_ns), taken before the statx
     };
 
-    // The latest grant of `caller`, if any.
-    std::optional<Grant> find(const CallerId& caller) const;
-    // Records a read-only open by `caller`; replaces its older grant, or the
-    // oldest one when kMaxCallers are known.
-    void add(const CallerId& caller, const Grant& grant);
-    void clear();
+    // The latest grant of `caller` for the file `key`, if any.
+    std::optional<Grant> find(const FileKey& key, const CallerId& caller) const;
+    // Records a read-only open of `key` by `caller`; replaces that caller's
+    // older grant, or the file's oldest one once kMaxCallers are known.
+    void add(const FileKey& key, const CallerId& caller, const Grant& grant);
+    // Drops the grants of `key`.
+    void forget(const FileKey& key);
 
+    // Callers remembered per file, and files: past kMaxFiles the table
+    // starts afresh (grants only save round trips; losing them costs one
+    // backing open per file).
     static constexpr std::size_t kMaxCallers = 4;
+    static constexpr std::size_t kMaxFiles = 1 << 16;
 
 private:
     struct Entry {
@@ -43,7 +53,7 @@ private:
         Grant grant;
     };
     mutable std::mutex mutex_;
-    std::vector<Entry> entries_;  // guarded by mutex_
+    std::map<FileKey, std::vector<Entry>> files_;  // guarded by mutex_
 };
 
 }  // namespace bcl

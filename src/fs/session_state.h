@@ -3,8 +3,8 @@
 // destroyed after the session loop has ended.
 //
 // Thread safety: the references and the flags below are set before the loop
-// starts and only read afterwards; InodeTable and Identities lock
-// themselves; FileData and StatsXattrs are thread-safe by contract.
+// starts and only read afterwards; InodeTable, Identities and ReadGrants
+// lock themselves; FileData and StatsXattrs are thread-safe by contract.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +16,7 @@
 #include "fuse_api.h"
 #include "identities.h"
 #include "inode_table.h"
+#include "read_grants.h"
 
 namespace bcl {
 
@@ -35,6 +36,8 @@ struct Session::State {
     Logger& log;
     Identities ids;  // before inodes, which takes the root's key from it
     InodeTable inodes;
+    // Read-only opens that may be answered without the backing file.
+    ReadGrants read_grants;
 
     // True when the daemon runs as root: creating calls then run as the
     // caller (CallerCreds).

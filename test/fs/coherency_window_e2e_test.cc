@@ -61,6 +61,20 @@ TEST_F(CoherencyWindowE2eTest, AWarmReReadWithinTheWindowOpensAndReadsNothingOnT
     EXPECT_EQ(count("release"), releases);
 }
 
+TEST_F(CoherencyWindowE2eTest, TheWindowOutlivesTheKernelForgettingTheInode) {
+    mount_both("", "actimeo=60");
+    const std::string f = mount_->m("f");
+    ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
+    ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
+    const unsigned long opens = count("open");
+    // The kernel forgets the mount's inodes (and bcl-slowfs's): the next
+    // open looks the name up again, and is still answered from the grant.
+    ::sync();
+    ASSERT_TRUE(write_file("/proc/sys/vm/drop_caches", "2"));
+    ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
+    EXPECT_EQ(count("open"), opens);
+}
+
 TEST_F(CoherencyWindowE2eTest, AMissAfterAWindowOpenOpensTheBackingFileThen) {
     mount_both("", "actimeo=60");
     const std::string f = mount_->m("f");
