@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bcachefs_lite/fs/file_data.h"
+#include "attr_cache.h"
 #include "fuse_api.h"
 #include "unique_fd.h"
 
@@ -46,6 +47,8 @@ struct Inode {
     // The backing file's (st_dev, st_ino) at creation.
     const FileKey backing;
     const mode_t type;  // S_IFMT bits
+    // The attributes last read from the backing file, for getattr.
+    AttrCache attrs;
 
     bool is_symlink() const { return S_ISLNK(type); }
     bool is_dir() const { return S_ISDIR(type); }

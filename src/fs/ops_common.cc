@@ -29,12 +29,15 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     // The kernel sends neither; refusing them keeps ".." of the root from
     // reaching outside the backing directory.
     if (::strcmp(name, ".") == 0 || ::strcmp(name, "..") == 0) return os_error(EINVAL);
+    const std::uint64_t epoch = state.changes.stable();
+    const std::int64_t now = CoherencyWindow::now_ns();
     UniqueFd fd(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return last_os_error();
     struct stat st;
     if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return last_os_error();
     auto inode = add_named_inode(state, parent, name, st, std::move(fd), "lookup");
     if (!inode) return inode.error();
+    inode.value()->attrs.store(st, epoch, now);
     fuse_entry_param e{};
     e.ino = state.inodes.ino_of(*inode.value());
     e.generation = 0;

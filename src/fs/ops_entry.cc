@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "metadata_notice.h"
 #include "ops.h"
 #include "ops_common.h"
@@ -181,9 +182,16 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     State& state = state_of(req);
-    auto st = stat_inode(state.inodes.get(ino));
+    Inode& inode = state.inodes.get(ino);
+    const double timeout = state.options.attr_timeout_seconds();
+    const std::uint64_t epoch = state.changes.stable();
+    const std::int64_t now = CoherencyWindow::now_ns();
+    if (auto cached = inode.attrs.get(epoch, now, static_cast<std::int64_t>(timeout * 1e9)))
+        return static_cast<void>(fuse_reply_attr(req, &*cached, timeout));
+    auto st = stat_inode(inode);
     if (!st) return reply_error(req, st.error());
-    fuse_reply_attr(req, &st.value(), state.options.attr_timeout_seconds());
+    inode.attrs.store(st.value(), epoch, now);
+    fuse_reply_attr(req, &st.value(), timeout);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {

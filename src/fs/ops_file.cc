@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "bufvec.h"
 #include "ops.h"
 #include "ops_common.h"
@@ -110,6 +112,9 @@ Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, f
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     State& state = state_of(req);
+    // Only O_TRUNC changes attributes (attr_cache.h).
+    std::optional<ChangeEpoch::Scope> truncating;
+    if (fi->flags & O_TRUNC) truncating.emplace(state.changes);
     auto file = do_open(req, state, ino, fi->flags);
     if (!file) return reply_error(req, file.error());
     OpenFile* raw = file.value().release();

@@ -37,6 +37,18 @@ void op_init(void* userdata, fuse_conn_info* conn) {
                     conn->proto_minor, conn->capable, conn->want, conn->max_write);
 }
 
+// A request that may change attributes: the daemon's cached copies
+// (attr_cache.h) are not used while it runs, and are stale after it.
+template <auto Handler>
+struct Changing;
+template <typename... Args, void (*Handler)(fuse_req_t, Args...)>
+struct Changing<Handler> {
+    static void call(fuse_req_t req, Args... args) {
+        const ChangeEpoch::Scope change(state_of(req).changes);
+        Handler(req, args...);
+    }
+};
+
 fuse_lowlevel_ops make_ops() {
     fuse_lowlevel_ops ops{};
     ops.init = op_init;
@@ -44,36 +56,36 @@ fuse_lowlevel_ops make_ops() {
     ops.forget = op_forget;
     ops.forget_multi = op_forget_multi;
     ops.getattr = op_getattr;
-    ops.setattr = op_setattr;
+    ops.setattr = Changing<op_setattr>::call;
     ops.readlink = op_readlink;
     ops.access = op_access;
     ops.statfs = op_statfs;
-    ops.mknod = op_mknod;
-    ops.mkdir = op_mkdir;
-    ops.symlink = op_symlink;
-    ops.link = op_link;
-    ops.unlink = op_unlink;
-    ops.rmdir = op_rmdir;
-    ops.rename = op_rename;
+    ops.mknod = Changing<op_mknod>::call;
+    ops.mkdir = Changing<op_mkdir>::call;
+    ops.symlink = Changing<op_symlink>::call;
+    ops.link = Changing<op_link>::call;
+    ops.unlink = Changing<op_unlink>::call;
+    ops.rmdir = Changing<op_rmdir>::call;
+    ops.rename = Changing<op_rename>::call;
     ops.opendir = op_opendir;
     ops.readdir = op_readdir;
     ops.readdirplus = op_readdirplus;
     ops.releasedir = op_releasedir;
     ops.fsyncdir = op_fsyncdir;
     ops.open = op_open;
-    ops.create = op_create;
+    ops.create = Changing<op_create>::call;
     ops.read = op_read;
-    ops.write_buf = op_write_buf;
+    ops.write_buf = Changing<op_write_buf>::call;
     ops.flush = op_flush;
     ops.release = op_release;
     ops.fsync = op_fsync;
-    ops.fallocate = op_fallocate;
+    ops.fallocate = Changing<op_fallocate>::call;
     ops.lseek = op_lseek;
-    ops.copy_file_range = op_copy_file_range;
+    ops.copy_file_range = Changing<op_copy_file_range>::call;
     ops.getxattr = op_getxattr;
     ops.listxattr = op_listxattr;
-    ops.setxattr = op_setxattr;
-    ops.removexattr = op_removexattr;
+    ops.setxattr = Changing<op_setxattr>::call;
+    ops.removexattr = Changing<op_removexattr>::call;
     // getlk/setlk/flock stay unset: the kernel keeps locks itself.
     return ops;
 }

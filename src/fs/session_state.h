@@ -38,6 +38,8 @@ struct Session::State {
     InodeTable inodes;
     // Read-only opens that may be answered without the backing file.
     ReadGrants read_grants;
+    // Requests that may change attributes, against Inode::attrs.
+    ChangeEpoch changes;
 
     // True when the daemon runs as root: creating calls then run as the
     // caller (CallerCreds).

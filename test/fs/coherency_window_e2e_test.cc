@@ -4,6 +4,7 @@
 // miss opens the backing file then, as the reader; a change made on the
 // backing is read once the window is over, and never the old data after.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -73,6 +74,32 @@ TEST_F(CoherencyWindowE2eTest, TheWindowOutlivesTheKernelForgettingTheInode) {
     ASSERT_TRUE(write_file("/proc/sys/vm/drop_caches", "2"));
     ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
     EXPECT_EQ(count("open"), opens);
+}
+
+TEST_F(CoherencyWindowE2eTest, AStatAfterReadsIsAnsweredWithoutTheBackingAndChangesThroughTheMountShow) {
+    mount_both("", "actimeo=60,entry_timeout=60,attr_timeout=60");
+    const std::string f = mount_->m("f");
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0);
+    ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
+    ASSERT_EQ(read_file(f).value_or(""), std::string(300000, 'x'));
+    // The reads made the kernel's atime stale; the daemon answers from its
+    // copy.
+    const unsigned long getattrs = count("getattr");
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(::stat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 300000);
+    EXPECT_EQ(count("getattr"), getattrs);
+    // Changes through the mount are never hidden by that copy.
+    ASSERT_EQ(::chmod(f.c_str(), 0600), 0);
+    ASSERT_EQ(::stat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    ASSERT_EQ(::truncate(f.c_str(), 1000), 0);
+    ASSERT_EQ(::stat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 1000);
+    ASSERT_TRUE(write_file(f, std::string(5000, 'y')));
+    ASSERT_EQ(::stat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 5000);
+    EXPECT_EQ(read_file(f).value_or(""), std::string(5000, 'y'));
 }
 
 TEST_F(CoherencyWindowE2eTest, AMissAfterAWindowOpenOpensTheBackingFileThen) {
