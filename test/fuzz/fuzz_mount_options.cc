@@ -77,7 +77,8 @@ const OptionSpec* spec_named(std::string_view name) {
 
 // What every option the table applied guarantees, before validate().
 void check_fields(const MountOptions& o) {
-    for (double t : {o.entry_timeout, o.attr_timeout}) BCL_FUZZ_CHECK(std::isfinite(t) && t >= 0 && t <= 1e9);
+    for (double t : {o.entry_timeout_seconds(), o.attr_timeout_seconds()})
+        BCL_FUZZ_CHECK(std::isfinite(t) && t >= 0 && t <= 1e9);
     if (o.cache_size) BCL_FUZZ_CHECK(*o.cache_size > 0);
     if (o.index) BCL_FUZZ_CHECK(!o.index->empty());
     if (o.fsname) BCL_FUZZ_CHECK(!o.fsname->empty());
@@ -110,8 +111,8 @@ std::vector<std::string> render(const MountOptions& o) {
         if (spec.is_tunable()) list += "," + std::string(spec.name) + "=" + spec.format(o.tunables);
     if (o.replacement) list += ",replacement=" + std::string(replacement_name(*o.replacement));
     if (o.discard) list += *o.discard ? ",discard" : ",nodiscard";
-    list += ",entry_timeout=" + seconds_text(o.entry_timeout);
-    list += ",attr_timeout=" + seconds_text(o.attr_timeout);
+    if (o.entry_timeout) list += ",entry_timeout=" + seconds_text(*o.entry_timeout);
+    if (o.attr_timeout) list += ",attr_timeout=" + seconds_text(*o.attr_timeout);
     list += o.kernel_cache ? ",kernel_cache=yes" : ",kernel_cache=no";
     list += o.allow_insecure_cache ? ",allow_insecure_cache=yes" : ",allow_insecure_cache=no";
     if (o.fsname) list += ",fsname=" + escaped(*o.fsname);

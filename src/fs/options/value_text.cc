@@ -144,8 +144,13 @@ std::string format_value(bool value) { return value ? "1" : "0"; }
 std::string format_value(unsigned value) { return std::to_string(value); }
 std::string format_value(std::uint64_t value) { return std::to_string(value); }
 std::string format_value(std::chrono::seconds value) { return std::to_string(value.count()); }
-// The shortest text that reads back as the same number: 3, 0.5.
-std::string format_value(double value) { return fmt::format("{}", value); }
+// The shortest fixed-point text that reads back as the same number (3,
+// 0.5; never an exponent, which the parser does not take).
+std::string format_value(double value) {
+    char buf[512];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed);
+    return ec == std::errc() ? std::string(buf, end) : std::string("?");
+}
 std::string format_value(CacheMode value) { return cache_mode_name(value); }
 std::string format_value(PromotePolicy value) { return promote_policy_name(value); }
 
