@@ -15,19 +15,19 @@
 
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
-#include "bucket_count.h"
-#include "device_open.h"
-#include "file_handle.h"
-#include "file_table.h"
-#include "gc.h"
-#include "gc_countdown.h"
-#include "gc_snapshot.h"
+#include "devices/open.h"
+#include "devices/private_files.h"
+#include "devices/superblock_flags.h"
+#include "files/file_handle.h"
+#include "files/file_table.h"
+#include "gc/bucket_count.h"
+#include "gc/countdown.h"
+#include "gc/gc.h"
+#include "gc/moving_gc.h"
+#include "gc/snapshot.h"
 #include "index_gen_store.h"
-#include "private_files.h"
-#include "pin_fetch.h"
-#include "moving_gc.h"
-#include "superblock_flags.h"
-#include "writeback_task.h"
+#include "pin/fetch.h"
+#include "writeback/task.h"
 
 namespace bcl {
 
@@ -518,7 +518,7 @@ void CacheSet::count_cache_write(std::uint64_t sectors) {
 }
 
 // The allocator found nothing to invalidate. A pass helps only if something
-// changed since the last one started (gc_countdown.h); if nothing did, the
+// changed since the last one started (gc/countdown.h); if nothing did, the
 // next change asks for it (note_gc_change()).
 void CacheSet::allocator_wants_gc() {
     if (gc_countdown_->changed()) {

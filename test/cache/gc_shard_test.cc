@@ -1,4 +1,4 @@
-// The sharded GC pass (gc.h, gc_shard.h): however the keys are cut and
+// The sharded GC pass (gc/gc.h, gc/shard.h): however the keys are cut and
 // however many threads walk them, in one pass or in steps, a pass leaves
 // the same bucket marks, the same totals and the same index as one thread
 // walking every extent in order. Two worlds are built alike from one seed
@@ -17,7 +17,7 @@
 #include "bcachefs_lite/alloc/alloc_set.h"
 #include "bcachefs_lite/index/index.h"
 #include "common/temp_dir.h"
-#include "gc.h"
+#include "gc/gc.h"
 
 namespace bcl::test {
 namespace {

@@ -1,4 +1,4 @@
-// The GC snapshot (gc_snapshot.h): after a clean close the next open takes
+// The GC snapshot (gc/snapshot.h): after a clean close the next open takes
 // its bucket marks from the snapshot that close made, without walking the
 // index, and they are the marks a full pass finds, dirty data included;
 // after any write to the index in between, or with a damaged snapshot, the
@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "cache_fixture.h"
-#include "gc_snapshot.h"
+#include "gc/snapshot.h"
 
 namespace bcl::test {
 namespace {

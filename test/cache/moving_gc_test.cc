@@ -12,7 +12,7 @@
 
 #include "bcachefs_lite/device/faulty_device.h"
 #include "cache_fixture.h"
-#include "moving_gc.h"
+#include "gc/moving_gc.h"
 
 namespace bcl::test {
 namespace {

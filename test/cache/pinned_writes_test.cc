@@ -6,7 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "cache_fixture.h"
-#include "file_table.h"
+#include "files/file_table.h"
 
 namespace bcl::test {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "bcachefs_lite/device/faulty_device.h"
 #include "cache_fixture.h"
-#include "file_table.h"
+#include "files/file_table.h"
 
 namespace bcl::test {
 namespace {

@@ -1,5 +1,5 @@
 // Sequential bypass and congestion through the engine (sequential.h,
-// sequential_gate.cc): reads past sequential_cutoff are served, from the
+// policy/sequential_gate.cc): reads past sequential_cutoff are served, from the
 // cache where it holds them, but not inserted; writes past it go to the
 // backing file and drop the cached range in every mode; while the cache
 // device is slower than a congestion threshold, nothing new is inserted. A

@@ -1,7 +1,7 @@
 // The writeback rate controller, as bcache's __update_writeback_rate.
 #include <gtest/gtest.h>
 
-#include "writeback_rate.h"
+#include "writeback/rate.h"
 
 namespace bcl {
 namespace {

@@ -22,7 +22,7 @@
 // every synced index write and memtable flush flushes the cache device
 // first (IndexOptions::before_durable).
 //
-// Reads (read_path.cc): the extents overlapping the range are looked up
+// Reads (io/read_path.cc): the extents overlapping the range are looked up
 // with one Seek; extents whose gens equal their buckets' are read from the
 // cache device, those back to back on it with one I/O, straight into the
 // caller's buffer when it is aligned (else through a bounce buffer), and
@@ -38,7 +38,7 @@
 // while a cache that never held dirty data stays available. Missed data, widened to whole blocks, is written to the
 // cache through the open buckets and indexed without waiting for
 // durability (not in mode none), if the promotion policy admits it
-// (promotion.h, promotion_gate.cc). The block that holds end of file is
+// (promotion.h, policy/promotion_gate.cc). The block that holds end of file is
 // cached too, padded with zeroes; reads clamp what the cache serves to the size the
 // file record holds and read anything past it from the backing file, so the
 // padding is never returned.
@@ -48,7 +48,7 @@
 // unchanged; writes bump it under the same mutex after the backing write.
 // options.hooks.before_miss_insert runs between the two, for tests.
 //
-// Sequential bypass and congestion (sequential.h, sequential_gate.cc): a
+// Sequential bypass and congestion (sequential.h, policy/sequential_gate.cc): a
 // read or write that continues a sequential run past sequential_cutoff
 // skips the cache. Such a read still serves what the cache holds, but
 // inserts nothing; such a write takes the direct path below (with its
@@ -57,18 +57,18 @@
 // average than their congestion threshold, miss inserts and writethrough
 // inserts are skipped.
 //
-// Writes (write_path.cc), under the file's write_lock: writethrough,
+// Writes (io/write_path.cc), under the file's write_lock: writethrough,
 // writearound and none write the backing file first; then, under the
 // file's mutex, write_seq is bumped, the written blocks are removed from
 // the index and the file record is updated to the file's new size, mtime
 // and ctime (so the cache's own writes are not mistaken for changes behind
 // its back); writethrough then caches the blocks it wrote. Dirty bytes in a
 // block such a write covers only in part are written back first.
-// Writeback (dirty_write.cc) writes whole blocks to the cache as dirty
+// Writeback (writeback/dirty_write.cc) writes whole blocks to the cache as dirty
 // extents, in one index batch with the file record and the file's
 // dirty-file record (its file handle), and marks their buckets dirty.
 //
-// Writeback (write_back.cc, writeback_task.cc): dirty extents are read from
+// Writeback (writeback/write_back.cc, writeback/task.cc): dirty extents are read from
 // the cache, written to the backing file (found by handle), fdatasync'ed,
 // and only then replaced by clean copies (invariant 2), with the file's
 // mtime restored to its writer's. Moving GC may move a dirty extent (under
@@ -78,7 +78,7 @@
 // its new place (the file's write_lock keeps its data the same). A task on the strand does this file by
 // file at a rate set as bcache sets it; a flush does it at full speed.
 //
-// GC (gc.cc): a mark pass streams every extent in bounded steps on the
+// GC (gc/gc.cc): a mark pass streams every extent in bounded steps on the
 // strand, reading the index as it was when the pass started, cut into key
 // ranges that gc_threads threads walk at once within each step; stale
 // extents are deleted with delete-if-unchanged. A pass is
@@ -94,14 +94,14 @@
 // marks of unpinned buckets at the start of a pass, before it reads the
 // extents inserted until then.
 //
-// Pinning (pinning.cc, pin_fetch.cc): a pinned file's record carries
+// Pinning (pin/pinning.cc, pin/fetch.cc): a pinned file's record carries
 // kFilePinned, and its data goes into the cache as extents flagged
 // kExtentPinned, written only into pinned open buckets (pinned data never
 // shares a bucket with reclaimable data). An insert of pinned data marks its
 // bucket GcMark::pinned under the allocation's pin, as a dirty insert does,
 // and every GC pass marks it so again from the flag, so the allocator never
 // invalidates it. A writeback write to a pinned file goes to pinned buckets
-// too (dirty_write.cc, within the pin limit): its extents carry kExtentDirty
+// too (writeback/dirty_write.cc, within the pin limit): its extents carry kExtentDirty
 // | kExtentPinned, and written back they stay pinned; an unpin takes the pin
 // flag off and leaves the dirty one. A job on the strand fetches what a
 // pinned file lacks, pin_fetch_step_bytes at a time, as miss inserts with
@@ -113,7 +113,7 @@
 // recursion grows with the tree. Where file handles work (backing_root_fd),
 // a pinned file's handle is recorded in the index (pinned_files) with its
 // pin, and so is a directory's while its walk has not completed; at open a
-// pass over those records (pin_resume.cc, bounded steps on the strand)
+// pass over those records (pin/resume.cc, bounded steps on the strand)
 // queues the fetch of each file, which finds what a cut-short fetch or the
 // first GC pass after an unclean shutdown left out, and redoes each
 // unfinished walk; a record whose file is gone or whose handle names another
@@ -125,7 +125,7 @@
 // Unpinning rewrites the file's extents without the flag
 // (replace-if-unchanged); the buckets become reclaimable at the next pass.
 //
-// Moving GC (moving_gc.cc, moving_gc.h; bcache's movinggc.c): after a GC
+// Moving GC (gc/moving_gc.cc, gc/moving_gc.h; bcache's movinggc.c): after a GC
 // pass, when free buckets run low and copy_gc_enabled, the live extents of
 // the sparsest partly used buckets (clean or dirty, never pinned ones or
 // buckets in use by a write) are copied, in bounded steps on the strand,
@@ -136,14 +136,14 @@
 // before the old bucket can be reused. A round that moved anything asks
 // for a GC pass, which finds the old buckets empty for the allocator.
 //
-// Cache device errors (io_errors.cc, cache_state.h): each CacheDevice
+// Cache device errors (devices/io_errors.cc, cache_state.h): each CacheDevice
 // counts its requests and errors with bcache's decay; when the count
 // reaches io_error_limit the set is out of service for good: reads take
 // only dirty data from the cache, nothing is inserted or cached dirty,
 // writes go to the backing files, and the writeback task writes back what
 // dirty data it can still read before the state becomes passthrough.
 //
-// Cache sets (device_open.h, extent_ptrs.h): the devices of one set are
+// Cache sets (devices/open.h, io/extent_ptrs.h): the devices of one set are
 // opened together, in their dev_idx order, with one index keyed by the
 // set UUID. Clean data (misses, writethrough, pinned data) takes one copy
 // from the one-copy sector allocator; dirty data takes `replicas` copies at
@@ -153,7 +153,7 @@
 // service whose gen matches; GC and the consistency check count every
 // copy; moving GC moves one copy at a time. A device that fails takes the
 // set out of service and is never read again; its dirty data is written
-// back from the other copy (io_errors.cc).
+// back from the other copy (devices/io_errors.cc).
 //
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
@@ -273,7 +273,7 @@ struct CacheSetOptions {
     // alone).
     std::optional<std::string> index_dir;
     // Refuse cache files, devices and an existing index directory that
-    // users other than the daemon's may read or write (private_files.h),
+    // users other than the daemon's may read or write (devices/private_files.h),
     // before anything is opened or changed. Default: false; the daemon
     // sets it unless mounted with allow_insecure_cache.
     bool require_private_files = false;
@@ -289,7 +289,7 @@ struct CacheSetOptions {
     // Extents one GC step handles before yielding the strand. Default: 4096.
     std::size_t gc_batch = 4096;
     // Threads that walk the index at once in a GC pass or step, each its
-    // own range of keys (gc.h); 0: one per hardware thread, at least 2.
+    // own range of keys (gc/gc.h); 0: one per hardware thread, at least 2.
     // Default: 0.
     unsigned gc_threads = 0;
     // The mode and the tunables at open: set_tunables() and the setters of
@@ -474,7 +474,7 @@ public:
     // caller waits.
     Status write_back_all();
 
-    // ---- promotion (promotion.h; promotion_gate.cc) ----
+    // ---- promotion (promotion.h; policy/promotion_gate.cc) ----
     PromotionTunables promotion_tunables() const;
     // Errc::invalid (nothing changed) for values out of range.
     Status set_promotion_tunables(const PromotionTunables& tunables);
@@ -483,12 +483,12 @@ public:
     // stats' buckets_total - buckets_free).
     CacheFill cache_fill() const;
 
-    // ---- sequential bypass and congestion (sequential_gate.cc) ----
+    // ---- sequential bypass and congestion (policy/sequential_gate.cc) ----
     BypassTunables bypass_tunables() const;
     // Errc::invalid (nothing changed) for values out of range.
     Status set_bypass_tunables(const BypassTunables& tunables);
 
-    // ---- pinning (pinning.cc, pin_fetch.cc) ----
+    // ---- pinning (pin/pinning.cc, pin/fetch.cc) ----
     // Pins (or unpins) the backing file or directory open as fd (any
     // descriptor of it, O_PATH too; statx'ed as stx). A pinned regular
     // file's record takes kFilePinned, and its data is fetched into pinned
@@ -516,7 +516,7 @@ public:
     // Errc::invalid (nothing changed) above 100.
     Status set_pin_limit_percent(unsigned percent);
 
-    // ---- moving GC (moving_gc.cc) ----
+    // ---- moving GC (gc/moving_gc.cc) ----
     MovingGcTunables moving_gc_tunables() const;
     void set_moving_gc_tunables(const MovingGcTunables& tunables);
 
@@ -541,7 +541,7 @@ public:
     std::size_t run_background_until_idle();
     Result<ConsistencyReport> check_consistency() const;
 
-    // ---- cache device errors (io_errors.cc; cache_state.h) ----
+    // ---- cache device errors (devices/io_errors.cc; cache_state.h) ----
     CacheState state() const { return state_.load(std::memory_order_acquire); }
     // The first device's tunables (every device has the same).
     IoErrorTunables io_error_tunables() const;
@@ -557,7 +557,7 @@ public:
     const PromotionPolicy& promotion() const { return *promotion_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether this open took the GC marks from the snapshot of the last
-    // clean close instead of walking every extent first (gc_snapshot.h).
+    // clean close instead of walking every extent first (gc/snapshot.h).
     bool opened_from_gc_snapshot() const { return opened_from_gc_snapshot_; }
     // Whether the index's clean flag was set when this set was opened.
     bool opened_clean() const { return opened_clean_; }
@@ -591,7 +591,7 @@ private:
     std::string cache_name() const;
     Status persist_all_prios();
     Status check_index_contents(Status first_gc_pass);
-    // The GC marks a clean close saved (gc_snapshot.h): taken at open and
+    // The GC marks a clean close saved (gc/snapshot.h): taken at open and
     // restored (true) when nothing wrote to the index since; made at a
     // clean close by a last full pass, written after its last index write.
     Result<bool> restore_gc_snapshot();
@@ -624,7 +624,7 @@ private:
     Status invalidate_successor(const CachedFile& file, const struct statx& stx, std::uint64_t start,
                                 std::uint64_t end);
 
-    // read_path.cc
+    // io/read_path.cc
     // Reads [start, end) of the file from `run`: extents back to back in
     // the file and on one cache device, read with one I/O. False when any
     // of them is stale or the read fails (dst then holds garbage).
@@ -656,10 +656,10 @@ private:
     // be newer than the backing file. Errc::io when its dirty-file record
     // says it does, or the index cannot tell.
     Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
-    // promotion_gate.cc: whether a missed range [offset, offset + length)
+    // policy/promotion_gate.cc: whether a missed range [offset, offset + length)
     // of the file is inserted; counts promotions and promotions_skipped.
     bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
-    // sequential_gate.cc: whether an I/O of the file bypasses the cache as
+    // policy/sequential_gate.cc: whether an I/O of the file bypasses the cache as
     // sequential (the caller counts its bytes in bypassed); whether an insert is
     // skipped for congestion (counted in congested_skips); a cache device
     // request of `kind` that started at `start` has ended.
@@ -668,13 +668,13 @@ private:
     bool sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
     bool insert_congested();
     void device_io_done(CacheIo kind, SeqClock::time_point start);
-    // miss_insert.cc. The data goes in as pinned when the file's record is
+    // io/miss_insert.cc. The data goes in as pinned when the file's record is
     // pinned and pinned data has room under the limit; otherwise, for a
     // pinned file, it is not inserted at all when `pinned_only`.
     // Returns the bytes inserted.
     std::uint64_t insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                               std::span<const std::byte> data, bool pinned_only = false);
-    // pinning.cc / pin_fetch.cc
+    // pin/pinning.cc / pin/fetch.cc
     // The byte budget of pinned data (pin_limit_percent of the capacity).
     std::uint64_t pin_limit_bytes() const;
     // Queues the background fetch of the open file `file` (registered as
@@ -684,7 +684,7 @@ private:
     // directory when it has a pinned-file record (deleted when the walk
     // completes); dev 0 and ino 0 when not.
     void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id = {});
-    // pin_resume.cc: queues the job that goes through the pinned-file
+    // pin/resume.cc: queues the job that goes through the pinned-file
     // records at open, and its bounded step (true while records remain).
     void queue_pin_resume();
     bool resume_pins_step(PinJob& job);
@@ -719,18 +719,18 @@ private:
     Status pin_dir(const struct statx& stx, bool pinned, const std::optional<DirtyFileRecord>& handle, bool sync);
     // Clears kExtentPinned of the file id's extents; file.mutex held.
     Status unpin_extents_locked(std::uint64_t file_id);
-    // write_path.cc; *_locked: file.write_lock held.
+    // io/write_path.cc; *_locked: file.write_lock held.
     Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
     // Of flags, append and direct_fd count; sync is the caller's business.
     Result<std::size_t> write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
                                             std::span<const std::byte> data, const WriteFlags& flags, bool insert);
     void insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data);
     Status write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
-    // dirty_write.cc
+    // writeback/dirty_write.cc
     bool dirty_write_allowed(bool sync) const;
     Result<int> rw_fd_locked(CachedFile& file, int fd);
     // Puts a whole-block writeback write's data on the cache device ahead
-    // of its write_lock (staged_dirty.h); nothing for any other write.
+    // of its write_lock (writeback/staged_dirty.h); nothing for any other write.
     StagedDirty stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
                             const WriteFlags& flags);
     // Whether a dirty write of `bytes` to `file` goes to pinned buckets:
@@ -747,13 +747,13 @@ private:
     Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
                                                           std::span<const std::byte> data, bool sync,
                                                           StagedDirty& staged);
-    // write_back.cc
+    // writeback/write_back.cc
     // With skip_unreadable, dirty extents the cache device cannot read stay
     // dirty and the rest is written back; without, they fail the call (EIO).
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                               std::uint64_t max_bytes, bool skip_unreadable = false);
     // Writes the dirty data of a file whose last link is gone while it is
-    // still open into its backing inode (write_back.cc says why). The
+    // still open into its backing inode (writeback/write_back.cc says why). The
     // caller holds the file's write_lock.
     Status write_back_orphan_locked(CachedFile& file);
     // Reads dirty extent `e` whole into dst, without counting a hit. If it
@@ -771,7 +771,7 @@ private:
     Result<WriteBackResult> write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                             std::uint64_t max_bytes, bool skip_unreadable = false);
     Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
-    // writeback_task.cc
+    // writeback/task.cc
     std::uint64_t dirty_bytes() const;
     // Whether the cache may hold dirty data. dirty_bytes() is a count kept
     // beside the index, not in it: between a commit and its count, or after
@@ -790,7 +790,7 @@ private:
     void schedule_rate_update();
     void update_writeback_rate();
     void cancel_writeback_timers();
-    // moving_gc.cc (strand only)
+    // gc/moving_gc.cc (strand only)
     // After a GC pass: starts a round if free buckets are low.
     void moving_gc_after_pass();
     void moving_gc_kick();
@@ -804,7 +804,7 @@ private:
     // writes it to a fresh place off the devices of its other copies;
     // Errc::again when no bucket is free.
     Result<MovedCopy> copy_extent(const Extent& e, unsigned copy);
-    // io_errors.cc
+    // devices/io_errors.cc
     // Whether the cache device is in service (state running).
     bool in_service() const { return state() == CacheState::running; }
     // Whether device `dev` exists and has not failed: a copy on it may be read.
@@ -815,7 +815,7 @@ private:
     // (degraded): a stand-in is never read, not even for a last copy.
     bool device_present(unsigned dev) const { return dev < devices_.size() && devices_[dev]->present(); }
     // degraded: fills the places of missing members with stand-ins and
-    // counts them as failed (io_errors.cc).
+    // counts them as failed (devices/io_errors.cc).
     Status stand_in_missing_members();
     // Where dirty data is allocated: replicas_ buckets at once.
     SectorAllocator& dirty_sectors() { return dirty_sectors_ ? *dirty_sectors_ : *sectors_; }

@@ -1,6 +1,6 @@
 // The moving GC tunables (bcache's copy_gc_enabled): whether the live data
 // of sparsely used buckets is copied out so that those buckets can be freed
-// (src/cache/moving_gc.h says when and how).
+// (src/cache/gc/moving_gc.h says when and how).
 //
 // Thread safety: plain values.
 #pragma once

@@ -69,10 +69,10 @@ struct CacheStats {
     // Inserts (of read misses and of writethrough writes) skipped because
     // the cache device was congested (sequential.h).
     std::uint64_t congested_skips = 0;
-    // Bytes of pinned data in the cache (pinning.cc): as the last GC pass
+    // Bytes of pinned data in the cache (pin/pinning.cc): as the last GC pass
     // counted them, plus what was pinned and minus what was overwritten since.
     std::uint64_t pinned_bytes = 0;
-    // Moving GC (moving_gc.h): rounds run, and bytes of live data it copied
+    // Moving GC (gc/moving_gc.h): rounds run, and bytes of live data it copied
     // to new buckets (extents whose index entry it swapped) since mount.
     std::uint64_t moving_gc_runs = 0;
     std::uint64_t moved_bytes = 0;

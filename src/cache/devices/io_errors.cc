@@ -1,0 +1,117 @@
+// CacheSet: taking a failing cache device out of service (cache_state.h).
+//
+// Each CacheDevice counts its own errors (device/io_error_counter.h) and
+// calls device_failed() when a failed request takes the count to the limit,
+// on whatever thread made the request and with whatever locks it holds: so
+// device_failed() only flips the state, logs and posts the rest to the
+// strand. From the moment the state leaves running, the read path reads
+// only dirty data from the cache device, inserts and dirty writes stop
+// (every write goes to the backing file, invalidating what it covers), and
+// the device is no longer flushed before the index becomes durable.
+//
+// On the strand, start_evacuation() has the writeback task make one pass
+// over every file with dirty data, from the first file id on, at full speed
+// and whatever the writeback tunables say, skipping the dirty extents the
+// device cannot read (they stay dirty). No new dirty data arrives once the
+// state has changed, so when the pass reaches the last file, everything
+// readable has been written back: evacuation_over() moves the state to
+// passthrough and logs how much dirty data could not be read.
+//
+// In a cache set of several devices, any device that fails takes the whole
+// set out of service as above, and is no longer read for any extent that
+// has a copy on a device still working (device_usable(),
+// CacheSet::read_extent()): dirty data written with replicas=2 is read and
+// written back from its other copy, so none of it is lost with one device.
+// Only a copy that exists nowhere else is still tried on the failed device,
+// as a set of one device does.
+//
+// A set mounted degraded starts this way: each missing member gets a
+// stand-in (CacheDevice::missing) and counts as failed before anything
+// runs, so the set opens failing and open starts the evacuation. Its
+// stand-in is never read (device_present()), so dirty data whose only copy
+// is on it stays dirty and reads of it fail with EIO.
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+#include <algorithm>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "writeback/task.h"
+
+namespace bcl {
+
+IoErrorTunables CacheSet::io_error_tunables() const { return devices_[0]->io_errors().tunables(); }
+
+void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
+    for (auto& d : devices_) d->io_errors().set_tunables(tunables);
+}
+
+Status CacheSet::stand_in_missing_members() {
+    const auto present = std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
+    for (unsigned d = 0; d < devices_.size(); ++d) {
+        if (devices_[d]) continue;
+        // Every bucket that ever held data had its gen persisted before it
+        // was handed out: the last one stored bounds what extents point at.
+        auto gens = index_->load_bucket_gens(d);
+        if (!gens) return gens.error();
+        std::uint64_t nbuckets = (*present)->first_bucket() + 1;
+        for (const BucketGenRecord& g : gens.value()) nbuckets = std::max(nbuckets, g.bucket + 1);
+        devices_[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
+        failed_devices_.fetch_or(1u << d, std::memory_order_acq_rel);
+        state_.store(CacheState::failing, std::memory_order_release);
+        log_.error(
+            "cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
+            "data the other devices hold is written back, and everything else goes to the backing files",
+            uuid_to_string((*present)->superblock().set_id()), d);
+    }
+    return ok();
+}
+
+void CacheSet::device_failed(unsigned dev, const Error& error) {
+    // Whichever device fails, it is never read again; with replicated dirty
+    // data the copies on the others are what evacuation writes back.
+    const std::uint32_t before = failed_devices_.fetch_or(1u << dev, std::memory_order_acq_rel);
+    if ((before & (1u << dev)) == 0 && devices_.size() > 1)
+        log_.error(
+            "cache device {} (device {} of the cache set) failed: it is read no more where another device "
+            "holds a copy",
+            devices_[dev]->path(), dev);
+    CacheState expected = CacheState::running;
+    if (!state_.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
+    const CacheDevice& d = *devices_[dev];
+    log_.error(
+        "cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
+        "its dirty data is written back and everything else goes to the backing files",
+        d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
+    // Before open has made the writeback task, open posts this itself.
+    if (writeback_ && !closing_.load(std::memory_order_acquire))
+        boost::asio::post(background_->strand(), [this] { start_evacuation(); });
+}
+
+void CacheSet::start_evacuation() {
+    if (closing_.load(std::memory_order_acquire)) return;
+    WritebackTask& w = *writeback_;
+    if (w.evacuating || state() != CacheState::failing) return;
+    w.evacuating = true;
+    w.unreadable = 0;
+    w.cursor = 0;
+    arm_writeback(std::chrono::steady_clock::now());
+}
+
+void CacheSet::evacuation_over() {
+    WritebackTask& w = *writeback_;
+    w.evacuating = false;
+    state_.store(CacheState::passthrough, std::memory_order_release);
+    flushing_.store(false, std::memory_order_release);
+    const std::uint64_t left = dirty_bytes();
+    if (w.unreadable == 0 && left == 0) {
+        log_.warn("cache {} is in passthrough: all of its dirty data was written back", cache_name());
+    } else {
+        log_.error(
+            "cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
+            "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
+            cache_name(), w.unreadable, left);
+    }
+}
+
+}  // namespace bcl

@@ -1,0 +1,320 @@
+// Moving GC: the choice of buckets (pure functions) and the engine's
+// rounds on the strand (gc/moving_gc.h says what a round does).
+#include "gc/moving_gc.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/crc32c.h"
+
+namespace bcl {
+
+namespace {
+
+// Free buckets are low below the allocators' reserve plus this fraction of
+// all data buckets.
+constexpr std::uint64_t kMovingGcFreeFraction = 8;
+// Bytes one step copies at most, so that the strand stays responsive.
+constexpr std::uint64_t kMovingGcStepBytes = 1u << 20;
+
+bool by_place(const MovingCandidate& a, const MovingCandidate& b) {
+    return a.dev != b.dev ? a.dev < b.dev : a.bucket < b.bucket;
+}
+
+}  // namespace
+
+bool free_buckets_low(const BucketCount& count, std::uint64_t reserved) {
+    return count.free < reserved + count.total / kMovingGcFreeFraction;
+}
+
+std::vector<MovingCandidate> choose_moving_buckets(std::vector<MovingCandidate> candidates,
+                                                   std::uint32_t bucket_sectors, std::uint64_t reserve_sectors) {
+    std::sort(candidates.begin(), candidates.end(), [](const MovingCandidate& a, const MovingCandidate& b) {
+        return a.sectors_used != b.sectors_used ? a.sectors_used < b.sectors_used : by_place(a, b);
+    });
+    std::vector<MovingCandidate> chosen;
+    std::uint64_t sectors = 0;
+    for (const MovingCandidate& c : candidates) {
+        if (c.sectors_used == 0 || c.sectors_used >= bucket_sectors) continue;
+        if (sectors + c.sectors_used > reserve_sectors) break;
+        sectors += c.sectors_used;
+        chosen.push_back(c);
+    }
+    const std::uint64_t filled = bucket_sectors == 0 ? 0 : (sectors + bucket_sectors - 1) / bucket_sectors;
+    if (chosen.size() < filled + 2) return {};
+    return chosen;
+}
+
+void MovingGcRound::start(std::vector<MovingCandidate> chosen) {
+    std::sort(chosen.begin(), chosen.end(), by_place);
+    chosen_ = std::move(chosen);
+    next = ExtentKey{};
+    moved_bytes = 0;
+    out_of_space = false;
+    running_ = true;
+}
+
+std::optional<unsigned> MovingGcRound::wanted(const ExtentValue& v) const {
+    for (unsigned i = 0; i < v.nptrs(); ++i) {
+        const ExtentPtr p = v.ptr(i);
+        const MovingCandidate probe{p.device, p.bucket, 0, 0};
+        const auto it = std::lower_bound(chosen_.begin(), chosen_.end(), probe, by_place);
+        if (it != chosen_.end() && it->dev == p.device && it->bucket == p.bucket && it->gen == p.gen) return i;
+    }
+    return std::nullopt;
+}
+
+// ---- the engine's side ----
+
+MovingGcTunables CacheSet::moving_gc_tunables() const {
+    return MovingGcTunables{copy_gc_enabled_.load(std::memory_order_acquire)};
+}
+
+void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) {
+    copy_gc_enabled_.store(tunables.copy_gc_enabled, std::memory_order_release);
+}
+
+void CacheSet::moving_gc_after_pass() {
+    if (moving_gc_->running() || !copy_gc_enabled_.load(std::memory_order_acquire) || !in_service() ||
+        closing_.load(std::memory_order_acquire))
+        return;
+    const auto count = count_buckets(*alloc_);
+    if (!count) return;
+    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    std::uint64_t reserved = 0;
+    std::uint64_t reserve_sectors = 0;
+    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
+        reserved += alloc_->device(d).reserve_capacity();
+        reserve_sectors += std::uint64_t{alloc_->device(d).sizes().free} * bucket_sectors;
+    }
+    if (!free_buckets_low(*count, reserved)) return;
+    std::vector<MovingCandidate> candidates;
+    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
+        const CacheAllocator& ca = alloc_->device(d);
+        const Geometry& g = ca.geometry();
+        for (std::uint64_t b = g.first_bucket; b < g.nbuckets; ++b) {
+            const BucketInfo info = ca.bucket(b);
+            // Pinned (flash-only) data is never moved; a pin means an open
+            // bucket or an allocation in flight.
+            if (info.pin != 0 || (info.mark != GcMark::reclaimable && info.mark != GcMark::dirty)) continue;
+            if (info.sectors_used == 0 || info.sectors_used >= bucket_sectors) continue;
+            candidates.push_back(MovingCandidate{d, b, info.gen, info.sectors_used});
+        }
+    }
+    auto chosen = choose_moving_buckets(std::move(candidates), bucket_sectors, reserve_sectors);
+    if (chosen.empty()) return;
+    log_.debug("moving GC: {} of {} buckets free, moving the live data of {} buckets", count->free, count->total,
+               chosen.size());
+    moving_gc_->start(std::move(chosen));
+    boost::asio::post(background_->strand(), [this] { moving_gc_kick(); });
+}
+
+void CacheSet::moving_gc_kick() {
+    auto more = moving_gc_step();
+    if (!more) {
+        log_.error("moving GC: {}", more.error().message);
+        return;
+    }
+    if (more.value()) boost::asio::post(background_->strand(), [this] { moving_gc_kick(); });
+}
+
+void CacheSet::moving_gc_finish() {
+    MovingGcRound& round = *moving_gc_;
+    round.finish();
+    counters_.moving_gc_runs.fetch_add(1, std::memory_order_relaxed);
+    log_.debug("moving GC round over: {} bytes moved", round.moved_bytes);
+    // The next pass finds the emptied buckets so (GC is what frees them).
+    if (round.moved_bytes != 0) {
+        note_gc_change();
+        request_gc();
+    }
+}
+
+Result<bool> CacheSet::moving_gc_step() {
+    MovingGcRound& round = *moving_gc_;
+    if (!round.running()) return false;
+    if (closing_.load(std::memory_order_acquire) || !copy_gc_enabled_.load(std::memory_order_acquire) ||
+        !in_service() || round.out_of_space) {
+        moving_gc_finish();
+        return false;
+    }
+    std::vector<std::pair<Extent, unsigned>> found;
+    std::uint64_t bytes = 0;
+    std::size_t seen = 0;
+    bool at_end = false;
+    {
+        auto cursor = index_->scan_extents(round.next);
+        for (; cursor->valid() && seen < gc_batch_ && bytes < kMovingGcStepBytes; cursor->next()) {
+            auto key = cursor->key();
+            if (!key) {
+                moving_gc_finish();
+                return key.error();
+            }
+            const ExtentKey& k = key.value();
+            round.next = k.end == UINT64_MAX ? ExtentKey{k.file + 1, 0} : ExtentKey{k.file, k.end + 1};
+            ++seen;
+            auto value = cursor->value();
+            // An entry that does not decode is GC's and fsck's business.
+            if (!value) continue;
+            const std::optional<unsigned> copy = round.wanted(value.value());
+            if (!copy) continue;
+            found.emplace_back(Extent{k, value.value()}, *copy);
+            bytes += value.value().length;
+        }
+        if (auto st = cursor->status(); !st) {
+            moving_gc_finish();
+            return st.error();
+        }
+        at_end = !cursor->valid();
+    }
+    if (!found.empty()) move_extents(found);
+    if (at_end) {
+        moving_gc_finish();
+        return false;
+    }
+    return true;
+}
+
+// A copy made and not yet committed: the old extent, its new value, the
+// allocation holding the new place (pinned) and the pin on the old bucket.
+struct CacheSet::MovedCopy {
+    Extent old;
+    ExtentValue moved;
+    SectorAlloc alloc;
+    unsigned copy = 0;  // which of old's copies moved
+};
+
+void CacheSet::move_extents(const std::vector<std::pair<Extent, unsigned>>& extents) {
+    std::vector<MovedCopy> copies;
+    for (const auto& [e, which] : extents) {
+        const ExtentPtr from = e.value.ptr(which);
+        if (from.device >= alloc_->ndevices()) continue;
+        CacheAllocator& ca = alloc_->device(from.device);
+        // The old bucket stays as it is until the swap is committed.
+        if (!ca.pin(from.bucket, from.gen)) continue;
+        auto copy = copy_extent(e, which);
+        if (!copy) {
+            ca.put(from.bucket);
+            if (copy.error().code == Errc::again) {
+                moving_gc_->out_of_space = true;
+                break;
+            }
+            log_.debug("moving GC skips an extent of cache file {} at {}: {}", e.key.file, e.start(),
+                       copy.error().message);
+            continue;
+        }
+        copies.push_back(std::move(copy).value());
+    }
+    if (copies.empty()) return;
+    if (hooks_.before_move_commit) hooks_.before_move_commit();
+    IndexBatch batch;
+    bool dirty = false;
+    for (const MovedCopy& c : copies) {
+        batch.replace_extent_if_unchanged(c.old.key, c.old.value, c.moved);
+        dirty = dirty || c.old.value.dirty();
+    }
+    // Synced when dirty data moves: its old bucket may be reused once no
+    // entry points at it, so the new copy and its entry must be durable
+    // first (the index flushes the cache device before a synced write).
+    auto committed = index_->commit(batch, dirty);
+    if (!committed) {
+        log_.warn("moving GC: index update failed, the data stays where it was: {}", committed.error().message);
+    } else {
+        const auto& skipped = committed.value().skipped;
+        for (const MovedCopy& c : copies) {
+            if (std::find(skipped.begin(), skipped.end(), c.old.key) != skipped.end()) continue;
+            const AllocPtr& p = c.alloc.ptrs.ptr[0];
+            // Never invalidated while it holds dirty data (as a dirty write
+            // marks its bucket, under the allocation's pin).
+            if (c.moved.dirty()) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
+            moving_gc_->moved_bytes += c.old.value.length;
+            counters_.moved_bytes.fetch_add(c.old.value.length, std::memory_order_relaxed);
+        }
+    }
+    if (hooks_.after_move_commit) hooks_.after_move_commit();
+    for (const MovedCopy& c : copies) {
+        sectors_->put(c.alloc);
+        const ExtentPtr from = c.old.value.ptr(c.copy);
+        alloc_->device(from.device).put(from.bucket);
+    }
+}
+
+Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy) {
+    const ExtentValue& v = e.value;
+    const ExtentPtr src = v.ptr(copy);
+    if (!device_usable(src.device)) return make_error(Errc::invalid, "no such cache device, or it failed");
+    CacheDevice& dev = *devices_[src.device];
+    if (src.bucket < dev.first_bucket() || src.bucket >= dev.nbuckets())
+        return make_error(Errc::corrupt, "bucket out of range");
+    // The whole checksummed range when there is one, so the data can be
+    // checked; else the extent alone. Whole blocks, inside the bucket.
+    const std::uint64_t bucket_start = dev.offset_of(src.bucket);
+    const std::uint64_t data_at = src.sector * kSectorSize;
+    const std::uint64_t from = v.crc_valid() ? v.crc_device_offset(copy) : data_at;
+    const std::uint64_t to = v.crc_valid() ? from + v.crc_length : data_at + v.length;
+    const std::uint64_t lo = round_down(from, block_size_);
+    const std::uint64_t hi = round_up(to, block_size_);
+    if (lo < bucket_start || hi > bucket_start + dev.bucket_size() || data_at < from || data_at + v.length > to)
+        return make_error(Errc::corrupt, "extent outside its bucket");
+    AlignedBuffer buf = AlignedBuffer::uninitialized(hi - lo);
+    const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
+    if (auto st = dev.read_bucket(src.bucket, sector, buf.span()); !st) {
+        counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        return st.error();
+    }
+    if (v.crc_valid() && crc32c(0, buf.span().subspan(from - lo, v.crc_length)) != v.data_crc)
+        return make_error(Errc::corrupt, "the data fails its checksum");
+
+    // Only the extent's own bytes move, with a checksum of their own. The
+    // copies share one checksum (extent_format.h): the other copies hold
+    // the same bytes at their sectors, so the new, narrower window is
+    // theirs too.
+    const std::uint64_t copy_at = data_at;
+    const std::uint64_t copy_len = v.length;
+    std::uint32_t avoid = 0;
+    for (unsigned i = 0; i < v.nptrs(); ++i)
+        if (i != copy && v.ptr(i).device < 32) avoid |= 1u << v.ptr(i).device;
+
+    // The copy must fit in one allocation: the index swaps one extent for
+    // one of the same length. A short one (the end of a bucket) is given
+    // up, and the next comes from a fresh bucket.
+    const auto want = static_cast<std::uint32_t>(copy_len / kSectorSize);
+    std::optional<SectorAlloc> alloc;
+    for (int attempt = 0; attempt < 2 && !alloc; ++attempt) {
+        auto a = sectors_->alloc_sectors(WriteKey{e.key.file, e.start() / kSectorSize}, want, kMovingGcWritePoint,
+                                         /*write_prio=*/true, /*pinned=*/false, /*wait=*/false, avoid);
+        if (!a) return make_error(Errc::again, "no free bucket to move data to");
+        if (a.value().sectors == want)
+            alloc = a.value();
+        else
+            sectors_->put(a.value());
+    }
+    if (!alloc) return make_error(Errc::again, "no free bucket to move data to");
+    count_cache_write(alloc->sectors);
+    AlignedBuffer data = AlignedBuffer::uninitialized(copy_len);
+    std::memcpy(data.data(), buf.data() + (copy_at - lo), copy_len);
+    const AllocPtr& p = alloc->ptrs.ptr[0];
+    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * alloc_->bucket_sectors());
+    if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
+        counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+        sectors_->put(*alloc);
+        return st.error();
+    }
+    ExtentValue moved = v;
+    moved.set_ptr(copy, ExtentPtr{static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset});
+    moved.crc_offset = 0;
+    moved.crc_length = v.length;
+    moved.data_crc = crc32c(0, data.span());
+    // Flags this layer does not know stay as they were.
+    moved.flags = static_cast<std::uint8_t>(v.flags | kExtentCrcValid);
+    return MovedCopy{e, moved, *alloc, copy};
+}
+
+}  // namespace bcl

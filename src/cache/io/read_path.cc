@@ -1,0 +1,334 @@
+// CacheSet::read: hits from the cache device, gaps and stale extents from
+// the backing file, misses handed to insert_miss().
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "files/backing_file_io.h"
+
+namespace bcl {
+
+struct CacheSet::ReadState {
+    CachedFile& file;
+    BackingSource& backing;
+    std::uint64_t offset;  // of the request
+    std::span<std::byte> out;
+    std::uint64_t file_id;
+    std::uint64_t seq;  // write_seq sampled before any backing read
+    bool may_insert;
+    bool pinned = false;        // the file is pinned: every miss is inserted
+    bool sequential = false;    // bypassed as sequential: counted apart
+    bool from_backing = false;  // some byte came from the backing file
+    std::uint64_t bytes_cache = 0;
+    std::uint64_t bytes_backing = 0;
+    std::uint64_t eof = UINT64_MAX;  // end of file, once a backing read found it
+};
+
+namespace {
+
+// Whether b follows a directly, in the file and (their first copies) on
+// the same cache device.
+bool follows(const Extent& a, const Extent& b) {
+    return a.end() == b.start() && a.value.device == b.value.device &&
+           b.value.sector == a.value.sector + a.value.length / kSectorSize;
+}
+
+}  // namespace
+
+bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
+                            bool count_hit, unsigned copy, bool failed_too) {
+    for (const Extent& e : run)
+        if (copy >= e.value.nptrs()) return false;
+    const ExtentPtr first = run.front().value.ptr(copy);
+    if (first.device >= devices_.size()) return false;
+    // A failed device serves only what no other device holds.
+    if (!failed_too && !device_usable(first.device)) return false;
+    CacheDevice& dev = *devices_[first.device];
+    CacheAllocator& ca = alloc_->device(first.device);
+    // Each extent must lie inside its own bucket: one that claims more is
+    // corrupt and must not reach into the next bucket's data.
+    for (const Extent& e : run) {
+        const ExtentPtr p = e.value.ptr(copy);
+        if (p.device != first.device) return false;
+        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) return false;
+        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
+        const std::uint64_t at = p.sector * kSectorSize;
+        if (at < bucket_start || at + e.value.length > bucket_start + dev.bucket_size()) return false;
+    }
+    // Against the read gen: a bucket waiting for reuse still serves the data
+    // it held.
+    const auto fresh = [&] {
+        for (const Extent& e : run)
+            if (ca.ptr_stale(e.value.ptr(copy).bucket, e.value.ptr(copy).gen)) return false;
+        return true;
+    };
+    if (!fresh()) return false;
+
+    const std::uint64_t dev_off = first.sector * kSectorSize + (start - run.front().start());
+    const std::uint64_t lo = round_down(dev_off, block_size_);
+    const std::uint64_t hi = round_up(dev_off + (end - start), block_size_);
+    const auto sector = static_cast<std::uint32_t>((lo - dev.offset_of(first.bucket)) / kSectorSize);
+    // Straight into dst when it takes the device's alignment; a bounce
+    // buffer otherwise.
+    const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, block_size_);
+    AlignedBuffer bounce;
+    std::span<std::byte> buf;
+    if (direct) {
+        buf = {dst, end - start};
+    } else {
+        bounce = AlignedBuffer::uninitialized(hi - lo);
+        buf = bounce.span();
+    }
+    const SeqClock::time_point started = SeqClock::now();
+    const Status read_status = dev.read_buckets(first.bucket, sector, buf);
+    device_io_done(CacheIo::read, started);
+    if (!read_status) {
+        counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        log_.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
+        return false;
+    }
+    // ptr_stale: a bucket may have been handed out and rewritten, or
+    // discarded, while it was read.
+    if (!fresh()) return false;
+    if (!direct) std::memcpy(dst, bounce.data() + (dev_off - lo), end - start);
+    if (!count_hit) return true;
+    for (const Extent& e : run) {
+        const std::uint64_t part = std::min(e.end(), end) - std::max(e.start(), start);
+        // Age first, then raise the hit bucket: the bucket just read is the
+        // youngest, not aged by its own read.
+        alloc_->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
+        const ExtentPtr p = e.value.ptr(copy);
+        alloc_->bucket_hit(AllocPtr{p.device, p.bucket, p.gen, p.sector});
+    }
+    return true;
+}
+
+// Reads [start, end) of the request from the backing file. With `insert`,
+// the read is widened to whole blocks and what it got is inserted into the
+// cache; without, it is read as asked (past the size the record knows).
+Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
+    std::byte* dst = st.out.data() + (start - st.offset);
+    auto fd = st.backing.fd();
+    if (!fd) return fd.error();
+    if (!insert) {
+        auto n = pread_full(fd.value(), dst, end - start, start);
+        if (!n) return n.error();
+        if (n.value() != 0) st.from_backing = true;
+        st.bytes_backing += n.value();
+        if (start + n.value() < end) st.eof = start + n.value();
+        return ok();
+    }
+    const std::uint64_t lo = round_down(start, block_size_);
+    const std::uint64_t hi = round_up(end, block_size_);
+    AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
+    auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
+    if (!n) return n.error();
+    const std::uint64_t got_end = lo + n.value();
+    if (got_end > start) {
+        const std::uint64_t copy_end = std::min(end, got_end);
+        std::memcpy(dst, buf.data() + (start - lo), copy_end - start);
+        st.bytes_backing += copy_end - start;
+        st.from_backing = true;
+    }
+    if (got_end < end) st.eof = std::max(got_end, start);
+    const std::uint64_t insert_len = round_up(n.value(), block_size_);
+    if (st.may_insert && insert_len != 0 && !insert_congested() &&
+        (st.pinned || promote_miss(st.file_id, lo, insert_len)))
+        insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
+    return ok();
+}
+
+Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end) {
+    auto found = index_->lookup(st.file_id, start, end);
+    if (!found) return false;
+    std::uint64_t pos = start;
+    for (const Extent& e : found.value()) {
+        if (e == old) return false;
+        const std::uint64_t s = std::max(e.start(), pos);
+        const std::uint64_t t = std::min(e.end(), end);
+        if (s >= t) continue;
+        // Written meanwhile: the backing file has it now.
+        if (pos < s) BCL_TRY(read_backing(st, pos, s, false));
+        if (read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+            st.bytes_cache += t - s;
+        } else if (e.value.dirty()) {
+            return false;
+        } else {
+            // Written back and then evicted meanwhile.
+            BCL_TRY(read_backing(st, s, t, false));
+        }
+        pos = t;
+    }
+    if (pos < end) BCL_TRY(read_backing(st, pos, end, false));
+    return true;
+}
+
+Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why) {
+    // Without any dirty data since the cache opened, a clean cache stays
+    // available whatever fails.
+    if (file_id == 0 || !may_hold_dirty()) return ok();
+    auto record = index_->get_dirty_file(file_id);
+    if (record && !record.value()) return ok();
+    return make_error(Errc::io, fmt::format("file {}:{} may have dirty data in the cache, newer than its backing file, "
+                                            "and {}: {}",
+                                            file.identity.dev, file.identity.ino, why,
+                                            record ? "not reading the older data" : record.error().message));
+}
+
+Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
+    if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
+    auto fd = backing.fd();
+    if (!fd) return fd.error();
+    BCL_TRY(revalidate(file, fd.value()));
+    return false;
+}
+
+Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
+                                   std::span<std::byte> out, ReadFlags flags) {
+    if (out.empty()) return std::size_t{0};
+    if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
+    // Before anything is served from the cache (invariant 5), unless the last
+    // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
+    // If the check itself fails, this read goes to the backing file alone (if it may).
+    const Result<bool> coherent = revalidate_for_read(file, backing);
+    // Sampled before the backing file is read (invariant 4).
+    const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
+    std::uint64_t file_id, known_size;
+    bool bypass, pinned;
+    {
+        std::lock_guard lk(file.mutex);
+        file_id = file.record.file_id;
+        known_size = file.record.size;
+        pinned = file.record.pinned();
+        bypass = file.bypass || file_id == 0 || !coherent;
+    }
+    if (bypass)
+        BCL_TRY(backing_only_allowed(file, file_id,
+                                     coherent
+                                         ? std::string("the cache is bypassed for it")
+                                         : fmt::format("its coherency check failed ({})", coherent.error().message)));
+    // Mode none fills nothing, but still reads what the cache holds: dirty
+    // data above all. A cache out of service (cache_state.h) fills nothing
+    // either, and serves only its dirty data.
+    const bool serving = in_service();
+    const bool may_insert =
+        serving && !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
+    // A sequential read still takes what the cache holds (bcache's bypassed
+    // read does too) but inserts nothing.
+    // A pinned file's data belongs in the cache however it is read.
+    const bool sequential = !bypass && !pinned && sequential_bypass(file_id, offset, out.size(), flags.writer);
+    ReadState st{file, backing, offset, out, file_id, seq, may_insert && !sequential};
+    st.pinned = pinned;
+    st.sequential = sequential;
+    // Within the window the record's size is the file's: nothing past it
+    // is asked of the backing file either.
+    const bool trusted = !bypass && coherent.value();
+    const std::uint64_t end =
+        trusted ? std::max(offset, std::min(offset + out.size(), known_size)) : offset + out.size();
+    // The cache serves at most up to the size the record knows; the block
+    // holding end of file is cached with zero padding that must not show.
+    const std::uint64_t cache_end = bypass ? offset : std::min(end, known_size);
+
+    std::vector<Extent> extents;
+    if (offset < cache_end) {
+        Result<std::vector<Extent>> found =
+            hooks_.fail_read_lookup && hooks_.fail_read_lookup(file, offset, out.size())
+                ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
+                : index_->lookup(file_id, offset, cache_end);
+        if (found) {
+            extents = std::move(found).value();
+            if (!serving) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
+        } else {
+            BCL_TRY(backing_only_allowed(file, file_id,
+                                         fmt::format("its index lookup failed ({})", found.error().message)));
+            log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
+            st.may_insert = false;
+        }
+    }
+    if (hooks_.after_read_lookup) hooks_.after_read_lookup(file, offset, out.size());
+
+    std::uint64_t pos = offset;
+    // Extents up to this index are read one by one: a run of them failed.
+    std::size_t singly_until = 0;
+    for (std::size_t i = 0; i < extents.size() && st.eof == UINT64_MAX;) {
+        const Extent& e = extents[i];
+        const std::uint64_t s = std::max(e.start(), pos);
+        const std::uint64_t t = std::min(e.end(), cache_end);
+        if (s >= t) {
+            ++i;
+            continue;
+        }
+        if (pos < s) {
+            BCL_TRY(read_backing(st, pos, s, true));
+            if (st.eof != UINT64_MAX) break;
+        }
+        // Extents written back to back (one miss insert, one sequential
+        // stream) are read with one I/O.
+        std::size_t j = i + 1;
+        std::uint64_t run_end = t;
+        if (i >= singly_until) {
+            while (j < extents.size() && run_end < cache_end && follows(extents[j - 1], extents[j])) {
+                run_end = std::min(extents[j].end(), cache_end);
+                ++j;
+            }
+        }
+        if (j > i + 1) {
+            if (read_extents(std::span(extents).subspan(i, j - i), s, run_end, out.data() + (s - offset))) {
+                st.bytes_cache += run_end - s;
+                pos = run_end;
+                i = j;
+            } else {
+                singly_until = j;
+            }
+            continue;
+        }
+        if (read_extent(e, s, t, out.data() + (s - offset))) {
+            st.bytes_cache += t - s;
+        } else if (e.value.dirty()) {
+            auto moved = read_moved(st, e, s, t);
+            if (!moved) return moved.error();
+            if (moved.value()) {
+                pos = t;
+                ++i;
+                continue;
+            }
+            // The only copy: the backing file holds older data, which must
+            // never be served in its place.
+            return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read from "
+                                                    "the cache device",
+                                                    file.identity.dev, file.identity.ino, s));
+        } else {
+            BCL_TRY(read_backing(st, s, t, true));
+        }
+        pos = t;
+        ++i;
+    }
+    if (st.eof == UINT64_MAX && pos < cache_end) {
+        BCL_TRY(read_backing(st, pos, cache_end, true));
+        pos = cache_end;
+    }
+    if (st.eof == UINT64_MAX && pos < end) BCL_TRY(read_backing(st, pos, end, false));
+
+    const std::uint64_t result_end = std::min(end, st.eof);
+    const std::size_t result = result_end > offset ? static_cast<std::size_t>(result_end - offset) : 0;
+    if (result != 0) {
+        if (st.sequential) {
+            counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
+            (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
+                .fetch_add(1, std::memory_order_relaxed);
+        } else if (st.from_backing) {
+            counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        }
+        counters_.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
+        counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
+    }
+    return result;
+}
+
+}  // namespace bcl

@@ -1,0 +1,275 @@
+// CacheSet's background pinning work (pin/fetch.h): fetching what a pinned
+// file lacks into pinned buckets, and walking a pinned directory's
+// contents. Each step is bounded (pin_fetch_step_bytes of data, or
+// kPinWalkEntries directory entries) and runs on the strand; jobs take
+// turns, so one big file does not hold up the others.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/util/aligned_buffer.h"
+#include "files/backing_file_io.h"
+#include "files/file_table.h"
+#include "pin/fetch.h"
+
+namespace bcl {
+namespace {
+
+// Directory entries one walk step looks at.
+constexpr int kPinWalkEntries = 64;
+// Fetch steps in a row that may cache nothing (no free bucket yet, a write
+// racing with the fetch) before the fetch gives up until the file is
+// opened or pinned again.
+constexpr unsigned kPinFetchIdleSteps = 16;
+
+}  // namespace
+
+void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id) {
+    bool duplicate = false;
+    {
+        std::lock_guard lk(pin_fetch_->mutex);
+        if (file && !pin_fetch_->queued_ids.insert(file->identity).second) {
+            duplicate = true;
+        } else {
+            PinJob job;
+            job.file = file;
+            job.fd = fd;
+            job.pin = pin;
+            job.walk_id = walk_id;
+            pin_fetch_->jobs.push_back(std::move(job));
+        }
+    }
+    if (duplicate) {
+        files_->release(file);
+        ::close(fd);
+        return;
+    }
+    pin_fetch_kick();
+}
+
+void CacheSet::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd) {
+    {
+        std::lock_guard lk(file->mutex);
+        if (file->bypass || !file->record.pinned()) return;
+    }
+    {
+        std::lock_guard lk(pin_fetch_->mutex);
+        if (pin_fetch_->queued_ids.count(file->identity) != 0) return;
+    }
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    const int own = ::open(proc.c_str(), O_RDONLY | O_CLOEXEC);
+    if (own < 0) {
+        log_.debug("cannot reopen a pinned file to fetch it: {}", std::strerror(errno));
+        return;
+    }
+    auto acquired = files_->acquire(file->identity.dev, file->identity.ino);
+    if (!acquired || acquired.value() != file) {
+        if (acquired && acquired.value()) files_->release(acquired.value());
+        ::close(own);
+        return;
+    }
+    queue_pin_job(file, own, true);
+}
+
+void CacheSet::pin_fetch_kick() {
+    if (closing_.load(std::memory_order_acquire) || pin_fetch_->kicked.exchange(true, std::memory_order_acq_rel))
+        return;
+    boost::asio::post(background_->strand(), [this] {
+        pin_fetch_->kicked.store(false, std::memory_order_release);
+        if (closing_.load(std::memory_order_acquire)) return;
+        if (pin_fetch_step()) pin_fetch_kick();
+    });
+}
+
+bool CacheSet::pin_fetch_step() {
+    PinJob job;
+    {
+        std::lock_guard lk(pin_fetch_->mutex);
+        if (pin_fetch_->jobs.empty()) return false;
+        job = std::move(pin_fetch_->jobs.front());
+        pin_fetch_->jobs.pop_front();
+    }
+    const bool more = job.file ? fetch_pinned_file(job) : job.resume ? resume_pins_step(job) : walk_pinned_dir(job);
+    std::shared_ptr<CachedFile> done_file;
+    bool left;
+    {
+        std::lock_guard lk(pin_fetch_->mutex);
+        if (more && !closing_.load(std::memory_order_acquire)) {
+            pin_fetch_->jobs.push_back(std::move(job));
+            return true;
+        }
+        done_file = std::move(job.file);
+        if (done_file) pin_fetch_->queued_ids.erase(done_file->identity);
+        left = !pin_fetch_->jobs.empty();
+    }
+    PinFetch::close_job(job);
+    if (done_file) files_->release(done_file);
+    return left;
+}
+
+bool CacheSet::fetch_pinned_file(PinJob& job) {
+    CachedFile& file = *job.file;
+    if (!in_service()) return false;
+    // A change behind the cache's back renews the file id (the pin stays)
+    // and bumps write_seq before it is sampled below: the old data is
+    // never fetched into the new id.
+    if (!revalidate(file, job.fd)) return false;
+    const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
+    std::uint64_t file_id, size;
+    {
+        std::lock_guard lk(file.mutex);
+        if (file.bypass || !file.record.pinned()) return false;
+        file_id = file.record.file_id;
+        size = file.record.size;
+    }
+    if (job.file_id != file_id) {
+        job.file_id = file_id;
+        job.next = 0;
+    }
+    if (job.next >= size) return false;
+    auto found = index_->lookup(file_id, job.next, size);
+    if (!found) {
+        log_.warn("fetch of a pinned file stopped: {}", found.error().message);
+        return false;
+    }
+    // Held: pinned data whose bucket is still its, and dirty data (its only
+    // copy; it is never invalidated either). Anything else is fetched again.
+    const auto held = [&](const Extent& e) {
+        if (e.value.dirty()) return true;
+        if (!e.value.pinned() || e.value.device >= alloc_->ndevices()) return false;
+        const CacheAllocator& ca = alloc_->device(e.value.device);
+        return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
+    };
+    std::uint64_t pos = round_down(job.next, block_size_);
+    std::size_t i = 0;
+    for (const auto& extents = found.value(); i < extents.size(); ++i) {
+        const Extent& e = extents[i];
+        if (e.start() > pos || !held(e)) break;
+        pos = std::max(pos, e.end());
+    }
+    if (pos >= size) {
+        job.next = size;
+        return false;
+    }
+    std::uint64_t gap_end = std::min(round_up(size, block_size_), pos + round_up(pin_fetch_step_bytes_, block_size_));
+    for (const auto& extents = found.value(); i < extents.size(); ++i) {
+        const Extent& e = extents[i];
+        if (e.start() > pos && held(e)) {
+            gap_end = std::min(gap_end, round_down(e.start(), block_size_));
+            break;
+        }
+    }
+    gap_end = std::max(gap_end, pos + block_size_);
+    if (counters_.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > pin_limit_bytes()) {
+        log_.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
+                  pin_limit_percent());
+        return false;
+    }
+    AlignedBuffer buf(gap_end - pos);  // zeroed: the padding past end of file
+    auto n = pread_full(job.fd, buf.data(), gap_end - pos, pos);
+    if (!n) {
+        log_.warn("fetch of a pinned file stopped: {}", n.error().message);
+        return false;
+    }
+    if (n.value() == 0) return false;  // shorter than its record: the next revalidation sees it
+    const std::uint64_t len = round_up(n.value(), block_size_);
+    const std::uint64_t got = insert_miss(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
+    if (got == 0) return ++job.idle_steps < kPinFetchIdleSteps;
+    job.idle_steps = 0;
+    job.next = pos + got;
+    return job.next < size;
+}
+
+bool CacheSet::walk_pinned_dir(PinJob& job) {
+    if (job.dir == nullptr) {
+        job.dir = ::fdopendir(job.fd);
+        if (job.dir == nullptr) {
+            log_.warn("cannot walk a pinned directory: {}", std::strerror(errno));
+            return false;
+        }
+    }
+    const int dfd = ::dirfd(job.dir);
+    struct statx dir_stx {};
+    if (::statx(dfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &dir_stx) != 0) return false;
+    // The entries' records go in unsynced; one sync at the end of the step
+    // makes them durable together, so a crash loses at most this step's,
+    // which the pending walk redoes at mount.
+    int recorded = 0;
+    const auto sync_recorded = [&] {
+        if (recorded == 0) return;
+        if (auto st = index_->sync(); !st) log_.warn("walk of a pinned directory: {}", st.error().message);
+    };
+    for (int n = 0; n < kPinWalkEntries; ++n) {
+        errno = 0;
+        const dirent* d = ::readdir(job.dir);
+        if (d == nullptr) {
+            sync_recorded();
+            if (errno != 0) {
+                log_.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
+            } else {
+                finish_pin_walk(job);
+            }
+            return false;
+        }
+        if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
+        // O_PATH | O_NOFOLLOW: a symlink is looked at, never followed.
+        const int efd = ::openat(dfd, d->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (efd < 0) continue;
+        struct statx stx {};
+        const bool stated =
+            ::statx(efd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx) == 0;
+        const unsigned type = stx.stx_mode & S_IFMT;
+        // Another file system mounted below is not the backing directory's.
+        const bool same_fs = stx.stx_dev_major == dir_stx.stx_dev_major && stx.stx_dev_minor == dir_stx.stx_dev_minor;
+        if (stated && same_fs && (type == S_IFREG || type == S_IFDIR)) {
+            if (auto st = pin_entry(efd, stx, job.pin, /*sync=*/false); st) {
+                ++recorded;
+            } else if (st.error().code != Errc::no_space) {
+                log_.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
+            }
+        }
+        ::close(efd);
+    }
+    sync_recorded();
+    return true;
+}
+
+void CacheSet::finish_pin_walk(const PinJob& job) {
+    if (job.walk_id.dev == 0 && job.walk_id.ino == 0) return;
+    auto stored = index_->get_file(job.walk_id);
+    if (!stored) {
+        log_.warn("walk of a pinned directory: {}", stored.error().message);
+        return;
+    }
+    const bool pinned_now =
+        stored.value() && stored.value()->btime_ns == job.walk_id.btime_ns && stored.value()->pinned();
+    if (pinned_now != job.pin) return;
+    // Unsynced: should a crash keep the record, the walk is redone, which
+    // changes nothing.
+    IndexBatch batch;
+    batch.delete_pinned_file(job.walk_id.dev, job.walk_id.ino);
+    if (auto committed = index_->commit(batch, false); !committed)
+        log_.warn("walk of a pinned directory: {}", committed.error().message);
+}
+
+void CacheSet::drop_pin_jobs() {
+    if (!pin_fetch_) return;
+    std::deque<PinJob> jobs;
+    {
+        std::lock_guard lk(pin_fetch_->mutex);
+        jobs.swap(pin_fetch_->jobs);
+        pin_fetch_->queued_ids.clear();
+    }
+    for (PinJob& job : jobs) {
+        if (job.file) files_->release(job.file);
+        PinFetch::close_job(job);
+    }
+}
+
+}  // namespace bcl

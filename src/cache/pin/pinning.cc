@@ -1,0 +1,212 @@
+// CacheSet's pinning: the pin flag of files (kFilePinned in their record)
+// and directories (a record of their own with no data), the pin limit, and
+// unpinning. The data of a pinned file is fetched by pin/fetch.cc.
+//
+// Where file handles work below the backing root, a pinned regular file
+// also has a pinned-file record (its file handle, index_format.h), written
+// in the same batch as its pin flag and deleted with it, and so has a
+// directory whose walk is under way: pin/resume.cc finds them at mount.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "files/file_handle.h"
+#include "files/file_table.h"
+#include "pin/fetch.h"
+
+namespace bcl {
+namespace {
+
+// The backing path of a descriptor, for log lines only.
+std::string path_of_fd(int fd) {
+    const std::string proc = fmt::format("/proc/self/fd/{}", fd);
+    char buf[4096];
+    const ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+    if (n <= 0) return fmt::format("descriptor {}", fd);
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// A descriptor of its own on the file fd is open as (O_PATH too).
+Result<int> reopen_fd(int fd, int flags) {
+    const std::string proc = fmt::format("/proc/self/fd/{}", fd);
+    const int own = ::open(proc.c_str(), flags | O_CLOEXEC);
+    if (own < 0) return sys_error(errno, "reopening the backing file to pin it");
+    return own;
+}
+
+}  // namespace
+
+std::uint64_t CacheSet::pin_limit_bytes() const { return capacity_bytes_ / 100 * pin_limit_percent(); }
+
+Status CacheSet::set_pin_limit_percent(unsigned percent) {
+    if (percent > 100) return make_error(Errc::invalid, fmt::format("pin_limit_percent={}: at most 100", percent));
+    pin_limit_percent_.store(percent, std::memory_order_relaxed);
+    return ok();
+}
+
+Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
+    // Synced: the pin (and a directory's pending walk) outlives a crash
+    // once the attribute is set.
+    return pin_entry(fd, stx, pin, /*sync=*/true);
+}
+
+Status CacheSet::inherit_pin(int fd, const struct statx& stx) { return pin_entry(fd, stx, true, /*sync=*/false); }
+
+std::optional<DirtyFileRecord> CacheSet::pin_handle_of(int fd, const FileIdentity& id) {
+    if (!writeback_possible_) return std::nullopt;  // handles do not work below the backing root
+    auto handle = file_handle_of(fd, id);
+    if (!handle) {
+        log_.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}", handle.error().message);
+        return std::nullopt;
+    }
+    return std::move(handle).value();
+}
+
+Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync) {
+    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    const unsigned type = stx.stx_mode & S_IFMT;
+    if (type == S_IFDIR) {
+        if (caller_identities_)
+            return make_error(Errc::unsupported,
+                              "pinning a directory needs identity=inode: its walk finds the "
+                              "files by inode number, which this mount does not go by");
+        const std::optional<DirtyFileRecord> handle = pin_handle_of(fd, identity_of(stx));
+        BCL_TRY(pin_dir(stx, pin, handle, sync));
+        auto dir = reopen_fd(fd, O_RDONLY | O_DIRECTORY);
+        if (!dir) return dir.error();
+        queue_pin_job(nullptr, dir.value(), pin, handle ? identity_of(stx) : FileIdentity{});
+        return ok();
+    }
+    if (type != S_IFREG) return make_error(Errc::invalid, "only regular files and directories can be pinned");
+    auto own = reopen_fd(fd, O_RDONLY);
+    if (!own) return own.error();
+    auto opened = files_->open(stx, own.value());
+    if (!opened) {
+        ::close(own.value());
+        return opened.error();
+    }
+    std::shared_ptr<CachedFile> file = std::move(opened).value();
+    Status st = ok();
+    {
+        std::lock_guard lk(file->mutex);
+        const std::optional<DirtyFileRecord> handle = pin ? pin_handle_of(own.value(), file->identity) : std::nullopt;
+        st = pin_file_locked(*file, pin, pin ? path_of_fd(own.value()) : std::string(), handle, sync);
+    }
+    if (!st || !pin) {
+        files_->release(file);
+        ::close(own.value());
+        // The buckets of unpinned data become reclaimable at the next pass.
+        if (st && !pin) note_gc_change();
+        return st;
+    }
+    queue_pin_job(std::move(file), own.value(), true);
+    return ok();
+}
+
+Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view name,
+                                 const std::optional<DirtyFileRecord>& handle, bool sync) {
+    if (file.bypass) return make_error(Errc::io, "the file's cache state is unusable (unlinked, or an index error)");
+    if (file.record.pinned() == pin) {
+        // Pinned by a walk not yet synced, or before pins had handles.
+        if (!handle) return sync ? index_->sync() : ok();
+        IndexBatch batch;
+        batch.put_pinned_file(*handle);
+        auto committed = index_->commit(batch, sync);
+        if (!committed) return committed.error();
+        return ok();
+    }
+    if (pin) {
+        const std::uint64_t pinned = counters_.pinned_bytes.load(std::memory_order_relaxed);
+        const std::uint64_t limit = pin_limit_bytes();
+        if (pinned + file.record.size > limit) {
+            log_.warn(
+                "pinning {} refused: its {} bytes would take pinned data past pin_limit_percent={} "
+                "({} of {} bytes pinned)",
+                name, file.record.size, pin_limit_percent(), pinned, limit);
+            return make_error(Errc::no_space, fmt::format("pinning {} would take pinned data past pin_limit_percent={}",
+                                                          name, pin_limit_percent()));
+        }
+    }
+    FileRecord rec = file.record;
+    rec.flags = pin ? rec.flags | kFilePinned : rec.flags & ~kFilePinned;
+    IndexBatch batch;
+    batch.put_file(file.identity, rec);
+    if (pin && handle) batch.put_pinned_file(*handle);
+    if (!pin) batch.delete_pinned_file(file.identity.dev, file.identity.ino);
+    // Synced for an explicit pin. A walk's entries are not (a synced write
+    // flushes the cache device first, one flush per file): the walk syncs
+    // once per step instead.
+    auto committed = index_->commit(batch, sync);
+    if (!committed) return committed.error();
+    file.record = rec;
+    if (!pin) return unpin_extents_locked(rec.file_id);
+    return ok();
+}
+
+Status CacheSet::unpin_extents_locked(std::uint64_t file_id) {
+    auto extents = index_->lookup(file_id, 0, UINT64_MAX);
+    if (!extents) return extents.error();
+    IndexBatch batch;
+    std::uint64_t bytes = 0;
+    for (const Extent& e : extents.value()) {
+        if (!e.value.pinned()) continue;
+        ExtentValue v = e.value;
+        v.flags = static_cast<std::uint8_t>(v.flags & ~kExtentPinned);
+        batch.replace_extent_if_unchanged(e.key, e.value, v);
+        bytes += e.value.length;
+    }
+    auto committed = index_->commit(batch, false);
+    if (!committed) return committed.error();
+    std::uint64_t now = counters_.pinned_bytes.load(std::memory_order_relaxed);
+    while (!counters_.pinned_bytes.compare_exchange_weak(now, now - std::min(now, bytes), std::memory_order_relaxed)) {
+    }
+    return ok();
+}
+
+Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle, bool sync) {
+    const FileIdentity id = identity_of(stx);
+    auto stored = index_->get_file(id);
+    if (!stored) return stored.error();
+    const bool recorded = stored.value() && stored.value()->btime_ns == id.btime_ns;
+    IndexBatch batch;
+    // The walk that follows is pending until it completes: at mount, a
+    // pending walk is redone, pinning or unpinning as the directory's own
+    // record says.
+    if (handle) batch.put_pinned_file(*handle);
+    if (!pin) {
+        if (stored.value()) batch.delete_file(id);
+    } else if (!recorded || !stored.value()->pinned()) {
+        // A record like a file's, holding no extents: only its flag means anything.
+        auto file_id = index_->new_file_id();
+        if (!file_id) return file_id.error();
+        FileRecord rec;
+        rec.file_id = file_id.value();
+        rec.btime_ns = id.btime_ns;
+        rec.flags = kFilePinned;
+        batch.put_file(id, rec);
+    }
+    if (batch.empty()) return sync ? index_->sync() : ok();
+    auto committed = index_->commit(batch, sync);
+    if (!committed) return committed.error();
+    return ok();
+}
+
+Result<bool> CacheSet::pinned(const struct statx& stx) {
+    const FileIdentity id = identity_of(stx);
+    if (auto open = files_->find(id.dev, id.ino); open && open->identity == id) {
+        std::lock_guard lk(open->mutex);
+        return open->record.pinned();
+    }
+    auto stored = index_->get_file(id);
+    if (!stored) return stored.error();
+    return stored.value() && stored.value()->btime_ns == id.btime_ns && stored.value()->pinned();
+}
+
+Result<std::uint64_t> CacheSet::pinned_bytes(std::uint64_t dev, std::uint64_t ino) {
+    return file_bytes(dev, ino, [](const Extent& e) { return e.value.pinned(); });
+}
+
+}  // namespace bcl

@@ -1,0 +1,267 @@
+// CacheSet: the writeback task on the strand, its rate, the cache mode and
+// the writeback tunables.
+//
+// The task is one step at a time, each armed on a timer: a step takes the
+// next file (by file id, from a cursor that wraps) that has a dirty-file
+// record and writes back up to a chunk of its dirty data in offset order,
+// then arms the next step chunk / rate later (at once while flushing). When
+// a pass over the dirty files finds none, the task goes idle; a dirty write
+// into a clean cache arms it writeback_delay later, a flush or a change of
+// the tunables at once. A step that fails is retried after a delay that
+// doubles with each failure in a row (1 s up to 32 s); a kick (flush, a
+// change of the tunables) still runs the next step at once. The rate is
+// updated every kWritebackRateUpdate.
+//
+// After a cache device failure (devices/io_errors.cc) the task makes one pass over
+// every dirty file at full speed, each file whole in one step and its
+// unreadable extents skipped, and the end of that pass ends the failing
+// state.
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "bcachefs_lite/cache/cache_set.h"
+#include "writeback/task.h"
+
+namespace bcl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A flush writes back this much per step.
+constexpr std::uint64_t kFlushChunk = 4u << 20;
+// Rate-limited steps write at most this much, and about a tenth of a
+// second's worth.
+constexpr std::uint64_t kMaxChunk = 1u << 20;
+// Retry after an index error, and the first retry after a failed step.
+constexpr std::chrono::seconds kRetryDelay{1};
+// Steps that keep failing (a backing directory that is read-only, full or
+// gone) are retried at twice the delay each time, up to this.
+constexpr std::chrono::seconds kMaxRetryDelay{32};
+
+std::chrono::milliseconds retry_delay(unsigned failures) {
+    const unsigned doublings = std::min(failures == 0 ? 0u : failures - 1, 5u);
+    return std::min<std::chrono::milliseconds>(kRetryDelay * (1u << doublings), kMaxRetryDelay);
+}
+
+}  // namespace
+
+CacheMode CacheSet::mode() const { return mode_.load(std::memory_order_acquire); }
+
+Status CacheSet::set_mode(CacheMode mode) {
+    if (mode == CacheMode::writeback && !writeback_possible_)
+        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
+    const CacheMode before = mode_.exchange(mode, std::memory_order_acq_rel);
+    if (before != mode) log_.info("cache mode {} -> {}", cache_mode_name(before), cache_mode_name(mode));
+    return ok();
+}
+
+WritebackTunables CacheSet::writeback_tunables() const {
+    std::lock_guard lk(tunables_mutex_);
+    return tunables_;
+}
+
+Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
+    BCL_TRY(validate(tunables));
+    {
+        std::lock_guard lk(tunables_mutex_);
+        tunables_ = tunables;
+    }
+    if (dirty_bytes() != 0) writeback_kick(std::chrono::milliseconds(0));
+    return ok();
+}
+
+WritebackStatus CacheSet::writeback_status() const {
+    WritebackStatus s;
+    s.dirty = dirty_bytes();
+    std::lock_guard lk(tunables_mutex_);
+    s.target = capacity_bytes_ / 100 * tunables_.writeback_percent;
+    s.rate = writeback_->rate.rate();
+    s.proportional = writeback_->rate.proportional();
+    s.integral = writeback_->rate.integral();
+    s.running = tunables_.writeback_running;
+    s.flushing = flushing_.load(std::memory_order_acquire);
+    return s;
+}
+
+void CacheSet::start_flush() {
+    flushing_.store(true, std::memory_order_release);
+    writeback_kick(std::chrono::milliseconds(0));
+}
+
+std::uint64_t CacheSet::dirty_bytes() const {
+    const std::int64_t v = dirty_bytes_.load(std::memory_order_acquire);
+    return v > 0 ? static_cast<std::uint64_t>(v) : 0;
+}
+
+bool CacheSet::may_hold_dirty() const {
+    return dirty_seen_.load(std::memory_order_acquire) || dirty_bytes_.load(std::memory_order_acquire) != 0;
+}
+
+void CacheSet::add_dirty(std::int64_t bytes) {
+    if (bytes > 0) dirty_seen_.store(true, std::memory_order_release);
+    dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel);
+}
+
+void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
+    std::uint64_t sectors = 0;
+    std::int64_t dirty = 0;
+    std::uint64_t pinned = 0;
+    for (const ExtentOverwrite& o : overwrites) {
+        sectors += o.removed.value.length / kSectorSize;
+        if (o.removed.value.dirty()) dirty += static_cast<std::int64_t>(o.removed.value.length);
+        if (o.removed.value.pinned()) pinned += o.removed.value.length;
+    }
+    if (pinned != 0) {
+        // Saturating: the count is an estimate between GC passes.
+        std::uint64_t now = counters_.pinned_bytes.load(std::memory_order_relaxed);
+        while (!counters_.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned),
+                                                             std::memory_order_relaxed)) {
+        }
+    }
+    counters_.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
+    if (dirty != 0) add_dirty(-dirty);
+    if (sectors != 0) note_gc_change();
+}
+
+void CacheSet::writeback_kick(std::chrono::milliseconds delay) {
+    if (closing_.load(std::memory_order_acquire)) return;
+    boost::asio::post(background_->strand(), [this, delay] {
+        if (closing_.load(std::memory_order_acquire)) return;
+        const Clock::time_point at = Clock::now() + delay;
+        if (writeback_->armed && writeback_->step_at <= at) return;
+        arm_writeback(at);
+    });
+}
+
+void CacheSet::arm_writeback(std::chrono::steady_clock::time_point at) {
+    WritebackTask& w = *writeback_;
+    w.armed = true;
+    w.step_at = at;
+    // Re-arming cancels a wait in progress: its handler sees operation_aborted.
+    w.step_timer.expires_at(at);
+    w.step_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closing_.load(std::memory_order_acquire)) return;
+        writeback_->armed = false;
+        writeback_step();
+    });
+}
+
+void CacheSet::writeback_step() {
+    WritebackTask& w = *writeback_;
+    const bool evacuating = w.evacuating;
+    if (state() == CacheState::passthrough) {
+        // What is still dirty could not be read: nothing to write back.
+        flushing_.store(false, std::memory_order_release);
+        return;
+    }
+    const bool flushing = evacuating || flushing_.load(std::memory_order_acquire);
+    if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
+    // Writes commit to the index before they count: a count taken before
+    // the scan includes nothing the scan cannot see.
+    std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
+    auto next = index_->next_dirty_file(w.cursor);
+    if (!next) {
+        log_.error("writeback: {}", next.error().message);
+        arm_writeback(Clock::now() + kRetryDelay);
+        return;
+    }
+    if (!next.value()) {
+        // The pass started at file id 0: every dirty file had its turn.
+        if (evacuating) {
+            evacuation_over();
+            return;
+        }
+        if (w.cursor != 0) {
+            w.cursor = 0;  // wrap around
+            arm_writeback(Clock::now());
+            return;
+        }
+        // Nothing dirty: the count follows the index, unless it changed
+        // since the scan began (a write counted data the scan may have
+        // missed): then round again. Setting it to 0 regardless lost such
+        // a write's bytes from the count for good.
+        if (counted != 0) {
+            if (!dirty_bytes_.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
+                arm_writeback(Clock::now());
+                return;
+            }
+            log_.warn("writeback found no dirty data where {} bytes were counted", counted);
+        }
+        flushing_.store(false, std::memory_order_release);
+        return;
+    }
+    const auto& [id, record] = *next.value();
+    std::uint64_t rate;
+    {
+        std::lock_guard lk(tunables_mutex_);
+        rate = w.rate.rate();
+    }
+    const std::uint64_t chunk = flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
+    const Clock::time_point started = Clock::now();
+    if (evacuating) {
+        // The whole file at once: its unreadable extents stay dirty and
+        // would come first again in a step that takes only a chunk.
+        auto result = write_back_file(id, record, UINT64_MAX, /*skip_unreadable=*/true);
+        if (result) {
+            w.unreadable += result.value().unreadable;
+        } else {
+            log_.error("writeback of cache file {}: {}", id, result.error().message);
+        }
+        w.cursor = id + 1;
+        arm_writeback(Clock::now());
+        return;
+    }
+    auto result = write_back_file(id, record, chunk);
+    if (!result) {
+        // Also while flushing: the data stays dirty, and retrying at once
+        // would only spin on the same error.
+        ++w.failures;
+        const std::chrono::milliseconds delay = retry_delay(w.failures);
+        log_.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message, delay.count());
+        w.cursor = id + 1;
+        arm_writeback(Clock::now() + delay);
+        return;
+    }
+    w.failures = 0;
+    if (!result.value().more) w.cursor = id + 1;
+    if (flushing) {
+        arm_writeback(Clock::now());
+        return;
+    }
+    const auto share =
+        std::chrono::nanoseconds(result.value().bytes * 1'000'000'000 / std::max<std::uint64_t>(rate, 1));
+    if (Clock::now() - started > share) w.keeping_up = false;
+    arm_writeback(started + share);
+}
+
+void CacheSet::schedule_rate_update() {
+    if (closing_.load(std::memory_order_acquire)) return;
+    WritebackTask& w = *writeback_;
+    w.rate_timer.expires_after(kWritebackRateUpdate);
+    w.rate_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closing_.load(std::memory_order_acquire)) return;
+        update_writeback_rate();
+        schedule_rate_update();
+    });
+}
+
+void CacheSet::update_writeback_rate() {
+    WritebackTask& w = *writeback_;
+    {
+        std::lock_guard lk(tunables_mutex_);
+        const std::uint64_t target = capacity_bytes_ / 100 * tunables_.writeback_percent;
+        w.rate.update(dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate, w.keeping_up);
+    }
+    w.keeping_up = true;
+}
+
+void CacheSet::cancel_writeback_timers() {
+    if (!writeback_) return;
+    writeback_->step_timer.cancel();
+    writeback_->rate_timer.cancel();
+}
+
+}  // namespace bcl
