@@ -45,7 +45,9 @@ Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino
     Inode& inode = state.inodes.get(ino);
     int open_flags = backing_flags(flags);
     std::optional<CallerId> reader;
-    if ((flags & O_ACCMODE) == O_RDONLY && (flags & O_TRUNC) == 0 && S_ISREG(inode.type)) {
+    // O_NOATIME is allowed to the owner only: the grant of an open without
+    // it says nothing about one with it.
+    if ((flags & O_ACCMODE) == O_RDONLY && (flags & (O_TRUNC | O_NOATIME)) == 0 && S_ISREG(inode.type)) {
         reader = CallerCreds::caller_of(req, state.own());
         if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT))) return file;
     }
