@@ -9,7 +9,19 @@
 // the same key. The pair of both tells inodes apart.
 // An inode lives while the kernel holds lookups on it: every entry reply adds
 // one, forget() removes what the kernel returns, and the inode is dropped at
-// zero. The root (the backing directory) is never dropped.
+// zero unless a remembered name still holds it (below). The root (the
+// backing directory) is never dropped.
+//
+// Remembered names: what a lookup on the backing found for a name in a
+// directory, so that another lookup of that name within the coherency
+// window (or while the backing does not answer) is answered without a
+// backing call, also after the kernel forgot the inode (drop_caches, memory
+// pressure): the entry keeps its child and its directory alive, with their
+// O_PATH descriptors. A change of the name through the mount forgets it; a
+// change behind the mount's back shows once the window is over, as with
+// NFS's attribute cache. The table keeps at most entry_limit() names, and
+// drops those whose inode the kernel no longer holds once they are older
+// than the window.
 //
 // The kernel's node id of an inode is its address (FUSE_ROOT_ID for the root);
 // it stays valid while the kernel has lookups on it, which is all the time a
@@ -28,8 +40,14 @@
 #include <utility>
 #include <vector>
 
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/fs/file_data.h"
 #include "attr_cache.h"
+#include "dir_listing.h"
 #include "fuse_api.h"
 #include "unique_fd.h"
 
@@ -49,6 +67,8 @@ struct Inode {
     const mode_t type;  // S_IFMT bits
     // The attributes last read from the backing file, for getattr.
     AttrCache attrs;
+    // A directory's entries as the backing last listed them, for readdir.
+    DirListingSlot listing;
 
     bool is_symlink() const { return S_ISLNK(type); }
     bool is_dir() const { return S_ISDIR(type); }
@@ -56,6 +76,9 @@ struct Inode {
 private:
     friend class InodeTable;
     std::uint64_t nlookup_ = 0;  // guarded by InodeTable::mutex_
+    // Remembered names naming it, as their child or their directory;
+    // guarded by InodeTable::mutex_.
+    std::uint32_t name_refs_ = 0;
     // Set once another inode of the same backing file (another key) was
     // known at the same time; never cleared.
     std::atomic<bool> aliased_{false};
@@ -64,8 +87,9 @@ private:
 class InodeTable {
 public:
     // Takes the O_PATH descriptor of the backing directory, known as
-    // `root_key`, whose (st_dev, st_ino) is `root_backing`.
-    InodeTable(UniqueFd root_fd, FileKey root_key, FileKey root_backing);
+    // `root_key`, whose (st_dev, st_ino) is `root_backing`; names are
+    // remembered for `window`.
+    InodeTable(UniqueFd root_fd, FileKey root_key, FileKey root_backing, const CoherencyWindow& window);
 
     Inode& root() { return *root_; }
     bool is_root(const Inode& inode) const { return &inode == root_.get(); }
@@ -90,13 +114,60 @@ public:
     // Number of inodes held, the root excluded.
     std::size_t size();
 
+    // A count of the changes of names through the mount: sampled before a
+    // backing lookup or listing, compared when it is remembered.
+    std::uint64_t names_generation() const { return names_generation_.load(std::memory_order_acquire); }
+    // `name` in `parent` is `child`, as a lookup that began at `at_ns`
+    // (CoherencyWindow::now_ns) and generation `generation` found; ignored
+    // when a name changed since, or the window is 0.
+    void remember(Inode& parent, std::string_view name, Inode& child, std::int64_t at_ns, std::uint64_t generation);
+    struct Recalled {
+        Inode* inode;
+        std::int64_t at_ns;  // when the backing showed it
+    };
+    // The inode remembered for `name` in `parent`, with one more lookup,
+    // when the backing showed it less than `max_age_ns` before `now_ns`;
+    // any age when `max_age_ns` is negative (the backing does not answer).
+    std::optional<Recalled> recall(Inode& parent, std::string_view name, std::int64_t now_ns, std::int64_t max_age_ns);
+    // `name` in `parent` changed through the mount (created, removed,
+    // renamed from or to): forgets it and the directory's listing.
+    void name_changed(Inode& parent, std::string_view name);
+    // `listing` becomes `dir`'s, unless a name changed since `generation`.
+    void publish_listing(Inode& dir, std::shared_ptr<const DirListing> listing, std::uint64_t generation);
+    // Names remembered at most; 0 remembers none.
+    void set_entry_limit(std::size_t limit);
+    std::size_t entry_limit();
+    std::size_t remembered();
+
 private:
+    struct NameEntry {
+        Inode* child;
+        std::int64_t at_ns;
+        std::uint64_t order;  // its place in by_age_
+    };
+    using NameKey = std::pair<const Inode*, std::string>;
+    // Erases `it`, and the inodes only it held (into `dropped`).
+    void erase_name(std::map<NameKey, NameEntry>::iterator it, std::vector<std::unique_ptr<Inode>>& dropped);
+    // Drops `inode` into `dropped` when neither the kernel nor a name holds it.
+    void drop_if_unused(Inode& inode, std::vector<std::unique_ptr<Inode>>& dropped);
+    // Erases the oldest names while there are `room` or fewer free, and a
+    // few more when the kernel no longer holds them and they are older than
+    // the window at `now_ns`.
+    void sweep(std::size_t room, std::int64_t now_ns, std::vector<std::unique_ptr<Inode>>& dropped);
+
     std::unique_ptr<Inode> root_;
-    std::mutex mutex_;  // guards inodes_, by_backing_ and every Inode::nlookup_
+    const CoherencyWindow& window_;
+    std::mutex mutex_;  // guards inodes_, by_backing_, the names and every Inode::nlookup_ and name_refs_
     // Keyed by (key, backing).
     std::map<std::pair<FileKey, FileKey>, std::unique_ptr<Inode>> inodes_;
     // Every inode of inodes_ by its backing key.
     std::multimap<FileKey, Inode*> by_backing_;
+    std::map<NameKey, NameEntry> names_;
+    // The names by the order they were remembered in (oldest first).
+    std::map<std::uint64_t, std::map<NameKey, NameEntry>::iterator> by_age_;
+    std::uint64_t next_order_ = 0;
+    std::size_t entry_limit_ = 0;
+    std::atomic<std::uint64_t> names_generation_{0};
 };
 
 }  // namespace bcl

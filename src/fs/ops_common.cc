@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "os_error.h"
 
@@ -25,6 +27,45 @@ Result<Inode*> add_named_inode(State& state, Inode& parent, const char* name, co
     return &state.inodes.add_lookup(key.value(), backing, st.st_mode, std::move(path_fd));
 }
 
+namespace {
+
+fuse_entry_param entry_param(const State& state, const Inode& inode, const struct stat& st) {
+    fuse_entry_param e{};
+    e.ino = state.inodes.ino_of(inode);
+    e.generation = 0;
+    e.attr = st;
+    e.attr_timeout = state.options.attr_timeout_seconds();
+    e.entry_timeout = state.options.entry_timeout_seconds();
+    return e;
+}
+
+// Whether `caller` may search a directory of mode, owner and group `dir`,
+// by its permission bits, as the kernel decides under default_permissions.
+bool may_search(const struct stat& dir, const CallerId& caller) {
+    if (caller.uid == 0) return true;  // CAP_DAC_READ_SEARCH
+    if (caller.uid == dir.st_uid) return dir.st_mode & S_IXUSR;
+    const bool member =
+        caller.gid == dir.st_gid || std::find(caller.groups.begin(), caller.groups.end(), dir.st_gid) != caller.groups.end();
+    return dir.st_mode & (member ? S_IXGRP : S_IXOTH);
+}
+
+// The entry of a remembered inode (one lookup added), with its attributes
+// from memory while they hold, else read again; the lookup is taken back
+// on an error.
+Result<fuse_entry_param> recalled_entry(State& state, Inode& inode, std::int64_t now, std::int64_t window) {
+    const std::uint64_t epoch = state.changes.stable();
+    if (auto cached = inode.attrs.get(epoch, now, window)) return entry_param(state, inode, *cached);
+    auto st = stat_inode(inode);
+    if (!st) {
+        state.inodes.forget(inode, 1);
+        return st.error();
+    }
+    inode.attrs.store(st.value(), epoch, now);
+    return entry_param(state, inode, st.value());
+}
+
+}  // namespace
+
 Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* name) {
     // The kernel sends neither; refusing them keeps ".." of the root from
     // reaching outside the backing directory.
@@ -38,13 +79,31 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     auto inode = add_named_inode(state, parent, name, st, std::move(fd), "lookup");
     if (!inode) return inode.error();
     inode.value()->attrs.store(st, epoch, now);
-    fuse_entry_param e{};
-    e.ino = state.inodes.ino_of(*inode.value());
-    e.generation = 0;
-    e.attr = st;
-    e.attr_timeout = state.options.attr_timeout_seconds();
-    e.entry_timeout = state.options.entry_timeout_seconds();
-    return e;
+    return entry_param(state, *inode.value(), st);
+}
+
+Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name, const CallerId* searcher) {
+    const std::int64_t now = CoherencyWindow::now_ns();
+    const std::int64_t window = state.window.ns();
+    bool recall = window > 0;
+    if (recall && searcher) {
+        const std::uint64_t epoch = state.changes.stable();
+        auto dir = parent.attrs.get(epoch, now, window);
+        if (!dir) {
+            auto st = stat_inode(parent);
+            if (st) parent.attrs.store(st.value(), epoch, now);
+            if (st) dir = st.value();
+        }
+        recall = dir && may_search(*dir, *searcher);
+    }
+    if (recall) {
+        if (auto found = state.inodes.recall(parent, name, now, window))
+            return recalled_entry(state, *found->inode, now, window);
+    }
+    const std::uint64_t generation = state.inodes.names_generation();
+    auto entry = lookup_entry(state, parent, name);
+    if (entry) state.inodes.remember(parent, name, state.inodes.get(entry.value().ino), now, generation);
+    return entry;
 }
 
 Result<struct statx> statx_fd(int fd) {

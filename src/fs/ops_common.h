@@ -61,9 +61,19 @@ Result<struct stat> stat_inode(const Inode& inode);
 Result<Inode*> add_named_inode(State& state, Inode& parent, const char* name, const struct stat& st, UniqueFd path_fd,
                                std::string_view what);
 
-// Looks `name` up in `parent` without following a symlink, adds one lookup
-// to its inode and returns the entry to reply with.
+// Looks `name` up in `parent` on the backing without following a symlink,
+// adds one lookup to its inode and returns the entry to reply with.
 Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* name);
+// The same, answered without the backing when the name was looked up
+// within the coherency window (InodeTable::remember), and remembered when
+// it goes to the backing. With `searcher`, the answer comes from memory
+// only when the directory's mode lets that caller search it (readdirplus,
+// which the kernel checks for read permission only).
+Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name,
+                                    const CallerId* searcher = nullptr);
+// A name in `parent` changed through the mount, or may have: what is
+// remembered of it and of the directory's listing goes.
+inline void name_changed(State& state, Inode& parent, const char* name) { state.inodes.name_changed(parent, name); }
 
 // statx of an open descriptor: basic stats and birth time.
 Result<struct statx> statx_fd(int fd);
@@ -98,19 +108,26 @@ void release_file(State& state, OpenFile* file);
 // handles then read the backing file, their next open caches afresh).
 void data_changed(State& state, const Inode& inode);
 
-// An open directory stream.
+// An open directory stream: the backing directory's, or a listing of it
+// (dir_listing.h) taken within the coherency window.
 struct DirHandle {
-    DirHandle() = default;
+    explicit DirHandle(Inode& inode) : inode(inode) {}
     DirHandle(const DirHandle&) = delete;
     DirHandle& operator=(const DirHandle&) = delete;
     ~DirHandle() {
         if (dir) ::closedir(dir);
     }
 
-    std::mutex mutex;  // guards dir, offset and entry
-    DIR* dir = nullptr;
-    off_t offset = 0;                // position of the next entry to return
-    struct dirent* entry = nullptr;  // read from dir but not yet returned
+    Inode& inode;
+    std::mutex mutex;  // guards everything below
+    DIR* dir = nullptr;                         // the backing stream, unless a listing serves
+    std::shared_ptr<const DirListing> listing;  // serves the stream when set
+    // The backing stream as read from its first entry on, to be published
+    // as the directory's listing at its end; dropped on a seek.
+    std::shared_ptr<DirListing> pass;
+    std::uint64_t pass_generation = 0;  // InodeTable::names_generation before the pass
+    off_t offset = 0;                   // position of the next entry to return
+    struct dirent* entry = nullptr;     // read from dir but not yet returned
 };
 
 inline DirHandle& dir_handle_of(const fuse_file_info* fi) { return *reinterpret_cast<DirHandle*>(fi->fh); }

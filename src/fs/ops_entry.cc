@@ -22,7 +22,7 @@ Result<fuse_entry_param> do_lookup(fuse_req_t req, State& state, fuse_ino_t pare
     // backing.
     auto creds = as_caller(req);
     if (!creds) return creds.error();
-    auto entry = lookup_entry(state, state.inodes.get(parent), name);
+    auto entry = find_entry(state, state.inodes.get(parent), name);
     if (!entry && entry.error().sys_errno == ENOENT && state.options.entry_timeout_seconds() > 0) {
         // A negative entry: the kernel remembers the name is absent for
         // entry_timeout seconds.
@@ -186,7 +186,8 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     const double timeout = state.options.attr_timeout_seconds();
     const std::uint64_t epoch = state.changes.stable();
     const std::int64_t now = CoherencyWindow::now_ns();
-    if (auto cached = inode.attrs.get(epoch, now, static_cast<std::int64_t>(timeout * 1e9)))
+    // Within the coherency window, from the attributes last read.
+    if (auto cached = inode.attrs.get(epoch, now, state.window.ns()))
         return static_cast<void>(fuse_reply_attr(req, &*cached, timeout));
     auto st = stat_inode(inode);
     if (!st) return reply_error(req, st.error());

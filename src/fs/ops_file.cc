@@ -75,8 +75,12 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::openat(dir.fd.get(), name, open_flags, mode));
-        if (!fd.valid()) return last_os_error();
+        const int err = fd.valid() ? 0 : errno;
+        name_changed(state, dir, name);
+        if (err != 0) return os_error(err);
     }
+    const std::uint64_t generation = state.inodes.names_generation();
+    const std::int64_t now = CoherencyWindow::now_ns();
     // The inode's O_PATH descriptor comes from the open file itself, so it
     // names the file created even if the name was replaced meanwhile.
     UniqueFd path_fd(::open(ProcPath(fd.get()).c_str(), O_PATH | O_CLOEXEC));
@@ -86,6 +90,7 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     auto added = add_named_inode(state, dir, name, st, std::move(path_fd), "create");
     if (!added) return added.error();
     Inode& inode = *added.value();
+    state.inodes.remember(dir, name, inode, now, generation);
     // Before the engine opens it: a file pinned at birth is opened pinned.
     state.stats.created(dir.key, dir.fd.get(), inode.key, inode.fd.get());
     Created created{};

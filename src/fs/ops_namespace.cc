@@ -27,9 +27,11 @@ Result<fuse_entry_param> create_as_caller(fuse_req_t req, fuse_ino_t parent, con
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
-        if (create(dir.fd.get()) != 0) return last_os_error();  // errno read before creds restore
+        const int err = create(dir.fd.get()) == 0 ? 0 : errno;  // read before creds restore
+        name_changed(state, dir, name);
+        if (err != 0) return os_error(err);
     }
-    auto entry = lookup_entry(state, dir, name);
+    auto entry = find_entry(state, dir, name);
     if (entry) {
         const Inode& child = state.inodes.get(entry.value().ino);
         state.stats.created(dir.key, dir.fd.get(), child.key, child.fd.get());
@@ -81,20 +83,24 @@ Result<fuse_entry_param> do_link(fuse_req_t req, State& state, fuse_ino_t ino, f
     // A new link changes the file's ctime, not its data.
     MetadataNotice notice(state.data, inode.fd.get());
     notice.identify_as(inode.key);
-    BCL_TRY(link_as_caller(req, inode, dir, newname));
+    const Status linked = link_as_caller(req, inode, dir, newname);
+    name_changed(state, dir, newname);
+    BCL_TRY(linked);
     notice.finish();
-    return lookup_entry(state, dir, newname);
+    return find_entry(state, dir, newname);
 }
 
 Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, bool is_dir) {
-    const Inode& dir = state.inodes.get(parent);
+    Inode& dir = state.inodes.get(parent);
     auto before = lstat_at(dir, name);
     const std::optional<FileKey> key =
         before ? engine_key(state, dir, name, before->st_mode, FileKey{before->st_dev, before->st_ino}) : std::nullopt;
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
-        if (::unlinkat(dir.fd.get(), name, is_dir ? AT_REMOVEDIR : 0) != 0) return last_os_error();
+        const int err = ::unlinkat(dir.fd.get(), name, is_dir ? AT_REMOVEDIR : 0) == 0 ? 0 : errno;
+        name_changed(state, dir, name);
+        if (err != 0) return os_error(err);
     }
     if (auto st = state.ids.removed(dir, name); !st)
         state.log.error("dropping the cache's name of {}: {}", name, st.error().message);
@@ -105,8 +111,8 @@ Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
 Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                  const char* newname, unsigned int flags) {
     if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return os_error(EINVAL);
-    const Inode& from = state.inodes.get(parent);
-    const Inode& to = state.inodes.get(newparent);
+    Inode& from = state.inodes.get(parent);
+    Inode& to = state.inodes.get(newparent);
     // A rename changes the ctime of the files it moves, not their data.
     MetadataNotice source(state.data, from.fd.get(), name);
     MetadataNotice target(state.data, to.fd.get(), newname);
@@ -121,7 +127,10 @@ Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
-        if (::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) != 0) return last_os_error();
+        const int err = ::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) == 0 ? 0 : errno;
+        name_changed(state, from, name);
+        name_changed(state, to, newname);
+        if (err != 0) return os_error(err);
     }
     // The source's key (and a directory's, its children's) follows it.
     if (!same_file) {

@@ -1,9 +1,11 @@
 #include "bcachefs_lite/fs/session.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,23 @@
 #include "session_state.h"
 
 namespace bcl {
+namespace {
+
+// Names remembered (InodeTable::remember) hold one descriptor each: the
+// descriptor limit is raised to its hard limit, and a quarter of it is
+// theirs, at most 64Ki names.
+std::size_t remembered_names_limit() {
+    struct rlimit lim;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+    if (lim.rlim_cur < lim.rlim_max) {
+        struct rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    return static_cast<std::size_t>(std::min<rlim_t>(lim.rlim_cur / 4, rlim_t{1} << 16));
+}
+
+}  // namespace
 
 Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
@@ -28,6 +47,7 @@ Result<std::unique_ptr<Session>> Session::create(const MountOptions& options, Fi
 
     auto state =
         std::make_unique<State>(options, data, stats, log, names, std::move(root), FileKey{st.st_dev, st.st_ino});
+    state->inodes.set_entry_limit(remembered_names_limit());
     state->own_uid = ::geteuid();
     state->own_gid = ::getegid();
     state->switch_creds = state->own_uid == 0;

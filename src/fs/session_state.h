@@ -27,13 +27,18 @@ struct Session::State {
           data(file_data),
           stats(stats_xattrs),
           log(logger),
+          own_window(opts.tunables.actimeo),
+          window(file_data.coherency_window() ? *file_data.coherency_window() : own_window),
           ids(names),
-          inodes(std::move(root_fd), ids.root_key(root_backing), root_backing) {}
+          inodes(std::move(root_fd), ids.root_key(root_backing), root_backing, window) {}
 
     const MountOptions options;
     FileData& data;
     StatsXattrs& stats;
     Logger& log;
+    // The coherency window: the engine's, else the mount's actimeo.
+    const CoherencyWindow own_window;
+    const CoherencyWindow& window;
     Identities ids;  // before inodes, which takes the root's key from it
     InodeTable inodes;
     // Read-only opens that may be answered without the backing file.

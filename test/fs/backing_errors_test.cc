@@ -149,7 +149,7 @@ protected:
 
     MountSpec spec(const std::string& mode) const {
         MountSpec s;
-        s.options = "allow_other,default_permissions,entry_timeout=0,attr_timeout=0,mode=" + mode;
+        s.options = "allow_other,default_permissions,actimeo=0,mode=" + mode;
         if (mode == "writeback") s.options += ",writeback_running=0";
         return s;
     }

@@ -39,10 +39,11 @@ ino_t inode_number(const std::string& path) {
 
 class IdentityTest : public SlowBackingTest {
 protected:
-    // Mounts both with `options` and puts kFileSize random bytes in the
-    // real directory as `rel`.
+    // Mounts both with `options`. The names the mount remembers within the
+    // coherency window hold the backing's inodes, which keeps the backing
+    // from renumbering them: the window is off unless `options` set it.
     void mount_with(const std::string& options) {
-        mount_both("", options);
+        mount_both("", options.find("actimeo=") == std::string::npos ? options + ",actimeo=0" : options);
         if (IsSkipped() || HasFatalFailure()) return;
         if (!drop_dentries_and_inodes()) GTEST_SKIP() << "cannot write /proc/sys/vm/drop_caches";
     }

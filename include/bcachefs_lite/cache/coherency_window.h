@@ -21,6 +21,7 @@ public:
     explicit CoherencyWindow(double seconds) { set(seconds); }
 
     void set(double seconds) { ns_.store(static_cast<std::int64_t>(seconds * 1e9), std::memory_order_relaxed); }
+    std::int64_t ns() const { return ns_.load(std::memory_order_relaxed); }
     double seconds() const { return static_cast<double>(ns_.load(std::memory_order_relaxed)) / 1e9; }
 
     // The time of a check, as CachedFile::checked_ns keeps it; never 0,

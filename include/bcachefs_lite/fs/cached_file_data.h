@@ -38,6 +38,7 @@ public:
     // `cache` must outlive this and every handle it opened.
     CachedFileData(CacheSet& cache, Logger& log) : cache_(cache), log_(log) {}
 
+    const CoherencyWindow* coherency_window() const override { return &cache_.coherency_window(); }
     Result<std::unique_ptr<Handle>> open(BackingFile& backing, const struct statx& stx, int flags) override;
     Result<std::unique_ptr<Handle>> open_checked(BackingFile& backing, const struct statx& stx, std::int64_t checked_ns,
                                                  int flags) override;

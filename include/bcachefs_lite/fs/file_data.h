@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/fs/backing_file.h"
 #include "bcachefs_lite/fs/data_vec.h"
 #include "bcachefs_lite/util/error.h"
@@ -99,6 +100,10 @@ public:
     };
 
     virtual ~FileData() = default;
+    // How long a check of a file against the backing stands (the actimeo
+    // tunable, which may change at run time); null when the implementation
+    // keeps none, and the mount's actimeo then stands.
+    virtual const CoherencyWindow* coherency_window() const { return nullptr; }
 
     // A file was opened (or created). `stx` is the file's statx at open time
     // (basic stats and, where the file system has it, the birth time);

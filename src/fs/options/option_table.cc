@@ -136,27 +136,33 @@ const OptionSpec kOptions[] = {
                  "turns it off. A device that cannot discard is used all the same."),
     tunable_option<&Tunables::actimeo>(
         "actimeo", K::seconds, "SECONDS", "3",
-        "how long a file checked against SOURCE is trusted without another check: reads of its cached data "
-        "make no call on SOURCE (0: check before every read)",
+        "how long what SOURCE showed (a file's size and times, a name, a listing) is trusted without another "
+        "call: warm lookups, stats, listings and reads make none (0: check before every open and read)",
         {},
-        "How long a file, once checked against {SOURCE} (size, mtime, ctime), is trusted without another check, "
-        "as NFS trusts its attribute cache for *actimeo* seconds. Within that window a read of cached data makes "
-        "no call on {SOURCE} at all, and a read-only open of a file this caller opened within the window does "
-        "not open the file on {SOURCE} until a read needs data the cache does not hold. A change made to "
-        "{SOURCE} behind the cache's back shows at most this long after the last check; never later, and after "
-        "it the old data is never served. Writes through the mount keep the check current. 0 checks before "
-        "every open and every read. Also the default of *entry_timeout* and *attr_timeout*, so the kernel's "
-        "own caches of names and attributes last as long. Up to 86400."),
+        "How long what {SOURCE} showed is trusted without another call, as NFS trusts its attribute cache for "
+        "*actimeo* seconds: a file once checked (size, mtime, ctime), a name once looked up, a directory once "
+        "listed to its end. Within that window a read of cached data, a stat, a lookup (also after the kernel "
+        "forgot the inode) and a listing by a caller who listed the directory within it make no call on "
+        "{SOURCE} at all, and a read-only open of a file this caller opened within the window does not open the "
+        "file on {SOURCE} until a read needs data the cache does not hold. A change made to {SOURCE} behind the "
+        "cache's back shows at most this long after the last check; never later, and after it the old data is "
+        "never served. Changes through the mount show at once. 0 checks before every open and every read. Also "
+        "the default of *entry_timeout* and *attr_timeout*, so the kernel's own caches of names and attributes "
+        "last as long. Up to 86400."),
     mount_option("entry_timeout", K::seconds, "SECONDS", "actimeo",
-                 "how long the kernel may cache names; 0 shows changes made behind the cache's back at once",
+                 "how long the kernel may cache names; with actimeo=0, 0 shows changes made behind the cache's back "
+                 "at once",
                  MountFieldText<&MountOptions::entry_timeout>::apply,
-                 "How long the kernel may cache names (also the absence of a name). 0 makes changes made to {SOURCE} "
-                 "behind the cache's back visible at once, at the cost of a request for every path lookup."),
+                 "How long the kernel may cache names (also the absence of a name). 0 makes the kernel ask the daemon "
+                 "for every path lookup, which answers from what it remembers within *actimeo*; with *actimeo=0* "
+                 "too, changes made to {SOURCE} behind the cache's back are visible at once."),
     mount_option("attr_timeout", K::seconds, "SECONDS", "actimeo",
-                 "how long the kernel may cache attributes; 0 shows changes made behind the cache's back at once",
+                 "how long the kernel may cache attributes; with actimeo=0, 0 shows changes made behind the cache's "
+                 "back at once",
                  MountFieldText<&MountOptions::attr_timeout>::apply,
-                 "How long the kernel may cache attributes (size, times, mode). 0 makes changes made behind the "
-                 "cache's back visible at once."),
+                 "How long the kernel may cache attributes (size, times, mode). 0 makes the kernel ask the daemon, "
+                 "which answers from what it read within *actimeo*; with *actimeo=0* too, changes made behind the "
+                 "cache's back are visible at once."),
     mount_option("kernel_cache", K::boolean, "BOOL", "no",
                  "keep file pages in the kernel's page cache across opens (only when nothing changes the backing "
                  "files)",

@@ -1,0 +1,130 @@
+// End-to-end: a warm tree within the coherency window, in front of the
+// slow, counting backing (slow_backing.h). The fixture mounts with
+// entry_timeout=0 and attr_timeout=0, so every path walk and stat reaches
+// the daemon: within the window the daemon answers lookups, stats, listings
+// and opens of cached files from what it remembers, with no backing call,
+// also after the kernel forgot every inode. Changes of names through the
+// mount show at once; changes behind its back once the window is over.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "slow_backing.h"
+
+namespace bcl::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+class WarmTreeTest : public SlowBackingTest {
+protected:
+    // d1/{a,b,c} and d2/{e,f} beside the fixture's f, each file its own bytes.
+    void make_tree() {
+        for (const char* d : {"/d1", "/d2"}) ASSERT_EQ(::mkdir((real_ + d).c_str(), 0755), 0);
+        for (const char* f : {"d1/a", "d1/b", "d1/c", "d2/e", "d2/f"})
+            ASSERT_TRUE(write_file(real_ + "/" + f, std::string(20000, f[3])));
+    }
+    // Every file below the mount (relative path -> content), listed,
+    // stat'ed and read.
+    std::map<std::string, std::string> walk() {
+        std::map<std::string, std::string> out;
+        const stdfs::path root = mount_->mnt();
+        std::error_code ec;
+        for (auto it = stdfs::recursive_directory_iterator(root, ec); !ec && it != stdfs::end(it); it.increment(ec)) {
+            struct stat st {};
+            if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            out[stdfs::relative(it->path(), root).string()] = read_file(it->path()).value_or("<unreadable>");
+        }
+        EXPECT_FALSE(ec) << ec.message();
+        return out;
+    }
+    std::set<std::string> names(const std::string& dir) {
+        std::set<std::string> out;
+        std::error_code ec;
+        for (const auto& e : stdfs::directory_iterator(mount_->m(dir), ec)) out.insert(e.path().filename());
+        return out;
+    }
+    // True once `condition` holds, within 10 s.
+    static bool within_10s(const std::function<bool()>& condition) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!condition()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            std::this_thread::yield();
+        }
+        return true;
+    }
+    // The backing calls that a warm walk must not make.
+    unsigned long backing_calls() {
+        auto c = slow_->counters();
+        return c["lookup"] + c["getattr"] + c["open"] + c["read"] + c["opendir"] + c["readdir"] + c["release"] +
+               c["releasedir"] + c["access"];
+    }
+};
+
+TEST_F(WarmTreeTest, AWarmWalkWithinTheWindowMakesNoBackingCallAlsoAfterTheKernelForgotItsInodes) {
+    mount_both("", "actimeo=60");
+    make_tree();
+    const auto first = walk();  // caches the data
+    ASSERT_EQ(first.size(), 6u);
+    EXPECT_EQ(first.at("d1/b"), std::string(20000, 'b'));
+    ASSERT_EQ(walk(), first);  // opens each file once more: the grants
+    const unsigned long calls = backing_calls();
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(walk(), first);
+    EXPECT_EQ(backing_calls(), calls) << "a warm walk called the backing";
+    ::sync();
+    ASSERT_TRUE(write_file("/proc/sys/vm/drop_caches", "2"));
+    EXPECT_EQ(walk(), first);
+    EXPECT_EQ(backing_calls(), calls) << "after drop_caches";
+}
+
+TEST_F(WarmTreeTest, NameChangesThroughTheMountShowAtOnce) {
+    mount_both("", "actimeo=60");
+    make_tree();
+    ASSERT_EQ(walk().size(), 6u);
+    ASSERT_EQ(walk().size(), 6u);
+    ASSERT_EQ(::unlink(mount_->m("d1/a").c_str()), 0);
+    struct stat st {};
+    EXPECT_EQ(::stat(mount_->m("d1/a").c_str(), &st), -1);
+    EXPECT_EQ(errno, ENOENT);
+    ASSERT_EQ(::rename(mount_->m("d1/b").c_str(), mount_->m("d2/b2").c_str()), 0);
+    ASSERT_TRUE(write_file(mount_->m("d1/new"), "new"));
+    ASSERT_EQ(::mkdir(mount_->m("d1/sub").c_str(), 0755), 0);
+    EXPECT_EQ(names("d1"), (std::set<std::string>{"c", "new", "sub"}));
+    EXPECT_EQ(names("d2"), (std::set<std::string>{"b2", "e", "f"}));
+    EXPECT_EQ(read_file(mount_->m("d2/b2")).value_or(""), std::string(20000, 'b'));
+    EXPECT_EQ(::stat(mount_->m("d1/b").c_str(), &st), -1);
+    ASSERT_EQ(::rmdir(mount_->m("d1/sub").c_str()), 0);
+    ::sync();
+    ASSERT_TRUE(write_file("/proc/sys/vm/drop_caches", "2"));
+    EXPECT_EQ(names("d1"), (std::set<std::string>{"c", "new"}));
+    EXPECT_EQ(read_file(mount_->m("d1/new")).value_or(""), "new");
+    EXPECT_EQ(::stat(mount_->m("d1/a").c_str(), &st), -1);
+}
+
+TEST_F(WarmTreeTest, NameChangesBehindTheMountsBackShowOnceTheWindowIsOverAndNeverGoBack) {
+    mount_both("", "actimeo=1");
+    make_tree();
+    ASSERT_EQ(walk().size(), 6u);
+    ASSERT_EQ(::unlink((real_ + "/d1/a").c_str()), 0);
+    ASSERT_TRUE(write_file(real_ + "/d1/z", "z"));
+    const std::set<std::string> now{"b", "c", "z"};
+    EXPECT_TRUE(within_10s([&] { return names("d1") == now; }))
+        << "the listing did not change after the window";
+    struct stat st {};
+    EXPECT_TRUE(within_10s([&] { return ::stat(mount_->m("d1/a").c_str(), &st) == -1 && errno == ENOENT; }));
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(names("d1"), now) << "the old listing came back";
+        EXPECT_EQ(::stat(mount_->m("d1/a").c_str(), &st), -1) << "the removed file came back";
+        EXPECT_EQ(read_file(mount_->m("d1/z")).value_or(""), "z");
+    }
+}
+
+}  // namespace
+}  // namespace bcl::test
