@@ -501,6 +501,7 @@ private:
     Status revalidate(CachedFile& file, int fd);
     // revalidate() for a read: nothing while the file's last check is
     // within the coherency window (then true: the record was trusted).
+    // How the check went is reported to backing_link_.
     Result<bool> revalidate_for_read(CachedFile& file, BackingSource& backing);
     // After the backing file changed in [start, end) (end UINT64_MAX: to
     // end of file): drops that range, whole blocks, from the cache and
@@ -531,9 +532,9 @@ private:
         return false;
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
-    // io/offline_read.cc: the read served from the cache alone, or `unreachable`.
+    // io/offline_read.cc: the read served from the cache alone, or `backing_error`.
     Result<std::size_t> read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
-                                     const Error& unreachable);
+                                     const Error& backing_error);
     // [start, end) of dirty extent `old` could not be read: moving GC may
     // have moved it since the lookup, and its old bucket been reused. Reads
     // the range as the index holds it now; false when the index still holds

@@ -36,11 +36,11 @@ Result<std::shared_ptr<CachedFile>> CacheSet::open_offline_file(const struct sta
 }
 
 Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
-                                           const Error& unreachable) {
+                                           const Error& backing_error) {
     std::uint64_t file_id, known_size;
     {
         std::lock_guard lk(file.mutex);
-        if (file.bypass || file.record.file_id == 0) return unreachable;
+        if (file.bypass || file.record.file_id == 0) return backing_error;
         file_id = file.record.file_id;
         known_size = file.record.size;
     }
@@ -50,11 +50,11 @@ Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offse
     // the lookup and the read: a second lookup finds where it went.
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto found = index_->lookup(file_id, offset, end);
-        if (!found) return unreachable;
+        if (!found) return backing_error;
         std::vector<Extent> extents = std::move(found).value();
         // Out of service the cache serves its dirty data only (cache_state.h).
         if (!in_service()) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
-        if (!covers(extents, offset, end)) return unreachable;
+        if (!covers(extents, offset, end)) return backing_error;
         const bool read_whole = std::all_of(extents.begin(), extents.end(), [&](const Extent& e) {
             const std::uint64_t s = std::max(e.start(), offset);
             const std::uint64_t t = std::min(e.end(), end);
@@ -66,7 +66,7 @@ Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offse
         counters_.bytes_read_cache.fetch_add(end - offset, std::memory_order_relaxed);
         return static_cast<std::size_t>(end - offset);
     }
-    return unreachable;
+    return backing_error;
 }
 
 }  // namespace bcl
