@@ -600,6 +600,7 @@ CacheStats CacheSet::stats() const {
     }
     s.dirty_data = dirty_bytes();
     for (const auto& d : devices_) s.io_errors += d->io_errors().errors();
+    s.backing_offline = backing_link_.down() ? 1 : 0;
     if (writeback_) {
         std::lock_guard lk(tunables_mutex_);
         s.writeback_rate = writeback_->rate.rate();

@@ -61,7 +61,17 @@ Result<std::unique_ptr<FileData::Handle>> CachedFileData::open(BackingFile& back
 
 Result<std::unique_ptr<FileData::Handle>> CachedFileData::open_checked(BackingFile& backing, const struct statx& stx,
                                                                        std::int64_t checked_ns, int flags) {
-    auto file = cache_.open_checked_file(stx, checked_ns);
+    return handle_of(backing, cache_.open_checked_file(stx, checked_ns), flags);
+}
+
+Result<std::unique_ptr<FileData::Handle>> CachedFileData::open_offline(BackingFile& backing, const struct statx& stx,
+                                                                       int flags) {
+    return handle_of(backing, cache_.open_offline_file(stx), flags);
+}
+
+Result<std::unique_ptr<FileData::Handle>> CachedFileData::handle_of(BackingFile& backing,
+                                                                    Result<std::shared_ptr<CachedFile>> file,
+                                                                    int flags) {
     if (!file) {
         log_.error("open: {}", file.error().message);
         return os_error(EIO);

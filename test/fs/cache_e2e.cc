@@ -53,6 +53,8 @@ const std::vector<std::string>& root_stat_names() {
         "buckets_free",
         "cache_available_percent",
         "gc_runs",
+        "offline_reads",
+        "backing_offline",
         "dirty_data",
         "writeback_rate",
         "bytes_written_dirty",

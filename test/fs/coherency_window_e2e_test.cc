@@ -3,6 +3,8 @@
 // reads nothing on the backing, and works while the backing is cut off; a
 // miss opens the backing file then, as the reader; a change made on the
 // backing is read once the window is over, and never the old data after.
+// Outside the window an open file the cache holds whole stays readable
+// while the backing is cut off (disconnected reads).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +12,9 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "slow_backing.h"
 
@@ -130,6 +134,39 @@ TEST_F(CoherencyWindowE2eTest, CachedFilesStayReadableWhileTheBackingIsCutOffWit
     slow_->bring_back();
     ASSERT_TRUE(eventually([&] { return read_file(backing_f).has_value(); }, 10));
     EXPECT_EQ(read_file(mount_->m("g")).value_or(""), std::string(8192, 'g'));
+}
+
+TEST_F(CoherencyWindowE2eTest, AnOpenFileHeldWholeStaysReadableWhileTheBackingIsCutOffOutsideTheWindow) {
+    mount_both("", "actimeo=0");
+    ASSERT_TRUE(write_file(real_ + "/g", std::string(8192, 'g')));
+    // O_DIRECT: every read reaches the daemon, none is the kernel's copy.
+    const int f = ::open(mount_->m("f").c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    const int g = ::open(mount_->m("g").c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    ASSERT_GE(f, 0) << std::strerror(errno);
+    ASSERT_GE(g, 0) << std::strerror(errno);
+    void* buf = nullptr;
+    ASSERT_EQ(::posix_memalign(&buf, 4096, 303104), 0);
+    const auto read_all = [&](int fd) {
+        const ssize_t n = ::pread(fd, buf, 303104, 0);
+        if (n < 0) return std::optional<std::string>();
+        return std::optional<std::string>(std::in_place, static_cast<const char*>(buf), static_cast<std::size_t>(n));
+    };
+    ASSERT_EQ(read_all(f).value_or(""), std::string(300000, 'x'));  // fills the cache
+    slow_->cut_off();
+    const std::string backing_f = mount_->backing() + "/f";
+    ASSERT_TRUE(eventually([&] { return !read_file(backing_f).has_value() && errno == ENOTCONN; }, 10));
+    EXPECT_EQ(read_all(f).value_or(""), std::string(300000, 'x')) << std::strerror(errno);
+    errno = 0;
+    EXPECT_FALSE(read_all(g).has_value()) << "not cached";
+    EXPECT_EQ(errno, ENOTCONN);
+    slow_->bring_back();
+    ASSERT_TRUE(eventually([&] { return read_file(backing_f).has_value(); }, 10));
+    EXPECT_GE(stat_xattr(mount_->mnt(), "offline_reads").value_or(0), 1u);
+    EXPECT_EQ(read_all(f).value_or(""), std::string(300000, 'x'));
+    EXPECT_EQ(stat_xattr(mount_->mnt(), "backing_offline"), 0u);
+    std::free(buf);
+    ::close(f);
+    ::close(g);
 }
 
 TEST_F(CoherencyWindowE2eTest, AChangeOnTheBackingIsReadOnceTheWindowIsOverAndNeverTheOldDataAfter) {

@@ -68,6 +68,8 @@ TEST_F(StatsXattrTest, RootOffersEveryStatisticAsADecimalNumber) {
     EXPECT_EQ(s["bytes_read_cache"], 0u);
     EXPECT_EQ(s["bytes_read_backing"], 0u);
     EXPECT_GT(s["buckets_total"], 0u);
+    EXPECT_EQ(s["offline_reads"], 0u);
+    EXPECT_EQ(s["backing_offline"], 0u) << "the backing directory answers";
     EXPECT_GT(s["buckets_free"], 0u);
     EXPECT_LE(s["buckets_free"], s["buckets_total"]);
     EXPECT_GT(s["cache_available_percent"], 0u);

@@ -180,6 +180,7 @@
 #include "bcachefs_lite/alloc/alloc_set.h"
 #include "bcachefs_lite/alloc/open_buckets.h"
 #include "bcachefs_lite/cache/background.h"
+#include "bcachefs_lite/cache/backing_link.h"
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cache_set_options.h"
 #include "bcachefs_lite/cache/cache_state.h"
@@ -245,6 +246,9 @@ public:
     // when that check is outside the window or the record no longer
     // matches `stx` (the caller opens the file and calls open_file()).
     Result<std::shared_ptr<CachedFile>> open_checked_file(const struct statx& stx, std::int64_t checked_ns);
+    // The same without the window, while backing_link() is down; the file
+    // is not marked checked, so its reads serve only what the cache holds.
+    Result<std::shared_ptr<CachedFile>> open_offline_file(const struct statx& stx);
     void release_file(const std::shared_ptr<CachedFile>& file);
 
     // Reads up to out.size() bytes at offset of the file open as fd; fewer
@@ -254,7 +258,8 @@ public:
     // A read that continues a sequential run past sequential_cutoff still
     // serves what the cache holds but inserts nothing (sequential.h).
     // Within the coherency window (actimeo) after the file's last check, a
-    // read of cached data asks `backing` for nothing.
+    // read of cached data asks `backing` for nothing. When `backing` does not
+    // answer (BackingLink::unreachable), a range held whole is still served.
     Result<std::size_t> read(CachedFile& file, BackingSource& backing, std::uint64_t offset, std::span<std::byte> out,
                              ReadFlags flags = {});
     Result<std::size_t> read(CachedFile& file, int fd, std::uint64_t offset, std::span<std::byte> out,
@@ -264,6 +269,7 @@ public:
     }
     // The coherency window of reads (Tunables::actimeo).
     const CoherencyWindow& coherency_window() const { return window_; }
+    BackingLink& backing_link() { return backing_link_; }
 
     // For writers that change the backing file themselves
     // (copy_file_range): runs `write` under the file's write_lock, after
@@ -495,6 +501,7 @@ private:
     Status revalidate(CachedFile& file, int fd);
     // revalidate() for a read: nothing while the file's last check is
     // within the coherency window (then true: the record was trusted).
+    // How the check went is reported to backing_link_.
     Result<bool> revalidate_for_read(CachedFile& file, BackingSource& backing);
     // After the backing file changed in [start, end) (end UINT64_MAX: to
     // end of file): drops that range, whole blocks, from the cache and
@@ -525,6 +532,9 @@ private:
         return false;
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
+    // io/offline_read.cc: the read served from the cache alone, or `backing_error`.
+    Result<std::size_t> read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
+                                     const Error& backing_error);
     // [start, end) of dirty extent `old` could not be read: moving GC may
     // have moved it since the lookup, and its old bucket been reused. Reads
     // the range as the index holds it now; false when the index still holds
@@ -755,6 +765,7 @@ private:
     std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
     std::atomic<unsigned> pin_limit_percent_{50};
     CoherencyWindow window_;
+    BackingLink backing_link_{log_};
     const std::uint64_t pin_fetch_step_bytes_;
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()

@@ -51,6 +51,11 @@ struct CacheStats {
     // The cache devices' error counts (device/io_error_counter.h): decayed,
     // in whole errors, summed over the devices (CacheSet::stats()).
     std::uint64_t io_errors = 0;
+    // The backing directory not answering (cache/backing_link.h): read
+    // requests served from the cache alone meanwhile (counted as hits too),
+    // and 1 while it does not answer, else 0 (CacheSet::stats()).
+    std::uint64_t offline_reads = 0;
+    std::uint64_t backing_offline = 0;
     // Writeback.
     std::uint64_t dirty_data = 0;           // bytes of dirty data in the cache now
     std::uint64_t writeback_rate = 0;       // bytes/s writeback may write now
@@ -101,6 +106,7 @@ struct CacheCounters {
     std::atomic<std::uint64_t> cache_write_errors{0};
     std::atomic<std::uint64_t> insert_no_space{0};
     std::atomic<std::uint64_t> sectors_overwritten{0};
+    std::atomic<std::uint64_t> offline_reads{0};
     std::atomic<std::uint64_t> bytes_written_dirty{0};
     std::atomic<std::uint64_t> bytes_written_back{0};
     std::atomic<std::uint64_t> writes_direct{0};
@@ -118,7 +124,8 @@ struct CacheCounters {
 // (cache_hits, cache_misses, cache_hit_ratio, cache_bypass_hits,
 // cache_bypass_misses, bypassed, cache_miss_collisions, bytes_read_cache,
 // bytes_read_backing, buckets_total, buckets_free, cache_available_percent,
-// gc_runs), then the extra failure counters and io_errors, writeback's, promotion's
+// gc_runs), then the extra failure counters, io_errors, offline_reads and
+// backing_offline, writeback's, promotion's
 // (promotions, promotions_skipped), congested_skips, pinned_bytes and moving
 // GC's (moving_gc_runs, moved_bytes).
 std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheStats& stats);

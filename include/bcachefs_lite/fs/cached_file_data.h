@@ -10,7 +10,9 @@
 // touches) and SEEK_DATA/SEEK_HOLE (from the offset to end of file). Unlink
 // of a file's last link drops its cached data; a metadata change through
 // the mount (rename, link, chmod, chown, utimens) keeps it, through
-// CacheSet::metadata_changed().
+// CacheSet::metadata_changed(). While the backing directory does not
+// answer, a read-only open of a file the engine knows unchanged is answered
+// (open_offline) and its reads serve what the cache holds whole.
 //
 // Read replies are memory segments: the engine assembles cache and backing
 // bytes into one buffer. Write requests are gathered into one buffer when
@@ -42,6 +44,12 @@ public:
     Result<std::unique_ptr<Handle>> open(BackingFile& backing, const struct statx& stx, int flags) override;
     Result<std::unique_ptr<Handle>> open_checked(BackingFile& backing, const struct statx& stx, std::int64_t checked_ns,
                                                  int flags) override;
+    // While CacheSet::backing_link() is down and the engine's record of the
+    // file matches `stx` (CacheSet::open_offline_file).
+    Result<std::unique_ptr<Handle>> open_offline(BackingFile& backing, const struct statx& stx, int flags) override;
+    // Reported to CacheSet::backing_link().
+    void backing_failed(const Error& e) override { cache_.backing_link().failed(e); }
+    void backing_answered() override { cache_.backing_link().answered(); }
     Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
     Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
     Status flush(Handle& handle) override;
@@ -56,6 +64,11 @@ public:
     void metadata_changed(const FileKey& key, const struct statx& before, const struct statx& after) override;
 
 private:
+    // A handle of the engine's answer to an open without the backing file
+    // (open_checked_file, open_offline_file): null stays null.
+    Result<std::unique_ptr<Handle>> handle_of(BackingFile& backing, Result<std::shared_ptr<CachedFile>> file,
+                                              int flags);
+
     CacheSet& cache_;
     Logger& log_;
     std::atomic<std::uint64_t> next_writer_{1};

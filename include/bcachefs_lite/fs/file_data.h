@@ -122,6 +122,24 @@ public:
         return std::unique_ptr<Handle>();
     }
 
+    // A read-only open answered while the backing directory does not answer
+    // (the backing's open failed with an error that says so): `stx` is the
+    // file, under its key, as an earlier real open found it. Null when the
+    // implementation cannot serve the file so (the backing answers, or what
+    // it knows of the file no longer matches `stx`); the caller then fails
+    // the open with the backing's error. The handle's reads serve only
+    // what can be served without the backing file.
+    virtual Result<std::unique_ptr<Handle>> open_offline(BackingFile& backing, const struct statx& stx, int flags) {
+        (void)backing, (void)stx, (void)flags;
+        return std::unique_ptr<Handle>();
+    }
+
+    // What the fs layer's own calls on the backing directory (lookup,
+    // getattr, open) met: an error, for an implementation that tells a
+    // backing that stopped answering from one bad file, or a success.
+    virtual void backing_failed(const Error& e) { (void)e; }
+    virtual void backing_answered() {}
+
     // Up to `size` bytes at `offset`; fewer at end of file.
     virtual Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) = 0;
 

@@ -112,11 +112,15 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
 // cache; without, it is read as asked (past the size the record knows).
 Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
     std::byte* dst = st.out.data() + (start - st.offset);
+    const auto failed = [this](const Error& e) {
+        backing_link_.failed(e);
+        return e;
+    };
     auto fd = st.backing.fd();
-    if (!fd) return fd.error();
+    if (!fd) return failed(fd.error());
     if (!insert) {
         auto n = pread_full(fd.value(), dst, end - start, start);
-        if (!n) return n.error();
+        if (!n) return failed(n.error());
         if (n.value() != 0) st.from_backing = true;
         st.bytes_backing += n.value();
         if (start + n.value() < end) st.eof = start + n.value();
@@ -126,7 +130,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     const std::uint64_t hi = round_up(end, block_size_);
     AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
     auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
-    if (!n) return n.error();
+    if (!n) return failed(n.error());
     const std::uint64_t got_end = lo + n.value();
     if (got_end > start) {
         const std::uint64_t copy_end = std::min(end, got_end);
@@ -182,8 +186,12 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
 Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
     if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
     auto fd = backing.fd();
-    if (!fd) return fd.error();
-    BCL_TRY(revalidate(file, fd.value()));
+    Status checked = fd ? revalidate(file, fd.value()) : Status(fd.error());
+    if (!checked) {
+        backing_link_.failed(checked.error());
+        return checked.error();
+    }
+    backing_link_.answered();
     return false;
 }
 
@@ -193,8 +201,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
     // Before anything is served from the cache (invariant 5), unless the last
     // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
-    // If the check itself fails, this read goes to the backing file alone (if it may).
+    // If the check itself fails, this read goes to the backing file alone (if it may), unless the backing
+    // directory does not answer: then the cache serves what it holds whole, and nothing else.
     const Result<bool> coherent = revalidate_for_read(file, backing);
+    if (!coherent && BackingLink::unreachable(coherent.error().sys_errno))
+        return read_offline(file, offset, out, coherent.error());
     // Sampled before the backing file is read (invariant 4).
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, known_size;

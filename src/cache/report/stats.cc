@@ -31,6 +31,7 @@ CacheStats CacheCounters::snapshot() const {
     s.cache_write_errors = get(cache_write_errors);
     s.insert_no_space = get(insert_no_space);
     s.sectors_overwritten = get(sectors_overwritten);
+    s.offline_reads = get(offline_reads);
     s.bytes_written_dirty = get(bytes_written_dirty);
     s.bytes_written_back = get(bytes_written_back);
     s.writes_direct = get(writes_direct);
@@ -63,6 +64,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> stat_values(const CacheS
         {"insert_no_space", s.insert_no_space},
         {"sectors_overwritten", s.sectors_overwritten},
         {"io_errors", s.io_errors},
+        {"offline_reads", s.offline_reads},
+        {"backing_offline", s.backing_offline},
         {"dirty_data", s.dirty_data},
         {"writeback_rate", s.writeback_rate},
         {"bytes_written_dirty", s.bytes_written_dirty},

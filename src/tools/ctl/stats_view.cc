@@ -50,6 +50,8 @@ constexpr std::array kErrors{
     StatEntry{"cache_write_errors", "cache write errors", StatUnit::count},
     StatEntry{"io_errors", "device io errors", StatUnit::count},
     StatEntry{"insert_no_space", "inserts without space", StatUnit::count},
+    StatEntry{"backing_offline", "backing offline", StatUnit::count},
+    StatEntry{"offline_reads", "offline reads", StatUnit::count},
 };
 constexpr std::array kGroups{
     StatGroup{"hits and misses", kHitsAndMisses},
