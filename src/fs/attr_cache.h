@@ -70,6 +70,14 @@ public:
         return st_;
     }
 
+    // The copy last stored, whatever its age: what a stat answers while
+    // the backing does not answer.
+    std::optional<struct stat> last() const {
+        std::lock_guard lk(mutex_);
+        if (epoch_ == 0) return std::nullopt;
+        return st_;
+    }
+
 private:
     mutable std::mutex mutex_;
     struct stat st_ {};

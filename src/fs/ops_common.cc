@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "bcachefs_lite/cache/backing_link.h"
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "os_error.h"
 
@@ -57,6 +58,9 @@ Result<fuse_entry_param> recalled_entry(State& state, Inode& inode, std::int64_t
     if (auto cached = inode.attrs.get(epoch, now, window)) return entry_param(state, inode, *cached);
     auto st = stat_inode(inode);
     if (!st) {
+        if (backing_gone(state, st.error())) {
+            if (auto last = inode.attrs.last()) return entry_param(state, inode, *last);
+        }
         state.inodes.forget(inode, 1);
         return st.error();
     }
@@ -102,8 +106,20 @@ Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* nam
     }
     const std::uint64_t generation = state.inodes.names_generation();
     auto entry = lookup_entry(state, parent, name);
-    if (entry) state.inodes.remember(parent, name, state.inodes.get(entry.value().ino), now, generation);
+    if (entry) {
+        state.inodes.remember(parent, name, state.inodes.get(entry.value().ino), now, generation);
+        state.data.backing_answered();
+    } else if (backing_gone(state, entry.error())) {
+        if (auto found = state.inodes.recall(parent, name, now, -1))
+            return recalled_entry(state, *found->inode, now, window);
+    }
     return entry;
+}
+
+bool backing_gone(State& state, const Error& error) {
+    if (!BackingLink::unreachable(error.sys_errno)) return false;
+    state.data.backing_failed(error);
+    return true;
 }
 
 Result<struct statx> statx_fd(int fd) {
@@ -138,7 +154,8 @@ Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd
     return file;
 }
 
-std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags) {
+std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags,
+                                       bool offline) {
     const auto grant = state.read_grants.find(inode.key, reader);
     if (!grant) return nullptr;
     auto file = std::make_unique<OpenFile>();
@@ -155,7 +172,8 @@ std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerI
         if (fd < 0) return last_os_error();
         return fd;
     });
-    auto handle = state.data.open_checked(*file->backing, grant->stx, grant->checked_ns, flags);
+    auto handle = offline ? state.data.open_offline(*file->backing, grant->stx, flags)
+                          : state.data.open_checked(*file->backing, grant->stx, grant->checked_ns, flags);
     // An error here costs only the shortcut: the caller opens the file.
     if (!handle || !handle.value()) return nullptr;
     file->data = std::move(handle.value());

@@ -71,6 +71,11 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
 // which the kernel checks for read permission only).
 Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name,
                                     const CallerId* searcher = nullptr);
+// Whether `error`, from a call on the backing directory, says that it does
+// not answer (BackingLink::unreachable); the seam is told so. What the
+// daemon remembers then answers in its place, whatever its age, as far as
+// it goes: names, attributes, listings, grants and cached data.
+bool backing_gone(State& state, const Error& error);
 // A name in `parent` changed through the mount, or may have: what is
 // remembered of it and of the directory's listing goes.
 inline void name_changed(State& state, Inode& parent, const char* name) { state.inodes.name_changed(parent, name); }
@@ -95,8 +100,11 @@ Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd
                                          const CallerId* reader = nullptr);
 // A read-only open of `inode` by `reader` answered without opening the
 // backing file, on a grant of an earlier open (read_grants.h); null when
-// there is none or the seam wants the backing file opened.
-std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags);
+// there is none or the seam wants the backing file opened. With
+// `offline`, the open is answered while the backing does not answer
+// (FileData::open_offline), on a grant of any age.
+std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags,
+                                       bool offline = false);
 // Releases the file through the seam, then closes its backing descriptor.
 void release_file(State& state, OpenFile* file);
 

@@ -26,12 +26,14 @@ bool is_dot_or_dotdot(const char* name) {
 }
 
 // A listing of `inode` to serve `caller` from, when both it and the
-// caller's last real opendir of the directory are within the window.
-std::shared_ptr<const DirListing> listing_for(State& state, const Inode& inode, const CallerId& caller) {
+// caller's last real opendir of the directory are within the window, or
+// of any age with `offline` (the backing does not answer).
+std::shared_ptr<const DirListing> listing_for(State& state, const Inode& inode, const CallerId& caller,
+                                              bool offline = false) {
     auto listing = inode.listing.get();
-    if (!listing || !state.window.holds(listing->at_ns)) return nullptr;
+    if (!listing || !(offline || state.window.holds(listing->at_ns))) return nullptr;
     const auto grant = state.read_grants.find(inode.key, caller);
-    if (!grant || !state.window.holds(grant->checked_ns)) return nullptr;
+    if (!grant || !(offline || state.window.holds(grant->checked_ns))) return nullptr;
     return listing;
 }
 
@@ -48,12 +50,22 @@ Result<std::unique_ptr<DirHandle>> do_opendir(fuse_req_t req, State& state, fuse
     }
     const std::int64_t checked = CoherencyWindow::now_ns();
     handle->pass_generation = state.inodes.names_generation();
-    int fd;
+    int fd, err;
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd = ::open(ProcPath(inode.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) return last_os_error();
+        err = fd < 0 ? errno : 0;  // read before the creds are restored
+    }
+    if (err != 0) {
+        const Error error = os_error(err);
+        if (backing_gone(state, error)) {
+            if (auto listing = listing_for(state, inode, caller, true)) {
+                handle->listing = std::move(listing);
+                return handle;
+            }
+        }
+        return error;
     }
     handle->dir = ::fdopendir(fd);
     if (!handle->dir) {

@@ -190,7 +190,14 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     if (auto cached = inode.attrs.get(epoch, now, state.window.ns()))
         return static_cast<void>(fuse_reply_attr(req, &*cached, timeout));
     auto st = stat_inode(inode);
-    if (!st) return reply_error(req, st.error());
+    if (!st) {
+        // While the backing does not answer, the attributes last read.
+        if (backing_gone(state, st.error())) {
+            if (auto last = inode.attrs.last()) return static_cast<void>(fuse_reply_attr(req, &*last, timeout));
+        }
+        return reply_error(req, st.error());
+    }
+    state.data.backing_answered();
     inode.attrs.store(st.value(), epoch, now);
     fuse_reply_attr(req, &st.value(), timeout);
 }

@@ -52,12 +52,23 @@ Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino
         if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT))) return file;
     }
     UniqueFd fd;
+    int err;
     {
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
-        if (!fd.valid()) return last_os_error();
+        err = fd.valid() ? 0 : errno;  // read before the creds are restored
     }
+    if (err != 0) {
+        const Error error = os_error(err);
+        // While the backing does not answer, a reader it let open the file
+        // before reads what the cache holds of it.
+        if (reader && backing_gone(state, error)) {
+            if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT), true)) return file;
+        }
+        return error;
+    }
+    state.data.backing_answered();
     return attach(state, inode, std::move(fd), open_flags | (flags & O_DIRECT), (flags & O_TRUNC) != 0,
                   reader ? &*reader : nullptr);
 }

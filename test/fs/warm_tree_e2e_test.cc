@@ -126,5 +126,40 @@ TEST_F(WarmTreeTest, NameChangesBehindTheMountsBackShowOnceTheWindowIsOverAndNev
     }
 }
 
+TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheWindow) {
+    mount_both("", "actimeo=60");
+    make_tree();
+    ASSERT_TRUE(write_file(real_ + "/d1/later", "later"));
+    const auto first = walk();
+    ASSERT_EQ(walk(), first);
+    ASSERT_TRUE(write_file(real_ + "/d2/uncached", "u"));
+    // The window ends for everything at once; then the backing goes.
+    ASSERT_EQ(set_xattr(mount_->mnt(), "user.bcachefs_lite.actimeo", "0"), 0) << std::strerror(errno);
+    slow_->cut_off();
+    const std::string backing_f = mount_->backing() + "/f";
+    ASSERT_TRUE(within_10s([&] { return !read_file(backing_f).has_value() && errno == ENOTCONN; }));
+
+    EXPECT_EQ(walk(), first) << "listed, stat'ed, opened and read from what the daemon remembers";
+    EXPECT_EQ(names("d1"), (std::set<std::string>{"a", "b", "c", "later"}));
+    errno = 0;
+    EXPECT_FALSE(read_file(mount_->m("d2/uncached")).has_value()) << "never looked up: no entry";
+    EXPECT_EQ(errno, ENOTCONN);
+    const int w = ::open(mount_->m("d1/a").c_str(), O_WRONLY | O_CLOEXEC);
+    EXPECT_EQ(w, -1) << "a write needs the backing";
+    EXPECT_EQ(errno, ENOTCONN);
+    if (w >= 0) ::close(w);
+    const Stats offline = Stats::read(mount_->mnt());
+    ASSERT_TRUE(offline.ok()) << offline.error();
+    EXPECT_EQ(offline["backing_offline"], 1u);
+    EXPECT_GT(offline["offline_reads"], 0u);
+
+    slow_->bring_back();
+    ASSERT_TRUE(within_10s([&] { return read_file(backing_f).has_value(); }));
+    EXPECT_EQ(read_file(mount_->m("d2/uncached")).value_or(""), "u");
+    const Stats back = Stats::read(mount_->mnt());
+    ASSERT_TRUE(back.ok()) << back.error();
+    EXPECT_EQ(back["backing_offline"], 0u);
+}
+
 }  // namespace
 }  // namespace bcl::test
