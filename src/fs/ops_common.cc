@@ -45,9 +45,26 @@ fuse_entry_param entry_param(const State& state, const Inode& inode, const struc
 bool may_search(const struct stat& dir, const CallerId& caller) {
     if (caller.uid == 0) return true;  // CAP_DAC_READ_SEARCH
     if (caller.uid == dir.st_uid) return dir.st_mode & S_IXUSR;
-    const bool member =
-        caller.gid == dir.st_gid || std::find(caller.groups.begin(), caller.groups.end(), dir.st_gid) != caller.groups.end();
+    const bool member = caller.gid == dir.st_gid ||
+                        std::find(caller.groups.begin(), caller.groups.end(), dir.st_gid) != caller.groups.end();
     return dir.st_mode & (member ? S_IXGRP : S_IXOTH);
+}
+
+// The same for the directory `dir`, by its attributes within the window,
+// else read again, else (the backing does not answer) the last read.
+bool may_search(State& state, Inode& dir, const CallerId& caller, std::int64_t now, std::int64_t window) {
+    const std::uint64_t epoch = state.changes.stable();
+    auto st = dir.attrs.get(epoch, now, window);
+    if (!st) {
+        auto read = stat_inode(dir);
+        if (read) {
+            dir.attrs.store(read.value(), epoch, now);
+            st = read.value();
+        } else {
+            st = dir.attrs.last();
+        }
+    }
+    return st && may_search(*st, caller);
 }
 
 // The entry of a remembered inode (one lookup added), with its attributes
@@ -83,24 +100,14 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     auto inode = add_named_inode(state, parent, name, st, std::move(fd), "lookup");
     if (!inode) return inode.error();
     inode.value()->attrs.store(st, epoch, now);
+    if (S_ISREG(st.st_mode)) state.read_grants.renew(inode.value()->key, st, now);
     return entry_param(state, *inode.value(), st);
 }
 
 Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name, const CallerId* searcher) {
     const std::int64_t now = CoherencyWindow::now_ns();
     const std::int64_t window = state.window.ns();
-    bool recall = window > 0;
-    if (recall && searcher) {
-        const std::uint64_t epoch = state.changes.stable();
-        auto dir = parent.attrs.get(epoch, now, window);
-        if (!dir) {
-            auto st = stat_inode(parent);
-            if (st) parent.attrs.store(st.value(), epoch, now);
-            if (st) dir = st.value();
-        }
-        recall = dir && may_search(*dir, *searcher);
-    }
-    if (recall) {
+    if (window > 0 && (!searcher || may_search(state, parent, *searcher, now, window))) {
         if (auto found = state.inodes.recall(parent, name, now, window))
             return recalled_entry(state, *found->inode, now, window);
     }
@@ -109,7 +116,7 @@ Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* nam
     if (entry) {
         state.inodes.remember(parent, name, state.inodes.get(entry.value().ino), now, generation);
         state.data.backing_answered();
-    } else if (backing_gone(state, entry.error())) {
+    } else if (backing_gone(state, entry.error()) && (!searcher || may_search(state, parent, *searcher, now, window))) {
         if (auto found = state.inodes.recall(parent, name, now, -1))
             return recalled_entry(state, *found->inode, now, window);
     }

@@ -199,6 +199,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     }
     state.data.backing_answered();
     inode.attrs.store(st.value(), epoch, now);
+    if (S_ISREG(inode.type)) state.read_grants.renew(inode.key, st.value(), now);
     fuse_reply_attr(req, &st.value(), timeout);
 }
 

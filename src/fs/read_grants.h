@@ -6,9 +6,11 @@
 // for actimeo seconds. The backing decided each grant; the window, which
 // the engine checks, bounds how long it stands. Kept by the file's key, so
 // grants outlive the kernel forgetting an inode (drop_caches, memory
-// pressure), which is when a network backing costs most. A file's grants
-// are dropped when its mode, owner or extended attributes (ACLs) change
-// through the mount.
+// pressure), which is when a network backing costs most. A stat of the
+// file that finds it unchanged renews them. A file's grants are dropped when
+// its mode, owner or extended attributes (ACLs) change through the mount.
+// A directory's grants are its real opendirs, for its listing
+// (dir_listing.h).
 //
 // Thread safety: every call may come from any request thread.
 #pragma once
@@ -40,6 +42,11 @@ public:
     void add(const FileKey& key, const CallerId& caller, const Grant& grant);
     // Drops the grants of `key`.
     void forget(const FileKey& key);
+    // A stat of the file `key` begun at `checked_ns` found `st`: the grants
+    // whose file it still is (same size, mtime, ctime and mode) stand from
+    // then on, as NFS keeps its access cache while the attributes it checks
+    // do not change. A change of mode, owner or ACL changes the ctime.
+    void renew(const FileKey& key, const struct stat& st, std::int64_t checked_ns);
 
     // Callers remembered per file, and files: past kMaxFiles the table
     // starts afresh (grants only save round trips; losing them costs one

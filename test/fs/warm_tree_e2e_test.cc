@@ -126,6 +126,29 @@ TEST_F(WarmTreeTest, NameChangesBehindTheMountsBackShowOnceTheWindowIsOverAndNev
     }
 }
 
+TEST_F(WarmTreeTest, AfterTheWindowALookupThatFindsAFileUnchangedRenewsItsOpenWithoutABackingOpen) {
+    mount_both("", "actimeo=1");
+    make_tree();
+    const auto first = walk();
+    ASSERT_EQ(walk(), first);
+    // A directory listed now, after every open of the walks: a name added
+    // to it behind the mount's back shows once the window is over, for it
+    // and for every grant.
+    ASSERT_EQ(::mkdir((real_ + "/m").c_str(), 0755), 0);
+    ASSERT_TRUE(names("m").empty());
+    ASSERT_TRUE(write_file(real_ + "/m/x", "x"));
+    ASSERT_TRUE(within_10s([&] { return names("m").count("x") == 1; }));
+    const unsigned long opens = slow_->counters()["open"], reads = slow_->counters()["read"];
+    auto again = walk();
+    EXPECT_EQ(again["m/x"], "x");
+    again.erase("m/x");
+    EXPECT_EQ(again, first);
+    // Each file was looked up (and listed) again, and found unchanged: the
+    // earlier open stands and the data is the cache's.
+    EXPECT_EQ(slow_->counters()["open"], opens + 1) << "only the new file is opened on the backing";
+    EXPECT_EQ(slow_->counters()["read"], reads + 1);
+}
+
 TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheWindow) {
     mount_both("", "actimeo=60");
     make_tree();
