@@ -17,10 +17,15 @@
       on the trace (B buckets of K blocks; see allocator_model) and the
       hit ratio measured with each promotion policy.
 
+  bench.py summary FIO_JSON JOB
+      Prints one line: the job's IOPS (or MB/s), p50 and p99 completion latency.
+
   bench.py report --out DIR
       Reads DIR/rows.tsv (row, job, fio JSON or "-", note), DIR/hitratio/*.json
       and DIR/meta.json, writes DIR/results.json, DIR/results.png (gnuplot)
-      and prints the table; with DIR/memory/bench_memory.json (or error.txt)
+      and prints the table; with DIR/warm.tsv (row, job, round, fio JSON or
+      "-", hits, misses, note), the warm comparison of the FUSE floor and
+      bcachefs-lite: per-round ratios, their medians and the hit ratio; with DIR/memory/bench_memory.json (or error.txt)
       from the memory run, results.json gets a "memory" entry and the table
       the RSS figures against their target.
 """
@@ -384,16 +389,167 @@ def fio_summary(path, job):
         raise ValueError("no I/O completed")
     iops = sum(j[p]["iops"] for p in parts)
     mbps = sum(j[p]["bw_bytes"] for p in parts) / 1e6
-    p99 = 0.0
-    for p in parts:
-        pct = j[p].get("clat_ns", {}).get("percentile", {})
-        v = pct.get("99.000000")
-        if v is not None:
-            p99 = max(p99, v / 1e3)
     value = mbps if JOB_METRIC[job] == "MB/s" else iops
     return {"value": value, "metric": JOB_METRIC[job], "iops": iops, "mb_per_s": mbps,
-            "p99_us": p99, "ios": sum(j[p]["total_ios"] for p in parts),
-            "runtime_ms": max(j[p]["runtime"] for p in parts)}
+            "p50_us": clat_percentile_us(j, parts, "50.000000"), "p99_us": clat_percentile_us(j, parts, "99.000000"),
+            "ios": sum(j[p]["total_ios"] for p in parts), "runtime_ms": max(j[p]["runtime"] for p in parts)}
+
+
+def clat_percentile_us(j, parts, key):
+    """fio's completion-latency percentile KEY in microseconds; with reads
+    and writes, the larger of the two."""
+    v = 0.0
+    for p in parts:
+        x = j[p].get("clat_ns", {}).get("percentile", {}).get(key)
+        if x is not None:
+            v = max(v, x / 1e3)
+    return v
+
+
+def fmt_us(us):
+    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.0f} us"
+
+
+def cmd_summary(a):
+    """One line for bench/run's progress: the job's figure, p50 and p99."""
+    s = fio_summary(a.json, a.job)
+    print(f"{s['value']:.1f} {s['metric']}  p50 {fmt_us(s['p50_us'])}  p99 {fmt_us(s['p99_us'])}  ({s['ios']} I/Os)")
+
+
+# ---------------------------------------------------------------- warm comparison
+WARM_FLOOR, WARM_BCL = "fuse-floor", "bcl-writethrough-warm"
+# The issue's targets, against the floor (medians of the per-round ratios),
+# and the share of the measured reads that must have been hits.
+WARM_TARGETS = {"throughput_ratio_min": 1.0, "p99_ratio_max": {"randread-4k-qd1": 1.2}, "hit_ratio_min": 0.95}
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def read_warm_tsv(out):
+    """DIR/warm.tsv (row, job, round, fio JSON or "-", hits, misses, note):
+    {(row, job): [round, ...]} and {(row, job): why it is unavailable}."""
+    rounds, missing = {}, {}
+    with open(os.path.join(out, "warm.tsv")) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            row, job, rnd, path, hits, misses, note = (line.rstrip("\n").split("\t") + [""] * 7)[:7]
+            if path == "-":
+                missing[(row, job)] = note
+                continue
+            try:
+                r = {"round": int(rnd), "fio_json": os.path.relpath(path, out), **fio_summary(path, job)}
+            except (ValueError, KeyError, OSError) as e:
+                missing[(row, job)] = f"fio failed: {e}"
+                continue
+            if hits != "-":
+                r["hits"], r["misses"] = int(hits), int(misses)
+                r["hit_ratio"] = r["hits"] / (r["hits"] + r["misses"]) if r["hits"] + r["misses"] else None
+            rounds.setdefault((row, job), []).append(r)
+    return rounds, missing
+
+
+def warm_job_result(job, floor, bcl):
+    """One job's comparison: per-round ratios bcachefs-lite/floor (rounds
+    present on both sides), their medians, the hit ratio and the targets."""
+    r = {"job": job, "metric": JOB_METRIC[job], "rounds": []}
+    by_round = {x["round"]: x for x in floor}
+    for b in bcl:
+        f = by_round.get(b["round"])
+        if not f:
+            continue
+        r["rounds"].append({
+            "round": b["round"], "floor_value": f["value"], "bcl_value": b["value"],
+            "floor_p50_us": f["p50_us"], "bcl_p50_us": b["p50_us"],
+            "floor_p99_us": f["p99_us"], "bcl_p99_us": b["p99_us"],
+            "throughput_ratio": b["value"] / f["value"] if f["value"] > 0 else None,
+            "p50_ratio": b["p50_us"] / f["p50_us"] if f["p50_us"] > 0 else None,
+            "p99_ratio": b["p99_us"] / f["p99_us"] if f["p99_us"] > 0 else None,
+            "hit_ratio": b.get("hit_ratio")})
+    for key in ("throughput_ratio", "p50_ratio", "p99_ratio"):
+        r["median_" + key] = median(x[key] for x in r["rounds"])
+    hits = sum(x.get("hits", 0) for x in bcl)
+    reads = hits + sum(x.get("misses", 0) for x in bcl)
+    r["hit_ratio"] = hits / reads if reads else None
+    t = WARM_TARGETS
+    checks = {"throughput": r["median_throughput_ratio"] is not None
+              and r["median_throughput_ratio"] >= t["throughput_ratio_min"],
+              "hits": r["hit_ratio"] is not None and r["hit_ratio"] >= t["hit_ratio_min"]}
+    if job in t["p99_ratio_max"]:
+        checks["p99"] = r["median_p99_ratio"] is not None and r["median_p99_ratio"] <= t["p99_ratio_max"][job]
+    r["targets_met"] = checks
+    return r
+
+
+def warm_row(row, job, rounds):
+    """A table row from a side's rounds: the medians of its figures."""
+    r = {"row": row, "job": job, "available": True, "metric": JOB_METRIC[job], "rounds": len(rounds),
+         "fio_json": [x["fio_json"] for x in rounds],
+         "note": f"median of {len(rounds)} time-based round(s), alternated with the other side"}
+    for key in ("value", "iops", "mb_per_s", "p50_us", "p99_us"):
+        r[key] = median(x[key] for x in rounds)
+    r["ios"] = sum(x["ios"] for x in rounds)
+    return r
+
+
+def warm_result(out):
+    """results.json's "warm" entry and the rows it adds to the table (the
+    medians of each side); (None, []) if the comparison did not run."""
+    if not os.path.exists(os.path.join(out, "warm.tsv")):
+        return None, []
+    rounds, missing = read_warm_tsv(out)
+    jobs = [j for j, _, _ in JOBS if any(k[1] == j for k in list(rounds) + list(missing))]
+    rows, result = [], {"targets": WARM_TARGETS, "jobs": []}
+    for job in jobs:
+        for row in (WARM_FLOOR, WARM_BCL):
+            if (row, job) in rounds:
+                rows.append(warm_row(row, job, rounds[(row, job)]))
+            elif (row, job) in missing:
+                rows.append({"row": row, "job": job, "available": False, "reason": missing[(row, job)],
+                             "note": missing[(row, job)]})
+        floor, bcl = rounds.get((WARM_FLOOR, job)), rounds.get((WARM_BCL, job))
+        if floor and bcl:
+            jr = warm_job_result(job, floor, bcl)
+            bcl_row = next(r for r in rows if r["row"] == WARM_BCL and r["job"] == job)
+            bcl_row["ratio_to_fuse_floor"] = jr["median_throughput_ratio"]
+            bcl_row["hit_ratio"] = jr["hit_ratio"]
+            bcl_row["note"] += f"; /floor is the median of the per-round ratios; hits {fmt_pct(jr['hit_ratio'])}"
+            result["jobs"].append(jr)
+    return result, rows
+
+
+def fmt_pct(x):
+    return f"{x * 100:.1f}%" if isinstance(x, (int, float)) else "-"
+
+
+def print_warm(w):
+    print()
+    print("warm reads: bcachefs-lite (file cached whole) / FUSE floor, alternated in time-based rounds")
+    hdr = (f"{'job':<17} {'round':>6} {'floor':>13} {'bcl':>13} {'x floor':>8} {'p50 floor':>10} {'p50 bcl':>9} "
+           f"{'p99 floor':>10} {'p99 bcl':>9} {'p99 x':>6} {'hits':>7}")
+    print(hdr)
+    print("-" * len(hdr))
+    for jr in w["jobs"]:
+        unit = jr["metric"]
+        for x in jr["rounds"]:
+            print(f"{jr['job']:<17} {x['round']:>6} {x['floor_value']:>8.1f} {unit:<4} {x['bcl_value']:>8.1f} {unit:<4} "
+                  f"{fmt_ratio(x['throughput_ratio']):>8} {fmt_us(x['floor_p50_us']):>10} {fmt_us(x['bcl_p50_us']):>9} "
+                  f"{fmt_us(x['floor_p99_us']):>10} {fmt_us(x['bcl_p99_us']):>9} {fmt_ratio(x['p99_ratio']):>6} "
+                  f"{fmt_pct(x['hit_ratio']):>7}")
+        met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in jr["targets_met"].items())
+        print(f"{jr['job']:<17} {'median':>6} {'':>13} {'':>13} {fmt_ratio(jr['median_throughput_ratio']):>8} "
+              f"{'':>10} {'':>9} {'':>10} {'':>9} {fmt_ratio(jr['median_p99_ratio']):>6} "
+              f"{fmt_pct(jr['hit_ratio']):>7}   targets: {met}")
+    t = w["targets"]
+    print(f"targets: throughput >= {t['throughput_ratio_min']:.1f}x the floor, p99 "
+          + ", ".join(f"{j} <= {v:.1f}x" for j, v in t["p99_ratio_max"].items())
+          + f", >= {t['hit_ratio_min'] * 100:.0f}% of the measured reads hits")
 
 
 def floor_row_for(job):
@@ -433,6 +589,8 @@ def cmd_report(a):
                     r["available"] = False
                     r["reason"] = f"fio failed: {e}"
             rows.append(r)
+    warm, warm_rows = warm_result(out)
+    rows += warm_rows
     by = {(r["row"], r["job"]): r for r in rows if r.get("available")}
     for r in rows:
         if not r.get("available"):
@@ -440,7 +598,8 @@ def cmd_report(a):
         for key, ref in (("ratio_to_fuse_floor", floor_row_for(r["job"])),
                          ("ratio_to_rclone", rclone_row_for(r["row"], r["job"]))):
             other = by.get((ref, r["job"]))
-            r[key] = r["value"] / other["value"] if other and other["value"] > 0 else None
+            if key not in r:  # the warm comparison sets its own: the median of its rounds' ratios
+                r[key] = r["value"] / other["value"] if other and other["value"] > 0 else None
             r[key + "_ref"] = ref if other else None
     thr = meta.get("throttle")
     if thr:
@@ -461,15 +620,19 @@ def cmd_report(a):
                 with open(os.path.join(hdir, name)) as f:
                     hit.append(json.load(f))
     result = {"meta": meta, "rows": rows, "hit_ratio": hit}
+    if warm is not None:
+        result["warm"] = warm
     memory = memory_result(out)
     if memory is not None:
         result["memory"] = memory
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(result, f, indent=2)
     print_table(rows, hit, meta)
+    if warm is not None:
+        print_warm(warm)
     if memory is not None:
         print_memory(memory)
-    chart(out, rows, hit)
+    chart(out, rows, hit, warm)
 
 
 def fmt_ratio(x):
@@ -477,7 +640,7 @@ def fmt_ratio(x):
 
 
 def print_table(rows, hit, meta):
-    hdr = f"{'row':<22} {'job':<17} {'value':>14} {'p99':>11} {'/floor':>7} {'/rclone':>8}"
+    hdr = f"{'row':<22} {'job':<17} {'value':>14} {'p50':>10} {'p99':>10} {'/floor':>7} {'/rclone':>8}"
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -485,9 +648,9 @@ def print_table(rows, hit, meta):
             print(f"{r['row']:<22} {r['job']:<17} {'unavailable: ' + r.get('reason', ''):<}")
             continue
         val = f"{r['value']:.1f} {r['metric']}"
-        p99 = f"{r['p99_us'] / 1000:.2f} ms" if r["p99_us"] >= 1000 else f"{r['p99_us']:.0f} us"
-        print(f"{r['row']:<22} {r['job']:<17} {val:>14} {p99:>11} "
-              f"{fmt_ratio(r.get('ratio_to_fuse_floor')):>7} {fmt_ratio(r.get('ratio_to_rclone')):>8}")
+        hits = f"  hits {fmt_pct(r['hit_ratio'])}" if "hit_ratio" in r else ""
+        print(f"{r['row']:<22} {r['job']:<17} {val:>14} {fmt_us(r['p50_us']):>10} {fmt_us(r['p99_us']):>10} "
+              f"{fmt_ratio(r.get('ratio_to_fuse_floor')):>7} {fmt_ratio(r.get('ratio_to_rclone')):>8}{hits}")
     if hit:
         print()
         print(f"{'zipf skew':<10} {'promote':<8} {'reads':>7} {'distinct':>9} {'capacity':>9} {'measured':>9} "
@@ -524,8 +687,26 @@ def print_table(rows, hit, meta):
             print(f"throttle check: {thr['check']}")
 
 
-def chart(out, rows, hit):
-    """Two panels: IOPS/MB/s per job and row (log scale), and the hit ratios."""
+def warm_chart_data(out, warm):
+    """The warm comparison's two data files: the median ratios per job, and
+    the median p50 and p99 of each side (from the rounds)."""
+    rdat, ldat = os.path.join(out, "warm-ratios.dat"), os.path.join(out, "warm-latency.dat")
+    med = lambda jr, k: median(x[k] for x in jr["rounds"])
+    with open(rdat, "w") as f, open(ldat, "w") as g:
+        f.write('job "throughput / floor" "p50 / floor" "p99 / floor"\n')
+        g.write('job "floor p50" "bcachefs-lite p50" "floor p99" "bcachefs-lite p99"\n')
+        for jr in warm["jobs"]:
+            cells = [jr[k] for k in ("median_throughput_ratio", "median_p50_ratio", "median_p99_ratio")]
+            f.write(f'"{jr["job"]}" ' + " ".join(f"{c:.4f}" if c is not None else "NaN" for c in cells) + "\n")
+            cells = [med(jr, k) for k in ("floor_p50_us", "bcl_p50_us", "floor_p99_us", "bcl_p99_us")]
+            g.write(f'"{jr["job"]}" ' + " ".join(f"{c:.1f}" if c else "NaN" for c in cells) + "\n")
+    return rdat, ldat
+
+
+def chart(out, rows, hit, warm=None):
+    """Panels: IOPS/MB/s per job and row (log scale); with the warm
+    comparison, its median ratios to the floor and its latencies; the hit
+    ratios."""
     avail = [r for r in rows if r.get("available")]
     if not avail:
         return
@@ -553,7 +734,8 @@ def chart(out, rows, hit):
                      for k in ("always", "nhit")]
             f.write(f'"zipf {h["skew"]}" {" ".join(cells)} '
                     f'{h["lru_hit_ratio"] * 100} {h["belady_hit_ratio"] * 100}\n')
-    panels = 2 if hit else 1
+    warm = warm if warm and warm["jobs"] else None
+    panels = 1 + (2 if warm else 0) + (1 if hit else 0)
     gp = [
         f'set terminal pngcairo size 1400,{500 * panels} font ",9"' if has_pngcairo() else
         f'set terminal png size 1400,{500 * panels}',
@@ -568,6 +750,16 @@ def chart(out, rows, hit):
         f'plot for [i=2:{len(names) + 1}] "{dat}" using i:xtic(1) title columnheader(i) '
         'lc rgb word(colors, (i - 2) % 16 + 1)',
     ]
+    if warm:
+        rdat, ldat = warm_chart_data(out, warm)
+        gp += ['unset logscale y', 'set yrange [0:*]', 'set ylabel "bcachefs-lite / floor"',
+               'set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2',
+               'set title "warm reads: bcachefs-lite / FUSE floor, median of the per-round ratios '
+               '(throughput: above 1 is faster; latency: below 1 is faster)"',
+               f'plot for [i=2:4] "{rdat}" using i:xtic(1) title columnheader(i)',
+               'unset arrow 1', 'set logscale y', 'set yrange [*:*]', 'set ylabel "microseconds"',
+               'set title "warm reads: completion latency, median over the rounds (log scale)"',
+               f'plot for [i=2:5] "{ldat}" using i:xtic(1) title columnheader(i)']
     if hit:
         gp += ['unset logscale y', 'set yrange [0:100]', 'set ylabel "hit ratio %"',
                'set title "hit ratio over a working set twice the cache size"',
@@ -603,10 +795,14 @@ def main():
     h.add_argument("--buckets", type=int, required=True)
     h.add_argument("--bucket-blocks", type=int, required=True)
     h.add_argument("measured", nargs="*", help="POLICY:HITS:MISSES:PROMOTIONS:SKIPPED")
+    m = sub.add_parser("summary")
+    m.add_argument("json")
+    m.add_argument("job")
     r = sub.add_parser("report")
     r.add_argument("--out", required=True)
     a = p.parse_args()
-    {"trace": cmd_trace, "simulate": cmd_simulate, "hitratio": cmd_hitratio, "report": cmd_report}[a.cmd](a)
+    {"trace": cmd_trace, "simulate": cmd_simulate, "hitratio": cmd_hitratio, "summary": cmd_summary,
+     "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":
