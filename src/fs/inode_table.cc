@@ -150,11 +150,6 @@ void InodeTable::set_entry_limit(std::size_t limit) {
     while (names_.size() > limit) erase_name(by_age_.begin()->second, dropped);
 }
 
-std::size_t InodeTable::entry_limit() {
-    std::lock_guard lock(mutex_);
-    return entry_limit_;
-}
-
 std::size_t InodeTable::remembered() {
     std::lock_guard lock(mutex_);
     return names_.size();

@@ -19,7 +19,7 @@
 // pressure): the entry keeps its child and its directory alive, with their
 // O_PATH descriptors. A change of the name through the mount forgets it; a
 // change behind the mount's back shows once the window is over, as with
-// NFS's attribute cache. The table keeps at most entry_limit() names, and
+// NFS's attribute cache. The table keeps at most set_entry_limit() names, and
 // drops those whose inode the kernel no longer holds once they are older
 // than the window.
 //
@@ -136,7 +136,7 @@ public:
     void publish_listing(Inode& dir, std::shared_ptr<const DirListing> listing, std::uint64_t generation);
     // Names remembered at most; 0 remembers none.
     void set_entry_limit(std::size_t limit);
-    std::size_t entry_limit();
+    // Names remembered now.
     std::size_t remembered();
 
 private:
