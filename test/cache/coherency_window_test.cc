@@ -6,27 +6,10 @@
 #include <unistd.h>
 
 #include "cache_fixture.h"
+#include "counting_source.h"
 
 namespace bcl::test {
 namespace {
-
-// A backing file whose descriptor is handed out on request, counted; or
-// refused with `refuse` (an errno), as a lazy open the caller may no
-// longer make.
-class CountingSource final : public BackingSource {
-public:
-    explicit CountingSource(int fd, int refuse = 0) : fd_(fd), refuse_(refuse) {}
-    Result<int> fd() override {
-        ++asked;
-        if (refuse_ != 0) return sys_error(refuse_, "opening the backing file");
-        return fd_;
-    }
-    int asked = 0;
-
-private:
-    int fd_;
-    int refuse_;
-};
 
 class CoherencyWindowTest : public CacheTest {
 protected:

@@ -8,28 +8,11 @@
 #include <cerrno>
 
 #include "cache_fixture.h"
+#include "counting_source.h"
 #include "log_lines.h"
 
 namespace bcl::test {
 namespace {
-
-// A backing file whose descriptor is handed out on request, counted; or
-// refused with `refuse` (an errno), as the lazy open of a backing that is
-// gone fails.
-class OfflineSource final : public BackingSource {
-public:
-    explicit OfflineSource(int fd, int refuse = 0) : fd_(fd), refuse_(refuse) {}
-    Result<int> fd() override {
-        ++asked;
-        if (refuse_ != 0) return sys_error(refuse_, "opening the backing file");
-        return fd_;
-    }
-    int asked = 0;
-
-private:
-    int fd_;
-    int refuse_;
-};
 
 class OfflineReadTest : public CacheTest {
 protected:
@@ -84,7 +67,7 @@ TEST_P(OfflineErrnoTest, AFullyCachedFileIsServedFromTheCache) {
     const CacheStats before = set_->stats();
     EXPECT_EQ(before.backing_offline, 0u);
 
-    OfflineSource gone(f.backing.fd(), GetParam());
+    CountingSource gone(f.backing.fd(), GetParam());
     auto r = read(*f.state, gone, 0, data.size());
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r.value(), data);
@@ -112,7 +95,7 @@ TEST_F(OfflineReadTest, AnErrorOfOneFileIsNotOffline) {
     open_logged();
     const std::string data = cached_file("a", 50000);
     EngineFile f(*set_, path("a"));
-    OfflineSource missing(f.backing.fd(), ENOENT);
+    CountingSource missing(f.backing.fd(), ENOENT);
     expect_fails_with(*f.state, missing, 0, data.size(), ENOENT);
     EXPECT_FALSE(set_->backing_link().down());
     EXPECT_EQ(set_->stats().backing_offline, 0u);
@@ -131,7 +114,7 @@ TEST_F(OfflineReadTest, ARangeWithAHoleFailsWithTheBackingsErrorAndInsertsNothin
     const std::uint64_t held = cached(f);
     ASSERT_EQ(held, 131072u);
 
-    OfflineSource gone(f.backing.fd(), ENOTCONN);
+    CountingSource gone(f.backing.fd(), ENOTCONN);
     expect_fails_with(*f.state, gone, 0, data.size(), ENOTCONN);
     expect_fails_with(*f.state, gone, 60000, 10000, ENOTCONN);
     EXPECT_EQ(cached(f), held);
@@ -153,7 +136,7 @@ TEST_F(OfflineReadTest, ABypassedFileFails) {
         std::lock_guard lk(f.state->mutex);
         f.state->bypass = true;
     }
-    OfflineSource gone(f.backing.fd(), ENOTCONN);
+    CountingSource gone(f.backing.fd(), ENOTCONN);
     expect_fails_with(*f.state, gone, 0, data.size(), ENOTCONN);
     EXPECT_EQ(set_->stats().offline_reads, 0u);
 }
@@ -163,7 +146,7 @@ TEST_F(OfflineReadTest, ASuccessfulCheckBringsTheLinkBack) {
     open_logged();
     const std::string data = cached_file("a", 50000);
     EngineFile f(*set_, path("a"));
-    OfflineSource gone(f.backing.fd(), ENOTCONN);
+    CountingSource gone(f.backing.fd(), ENOTCONN);
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(read(*f.state, gone, 0, 4096));
     EXPECT_EQ(set_->stats().backing_offline, 1u);
 
@@ -185,7 +168,7 @@ TEST_F(OfflineReadTest, AMissThatMeetsAGoneBackingTakesTheLinkDown) {
     EngineFile f(*set_, path("a"));
     EXPECT_EQ(f.read(0, 65536), data.substr(0, 65536));
 
-    OfflineSource gone(f.backing.fd(), ENOTCONN);
+    CountingSource gone(f.backing.fd(), ENOTCONN);
     expect_fails_with(*f.state, gone, 65536, 65536, ENOTCONN);
     EXPECT_TRUE(set_->backing_link().down());
     EXPECT_EQ(lines_.count(LogLevel::warn, kDownLine), 1u);
@@ -218,7 +201,7 @@ TEST_F(OfflineReadTest, AnOfflineOpenNeedsTheLinkDownAndAnUnchangedRecord) {
     const std::shared_ptr<CachedFile> file = std::move(down).value();
     // Not marked checked: even within the window a read asks the backing
     // file first, and serves the cache only because that fails.
-    OfflineSource gone(-1, ENOTCONN);
+    CountingSource gone(-1, ENOTCONN);
     auto r = read(*file, gone, 0, data.size());
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r.value(), data);
