@@ -7,12 +7,17 @@
 // the directory through the mount clears it (InodeTable::name_changed); a
 // change behind the mount's back shows once the window is over.
 //
-// Thread safety: DirListingSlot may be used from any request thread; a
-// DirListing is immutable once published.
+// The listings of a mount share one ListingBudget of entries, so that a walk
+// of a large tree keeps listings up to a bounded memory (each entry costs
+// about 150 bytes) and lists the rest from the backing.
+//
+// Thread safety: DirListingSlot and ListingBudget may be used from any
+// request thread; a DirListing is immutable once published.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,7 +29,35 @@
 
 namespace bcl {
 
+class ListingBudget {
+public:
+    // Entries of all the mount's listings together.
+    static constexpr std::size_t kMaxEntries = 1 << 18;
+
+    // Takes `n` entries of the budget; false (nothing taken) when they do
+    // not fit.
+    bool take(std::size_t n) {
+        std::size_t used = used_.load(std::memory_order_relaxed);
+        do {
+            if (n > kMaxEntries - used) return false;
+        } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+        return true;
+    }
+    void give(std::size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+    std::size_t used() const { return used_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::size_t> used_{0};
+};
+
 struct DirListing {
+    DirListing() = default;
+    DirListing(const DirListing&) = delete;
+    DirListing& operator=(const DirListing&) = delete;
+    ~DirListing() {
+        if (budget_) budget_->give(entries.size());
+    }
+
     struct Entry {
         std::string name;
         ino_t ino;
@@ -53,9 +86,17 @@ struct DirListing {
         entries.push_back(std::move(entry));
         return true;
     }
+    // Charges the listing's entries to `budget` until it is destroyed;
+    // false when they do not fit (the listing is then not to be kept).
+    bool charge(std::shared_ptr<ListingBudget> budget) {
+        if (!budget->take(entries.size())) return false;
+        budget_ = std::move(budget);
+        return true;
+    }
 
 private:
     std::unordered_map<off_t, std::size_t> after_;  // offset -> index of the entry there
+    std::shared_ptr<ListingBudget> budget_;         // charged with entries.size(), when set
 };
 
 class DirListingSlot {

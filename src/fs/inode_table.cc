@@ -127,9 +127,12 @@ void InodeTable::name_changed(Inode& parent, std::string_view name) {
     }
 }
 
-void InodeTable::publish_listing(Inode& dir, std::shared_ptr<const DirListing> listing, std::uint64_t generation) {
+void InodeTable::publish_listing(Inode& dir, std::shared_ptr<DirListing> listing, std::uint64_t generation) {
+    std::shared_ptr<const DirListing> replaced = dir.listing.get();  // its budget goes back outside the lock
     std::lock_guard lock(mutex_);
-    if (generation == names_generation_.load(std::memory_order_acquire)) dir.listing.set(std::move(listing));
+    if (generation != names_generation_.load(std::memory_order_acquire)) return;
+    dir.listing.clear();
+    if (listing->charge(listing_budget_)) dir.listing.set(std::move(listing));
 }
 
 void InodeTable::erase_name(std::map<NameKey, NameEntry>::iterator it, std::vector<std::unique_ptr<Inode>>& dropped) {

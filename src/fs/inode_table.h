@@ -132,8 +132,11 @@ public:
     // `name` in `parent` changed through the mount (created, removed,
     // renamed from or to): forgets it and the directory's listing.
     void name_changed(Inode& parent, std::string_view name);
-    // `listing` becomes `dir`'s, unless a name changed since `generation`.
-    void publish_listing(Inode& dir, std::shared_ptr<const DirListing> listing, std::uint64_t generation);
+    // `listing` becomes `dir`'s, unless a name changed since `generation`
+    // or the mount's listings hold too many entries already.
+    void publish_listing(Inode& dir, std::shared_ptr<DirListing> listing, std::uint64_t generation);
+    // Entries held in listings now.
+    std::size_t listed() const { return listing_budget_->used(); }
     // Names remembered at most; 0 remembers none.
     void set_entry_limit(std::size_t limit);
     // Names remembered now.
@@ -168,6 +171,7 @@ private:
     std::uint64_t next_order_ = 0;
     std::size_t entry_limit_ = 0;
     std::atomic<std::uint64_t> names_generation_{0};
+    const std::shared_ptr<ListingBudget> listing_budget_ = std::make_shared<ListingBudget>();
 };
 
 }  // namespace bcl

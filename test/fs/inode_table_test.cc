@@ -5,7 +5,11 @@
 #include "inode_table.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace bcl {
 namespace {
@@ -82,6 +86,30 @@ TEST_F(InodeTableNamesTest, AListingIsPublishedOnlyWhenNoNameChangedSinceItBegan
     EXPECT_TRUE(dir.listing.get());
     table_.name_changed(dir, "y");
     EXPECT_FALSE(dir.listing.get());
+}
+
+TEST_F(InodeTableNamesTest, TheMountsListingsShareOneBudgetOfEntries) {
+    const auto full_listing = [] {
+        auto listing = std::make_shared<DirListing>();
+        for (std::size_t i = 0; i < DirListing::kMaxEntries; ++i)
+            EXPECT_TRUE(listing->add(DirListing::Entry{std::to_string(i), i, DT_REG, static_cast<off_t>(i + 1)}));
+        EXPECT_FALSE(listing->add(DirListing::Entry{"one more", 1, DT_REG, 0}));
+        return listing;
+    };
+    constexpr std::size_t kListings = ListingBudget::kMaxEntries / DirListing::kMaxEntries;
+    std::vector<Inode*> dirs;
+    for (std::size_t i = 0; i <= kListings; ++i) dirs.push_back(&add(70 + i, S_IFDIR));
+    for (std::size_t i = 0; i < kListings; ++i) {
+        table_.publish_listing(*dirs[i], full_listing(), table_.names_generation());
+        EXPECT_TRUE(dirs[i]->listing.get());
+    }
+    EXPECT_EQ(table_.listed(), ListingBudget::kMaxEntries);
+    table_.publish_listing(*dirs[kListings], full_listing(), table_.names_generation());
+    EXPECT_FALSE(dirs[kListings]->listing.get()) << "over the budget: not kept";
+    table_.name_changed(*dirs[0], "x");
+    EXPECT_EQ(table_.listed(), ListingBudget::kMaxEntries - DirListing::kMaxEntries);
+    table_.publish_listing(*dirs[kListings], full_listing(), table_.names_generation());
+    EXPECT_TRUE(dirs[kListings]->listing.get());
 }
 
 TEST_F(InodeTableNamesTest, TheOldestNamesGoPastTheLimitWithTheInodesOnlyTheyHeld) {
