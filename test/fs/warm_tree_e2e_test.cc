@@ -201,6 +201,12 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     // The fixture's f hangs; the kernel would make a lookup of d1 or d2
     // wait for one of the same name in flight, so the hung file is beside
     // them.
+    const auto calls = [&] {
+        unsigned long n = 0;
+        for (const auto& [name, count] : slow_->counters()) n += count;
+        return n;
+    };
+    const unsigned long before = calls();
     std::optional<std::string> hung_read;
     std::atomic<bool> returned{false};
     // Brought back before the join, whichever way the test ends.
@@ -217,6 +223,13 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
                  hung_read = read_file(mount_->m("f"));
                  returned.store(true);
              })};
+    // Nothing else may reach the mount until the link is down: it would
+    // hang with the first call (the counters are slowfs's own, and the log
+    // is the daemon's).
+    ASSERT_TRUE(within_10s([&] { return calls() > before; })) << "the read reached the backing";
+    ASSERT_TRUE(within_10s([&] {
+        return mount_->daemon_log().find("backing directory not answering: a call has waited") != std::string::npos;
+    }));
     const auto offline = [&] {
         const Stats stats = Stats::read(mount_->mnt());
         return stats.ok() && stats["backing_offline"] == 1;
