@@ -151,16 +151,16 @@ const OptionSpec kOptions[] = {
         "last as long. Up to 86400."),
     tunable_option<&Tunables::backing_timeout>(
         "backing_timeout", K::seconds, "SECONDS", "30",
-        "how long a call on SOURCE may take before SOURCE counts as not answering: cached files are then "
-        "served from memory and the rest fails with ETIMEDOUT until it answers again (0: no limit)",
+        "how long a call on SOURCE may take before SOURCE counts as not answering: while it hangs, cached "
+        "files are served from memory and the rest fails with ETIMEDOUT (0: no limit)",
         {},
         "How long a call on {SOURCE} may take before {SOURCE} counts as not answering, as when the server of a "
-        "network backing vanished without closing the connection. From then on, until a call succeeds again, "
-        "names, attributes and listings are answered from memory and fully cached files are opened read-only "
-        "and read from the cache without any call on {SOURCE}; anything else fails at once with ETIMEDOUT while "
-        "the call that hung is still in flight, so hung calls cannot take every worker thread, and makes one "
-        "call otherwise, whose success brings {SOURCE} back. The call that hung returns whenever {SOURCE} "
-        "answers. 0 puts no limit. Up to 3600."),
+        "network backing vanished without closing the connection (one warning is logged). While the call that "
+        "hung is still in flight, names, attributes and listings are answered from memory and fully cached "
+        "files are opened read-only and read from the cache without any call on {SOURCE}, and anything else "
+        "fails at once with ETIMEDOUT, so hung calls cannot take every worker thread. The calls that reached "
+        "{SOURCE} before the timeout return when it answers; the first success brings it back. 0 puts no "
+        "limit. Up to 3600."),
     mount_option("entry_timeout", K::seconds, "SECONDS", "actimeo",
                  "how long the kernel may cache names; with actimeo=0, 0 shows changes made behind the cache's back "
                  "at once",
