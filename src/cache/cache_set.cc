@@ -40,6 +40,9 @@ namespace {
 
 // GC runs each time this fraction of the cache has been written (bcache: 16).
 constexpr std::uint64_t kGcWriteFraction = 16;
+// How often the calls in flight on the backing are checked against
+// backing_timeout: how late past it a hung call is noticed.
+constexpr std::chrono::milliseconds kLinkCheckInterval{250};
 
 }  // namespace
 
@@ -57,7 +60,9 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       tunables_(options.tunables.writeback),
       pin_limit_percent_(options.tunables.pin_limit_percent),
       window_(options.tunables.actimeo),
-      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
+      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {
+    backing_link_.set_timeout(options.tunables.backing_timeout);
+}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
@@ -274,6 +279,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     background_->run_until_idle();
     gc_timer_ = std::make_unique<Timer>(*background_);
     schedule_gc_timer();
+    link_timer_ = std::make_unique<Timer>(*background_);
+    schedule_link_check();
     pin_fetch_ = std::make_unique<PinFetch>();
     writeback_ = std::make_unique<WritebackTask>(*background_, tunables_.writeback_rate_minimum);
     schedule_rate_update();
@@ -344,12 +351,14 @@ Status CacheSet::close() {
         std::promise<void> cancelled;
         boost::asio::post(background_->strand(), [this, &cancelled] {
             if (gc_timer_) gc_timer_->timer.cancel();
+            if (link_timer_) link_timer_->timer.cancel();
             cancel_writeback_timers();
             cancelled.set_value();
         });
         cancelled.get_future().wait();
     } else {
         if (gc_timer_) gc_timer_->timer.cancel();
+        if (link_timer_) link_timer_->timer.cancel();
         cancel_writeback_timers();
     }
     if (alloc_) alloc_->shutdown();
@@ -499,6 +508,17 @@ void CacheSet::schedule_gc_timer() {
         if (ec || closing_.load(std::memory_order_acquire)) return;
         request_gc();
         schedule_gc_timer();
+    });
+}
+
+void CacheSet::schedule_link_check() {
+    // Manual mode runs no timer for ever: tests call backing_link().check().
+    if (background_->manual() || closing_.load(std::memory_order_acquire)) return;
+    link_timer_->timer.expires_after(kLinkCheckInterval);
+    link_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closing_.load(std::memory_order_acquire)) return;
+        backing_link_.check(CoherencyWindow::now_ns());
+        schedule_link_check();
     });
 }
 

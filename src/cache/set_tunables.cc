@@ -12,7 +12,8 @@ Tunables CacheSet::tunables() const {
                     .bypass = bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
                     .pin_limit_percent = pin_limit_percent(),
-                    .actimeo = window_.seconds()};
+                    .actimeo = window_.seconds(),
+                    .backing_timeout = backing_link_.timeout()};
 }
 
 Status CacheSet::set_tunables(const Tunables& t) {
@@ -28,6 +29,7 @@ Status CacheSet::set_tunables(const Tunables& t) {
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
     if (t.actimeo != now.actimeo) window_.set(t.actimeo);
+    if (t.backing_timeout != now.backing_timeout) backing_link_.set_timeout(t.backing_timeout);
     return ok();
 }
 

@@ -14,6 +14,10 @@ Status validate(const Tunables& t) {
     if (!(t.actimeo >= 0 && t.actimeo <= kMaxActimeoSeconds))
         return make_error(Errc::invalid, fmt::format("actimeo={}: expected 0 to {} seconds", t.actimeo,
                                                      static_cast<unsigned>(kMaxActimeoSeconds)));
+    if (!(t.backing_timeout >= 0 && t.backing_timeout <= kMaxBackingTimeoutSeconds))
+        return make_error(Errc::invalid, fmt::format("backing_timeout={}: expected 0 to {} seconds",
+                                                     t.backing_timeout,
+                                                     static_cast<unsigned>(kMaxBackingTimeoutSeconds)));
     return ok();
 }
 

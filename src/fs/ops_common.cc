@@ -17,6 +17,12 @@ Result<struct stat> stat_inode(const Inode& inode) {
     return st;
 }
 
+Result<struct stat> stat_inode(State& state, const Inode& inode) {
+    auto call = backing_call(state);
+    if (!call) return call.error();
+    return stat_inode(inode);
+}
+
 Result<Inode*> add_named_inode(State& state, Inode& parent, const char* name, const struct stat& st, UniqueFd path_fd,
                                std::string_view what) {
     const FileKey backing{st.st_dev, st.st_ino};
@@ -55,8 +61,9 @@ bool may_search(const struct stat& dir, const CallerId& caller) {
 bool may_search(State& state, Inode& dir, const CallerId& caller, std::int64_t now, std::int64_t window) {
     const std::uint64_t epoch = state.changes.stable();
     auto st = dir.attrs.get(epoch, now, window);
+    if (!st && backing_hangs(state)) st = dir.attrs.last();
     if (!st) {
-        auto read = stat_inode(dir);
+        auto read = stat_inode(state, dir);
         if (read) {
             dir.attrs.store(read.value(), epoch, now);
             st = read.value();
@@ -73,7 +80,10 @@ bool may_search(State& state, Inode& dir, const CallerId& caller, std::int64_t n
 Result<fuse_entry_param> recalled_entry(State& state, Inode& inode, std::int64_t now, std::int64_t window) {
     const std::uint64_t epoch = state.changes.stable();
     if (auto cached = inode.attrs.get(epoch, now, window)) return entry_param(state, inode, *cached);
-    auto st = stat_inode(inode);
+    if (backing_hangs(state)) {
+        if (auto last = inode.attrs.last()) return entry_param(state, inode, *last);
+    }
+    auto st = stat_inode(state, inode);
     if (!st) {
         if (backing_gone(state, st.error())) {
             if (auto last = inode.attrs.last()) return entry_param(state, inode, *last);
@@ -93,10 +103,15 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
     if (::strcmp(name, ".") == 0 || ::strcmp(name, "..") == 0) return os_error(EINVAL);
     const std::uint64_t epoch = state.changes.stable();
     const std::int64_t now = CoherencyWindow::now_ns();
-    UniqueFd fd(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return last_os_error();
+    UniqueFd fd;
     struct stat st;
-    if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return last_os_error();
+    {
+        auto call = backing_call(state);
+        if (!call) return call.error();
+        fd.reset(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd.valid()) return last_os_error();
+        if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return last_os_error();
+    }
     auto inode = add_named_inode(state, parent, name, st, std::move(fd), "lookup");
     if (!inode) return inode.error();
     inode.value()->attrs.store(st, epoch, now);
@@ -109,6 +124,12 @@ Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* nam
     const std::int64_t window = state.window.ns();
     if (window > 0 && (!searcher || may_search(state, parent, *searcher, now, window))) {
         if (auto found = state.inodes.recall(parent, name, now, window))
+            return recalled_entry(state, *found->inode, now, window);
+    }
+    // While the backing hangs, a name remembered at any age before any
+    // call.
+    if (backing_hangs(state) && (!searcher || may_search(state, parent, *searcher, now, window))) {
+        if (auto found = state.inodes.recall(parent, name, now, -1))
             return recalled_entry(state, *found->inode, now, window);
     }
     const std::uint64_t generation = state.inodes.names_generation();
@@ -127,6 +148,18 @@ bool backing_gone(State& state, const Error& error) {
     if (!BackingLink::unreachable(error.sys_errno)) return false;
     state.data.backing_failed(error);
     return true;
+}
+
+bool backing_hangs(State& state) {
+    const BackingLink* link = state.data.backing_link();
+    return link && link->hanging();
+}
+
+Result<BackingLink::Call> backing_call(State& state) {
+    BackingLink* link = state.data.backing_link();
+    if (!link) return BackingLink::Call();
+    if (link->hanging()) return os_error(ETIMEDOUT);
+    return link->begin_call();
 }
 
 Result<struct statx> statx_fd(int fd) {

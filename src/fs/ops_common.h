@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "bcachefs_lite/cache/backing_link.h"
 #include "bcachefs_lite/fs/file_data.h"
 #include "fuse_api.h"
 #include "inode_table.h"
@@ -53,6 +54,8 @@ private:
 
 // lstat of the inode itself.
 Result<struct stat> stat_inode(const Inode& inode);
+// The same as a tracked call on the backing (backing_call).
+Result<struct stat> stat_inode(State& state, const Inode& inode);
 
 // The inode of `name` in `parent` (lstat `st`, O_PATH descriptor `path_fd`)
 // with one more lookup, under the key the mount's identity gives it; EIO,
@@ -76,6 +79,15 @@ Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* nam
 // daemon remembers then answers in its place, whatever its age, as far as
 // it goes: names, attributes, listings, grants and cached data.
 bool backing_gone(State& state, const Error& error);
+// Whether the backing directory hangs (BackingLink::hanging: down, with a
+// call still in flight): what the daemon remembers then answers first,
+// without a call.
+bool backing_hangs(State& state);
+// A call on the backing directory about to be made, tracked while it lasts
+// (BackingLink::Call; empty without a link). ETIMEDOUT instead while the
+// backing hangs: a second call would only hang with the first and take a
+// worker thread.
+Result<BackingLink::Call> backing_call(State& state);
 // A name in `parent` changed through the mount, or may have: what is
 // remembered of it and of the directory's listing goes.
 inline void name_changed(State& state, Inode& parent, const char* name) { state.inodes.name_changed(parent, name); }

@@ -48,10 +48,19 @@ Result<std::unique_ptr<DirHandle>> do_opendir(fuse_req_t req, State& state, fuse
         handle->listing = std::move(listing);
         return handle;
     }
+    // While the backing hangs, the last listing at any age first.
+    if (backing_hangs(state)) {
+        if (auto listing = listing_for(state, inode, caller, true)) {
+            handle->listing = std::move(listing);
+            return handle;
+        }
+    }
     const std::int64_t checked = CoherencyWindow::now_ns();
     handle->pass_generation = state.inodes.names_generation();
     int fd, err;
     {
+        auto call = backing_call(state);
+        if (!call) return call.error();
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd = ::open(ProcPath(inode.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

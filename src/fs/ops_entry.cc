@@ -189,7 +189,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     // Within the coherency window, from the attributes last read.
     if (auto cached = inode.attrs.get(epoch, now, state.window.ns()))
         return static_cast<void>(fuse_reply_attr(req, &*cached, timeout));
-    auto st = stat_inode(inode);
+    // While the backing hangs, the attributes last read first.
+    if (backing_hangs(state)) {
+        if (auto last = inode.attrs.last()) return static_cast<void>(fuse_reply_attr(req, &*last, timeout));
+    }
+    auto st = stat_inode(state, inode);
     if (!st) {
         // While the backing does not answer, the attributes last read.
         if (backing_gone(state, st.error())) {

@@ -50,10 +50,16 @@ Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino
     if ((flags & O_ACCMODE) == O_RDONLY && (flags & (O_TRUNC | O_NOATIME)) == 0 && S_ISREG(inode.type)) {
         reader = CallerCreds::caller_of(req, state.own());
         if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT))) return file;
+        // While the backing hangs, what the cache holds first.
+        if (backing_hangs(state)) {
+            if (auto file = open_granted(state, inode, *reader, open_flags | (flags & O_DIRECT), true)) return file;
+        }
     }
     UniqueFd fd;
     int err;
     {
+        auto call = backing_call(state);
+        if (!call) return call.error();
         auto creds = as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::open(ProcPath(inode.fd.get()).c_str(), open_flags));

@@ -1,5 +1,6 @@
-// BackingLink (cache/backing_link.h): which errors take the link down, and
-// exactly one log line per change of state, also when reports race.
+// BackingLink (cache/backing_link.h): which errors take the link down, a
+// call in flight past the timeout too, and exactly one log line per change
+// of state, also when reports race.
 #include "bcachefs_lite/cache/backing_link.h"
 
 #include <gtest/gtest.h>
@@ -63,6 +64,67 @@ TEST(BackingLinkTest, RacingReportsLogOneLinePerChange) {
     race([&] { link.answered(); });
     EXPECT_EQ(lines.count(LogLevel::warn, kDownLine), 1u);
     EXPECT_EQ(lines.count(LogLevel::info, kUpLine), 1u);
+    EXPECT_FALSE(link.down());
+}
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+
+TEST(BackingLinkTest, ACallInFlightPastTheTimeoutTakesTheLinkDownOnce) {
+    LogLines lines;
+    Logger log(LogLevel::info, lines.sink());
+    BackingLink link(log);
+    link.set_timeout(30);
+    const std::int64_t t0 = 1000 * kSecond;
+    link.check(t0 + 3600 * kSecond);
+    EXPECT_FALSE(link.down()) << "no call in flight";
+    EXPECT_FALSE(link.busy());
+    {
+        const BackingLink::Call early = link.begin_call(t0 + 10 * kSecond);
+        const BackingLink::Call call = link.begin_call(t0);
+        EXPECT_TRUE(link.busy());
+        EXPECT_FALSE(link.hanging());
+        link.check(t0 + 30 * kSecond);
+        EXPECT_FALSE(link.down()) << "at the timeout, not past it";
+        link.check(t0 + 31 * kSecond);
+        link.check(t0 + 32 * kSecond);
+        EXPECT_TRUE(link.down()) << "the oldest call counts, not the first begun";
+        EXPECT_TRUE(link.hanging());
+        EXPECT_EQ(lines.count(LogLevel::warn, kDownLine), 1u);
+        EXPECT_EQ(lines.count(LogLevel::warn, "a call has waited 31 s; cached files stay readable"), 1u);
+    }
+    EXPECT_FALSE(link.busy());
+    EXPECT_FALSE(link.hanging());
+    EXPECT_TRUE(link.down()) << "a call that ends says nothing; its success does";
+    link.answered();
+    EXPECT_FALSE(link.down());
+    EXPECT_EQ(lines.count(LogLevel::info, kUpLine), 1u);
+}
+
+TEST(BackingLinkTest, NoTimeoutNeverTakesTheLinkDown) {
+    LogLines lines;
+    Logger log(LogLevel::info, lines.sink());
+    BackingLink link(log);
+    link.set_timeout(0);
+    const BackingLink::Call call = link.begin_call(0);
+    link.check(86400 * kSecond);
+    EXPECT_FALSE(link.down());
+    EXPECT_EQ(lines.count(LogLevel::warn, kDownLine), 0u);
+}
+
+TEST(BackingLinkTest, ACallEndsWhenItsGuardGoes) {
+    LogLines lines;
+    Logger log(LogLevel::info, lines.sink());
+    BackingLink link(log);
+    link.set_timeout(1);
+    BackingLink::Call outer;
+    {
+        BackingLink::Call call = link.begin_call(0);
+        outer = std::move(call);
+    }
+    EXPECT_TRUE(link.busy()) << "moved, not ended";
+    outer = BackingLink::Call();
+    EXPECT_FALSE(link.busy());
+    link.check(10 * kSecond);
     EXPECT_FALSE(link.down());
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "cache_fixture.h"
 #include "counting_source.h"
@@ -208,6 +209,50 @@ TEST_F(OfflineReadTest, AnOfflineOpenNeedsTheLinkDownAndAnUnchangedRecord) {
     EXPECT_EQ(gone.asked, 1);
     EXPECT_EQ(set_->stats().offline_reads, 1u);
     set_->release_file(file);
+}
+
+// A backing that hangs (a call in flight past backing_timeout): the cache
+// serves what it holds whole without a call, and the rest fails at once.
+TEST_F(OfflineReadTest, WhileACallHangsReadsMakeNoCall) {
+    format_cache(96);
+    open_logged();
+    const std::string data = cached_file("a", 50000);
+    const std::string other = random_bytes(rng_, 131072);
+    write_whole(path("b"), other);
+    EngineFile a(*set_, path("a"));
+    EngineFile b(*set_, path("b"));
+    EXPECT_EQ(b.read(0, 65536), other.substr(0, 65536));
+
+    BackingLink& link = set_->backing_link();
+    EXPECT_EQ(link.timeout(), Tunables{}.backing_timeout);
+    const std::int64_t t0 = CoherencyWindow::now_ns();
+    std::optional<BackingLink::Call> hung(link.begin_call(t0));
+    link.check(t0 + static_cast<std::int64_t>(link.timeout() * 1e9) + 1'000'000'000);
+    ASSERT_TRUE(link.down());
+    EXPECT_EQ(lines_.count(LogLevel::warn, "a call has waited"), 1u);
+
+    CountingSource source_a(a.backing.fd());
+    auto r = read(*a.state, source_a, 0, data.size());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value(), data);
+    EXPECT_EQ(source_a.asked, 0) << "no coherency check while a call hangs";
+    EXPECT_EQ(set_->stats().offline_reads, 1u);
+
+    CountingSource source_b(b.backing.fd());
+    const std::uint64_t held = cached(b);
+    expect_fails_with(*b.state, source_b, 65536, 65536, ETIMEDOUT);
+    expect_fails_with(*b.state, source_b, 0, other.size(), ETIMEDOUT);
+    EXPECT_EQ(source_b.asked, 0);
+    EXPECT_EQ(cached(b), held) << "nothing inserted";
+
+    // The hung call returns; the next read is the probe, and brings it up.
+    hung.reset();
+    r = read(*b.state, source_b, 65536, 65536);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value(), other.substr(65536));
+    EXPECT_GE(source_b.asked, 1);
+    EXPECT_FALSE(link.down());
+    EXPECT_EQ(set_->stats().backing_offline, 0u);
 }
 
 }  // namespace

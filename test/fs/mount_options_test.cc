@@ -231,7 +231,7 @@ TEST(MountOptions, TunableDefaultTextsAreTheEngineDefaults) {
         EXPECT_EQ(parsed, Tunables{}) << spec.name;
         ++tunables;
     }
-    EXPECT_EQ(tunables, 18);
+    EXPECT_EQ(tunables, 19);
     EXPECT_EQ(parse_ok(opts).tunables, Tunables{}) << opts;
 }
 

@@ -40,6 +40,8 @@ public:
     }
     ~SlowBacking() {
         if (pid_ <= 0) return;
+        // Stalled requests would hold the unmount.
+        bring_back();
         if (is_mounted(mnt_, "fuse.bcl-slowfs")) unmount(mnt_);
         wait_or_kill(pid_, kExitTimeout);
     }
@@ -59,7 +61,11 @@ public:
         return out;
     }
     void cut_off() const { ::kill(pid_, SIGUSR1); }
+    // Brings back from cut_off() and from stall().
     void bring_back() const { ::kill(pid_, SIGUSR2); }
+    // Every request but the counters' read waits, unanswered, until
+    // bring_back(): a backing that hangs.
+    void stall() const { ::kill(pid_, SIGURG); }
 
 private:
     std::string mnt_;
@@ -87,6 +93,8 @@ protected:
         ASSERT_TRUE(mount_->start()) << mount_->error();
     }
     void TearDown() override {
+        // A stalled backing would hold the unmount of the cache's mount.
+        if (slow_) slow_->bring_back();
         if (mount_) mount_->stop();
         slow_.reset();
         mount_.reset();

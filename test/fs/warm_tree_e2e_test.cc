@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -182,6 +185,84 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheW
     const Stats back = Stats::read(mount_->mnt());
     ASSERT_TRUE(back.ok()) << back.error();
     EXPECT_EQ(back["backing_offline"], 0u);
+}
+
+// A backing that hangs instead of failing: past backing_timeout the call in
+// flight takes the link down, and the rest of the warm tree is served from
+// memory without joining it.
+TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
+    mount_both("", "actimeo=60,backing_timeout=1");
+    make_tree();
+    const auto first = walk();
+    ASSERT_EQ(walk(), first);
+    ASSERT_TRUE(write_file(real_ + "/d2/uncached", "u"));
+    ASSERT_EQ(set_xattr(mount_->mnt(), "user.bcachefs_lite.actimeo", "0"), 0) << std::strerror(errno);
+    slow_->stall();
+    // The fixture's f hangs; the kernel would make a lookup of d1 or d2
+    // wait for one of the same name in flight, so the hung file is beside
+    // them.
+    const auto calls = [&] {
+        unsigned long n = 0;
+        for (const auto& [name, count] : slow_->counters()) n += count;
+        return n;
+    };
+    const unsigned long before = calls();
+    std::optional<std::string> hung_read;
+    std::atomic<bool> returned{false};
+    // Brought back before the join, whichever way the test ends.
+    struct Reader {
+        SlowBacking& slow;
+        std::thread thread;
+        ~Reader() { join(); }
+        void join() {
+            if (!thread.joinable()) return;
+            slow.bring_back();
+            thread.join();
+        }
+    } reader{*slow_, std::thread([&] {
+                 hung_read = read_file(mount_->m("f"));
+                 returned.store(true);
+             })};
+    // Nothing else may reach the mount until the link is down: it would
+    // hang with the first call (the counters are slowfs's own, and the log
+    // is the daemon's).
+    ASSERT_TRUE(within_10s([&] { return calls() > before; })) << "the read reached the backing";
+    ASSERT_TRUE(within_10s([&] {
+        return mount_->daemon_log().find("backing directory not answering: a call has waited") != std::string::npos;
+    }));
+    const auto offline = [&] {
+        const Stats stats = Stats::read(mount_->mnt());
+        return stats.ok() && stats["backing_offline"] == 1;
+    };
+    ASSERT_TRUE(within_10s(offline)) << "the hung call takes the link down";
+
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(names(""), (std::set<std::string>{"d1", "d2", "f"}));
+    EXPECT_EQ(names("d1"), (std::set<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(names("d2"), (std::set<std::string>{"e", "f"}));
+    for (const char* f : {"d1/a", "d1/b", "d1/c", "d2/e", "d2/f"}) {
+        struct stat st {};
+        EXPECT_EQ(::stat(mount_->m(f).c_str(), &st), 0) << f << ": " << std::strerror(errno);
+        EXPECT_EQ(st.st_size, 20000) << f;
+        EXPECT_EQ(read_file(mount_->m(f)), first.at(f)) << f;
+    }
+    errno = 0;
+    EXPECT_FALSE(read_file(mount_->m("d2/uncached")).has_value()) << "never looked up: no entry";
+    EXPECT_TRUE(errno == ETIMEDOUT || errno == ENOTCONN) << std::strerror(errno);
+    const int w = ::open(mount_->m("d1/a").c_str(), O_WRONLY | O_CLOEXEC);
+    EXPECT_EQ(w, -1) << "a write needs the backing";
+    EXPECT_EQ(errno, ETIMEDOUT) << std::strerror(errno);
+    if (w >= 0) ::close(w);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "nothing waited on the backing";
+    EXPECT_FALSE(returned.load()) << "the first read still hangs";
+
+    reader.join();
+    EXPECT_EQ(hung_read, first.at("f")) << "the hung read returns once the backing is back";
+    ASSERT_TRUE(within_10s([&] {
+        const Stats stats = Stats::read(mount_->mnt());
+        return stats.ok() && stats["backing_offline"] == 0;
+    }));
+    EXPECT_EQ(read_file(mount_->m("d2/uncached")).value_or(""), "u");
 }
 
 }  // namespace

@@ -482,6 +482,8 @@ private:
     Result<bool> restore_gc_snapshot();
     Status save_gc_snapshot();
     void schedule_gc_timer();
+    // Every second, backing_link_.check(): a call that hangs takes it down.
+    void schedule_link_check();
     void gc_kick();
     // Counts sectors written to the cache device; see request_gc's rule.
     void count_cache_write(std::uint64_t sectors);
@@ -756,7 +758,8 @@ private:
     std::atomic<bool> gc_requested_{false};       // a pass was asked for
     std::atomic<bool> allocator_starved_{false};  // wants a pass once something changes
     struct Timer;
-    std::unique_ptr<Timer> gc_timer_;  // used on the strand only
+    std::unique_ptr<Timer> gc_timer_;    // used on the strand only
+    std::unique_ptr<Timer> link_timer_;  // used on the strand only
 
     std::atomic<CacheMode> mode_{CacheMode::writethrough};
     mutable std::mutex tunables_mutex_;

@@ -20,6 +20,8 @@ namespace bcl {
 inline constexpr unsigned kMaxPinLimitPercent = 100;
 // A day: a longer window would only hide changes made behind the cache's back.
 inline constexpr double kMaxActimeoSeconds = 86400;
+// An hour: a call on the backing longer than that is not coming back.
+inline constexpr double kMaxBackingTimeoutSeconds = 3600;
 
 struct Tunables {
     // How writes use the cache (cache_mode.h). Default: writethrough.
@@ -43,6 +45,10 @@ struct Tunables {
     // another check (coherency_window.h), 0 to kMaxActimeoSeconds. Default:
     // 3, as NFS's acregmin.
     double actimeo = 3.0;
+    // Seconds a call on the backing directory may take before the backing
+    // counts as not answering (backing_link.h), 0 for no limit, up to
+    // kMaxBackingTimeoutSeconds. Default: 30.
+    double backing_timeout = 30.0;
 
     bool operator==(const Tunables&) const = default;
 };

@@ -50,6 +50,7 @@ public:
     // Reported to CacheSet::backing_link().
     void backing_failed(const Error& e) override { cache_.backing_link().failed(e); }
     void backing_answered() override { cache_.backing_link().answered(); }
+    BackingLink* backing_link() override { return &cache_.backing_link(); }
     Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
     Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
     Status flush(Handle& handle) override;

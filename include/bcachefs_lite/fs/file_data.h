@@ -52,6 +52,8 @@
 
 namespace bcl {
 
+class BackingLink;
+
 // A backing file as the fs layer names it to the engine: its (st_dev,
 // st_ino), or under identity=path an id of its path (identity.h).
 struct FileKey {
@@ -139,6 +141,10 @@ public:
     // backing that stopped answering from one bad file, or a success.
     virtual void backing_failed(const Error& e) { (void)e; }
     virtual void backing_answered() {}
+    // Whether the backing directory answers, and its calls in flight, for
+    // an implementation that keeps it; null otherwise, and the fs layer
+    // then tracks nothing and always asks the backing.
+    virtual BackingLink* backing_link() { return nullptr; }
 
     // Up to `size` bytes at `offset`; fewer at end of file.
     virtual Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) = 0;

@@ -116,6 +116,8 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
         backing_link_.failed(e);
         return e;
     };
+    // The open (a lazy one) and the read may hang with the backing.
+    BackingLink::Call call = backing_link_.begin_call();
     auto fd = st.backing.fd();
     if (!fd) return failed(fd.error());
     if (!insert) {
@@ -130,6 +132,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     const std::uint64_t hi = round_up(end, block_size_);
     AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
     auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
+    call = BackingLink::Call();
     if (!n) return failed(n.error());
     const std::uint64_t got_end = lo + n.value();
     if (got_end > start) {
@@ -185,8 +188,12 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
 
 Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
     if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
-    auto fd = backing.fd();
-    Status checked = fd ? revalidate(file, fd.value()) : Status(fd.error());
+    Status checked = ok();
+    {
+        const BackingLink::Call call = backing_link_.begin_call();
+        auto fd = backing.fd();
+        checked = fd ? revalidate(file, fd.value()) : Status(fd.error());
+    }
     if (!checked) {
         backing_link_.failed(checked.error());
         return checked.error();
@@ -199,6 +206,11 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                                    std::span<std::byte> out, ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
+    // While the backing hangs, what the cache holds whole is served without
+    // asking it, and the rest fails at once: another call would only hang
+    // with the one in flight.
+    if (backing_link_.hanging())
+        return read_offline(file, offset, out, sys_error(ETIMEDOUT, "the backing directory does not answer"));
     // Before anything is served from the cache (invariant 5), unless the last
     // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
     // If the check itself fails, this read goes to the backing file alone (if it may), unless the backing

@@ -149,6 +149,18 @@ const OptionSpec kOptions[] = {
         "never served. Changes through the mount show at once. 0 checks before every open and every read. Also "
         "the default of *entry_timeout* and *attr_timeout*, so the kernel's own caches of names and attributes "
         "last as long. Up to 86400."),
+    tunable_option<&Tunables::backing_timeout>(
+        "backing_timeout", K::seconds, "SECONDS", "30",
+        "how long a call on SOURCE may take before SOURCE counts as not answering: while it hangs, cached "
+        "files are served from memory and the rest fails with ETIMEDOUT (0: no limit)",
+        {},
+        "How long a call on {SOURCE} may take before {SOURCE} counts as not answering, as when the server of a "
+        "network backing vanished without closing the connection (one warning is logged). While the call that "
+        "hung is still in flight, names, attributes and listings are answered from memory and fully cached "
+        "files are opened read-only and read from the cache without any call on {SOURCE}, and anything else "
+        "fails at once with ETIMEDOUT, so hung calls cannot take every worker thread. The calls that reached "
+        "{SOURCE} before the timeout return when it answers; the first success brings it back. 0 puts no "
+        "limit. Up to 3600."),
     mount_option("entry_timeout", K::seconds, "SECONDS", "actimeo",
                  "how long the kernel may cache names; with actimeo=0, 0 shows changes made behind the cache's back "
                  "at once",

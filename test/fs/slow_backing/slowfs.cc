@@ -7,6 +7,9 @@
 //   - noxattr: extended attributes are not supported (ENOTSUP), as on sshfs;
 //   - SIGUSR1 cuts it off (every request fails with ENOTCONN) and SIGUSR2
 //     brings it back, as a network backing that stops answering;
+//   - SIGURG stalls it (every request waits, unanswered, until SIGUSR2), as
+//     a network backing whose server vanished without closing the
+//     connection;
 //   - it counts the requests of each kind; reading the file
 //     /.slowfs-counters of the mount gives "name=count" lines (that read is
 //     neither delayed nor counted, and works while cut off).
@@ -19,15 +22,18 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -90,16 +96,28 @@ struct SlowFs {
     int root = -1;
     std::array<std::atomic<unsigned long>, kOpCount> counts{};
     std::atomic<bool> offline{false};
+    // 1 while stalled; waited on and woken with futex(2) directly, which a
+    // signal handler may call.
+    std::atomic<int> stalled{0};
 };
+
+int* futex_word(std::atomic<int>& a) { return reinterpret_cast<int*>(&a); }
+
+void wait_while_stalled(std::atomic<int>& stalled) {
+    while (stalled.load(std::memory_order_acquire) != 0)
+        ::syscall(SYS_futex, futex_word(stalled), FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+}
 
 SlowFs& fs() { return *static_cast<SlowFs*>(fuse_get_context()->private_data); }
 
 std::string rel(const char* path) { return path[1] == '\0' ? std::string(".") : std::string(path + 1); }
 
-// Counts the request and waits its round trip; -ENOTCONN while cut off.
+// Counts the request and waits its round trip, and while stalled until it
+// is brought back; -ENOTCONN while cut off.
 int enter(Op op) {
     SlowFs& f = fs();
     f.counts[op].fetch_add(1, std::memory_order_relaxed);
+    wait_while_stalled(f.stalled);
     if (f.options.latency_us) std::this_thread::sleep_for(std::chrono::microseconds(f.options.latency_us));
     return f.offline.load(std::memory_order_acquire) ? -ENOTCONN : 0;
 }
@@ -352,7 +370,12 @@ const fuse_opt kOptSpec[] = {
 SlowFs* g_signal_target = nullptr;  // for the signal handlers only, set once before the loop
 
 void cut_off(int) { g_signal_target->offline.store(true); }
-void bring_back(int) { g_signal_target->offline.store(false); }
+void stall(int) { g_signal_target->stalled.store(1); }
+void bring_back(int) {
+    g_signal_target->offline.store(false);
+    g_signal_target->stalled.store(0);
+    ::syscall(SYS_futex, futex_word(g_signal_target->stalled), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
 
 }  // namespace
 
@@ -375,6 +398,8 @@ int main(int argc, char** argv) {
     ::sigaction(SIGUSR1, &sa, nullptr);
     sa.sa_handler = bring_back;
     ::sigaction(SIGUSR2, &sa, nullptr);
+    sa.sa_handler = stall;
+    ::sigaction(SIGURG, &sa, nullptr);
     ::umask(0);
     const int rc = fuse_main(args.argc, args.argv, &kOps, &slowfs);
     fuse_opt_free_args(&args);
