@@ -70,13 +70,18 @@ struct DeleteNameOp {
     std::uint64_t parent;
     std::string name;
 };
+struct PutSavedOp {
+    std::string name;
+    std::string bytes;
+};
 struct PutCounterOp {
     std::string name;
     std::uint64_t value;
 };
 
 using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp, DropFileExtentsOp,
-                             ConditionalExtentOp, EraseRawExtentOp, PutBucketGensOp, PutCounterOp, PutDirtyFileOp,
+                             ConditionalExtentOp, EraseRawExtentOp, PutBucketGensOp, PutCounterOp, PutSavedOp,
+                             PutDirtyFileOp,
                              DeleteDirtyFileOp, PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
 
 }  // namespace index_detail

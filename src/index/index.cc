@@ -71,6 +71,17 @@ Status Index::put_counter(std::string_view name, std::uint64_t value, bool sync)
     return ok();
 }
 
+Result<std::optional<std::string>> Index::get_saved(std::string_view name) const {
+    auto raw = db_->get(db_->meta, saved_key(name));
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<std::string>();
+    auto v = decode_meta_saved(*raw.value());
+    if (!v)
+        return make_error(v.error().code,
+                          fmt::format("index {}: saved state {}: {}", db_->dir, name, v.error().message));
+    return std::optional<std::string>(std::move(v).value());
+}
+
 Result<std::optional<FileRecord>> Index::get_file(const FileIdentity& id) const {
     auto raw = db_->get(db_->files, encode_file_key(id.dev, id.ino));
     if (!raw) return raw.error();

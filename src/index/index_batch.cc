@@ -68,6 +68,10 @@ void IndexBatch::put_counter(std::string_view name, std::uint64_t value) {
     ops_->ops.emplace_back(PutCounterOp{std::string(name), value});
 }
 
+void IndexBatch::put_saved(std::string_view name, std::string_view bytes) {
+    ops_->ops.emplace_back(PutSavedOp{std::string(name), std::string(bytes)});
+}
+
 bool IndexBatch::empty() const { return ops_->ops.empty(); }
 std::size_t IndexBatch::size() const { return ops_->ops.size(); }
 void IndexBatch::clear() { ops_->ops.clear(); }

@@ -247,6 +247,7 @@ private:
         return ok();
     }
     Status apply(const PutCounterOp& o) { return put(db_.meta, counter_key(o.name), encode_meta_u64(o.value)); }
+    Status apply(const PutSavedOp& o) { return put(db_.meta, saved_key(o.name), encode_meta_saved(o.bytes)); }
     Status apply(const PutDirtyFileOp& o) {
         auto value = encode_dirty_file_record(o.record);
         if (!value) return value.error();

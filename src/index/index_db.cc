@@ -72,4 +72,10 @@ std::string counter_key(std::string_view name) {
     return key;
 }
 
+std::string saved_key(std::string_view name) {
+    std::string key(kMetaSavedPrefix);
+    key.append(name);
+    return key;
+}
+
 }  // namespace bcl::index_detail

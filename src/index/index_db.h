@@ -81,5 +81,7 @@ std::size_t stripe_of(std::uint64_t file);
 
 // The key prefix of everything in `meta` that is a caller's counter.
 std::string counter_key(std::string_view name);
+// The key in `meta` of a layer's saved state.
+std::string saved_key(std::string_view name);
 
 }  // namespace bcl::index_detail

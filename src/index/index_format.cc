@@ -41,6 +41,21 @@ Result<Uuid> decode_meta_uuid(std::string_view bytes) {
     return uuid;
 }
 
+std::string encode_meta_saved(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() + 5);
+    out.push_back(static_cast<char>(kMetaValueVersion));
+    out.append(bytes);
+    index_detail::seal_value(out);
+    return out;
+}
+
+Result<std::string> decode_meta_saved(std::string_view bytes) {
+    auto payload = index_detail::open_value(bytes, bytes.size(), kMetaValueVersion, "meta saved state");
+    if (!payload) return payload.error();
+    return std::string(payload.value(), bytes.size() - 5);
+}
+
 std::string encode_meta_mount(const MountRecord& record) {
     std::string out;
     out.push_back(static_cast<char>(kMetaValueVersion));

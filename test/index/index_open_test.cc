@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/index/index_batch.h"
 #include "bcachefs_lite/index/index_format.h"
 #include "common/temp_dir.h"
 #include "raw_db.h"
@@ -250,6 +251,42 @@ TEST(IndexMeta, CountersDefaultToZeroAndAreIndependent) {
     ASSERT_TRUE(index.put_counter("a", 2));
     EXPECT_EQ(index.get_counter("a").value(), 2u);
     EXPECT_EQ(index.get_counter("b").value(), UINT64_MAX);
+}
+
+TEST(IndexMeta, SavedStateOutlivesTheIndexAndAnUndecodableOneIsCorrupt) {
+    TempDir tmp;
+    const std::string bytes = std::string("grants\0with a zero", 19) + std::string(100000, 'g');
+    {
+        auto idx = Index::open(tmp.path(), create_options(kUuidA));
+        ASSERT_TRUE(idx);
+        auto none = idx.value()->get_saved("read_grants");
+        ASSERT_TRUE(none);
+        EXPECT_FALSE(none.value());
+        IndexBatch batch;
+        batch.put_saved("read_grants", "old");
+        batch.put_saved("other", "");
+        ASSERT_TRUE(idx.value()->commit(batch, true));
+        batch.put_saved("read_grants", bytes);
+        ASSERT_TRUE(idx.value()->commit(batch, true));
+    }
+    {
+        auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+        ASSERT_TRUE(idx);
+        EXPECT_EQ(idx.value()->get_saved("read_grants").value(), bytes);
+        EXPECT_EQ(idx.value()->get_saved("other").value(), "");
+    }
+    test::for_each_raw_family(tmp.path(), [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* h) {
+        if (name != kMetaColumnFamily) return;
+        std::string value;
+        ASSERT_TRUE(db.Get(rocksdb::ReadOptions(), h, std::string(kMetaSavedPrefix) + "read_grants", &value).ok());
+        value[3] ^= 1;
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, std::string(kMetaSavedPrefix) + "read_grants", value).ok());
+    });
+    auto idx = Index::open(tmp.path(), existing_options(kUuidA));
+    ASSERT_TRUE(idx) << idx.error().message;
+    auto saved = idx.value()->get_saved("read_grants");
+    ASSERT_FALSE(saved);
+    EXPECT_EQ(saved.error().code, Errc::corrupt) << saved.error().message;
 }
 
 }  // namespace

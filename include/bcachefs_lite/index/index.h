@@ -143,6 +143,9 @@ public:
     // A named counter; 0 if it was never put.
     Result<std::uint64_t> get_counter(std::string_view name) const;
     Status put_counter(std::string_view name, std::uint64_t value, bool sync = false);
+    // What a layer above saved as `name` (IndexBatch::put_saved); nullopt
+    // when nothing was. Errc::corrupt if it does not decode.
+    Result<std::optional<std::string>> get_saved(std::string_view name) const;
 
     // ---- files ----
     // The record stored for (id.dev, id.ino), whatever its btime: the

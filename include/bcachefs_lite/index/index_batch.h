@@ -77,6 +77,8 @@ public:
     void delete_name(std::uint64_t parent, std::string_view name);
     // A named counter in `meta`.
     void put_counter(std::string_view name, std::uint64_t value);
+    // A layer's saved state `name` becomes `bytes` (Index::get_saved).
+    void put_saved(std::string_view name, std::string_view bytes);
 
     bool empty() const;
     std::size_t size() const;  // staged operations

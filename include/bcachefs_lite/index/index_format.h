@@ -92,6 +92,10 @@ inline constexpr std::string_view kMetaFileIdLimitKey = "file_id_limit";  // u64
 inline constexpr std::string_view kMetaLastMountKey = "last_mount";
 // A caller's named counter is stored under this prefix followed by its name.
 inline constexpr std::string_view kMetaCounterPrefix = "counter.";
+// What a layer above saves of itself at a clean unmount for the next mount
+// (the fs layer's read grants), under this prefix followed by its name.
+// Losing it costs only work the next mount does again.
+inline constexpr std::string_view kMetaSavedPrefix = "saved.";
 
 // The version byte of meta values.
 inline constexpr std::uint8_t kMetaValueVersion = 1;
@@ -103,6 +107,11 @@ Result<std::uint64_t> decode_meta_u64(std::string_view bytes);
 // UUID meta value: version, 16 bytes, crc32c. 21 bytes.
 std::string encode_meta_uuid(const Uuid& uuid);
 Result<Uuid> decode_meta_uuid(std::string_view bytes);
+
+// Saved-state meta value: version, the bytes as given, crc32c. The bytes
+// are the saving layer's own format.
+std::string encode_meta_saved(std::string_view bytes);
+Result<std::string> decode_meta_saved(std::string_view bytes);
 
 // What a mount records at each read-write open (kMetaLastMountKey), so that
 // an index whose cache is gone can be told from one whose cache is only
