@@ -7,6 +7,8 @@
 #include <new>
 #include <vector>
 
+#include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/index/index_batch.h"
 #include "backing_io.h"
 #include "bufvec.h"
 #include "os_error.h"
@@ -171,6 +173,18 @@ Result<std::size_t> CachedFileData::copy_file_range(Handle& in, std::uint64_t of
     return cache_.write_backing(o.file(), out_fd.value(), offset_out, range_end(offset_out, length), [&] {
         return backing_copy_file_range(in_fd.value(), offset_in, out_fd.value(), offset_out, length, flags);
     });
+}
+
+Status CachedFileData::save_state(std::string_view name, std::string_view bytes) {
+    IndexBatch batch;
+    batch.put_saved(name, bytes);
+    auto committed = cache_.index().commit(batch, true);
+    if (!committed) return committed.error();
+    return ok();
+}
+
+Result<std::optional<std::string>> CachedFileData::saved_state(std::string_view name) {
+    return cache_.index().get_saved(name);
 }
 
 void CachedFileData::release(std::unique_ptr<Handle> handle) {

@@ -51,6 +51,9 @@ public:
     void backing_failed(const Error& e) override { cache_.backing_link().failed(e); }
     void backing_answered() override { cache_.backing_link().answered(); }
     BackingLink* backing_link() override { return &cache_.backing_link(); }
+    // In the cache's index (Index::get_saved), synced.
+    Status save_state(std::string_view name, std::string_view bytes) override;
+    Result<std::optional<std::string>> saved_state(std::string_view name) override;
     Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) override;
     Result<std::size_t> write(Handle& handle, std::uint64_t offset, const DataVec& data) override;
     Status flush(Handle& handle) override;

@@ -44,6 +44,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/fs/backing_file.h"
@@ -145,6 +148,19 @@ public:
     // an implementation that keeps it; null otherwise, and the fs layer
     // then tracks nothing and always asks the backing.
     virtual BackingLink* backing_link() { return nullptr; }
+
+    // What the fs layer keeps of itself across mounts (its read grants):
+    // saved under `name` when a mount ends cleanly, read back by the next
+    // one, for an implementation that keeps anything across mounts. Losing
+    // it costs only backing calls that the next mount makes again.
+    virtual Status save_state(std::string_view name, std::string_view bytes) {
+        (void)name, (void)bytes;
+        return ok();
+    }
+    virtual Result<std::optional<std::string>> saved_state(std::string_view name) {
+        (void)name;
+        return std::optional<std::string>();
+    }
 
     // Up to `size` bytes at `offset`; fewer at end of file.
     virtual Result<DataVec> read(Handle& handle, std::uint64_t offset, std::size_t size) = 0;
