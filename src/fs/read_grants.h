@@ -10,7 +10,10 @@
 // file that finds it unchanged renews them. A file's grants are dropped when
 // its mode, owner or extended attributes (ACLs) change through the mount.
 // A directory's grants are its real opendirs, for its listing
-// (dir_listing.h).
+// (dir_listing.h). The grants outlive the mount too (save(), restore()):
+// the next mount renews each with the first stat that finds its file
+// unchanged, so that a warm tree after a remount is read without opening
+// its files on the backing.
 //
 // Thread safety: every call may come from any request thread.
 #pragma once
@@ -21,6 +24,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "bcachefs_lite/fs/file_data.h"
@@ -47,6 +52,15 @@ public:
     // then on, as NFS keeps its access cache while the attributes it checks
     // do not change. A change of mode, owner or ACL changes the ctime.
     void renew(const FileKey& key, const struct stat& st, std::int64_t checked_ns);
+
+    // Every grant, as bytes for a later mount (FileData::save_state).
+    std::string save() const;
+    // Adds the grants `bytes` (save()) holds, as grants never checked
+    // (checked_ns 0), which stand only once renew() finds their file
+    // unchanged: when they were checked means nothing to this mount's
+    // clock. Errc::corrupt, with nothing
+    // added, when the bytes do not decode.
+    Status restore(std::string_view bytes);
 
     // Callers remembered per file, and files: past kMaxFiles the table
     // starts afresh (grants only save round trips; losing them costs one

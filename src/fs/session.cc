@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ops.h"
@@ -30,6 +31,9 @@ std::size_t remembered_names_limit() {
     return static_cast<std::size_t>(std::min<rlim_t>(lim.rlim_cur / 4, rlim_t{1} << 16));
 }
 
+// The name of the read grants in FileData::save_state.
+constexpr std::string_view kReadGrantsState = "read_grants";
+
 }  // namespace
 
 Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -48,6 +52,15 @@ Result<std::unique_ptr<Session>> Session::create(const MountOptions& options, Fi
     auto state =
         std::make_unique<State>(options, data, stats, log, names, std::move(root), FileKey{st.st_dev, st.st_ino});
     state->inodes.set_entry_limit(remembered_names_limit());
+    // What the last mount was allowed to read: a warm tree then needs no
+    // backing open per file (read_grants.h). Without it, only that.
+    auto saved = data.saved_state(kReadGrantsState);
+    if (!saved) {
+        log.warn("the read grants of the last mount are lost: {}", saved.error().message);
+    } else if (saved.value()) {
+        if (auto restored = state->read_grants.restore(*saved.value()); !restored)
+            log.warn("the read grants of the last mount are lost: {}", restored.error().message);
+    }
     state->own_uid = ::geteuid();
     state->own_gid = ::getegid();
     state->switch_creds = state->own_uid == 0;
@@ -106,6 +119,9 @@ Status Session::run() {
     fuse_loop_cfg_destroy(config);
     if (r < 0) return sys_error(-r, "FUSE session loop");
     if (r > 0) state_->log.info("signal {}: unmounting {}", r, state_->options.mountpoint);
+    // No request is in flight any more: the grants are final.
+    if (auto saved = state_->data.save_state(kReadGrantsState, state_->read_grants.save()); !saved)
+        state_->log.warn("cannot save the read grants for the next mount: {}", saved.error().message);
     return ok();
 }
 

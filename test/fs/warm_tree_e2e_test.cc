@@ -152,6 +152,28 @@ TEST_F(WarmTreeTest, AfterTheWindowALookupThatFindsAFileUnchangedRenewsItsOpenWi
     EXPECT_EQ(slow_->counters()["read"], reads + 1);
 }
 
+TEST_F(WarmTreeTest, AfterACleanRemountAWarmTreeIsReadWithoutOpeningItsUnchangedFilesOnTheBacking) {
+    mount_both("", "actimeo=60");
+    make_tree();
+    auto first = walk();
+    ASSERT_EQ(walk(), first);  // every file opened and cached: the grants
+    const auto stopped = mount_->stop();
+    ASSERT_TRUE(stopped && WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << "the daemon did not stop cleanly";
+    // While unmounted: one file rewritten, one chmod'ed (its ctime moves).
+    ASSERT_TRUE(write_file(real_ + "/d1/b", "rewritten"));
+    ASSERT_EQ(::chmod((real_ + "/d2/e").c_str(), 0640), 0);
+    first["d1/b"] = "rewritten";
+    ASSERT_TRUE(mount_->start()) << mount_->error();
+    const unsigned long opens = slow_->counters()["open"], reads = slow_->counters()["read"];
+    EXPECT_TRUE(walk() == first) << "old data or names after the remount";
+    // Each file was looked up once and found as the last mount's grant
+    // found it, so that grant stands; the two changed files are opened.
+    EXPECT_EQ(slow_->counters()["open"], opens + 2) << "unchanged files were opened on the backing";
+    // The engine takes a new ctime for a change of the file (as it does
+    // within a mount): both changed files are read again, no other.
+    EXPECT_EQ(slow_->counters()["read"], reads + 2) << "unchanged files were read from the backing";
+}
+
 TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheWindow) {
     mount_both("", "actimeo=60");
     make_tree();
