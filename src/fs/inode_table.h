@@ -69,6 +69,9 @@ struct Inode {
     AttrCache attrs;
     // A directory's entries as the backing last listed them, for readdir.
     DirListingSlot listing;
+    // Set once this mount opened the directory on the backing to list it,
+    // or listed it before a lookup in it (ops_common.cc, prime_listing).
+    std::atomic<bool> listed{false};
 
     bool is_symlink() const { return S_ISLNK(type); }
     bool is_dir() const { return S_ISDIR(type); }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -95,6 +96,30 @@ Result<fuse_entry_param> recalled_entry(State& state, Inode& inode, std::int64_t
     return entry_param(state, inode, st.value());
 }
 
+// The first lookup on the backing in a directory that this mount has not
+// listed there lists it first, when State::prime_listings says the backing
+// answers the lookups of a directory's entries from what a listing of it
+// fetched (sshfs's attribute cache, NFS's READDIRPLUS): a walk by paths
+// after a mount then costs the backing one listing per directory instead of
+// a round trip per file. Runs as the caller, whose lookup follows; a
+// directory it may not list is left to the lookups. At most
+// DirListing::kMaxEntries entries are read.
+void prime_listing(State& state, Inode& dir) {
+    if (!state.prime_listings || dir.listed.exchange(true)) return;
+    auto call = backing_call(state);
+    if (!call) return;
+    const int fd = ::open(ProcPath(dir.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    DIR* stream = ::fdopendir(fd);
+    if (!stream) {
+        ::close(fd);
+        return;
+    }
+    for (std::size_t n = 0; n < DirListing::kMaxEntries && ::readdir(stream) != nullptr; ++n) {
+    }
+    ::closedir(stream);
+}
+
 }  // namespace
 
 Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* name) {
@@ -132,6 +157,7 @@ Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* nam
         if (auto found = state.inodes.recall(parent, name, now, -1))
             return recalled_entry(state, *found->inode, now, window);
     }
+    prime_listing(state, parent);
     const std::uint64_t generation = state.inodes.names_generation();
     auto entry = lookup_entry(state, parent, name);
     if (entry) {

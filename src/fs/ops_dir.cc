@@ -76,6 +76,7 @@ Result<std::unique_ptr<DirHandle>> do_opendir(fuse_req_t req, State& state, fuse
         }
         return error;
     }
+    inode.listed.store(true, std::memory_order_relaxed);
     handle->dir = ::fdopendir(fd);
     if (!handle->dir) {
         Error error = last_os_error();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,17 @@ std::size_t remembered_names_limit() {
     return static_cast<std::size_t>(std::min<rlim_t>(lim.rlim_cur / 4, rlim_t{1} << 16));
 }
 
+// Whether the file system of `fd` answers the lookups of a directory's
+// entries from what a listing of it fetched: sshfs and other FUSE network
+// file systems (their attribute caches), NFS (READDIRPLUS), SMB, Ceph.
+bool lists_with_attributes(int fd) {
+    constexpr long kFuse = 0x65735546, kNfs = 0x6969, kSmb2 = 0xfe534d42, kCifs = 0xff534d42, kCeph = 0x00c36400;
+    struct statfs sf {};
+    if (::fstatfs(fd, &sf) != 0) return false;
+    const long type = static_cast<long>(sf.f_type);
+    return type == kFuse || type == kNfs || type == kSmb2 || type == kCifs || type == kCeph;
+}
+
 // The name of the read grants in FileData::save_state.
 constexpr std::string_view kReadGrantsState = "read_grants";
 
@@ -49,8 +61,10 @@ Result<std::unique_ptr<Session>> Session::create(const MountOptions& options, Fi
     struct stat st;
     if (::fstat(root.get(), &st) != 0) return sys_error(errno, options.source);
 
+    const bool prime_listings = lists_with_attributes(root.get());
     auto state =
         std::make_unique<State>(options, data, stats, log, names, std::move(root), FileKey{st.st_dev, st.st_ino});
+    state->prime_listings = prime_listings;
     state->inodes.set_entry_limit(remembered_names_limit());
     // What the last mount was allowed to read: a warm tree then needs no
     // backing open per file (read_grants.h). Without it, only that.

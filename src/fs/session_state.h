@@ -46,6 +46,12 @@ struct Session::State {
     // Requests that may change attributes, against Inode::attrs.
     ChangeEpoch changes;
 
+    // True when the backing answers the lookups of a directory's entries
+    // from what a listing of it fetched, so that listing a directory before
+    // the first lookup in it saves round trips (a network or FUSE file
+    // system: Session::create).
+    bool prime_listings = false;
+
     // True when the daemon runs as root: creating calls then run as the
     // caller (CallerCreds).
     bool switch_creds = false;

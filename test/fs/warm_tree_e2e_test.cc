@@ -174,6 +174,26 @@ TEST_F(WarmTreeTest, AfterACleanRemountAWarmTreeIsReadWithoutOpeningItsUnchanged
     EXPECT_EQ(slow_->counters()["read"], reads + 2) << "unchanged files were read from the backing";
 }
 
+TEST_F(WarmTreeTest, OverAFuseBackingTheFirstLookupInADirectoryListsItOnce) {
+    mount_both("", "actimeo=60");
+    make_tree();
+    const auto c0 = slow_->counters();
+    struct stat st {};
+    for (const char* f : {"d1/a", "d1/b", "d2/e", "f", "d1/c", "d2/f", "d1/none"})
+        ASSERT_EQ(::stat(mount_->m(f).c_str(), &st), std::strcmp(f, "d1/none") == 0 ? -1 : 0) << f;
+    auto c1 = slow_->counters();
+    // The root, d1 and d2: one listing each, before their first lookup.
+    EXPECT_EQ(c1["opendir"] - c0.at("opendir"), 3u);
+    EXPECT_GE(c1["readdir"] - c0.at("readdir"), 3u);
+    // A directory listed through the mount is not listed again for lookups.
+    ASSERT_EQ(::mkdir((real_ + "/d3").c_str(), 0755), 0);
+    ASSERT_TRUE(write_file(real_ + "/d3/g", "g"));
+    EXPECT_EQ(names("d3"), (std::set<std::string>{"g"}));
+    c1 = slow_->counters();
+    ASSERT_EQ(::stat(mount_->m("d3/g").c_str(), &st), 0);
+    EXPECT_EQ(slow_->counters()["opendir"], c1["opendir"]);
+}
+
 TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheWindow) {
     mount_both("", "actimeo=60");
     make_tree();
