@@ -97,7 +97,7 @@ WORKLOADS = [
     ("tree-read", "tree read", "s", False),    # lower is better
     ("tree-stat", "tree stat", "s", False),
 ]
-PASSES = ["cold", "warm", "warm-fadv"]
+PASSES = ["cold", "warm", "warm-fadv", "remount"]
 VARIANTS = ["sshfs", "bcl", "rclone"]
 
 
@@ -164,6 +164,8 @@ def report(out):
     r4k = ratio("bcl", "warm", "randread", True)
     rtree = ratio("bcl", "warm", "tree-read", False)
     rtree_fadv = ratio("bcl", "warm-fadv", "tree-read", False)
+    rremount = ratio("bcl", "remount", "tree-read", False)
+    rhits = hit_ratio("bcl", "remount", ["randread", "tree-read"])
     actimeo = meta.get("actimeo_s")
     tree_got = "-"
     if rtree:
@@ -179,6 +181,9 @@ def report(out):
          (r4k >= 20) if r4k else None),
         ("warm tree with actimeo=60 >= 10x sshfs alone", tree_got,
          (rtree >= 10) if rtree and actimeo == 60 else None),
+        ("warm tree after a remount of the stack",
+         (f"{rremount:.1f}x sshfs alone remounted ({per_round('bcl', 'remount', 'tree-read', False)}), "
+          f"{rhits[0] * 100:.1f}% hits") if rremount and rhits else "-", None),
         ("actimeo=1: a server-side change readable within 3 s",
          "checked by CoherencyWindowE2eTest against bcl-slowfs, not here", None),
     ]
