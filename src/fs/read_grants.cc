@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "bcachefs_lite/util/le_bytes.h"
+
 namespace bcl {
 namespace {
 
@@ -11,68 +13,36 @@ namespace {
 constexpr std::uint8_t kSavedVersion = 1;
 constexpr std::uint32_t kMaxGroups = 65536;  // NGROUPS_MAX
 
-class Writer {
-public:
-    template <typename T>
-    void put(T value) {
-        auto v = static_cast<std::uint64_t>(value);
-        for (std::size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-    void put_time(const struct statx_timestamp& t) {
-        put(t.tv_sec);
-        put(t.tv_nsec);
-    }
-    std::string take() { return std::move(out_); }
-
-private:
-    std::string out_;
-};
-
-class Reader {
-public:
-    explicit Reader(std::string_view in) : in_(in) {}
-    template <typename T>
-    bool get(T& value) {
-        if (in_.size() - pos_ < sizeof(T)) return false;
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i)
-            v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
-        pos_ += sizeof(T);
-        value = static_cast<T>(v);
-        return true;
-    }
-    bool get_time(struct statx_timestamp& t) { return get(t.tv_sec) && get(t.tv_nsec); }
-    bool done() const { return pos_ == in_.size(); }
-
-private:
-    std::string_view in_;
-    std::size_t pos_ = 0;
-};
+void put_time(std::string& out, const struct statx_timestamp& t) {
+    append_le(out, t.tv_sec);
+    append_le(out, t.tv_nsec);
+}
+bool get_time(LeReader& r, struct statx_timestamp& t) { return r.get(t.tv_sec) && r.get(t.tv_nsec); }
 
 // The fields of a statx that the engine and the renewal look at.
-void put_stx(Writer& w, const struct statx& stx) {
-    w.put(stx.stx_mask);
-    w.put(stx.stx_mode);
-    w.put(stx.stx_nlink);
-    w.put(stx.stx_uid);
-    w.put(stx.stx_gid);
-    w.put(stx.stx_size);
-    w.put(stx.stx_blocks);
-    w.put(stx.stx_ino);
-    w.put(stx.stx_dev_major);
-    w.put(stx.stx_dev_minor);
-    w.put_time(stx.stx_atime);
-    w.put_time(stx.stx_mtime);
-    w.put_time(stx.stx_ctime);
-    w.put_time(stx.stx_btime);
+void put_stx(std::string& out, const struct statx& stx) {
+    append_le(out, stx.stx_mask);
+    append_le(out, stx.stx_mode);
+    append_le(out, stx.stx_nlink);
+    append_le(out, stx.stx_uid);
+    append_le(out, stx.stx_gid);
+    append_le(out, stx.stx_size);
+    append_le(out, stx.stx_blocks);
+    append_le(out, stx.stx_ino);
+    append_le(out, stx.stx_dev_major);
+    append_le(out, stx.stx_dev_minor);
+    put_time(out, stx.stx_atime);
+    put_time(out, stx.stx_mtime);
+    put_time(out, stx.stx_ctime);
+    put_time(out, stx.stx_btime);
 }
 
-bool get_stx(Reader& r, struct statx& stx) {
+bool get_stx(LeReader& r, struct statx& stx) {
     std::memset(&stx, 0, sizeof stx);
     return r.get(stx.stx_mask) && r.get(stx.stx_mode) && r.get(stx.stx_nlink) && r.get(stx.stx_uid) &&
            r.get(stx.stx_gid) && r.get(stx.stx_size) && r.get(stx.stx_blocks) && r.get(stx.stx_ino) &&
-           r.get(stx.stx_dev_major) && r.get(stx.stx_dev_minor) && r.get_time(stx.stx_atime) &&
-           r.get_time(stx.stx_mtime) && r.get_time(stx.stx_ctime) && r.get_time(stx.stx_btime);
+           r.get(stx.stx_dev_major) && r.get(stx.stx_dev_minor) && get_time(r, stx.stx_atime) &&
+           get_time(r, stx.stx_mtime) && get_time(r, stx.stx_ctime) && get_time(r, stx.stx_btime);
 }
 
 }  // namespace
@@ -128,27 +98,27 @@ void ReadGrants::forget(const FileKey& key) {
 
 std::string ReadGrants::save() const {
     std::lock_guard lk(mutex_);
-    Writer w;
-    w.put(kSavedVersion);
-    w.put(static_cast<std::uint32_t>(files_.size()));
+    std::string out;
+    append_le(out, kSavedVersion);
+    append_le(out, static_cast<std::uint32_t>(files_.size()));
     for (const auto& [key, entries] : files_) {
-        w.put(static_cast<std::uint64_t>(key.dev));
-        w.put(static_cast<std::uint64_t>(key.ino));
-        w.put(static_cast<std::uint8_t>(entries.size()));
+        append_le(out, static_cast<std::uint64_t>(key.dev));
+        append_le(out, static_cast<std::uint64_t>(key.ino));
+        append_le(out, static_cast<std::uint8_t>(entries.size()));
         for (const Entry& e : entries) {
-            w.put(e.caller.uid);
-            w.put(e.caller.gid);
-            w.put(static_cast<std::uint32_t>(e.caller.groups.size()));
-            for (gid_t g : e.caller.groups) w.put(g);
-            put_stx(w, e.grant.stx);
+            append_le(out, e.caller.uid);
+            append_le(out, e.caller.gid);
+            append_le(out, static_cast<std::uint32_t>(e.caller.groups.size()));
+            for (gid_t g : e.caller.groups) append_le(out, g);
+            put_stx(out, e.grant.stx);
         }
     }
-    return w.take();
+    return out;
 }
 
 Status ReadGrants::restore(std::string_view bytes) {
     const auto corrupt = [] { return make_error(Errc::corrupt, "the saved read grants do not decode"); };
-    Reader r(bytes);
+    LeReader r(bytes);
     std::uint8_t version = 0;
     std::uint32_t nfiles = 0;
     if (!r.get(version) || version != kSavedVersion || !r.get(nfiles) || nfiles > kMaxFiles) return corrupt();
@@ -171,7 +141,7 @@ Status ReadGrants::restore(std::string_view bytes) {
             entries.push_back(std::move(e));
         }
     }
-    if (!r.done()) return corrupt();
+    if (r.left() != 0) return corrupt();
     std::lock_guard lk(mutex_);
     for (auto& [key, entries] : restored) {
         if (files_.size() >= kMaxFiles) break;

@@ -7,38 +7,12 @@
 #include <cstring>
 
 #include "bcachefs_lite/util/crc32c.h"
+#include "bcachefs_lite/util/le_bytes.h"
 
 namespace bcl {
 namespace {
 
 constexpr std::string_view kMagic{"bclgcs1\0", 8};
-
-template <class T>
-void put(std::string& out, T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-        out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
-}
-
-// Reads little-endian integers from a byte string, failing past its end.
-class Reader {
-public:
-    explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-    template <class T>
-    bool get(T& v) {
-        if (bytes_.size() - pos_ < sizeof(T)) return false;
-        std::uint64_t x = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i)
-            x |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
-        pos_ += sizeof(T);
-        v = static_cast<T>(x);
-        return true;
-    }
-    std::size_t left() const { return bytes_.size() - pos_; }
-
-private:
-    std::string_view bytes_;
-    std::size_t pos_ = 0;
-};
 
 Error corrupt(std::string_view why) { return make_error(Errc::corrupt, fmt::format("GC snapshot: {}", why)); }
 
@@ -60,17 +34,17 @@ GcSnapshot take_gc_snapshot(const AllocSet& alloc) {
 
 std::string encode_gc_snapshot(const GcSnapshot& s) {
     std::string out(kMagic);
-    put<std::uint64_t>(out, s.sequence);
-    put<std::uint32_t>(out, static_cast<std::uint32_t>(s.devices.size()));
-    for (std::uint64_t v : {s.extents, s.live, s.dirty_bytes, s.pinned_bytes}) put<std::uint64_t>(out, v);
+    append_le<std::uint64_t>(out, s.sequence);
+    append_le<std::uint32_t>(out, static_cast<std::uint32_t>(s.devices.size()));
+    for (std::uint64_t v : {s.extents, s.live, s.dirty_bytes, s.pinned_bytes}) append_le<std::uint64_t>(out, v);
     for (const auto& buckets : s.devices) {
-        put<std::uint64_t>(out, buckets.size());
+        append_le<std::uint64_t>(out, buckets.size());
         for (const GcSnapshot::Bucket& b : buckets) {
-            put<std::uint8_t>(out, static_cast<std::uint8_t>(b.mark));
-            put<std::uint16_t>(out, b.sectors);
+            append_le<std::uint8_t>(out, static_cast<std::uint8_t>(b.mark));
+            append_le<std::uint16_t>(out, b.sectors);
         }
     }
-    put<std::uint32_t>(out, crc32c(0, out.data(), out.size()));
+    append_le<std::uint32_t>(out, crc32c(0, out.data(), out.size()));
     return out;
 }
 
@@ -78,10 +52,10 @@ Result<GcSnapshot> decode_gc_snapshot(std::string_view bytes) {
     if (bytes.size() < kMagic.size() + 4 || bytes.substr(0, kMagic.size()) != kMagic) return corrupt("not one");
     const std::string_view body = bytes.substr(0, bytes.size() - 4);
     std::uint32_t crc = 0;
-    Reader tail(bytes.substr(bytes.size() - 4));
+    LeReader tail(bytes.substr(bytes.size() - 4));
     tail.get(crc);
     if (crc != crc32c(0, body.data(), body.size())) return corrupt("checksum mismatch");
-    Reader r(body.substr(kMagic.size()));
+    LeReader r(body.substr(kMagic.size()));
     GcSnapshot s;
     std::uint32_t ndev = 0;
     if (!r.get(s.sequence) || !r.get(ndev) || !r.get(s.extents) || !r.get(s.live) || !r.get(s.dirty_bytes) ||
