@@ -102,12 +102,23 @@ Result<fuse_entry_param> recalled_entry(State& state, Inode& inode, std::int64_t
 // fetched (sshfs's attribute cache, NFS's READDIRPLUS): a walk by paths
 // after a mount then costs the backing one listing per directory instead of
 // a round trip per file. Runs as the caller, whose lookup follows; a
-// directory it may not list is left to the lookups. At most
-// DirListing::kMaxEntries entries are read.
+// directory it may not list is left to the lookups. A large directory
+// (its size past kPrimeMaxDirBytes, some thousands of entries) is left to
+// them too: sshfs fetches a whole directory to list any of it, which for
+// one lookup could cost hundreds of round trips.
+constexpr off_t kPrimeMaxDirBytes = 64 << 10;
+
 void prime_listing(State& state, Inode& dir) {
     if (!state.prime_listings || dir.listed.exchange(true)) return;
     auto call = backing_call(state);
     if (!call) return;
+    struct stat st;
+    if (auto last = dir.attrs.last()) {
+        st = *last;
+    } else if (::fstat(dir.fd.get(), &st) != 0) {
+        return;
+    }
+    if (st.st_size > kPrimeMaxDirBytes) return;
     const int fd = ::open(ProcPath(dir.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     DIR* stream = ::fdopendir(fd);

@@ -192,6 +192,15 @@ TEST_F(WarmTreeTest, OverAFuseBackingTheFirstLookupInADirectoryListsItOnce) {
     c1 = slow_->counters();
     ASSERT_EQ(::stat(mount_->m("d3/g").c_str(), &st), 0);
     EXPECT_EQ(slow_->counters()["opendir"], c1["opendir"]);
+    // A large directory (past 64 KiB) is not listed for one lookup.
+    ASSERT_EQ(::mkdir((real_ + "/big").c_str(), 0755), 0);
+    const std::string stem(60, 'n');
+    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(write_file(real_ + "/big/" + stem + std::to_string(i), ""));
+    ASSERT_EQ(::stat((real_ + "/big").c_str(), &st), 0);
+    ASSERT_GT(st.st_size, 64 << 10) << "the backing's directory is too small to test the bound";
+    c1 = slow_->counters();
+    ASSERT_EQ(::stat(mount_->m("big/" + stem + "7").c_str(), &st), 0);
+    EXPECT_EQ(slow_->counters()["opendir"], c1["opendir"]);
 }
 
 TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheWindow) {
