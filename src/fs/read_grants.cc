@@ -127,7 +127,11 @@ Status ReadGrants::restore(std::string_view bytes) {
         std::uint64_t dev = 0, ino = 0;
         std::uint8_t n = 0;
         if (!r.get(dev) || !r.get(ino) || !r.get(n) || n > kMaxCallers) return corrupt();
-        std::vector<Entry>& entries = restored[FileKey{static_cast<dev_t>(dev), static_cast<ino_t>(ino)}];
+        // save() writes each file once.
+        const auto [it, added] =
+            restored.try_emplace(FileKey{static_cast<dev_t>(dev), static_cast<ino_t>(ino)}, std::vector<Entry>());
+        if (!added) return corrupt();
+        std::vector<Entry>& entries = it->second;
         for (std::uint8_t i = 0; i < n; ++i) {
             Entry e;
             std::uint32_t ngroups = 0;

@@ -24,6 +24,7 @@
 #include "bcachefs_lite/index/extent_format.h"
 #include "bcachefs_lite/index/file_format.h"
 #include "bcachefs_lite/index/index_format.h"
+#include "read_grants.h"
 #include "record_kinds.h"
 
 namespace bcl {
@@ -166,6 +167,31 @@ void mount_option_dictionary(const fs::path& dir) {
 }  // namespace
 }  // namespace bcl
 
+namespace bcl {
+namespace {
+
+// Read grants as a mount saves them: none, and two files, one with two
+// callers (one with supplementary groups).
+void read_grant_seeds(const fs::path& dir) {
+    write_file(dir / "corpus" / "read_grants" / "none", ReadGrants().save());
+    ReadGrants grants;
+    struct statx stx {};
+    stx.stx_mask = STATX_BASIC_STATS | STATX_BTIME;
+    stx.stx_mode = S_IFREG | 0644;
+    stx.stx_nlink = 1;
+    stx.stx_size = 4096;
+    stx.stx_mtime.tv_sec = 1700000000;
+    stx.stx_ctime = stx.stx_mtime;
+    grants.add(FileKey{2049, 12}, CallerId{1000, 1000, {1000, 27}}, ReadGrants::Grant{stx, 1});
+    grants.add(FileKey{2049, 12}, CallerId{0, 0, {}}, ReadGrants::Grant{stx, 2});
+    stx.stx_size = 0;
+    grants.add(FileKey{2049, 13}, CallerId{1000, 1000, {}}, ReadGrants::Grant{stx, 3});
+    write_file(dir / "corpus" / "read_grants" / "three", grants.save());
+}
+
+}  // namespace
+}  // namespace bcl
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s TEST_FUZZ_DIR\n", argv[0]);
@@ -176,5 +202,6 @@ int main(int argc, char** argv) {
     bcl::index_record_seeds(dir);
     bcl::mount_option_seeds(dir);
     bcl::mount_option_dictionary(dir);
+    bcl::read_grant_seeds(dir);
     return 0;
 }
