@@ -88,6 +88,22 @@ bool backing_hangs(State& state);
 // backing hangs: a second call would only hang with the first and take a
 // worker thread.
 Result<BackingLink::Call> backing_call(State& state);
+// A call on the backing directory made on behalf of the caller of `req`:
+// tracked while it lasts (backing_call) and run as the caller (as_caller).
+// ETIMEDOUT at once while the backing hangs, so that a change or a check
+// that needs the backing fails cleanly instead of waiting with the call
+// that hangs.
+struct CallerCall {
+    BackingLink::Call call;
+    CallerCreds creds;
+};
+inline Result<CallerCall> backing_call_as_caller(fuse_req_t req) {
+    auto call = backing_call(state_of(req));
+    if (!call) return call.error();
+    auto creds = as_caller(req);
+    if (!creds) return creds.error();
+    return CallerCall{std::move(call).value(), std::move(creds).value()};
+}
 // A name in `parent` changed through the mount, or may have: what is
 // remembered of it and of the directory's listing goes.
 inline void name_changed(State& state, Inode& parent, const char* name) { state.inodes.name_changed(parent, name); }

@@ -59,9 +59,7 @@ Result<std::unique_ptr<DirHandle>> do_opendir(fuse_req_t req, State& state, fuse
     handle->pass_generation = state.inodes.names_generation();
     int fd, err;
     {
-        auto call = backing_call(state);
-        if (!call) return call.error();
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         fd = ::open(ProcPath(inode.fd.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         err = fd < 0 ? errno : 0;  // read before the creds are restored
@@ -174,6 +172,12 @@ Result<std::size_t> fill_from_backing(State& state, DirHandle& handle, off_t off
     }
     for (;;) {
         if (!handle.entry) {
+            auto call = backing_call(state);
+            if (!call) {
+                handle.pass.reset();
+                if (out.empty()) return call.error();
+                break;
+            }
             errno = 0;
             handle.entry = ::readdir(handle.dir);
             if (!handle.entry) {

@@ -53,7 +53,7 @@ Status set_times(const Inode& inode, const OpenFile* file, const struct timespec
 Status truncate_by_path(fuse_req_t req, State& state, Inode& inode, std::uint64_t size) {
     UniqueFd fd;
     {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::open(ProcPath(inode.fd.get()).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
         if (!fd.valid()) return last_os_error();
@@ -69,6 +69,10 @@ Status truncate_by_path(fuse_req_t req, State& state, Inode& inode, std::uint64_
 // rules of who may change what (owner, CAP_FOWNER, the setgid bit).
 Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, const struct stat& attr, int to_set,
                                const fuse_file_info* fi) {
+    // The whole change is one call on the backing: its checks before and
+    // after too.
+    auto call = backing_call(state);
+    if (!call) return call.error();
     Inode& inode = state.inodes.get(ino);
     OpenFile* file = fi ? &open_file_of(fi) : nullptr;
     // chmod, chown and utimens change ctime (utimens mtime too), not data;
@@ -84,7 +88,7 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
     }
 
     if (to_set & FUSE_SET_ATTR_MODE) {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         int r = file && file->backing->opened() >= 0
                     ? ::fchmod(file->backing->opened(), attr.st_mode)
@@ -94,7 +98,7 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
         uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
         gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         if (::fchownat(inode.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
             return last_os_error();
@@ -126,7 +130,7 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
         } else if (to_set & FUSE_SET_ATTR_MTIME) {
             times[1] = attr.st_mtim;
         }
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         BCL_TRY(set_times(inode, file, times));
     }
@@ -135,6 +139,8 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
 
 Result<std::vector<char>> do_readlink(State& state, fuse_ino_t ino) {
     const Inode& inode = state.inodes.get(ino);
+    auto call = backing_call(state);
+    if (!call) return call.error();
     std::vector<char> buf(256);
     for (;;) {
         ssize_t n = ::readlinkat(inode.fd.get(), "", buf.data(), buf.size());
@@ -154,7 +160,7 @@ Result<std::vector<char>> do_readlink(State& state, fuse_ino_t ino) {
 // caller, ACLs included.
 Status do_access(fuse_req_t req, State& state, fuse_ino_t ino, int mask) {
     const Inode& inode = state.inodes.get(ino);
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
     if (!creds) return creds.error();
     if (::faccessat(AT_FDCWD, ProcPath(inode.fd.get()).c_str(), mask, AT_EACCESS) != 0) return last_os_error();
     return ok();
@@ -226,8 +232,11 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+    State& state = state_of(req);
+    auto call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
     struct statvfs sv;
-    if (::fstatvfs(state_of(req).inodes.get(ino).fd.get(), &sv) != 0) return reply_error(req, last_os_error());
+    if (::fstatvfs(state.inodes.get(ino).fd.get(), &sv) != 0) return reply_error(req, last_os_error());
     fuse_reply_statfs(req, &sv);
 }
 

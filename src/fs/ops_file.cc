@@ -58,9 +58,7 @@ Result<std::unique_ptr<OpenFile>> do_open(fuse_req_t req, State& state, fuse_ino
     UniqueFd fd;
     int err;
     {
-        auto call = backing_call(state);
-        if (!call) return call.error();
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::open(ProcPath(inode.fd.get()).c_str(), open_flags));
         err = fd.valid() ? 0 : errno;  // read before the creds are restored
@@ -89,7 +87,7 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
     int open_flags = backing_flags(flags) | O_CREAT | O_NOFOLLOW;
     UniqueFd fd;
     {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         fd.reset(::openat(dir.fd.get(), name, open_flags, mode));
         const int err = fd.valid() ? 0 : errno;

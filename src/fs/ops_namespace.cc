@@ -25,7 +25,7 @@ Result<fuse_entry_param> create_as_caller(fuse_req_t req, fuse_ino_t parent, con
     State& state = state_of(req);
     Inode& dir = state.inodes.get(parent);
     {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         const int err = create(dir.fd.get()) == 0 ? 0 : errno;  // read before creds restore
         name_changed(state, dir, name);
@@ -66,7 +66,7 @@ std::optional<FileKey> engine_key(State& state, const Inode& dir, const char* na
 // caller other than root does not have); without it, go through /proc,
 // where protected_hardlinks applies to the caller as on the backing.
 Status link_as_caller(fuse_req_t req, const Inode& inode, const Inode& dir, const char* newname) {
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
     if (!creds) return creds.error();
     if (::linkat(inode.fd.get(), "", dir.fd.get(), newname, AT_EMPTY_PATH) == 0) return ok();
     if (errno != ENOENT && errno != EPERM) return last_os_error();
@@ -78,6 +78,10 @@ Status link_as_caller(fuse_req_t req, const Inode& inode, const Inode& dir, cons
 
 Result<fuse_entry_param> do_link(fuse_req_t req, State& state, fuse_ino_t ino, fuse_ino_t newparent,
                                  const char* newname) {
+    // The whole change is one call on the backing: its checks before and
+    // after too.
+    auto call = backing_call(state);
+    if (!call) return call.error();
     const Inode& inode = state.inodes.get(ino);
     Inode& dir = state.inodes.get(newparent);
     // A new link changes the file's ctime, not its data.
@@ -91,12 +95,16 @@ Result<fuse_entry_param> do_link(fuse_req_t req, State& state, fuse_ino_t ino, f
 }
 
 Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, bool is_dir) {
+    // The whole change is one call on the backing: its checks before and
+    // after too.
+    auto call = backing_call(state);
+    if (!call) return call.error();
     Inode& dir = state.inodes.get(parent);
     auto before = lstat_at(dir, name);
     const std::optional<FileKey> key =
         before ? engine_key(state, dir, name, before->st_mode, FileKey{before->st_dev, before->st_ino}) : std::nullopt;
     {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         const int err = ::unlinkat(dir.fd.get(), name, is_dir ? AT_REMOVEDIR : 0) == 0 ? 0 : errno;
         name_changed(state, dir, name);
@@ -111,6 +119,10 @@ Status do_remove(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
 Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                  const char* newname, unsigned int flags) {
     if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return os_error(EINVAL);
+    // The whole change is one call on the backing: its checks before and
+    // after too.
+    auto call = backing_call(state);
+    if (!call) return call.error();
     Inode& from = state.inodes.get(parent);
     Inode& to = state.inodes.get(newparent);
     // A rename changes the ctime of the files it moves, not their data.
@@ -125,7 +137,7 @@ Status do_rename(fuse_req_t req, State& state, fuse_ino_t parent, const char* na
     source.identify_as(src_key);
     target.identify_as(tgt_key);
     {
-        auto creds = as_caller(req);
+        auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
         const int err = ::renameat2(from.fd.get(), name, to.fd.get(), newname, flags) == 0 ? 0 : errno;
         name_changed(state, from, name);

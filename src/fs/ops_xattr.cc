@@ -36,7 +36,7 @@ Result<std::string> do_getxattr(fuse_req_t req, State& state, fuse_ino_t ino, co
     const Inode& inode = state.inodes.get(ino);
     if (is_stats_xattr(name)) return state.stats.get(inode.key, inode.fd.get(), state.inodes.is_root(inode), name);
     if (inode.is_symlink()) return os_error(ENODATA);
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
     if (!creds) return creds.error();
     ProcPath path(inode.fd.get());
     for (;;) {
@@ -56,7 +56,9 @@ Result<std::string> do_getxattr(fuse_req_t req, State& state, fuse_ino_t ino, co
 Result<std::string> backing_xattr_names(fuse_req_t req, const Inode& inode) {
     std::string backing;
     if (inode.is_symlink()) return backing;
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
+    // While the backing hangs, the cache's own names alone.
+    if (!creds && creds.error().sys_errno == ETIMEDOUT && backing_hangs(state_of(req))) return backing;
     if (!creds) return creds.error();
     ProcPath path(inode.fd.get());
     for (;;) {
@@ -109,7 +111,7 @@ Status do_setxattr(fuse_req_t req, State& state, fuse_ino_t ino, const char* nam
     if (inode.is_symlink()) return os_error(EPERM);
     // An ACL may take away what an earlier open was allowed.
     state.read_grants.forget(inode.key);
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
     if (!creds) return creds.error();
     if (::setxattr(ProcPath(inode.fd.get()).c_str(), name, value, size, flags) != 0) return last_os_error();
     return ok();
@@ -120,7 +122,7 @@ Status do_removexattr(fuse_req_t req, State& state, fuse_ino_t ino, const char* 
     if (is_stats_xattr(name)) return state.stats.remove(inode.key, state.inodes.is_root(inode), name);
     if (inode.is_symlink()) return os_error(EPERM);
     state.read_grants.forget(inode.key);
-    auto creds = as_caller(req);
+    auto creds = backing_call_as_caller(req);
     if (!creds) return creds.error();
     if (::removexattr(ProcPath(inode.fd.get()).c_str(), name) != 0) return last_os_error();
     return ok();

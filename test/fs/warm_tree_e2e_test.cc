@@ -7,10 +7,14 @@
 // mount show at once; changes behind its back once the window is over.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <optional>
 #include <filesystem>
@@ -244,6 +248,7 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileTheBackingDoesNotAnswerAfterTheW
 TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     mount_both("", "actimeo=60,backing_timeout=1");
     make_tree();
+    ASSERT_EQ(::symlink("a", (real_ + "/d1/l").c_str()), 0);
     const auto first = walk();
     ASSERT_EQ(walk(), first);
     ASSERT_TRUE(write_file(real_ + "/d2/uncached", "u"));
@@ -287,9 +292,31 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     };
     ASSERT_TRUE(within_10s(offline)) << "the hung call takes the link down";
 
+    // Should a call below wait on the backing after all, the backing comes
+    // back after 20 s, so that the test fails on the time taken instead of
+    // hanging.
+    struct Watchdog {
+        explicit Watchdog(SlowBacking& backing) : slow(backing) {}
+        SlowBacking& slow;
+        std::mutex mutex;
+        std::condition_variable done_cv;
+        bool done = false;
+        std::thread thread{[this] {
+            std::unique_lock lk(mutex);
+            if (!done_cv.wait_for(lk, std::chrono::seconds(20), [this] { return done; })) slow.bring_back();
+        }};
+        ~Watchdog() {
+            {
+                std::lock_guard lk(mutex);
+                done = true;
+            }
+            done_cv.notify_all();
+            thread.join();
+        }
+    } watchdog(*slow_);
     const auto started = std::chrono::steady_clock::now();
     EXPECT_EQ(names(""), (std::set<std::string>{"d1", "d2", "f"}));
-    EXPECT_EQ(names("d1"), (std::set<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(names("d1"), (std::set<std::string>{"a", "b", "c", "l"}));
     EXPECT_EQ(names("d2"), (std::set<std::string>{"e", "f"}));
     for (const char* f : {"d1/a", "d1/b", "d1/c", "d2/e", "d2/f"}) {
         struct stat st {};
@@ -304,6 +331,26 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     EXPECT_EQ(w, -1) << "a write needs the backing";
     EXPECT_EQ(errno, ETIMEDOUT) << std::strerror(errno);
     if (w >= 0) ::close(w);
+    // Every other call that needs the backing fails at once too.
+    const auto fails_at_once = [](const char* what, int r) {
+        const int err = errno;
+        EXPECT_EQ(r, -1) << what;
+        EXPECT_EQ(err, ETIMEDOUT) << what << ": " << std::strerror(err);
+    };
+    fails_at_once("mkdir", ::mkdir(mount_->m("d1/new").c_str(), 0755));
+    fails_at_once("unlink", ::unlink(mount_->m("d1/b").c_str()));
+    fails_at_once("rename", ::rename(mount_->m("d1/b").c_str(), mount_->m("d1/b2").c_str()));
+    fails_at_once("chmod", ::chmod(mount_->m("d1/a").c_str(), 0600));
+    fails_at_once("setxattr", ::setxattr(mount_->m("d1/a").c_str(), "user.x", "1", 1, 0));
+    char target[16];
+    fails_at_once("readlink", static_cast<int>(::readlink(mount_->m("d1/l").c_str(), target, sizeof target)));
+    struct statvfs sv {};
+    fails_at_once("statvfs", ::statvfs(mount_->mnt().c_str(), &sv));
+    // The cache's own attributes are still listed.
+    char names_buf[4096];
+    const ssize_t listed = ::listxattr(mount_->m("d1/a").c_str(), names_buf, sizeof names_buf);
+    ASSERT_GT(listed, 0) << std::strerror(errno);
+    EXPECT_NE(std::string(names_buf, static_cast<std::size_t>(listed)).find("user.bcachefs_lite."), std::string::npos);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "nothing waited on the backing";
     EXPECT_FALSE(returned.load()) << "the first read still hangs";
 
