@@ -126,8 +126,8 @@ void prime_listing(State& state, Inode& dir) {
         ::close(fd);
         return;
     }
-    for (std::size_t n = 0; n < DirListing::kMaxEntries && ::readdir(stream) != nullptr; ++n) {
-    }
+    std::size_t read = 0;
+    while (read < DirListing::kMaxEntries && ::readdir(stream) != nullptr) ++read;
     ::closedir(stream);
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bcachefs_lite/fs/identity.h"
 #include "ops.h"
 #include "os_error.h"
 #include "session_state.h"
@@ -36,11 +37,11 @@ std::size_t remembered_names_limit() {
 // entries from what a listing of it fetched: sshfs and other FUSE network
 // file systems (their attribute caches), NFS (READDIRPLUS), SMB, Ceph.
 bool lists_with_attributes(int fd) {
-    constexpr long kFuse = 0x65735546, kNfs = 0x6969, kSmb2 = 0xfe534d42, kCifs = 0xff534d42, kCeph = 0x00c36400;
+    constexpr long kNfs = 0x6969, kSmb2 = 0xfe534d42, kCifs = 0xff534d42, kCeph = 0x00c36400;
     struct statfs sf {};
     if (::fstatfs(fd, &sf) != 0) return false;
     const long type = static_cast<long>(sf.f_type);
-    return type == kFuse || type == kNfs || type == kSmb2 || type == kCifs || type == kCeph;
+    return type == kFuseSuperMagic || type == kNfs || type == kSmb2 || type == kCifs || type == kCeph;
 }
 
 // The name of the read grants in FileData::save_state.
