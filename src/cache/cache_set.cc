@@ -110,6 +110,17 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
 
 Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(validate(options.tunables));
+    BCL_TRY(open_backing_root(options));
+    BCL_TRY(open_index(options, created_index));
+    BCL_TRY(build_allocators(options));
+    BCL_TRY(start_serving());
+    const CacheDevice& dev = **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d->present(); });
+    log_.debug("cache {} open: {} buckets of {} bytes, index {}", cache_name(), dev.nbuckets() - dev.first_bucket(),
+               dev.bucket_size(), index_dir_);
+    return ok();
+}
+
+Status CacheSet::open_backing_root(const CacheSetOptions& options) {
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
@@ -133,7 +144,10 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     }
     if (options.tunables.mode == CacheMode::writeback && !writeback_possible_)
         return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
+    return ok();
+}
 
+Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
     // Missing members (degraded) have no device until the index is open.
     CacheDevice& dev = **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
     const Superblock& sb = dev.superblock();
@@ -198,6 +212,10 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     }
     BCL_TRY(index_->begin_mount(mount));
 
+    return ok();
+}
+
+Status CacheSet::build_allocators(CacheSetOptions& options) {
     gen_store_ = std::make_unique<IndexGenStore>(*index_, devices_);
     background_ = std::make_unique<Background>(options.manual_background);
 
@@ -252,6 +270,10 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, std::move(gc_options));
     moving_gc_ = std::make_unique<MovingGcRound>();
 
+    return ok();
+}
+
+Status CacheSet::start_serving() {
     // The first GC pass makes the allocator's marks valid; after a clean
     // close they come from the snapshot that close saved, so that the cache
     // serves at once however many extents it holds. After an unclean
@@ -294,8 +316,6 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     // Pinned files come back into the cache without waiting to be opened.
     queue_pin_resume();
     background_->start();
-    log_.debug("cache {} open: {} buckets of {} bytes, index {}", cache_name(), dev.nbuckets() - dev.first_bucket(),
-               dev.bucket_size(), index_dir_);
     return ok();
 }
 

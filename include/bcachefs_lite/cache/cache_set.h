@@ -471,6 +471,14 @@ private:
     CacheSet(Logger& log, CacheSetOptions& options);
 
     Status assemble(CacheSetOptions& options, bool& created_index);
+    // The steps of assemble(), in order: the backing directory and whether
+    // writeback can reach it; the index, opened and marked as mounted; the
+    // allocators and the parts built on them; the first GC marks and the
+    // background work.
+    Status open_backing_root(const CacheSetOptions& options);
+    Status open_index(CacheSetOptions& options, bool& created_index);
+    Status build_allocators(CacheSetOptions& options);
+    Status start_serving();
     // The cache device's path, or the paths of the set's devices joined
     // with ':' (as cache= names them), for messages.
     std::string cache_name() const;
@@ -534,6 +542,13 @@ private:
         return false;
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
+    // What the lookup's `extents` serve of a read, from `pos` up to
+    // `cache_end`: each from the cache, the gaps and what the cache cannot
+    // read from the backing file. `pos` ends where the read got to.
+    Status serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
+                         std::uint64_t cache_end);
+    // Counts a read that returned `result` bytes.
+    void count_read(const ReadState& st, std::size_t result);
     // io/offline_read.cc: the read served from the cache alone, or `backing_error`.
     Result<std::size_t> read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
                                      const Error& backing_error);

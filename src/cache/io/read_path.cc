@@ -202,6 +202,81 @@ Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& back
     return false;
 }
 
+Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
+                               std::uint64_t cache_end) {
+    // Extents up to this index are read one by one: a run of them failed.
+    std::size_t singly_until = 0;
+    for (std::size_t i = 0; i < extents.size() && st.eof == UINT64_MAX;) {
+        const Extent& e = extents[i];
+        const std::uint64_t s = std::max(e.start(), pos);
+        const std::uint64_t t = std::min(e.end(), cache_end);
+        if (s >= t) {
+            ++i;
+            continue;
+        }
+        if (pos < s) {
+            BCL_TRY(read_backing(st, pos, s, true));
+            if (st.eof != UINT64_MAX) break;
+        }
+        // Extents written back to back (one miss insert, one sequential
+        // stream) are read with one I/O.
+        std::size_t j = i + 1;
+        std::uint64_t run_end = t;
+        if (i >= singly_until) {
+            while (j < extents.size() && run_end < cache_end && follows(extents[j - 1], extents[j])) {
+                run_end = std::min(extents[j].end(), cache_end);
+                ++j;
+            }
+        }
+        if (j > i + 1) {
+            if (read_extents(std::span(extents).subspan(i, j - i), s, run_end, st.out.data() + (s - st.offset))) {
+                st.bytes_cache += run_end - s;
+                pos = run_end;
+                i = j;
+            } else {
+                singly_until = j;
+            }
+            continue;
+        }
+        if (read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+            st.bytes_cache += t - s;
+        } else if (e.value.dirty()) {
+            auto moved = read_moved(st, e, s, t);
+            if (!moved) return moved.error();
+            if (moved.value()) {
+                pos = t;
+                ++i;
+                continue;
+            }
+            // The only copy: the backing file holds older data, which must
+            // never be served in its place.
+            return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read from "
+                                                    "the cache device",
+                                                    st.file.identity.dev, st.file.identity.ino, s));
+        } else {
+            BCL_TRY(read_backing(st, s, t, true));
+        }
+        pos = t;
+        ++i;
+    }
+    return ok();
+}
+
+void CacheSet::count_read(const ReadState& st, std::size_t result) {
+    if (result == 0) return;
+    if (st.sequential) {
+        counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
+        (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
+            .fetch_add(1, std::memory_order_relaxed);
+    } else if (st.from_backing) {
+        counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters_.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
+    counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
+}
+
 Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
                                    std::span<std::byte> out, ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
@@ -275,61 +350,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     if (hooks_.after_read_lookup) hooks_.after_read_lookup(file, offset, out.size());
 
     std::uint64_t pos = offset;
-    // Extents up to this index are read one by one: a run of them failed.
-    std::size_t singly_until = 0;
-    for (std::size_t i = 0; i < extents.size() && st.eof == UINT64_MAX;) {
-        const Extent& e = extents[i];
-        const std::uint64_t s = std::max(e.start(), pos);
-        const std::uint64_t t = std::min(e.end(), cache_end);
-        if (s >= t) {
-            ++i;
-            continue;
-        }
-        if (pos < s) {
-            BCL_TRY(read_backing(st, pos, s, true));
-            if (st.eof != UINT64_MAX) break;
-        }
-        // Extents written back to back (one miss insert, one sequential
-        // stream) are read with one I/O.
-        std::size_t j = i + 1;
-        std::uint64_t run_end = t;
-        if (i >= singly_until) {
-            while (j < extents.size() && run_end < cache_end && follows(extents[j - 1], extents[j])) {
-                run_end = std::min(extents[j].end(), cache_end);
-                ++j;
-            }
-        }
-        if (j > i + 1) {
-            if (read_extents(std::span(extents).subspan(i, j - i), s, run_end, out.data() + (s - offset))) {
-                st.bytes_cache += run_end - s;
-                pos = run_end;
-                i = j;
-            } else {
-                singly_until = j;
-            }
-            continue;
-        }
-        if (read_extent(e, s, t, out.data() + (s - offset))) {
-            st.bytes_cache += t - s;
-        } else if (e.value.dirty()) {
-            auto moved = read_moved(st, e, s, t);
-            if (!moved) return moved.error();
-            if (moved.value()) {
-                pos = t;
-                ++i;
-                continue;
-            }
-            // The only copy: the backing file holds older data, which must
-            // never be served in its place.
-            return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read from "
-                                                    "the cache device",
-                                                    file.identity.dev, file.identity.ino, s));
-        } else {
-            BCL_TRY(read_backing(st, s, t, true));
-        }
-        pos = t;
-        ++i;
-    }
+    BCL_TRY(serve_extents(st, extents, pos, cache_end));
     if (st.eof == UINT64_MAX && pos < cache_end) {
         BCL_TRY(read_backing(st, pos, cache_end, true));
         pos = cache_end;
@@ -338,19 +359,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
 
     const std::uint64_t result_end = std::min(end, st.eof);
     const std::size_t result = result_end > offset ? static_cast<std::size_t>(result_end - offset) : 0;
-    if (result != 0) {
-        if (st.sequential) {
-            counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
-            (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
-                .fetch_add(1, std::memory_order_relaxed);
-        } else if (st.from_backing) {
-            counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
-        } else {
-            counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-        }
-        counters_.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
-        counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
-    }
+    count_read(st, result);
     return result;
 }
 
