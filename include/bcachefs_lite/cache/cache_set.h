@@ -471,10 +471,8 @@ private:
     CacheSet(Logger& log, CacheSetOptions& options);
 
     Status assemble(CacheSetOptions& options, bool& created_index);
-    // The steps of assemble(), in order: the backing directory and whether
-    // writeback can reach it; the index, opened and marked as mounted; the
-    // allocators and the parts built on them; the first GC marks and the
-    // background work.
+    // assemble()'s steps: the backing root (and writeback's reach), the
+    // index, the allocators and what sits on them, the first marks and work.
     Status open_backing_root(const CacheSetOptions& options);
     Status open_index(CacheSetOptions& options, bool& created_index);
     Status build_allocators(CacheSetOptions& options);
@@ -542,9 +540,8 @@ private:
         return false;
     }
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
-    // What the lookup's `extents` serve of a read, from `pos` up to
-    // `cache_end`: each from the cache, the gaps and what the cache cannot
-    // read from the backing file. `pos` ends where the read got to.
+    // Serves [pos, cache_end) of a read from `extents`, the rest from the
+    // backing file; `pos` ends where the read got to.
     Status serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
                          std::uint64_t cache_end);
     // Counts a read that returned `result` bytes.
