@@ -176,10 +176,11 @@ std::uint64_t extents_of_file(std::uint64_t n, std::uint64_t f) {
 // of a fill that gives up.
 std::string skip_reasons(CacheSet& set) {
     const CacheStats st = set.stats();
-    return fmt::format("insert_no_space {}, cache_write_errors {}, io_errors {}, cache_miss_collisions {}, "
-                       "congested_skips {}, promotions_skipped {}, bypassed {}, gc_runs {}, buckets_free {}",
-                       st.insert_no_space, st.cache_write_errors, st.io_errors, st.cache_miss_collisions,
-                       st.congested_skips, st.promotions_skipped, st.bypassed, st.gc_runs, st.buckets_free);
+    return fmt::format(
+        "insert_no_space {}, cache_write_errors {}, io_errors {}, cache_miss_collisions {}, "
+        "congested_skips {}, promotions_skipped {}, bypassed {}, gc_runs {}, buckets_free {}",
+        st.insert_no_space, st.cache_write_errors, st.io_errors, st.cache_miss_collisions, st.congested_skips,
+        st.promotions_skipped, st.bypassed, st.gc_runs, st.buckets_free);
 }
 
 // Caches every other block of file f (the first extents_of_file() of them)
@@ -198,8 +199,7 @@ Status fill_file(CacheSet& set, const std::string& dir, std::uint64_t f, std::ui
                               fmt::format("{} blocks of file {} stayed uncached through {} rounds in a row ({})",
                                           blocks.size(), f, kStallRounds, skip_reasons(set)));
         // Give the allocator task time to refill the freelists.
-        if (stalled > 0)
-            std::this_thread::sleep_for(std::min(kMaxRoundWait, std::chrono::milliseconds(100 * stalled)));
+        if (stalled > 0) std::this_thread::sleep_for(std::min(kMaxRoundWait, std::chrono::milliseconds(100 * stalled)));
         const std::size_t before = blocks.size();
         for (std::uint64_t b : blocks) {
             BCL_TRY(stop.check());

@@ -114,7 +114,8 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(open_index(options, created_index));
     BCL_TRY(build_allocators(options));
     BCL_TRY(start_serving());
-    const CacheDevice& dev = **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d->present(); });
+    const CacheDevice& dev =
+        **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d->present(); });
     log_.debug("cache {} open: {} buckets of {} bytes, index {}", cache_name(), dev.nbuckets() - dev.first_bucket(),
                dev.bucket_size(), index_dir_);
     return ok();

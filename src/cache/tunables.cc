@@ -15,8 +15,7 @@ Status validate(const Tunables& t) {
         return make_error(Errc::invalid, fmt::format("actimeo={}: expected 0 to {} seconds", t.actimeo,
                                                      static_cast<unsigned>(kMaxActimeoSeconds)));
     if (!(t.backing_timeout >= 0 && t.backing_timeout <= kMaxBackingTimeoutSeconds))
-        return make_error(Errc::invalid, fmt::format("backing_timeout={}: expected 0 to {} seconds",
-                                                     t.backing_timeout,
+        return make_error(Errc::invalid, fmt::format("backing_timeout={}: expected 0 to {} seconds", t.backing_timeout,
                                                      static_cast<unsigned>(kMaxBackingTimeoutSeconds)));
     return ok();
 }

@@ -107,7 +107,7 @@ void InodeTable::sweep(std::size_t room, std::int64_t now_ns, std::vector<std::u
 }
 
 std::optional<InodeTable::Recalled> InodeTable::recall(Inode& parent, std::string_view name, std::int64_t now_ns,
-                                                      std::int64_t max_age_ns) {
+                                                       std::int64_t max_age_ns) {
     std::lock_guard lock(mutex_);
     auto it = names_.find(NameKey{&parent, std::string(name)});
     if (it == names_.end()) return std::nullopt;

@@ -231,8 +231,7 @@ Result<std::unique_ptr<OpenFile>> attach(State& state, Inode& inode, UniqueFd fd
     return file;
 }
 
-std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags,
-                                       bool offline) {
+std::unique_ptr<OpenFile> open_granted(State& state, Inode& inode, const CallerId& reader, int flags, bool offline) {
     const auto grant = state.read_grants.find(inode.key, reader);
     if (!grant) return nullptr;
     auto file = std::make_unique<OpenFile>();

@@ -72,8 +72,7 @@ Result<fuse_entry_param> lookup_entry(State& state, Inode& parent, const char* n
 // it goes to the backing. With `searcher`, the answer comes from memory
 // only when the directory's mode lets that caller search it (readdirplus,
 // which the kernel checks for read permission only).
-Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name,
-                                    const CallerId* searcher = nullptr);
+Result<fuse_entry_param> find_entry(State& state, Inode& parent, const char* name, const CallerId* searcher = nullptr);
 // Whether `error`, from a call on the backing directory, says that it does
 // not answer (BackingLink::unreachable); the seam is told so. What the
 // daemon remembers then answers in its place, whatever its age, as far as
@@ -155,7 +154,7 @@ struct DirHandle {
     }
 
     Inode& inode;
-    std::mutex mutex;  // guards everything below
+    std::mutex mutex;                           // guards everything below
     DIR* dir = nullptr;                         // the backing stream, unless a listing serves
     std::shared_ptr<const DirListing> listing;  // serves the stream when set
     // The backing stream as read from its first entry on, to be published

@@ -79,10 +79,10 @@ struct PutCounterOp {
     std::uint64_t value;
 };
 
-using BatchOp = std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp, DropFileExtentsOp,
-                             ConditionalExtentOp, EraseRawExtentOp, PutBucketGensOp, PutCounterOp, PutSavedOp,
-                             PutDirtyFileOp,
-                             DeleteDirtyFileOp, PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
+using BatchOp =
+    std::variant<PutFileOp, DeleteFileOp, InsertExtentOp, RemoveRangeOp, DropFileExtentsOp, ConditionalExtentOp,
+                 EraseRawExtentOp, PutBucketGensOp, PutCounterOp, PutSavedOp, PutDirtyFileOp, DeleteDirtyFileOp,
+                 PutPinnedFileOp, DeletePinnedFileOp, PutNameOp, DeleteNameOp>;
 
 }  // namespace index_detail
 

@@ -122,8 +122,7 @@ TEST_F(WarmTreeTest, NameChangesBehindTheMountsBackShowOnceTheWindowIsOverAndNev
     ASSERT_EQ(::unlink((real_ + "/d1/a").c_str()), 0);
     ASSERT_TRUE(write_file(real_ + "/d1/z", "z"));
     const std::set<std::string> now{"b", "c", "z"};
-    EXPECT_TRUE(within_10s([&] { return names("d1") == now; }))
-        << "the listing did not change after the window";
+    EXPECT_TRUE(within_10s([&] { return names("d1") == now; })) << "the listing did not change after the window";
     struct stat st {};
     EXPECT_TRUE(within_10s([&] { return ::stat(mount_->m("d1/a").c_str(), &st) == -1 && errno == ENOENT; }));
     for (int i = 0; i < 5; ++i) {

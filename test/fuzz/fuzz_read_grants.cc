@@ -47,8 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             caller.groups.resize(ngroups);
             bool whole = true;
             for (gid_t& g : caller.groups) whole = whole && r.get(g);
-            const auto grant =
-                grants.find(bcl::FileKey{static_cast<dev_t>(dev), static_cast<ino_t>(ino)}, caller);
+            const auto grant = grants.find(bcl::FileKey{static_cast<dev_t>(dev), static_cast<ino_t>(ino)}, caller);
             BCL_FUZZ_CHECK(!whole || (grant && grant->checked_ns == 0));
         }
     }

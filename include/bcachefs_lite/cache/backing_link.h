@@ -104,7 +104,7 @@ private:
     std::atomic<bool> down_{false};
     std::atomic<double> timeout_s_{0};
     mutable std::mutex calls_mutex_;
-    std::uint64_t next_call_ = 1;                   // guarded by calls_mutex_
+    std::uint64_t next_call_ = 1;                  // guarded by calls_mutex_
     std::map<std::uint64_t, std::int64_t> calls_;  // id -> start; guarded by calls_mutex_
 };
 

@@ -82,9 +82,10 @@ void BackingLink::check(std::int64_t now_ns) {
     if (waited_s <= timeout) return;
     bool was_down = false;
     if (!down_.compare_exchange_strong(was_down, true, std::memory_order_acq_rel)) return;
-    log_.warn("backing directory not answering: a call has waited {:.0f} s; cached files stay readable, the rest "
-              "fails until it is back",
-              waited_s);
+    log_.warn(
+        "backing directory not answering: a call has waited {:.0f} s; cached files stay readable, the rest "
+        "fails until it is back",
+        waited_s);
 }
 
 void BackingLink::come_back() {
