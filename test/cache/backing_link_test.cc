@@ -14,7 +14,15 @@
 namespace bcl::test {
 namespace {
 
-TEST(BackingLinkTest, UnreachableNamesTheErrorsOfABackingThatIsGone) {
+// A link that logs into `lines`.
+class BackingLinkTest : public testing::Test {
+protected:
+    LogLines lines;
+    Logger log{LogLevel::info, lines.sink()};
+    BackingLink link{log};
+};
+
+TEST_F(BackingLinkTest, UnreachableNamesTheErrorsOfABackingThatIsGone) {
     for (int err : {ENOTCONN, ECONNABORTED, ECONNRESET, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, ENETDOWN, ENETUNREACH,
                     ENETRESET, ETIMEDOUT, ESHUTDOWN, EIO, ENOLINK, ECOMM, EREMOTEIO})
         EXPECT_TRUE(BackingLink::unreachable(err)) << err;
@@ -22,10 +30,7 @@ TEST(BackingLinkTest, UnreachableNamesTheErrorsOfABackingThatIsGone) {
         EXPECT_FALSE(BackingLink::unreachable(err)) << err;
 }
 
-TEST(BackingLinkTest, OneLinePerChangeOfStateAndNoneForOtherErrors) {
-    LogLines lines;
-    Logger log(LogLevel::info, lines.sink());
-    BackingLink link(log);
+TEST_F(BackingLinkTest, OneLinePerChangeOfStateAndNoneForOtherErrors) {
     link.failed(sys_error(ENOENT, "lookup"));
     link.failed(make_error(Errc::io, "an error of the engine's own, with no errno"));
     link.answered();
@@ -48,10 +53,7 @@ TEST(BackingLinkTest, OneLinePerChangeOfStateAndNoneForOtherErrors) {
     EXPECT_EQ(lines.count(LogLevel::warn, kDownLine), 2u);
 }
 
-TEST(BackingLinkTest, RacingReportsLogOneLinePerChange) {
-    LogLines lines;
-    Logger log(LogLevel::info, lines.sink());
-    BackingLink link(log);
+TEST_F(BackingLinkTest, RacingReportsLogOneLinePerChange) {
     const auto race = [&](auto&& report) {
         std::vector<std::thread> threads;
         for (int t = 0; t < 8; ++t)
@@ -69,10 +71,7 @@ TEST(BackingLinkTest, RacingReportsLogOneLinePerChange) {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
 
-TEST(BackingLinkTest, ACallInFlightPastTheTimeoutTakesTheLinkDownOnce) {
-    LogLines lines;
-    Logger log(LogLevel::info, lines.sink());
-    BackingLink link(log);
+TEST_F(BackingLinkTest, ACallInFlightPastTheTimeoutTakesTheLinkDownOnce) {
     link.set_timeout(30);
     const std::int64_t t0 = 1000 * kSecond;
     link.check(t0 + 3600 * kSecond);
@@ -100,10 +99,7 @@ TEST(BackingLinkTest, ACallInFlightPastTheTimeoutTakesTheLinkDownOnce) {
     EXPECT_EQ(lines.count(LogLevel::info, kUpLine), 1u);
 }
 
-TEST(BackingLinkTest, NoTimeoutNeverTakesTheLinkDown) {
-    LogLines lines;
-    Logger log(LogLevel::info, lines.sink());
-    BackingLink link(log);
+TEST_F(BackingLinkTest, NoTimeoutNeverTakesTheLinkDown) {
     link.set_timeout(0);
     const BackingLink::Call call = link.begin_call(0);
     link.check(86400 * kSecond);
@@ -111,10 +107,7 @@ TEST(BackingLinkTest, NoTimeoutNeverTakesTheLinkDown) {
     EXPECT_EQ(lines.count(LogLevel::warn, kDownLine), 0u);
 }
 
-TEST(BackingLinkTest, ACallEndsWhenItsGuardGoes) {
-    LogLines lines;
-    Logger log(LogLevel::info, lines.sink());
-    BackingLink link(log);
+TEST_F(BackingLinkTest, ACallEndsWhenItsGuardGoes) {
     link.set_timeout(1);
     BackingLink::Call outer;
     {
