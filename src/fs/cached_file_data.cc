@@ -88,9 +88,9 @@ Result<DataVec> CachedFileData::read(Handle& handle, std::uint64_t offset, std::
     if (size == 0) return out;
     // Page-aligned, so the cache device reads straight into it, and the
     // reply is sent from it.
-    AlignedBuffer buf;
+    BufferLease buf;
     try {
-        buf = AlignedBuffer::uninitialized(size);
+        buf = read_buffers_.take(size);
     } catch (const std::bad_alloc&) {
         return os_error(ENOMEM);
     }

@@ -14,7 +14,7 @@ void DataVec::add_memory(const std::byte* mem, std::size_t len) {
     segments_.push_back(DataSegment{mem, -1, true, 0, len});
 }
 
-void DataVec::add_owned(AlignedBuffer buf, std::size_t len) {
+void DataVec::add_owned(BufferLease buf, std::size_t len) {
     owned_.push_back(std::move(buf));
     add_memory(owned_.back().data(), len);
 }

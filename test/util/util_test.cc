@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/buffer_pool.h"
 #include "bcachefs_lite/util/crc32c.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/fifo.h"
@@ -77,6 +78,47 @@ TEST(AlignedBuffer, IsAlignedZeroedAndMovable) {
     AlignedBuffer c = std::move(b);
     EXPECT_EQ(c.size(), 8192u);
     EXPECT_EQ(b.data(), nullptr);
+}
+
+TEST(BufferPool, ReusesAGivenBackBufferAndKeepsAtMostMaxIdle) {
+    BufferPool pool(64 << 10, 2);
+    const std::byte* first = nullptr;
+    {
+        BufferLease a = pool.take(4096);
+        EXPECT_EQ(a.size(), 4096u);
+        EXPECT_TRUE(is_aligned(a.data(), 4096));
+        first = a.data();
+        BufferLease moved = std::move(a);  // the move gives nothing back
+        EXPECT_EQ(a.data(), nullptr);
+        EXPECT_EQ(pool.idle(), 0u);
+    }
+    EXPECT_EQ(pool.idle(), 1u);
+    {
+        BufferLease again = pool.take(64 << 10);  // the whole capacity
+        EXPECT_EQ(again.data(), first);
+        EXPECT_EQ(pool.idle(), 0u);
+    }
+    {
+        BufferLease x = pool.take(1), y = pool.take(1), z = pool.take(1);
+        EXPECT_EQ(pool.idle(), 0u);
+    }
+    EXPECT_EQ(pool.idle(), 2u);  // the third was freed
+}
+
+TEST(BufferPool, AnOversizedRequestGetsABufferOfItsOwn) {
+    BufferPool pool(4096, 4);
+    {
+        BufferLease big = pool.take(3 * 4096);
+        EXPECT_EQ(big.size(), 3u * 4096);
+        EXPECT_TRUE(is_aligned(big.data(), 4096));
+        big.span()[3 * 4096 - 1] = std::byte{1};  // all of it is there
+    }
+    EXPECT_EQ(pool.idle(), 0u);
+    BufferLease lone(AlignedBuffer(8192), 100);  // one of no pool
+    EXPECT_EQ(lone.size(), 100u);
+    lone = pool.take(10);
+    lone = BufferLease();  // assignment ends the lease it replaces
+    EXPECT_EQ(pool.idle(), 1u);
 }
 
 TEST(Size, ParsesSuffixes) {

@@ -15,7 +15,7 @@
 // (open_offline) and its reads serve what the cache holds whole.
 //
 // Read replies are memory segments: the engine assembles cache and backing
-// bytes into one buffer. Write requests are gathered into one buffer when
+// bytes into one buffer, taken from a pool of them (util/buffer_pool.h). Write requests are gathered into one buffer when
 // they arrive in pieces or spliced into a pipe.
 //
 // Each open file handle is one "writer" of sequential detection
@@ -24,7 +24,8 @@
 // open, never reused in a mount) goes in ReadFlags/WriteFlags.
 //
 // Thread safety: as FileData requires; all state is in the CacheSet and in
-// the handles, but for the atomic counter of handle ids.
+// the handles, but for the atomic counter of handle ids and the buffer pool,
+// which locks itself.
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/fs/file_data.h"
+#include "bcachefs_lite/util/buffer_pool.h"
 
 namespace bcl {
 
@@ -73,9 +75,15 @@ private:
     Result<std::unique_ptr<Handle>> handle_of(BackingFile& backing, Result<std::shared_ptr<CachedFile>> file,
                                               int flags);
 
+    // The largest read FUSE sends (256 pages), and how many such buffers
+    // wait between requests: about the session's worker threads.
+    static constexpr std::size_t kReadReplyCapacity = std::size_t{1} << 20;
+    static constexpr std::size_t kIdleReadBuffers = 8;
+
     CacheSet& cache_;
     Logger& log_;
     std::atomic<std::uint64_t> next_writer_{1};
+    BufferPool read_buffers_{kReadReplyCapacity, kIdleReadBuffers};
 };
 
 }  // namespace bcl

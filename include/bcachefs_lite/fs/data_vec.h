@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/buffer_pool.h"
 
 namespace bcl {
 
@@ -45,8 +45,8 @@ public:
     // Borrowed memory: it must outlive this DataVec.
     void add_memory(const std::byte* mem, std::size_t len);
     // The first `len` bytes of `buf`, which this DataVec takes over: a
-    // buffer read into in place, with no copy.
-    void add_owned(AlignedBuffer buf, std::size_t len);
+    // buffer read into in place, with no copy. It ends with this DataVec.
+    void add_owned(BufferLease buf, std::size_t len);
 
     const std::vector<DataSegment>& segments() const { return segments_; }
     // Total length of all segments.
@@ -55,7 +55,7 @@ public:
 
 private:
     std::vector<DataSegment> segments_;
-    std::vector<AlignedBuffer> owned_;
+    std::vector<BufferLease> owned_;
 };
 
 }  // namespace bcl
