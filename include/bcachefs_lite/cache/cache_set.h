@@ -630,7 +630,7 @@ private:
     void insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data);
     Status write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
     // writeback/dirty_write.cc
-    bool dirty_write_allowed(bool sync) const;
+    bool dirty_write_allowed(const CachedFile& file, bool sync) const;
     Result<int> rw_fd_locked(CachedFile& file, int fd);
     // Puts a whole-block writeback write's data on the cache device ahead
     // of its write_lock (writeback/staged_dirty.h); nothing for any other write.

@@ -1,5 +1,6 @@
 // CacheSet::read: hits from the cache device, gaps and stale extents from
-// the backing file, misses handed to insert_miss().
+// the backing file, misses handed to insert_miss(), as the request's route
+// (route.h) allows.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <cstring>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
 
@@ -309,19 +311,12 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                                      coherent
                                          ? std::string("the cache is bypassed for it")
                                          : fmt::format("its coherency check failed ({})", coherent.error().message)));
-    // Mode none fills nothing, but still reads what the cache holds: dirty
-    // data above all. A cache out of service (cache_state.h) fills nothing
-    // either, and serves only its dirty data.
-    const bool serving = in_service();
-    const bool may_insert =
-        serving && !bypass && !closing_.load(std::memory_order_acquire) && mode() != CacheMode::none;
-    // A sequential read still takes what the cache holds (bcache's bypassed
-    // read does too) but inserts nothing.
-    // A pinned file's data belongs in the cache however it is read.
-    const bool sequential = !bypass && !pinned && sequential_bypass(file_id, offset, out.size(), flags.writer);
-    ReadState st{file, backing, offset, out, file_id, seq, may_insert && !sequential};
+    const ReadRoute route =
+        resolve_read_route(ReadFacts{mode(), in_service(), closing_.load(std::memory_order_acquire), bypass, pinned},
+                           [&] { return sequential_bypass(file_id, offset, out.size(), flags.writer); });
+    ReadState st{file, backing, offset, out, file_id, seq, route.insert_misses};
     st.pinned = pinned;
-    st.sequential = sequential;
+    st.sequential = route.sequential;
     // Within the window the record's size is the file's: nothing past it
     // is asked of the backing file either.
     const bool trusted = !bypass && coherent.value();
@@ -329,7 +324,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
         trusted ? std::max(offset, std::min(offset + out.size(), known_size)) : offset + out.size();
     // The cache serves at most up to the size the record knows; the block
     // holding end of file is cached with zero padding that must not show.
-    const std::uint64_t cache_end = bypass ? offset : std::min(end, known_size);
+    const std::uint64_t cache_end = route.serve == ReadRoute::Serve::nothing ? offset : std::min(end, known_size);
 
     std::vector<Extent> extents;
     if (offset < cache_end) {
@@ -339,7 +334,8 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                 : index_->lookup(file_id, offset, cache_end);
         if (found) {
             extents = std::move(found).value();
-            if (!serving) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
+            if (route.serve == ReadRoute::Serve::dirty_only)
+                std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         } else {
             BCL_TRY(backing_only_allowed(file, file_id,
                                          fmt::format("its index lookup failed ({})", found.error().message)));

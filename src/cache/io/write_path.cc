@@ -1,5 +1,6 @@
-// CacheSet: writes, truncate and fallocate. write() picks the mode's path
-// (dirty writes are in writeback/dirty_write.cc); the direct path changes the backing
+// CacheSet: writes, truncate and fallocate. write() takes the route
+// resolve_write_route() gives it (route.h; dirty writes are in
+// writeback/dirty_write.cc); the direct path changes the backing
 // file first; then, under the file's mutex, write_seq is bumped, the
 // changed blocks leave the index and the record follows the file. Every
 // path holds the file's write_lock, and writes back the dirty bytes of
@@ -14,6 +15,7 @@
 #include <cstdio>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/direct_io.h"
 #include "files/backing_stat.h"
@@ -138,24 +140,30 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         }
         sequential = sequential_write(file, offset, data.size(), flags.writer);
     }
-    if (sequential) {
+    switch (resolve_write_route(mode_.load(std::memory_order_acquire), sequential,
+                                [&] { return dirty_write_allowed(file, flags.sync); })) {
+    case WriteRoute::sequential: {
         auto n = write_direct_locked(file, fd, offset, data, flags, false);
         if (n) counters_.bypassed.fetch_add(n.value(), std::memory_order_relaxed);
         return n;
     }
-    const CacheMode mode = mode_.load(std::memory_order_acquire);
-    if (mode == CacheMode::writeback) {
-        if (dirty_write_allowed(flags.sync)) {
-            // Through the engine's own read-write descriptor: the caller's
-            // may not allow fallocate. Without one, the write goes direct.
-            if (auto rw = rw_fd_locked(file, fd)) BCL_TRY(reserve_backing(file, rw.value(), offset, data.size()));
-            auto n = write_dirty_locked(file, fd, offset, data, flags.sync, staged);
-            if (!n) return n.error();
-            if (n.value()) return *n.value();
-        }
-        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+    case WriteRoute::dirty: {
+        // Through the engine's own read-write descriptor: the caller's
+        // may not allow fallocate. Without one, the write goes direct.
+        if (auto rw = rw_fd_locked(file, fd)) BCL_TRY(reserve_backing(file, rw.value(), offset, data.size()));
+        auto n = write_dirty_locked(file, fd, offset, data, flags.sync, staged);
+        if (!n) return n.error();
+        if (n.value()) return *n.value();
+        // No room after all: as no_room.
+        [[fallthrough]];
     }
-    return write_direct_locked(file, fd, offset, data, flags, mode == CacheMode::writethrough);
+    case WriteRoute::no_room:
+        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+        return write_direct_locked(file, fd, offset, data, flags, false);
+    case WriteRoute::through: return write_direct_locked(file, fd, offset, data, flags, true);
+    case WriteRoute::around: break;
+    }
+    return write_direct_locked(file, fd, offset, data, flags, false);
 }
 
 Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,

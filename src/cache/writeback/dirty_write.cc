@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
 #include "devices/superblock_flags.h"
@@ -25,10 +26,11 @@
 
 namespace bcl {
 
-bool CacheSet::dirty_write_allowed(bool sync) const {
+bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // A cache out of service takes no dirty data: the write goes to the
-    // backing file.
-    if (!writeback_possible_ || !in_service()) return false;
+    // backing file. Writeback finds files again by handle on the backing
+    // root's file system only; others are written through.
+    if (!writeback_possible_ || !in_service() || file.identity.dev != root_dev_) return false;
     const WritebackTunables t = writeback_tunables();
     const std::uint64_t percent = capacity_bytes_ == 0 ? 100 : dirty_bytes() * 100 / capacity_bytes_;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
@@ -54,7 +56,8 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
     // offset is known only there.
     if (data.empty() || flags.append || !is_aligned(offset, block_size_) || !is_aligned(data.size(), block_size_))
         return staged;
-    if (mode() != CacheMode::writeback || file.identity.dev != root_dev_ || !dirty_write_allowed(flags.sync))
+    // Ahead of the lock, where the route will most likely be dirty.
+    if (resolve_write_route(mode(), false, [&] { return dirty_write_allowed(file, flags.sync); }) != WriteRoute::dirty)
         return staged;
     std::uint64_t file_id;
     {
@@ -128,9 +131,6 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
                                                                 StagedDirty& staged) {
     using Done = std::optional<std::size_t>;
     if (data.empty()) return Done(0);
-    // Writeback finds files again by handle on the backing root's file
-    // system only; others are written through.
-    if (file.identity.dev != root_dev_) return Done();
     std::uint64_t file_id, size;
     {
         std::lock_guard lk(file.mutex);
