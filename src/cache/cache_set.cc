@@ -44,6 +44,28 @@ constexpr std::uint64_t kGcWriteFraction = 16;
 // backing_timeout: how late past it a hung call is noticed.
 constexpr std::chrono::milliseconds kLinkCheckInterval{250};
 
+// The index is missing: a cache that may hold dirty data cannot start
+// without it (that data could not be found); one that had an index starts
+// empty, with a warning.
+Status start_without_index(const std::vector<std::unique_ptr<CacheDevice>>& devices, const std::string& cache_name,
+                           const std::string& index_dir, Logger& log) {
+    const bool any_dirty =
+        std::any_of(devices.begin(), devices.end(), [](const auto& d) { return d && d->superblock().dirty(); });
+    const bool any_indexed = std::any_of(devices.begin(), devices.end(), [](const auto& d) {
+        return d && (d->superblock().flags & kSbFlagIndexed) != 0;
+    });
+    if (any_dirty)
+        return make_error(Errc::corrupt,
+                          fmt::format("cache {} may hold dirty data, but its index {} is missing: without it "
+                                      "that data cannot be found; restore the index (or name it with index=), "
+                                      "or give the data up by formatting the cache anew",
+                                      cache_name, index_dir));
+    if (any_indexed)
+        log.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty", cache_name,
+                 index_dir);
+    return ok();
+}
+
 }  // namespace
 
 CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
@@ -161,22 +183,7 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
     if (!have_index) return have_index.error();
     // A new index is made private; an existing one must be so already.
     if (have_index.value() && options.require_private_files) BCL_TRY(check_private_index(index_dir_));
-    if (!have_index.value()) {
-        const bool any_dirty =
-            std::any_of(devices_.begin(), devices_.end(), [](const auto& d) { return d && d->superblock().dirty(); });
-        const bool any_indexed = std::any_of(devices_.begin(), devices_.end(), [](const auto& d) {
-            return d && (d->superblock().flags & kSbFlagIndexed) != 0;
-        });
-        if (any_dirty)
-            return make_error(Errc::corrupt,
-                              fmt::format("cache {} may hold dirty data, but its index {} is missing: without it "
-                                          "that data cannot be found; restore the index (or name it with index=), "
-                                          "or give the data up by formatting the cache anew",
-                                          cache_name(), index_dir_));
-        if (any_indexed)
-            log_.warn("cache {}: its index {} is missing; a new one is made and the cache starts empty", cache_name(),
-                      index_dir_);
-    }
+    if (!have_index.value()) BCL_TRY(start_without_index(devices_, cache_name(), index_dir_, log_));
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.set_id();
@@ -367,7 +374,17 @@ Status CacheSet::close() {
     if (closed_) return ok();
     closed_ = true;
     closing_.store(true, std::memory_order_release);
-    // Stop what runs: allocation waiters return, the strand drains to a stop.
+    stop_running();
+    Status result = flush_devices();
+    if (index_) result = close_index(std::move(result));
+    if (root_fd_ >= 0) ::close(root_fd_);
+    root_fd_ = -1;
+    return result;
+}
+
+// Stops what runs: allocation waiters return, the strand drains to a stop,
+// and the open buckets are closed.
+void CacheSet::stop_running() {
     if (background_ && !background_->manual() && background_->running()) {
         std::promise<void> cancelled;
         boost::asio::post(background_->strand(), [this, &cancelled] {
@@ -387,9 +404,12 @@ Status CacheSet::close() {
     drop_pin_jobs();
     if (sectors_) sectors_->close_all();
     if (dirty_sectors_) dirty_sectors_->close_all();
+}
 
-    Status result = flush_devices();
-    if (index_ && alloc_ && result) {
+// After the devices were flushed (`result`): what the next mount starts
+// from, and the clean-shutdown mark of a cache that closes in service.
+Status CacheSet::close_index(Status result) {
+    if (alloc_ && result) {
         // Every bucket's gen and prio, so that the LRU order survives a
         // restart (gens only ever move forward; the device was flushed).
         // A bucket still waiting for reuse gets its new gen: the old data
@@ -402,32 +422,28 @@ Status CacheSet::close() {
                           st.error().message);
         }
     }
-    if (index_) {
-        if (result) {
-            if (auto st = index_->sync(); !st) result = st.error();
-        }
-        // A cache taken out of service was not flushed (flush_devices()):
-        // the next open treats it as after a crash, dropping its clean data
-        // and keeping the dirty.
-        if (result && in_service()) {
-            if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
-            if (result && gc_snapshot_) {
-                gc_snapshot_->sequence = index_->sequence();
-                if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
-                    log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
-                              st.error().message);
-            }
-        } else if (result && devices_.size() != 0) {
-            log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
-                      cache_name());
-        }
-        // A device out of service is not written to, not even its superblock.
-        if (result && in_service()) {
-            if (auto st = clear_dirty_flags(); !st) result = st.error();
-        }
+    if (result) {
+        if (auto st = index_->sync(); !st) result = st.error();
     }
-    if (root_fd_ >= 0) ::close(root_fd_);
-    root_fd_ = -1;
+    // A cache taken out of service was not flushed (flush_devices()): the
+    // next open treats it as after a crash, dropping its clean data and
+    // keeping the dirty.
+    if (result && in_service()) {
+        if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+        if (result && gc_snapshot_) {
+            gc_snapshot_->sequence = index_->sequence();
+            if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
+                log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
+                          st.error().message);
+        }
+    } else if (result && devices_.size() != 0) {
+        log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
+                  cache_name());
+    }
+    // A device out of service is not written to, not even its superblock.
+    if (result && in_service()) {
+        if (auto st = clear_dirty_flags(); !st) result = st.error();
+    }
     return result;
 }
 

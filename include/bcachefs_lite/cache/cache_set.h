@@ -481,6 +481,9 @@ private:
     // with ':' (as cache= names them), for messages.
     std::string cache_name() const;
     Status persist_all_prios();
+    // close()'s steps (cache_set.cc).
+    void stop_running();
+    Status close_index(Status flushed);
     Status check_index_contents(Status first_gc_pass);
     // The GC marks a clean close saved (gc/snapshot.h): taken at open and
     // restored (true) when nothing wrote to the index since; made at a
@@ -531,14 +534,7 @@ private:
     // a stale gen on one copy tries the next. A device that failed is read
     // only for a copy no working device has (dirty data whose one copy is
     // there: evacuation writes back what it can still read).
-    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true) {
-        for (bool failed_too : {false, true})
-            for (unsigned i = 0; i < e.value.nptrs(); ++i)
-                if (device_usable(e.value.ptr(i).device) != failed_too && device_present(e.value.ptr(i).device) &&
-                    read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
-                    return true;
-        return false;
-    }
+    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true);
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
     // Serves [pos, cache_end) of a read from `extents`, the rest from the
     // backing file; `pos` ends where the read got to.
@@ -690,6 +686,8 @@ private:
     void writeback_kick(std::chrono::milliseconds delay);
     void arm_writeback(std::chrono::steady_clock::time_point at);
     void writeback_step();
+    void writeback_pass_over(std::int64_t counted);
+    void evacuate_file(std::uint64_t id, const DirtyFileRecord& record);
     void schedule_rate_update();
     void update_writeback_rate();
     void cancel_writeback_timers();

@@ -28,6 +28,21 @@ bool by_place(const MovingCandidate& a, const MovingCandidate& b) {
     return a.dev != b.dev ? a.dev < b.dev : a.bucket < b.bucket;
 }
 
+// Sectors for a moved copy, in one allocation: the index swaps one extent
+// for one of the same length. A short one (the end of a bucket) is given
+// up, and the next comes from a fresh bucket.
+Result<SectorAlloc> alloc_whole(SectorAllocator& sectors, const WriteKey& key, std::uint32_t want, unsigned write_point,
+                                std::uint32_t avoid) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto a = sectors.alloc_sectors(key, want, write_point, /*write_prio=*/true, /*pinned=*/false,
+                                       /*wait=*/false, avoid);
+        if (!a) break;
+        if (a.value().sectors == want) return a.value();
+        sectors.put(a.value());
+    }
+    return make_error(Errc::again, "no free bucket to move data to");
+}
+
 }  // namespace
 
 bool free_buckets_low(const BucketCount& count, std::uint64_t reserved) {
@@ -282,29 +297,17 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy
     for (unsigned i = 0; i < v.nptrs(); ++i)
         if (i != copy && v.ptr(i).device < 32) avoid |= 1u << v.ptr(i).device;
 
-    // The copy must fit in one allocation: the index swaps one extent for
-    // one of the same length. A short one (the end of a bucket) is given
-    // up, and the next comes from a fresh bucket.
-    const auto want = static_cast<std::uint32_t>(copy_len / kSectorSize);
-    std::optional<SectorAlloc> alloc;
-    for (int attempt = 0; attempt < 2 && !alloc; ++attempt) {
-        auto a = sectors_->alloc_sectors(WriteKey{e.key.file, e.start() / kSectorSize}, want, kMovingGcWritePoint,
-                                         /*write_prio=*/true, /*pinned=*/false, /*wait=*/false, avoid);
-        if (!a) return make_error(Errc::again, "no free bucket to move data to");
-        if (a.value().sectors == want)
-            alloc = a.value();
-        else
-            sectors_->put(a.value());
-    }
-    if (!alloc) return make_error(Errc::again, "no free bucket to move data to");
-    count_cache_write(alloc->sectors);
+    auto alloc = alloc_whole(*sectors_, WriteKey{e.key.file, e.start() / kSectorSize},
+                             static_cast<std::uint32_t>(copy_len / kSectorSize), kMovingGcWritePoint, avoid);
+    if (!alloc) return alloc.error();
+    count_cache_write(alloc.value().sectors);
     AlignedBuffer data = AlignedBuffer::uninitialized(copy_len);
     std::memcpy(data.data(), buf.data() + (copy_at - lo), copy_len);
-    const AllocPtr& p = alloc->ptrs.ptr[0];
+    const AllocPtr& p = alloc.value().ptrs.ptr[0];
     const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * alloc_->bucket_sectors());
     if (auto st = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
         counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-        sectors_->put(*alloc);
+        sectors_->put(alloc.value());
         return st.error();
     }
     ExtentValue moved = v;
@@ -314,7 +317,7 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy
     moved.data_crc = crc32c(0, data.span());
     // Flags this layer does not know stay as they were.
     moved.flags = static_cast<std::uint8_t>(v.flags | kExtentCrcValid);
-    return MovedCopy{e, moved, *alloc, copy};
+    return MovedCopy{e, moved, alloc.value(), copy};
 }
 
 }  // namespace bcl

@@ -109,6 +109,15 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     return true;
 }
 
+bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit) {
+    for (bool failed_too : {false, true})
+        for (unsigned i = 0; i < e.value.nptrs(); ++i)
+            if (device_usable(e.value.ptr(i).device) != failed_too && device_present(e.value.ptr(i).device) &&
+                read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
+                return true;
+    return false;
+}
+
 // Reads [start, end) of the request from the backing file. With `insert`,
 // the read is widened to whole blocks and what it got is inserted into the
 // cache; without, it is read as asked (past the size the record knows).

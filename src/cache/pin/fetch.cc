@@ -28,6 +28,33 @@ constexpr int kPinWalkEntries = 64;
 // opened or pinned again.
 constexpr unsigned kPinFetchIdleSteps = 16;
 
+// The first range from `next` (rounded down to a block) that the cache does
+// not hold, as `held` tells of each of `extents` (the file's from `next`
+// on): [pos, end), at most `step` bytes and at least one block, up to
+// where held data starts again. pos >= size when the rest is held.
+struct FetchGap {
+    std::uint64_t pos, end;
+};
+template <class Held>
+FetchGap first_gap(const std::vector<Extent>& extents, std::uint64_t next, std::uint64_t size, std::uint64_t block,
+                   std::uint64_t step, const Held& held) {
+    std::uint64_t pos = round_down(next, block);
+    std::size_t i = 0;
+    for (; i < extents.size(); ++i) {
+        if (extents[i].start() > pos || !held(extents[i])) break;
+        pos = std::max(pos, extents[i].end());
+    }
+    if (pos >= size) return {pos, pos};
+    std::uint64_t end = std::min(round_up(size, block), pos + step);
+    for (; i < extents.size(); ++i) {
+        if (extents[i].start() > pos && held(extents[i])) {
+            end = std::min(end, round_down(extents[i].start(), block));
+            break;
+        }
+    }
+    return {pos, std::max(end, pos + block)};
+}
+
 }  // namespace
 
 void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id) {
@@ -146,26 +173,12 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
         const CacheAllocator& ca = alloc_->device(e.value.device);
         return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
     };
-    std::uint64_t pos = round_down(job.next, block_size_);
-    std::size_t i = 0;
-    for (const auto& extents = found.value(); i < extents.size(); ++i) {
-        const Extent& e = extents[i];
-        if (e.start() > pos || !held(e)) break;
-        pos = std::max(pos, e.end());
-    }
+    const auto [pos, gap_end] =
+        first_gap(found.value(), job.next, size, block_size_, round_up(pin_fetch_step_bytes_, block_size_), held);
     if (pos >= size) {
         job.next = size;
         return false;
     }
-    std::uint64_t gap_end = std::min(round_up(size, block_size_), pos + round_up(pin_fetch_step_bytes_, block_size_));
-    for (const auto& extents = found.value(); i < extents.size(); ++i) {
-        const Extent& e = extents[i];
-        if (e.start() > pos && held(e)) {
-            gap_end = std::min(gap_end, round_down(e.start(), block_size_));
-            break;
-        }
-    }
-    gap_end = std::max(gap_end, pos + block_size_);
     if (counters_.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > pin_limit_bytes()) {
         log_.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
                   pin_limit_percent());

@@ -161,39 +161,16 @@ void CacheSet::writeback_step() {
     if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
     // Writes commit to the index before they count: a count taken before
     // the scan includes nothing the scan cannot see.
-    std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
+    const std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
     auto next = index_->next_dirty_file(w.cursor);
     if (!next) {
         log_.error("writeback: {}", next.error().message);
         arm_writeback(Clock::now() + kRetryDelay);
         return;
     }
-    if (!next.value()) {
-        // The pass started at file id 0: every dirty file had its turn.
-        if (evacuating) {
-            evacuation_over();
-            return;
-        }
-        if (w.cursor != 0) {
-            w.cursor = 0;  // wrap around
-            arm_writeback(Clock::now());
-            return;
-        }
-        // Nothing dirty: the count follows the index, unless it changed
-        // since the scan began (a write counted data the scan may have
-        // missed): then round again. Setting it to 0 regardless lost such
-        // a write's bytes from the count for good.
-        if (counted != 0) {
-            if (!dirty_bytes_.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
-                arm_writeback(Clock::now());
-                return;
-            }
-            log_.warn("writeback found no dirty data where {} bytes were counted", counted);
-        }
-        flushing_.store(false, std::memory_order_release);
-        return;
-    }
+    if (!next.value()) return writeback_pass_over(counted);
     const auto& [id, record] = *next.value();
+    if (evacuating) return evacuate_file(id, record);
     std::uint64_t rate;
     {
         std::lock_guard lk(tunables_mutex_);
@@ -201,19 +178,6 @@ void CacheSet::writeback_step() {
     }
     const std::uint64_t chunk = flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
     const Clock::time_point started = Clock::now();
-    if (evacuating) {
-        // The whole file at once: its unreadable extents stay dirty and
-        // would come first again in a step that takes only a chunk.
-        auto result = write_back_file(id, record, UINT64_MAX, /*skip_unreadable=*/true);
-        if (result) {
-            w.unreadable += result.value().unreadable;
-        } else {
-            log_.error("writeback of cache file {}: {}", id, result.error().message);
-        }
-        w.cursor = id + 1;
-        arm_writeback(Clock::now());
-        return;
-    }
     auto result = write_back_file(id, record, chunk);
     if (!result) {
         // Also while flushing: the data stays dirty, and retrying at once
@@ -235,6 +199,44 @@ void CacheSet::writeback_step() {
         std::chrono::nanoseconds(result.value().bytes * 1'000'000'000 / std::max<std::uint64_t>(rate, 1));
     if (Clock::now() - started > share) w.keeping_up = false;
     arm_writeback(started + share);
+}
+
+// The scan found no dirty file from the cursor on.
+void CacheSet::writeback_pass_over(std::int64_t counted) {
+    WritebackTask& w = *writeback_;
+    // The pass started at file id 0: every dirty file had its turn.
+    if (w.evacuating) return evacuation_over();
+    if (w.cursor != 0) {
+        w.cursor = 0;  // wrap around
+        arm_writeback(Clock::now());
+        return;
+    }
+    // Nothing dirty: the count follows the index, unless it changed since
+    // the scan began (a write counted data the scan may have missed): then
+    // round again. Setting it to 0 regardless lost such a write's bytes
+    // from the count for good.
+    if (counted != 0) {
+        if (!dirty_bytes_.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
+            arm_writeback(Clock::now());
+            return;
+        }
+        log_.warn("writeback found no dirty data where {} bytes were counted", counted);
+    }
+    flushing_.store(false, std::memory_order_release);
+}
+
+// The whole file at once: its unreadable extents stay dirty and would come
+// first again in a step that takes only a chunk.
+void CacheSet::evacuate_file(std::uint64_t id, const DirtyFileRecord& record) {
+    WritebackTask& w = *writeback_;
+    auto result = write_back_file(id, record, UINT64_MAX, /*skip_unreadable=*/true);
+    if (result) {
+        w.unreadable += result.value().unreadable;
+    } else {
+        log_.error("writeback of cache file {}: {}", id, result.error().message);
+    }
+    w.cursor = id + 1;
+    arm_writeback(Clock::now());
 }
 
 void CacheSet::schedule_rate_update() {
