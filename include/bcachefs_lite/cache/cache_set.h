@@ -481,8 +481,7 @@ private:
     // with ':' (as cache= names them), for messages.
     std::string cache_name() const;
     Status persist_all_prios();
-    // close()'s steps (cache_set.cc).
-    void stop_running();
+    void stop_running();  // close()'s steps
     Status close_index(Status flushed);
     Status check_index_contents(Status first_gc_pass);
     // The GC marks a clean close saved (gc/snapshot.h): taken at open and
@@ -646,6 +645,11 @@ private:
     Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
                                                           std::span<const std::byte> data, bool sync,
                                                           StagedDirty& staged);
+    // Its steps: the engine's read-write fd and the file's handle, or nullopt
+    // (logged); one piece into the index: its bytes, 0 to write the rest direct.
+    std::optional<int> dirty_rw_fd_locked(CachedFile& file, int fd);
+    std::uint64_t commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
+                                     const StagedPiece& piece);
     // writeback/write_back.cc
     // With skip_unreadable, dirty extents the cache device cannot read stay
     // dirty and the rest is written back; without, they fail the call (EIO).

@@ -26,6 +26,35 @@
 
 namespace bcl {
 
+namespace {
+
+// The backing file takes the new size, or the new mtime, first: a crash
+// after it leaves a record that no longer matches, and the file keeps its
+// dirty data through the renewal (files/file_table.h). The record in memory
+// takes the change at once, under the file's mutex: a read that checked the
+// file in between would take the cache's own change for one behind its back
+// and renew the file, and this data would go in under a file id nothing
+// reads any more. The record as it is then, or nullopt when the file was
+// renewed since `file_id` was taken.
+Result<std::optional<FileRecord>> stamp_backing(CachedFile& file, int rw, std::uint64_t file_id, std::uint64_t end,
+                                                std::uint64_t size) {
+    std::lock_guard lk(file.mutex);
+    if (file.record.file_id != file_id) return std::optional<FileRecord>();
+    const int r =
+        end > size
+            ? ::ftruncate(rw, static_cast<off_t>(end))
+            : ::futimens(rw, std::array<struct timespec, 2>{timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}.data());
+    if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
+    auto stat_now = statx_of(rw);
+    if (!stat_now) return stat_now.error();
+    file.record.size = stat_now.value().stx_size;
+    file.record.mtime_ns = ns_of(stat_now.value().stx_mtime);
+    file.record.ctime_ns = ns_of(stat_now.value().stx_ctime);
+    return std::optional<FileRecord>(file.record);
+}
+
+}  // namespace
+
 bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // A cache out of service takes no dirty data: the write goes to the
     // backing file. Writeback finds files again by handle on the backing
@@ -138,19 +167,8 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         file_id = file.record.file_id;
         size = file.record.size;
     }
-    auto rw = rw_fd_locked(file, fd);
-    if (!rw) {
-        log_.warn("writing through instead of caching dirty: {}", rw.error().message);
-        return Done();
-    }
-    if (!file.dirty_record) {
-        auto handle = file_handle_of(rw.value(), file.identity);
-        if (!handle) {
-            log_.warn("writing through instead of caching dirty: {}", handle.error().message);
-            return Done();
-        }
-        file.dirty_record = std::move(handle).value();
-    }
+    const std::optional<int> rw = dirty_rw_fd_locked(file, fd);
+    if (!rw) return Done();
 
     const std::uint64_t end = offset + data.size();
     const std::uint64_t lo = round_down(offset, block_size_);
@@ -158,36 +176,14 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     AlignedBuffer buf(hi - lo);  // zeroed: what lies past end of file
     // The blocks the write covers only in part keep their other bytes.
     const std::uint64_t last = hi - block_size_;
-    if (offset != lo && lo < size) BCL_TRY(read(file, rw.value(), lo, buf.span().subspan(0, block_size_)));
+    if (offset != lo && lo < size) BCL_TRY(read(file, *rw, lo, buf.span().subspan(0, block_size_)));
     if (end != hi && last < size && (last != lo || offset == lo))
-        BCL_TRY(read(file, rw.value(), last, buf.span().subspan(last - lo, block_size_)));
+        BCL_TRY(read(file, *rw, last, buf.span().subspan(last - lo, block_size_)));
     std::memcpy(buf.data() + (offset - lo), data.data(), data.size());
 
-    // The backing file takes the new size, or the new mtime, first: a crash
-    // after it leaves a record that no longer matches, and the file keeps
-    // its dirty data through the renewal (files/file_table.h). The record in
-    // memory takes the change at once, under the file's mutex: a read that
-    // checked the file in between would take the cache's own change for one
-    // behind its back and renew the file, and this data would go in under
-    // a file id nothing reads any more.
-    FileRecord rec;
-    {
-        std::lock_guard lk(file.mutex);
-        // Renewed since (changed behind the cache's back): written through.
-        if (file.record.file_id != file_id) return Done();
-        const int r =
-            end > size
-                ? ::ftruncate(rw.value(), static_cast<off_t>(end))
-                : ::futimens(rw.value(),
-                             std::array<struct timespec, 2>{timespec{0, UTIME_OMIT}, timespec{0, UTIME_NOW}}.data());
-        if (r != 0) return sys_error(errno, "updating the backing file's size and mtime");
-        auto stat_now = statx_of(rw.value());
-        if (!stat_now) return stat_now.error();
-        file.record.size = stat_now.value().stx_size;
-        file.record.mtime_ns = ns_of(stat_now.value().stx_mtime);
-        file.record.ctime_ns = ns_of(stat_now.value().stx_ctime);
-        rec = file.record;
-    }
+    auto rec = stamp_backing(file, *rw, file_id, end, size);
+    if (!rec) return rec.error();
+    if (!rec.value()) return Done();  // renewed since: written through
 
     const bool was_clean = dirty_bytes() == 0;
     const bool pinned = dirty_write_pinned(file, hi - lo);
@@ -196,62 +192,8 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         std::optional<StagedPiece> piece = staged.take(lo + done);
         if (!piece) piece = write_dirty_piece(file_id, lo + done, buf.span().subspan(done), pinned);
         if (!piece) break;
-        const SectorAlloc& a = piece->alloc;
-        if (!in_service()) {
-            // Taken out of service meanwhile: its writeback pass may be past
-            // this file already, so the rest goes to the backing file.
-            sectors_->put(a);
-            break;
-        }
-        const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
-        ExtentValue value = extent_value_of(a, len, piece->crc, /*dirty=*/true);
-        Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
-        bool renewed = false;
-        bool pinned_piece = false;
-        {
-            std::lock_guard lk(file.mutex);
-            // A renewal meanwhile gave the file a new id (a file with dirty
-            // data keeps its id, so only before the first piece): the extent
-            // must not go in under the old id, where nothing would find it
-            // again. The rest goes to the backing file.
-            if (file.bypass || file.record.file_id != file_id) {
-                renewed = true;
-            } else {
-                // The flags are the pin's, which may have changed since rec
-                // was taken: a stale copy would undo it. The piece is pinned
-                // as the record says now: an unpin since it was written
-                // leaves it unpinned (its pinned bucket is then marked only
-                // as dirty); a pin since leaves it to the pin fetch, as the
-                // file's other unpinned data.
-                rec.flags = file.record.flags;
-                pinned_piece = piece->pinned && rec.pinned();
-                if (pinned_piece) value.flags |= kExtentPinned;
-                IndexBatch batch;
-                batch.insert_extent(file_id, lo + done, value);
-                batch.put_file(file.identity, rec);
-                batch.put_dirty_file(file_id, *file.dirty_record);
-                file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-                committed = index_->commit(batch, false);
-                if (committed) {
-                    file.record = rec;
-                    // Never invalidated while it holds dirty (or pinned)
-                    // data; GC marks it so again on every pass from the
-                    // extent's flags. Marked under file.mutex for a pinned
-                    // piece, as an unpin takes the flag off under it.
-                    const GcMark mark = pinned_piece ? GcMark::pinned : GcMark::dirty;
-                    for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
-                    if (pinned_piece) counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
-                }
-            }
-        }
-        sectors_->put(a);
-        if (renewed) break;
-        if (!committed) {
-            log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
-            break;
-        }
-        account_overwrites(committed.value().overwrites);
-        add_dirty(static_cast<std::int64_t>(len));
+        const std::uint64_t len = commit_dirty_piece(file, file_id, *rec.value(), lo + done, *piece);
+        if (len == 0) break;
         counters_.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
                                                 std::memory_order_relaxed);
         done += len;
@@ -261,18 +203,95 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         // The rest starts on a block boundary; it goes to the backing file.
         counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t from = lo + done;
-        auto n = write_direct_locked(file, rw.value(), from, data.subspan(from - offset), WriteFlags{}, false);
+        auto n = write_direct_locked(file, *rw, from, data.subspan(from - offset), WriteFlags{}, false);
         if (!n) return n.error();
         if (n.value() < end - from) return Done(static_cast<std::size_t>(from - offset + n.value()));
     }
     if (sync) {
         // The new size too (fdatasync syncs what reading the data needs).
-        if (end > size && ::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
+        if (end > size && ::fdatasync(*rw) != 0) return sys_error(errno, "fdatasync of the backing file");
         BCL_TRY(index_->sync());
     }
     if (was_clean)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_tunables().writeback_delay));
     return Done(data.size());
+}
+
+std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
+    auto rw = rw_fd_locked(file, fd);
+    if (!rw) {
+        log_.warn("writing through instead of caching dirty: {}", rw.error().message);
+        return std::nullopt;
+    }
+    if (!file.dirty_record) {
+        auto handle = file_handle_of(rw.value(), file.identity);
+        if (!handle) {
+            log_.warn("writing through instead of caching dirty: {}", handle.error().message);
+            return std::nullopt;
+        }
+        file.dirty_record = std::move(handle).value();
+    }
+    return rw.value();
+}
+
+std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
+                                           const StagedPiece& piece) {
+    const SectorAlloc& a = piece.alloc;
+    if (!in_service()) {
+        // Taken out of service meanwhile: its writeback pass may be past
+        // this file already, so the rest goes to the backing file.
+        sectors_->put(a);
+        return 0;
+    }
+    const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
+    ExtentValue value = extent_value_of(a, len, piece.crc, /*dirty=*/true);
+    Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
+    bool renewed = false;
+    {
+        std::lock_guard lk(file.mutex);
+        // A renewal meanwhile gave the file a new id (a file with dirty
+        // data keeps its id, so only before the first piece): the extent
+        // must not go in under the old id, where nothing would find it
+        // again. The rest goes to the backing file.
+        if (file.bypass || file.record.file_id != file_id) {
+            renewed = true;
+        } else {
+            // The flags are the pin's, which may have changed since rec was
+            // taken: a stale copy would undo it. The piece is pinned as the
+            // record says now: an unpin since it was written leaves it
+            // unpinned (its pinned bucket is then marked only as dirty); a
+            // pin since leaves it to the pin fetch, as the file's other
+            // unpinned data.
+            rec.flags = file.record.flags;
+            const bool pinned_piece = piece.pinned && rec.pinned();
+            if (pinned_piece) value.flags |= kExtentPinned;
+            IndexBatch batch;
+            batch.insert_extent(file_id, at, value);
+            batch.put_file(file.identity, rec);
+            batch.put_dirty_file(file_id, *file.dirty_record);
+            file.write_seq.fetch_add(1, std::memory_order_acq_rel);
+            committed = index_->commit(batch, false);
+            if (committed) {
+                file.record = rec;
+                // Never invalidated while it holds dirty (or pinned) data;
+                // GC marks it so again on every pass from the extent's
+                // flags. Marked under file.mutex for a pinned piece, as an
+                // unpin takes the flag off under it.
+                const GcMark mark = pinned_piece ? GcMark::pinned : GcMark::dirty;
+                for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
+                if (pinned_piece) counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
+            }
+        }
+    }
+    sectors_->put(a);
+    if (renewed) return 0;
+    if (!committed) {
+        log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
+        return 0;
+    }
+    account_overwrites(committed.value().overwrites);
+    add_dirty(static_cast<std::int64_t>(len));
+    return len;
 }
 
 }  // namespace bcl
