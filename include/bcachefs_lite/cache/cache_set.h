@@ -12,9 +12,10 @@
 // mount, cleared by a clean close that leaves none) is refused when its
 // index is missing, since that data could no longer be found; without the
 // flag a missing index only means a cold cache, and a warning when the
-// device had an index before (kSbFlagIndexed). the index's clean-shutdown flag is false while
-// the set is open and set back to true by a clean close(), which flushes
-// the device, syncs the index and stops the background thread. After an
+// device had an index before (kSbFlagIndexed). The index's clean-shutdown
+// flag is false while the set is open and set back to true by a clean
+// close(), which flushes the device, syncs the index and stops the
+// background thread. After an
 // unclean shutdown the first GC pass drops every clean extent: unsynced
 // index writes may have reached the disk while the cache data they point
 // to had not been flushed, and the backing files hold that data anyway.
@@ -22,138 +23,13 @@
 // every synced index write and memtable flush flushes the cache device
 // first (IndexOptions::before_durable).
 //
-// Reads (io/read_path.cc): the extents overlapping the range are looked up
-// with one Seek; extents whose gens equal their buckets' are read from the
-// cache device, those back to back on it with one I/O, straight into the
-// caller's buffer when it is aligned (else through a bounce buffer), and
-// the gens are checked again after the read (bcache's ptr_stale): a run that
-// fails is read again extent by extent; a changed gen, a read error or
-// a gap is read from the backing file instead — except for dirty data,
-// whose only copy is in the cache: it is looked up again (moving GC may
-// have moved it and its old bucket been reused) and, if the index still
-// holds it, the read fails (EIO), never returning older backing data. A
-// read that cannot use the cache at all (the coherency check or the index
-// lookup failed, or the file is bypassed) goes to the backing file alone
-// only if the file has no dirty-file record; otherwise it fails (EIO) too,
-// while a cache that never held dirty data stays available. Missed data, widened to whole blocks, is written to the
-// cache through the open buckets and indexed without waiting for
-// durability (not in mode none), if the promotion policy admits it
-// (promotion.h, policy/promotion_gate.cc). The block that holds end of file is
-// cached too, padded with zeroes; reads clamp what the cache serves to the size the
-// file record holds and read anything past it from the backing file, so the
-// padding is never returned.
-//
-// Invariant 4: a miss insert samples the file's write_seq before reading
-// the backing file and inserts, under the file's mutex, only if it is
-// unchanged; writes bump it under the same mutex after the backing write.
-// options.hooks.before_miss_insert runs between the two, for tests.
-//
-// Sequential bypass and congestion (sequential.h, policy/sequential_gate.cc): a
-// read or write that continues a sequential run past sequential_cutoff
-// skips the cache. Such a read still serves what the cache holds, but
-// inserts nothing; such a write takes the direct path below (with its
-// write-back of partly covered dirty blocks) whatever the mode, and
-// caches nothing. While the cache device's reads or writes are slower on
-// average than their congestion threshold, miss inserts and writethrough
-// inserts are skipped.
-//
-// Writes (io/write_path.cc), under the file's write_lock: writethrough,
-// writearound and none write the backing file first; then, under the
-// file's mutex, write_seq is bumped, the written blocks are removed from
-// the index and the file record is updated to the file's new size, mtime
-// and ctime (so the cache's own writes are not mistaken for changes behind
-// its back); writethrough then caches the blocks it wrote. Dirty bytes in a
-// block such a write covers only in part are written back first.
-// Writeback (writeback/dirty_write.cc) writes whole blocks to the cache as dirty
-// extents, in one index batch with the file record and the file's
-// dirty-file record (its file handle), and marks their buckets dirty.
-//
-// Writeback (writeback/write_back.cc, writeback/task.cc): dirty extents are read from
-// the cache, written to the backing file (found by handle), fdatasync'ed,
-// and only then replaced by clean copies (invariant 2), with the file's
-// mtime restored to its writer's. Moving GC may move a dirty extent (under
-// its key) between the lookup and the read, or the read and the commit: an
-// extent that cannot be read where it was found is read where the index
-// holds it now, and one whose clean replacement was skipped is cleaned in
-// its new place (the file's write_lock keeps its data the same). A task on the strand does this file by
-// file at a rate set as bcache sets it; a flush does it at full speed.
-//
-// GC (gc/gc.cc): a mark pass streams every extent in bounded steps on the
-// strand, reading the index as it was when the pass started, cut into key
-// ranges that gc_threads threads walk at once within each step; stale
-// extents are deleted with delete-if-unchanged. A pass is
-// asked for (request_gc(), at most one queued) by the GC timer, by the
-// allocator when it finds nothing to invalidate (if anything changed since
-// the last pass), and, as bcache's sectors_to_gc does, once a sixteenth of
-// the cache's data sectors has been written to the cache since the last
-// pass started (cache_set.cc). Foreground inserts continue during a pass;
-// since every read checks gens, a bucket whose clean data GC undercounted
-// can only be invalidated with its gen bumped, which costs a later miss and
-// never returns wrong data. Dirty data is safe from that: its bucket is
-// marked dirty at insert (under its allocation pin), and GC only clears
-// marks of unpinned buckets at the start of a pass, before it reads the
-// extents inserted until then.
-//
-// Pinning (pin/pinning.cc, pin/fetch.cc): a pinned file's record carries
-// kFilePinned, and its data goes into the cache as extents flagged
-// kExtentPinned, written only into pinned open buckets (pinned data never
-// shares a bucket with reclaimable data). An insert of pinned data marks its
-// bucket GcMark::pinned under the allocation's pin, as a dirty insert does,
-// and every GC pass marks it so again from the flag, so the allocator never
-// invalidates it. A writeback write to a pinned file goes to pinned buckets
-// too (writeback/dirty_write.cc, within the pin limit): its extents carry kExtentDirty
-// | kExtentPinned, and written back they stay pinned; an unpin takes the pin
-// flag off and leaves the dirty one. A job on the strand fetches what a
-// pinned file lacks, pin_fetch_step_bytes at a time, as miss inserts with
-// the same write_seq check (invariant 4); it is queued by the pin and again
-// at every open of a pinned file (a change behind the cache's back renews
-// the record and keeps the pin). A pinned directory has a record of its own
-// with no extents; pinning one queues a walk of its entries, a bounded
-// number per step, that pins them (and queues their own walks), so no
-// recursion grows with the tree. Where file handles work (backing_root_fd),
-// a pinned file's handle is recorded in the index (pinned_files) with its
-// pin, and so is a directory's while its walk has not completed; at open a
-// pass over those records (pin/resume.cc, bounded steps on the strand)
-// queues the fetch of each file, which finds what a cut-short fetch or the
-// first GC pass after an unclean shutdown left out, and redoes each
-// unfinished walk; a record whose file is gone or whose handle names another
-// file (identity or btime) is dropped with one log line. Unpin and unlink
-// delete the record. set_pinned() commits synced; a walk commits its entries
-// unsynced and syncs once at the end of each step. pin_limit_percent caps
-// pinned bytes (CacheCounters::pinned_bytes: set by each GC pass, counted up
-// by pinned inserts and down by overwrites and unpins between passes).
-// Unpinning rewrites the file's extents without the flag
-// (replace-if-unchanged); the buckets become reclaimable at the next pass.
-//
-// Moving GC (gc/moving_gc.cc, gc/moving_gc.h; bcache's movinggc.c): after a GC
-// pass, when free buckets run low and copy_gc_enabled, the live extents of
-// the sparsest partly used buckets (clean or dirty, never pinned ones or
-// buckets in use by a write) are copied, in bounded steps on the strand,
-// to fresh buckets taken through the movinggc reserve, and their index
-// entries swapped with replace-if-unchanged (a write that raced with the
-// copy wins). Moved dirty data stays dirty, its new bucket marked dirty;
-// a step that moves dirty data commits synced, so the new copy is durable
-// before the old bucket can be reused. A round that moved anything asks
-// for a GC pass, which finds the old buckets empty for the allocator.
-//
-// Cache device errors (devices/io_errors.cc, cache_state.h): each CacheDevice
-// counts its requests and errors with bcache's decay; when the count
-// reaches io_error_limit the set is out of service for good: reads take
-// only dirty data from the cache, nothing is inserted or cached dirty,
-// writes go to the backing files, and the writeback task writes back what
-// dirty data it can still read before the state becomes passthrough.
-//
-// Cache sets (devices/open.h, io/extent_ptrs.h): the devices of one set are
-// opened together, in their dev_idx order, with one index keyed by the
-// set UUID. Clean data (misses, writethrough, pinned data) takes one copy
-// from the one-copy sector allocator; dirty data takes `replicas` copies at
-// once from the other, each on another device, all written before the
-// write is acknowledged, and its extent holds a pointer per copy (record
-// version 2). Reads, writeback and moving GC read any copy on a device in
-// service whose gen matches; GC and the consistency check count every
-// copy; moving GC moves one copy at a time. A device that fails takes the
-// set out of service and is never read again; its dirty data is written
-// back from the other copy (devices/io_errors.cc).
+// Where each part works, and says how: reads (io/read_path.cc), miss
+// inserts and invariant 4 (io/miss_insert.cc), sequential bypass and
+// congestion (policy/sequential_gate.cc), routes (route.h), writes
+// (io/write_path.cc), dirty writes (writeback/dirty_write.cc), writeback
+// (writeback/write_back.cc), GC (gc/gc.cc), pinning (pin/pinning.cc),
+// moving GC (gc/moving_gc.cc), device errors (devices/io_errors.cc) and
+// cache sets of several devices (devices/open.cc).
 //
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and

@@ -30,6 +30,13 @@
 // runs, so the set opens failing and open starts the evacuation. Its
 // stand-in is never read (device_present()), so dirty data whose only copy
 // is on it stays dirty and reads of it fail with EIO.
+//
+// Cache device errors (cache_state.h): each CacheDevice counts its requests and
+// errors with bcache's decay; when the count reaches io_error_limit the set is
+// out of service for good: reads take only dirty data from the cache, nothing
+// is inserted or cached dirty, writes go to the backing files, and the
+// writeback task writes back what dirty data it can still read before the state
+// becomes passthrough.
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>

@@ -1,3 +1,14 @@
+// Cache sets (devices/open.h, io/extent_ptrs.h): the devices of one set are
+// opened together, in their dev_idx order, with one index keyed by the set
+// UUID. Clean data (misses, writethrough, pinned data) takes one copy from the
+// one-copy sector allocator; dirty data takes `replicas` copies at once from
+// the other, each on another device, all written before the write is
+// acknowledged, and its extent holds a pointer per copy (record version 2).
+// Reads, writeback and moving GC read any copy on a device in service whose gen
+// matches; GC and the consistency check count every copy; moving GC moves one
+// copy at a time. A device that fails takes the set out of service and is never
+// read again; its dirty data is written back from the other copy
+// (devices/io_errors.cc).
 #include "devices/open.h"
 
 #include <fmt/format.h>

@@ -1,5 +1,15 @@
 // Moving GC: the choice of buckets (pure functions) and the engine's
 // rounds on the strand (gc/moving_gc.h says what a round does).
+//
+// Moving GC (bcache's movinggc.c): after a GC pass, when free buckets run low
+// and copy_gc_enabled, the live extents of the sparsest partly used buckets
+// (clean or dirty, never pinned ones or buckets in use by a write) are copied,
+// in bounded steps on the strand, to fresh buckets taken through the movinggc
+// reserve, and their index entries swapped with replace-if-unchanged (a write
+// that raced with the copy wins). Moved dirty data stays dirty, its new bucket
+// marked dirty; a step that moves dirty data commits synced, so the new copy is
+// durable before the old bucket can be reused. A round that moved anything asks
+// for a GC pass, which finds the old buckets empty for the allocator.
 #include "gc/moving_gc.h"
 
 #include <fmt/format.h>

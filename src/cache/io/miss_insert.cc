@@ -1,6 +1,11 @@
 // CacheSet::insert_miss: data read from the backing file goes to the cache
 // device through the open buckets and into the index, unless a write raced
 // with it (invariant 4).
+//
+// Invariant 4: a miss insert samples the file's write_seq before reading the
+// backing file and inserts, under the file's mutex, only if it is unchanged;
+// writes bump it under the same mutex after the backing write.
+// options.hooks.before_miss_insert runs between the two, for tests.
 #include "bcachefs_lite/cache/cache_set.h"
 #include "bcachefs_lite/util/crc32c.h"
 

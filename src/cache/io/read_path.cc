@@ -1,6 +1,26 @@
 // CacheSet::read: hits from the cache device, gaps and stale extents from
 // the backing file, misses handed to insert_miss(), as the request's route
 // (route.h) allows.
+//
+// Reads: the extents overlapping the range are looked up with one Seek; extents
+// whose gens equal their buckets' are read from the cache device, those back to
+// back on it with one I/O, straight into the caller's buffer when it is aligned
+// (else through a bounce buffer), and the gens are checked again after the read
+// (bcache's ptr_stale): a run that fails is read again extent by extent; a
+// changed gen, a read error or a gap is read from the backing file instead —
+// except for dirty data, whose only copy is in the cache: it is looked up again
+// (moving GC may have moved it and its old bucket been reused) and, if the
+// index still holds it, the read fails (EIO), never returning older backing
+// data. A read that cannot use the cache at all (the coherency check or the
+// index lookup failed, or the file is bypassed) goes to the backing file alone
+// only if the file has no dirty-file record; otherwise it fails (EIO) too,
+// while a cache that never held dirty data stays available. Missed data,
+// widened to whole blocks, is written to the cache through the open buckets and
+// indexed without waiting for durability (not in mode none), if the promotion
+// policy admits it (promotion.h, policy/promotion_gate.cc). The block that
+// holds end of file is cached too, padded with zeroes; reads clamp what the
+// cache serves to the size the file record holds and read anything past it from
+// the backing file, so the padding is never returned.
 #include <fmt/format.h>
 #include <unistd.h>
 

@@ -5,6 +5,16 @@
 // changed blocks leave the index and the record follows the file. Every
 // path holds the file's write_lock, and writes back the dirty bytes of
 // blocks it would drop only in part.
+//
+// Writes, under the file's write_lock: writethrough, writearound and none write
+// the backing file first; then, under the file's mutex, write_seq is bumped,
+// the written blocks are removed from the index and the file record is updated
+// to the file's new size, mtime and ctime (so the cache's own writes are not
+// mistaken for changes behind its back); writethrough then caches the blocks it
+// wrote. Dirty bytes in a block such a write covers only in part are written
+// back first. Writeback (writeback/dirty_write.cc) writes whole blocks to the
+// cache as dirty extents, in one index batch with the file record and the
+// file's dirty-file record (its file handle), and marks their buckets dirty.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>

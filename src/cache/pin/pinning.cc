@@ -6,6 +6,36 @@
 // also has a pinned-file record (its file handle, index_format.h), written
 // in the same batch as its pin flag and deleted with it, and so has a
 // directory whose walk is under way: pin/resume.cc finds them at mount.
+//
+// Pinning (here and pin/fetch.cc): a pinned file's record carries kFilePinned,
+// and its data goes into the cache as extents flagged kExtentPinned, written
+// only into pinned open buckets (pinned data never shares a bucket with
+// reclaimable data). An insert of pinned data marks its bucket GcMark::pinned
+// under the allocation's pin, as a dirty insert does, and every GC pass marks
+// it so again from the flag, so the allocator never invalidates it. A writeback
+// write to a pinned file goes to pinned buckets too (writeback/dirty_write.cc,
+// within the pin limit): its extents carry kExtentDirty | kExtentPinned, and
+// written back they stay pinned; an unpin takes the pin flag off and leaves the
+// dirty one. A job on the strand fetches what a pinned file lacks,
+// pin_fetch_step_bytes at a time, as miss inserts with the same write_seq check
+// (invariant 4); it is queued by the pin and again at every open of a pinned
+// file (a change behind the cache's back renews the record and keeps the pin).
+// A pinned directory has a record of its own with no extents; pinning one
+// queues a walk of its entries, a bounded number per step, that pins them (and
+// queues their own walks), so no recursion grows with the tree. Where file
+// handles work (backing_root_fd), a pinned file's handle is recorded in the
+// index (pinned_files) with its pin, and so is a directory's while its walk has
+// not completed; at open a pass over those records (pin/resume.cc, bounded
+// steps on the strand) queues the fetch of each file, which finds what a
+// cut-short fetch or the first GC pass after an unclean shutdown left out, and
+// redoes each unfinished walk; a record whose file is gone or whose handle
+// names another file (identity or btime) is dropped with one log line. Unpin
+// and unlink delete the record. set_pinned() commits synced; a walk commits its
+// entries unsynced and syncs once at the end of each step. pin_limit_percent
+// caps pinned bytes (CacheCounters::pinned_bytes: set by each GC pass, counted
+// up by pinned inserts and down by overwrites and unpins between passes).
+// Unpinning rewrites the file's extents without the flag
+// (replace-if-unchanged); the buckets become reclaimable at the next pass.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>

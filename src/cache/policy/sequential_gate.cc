@@ -1,6 +1,14 @@
 // CacheSet and sequential bypass and congestion (sequential.h): the
 // questions the read and write paths ask, the device timing that feeds the
 // congestion meter, and the tunables.
+//
+// Sequential bypass and congestion (sequential.h): a read or write that
+// continues a sequential run past sequential_cutoff skips the cache. Such a
+// read still serves what the cache holds, but inserts nothing; such a write
+// takes the direct path below (with its write-back of partly covered dirty
+// blocks) whatever the mode, and caches nothing. While the cache device's reads
+// or writes are slower on average than their congestion threshold, miss inserts
+// and writethrough inserts are skipped.
 #include "bcachefs_lite/cache/cache_set.h"
 
 namespace bcl {

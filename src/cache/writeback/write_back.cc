@@ -1,6 +1,16 @@
 // CacheSet: writing dirty data back to the backing files (invariant 2: the
 // data reaches the backing file durably before its extent is marked
 // clean), fsync, and the per-file and whole-cache entry points.
+//
+// Writeback (here and writeback/task.cc): dirty extents are read from the
+// cache, written to the backing file (found by handle), fdatasync'ed, and only
+// then replaced by clean copies (invariant 2), with the file's mtime restored
+// to its writer's. Moving GC may move a dirty extent (under its key) between
+// the lookup and the read, or the read and the commit: an extent that cannot be
+// read where it was found is read where the index holds it now, and one whose
+// clean replacement was skipped is cleaned in its new place (the file's
+// write_lock keeps its data the same). A task on the strand does this file by
+// file at a rate set as bcache sets it; a flush does it at full speed.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
