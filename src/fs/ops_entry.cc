@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -32,6 +33,22 @@ Result<fuse_entry_param> do_lookup(fuse_req_t req, State& state, fuse_ino_t pare
         return e;
     }
     return entry;
+}
+
+// The atime and mtime a setattr asks for, as utimensat takes them.
+std::array<struct timespec, 2> requested_times(const struct stat& attr, int to_set) {
+    std::array<struct timespec, 2> times{timespec{0, UTIME_OMIT}, timespec{0, UTIME_OMIT}};
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+        times[0].tv_nsec = UTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+        times[0] = attr.st_atim;
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+        times[1].tv_nsec = UTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+        times[1] = attr.st_mtim;
+    }
+    return times;
 }
 
 Status set_times(const Inode& inode, const OpenFile* file, const struct timespec times[2]) {
@@ -117,22 +134,10 @@ Result<struct stat> do_setattr(fuse_req_t req, State& state, fuse_ino_t ino, con
         if (notice) notice->restart();
     }
     if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
-        struct timespec times[2];
-        times[0].tv_sec = times[1].tv_sec = 0;
-        times[0].tv_nsec = times[1].tv_nsec = UTIME_OMIT;
-        if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
-            times[0].tv_nsec = UTIME_NOW;
-        } else if (to_set & FUSE_SET_ATTR_ATIME) {
-            times[0] = attr.st_atim;
-        }
-        if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-            times[1].tv_nsec = UTIME_NOW;
-        } else if (to_set & FUSE_SET_ATTR_MTIME) {
-            times[1] = attr.st_mtim;
-        }
+        const std::array<struct timespec, 2> times = requested_times(attr, to_set);
         auto creds = backing_call_as_caller(req);
         if (!creds) return creds.error();
-        BCL_TRY(set_times(inode, file, times));
+        BCL_TRY(set_times(inode, file, times.data()));
     }
     return stat_inode(inode);
 }

@@ -415,6 +415,9 @@ private:
     // backing file; `pos` ends where the read got to.
     Status serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
                          std::uint64_t cache_end);
+    // The extents of [st.offset, cache_end) (dirty ones alone for
+    // `dirty_only`); none when the lookup fails and the backing may serve.
+    Result<std::vector<Extent>> extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only);
     // Counts a read that returned `result` bytes.
     void count_read(const ReadState& st, std::size_t result);
     // io/offline_read.cc: the read served from the cache alone, or `backing_error`.
@@ -448,6 +451,8 @@ private:
     // Returns the bytes inserted.
     std::uint64_t insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                               std::span<const std::byte> data, bool pinned_only = false);
+    bool insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
+                           std::span<const std::byte> piece, const SectorAlloc& a, bool pinned);
     // pin/pinning.cc / pin/fetch.cc
     // The byte budget of pinned data (pin_limit_percent of the capacity).
     std::uint64_t pin_limit_bytes() const;
@@ -531,6 +536,14 @@ private:
     // dirty and the rest is written back; without, they fail the call (EIO).
     Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                               std::uint64_t max_bytes, bool skip_unreadable = false);
+    // Its steps: `dirty` written to the backing file (rw) in runs, up to
+    // `size`, skipping (and marking) what cannot be read; then the written
+    // extents marked clean with the file's record as `stx` says: the bytes
+    // cleaned.
+    Status copy_back(const CachedFile& file, int rw, std::vector<Extent>& dirty, std::uint64_t size,
+                     bool skip_unreadable, std::vector<bool>& unreadable, std::uint64_t& unreadable_bytes);
+    Result<std::uint64_t> mark_clean(CachedFile& file, const struct statx& stx, const std::vector<Extent>& dirty,
+                                     const std::vector<bool>& unreadable);
     // Writes the dirty data of a file whose last link is gone while it is
     // still open into its backing inode (writeback/write_back.cc says why). The
     // caller holds the file's write_lock.

@@ -51,52 +51,59 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
             return done;
         }
         count_cache_write(a.value().sectors);
-        const AllocPtr& p = a.value().ptrs.ptr[0];
         const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
-        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-        const auto piece = data.subspan(done, len);
-        const SeqClock::time_point started = SeqClock::now();
-        const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
-        device_io_done(CacheIo::write, started);
-        if (const Status& st = written; !st) {
-            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-            log_.debug("cache write failed, not caching: {}", st.error().message);
-            sectors_->put(a.value());
+        if (!insert_miss_piece(file, file_id, seq, offset + done, data.subspan(done, len), a.value(), pinned))
             return done;
-        }
-        ExtentValue value = make_extent_value(len, static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset,
-                                              crc32c(0, piece), /*dirty=*/false);
-        if (pinned) value.flags |= kExtentPinned;
-        bool collided = false, failed = false;
-        {
-            std::lock_guard lk(file.mutex);
-            // An unpin (or pin) meanwhile: the flag must say what the record says.
-            if (file.write_seq.load(std::memory_order_acquire) != seq || file.bypass ||
-                file.record.file_id != file_id || file.record.pinned() != pinned) {
-                collided = true;
-            } else if (auto r = index_->insert_extent(file_id, offset + done, value, /*sync=*/false); !r) {
-                log_.warn("index insert failed, not caching: {}", r.error().message);
-                failed = true;
-            } else {
-                account_overwrites(r.value());
-                if (pinned) {
-                    // Never invalidated from now on, as dirty data is
-                    // marked at its insert (under the allocation's pin, so
-                    // a GC pass starting now keeps the mark); GC marks it so
-                    // again on every pass while the extent is pinned.
-                    (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::pinned, 0);
-                    counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
-                }
-            }
-        }
-        // The data is reachable through the index now (or never will be):
-        // the allocation's pin may go.
-        sectors_->put(a.value());
-        if (collided) counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
-        if (collided || failed) return done;
         done += len;
     }
     return done;
+}
+
+// One allocation's piece: written to the cache device, then indexed under
+// the file's mutex unless a write, a renewal or a pin change came in
+// between (invariant 4). The allocation is put either way: the data is
+// reachable through the index now, or never will be.
+bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
+                                 std::span<const std::byte> piece, const SectorAlloc& a, bool pinned) {
+    const AllocPtr& p = a.ptrs.ptr[0];
+    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * alloc_->bucket_sectors());
+    const SeqClock::time_point started = SeqClock::now();
+    const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
+    device_io_done(CacheIo::write, started);
+    if (!written) {
+        counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+        log_.debug("cache write failed, not caching: {}", written.error().message);
+        sectors_->put(a);
+        return false;
+    }
+    ExtentValue value = make_extent_value(piece.size(), static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset,
+                                          crc32c(0, piece), /*dirty=*/false);
+    if (pinned) value.flags |= kExtentPinned;
+    bool collided = false, failed = false;
+    {
+        std::lock_guard lk(file.mutex);
+        // An unpin (or pin) meanwhile: the flag must say what the record says.
+        if (file.write_seq.load(std::memory_order_acquire) != seq || file.bypass || file.record.file_id != file_id ||
+            file.record.pinned() != pinned) {
+            collided = true;
+        } else if (auto r = index_->insert_extent(file_id, at, value, /*sync=*/false); !r) {
+            log_.warn("index insert failed, not caching: {}", r.error().message);
+            failed = true;
+        } else {
+            account_overwrites(r.value());
+            if (pinned) {
+                // Never invalidated from now on, as dirty data is marked at
+                // its insert (under the allocation's pin, so a GC pass
+                // starting now keeps the mark); GC marks it so again on
+                // every pass while the extent is pinned.
+                (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::pinned, 0);
+                counters_.pinned_bytes.fetch_add(piece.size(), std::memory_order_relaxed);
+            }
+        }
+    }
+    sectors_->put(a);
+    if (collided) counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
+    return !collided && !failed;
 }
 
 }  // namespace bcl

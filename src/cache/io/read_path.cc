@@ -59,6 +59,21 @@ bool follows(const Extent& a, const Extent& b) {
            b.value.sector == a.value.sector + a.value.length / kSectorSize;
 }
 
+// Whether each extent's copy lies on `device`, inside its own bucket: one
+// that claims more is corrupt and must not reach into the next bucket's
+// data.
+bool inside_buckets(std::span<const Extent> run, unsigned copy, unsigned device, const CacheDevice& dev) {
+    for (const Extent& e : run) {
+        const ExtentPtr p = e.value.ptr(copy);
+        if (p.device != device) return false;
+        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) return false;
+        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
+        const std::uint64_t at = p.sector * kSectorSize;
+        if (at < bucket_start || at + e.value.length > bucket_start + dev.bucket_size()) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
@@ -71,16 +86,7 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     if (!failed_too && !device_usable(first.device)) return false;
     CacheDevice& dev = *devices_[first.device];
     CacheAllocator& ca = alloc_->device(first.device);
-    // Each extent must lie inside its own bucket: one that claims more is
-    // corrupt and must not reach into the next bucket's data.
-    for (const Extent& e : run) {
-        const ExtentPtr p = e.value.ptr(copy);
-        if (p.device != first.device) return false;
-        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) return false;
-        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
-        const std::uint64_t at = p.sector * kSectorSize;
-        if (at < bucket_start || at + e.value.length > bucket_start + dev.bucket_size()) return false;
-    }
+    if (!inside_buckets(run, copy, first.device, dev)) return false;
     // Against the read gen: a bucket waiting for reuse still serves the data
     // it held.
     const auto fresh = [&] {
@@ -308,6 +314,27 @@ void CacheSet::count_read(const ReadState& st, std::size_t result) {
     counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
 }
 
+Result<std::vector<Extent>> CacheSet::extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only) {
+    std::vector<Extent> extents;
+    if (st.offset < cache_end) {
+        Result<std::vector<Extent>> found =
+            hooks_.fail_read_lookup && hooks_.fail_read_lookup(st.file, st.offset, st.out.size())
+                ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
+                : index_->lookup(st.file_id, st.offset, cache_end);
+        if (found) {
+            extents = std::move(found).value();
+            if (dirty_only) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
+        } else {
+            BCL_TRY(backing_only_allowed(st.file, st.file_id,
+                                         fmt::format("its index lookup failed ({})", found.error().message)));
+            log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
+            st.may_insert = false;
+        }
+    }
+    if (hooks_.after_read_lookup) hooks_.after_read_lookup(st.file, st.offset, st.out.size());
+    return extents;
+}
+
 Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
                                    std::span<std::byte> out, ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
@@ -355,27 +382,10 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     // holding end of file is cached with zero padding that must not show.
     const std::uint64_t cache_end = route.serve == ReadRoute::Serve::nothing ? offset : std::min(end, known_size);
 
-    std::vector<Extent> extents;
-    if (offset < cache_end) {
-        Result<std::vector<Extent>> found =
-            hooks_.fail_read_lookup && hooks_.fail_read_lookup(file, offset, out.size())
-                ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
-                : index_->lookup(file_id, offset, cache_end);
-        if (found) {
-            extents = std::move(found).value();
-            if (route.serve == ReadRoute::Serve::dirty_only)
-                std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
-        } else {
-            BCL_TRY(backing_only_allowed(file, file_id,
-                                         fmt::format("its index lookup failed ({})", found.error().message)));
-            log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
-            st.may_insert = false;
-        }
-    }
-    if (hooks_.after_read_lookup) hooks_.after_read_lookup(file, offset, out.size());
-
+    auto extents = extents_for_read(st, cache_end, route.serve == ReadRoute::Serve::dirty_only);
+    if (!extents) return extents.error();
     std::uint64_t pos = offset;
-    BCL_TRY(serve_extents(st, extents, pos, cache_end));
+    BCL_TRY(serve_extents(st, extents.value(), pos, cache_end));
     if (st.eof == UINT64_MAX && pos < cache_end) {
         BCL_TRY(read_backing(st, pos, cache_end, true));
         pos = cache_end;

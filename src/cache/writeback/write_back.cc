@@ -122,8 +122,29 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
 
     auto rw = rw_fd_locked(file, fd);
     if (!rw) return rw.error();
+    dirty.erase(dirty.begin() + static_cast<std::ptrdiff_t>(n), dirty.end());
     // Extents skipped because the cache device cannot read them.
     std::vector<bool> unreadable(n, false);
+    BCL_TRY(copy_back(file, rw.value(), dirty, rec.size, skip_unreadable, unreadable, out.unreadable));
+    if (::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
+    // The file keeps the mtime its writer gave it, not the writeback's.
+    const std::array<struct timespec, 2> times{timespec{0, UTIME_OMIT},
+                                               timespec{rec.mtime_ns / 1'000'000'000, rec.mtime_ns % 1'000'000'000}};
+    if (::futimens(rw.value(), times.data()) != 0) return sys_error(errno, "restoring the backing file's mtime");
+    auto stat_now = statx_of(rw.value());
+    if (!stat_now) return stat_now.error();
+    auto cleaned_bytes = mark_clean(file, stat_now.value(), dirty, unreadable);
+    if (!cleaned_bytes) return cleaned_bytes.error();
+    add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
+    if (cleaned_bytes.value() != 0) note_gc_change();
+    counters_.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
+    out.bytes = bytes;
+    return out;
+}
+
+Status CacheSet::copy_back(const CachedFile& file, int rw, std::vector<Extent>& dirty, std::uint64_t size,
+                           bool skip_unreadable, std::vector<bool>& unreadable, std::uint64_t& unreadable_bytes) {
+    const std::size_t n = dirty.size();
     for (std::size_t i = 0; i < n;) {
         // Neighbours merge into one write.
         std::size_t j = i + 1;
@@ -139,7 +160,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
                                                             "from the cache device",
                                                             file.identity.dev, file.identity.ino, dirty[k].start()));
                 unreadable[k] = true;
-                out.unreadable += dirty[k].value.length;
+                unreadable_bytes += dirty[k].value.length;
             }
         }
         // Each stretch of readable extents with one write; the block
@@ -152,24 +173,19 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
             std::size_t m = k + 1;
             while (m < j && !unreadable[m]) ++m;
             const std::uint64_t from = dirty[k].start();
-            const std::uint64_t write_end = std::min(dirty[m - 1].end(), rec.size);
-            if (from < write_end)
-                BCL_TRY(pwrite_full(rw.value(), buf.data() + (from - run_start), write_end - from, from));
+            const std::uint64_t write_end = std::min(dirty[m - 1].end(), size);
+            if (from < write_end) BCL_TRY(pwrite_full(rw, buf.data() + (from - run_start), write_end - from, from));
             k = m;
         }
         i = j;
     }
-    if (::fdatasync(rw.value()) != 0) return sys_error(errno, "fdatasync of the backing file");
-    // The file keeps the mtime its writer gave it, not the writeback's.
-    const std::array<struct timespec, 2> times{timespec{0, UTIME_OMIT},
-                                               timespec{rec.mtime_ns / 1'000'000'000, rec.mtime_ns % 1'000'000'000}};
-    if (::futimens(rw.value(), times.data()) != 0) return sys_error(errno, "restoring the backing file's mtime");
-    auto stat_now = statx_of(rw.value());
-    if (!stat_now) return stat_now.error();
-    const struct statx& stx = stat_now.value();
+    return ok();
+}
 
+Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx& stx, const std::vector<Extent>& dirty,
+                                           const std::vector<bool>& unreadable) {
     IndexBatch batch;
-    for (std::size_t k = 0; k < n; ++k)
+    for (std::size_t k = 0; k < dirty.size(); ++k)
         if (!unreadable[k])
             batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value,
                                               cleaned(dirty[k].value, !device_usable(dirty[k].value.device)));
@@ -188,7 +204,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     std::uint64_t cleaned_bytes = 0;
     std::vector<Extent> moved_meanwhile;
     const auto& skipped = committed.value().skipped;
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = 0; k < dirty.size(); ++k) {
         if (unreadable[k]) continue;
         if (std::find(skipped.begin(), skipped.end(), dirty[k].key) == skipped.end())
             cleaned_bytes += dirty[k].value.length;
@@ -197,12 +213,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     }
     auto cleaned_moved = clean_moved(std::move(moved_meanwhile));
     if (!cleaned_moved) return cleaned_moved.error();
-    cleaned_bytes += cleaned_moved.value();
-    add_dirty(-static_cast<std::int64_t>(cleaned_bytes));
-    if (cleaned_bytes != 0) note_gc_change();
-    counters_.bytes_written_back.fetch_add(cleaned_bytes, std::memory_order_relaxed);
-    out.bytes = bytes;
-    return out;
+    return cleaned_bytes + cleaned_moved.value();
 }
 
 Status CacheSet::retire_if_clean_locked(CachedFile& file) {
