@@ -75,7 +75,7 @@ private:
     Result<std::unique_ptr<Handle>> handle_of(BackingFile& backing, Result<std::shared_ptr<CachedFile>> file,
                                               int flags);
 
-    // The largest read FUSE sends (256 pages), and how many such buffers
+    // The largest read FUSE sends (Session::kMaxIo), and how many such buffers
     // wait between requests: about the session's worker threads.
     static constexpr std::size_t kReadReplyCapacity = std::size_t{1} << 20;
     static constexpr std::size_t kIdleReadBuffers = 8;
