@@ -2,6 +2,8 @@
 // equals the backing file's.
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "bcachefs_lite/device/faulty_device.h"
 #include "bcachefs_lite/device/mem_device.h"
 #include "cache_fixture.h"
@@ -67,6 +69,46 @@ TEST_F(CacheTest, ReadsEqualTheBackingFileForRandomFilesOffsetsAndSizes) {
     auto report = set_->check_consistency();
     ASSERT_TRUE(report);
     EXPECT_EQ(report.value().problems, std::vector<std::string>{});
+}
+
+TEST_F(CacheTest, TheBlockHoldingEndOfFileIsCachedPaddedWithZeroes) {
+    format_cache(96);
+    open_set();
+    // A miss of a whole block of random bytes first, so that the buffer a
+    // later miss reads into may hold them.
+    write_whole(path("full"), random_bytes(rng_, 8192));
+    write_whole(path("short"), random_bytes(rng_, 5000));
+    std::uint64_t file_id = 0;
+    {
+        EngineFile full(*set_, path("full"));
+        ASSERT_EQ(full.read(0, 8192).size(), 8192u);
+        EngineFile short_file(*set_, path("short"));
+        ASSERT_EQ(short_file.read(0, 8192).size(), 5000u);
+        file_id = short_file.state->record.file_id;
+    }
+    ASSERT_TRUE(set_->close());
+    set_.reset();
+
+    IndexOptions io;
+    io.read_only = true;
+    auto index = Index::open(index_dir_, io);
+    ASSERT_TRUE(index) << index.error().message;
+    auto found = index.value()->lookup(file_id, 4096, 8192);
+    ASSERT_TRUE(found);
+    ASSERT_EQ(found.value().size(), 1u);
+    const Extent& e = found.value().front();
+    ASSERT_LE(e.start(), 4096u);
+    ASSERT_EQ(e.end(), 8192u);
+    // The extent's bytes from the end of file to the end of its block.
+    const std::uint64_t at = e.value.ptr(0).sector * kSectorSize + (5000 - e.start());
+    std::string padding(8192 - 5000, 'x');
+    const int fd = ::open(cache_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::pread(fd, padding.data(), padding.size(), static_cast<off_t>(at)),
+              static_cast<ssize_t>(padding.size()));
+    ::close(fd);
+    EXPECT_EQ(std::count(padding.begin(), padding.end(), '\0'), static_cast<std::ptrdiff_t>(padding.size()))
+        << "bytes past end of file that are not zero";
 }
 
 TEST_F(CacheTest, EmptyAndTinyFilesReadCorrectlyAndTheTailIsNeverOverServed) {

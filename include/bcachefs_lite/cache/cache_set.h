@@ -76,6 +76,7 @@
 #include "bcachefs_lite/device/cache_device.h"
 #include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/util/buffer_pool.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
 
@@ -642,6 +643,9 @@ private:
     std::unique_ptr<AllocSet> alloc_;
     std::unique_ptr<SectorAllocator> sectors_;        // one copy: clean, pinned, moved single copies
     std::unique_ptr<SectorAllocator> dirty_sectors_;  // replicas_ copies; none when replicas_ is 1
+    // A miss's read of the backing file, up to a FUSE request's 1 MiB, kept
+    // mapped between misses (util/buffer_pool.h).
+    BufferPool miss_buffers_{std::size_t{1} << 20, 4};
     unsigned replicas_ = 1;
     std::unique_ptr<FileTable> files_;
     std::unique_ptr<GcCountdown> gc_countdown_;

@@ -167,10 +167,12 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     }
     const std::uint64_t lo = round_down(start, block_size_);
     const std::uint64_t hi = round_up(end, block_size_);
-    AlignedBuffer buf(hi - lo);  // zeroed: the padding past end of file
+    BufferLease buf = miss_buffers_.take(hi - lo);
     auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
     call = BackingLink::Call();
     if (!n) return failed(n.error());
+    // Zeroes past end of file: the padding of the block that holds it.
+    std::memset(buf.data() + n.value(), 0, hi - lo - n.value());
     const std::uint64_t got_end = lo + n.value();
     if (got_end > start) {
         const std::uint64_t copy_end = std::min(end, got_end);
