@@ -15,8 +15,9 @@
 // (open_offline) and its reads serve what the cache holds whole.
 //
 // Read replies are memory segments: the engine assembles cache and backing
-// bytes into one buffer, taken from a pool of them (util/buffer_pool.h). Write requests are gathered into one buffer
-// when they arrive in pieces or spliced into a pipe.
+// bytes into one buffer, taken from a pool of them (util/buffer_pool.h).
+// Write requests are gathered into one buffer when they arrive in pieces
+// or spliced into a pipe.
 //
 // Each open file handle is one "writer" of sequential detection
 // (cache/sequential.h): the engine's calls carry no caller, and a handle is

@@ -60,7 +60,6 @@ public:
     // `size` bytes, not zeroed. Throws std::bad_alloc like AlignedBuffer.
     BufferLease take(std::size_t size);
 
-    std::size_t capacity() const { return capacity_; }
     std::size_t idle() const;
 
 private:
