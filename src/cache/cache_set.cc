@@ -21,11 +21,10 @@
 #include "files/file_handle.h"
 #include "files/file_table.h"
 #include "gc/bucket_count.h"
-#include "gc/countdown.h"
+#include "core/core.h"
 #include "gc/gc.h"
 #include "gc/moving_gc.h"
 #include "gc/snapshot.h"
-#include "index_gen_store.h"
 #include "pin/fetch.h"
 #include "writeback/task.h"
 
@@ -38,8 +37,6 @@ struct CacheSet::Timer {
 
 namespace {
 
-// GC runs each time this fraction of the cache has been written (bcache: 16).
-constexpr std::uint64_t kGcWriteFraction = 16;
 // How often the calls in flight on the backing are checked against
 // backing_timeout: how late past it a hung call is noticed.
 constexpr std::chrono::milliseconds kLinkCheckInterval{250};
@@ -69,11 +66,10 @@ Status start_without_index(const std::vector<std::unique_ptr<CacheDevice>>& devi
 }  // namespace
 
 CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
-    : log_(log),
+    : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables.actimeo)),
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
       gc_threads_(options.gc_threads),
-      hooks_(std::move(options.hooks)),
       sequential_(std::make_unique<SequentialDetector>()),
       congestion_(std::make_unique<CongestionMeter>()),
       bypass_(options.tunables.bypass),
@@ -81,9 +77,8 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       mode_(options.tunables.mode),
       tunables_(options.tunables.writeback),
       pin_limit_percent_(options.tunables.pin_limit_percent),
-      window_(options.tunables.actimeo),
       pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {
-    backing_link_.set_timeout(options.tunables.backing_timeout);
+    core_->backing_link.set_timeout(options.tunables.backing_timeout);
 }
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
@@ -109,7 +104,7 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
                                       opened.value().devices.size()));
     }
     std::unique_ptr<CacheSet> set(new CacheSet(log, options));
-    set->devices_ = std::move(opened.value().devices);
+    set->core_->devices = std::move(opened.value().devices);
     const bool created_device = opened.value().created;
 
     bool created_index = false;
@@ -118,9 +113,9 @@ Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger
         // Undo what this open created, so a refused open changes nothing.
         const std::string index_dir = set->index_dir_;
         set->closed_ = true;
-        set->closing_ = true;
-        if (set->background_) set->background_->stop();
-        if (set->alloc_) set->alloc_->shutdown();
+        set->core_->closing = true;
+        if (set->core_->background) set->core_->background->stop();
+        if (set->core_->alloc) set->core_->alloc->shutdown();
         set.reset();
         std::error_code ec;
         if (created_index) std::filesystem::remove_all(index_dir, ec);
@@ -137,9 +132,9 @@ Status CacheSet::assemble(CacheSetOptions& options, bool& created_index) {
     BCL_TRY(build_allocators(options));
     BCL_TRY(start_serving());
     const CacheDevice& dev =
-        **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d->present(); });
-    log_.debug("cache {} open: {} buckets of {} bytes, index {}", cache_name(), dev.nbuckets() - dev.first_bucket(),
-               dev.bucket_size(), index_dir_);
+        **std::find_if(core_->devices.begin(), core_->devices.end(), [](const auto& d) { return d->present(); });
+    core_->log.debug("cache {} open: {} buckets of {} bytes, index {}", core_->cache_name(),
+                     dev.nbuckets() - dev.first_bucket(), dev.bucket_size(), index_dir_);
     return ok();
 }
 
@@ -147,34 +142,35 @@ Status CacheSet::open_backing_root(const CacheSetOptions& options) {
     if (options.backing_root_fd >= 0) {
         // open_by_handle_at() refuses O_PATH descriptors: open it for real.
         const std::string proc = fmt::format("/proc/self/fd/{}", options.backing_root_fd);
-        root_fd_ = ::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd_ < 0) return sys_error(errno, "the backing directory");
+        core_->root_fd = ::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (core_->root_fd < 0) return sys_error(errno, "the backing directory");
         struct stat st;
-        if (::fstat(root_fd_, &st) != 0) return sys_error(errno, "stat of the backing directory");
-        root_dev_ = st.st_dev;
-        auto handles = check_file_handles(root_fd_);
-        writeback_possible_ = static_cast<bool>(handles);
-        if (!handles) writeback_unavailable_ = handles.error().message;
+        if (::fstat(core_->root_fd, &st) != 0) return sys_error(errno, "stat of the backing directory");
+        core_->root_dev = st.st_dev;
+        auto handles = check_file_handles(core_->root_fd);
+        core_->writeback_possible = static_cast<bool>(handles);
+        if (!handles) core_->writeback_unavailable = handles.error().message;
     } else {
-        writeback_unavailable_ = "the backing directory was not given to the cache";
+        core_->writeback_unavailable = "the backing directory was not given to the cache";
     }
-    caller_identities_ = options.caller_identities;
-    if (caller_identities_) {
-        writeback_possible_ = false;
-        writeback_unavailable_ =
+    core_->caller_identities = options.caller_identities;
+    if (core_->caller_identities) {
+        core_->writeback_possible = false;
+        core_->writeback_unavailable =
             "this mount recognises files by path (identity=path) and writeback finds them by "
             "file handle; mount with identity=inode";
     }
-    if (options.tunables.mode == CacheMode::writeback && !writeback_possible_)
-        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
+    if (options.tunables.mode == CacheMode::writeback && !core_->writeback_possible)
+        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", core_->writeback_unavailable));
     return ok();
 }
 
 Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
     // Missing members (degraded) have no device until the index is open.
-    CacheDevice& dev = **std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
+    CacheDevice& dev =
+        **std::find_if(core_->devices.begin(), core_->devices.end(), [](const auto& d) { return d != nullptr; });
     const Superblock& sb = dev.superblock();
-    block_size_ = sb.block_size;
+    core_->block_size = sb.block_size;
     index_dir_ = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
 
     std::error_code ec;
@@ -183,13 +179,13 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
     if (!have_index) return have_index.error();
     // A new index is made private; an existing one must be so already.
     if (have_index.value() && options.require_private_files) BCL_TRY(check_private_index(index_dir_));
-    if (!have_index.value()) BCL_TRY(start_without_index(devices_, cache_name(), index_dir_, log_));
+    if (!have_index.value()) BCL_TRY(start_without_index(core_->devices, core_->cache_name(), index_dir_, core_->log));
     IndexOptions io;
     io.create_if_missing = true;
     io.cache_uuid = sb.set_id();
     // Rule 2 of index_format.h: whatever the index is about to make durable
     // may point at cache data; that data becomes durable first.
-    io.before_durable = [this] { return flush_devices(); };
+    io.before_durable = [this] { return core_->flush_devices(); };
     auto index = Index::open(index_dir_, io);
     if (!index) {
         if (index.error().code == Errc::foreign)
@@ -197,17 +193,18 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
                               fmt::format("{}; give this cache its own index= directory", index.error().message));
         return index.error();
     }
-    index_ = std::move(index).value();
+    core_->index = std::move(index).value();
     // Before the first index write, which flushes the devices first.
     BCL_TRY(stand_in_missing_members());
-    for (unsigned d = 0; d < devices_.size(); ++d) {
-        devices_[d]->io_errors().set_tunables(options.tunables.io_errors);
-        devices_[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
+    for (unsigned d = 0; d < core_->devices.size(); ++d) {
+        core_->devices[d]->io_errors().set_tunables(options.tunables.io_errors);
+        core_->devices[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
     }
-    for (auto& d : devices_) sb_flags_.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
+    for (auto& d : core_->devices)
+        core_->sb_flags.push_back(std::make_unique<SuperblockFlags>(d->device(), d->superblock()));
 
-    sequence_at_open_ = index_->sequence();  // before this open writes anything
-    auto clean = index_->clean_shutdown();
+    sequence_at_open_ = core_->index->sequence();  // before this open writes anything
+    auto clean = core_->index->clean_shutdown();
     if (!clean) return clean.error();
     opened_clean_ = clean.value();
     // Rule 7 of index_format.h: cleared before the first mutation, in the
@@ -218,17 +215,17 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
         auto abs = std::filesystem::absolute(p, ec);
         mount.cache_paths.push_back(ec ? p : abs.string());
     }
-    BCL_TRY(index_->begin_mount(mount));
+    BCL_TRY(core_->index->begin_mount(mount));
 
     return ok();
 }
 
 Status CacheSet::build_allocators(CacheSetOptions& options) {
-    gen_store_ = std::make_unique<IndexGenStore>(*index_, devices_);
-    background_ = std::make_unique<Background>(options.manual_background);
+    core_->gen_store = std::make_unique<IndexGenStore>(*core_->index, core_->devices);
+    core_->background = std::make_unique<Background>(options.manual_background);
 
     std::vector<CacheDeviceConfig> configs;
-    for (auto& d : devices_) {
+    for (auto& d : core_->devices) {
         CacheDeviceConfig c;
         c.geometry = Geometry{d->nbuckets(), d->first_bucket(), d->bucket_sectors(), d->block_sectors()};
         c.options.replacement = options.replacement.value_or(d->superblock().replacement);
@@ -236,46 +233,48 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
             CacheDevice* raw = d.get();
             c.options.discard = [raw](std::uint64_t bucket) { return raw->discard_bucket(bucket); };
         }
-        c.options.wake_gc = [this] { allocator_wants_gc(); };
+        c.options.wake_gc = [this] { core_->gc_requests->allocator_wants_gc(); };
         // Moving GC allocates from free[movinggc] (write_prio), so that it
         // can copy data out even when foreground writes took every other
         // free bucket.
         c.options.movinggc_reserve = true;
         configs.push_back(std::move(c));
     }
-    auto alloc = AllocSet::create(configs, *gen_store_, background_->executor());
+    auto alloc = AllocSet::create(configs, *core_->gen_store, core_->background->executor());
     if (!alloc) return alloc.error();
-    alloc_ = std::move(alloc).value();
+    core_->alloc = std::move(alloc).value();
 
-    for (unsigned d = 0; d < devices_.size(); ++d) {
-        auto gens = index_->load_bucket_gens(d);
+    for (unsigned d = 0; d < core_->devices.size(); ++d) {
+        auto gens = core_->index->load_bucket_gens(d);
         if (!gens) return gens.error();
         std::vector<BucketGenPrio> loaded;
         loaded.reserve(gens.value().size());
         for (const BucketGenRecord& g : gens.value()) loaded.push_back(BucketGenPrio{g.bucket, g.gen, g.prio});
-        BCL_TRY(alloc_->device(d).load(loaded));
+        BCL_TRY(core_->alloc->device(d).load(loaded));
         // A missing member's buckets keep their gens: nothing is allocated
         // there, so its allocator never invalidates, persists or discards.
-        if (!devices_[d]->present()) alloc_->device(d).shutdown();
+        if (!core_->devices[d]->present()) core_->alloc->device(d).shutdown();
     }
-    sectors_ = std::make_unique<SectorAllocator>(*alloc_);
-    replicas_ = options.replicas;
-    if (replicas_ > 1) dirty_sectors_ = std::make_unique<SectorAllocator>(*alloc_, replicas_);
-    files_ = std::make_unique<FileTable>(*index_, log_, [this] { request_gc(); });
+    core_->sectors = std::make_unique<SectorAllocator>(*core_->alloc);
+    core_->replicas = options.replicas;
+    if (core_->replicas > 1) core_->replica_sectors = std::make_unique<SectorAllocator>(*core_->alloc, core_->replicas);
+    core_->files = std::make_unique<FileTable>(*core_->index, core_->log, [this] { request_gc(); });
     std::uint64_t data_sectors = 0;
-    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
-        const Geometry& g = alloc_->device(d).geometry();
+    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) {
+        const Geometry& g = core_->alloc->device(d).geometry();
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
-    capacity_bytes_ = data_sectors * kSectorSize;
-    promotion_ =
-        std::make_unique<PromotionPolicy>(options.tunables.promotion, miss_table_slots(capacity_bytes_ / block_size_));
-    gc_countdown_ = std::make_unique<GcCountdown>(data_sectors / kGcWriteFraction);
+    core_->capacity_bytes = data_sectors * kSectorSize;
+    promotion_ = std::make_unique<PromotionPolicy>(options.tunables.promotion,
+                                                   miss_table_slots(core_->capacity_bytes / core_->block_size));
+    core_->gc_requests =
+        std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
     GcOptions gc_options;
     gc_options.batch = gc_batch_;
     gc_options.threads = gc_threads_;
     gc_options.verify_dirty = [this](const Extent& e) { return dirty_data_intact(e); };
-    gc_ = std::make_unique<GcJob>(*index_, *alloc_, counters_, *gc_countdown_, log_, std::move(gc_options));
+    gc_ = std::make_unique<GcJob>(*core_->index, *core_->alloc, core_->counters, core_->gc_requests->countdown(),
+                                  core_->log, std::move(gc_options));
     moving_gc_ = std::make_unique<MovingGcRound>();
 
     return ok();
@@ -293,37 +292,37 @@ Status CacheSet::start_serving() {
         // The pass deleted at most stale extents, which point at nothing:
         // the index is as clean as it was, and a repaired one need not
         // start cold.
-        if (opened_clean_) (void)index_->set_clean_shutdown(true);
+        if (opened_clean_) (void)core_->index->set_clean_shutdown(true);
         return st;
     }
     if (gc_->last_pass().dropped != 0)
-        log_.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", cache_name(),
-                  gc_->last_pass().dropped);
+        core_->log.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", core_->cache_name(),
+                        gc_->last_pass().dropped);
     dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
     if (dirty_bytes() != 0) dirty_seen_.store(true, std::memory_order_release);
-    if (dirty_bytes() != 0 && !writeback_possible_)
+    if (dirty_bytes() != 0 && !core_->writeback_possible)
         return make_error(Errc::unsupported,
                           fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",
-                                      cache_name(), dirty_bytes(), writeback_unavailable_));
+                                      core_->cache_name(), dirty_bytes(), core_->writeback_unavailable));
     // Fill the freelists before the first read needs them.
-    background_->run_until_idle();
-    gc_timer_ = std::make_unique<Timer>(*background_);
+    core_->background->run_until_idle();
+    gc_timer_ = std::make_unique<Timer>(*core_->background);
     schedule_gc_timer();
-    link_timer_ = std::make_unique<Timer>(*background_);
+    link_timer_ = std::make_unique<Timer>(*core_->background);
     schedule_link_check();
     pin_fetch_ = std::make_unique<PinFetch>();
-    writeback_ = std::make_unique<WritebackTask>(*background_, tunables_.writeback_rate_minimum);
+    writeback_ = std::make_unique<WritebackTask>(*core_->background, tunables_.writeback_rate_minimum);
     schedule_rate_update();
     // The device failed during the first GC pass.
-    if (!in_service()) boost::asio::post(background_->strand(), [this] { start_evacuation(); });
+    if (!core_->in_service()) boost::asio::post(core_->background->strand(), [this] { start_evacuation(); });
     // Dirty data an earlier mount left resumes after the delay.
     if (dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
-    for (unsigned d = 0; d < devices_.size(); ++d)
-        if (devices_[d]->present()) BCL_TRY(sb_flags_[d]->set(kSbFlagIndexed));
+    for (unsigned d = 0; d < core_->devices.size(); ++d)
+        if (core_->devices[d]->present()) BCL_TRY(core_->sb_flags[d]->set(kSbFlagIndexed));
     // Pinned files come back into the cache without waiting to be opened.
     queue_pin_resume();
-    background_->start();
+    core_->background->start();
     return ok();
 }
 
@@ -331,23 +330,16 @@ Status CacheSet::start_serving() {
 // could return wrong data, and fsck can tell what may be repaired. The
 // extents are read by the first GC pass (its result is `pass`); the
 // dirty-file records, few, are read here.
-std::string CacheSet::cache_name() const {
-    std::string name;
-    for (const auto& d : devices_)
-        if (d) name += (name.empty() ? "" : ":") + d->path();
-    return name;
-}
-
 Status CacheSet::check_index_contents(Status pass) {
     const auto refuse = [&](const std::string& why) {
         // fsck takes every device of the set, as separate arguments.
         std::string fsck_devices;
-        for (const auto& d : devices_)
+        for (const auto& d : core_->devices)
             if (d) fsck_devices += (fsck_devices.empty() ? "" : " ") + d->path();
         return make_error(Errc::corrupt, fmt::format("index {} of {} {} fails its checks ({}); run "
                                                      "`bcachefs-lite-ctl fsck {} --index {}`",
-                                                     index_dir_, devices_.size() > 1 ? "cache set" : "cache",
-                                                     cache_name(), why, fsck_devices, index_dir_));
+                                                     index_dir_, core_->devices.size() > 1 ? "cache set" : "cache",
+                                                     core_->cache_name(), why, fsck_devices, index_dir_));
     };
     if (!pass) {
         if (pass.error().code == Errc::corrupt) return refuse(pass.error().message);
@@ -356,7 +348,7 @@ Status CacheSet::check_index_contents(Status pass) {
     if (const std::uint64_t n = gc_->last_pass().undecodable; n != 0)
         return refuse(fmt::format("{} extent {} not decode", n, n == 1 ? "entry does" : "entries do"));
     for (std::uint64_t from = 0;;) {
-        auto next = index_->next_dirty_file(from);
+        auto next = core_->index->next_dirty_file(from);
         if (!next) {
             if (next.error().code == Errc::corrupt) return refuse(next.error().message);
             return next.error();
@@ -367,27 +359,27 @@ Status CacheSet::check_index_contents(Status pass) {
 }
 
 CacheSet::~CacheSet() {
-    if (auto st = close(); !st) log_.error("closing the cache: {}", st.error().message);
+    if (auto st = close(); !st) core_->log.error("closing the cache: {}", st.error().message);
 }
 
 Status CacheSet::close() {
     if (closed_) return ok();
     closed_ = true;
-    closing_.store(true, std::memory_order_release);
+    core_->closing.store(true, std::memory_order_release);
     stop_running();
-    Status result = flush_devices();
-    if (index_) result = close_index(std::move(result));
-    if (root_fd_ >= 0) ::close(root_fd_);
-    root_fd_ = -1;
+    Status result = core_->flush_devices();
+    if (core_->index) result = close_index(std::move(result));
+    if (core_->root_fd >= 0) ::close(core_->root_fd);
+    core_->root_fd = -1;
     return result;
 }
 
 // Stops what runs: allocation waiters return, the strand drains to a stop,
 // and the open buckets are closed.
 void CacheSet::stop_running() {
-    if (background_ && !background_->manual() && background_->running()) {
+    if (core_->background && !core_->background->manual() && core_->background->running()) {
         std::promise<void> cancelled;
-        boost::asio::post(background_->strand(), [this, &cancelled] {
+        boost::asio::post(core_->background->strand(), [this, &cancelled] {
             if (gc_timer_) gc_timer_->timer.cancel();
             if (link_timer_) link_timer_->timer.cancel();
             cancel_writeback_timers();
@@ -399,49 +391,49 @@ void CacheSet::stop_running() {
         if (link_timer_) link_timer_->timer.cancel();
         cancel_writeback_timers();
     }
-    if (alloc_) alloc_->shutdown();
-    if (background_) background_->stop();
+    if (core_->alloc) core_->alloc->shutdown();
+    if (core_->background) core_->background->stop();
     drop_pin_jobs();
-    if (sectors_) sectors_->close_all();
-    if (dirty_sectors_) dirty_sectors_->close_all();
+    if (core_->sectors) core_->sectors->close_all();
+    if (core_->replica_sectors) core_->replica_sectors->close_all();
 }
 
 // After the devices were flushed (`result`): what the next mount starts
 // from, and the clean-shutdown mark of a cache that closes in service.
 Status CacheSet::close_index(Status result) {
-    if (alloc_ && result) {
+    if (core_->alloc && result) {
         // Every bucket's gen and prio, so that the LRU order survives a
         // restart (gens only ever move forward; the device was flushed).
         // A bucket still waiting for reuse gets its new gen: the old data
         // it serves now is not served after the restart.
         if (auto st = persist_all_prios(); !st) result = st.error();
         // Only a cache that closes clean may start from the snapshot.
-        if (result && in_service()) {
+        if (result && core_->in_service()) {
             if (auto st = save_gc_snapshot(); !st)
-                log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
-                          st.error().message);
+                core_->log.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
+                                core_->cache_name(), st.error().message);
         }
     }
     if (result) {
-        if (auto st = index_->sync(); !st) result = st.error();
+        if (auto st = core_->index->sync(); !st) result = st.error();
     }
-    // A cache taken out of service was not flushed (flush_devices()): the
+    // A cache taken out of service was not flushed (core_->flush_devices()): the
     // next open treats it as after a crash, dropping its clean data and
     // keeping the dirty.
-    if (result && in_service()) {
-        if (auto st = index_->set_clean_shutdown(true); !st) result = st.error();
+    if (result && core_->in_service()) {
+        if (auto st = core_->index->set_clean_shutdown(true); !st) result = st.error();
         if (result && gc_snapshot_) {
-            gc_snapshot_->sequence = index_->sequence();
+            gc_snapshot_->sequence = core_->index->sequence();
             if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
-                log_.warn("cache {}: saving the GC marks: {}; the next mount walks the index first", cache_name(),
-                          st.error().message);
+                core_->log.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
+                                core_->cache_name(), st.error().message);
         }
-    } else if (result && devices_.size() != 0) {
-        log_.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
-                  cache_name());
+    } else if (result && core_->devices.size() != 0) {
+        core_->log.warn("cache {} was out of service: the next mount starts it cold, keeping only its dirty data",
+                        core_->cache_name());
     }
     // A device out of service is not written to, not even its superblock.
-    if (result && in_service()) {
+    if (result && core_->in_service()) {
         if (auto st = clear_dirty_flags(); !st) result = st.error();
     }
     return result;
@@ -457,7 +449,7 @@ Result<bool> CacheSet::restore_gc_snapshot() {
         st = make_error(Errc::stale, "GC snapshot: the index was written after it was made");
     if (st) st = gc_->restore(*taken.value());
     if (!st) {
-        log_.info("cache {}: {}; walking the index instead", cache_name(), st.error().message);
+        core_->log.info("cache {}: {}; walking the index instead", core_->cache_name(), st.error().message);
         return false;
     }
     return true;
@@ -475,10 +467,10 @@ Status CacheSet::save_gc_snapshot() {
 // After a clean close: no dirty-file record left means no dirty data left
 // (every file with dirty extents has one), so the superblocks may say so.
 Status CacheSet::clear_dirty_flags() {
-    auto next = index_->next_dirty_file(0);
+    auto next = core_->index->next_dirty_file(0);
     if (!next) return next.error();
     if (next.value()) return ok();
-    for (auto& flags : sb_flags_) BCL_TRY(flags->clear(kSbFlagDirty));
+    for (auto& flags : core_->sb_flags) BCL_TRY(flags->clear(kSbFlagDirty));
     return ok();
 }
 
@@ -492,13 +484,13 @@ bool CacheSet::dirty_data_intact(const Extent& e) {
     if (!v.crc_valid()) return true;
     for (unsigned i = 0; i < v.nptrs(); ++i) {
         const ExtentPtr p = v.ptr(i);
-        if (!device_present(p.device)) continue;
-        CacheDevice& dev = *devices_[p.device];
+        if (!core_->device_present(p.device)) continue;
+        CacheDevice& dev = *core_->devices[p.device];
         if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) continue;
         const std::uint64_t start = v.crc_device_offset(i);
         const std::uint64_t bucket_start = dev.offset_of(p.bucket);
         if (start < bucket_start || start + v.crc_length > bucket_start + dev.bucket_size() ||
-            start % block_size_ != 0 || v.crc_length % block_size_ != 0)
+            start % core_->block_size != 0 || v.crc_length % core_->block_size != 0)
             return false;
         AlignedBuffer buf(v.crc_length);
         if (!dev.read_bucket(p.bucket, static_cast<std::uint32_t>((start - bucket_start) / kSectorSize), buf.span()))
@@ -508,21 +500,10 @@ bool CacheSet::dirty_data_intact(const Extent& e) {
     return true;
 }
 
-Status CacheSet::flush_devices() {
-    // Out of service nothing new reaches the cache device, and a failing
-    // device must not keep the index from becoming durable.
-    if (!in_service()) return ok();
-    Status result = ok();
-    for (auto& d : devices_) {
-        if (auto st = d->flush(); !st && result) result = st.error();
-    }
-    return result;
-}
-
 Status CacheSet::persist_all_prios() {
     constexpr std::size_t kChunk = 65536;
-    for (unsigned d = 0; d < alloc_->ndevices(); ++d) {
-        const CacheAllocator& ca = alloc_->device(d);
+    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) {
+        const CacheAllocator& ca = core_->alloc->device(d);
         const Geometry& g = ca.geometry();
         std::vector<BucketGenRecord> records;
         records.reserve(std::min<std::uint64_t>(kChunk, g.nbuckets));
@@ -530,7 +511,7 @@ Status CacheSet::persist_all_prios() {
             const BucketInfo info = ca.bucket(b);
             records.push_back(BucketGenRecord{b, info.gen, info.prio});
             if (records.size() == kChunk || b + 1 == g.nbuckets) {
-                BCL_TRY(index_->put_bucket_gens(d, records));
+                BCL_TRY(core_->index->put_bucket_gens(d, records));
                 records.clear();
             }
         }
@@ -539,10 +520,10 @@ Status CacheSet::persist_all_prios() {
 }
 
 void CacheSet::schedule_gc_timer() {
-    if (gc_interval_.count() <= 0 || closing_.load(std::memory_order_acquire)) return;
+    if (gc_interval_.count() <= 0 || core_->closing.load(std::memory_order_acquire)) return;
     gc_timer_->timer.expires_after(gc_interval_);
     gc_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || closing_.load(std::memory_order_acquire)) return;
+        if (ec || core_->closing.load(std::memory_order_acquire)) return;
         request_gc();
         schedule_gc_timer();
     });
@@ -550,78 +531,47 @@ void CacheSet::schedule_gc_timer() {
 
 void CacheSet::schedule_link_check() {
     // Manual mode runs no timer for ever: tests call backing_link().check().
-    if (background_->manual() || closing_.load(std::memory_order_acquire)) return;
+    if (core_->background->manual() || core_->closing.load(std::memory_order_acquire)) return;
     link_timer_->timer.expires_after(kLinkCheckInterval);
     link_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || closing_.load(std::memory_order_acquire)) return;
-        backing_link_.check(CoherencyWindow::now_ns());
+        if (ec || core_->closing.load(std::memory_order_acquire)) return;
+        core_->backing_link.check(CoherencyWindow::now_ns());
         schedule_link_check();
     });
 }
 
-// When GC runs. A pass is requested, never run, from where the need is
-// found: the timer, the allocator's wake_gc (nothing left to invalidate),
-// and count_cache_write(). Like bcache's sectors_to_gc, every sector the
-// cache writes (miss inserts; any later kind of cache write must count
-// too) counts down from 1/kGcWriteFraction of the cache's data sectors,
-// and the write that takes the countdown below zero requests a pass; the
-// countdown starts again when a pass starts. So GC keeps pace with a cache
-// that fills and refills, instead of waiting for the timer or for the
-// allocator to run dry. Requests only set gc_requested_ and post one
-// gc_kick to the strand unless one is queued (gc_queued_): foreground
-// threads never run GC, and never queue more than one kick.
-void CacheSet::count_cache_write(std::uint64_t sectors) {
-    if (gc_countdown_->consume(sectors) || allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
-}
-
-// The allocator found nothing to invalidate. A pass helps only if something
-// changed since the last one started (gc/countdown.h); if nothing did, the
-// next change asks for it (note_gc_change()).
-void CacheSet::allocator_wants_gc() {
-    if (gc_countdown_->changed()) {
-        request_gc();
-    } else {
-        allocator_starved_.store(true, std::memory_order_release);
-        // A change may have come between the two checks.
-        if (gc_countdown_->changed() && allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
-    }
-}
-
-void CacheSet::note_gc_change() {
-    gc_countdown_->note_change();
-    if (allocator_starved_.exchange(false, std::memory_order_acq_rel)) request_gc();
-}
-
-void CacheSet::request_gc() {
-    gc_requested_.store(true, std::memory_order_release);
-    if (closing_.load(std::memory_order_acquire) || gc_queued_.exchange(true, std::memory_order_acq_rel)) return;
-    boost::asio::post(background_->strand(), [this] { gc_kick(); });
-}
+void CacheSet::request_gc() { core_->gc_requests->request(); }
 
 // One GC step on the strand; posts the next while the pass goes on.
 void CacheSet::gc_kick() {
-    gc_queued_.store(false, std::memory_order_release);
-    if (closing_.load(std::memory_order_acquire)) return;
+    GcRequests& requests = *core_->gc_requests;
+    requests.begin_step();
+    if (core_->closing.load(std::memory_order_acquire)) return;
     if (!gc_->running()) {
-        if (!gc_requested_.exchange(false, std::memory_order_acq_rel)) return;
+        if (!requests.take_request()) return;
         gc_->start();
     }
     auto more = gc_->step();
     if (!more) {
-        log_.error("GC: {}", more.error().message);
+        core_->log.error("GC: {}", more.error().message);
         return;
     }
     if (!more.value()) moving_gc_after_pass();
-    if (more.value() || gc_requested_.load(std::memory_order_acquire)) {
-        if (!gc_queued_.exchange(true, std::memory_order_acq_rel))
-            boost::asio::post(background_->strand(), [this] { gc_kick(); });
-    }
+    if (more.value() || requests.requested()) requests.requeue();
 }
 
 unsigned CacheSet::gc_threads() const { return gc_->threads(); }
 
+const CoherencyWindow& CacheSet::coherency_window() const { return core_->window; }
+BackingLink& CacheSet::backing_link() { return core_->backing_link; }
+CacheState CacheSet::state() const { return core_->state.load(std::memory_order_acquire); }
+const Superblock& CacheSet::superblock() const { return core_->devices[0]->superblock(); }
+CacheDevice& CacheSet::device(unsigned dev) { return *core_->devices[dev]; }
+Index& CacheSet::index() { return *core_->index; }
+AllocSet& CacheSet::alloc() { return *core_->alloc; }
+
 Status CacheSet::run_gc() {
-    if (background_->manual() || !background_->running()) {
+    if (core_->background->manual() || !core_->background->running()) {
         if (gc_->running()) BCL_TRY(gc_->run_pass());
         BCL_TRY(gc_->run_pass());
         // Its steps run with the background work (run_background_until_idle()).
@@ -629,8 +579,8 @@ Status CacheSet::run_gc() {
         return ok();
     }
     std::promise<Status> done;
-    boost::asio::post(background_->strand(), [this, &done] {
-        if (closing_.load(std::memory_order_acquire)) {
+    boost::asio::post(core_->background->strand(), [this, &done] {
+        if (core_->closing.load(std::memory_order_acquire)) {
             done.set_value(make_error(Errc::shutdown, "the cache is closing"));
             return;
         }
@@ -645,19 +595,19 @@ Status CacheSet::run_gc() {
 
 std::size_t CacheSet::run_background_until_idle() {
     // With a thread the work runs there; polling as well would race it.
-    if (background_->running()) return 0;
-    return background_->run_until_idle();
+    if (core_->background->running()) return 0;
+    return core_->background->run_until_idle();
 }
 
 CacheStats CacheSet::stats() const {
-    CacheStats s = counters_.snapshot();
-    if (const auto count = count_buckets(*alloc_)) {
+    CacheStats s = core_->counters.snapshot();
+    if (const auto count = count_buckets(*core_->alloc)) {
         s.buckets_total = count->total;
         s.buckets_free = count->free;
     }
     s.dirty_data = dirty_bytes();
-    for (const auto& d : devices_) s.io_errors += d->io_errors().errors();
-    s.backing_offline = backing_link_.down() ? 1 : 0;
+    for (const auto& d : core_->devices) s.io_errors += d->io_errors().errors();
+    s.backing_offline = core_->backing_link.down() ? 1 : 0;
     if (writeback_) {
         std::lock_guard lk(tunables_mutex_);
         s.writeback_rate = writeback_->rate.rate();
@@ -665,69 +615,71 @@ CacheStats CacheSet::stats() const {
     return s;
 }
 
-Result<ConsistencyReport> CacheSet::check_consistency() const { return bcl::check_consistency(*index_, *alloc_); }
+Result<ConsistencyReport> CacheSet::check_consistency() const {
+    return bcl::check_consistency(*core_->index, *core_->alloc);
+}
 
 Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct statx& stx) {
-    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    auto opened = files_->open(stx, fd);
+    if (core_->closing.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    auto opened = core_->files->open(stx, fd);
     // A pinned file not fully cached (after a restart, a change behind the
     // cache's back, a fetch cut short) is fetched again.
-    if (opened && in_service()) resume_pin_fetch(opened.value(), fd);
+    if (opened && core_->in_service()) resume_pin_fetch(opened.value(), fd);
     return opened;
 }
 
 Result<std::shared_ptr<CachedFile>> CacheSet::open_checked_file(const struct statx& stx, std::int64_t checked_ns) {
-    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    if (!window_.holds(checked_ns)) return std::shared_ptr<CachedFile>();
-    return files_->open_if_current(stx, checked_ns);
+    if (core_->closing.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    if (!core_->window.holds(checked_ns)) return std::shared_ptr<CachedFile>();
+    return core_->files->open_if_current(stx, checked_ns);
 }
 
 void CacheSet::release_file(const std::shared_ptr<CachedFile>& file) {
-    if (file) files_->release(file);
+    if (file) core_->files->release(file);
 }
 
 void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t links_left) {
     if (links_left != 0) return;
-    auto acquired = files_->acquire(dev, ino);
+    auto acquired = core_->files->acquire(dev, ino);
     if (!acquired) {
-        log_.error("dropping the cached data of an unlinked file: {}", acquired.error().message);
+        core_->log.error("dropping the cached data of an unlinked file: {}", acquired.error().message);
         return;
     }
-    FileRef file(*files_, std::move(acquired).value());
+    FileRef file(*core_->files, std::move(acquired).value());
     std::unique_lock<std::mutex> wl;
     if (file) {
         wl = std::unique_lock(file->write_lock);
         // Open elsewhere (more opens than this one): the data lives on.
-        if (files_->opens(*file) > 1) {
+        if (core_->files->opens(*file) > 1) {
             if (auto st = write_back_orphan_locked(*file); !st)
-                log_.error(
+                core_->log.error(
                     "writing back the dirty data of a file unlinked while open: {}; its handles read the "
                     "backing file without it",
                     st.error().message);
         }
     }
-    auto dropped = files_->unlinked(dev, ino, file.get());
+    auto dropped = core_->files->unlinked(dev, ino, file.get());
     if (dropped) {
         add_dirty(-static_cast<std::int64_t>(dropped.value()));
-        note_gc_change();
+        core_->gc_requests->note_change();
     } else {
-        log_.error("dropping the cached data of an unlinked file: {}", dropped.error().message);
+        core_->log.error("dropping the cached data of an unlinked file: {}", dropped.error().message);
     }
 }
 
 Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct statx& after) {
-    if (closing_.load(std::memory_order_acquire)) return false;
-    return files_->metadata_changed(before, after);
+    if (core_->closing.load(std::memory_order_acquire)) return false;
+    return core_->files->metadata_changed(before, after);
 }
 
 Result<std::uint64_t> CacheSet::file_bytes(std::uint64_t dev, std::uint64_t ino,
                                            const std::function<bool(const Extent&)>& counts) {
-    auto found = files_->id_and_size(dev, ino);
+    auto found = core_->files->id_and_size(dev, ino);
     if (!found) return found.error();
     if (!found.value()) return 0;
     const auto [id, size] = *found.value();
     if (id == 0 || size == 0) return 0;
-    auto extents = index_->lookup(id, 0, size);
+    auto extents = core_->index->lookup(id, 0, size);
     if (!extents) return extents.error();
     std::uint64_t bytes = 0;
     for (const Extent& e : extents.value())
@@ -739,7 +691,8 @@ Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t in
     return file_bytes(dev, ino, [this](const Extent& e) {
         for (unsigned i = 0; i < e.value.nptrs(); ++i) {
             const ExtentPtr p = e.value.ptr(i);
-            if (p.device < alloc_->ndevices() && !alloc_->device(p.device).ptr_stale(p.bucket, p.gen)) return true;
+            if (p.device < core_->alloc->ndevices() && !core_->alloc->device(p.device).ptr_stale(p.bucket, p.gen))
+                return true;
         }
         return false;
     });

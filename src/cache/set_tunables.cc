@@ -1,6 +1,7 @@
 // CacheSet::tunables() and set_tunables(): every tunable as one value, for
 // the knobs of the mount root, which change one of them at a time.
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 
 namespace bcl {
 
@@ -12,8 +13,8 @@ Tunables CacheSet::tunables() const {
                     .bypass = bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
                     .pin_limit_percent = pin_limit_percent(),
-                    .actimeo = window_.seconds(),
-                    .backing_timeout = backing_link_.timeout()};
+                    .actimeo = core_->window.seconds(),
+                    .backing_timeout = core_->backing_link.timeout()};
 }
 
 Status CacheSet::set_tunables(const Tunables& t) {
@@ -28,8 +29,8 @@ Status CacheSet::set_tunables(const Tunables& t) {
     if (t.bypass != now.bypass) BCL_TRY(set_bypass_tunables(t.bypass));
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
-    if (t.actimeo != now.actimeo) window_.set(t.actimeo);
-    if (t.backing_timeout != now.backing_timeout) backing_link_.set_timeout(t.backing_timeout);
+    if (t.actimeo != now.actimeo) core_->window.set(t.actimeo);
+    if (t.backing_timeout != now.backing_timeout) core_->backing_link.set_timeout(t.backing_timeout);
     return ok();
 }
 

@@ -23,9 +23,12 @@
 // every synced index write and memtable flush flushes the cache device
 // first (IndexOptions::before_durable).
 //
-// Where each part works, and says how: reads (io/read_path.cc), miss
-// inserts and invariant 4 (io/miss_insert.cc), sequential bypass and
-// congestion (policy/sequential_gate.cc), routes (route.h), writes
+// What every part shares (devices, index, allocators, file table,
+// counters, service state, GC requests) is one CacheCore (core/core.h),
+// which the parts take by reference. Where each part works, and says how:
+// reads (io/read_path.cc), miss inserts and invariant 4
+// (io/miss_insert.cc), sequential bypass and congestion
+// (policy/sequential_gate.cc), routes (route.h), writes
 // (io/write_path.cc), dirty writes (writeback/dirty_write.cc), writeback
 // (writeback/write_back.cc), GC (gc/gc.cc), pinning (pin/pinning.cc),
 // moving GC (gc/moving_gc.cc), device errors (devices/io_errors.cc) and
@@ -82,15 +85,12 @@
 
 namespace bcl {
 
-class FileTable;
+struct CacheCore;
 class StagedDirty;
 struct StagedPiece;
-class GcCountdown;
 class GcJob;
 struct GcSnapshot;
 class MovingGcRound;
-class IndexGenStore;
-class SuperblockFlags;
 struct PinJob;
 
 class CacheSet {
@@ -145,8 +145,8 @@ public:
         return read(file, backing, offset, out, flags);
     }
     // The coherency window of reads (Tunables::actimeo).
-    const CoherencyWindow& coherency_window() const { return window_; }
-    BackingLink& backing_link() { return backing_link_; }
+    const CoherencyWindow& coherency_window() const;
+    BackingLink& backing_link();
 
     // For writers that change the backing file themselves
     // (copy_file_range): runs `write` under the file's write_lock, after
@@ -304,7 +304,7 @@ public:
     Result<ConsistencyReport> check_consistency() const;
 
     // ---- cache device errors (devices/io_errors.cc; cache_state.h) ----
-    CacheState state() const { return state_.load(std::memory_order_acquire); }
+    CacheState state() const;
     // The first device's tunables (every device has the same).
     IoErrorTunables io_error_tunables() const;
     // For every cache device; a limit the count has already reached takes
@@ -312,10 +312,10 @@ public:
     void set_io_error_tunables(const IoErrorTunables& tunables);
 
     // ---- parts, for tests and tools ----
-    const Superblock& superblock() const { return devices_[0]->superblock(); }
-    CacheDevice& device(unsigned dev = 0) { return *devices_[dev]; }
-    Index& index() { return *index_; }
-    AllocSet& alloc() { return *alloc_; }
+    const Superblock& superblock() const;
+    CacheDevice& device(unsigned dev = 0);
+    Index& index();
+    AllocSet& alloc();
     const PromotionPolicy& promotion() const { return *promotion_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether this open took the GC marks from the snapshot of the last
@@ -354,9 +354,6 @@ private:
     Status open_index(CacheSetOptions& options, bool& created_index);
     Status build_allocators(CacheSetOptions& options);
     Status start_serving();
-    // The cache device's path, or the paths of the set's devices joined
-    // with ':' (as cache= names them), for messages.
-    std::string cache_name() const;
     Status persist_all_prios();
     void stop_running();  // close()'s steps
     Status close_index(Status flushed);
@@ -370,13 +367,6 @@ private:
     // Every second, backing_link_.check(): a call that hangs takes it down.
     void schedule_link_check();
     void gc_kick();
-    // Counts sectors written to the cache device; see request_gc's rule.
-    void count_cache_write(std::uint64_t sectors);
-    void allocator_wants_gc();
-    // Data was freed or made reclaimable: GC could find buckets to free.
-    void note_gc_change();
-
-    Status flush_devices();
     Status clear_dirty_flags();
     bool dirty_data_intact(const Extent& e);
     // Bytes of the file (dev, ino), up to its size, in the extents `counts` picks.
@@ -600,20 +590,9 @@ private:
     // Errc::again when no bucket is free.
     Result<MovedCopy> copy_extent(const Extent& e, unsigned copy);
     // devices/io_errors.cc
-    // Whether the cache device is in service (state running).
-    bool in_service() const { return state() == CacheState::running; }
-    // Whether device `dev` exists and has not failed: a copy on it may be read.
-    bool device_usable(unsigned dev) const {
-        return dev < devices_.size() && (failed_devices_.load(std::memory_order_acquire) & (1u << dev)) == 0;
-    }
-    // Whether device `dev` exists and is no stand-in for a missing member
-    // (degraded): a stand-in is never read, not even for a last copy.
-    bool device_present(unsigned dev) const { return dev < devices_.size() && devices_[dev]->present(); }
     // degraded: fills the places of missing members with stand-ins and
     // counts them as failed (devices/io_errors.cc).
     Status stand_in_missing_members();
-    // Where dirty data is allocated: replicas_ buckets at once.
-    SectorAllocator& dirty_sectors() { return dirty_sectors_ ? *dirty_sectors_ : *sectors_; }
     // A device's error count reached the limit: out of service (any thread).
     void device_failed(unsigned dev, const Error& error);
     // On the strand: the writeback of readable dirty data after a failure
@@ -621,34 +600,20 @@ private:
     void start_evacuation();
     void evacuation_over();
 
-    Logger& log_;
+    // Declared first: destroyed last, after every part that uses it.
+    std::unique_ptr<CacheCore> core_;
     const std::chrono::milliseconds gc_interval_;
     const std::size_t gc_batch_;
     const unsigned gc_threads_;
-    CacheTestHooks hooks_;
     std::string index_dir_;
     bool opened_from_gc_snapshot_ = false;
     std::uint64_t sequence_at_open_ = 0;       // Index::sequence() before the open's first write
     std::unique_ptr<GcSnapshot> gc_snapshot_;  // made by close(), written after its last index write
     bool opened_clean_ = false;
-    std::uint32_t block_size_ = 0;
 
-    // Declared in construction order; destroyed in reverse (close() first
-    // stops everything that runs).
-    std::vector<std::unique_ptr<CacheDevice>> devices_;
-    std::vector<std::unique_ptr<SuperblockFlags>> sb_flags_;  // one per device
-    std::unique_ptr<Index> index_;
-    std::unique_ptr<IndexGenStore> gen_store_;
-    std::unique_ptr<Background> background_;
-    std::unique_ptr<AllocSet> alloc_;
-    std::unique_ptr<SectorAllocator> sectors_;        // one copy: clean, pinned, moved single copies
-    std::unique_ptr<SectorAllocator> dirty_sectors_;  // replicas_ copies; none when replicas_ is 1
     // A miss's read of the backing file, up to a FUSE request's 1 MiB, kept
     // mapped between misses (util/buffer_pool.h).
     BufferPool miss_buffers_{std::size_t{1} << 20, 4};
-    unsigned replicas_ = 1;
-    std::unique_ptr<FileTable> files_;
-    std::unique_ptr<GcCountdown> gc_countdown_;
     std::unique_ptr<GcJob> gc_;
     std::unique_ptr<MovingGcRound> moving_gc_;  // strand only
     std::unique_ptr<PromotionPolicy> promotion_;
@@ -657,13 +622,8 @@ private:
     mutable std::mutex bypass_mutex_;
     BypassTunables bypass_;  // guarded by bypass_mutex_
     std::atomic<bool> copy_gc_enabled_{true};
-    CacheCounters counters_;
 
-    std::atomic<bool> closing_{false};
-    bool closed_ = false;                         // owner's thread only
-    std::atomic<bool> gc_queued_{false};          // a gc_kick is posted
-    std::atomic<bool> gc_requested_{false};       // a pass was asked for
-    std::atomic<bool> allocator_starved_{false};  // wants a pass once something changes
+    bool closed_ = false;  // owner's thread only
     struct Timer;
     std::unique_ptr<Timer> gc_timer_;    // used on the strand only
     std::unique_ptr<Timer> link_timer_;  // used on the strand only
@@ -674,20 +634,10 @@ private:
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
     std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
     std::atomic<unsigned> pin_limit_percent_{50};
-    CoherencyWindow window_;
-    BackingLink backing_link_{log_};
     const std::uint64_t pin_fetch_step_bytes_;
     std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()
     std::atomic<bool> flushing_{false};
-    std::atomic<CacheState> state_{CacheState::running};
-    std::atomic<std::uint32_t> failed_devices_{0};  // bit d: device d failed, never read again
-    std::uint64_t capacity_bytes_ = 0;              // data bytes of all cache devices
-    int root_fd_ = -1;                              // the backing root (dup), or -1
-    std::uint64_t root_dev_ = 0;
-    bool writeback_possible_ = false;    // file handles work below root_fd_
-    bool caller_identities_ = false;     // CacheSetOptions::caller_identities
-    std::string writeback_unavailable_;  // why not
 };
 
 }  // namespace bcl

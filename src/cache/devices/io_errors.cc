@@ -19,7 +19,7 @@
 //
 // In a cache set of several devices, any device that fails takes the whole
 // set out of service as above, and is no longer read for any extent that
-// has a copy on a device still working (device_usable(),
+// has a copy on a device still working (core_->device_usable(),
 // CacheSet::read_extent()): dirty data written with replicas=2 is read and
 // written back from its other copy, so none of it is lost with one device.
 // Only a copy that exists nowhere else is still tried on the failed device,
@@ -28,7 +28,7 @@
 // A set mounted degraded starts this way: each missing member gets a
 // stand-in (CacheDevice::missing) and counts as failed before anything
 // runs, so the set opens failing and open starts the evacuation. Its
-// stand-in is never read (device_present()), so dirty data whose only copy
+// stand-in is never read (core_->device_present()), so dirty data whose only copy
 // is on it stays dirty and reads of it fail with EIO.
 //
 // Cache device errors (cache_state.h): each CacheDevice counts its requests and
@@ -43,30 +43,32 @@
 #include <algorithm>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "writeback/task.h"
 
 namespace bcl {
 
-IoErrorTunables CacheSet::io_error_tunables() const { return devices_[0]->io_errors().tunables(); }
+IoErrorTunables CacheSet::io_error_tunables() const { return core_->devices[0]->io_errors().tunables(); }
 
 void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
-    for (auto& d : devices_) d->io_errors().set_tunables(tunables);
+    for (auto& d : core_->devices) d->io_errors().set_tunables(tunables);
 }
 
 Status CacheSet::stand_in_missing_members() {
-    const auto present = std::find_if(devices_.begin(), devices_.end(), [](const auto& d) { return d != nullptr; });
-    for (unsigned d = 0; d < devices_.size(); ++d) {
-        if (devices_[d]) continue;
+    const auto present =
+        std::find_if(core_->devices.begin(), core_->devices.end(), [](const auto& d) { return d != nullptr; });
+    for (unsigned d = 0; d < core_->devices.size(); ++d) {
+        if (core_->devices[d]) continue;
         // Every bucket that ever held data had its gen persisted before it
         // was handed out: the last one stored bounds what extents point at.
-        auto gens = index_->load_bucket_gens(d);
+        auto gens = core_->index->load_bucket_gens(d);
         if (!gens) return gens.error();
         std::uint64_t nbuckets = (*present)->first_bucket() + 1;
         for (const BucketGenRecord& g : gens.value()) nbuckets = std::max(nbuckets, g.bucket + 1);
-        devices_[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
-        failed_devices_.fetch_or(1u << d, std::memory_order_acq_rel);
-        state_.store(CacheState::failing, std::memory_order_release);
-        log_.error(
+        core_->devices[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
+        core_->failed_devices.fetch_or(1u << d, std::memory_order_acq_rel);
+        core_->state.store(CacheState::failing, std::memory_order_release);
+        core_->log.error(
             "cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
             "data the other devices hold is written back, and everything else goes to the backing files",
             uuid_to_string((*present)->superblock().set_id()), d);
@@ -77,26 +79,26 @@ Status CacheSet::stand_in_missing_members() {
 void CacheSet::device_failed(unsigned dev, const Error& error) {
     // Whichever device fails, it is never read again; with replicated dirty
     // data the copies on the others are what evacuation writes back.
-    const std::uint32_t before = failed_devices_.fetch_or(1u << dev, std::memory_order_acq_rel);
-    if ((before & (1u << dev)) == 0 && devices_.size() > 1)
-        log_.error(
+    const std::uint32_t before = core_->failed_devices.fetch_or(1u << dev, std::memory_order_acq_rel);
+    if ((before & (1u << dev)) == 0 && core_->devices.size() > 1)
+        core_->log.error(
             "cache device {} (device {} of the cache set) failed: it is read no more where another device "
             "holds a copy",
-            devices_[dev]->path(), dev);
+            core_->devices[dev]->path(), dev);
     CacheState expected = CacheState::running;
-    if (!state_.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
-    const CacheDevice& d = *devices_[dev];
-    log_.error(
+    if (!core_->state.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
+    const CacheDevice& d = *core_->devices[dev];
+    core_->log.error(
         "cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
         "its dirty data is written back and everything else goes to the backing files",
         d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
     // Before open has made the writeback task, open posts this itself.
-    if (writeback_ && !closing_.load(std::memory_order_acquire))
-        boost::asio::post(background_->strand(), [this] { start_evacuation(); });
+    if (writeback_ && !core_->closing.load(std::memory_order_acquire))
+        boost::asio::post(core_->background->strand(), [this] { start_evacuation(); });
 }
 
 void CacheSet::start_evacuation() {
-    if (closing_.load(std::memory_order_acquire)) return;
+    if (core_->closing.load(std::memory_order_acquire)) return;
     WritebackTask& w = *writeback_;
     if (w.evacuating || state() != CacheState::failing) return;
     w.evacuating = true;
@@ -108,16 +110,16 @@ void CacheSet::start_evacuation() {
 void CacheSet::evacuation_over() {
     WritebackTask& w = *writeback_;
     w.evacuating = false;
-    state_.store(CacheState::passthrough, std::memory_order_release);
+    core_->state.store(CacheState::passthrough, std::memory_order_release);
     flushing_.store(false, std::memory_order_release);
     const std::uint64_t left = dirty_bytes();
     if (w.unreadable == 0 && left == 0) {
-        log_.warn("cache {} is in passthrough: all of its dirty data was written back", cache_name());
+        core_->log.warn("cache {} is in passthrough: all of its dirty data was written back", core_->cache_name());
     } else {
-        log_.error(
+        core_->log.error(
             "cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
             "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
-            cache_name(), w.unreadable, left);
+            core_->cache_name(), w.unreadable, left);
     }
 }
 

@@ -7,18 +7,19 @@
 // writes bump it under the same mutex after the backing write.
 // options.hooks.before_miss_insert runs between the two, for tests.
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/util/crc32c.h"
 
 namespace bcl {
 
 std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
                                     std::span<const std::byte> data, bool pinned_only) {
-    if (hooks_.before_miss_insert) hooks_.before_miss_insert(file, offset, data.size());
+    if (core_->hooks.before_miss_insert) core_->hooks.before_miss_insert(file, offset, data.size());
     // Nothing new goes to a cache device out of service.
-    if (!in_service()) return 0;
+    if (!core_->in_service()) return 0;
     // Cheap early exit; the authoritative check is under the file's mutex.
     if (file.write_seq.load(std::memory_order_acquire) != seq) {
-        counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
         return 0;
     }
     bool pinned;
@@ -28,12 +29,12 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
     }
     // A pinned file's data past the pin limit is cached as any other data
     // (reclaimable), or, for the pin fetch, not at all.
-    if (pinned && counters_.pinned_bytes.load(std::memory_order_relaxed) + data.size() > pin_limit_bytes()) {
+    if (pinned && core_->counters.pinned_bytes.load(std::memory_order_relaxed) + data.size() > pin_limit_bytes()) {
         if (pinned_only) return 0;
         pinned = false;
     }
     if (!pinned && pinned_only) return 0;
-    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    const std::uint32_t bucket_sectors = core_->alloc->bucket_sectors();
     // Each file stream writes through one of kWritePoints write points
     // (by file id), so a file's blocks share buckets while concurrent
     // streams tend to use different ones. Few of them, because every write
@@ -43,14 +44,14 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
     while (done < data.size()) {
         const std::uint64_t left_sectors = (data.size() - done) / kSectorSize;
         const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(left_sectors, bucket_sectors));
-        auto a = sectors_->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
-                                         /*write_prio=*/false, pinned, /*wait=*/false);
+        auto a = core_->sectors->alloc_sectors(WriteKey{file_id, (offset + done) / kSectorSize}, want, write_point,
+                                               /*write_prio=*/false, pinned, /*wait=*/false);
         if (!a) {
             // A read never waits for a bucket: it stays uncached.
-            counters_.insert_no_space.fetch_add(1, std::memory_order_relaxed);
+            core_->counters.insert_no_space.fetch_add(1, std::memory_order_relaxed);
             return done;
         }
-        count_cache_write(a.value().sectors);
+        core_->gc_requests->count_write(a.value().sectors);
         const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
         if (!insert_miss_piece(file, file_id, seq, offset + done, data.subspan(done, len), a.value(), pinned))
             return done;
@@ -66,14 +67,14 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
 bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
                                  std::span<const std::byte> piece, const SectorAlloc& a, bool pinned) {
     const AllocPtr& p = a.ptrs.ptr[0];
-    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * alloc_->bucket_sectors());
+    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_->alloc->bucket_sectors());
     const SeqClock::time_point started = SeqClock::now();
-    const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
+    const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
     device_io_done(CacheIo::write, started);
     if (!written) {
-        counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-        log_.debug("cache write failed, not caching: {}", written.error().message);
-        sectors_->put(a);
+        core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+        core_->log.debug("cache write failed, not caching: {}", written.error().message);
+        core_->sectors->put(a);
         return false;
     }
     ExtentValue value = make_extent_value(piece.size(), static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset,
@@ -86,8 +87,8 @@ bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::u
         if (file.write_seq.load(std::memory_order_acquire) != seq || file.bypass || file.record.file_id != file_id ||
             file.record.pinned() != pinned) {
             collided = true;
-        } else if (auto r = index_->insert_extent(file_id, at, value, /*sync=*/false); !r) {
-            log_.warn("index insert failed, not caching: {}", r.error().message);
+        } else if (auto r = core_->index->insert_extent(file_id, at, value, /*sync=*/false); !r) {
+            core_->log.warn("index insert failed, not caching: {}", r.error().message);
             failed = true;
         } else {
             account_overwrites(r.value());
@@ -96,13 +97,13 @@ bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::u
                 // its insert (under the allocation's pin, so a GC pass
                 // starting now keeps the mark); GC marks it so again on
                 // every pass while the extent is pinned.
-                (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::pinned, 0);
-                counters_.pinned_bytes.fetch_add(piece.size(), std::memory_order_relaxed);
+                (void)core_->alloc->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::pinned, 0);
+                core_->counters.pinned_bytes.fetch_add(piece.size(), std::memory_order_relaxed);
             }
         }
     }
-    sectors_->put(a);
-    if (collided) counters_.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
+    core_->sectors->put(a);
+    if (collided) core_->counters.cache_miss_collisions.fetch_add(1, std::memory_order_relaxed);
     return !collided && !failed;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "files/file_table.h"
 
 namespace bcl {
@@ -28,11 +29,11 @@ bool covers(const std::vector<Extent>& extents, std::uint64_t start, std::uint64
 }  // namespace
 
 Result<std::shared_ptr<CachedFile>> CacheSet::open_offline_file(const struct statx& stx) {
-    if (closing_.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
-    if (!backing_link_.down()) return std::shared_ptr<CachedFile>();
+    if (core_->closing.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+    if (!core_->backing_link.down()) return std::shared_ptr<CachedFile>();
     // Checked at 0, never: a state opened anew makes its every read check
     // the backing file first, and serve from the cache only if that fails.
-    return files_->open_if_current(stx, 0);
+    return core_->files->open_if_current(stx, 0);
 }
 
 Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
@@ -49,11 +50,11 @@ Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offse
     // Moving GC may move an extent (and its old bucket be reused) between
     // the lookup and the read: a second lookup finds where it went.
     for (int attempt = 0; attempt < 2; ++attempt) {
-        auto found = index_->lookup(file_id, offset, end);
+        auto found = core_->index->lookup(file_id, offset, end);
         if (!found) return backing_error;
         std::vector<Extent> extents = std::move(found).value();
         // Out of service the cache serves its dirty data only (cache_state.h).
-        if (!in_service()) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
+        if (!core_->in_service()) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         if (!covers(extents, offset, end)) return backing_error;
         const bool read_whole = std::all_of(extents.begin(), extents.end(), [&](const Extent& e) {
             const std::uint64_t s = std::max(e.start(), offset);
@@ -61,9 +62,9 @@ Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offse
             return s >= t || read_extent(e, s, t, out.data() + (s - offset));
         });
         if (!read_whole) continue;
-        counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-        counters_.offline_reads.fetch_add(1, std::memory_order_relaxed);
-        counters_.bytes_read_cache.fetch_add(end - offset, std::memory_order_relaxed);
+        core_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.offline_reads.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.bytes_read_cache.fetch_add(end - offset, std::memory_order_relaxed);
         return static_cast<std::size_t>(end - offset);
     }
     return backing_error;

@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
@@ -81,11 +82,11 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     for (const Extent& e : run)
         if (copy >= e.value.nptrs()) return false;
     const ExtentPtr first = run.front().value.ptr(copy);
-    if (first.device >= devices_.size()) return false;
+    if (first.device >= core_->devices.size()) return false;
     // A failed device serves only what no other device holds.
-    if (!failed_too && !device_usable(first.device)) return false;
-    CacheDevice& dev = *devices_[first.device];
-    CacheAllocator& ca = alloc_->device(first.device);
+    if (!failed_too && !core_->device_usable(first.device)) return false;
+    CacheDevice& dev = *core_->devices[first.device];
+    CacheAllocator& ca = core_->alloc->device(first.device);
     if (!inside_buckets(run, copy, first.device, dev)) return false;
     // Against the read gen: a bucket waiting for reuse still serves the data
     // it held.
@@ -97,12 +98,12 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     if (!fresh()) return false;
 
     const std::uint64_t dev_off = first.sector * kSectorSize + (start - run.front().start());
-    const std::uint64_t lo = round_down(dev_off, block_size_);
-    const std::uint64_t hi = round_up(dev_off + (end - start), block_size_);
+    const std::uint64_t lo = round_down(dev_off, core_->block_size);
+    const std::uint64_t hi = round_up(dev_off + (end - start), core_->block_size);
     const auto sector = static_cast<std::uint32_t>((lo - dev.offset_of(first.bucket)) / kSectorSize);
     // Straight into dst when it takes the device's alignment; a bounce
     // buffer otherwise.
-    const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, block_size_);
+    const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, core_->block_size);
     AlignedBuffer bounce;
     std::span<std::byte> buf;
     if (direct) {
@@ -115,8 +116,8 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     const Status read_status = dev.read_buckets(first.bucket, sector, buf);
     device_io_done(CacheIo::read, started);
     if (!read_status) {
-        counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
-        log_.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
+        core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        core_->log.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
         return false;
     }
     // ptr_stale: a bucket may have been handed out and rewritten, or
@@ -128,9 +129,9 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
         const std::uint64_t part = std::min(e.end(), end) - std::max(e.start(), start);
         // Age first, then raise the hit bucket: the bucket just read is the
         // youngest, not aged by its own read.
-        alloc_->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
+        core_->alloc->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
         const ExtentPtr p = e.value.ptr(copy);
-        alloc_->bucket_hit(AllocPtr{p.device, p.bucket, p.gen, p.sector});
+        core_->alloc->bucket_hit(AllocPtr{p.device, p.bucket, p.gen, p.sector});
     }
     return true;
 }
@@ -138,7 +139,8 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
 bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit) {
     for (bool failed_too : {false, true})
         for (unsigned i = 0; i < e.value.nptrs(); ++i)
-            if (device_usable(e.value.ptr(i).device) != failed_too && device_present(e.value.ptr(i).device) &&
+            if (core_->device_usable(e.value.ptr(i).device) != failed_too &&
+                core_->device_present(e.value.ptr(i).device) &&
                 read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
                 return true;
     return false;
@@ -150,11 +152,11 @@ bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t e
 Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
     std::byte* dst = st.out.data() + (start - st.offset);
     const auto failed = [this](const Error& e) {
-        backing_link_.failed(e);
+        core_->backing_link.failed(e);
         return e;
     };
     // The open (a lazy one) and the read may hang with the backing.
-    BackingLink::Call call = backing_link_.begin_call();
+    BackingLink::Call call = core_->backing_link.begin_call();
     auto fd = st.backing.fd();
     if (!fd) return failed(fd.error());
     if (!insert) {
@@ -165,8 +167,8 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
         if (start + n.value() < end) st.eof = start + n.value();
         return ok();
     }
-    const std::uint64_t lo = round_down(start, block_size_);
-    const std::uint64_t hi = round_up(end, block_size_);
+    const std::uint64_t lo = round_down(start, core_->block_size);
+    const std::uint64_t hi = round_up(end, core_->block_size);
     BufferLease buf = miss_buffers_.take(hi - lo);
     auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
     call = BackingLink::Call();
@@ -181,7 +183,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
         st.from_backing = true;
     }
     if (got_end < end) st.eof = std::max(got_end, start);
-    const std::uint64_t insert_len = round_up(n.value(), block_size_);
+    const std::uint64_t insert_len = round_up(n.value(), core_->block_size);
     if (st.may_insert && insert_len != 0 && !insert_congested() &&
         (st.pinned || promote_miss(st.file_id, lo, insert_len)))
         insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
@@ -189,7 +191,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
 }
 
 Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end) {
-    auto found = index_->lookup(st.file_id, start, end);
+    auto found = core_->index->lookup(st.file_id, start, end);
     if (!found) return false;
     std::uint64_t pos = start;
     for (const Extent& e : found.value()) {
@@ -217,7 +219,7 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
     // Without any dirty data since the cache opened, a clean cache stays
     // available whatever fails.
     if (file_id == 0 || !may_hold_dirty()) return ok();
-    auto record = index_->get_dirty_file(file_id);
+    auto record = core_->index->get_dirty_file(file_id);
     if (record && !record.value()) return ok();
     return make_error(Errc::io, fmt::format("file {}:{} may have dirty data in the cache, newer than its backing file, "
                                             "and {}: {}",
@@ -226,18 +228,18 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
 }
 
 Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
-    if (window_.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
+    if (core_->window.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
     Status checked = ok();
     {
-        const BackingLink::Call call = backing_link_.begin_call();
+        const BackingLink::Call call = core_->backing_link.begin_call();
         auto fd = backing.fd();
         checked = fd ? revalidate(file, fd.value()) : Status(fd.error());
     }
     if (!checked) {
-        backing_link_.failed(checked.error());
+        core_->backing_link.failed(checked.error());
         return checked.error();
     }
-    backing_link_.answered();
+    core_->backing_link.answered();
     return false;
 }
 
@@ -304,36 +306,36 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
 void CacheSet::count_read(const ReadState& st, std::size_t result) {
     if (result == 0) return;
     if (st.sequential) {
-        counters_.bypassed.fetch_add(result, std::memory_order_relaxed);
-        (st.from_backing ? counters_.cache_bypass_misses : counters_.cache_bypass_hits)
+        core_->counters.bypassed.fetch_add(result, std::memory_order_relaxed);
+        (st.from_backing ? core_->counters.cache_bypass_misses : core_->counters.cache_bypass_hits)
             .fetch_add(1, std::memory_order_relaxed);
     } else if (st.from_backing) {
-        counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
     } else {
-        counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
     }
-    counters_.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
-    counters_.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
+    core_->counters.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
+    core_->counters.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
 }
 
 Result<std::vector<Extent>> CacheSet::extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only) {
     std::vector<Extent> extents;
     if (st.offset < cache_end) {
         Result<std::vector<Extent>> found =
-            hooks_.fail_read_lookup && hooks_.fail_read_lookup(st.file, st.offset, st.out.size())
+            core_->hooks.fail_read_lookup && core_->hooks.fail_read_lookup(st.file, st.offset, st.out.size())
                 ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
-                : index_->lookup(st.file_id, st.offset, cache_end);
+                : core_->index->lookup(st.file_id, st.offset, cache_end);
         if (found) {
             extents = std::move(found).value();
             if (dirty_only) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         } else {
             BCL_TRY(backing_only_allowed(st.file, st.file_id,
                                          fmt::format("its index lookup failed ({})", found.error().message)));
-            log_.warn("index lookup failed, reading the backing file: {}", found.error().message);
+            core_->log.warn("index lookup failed, reading the backing file: {}", found.error().message);
             st.may_insert = false;
         }
     }
-    if (hooks_.after_read_lookup) hooks_.after_read_lookup(st.file, st.offset, st.out.size());
+    if (core_->hooks.after_read_lookup) core_->hooks.after_read_lookup(st.file, st.offset, st.out.size());
     return extents;
 }
 
@@ -344,7 +346,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
     // While the backing hangs, what the cache holds whole is served without
     // asking it, and the rest fails at once: another call would only hang
     // with the one in flight.
-    if (backing_link_.hanging())
+    if (core_->backing_link.hanging())
         return read_offline(file, offset, out, sys_error(ETIMEDOUT, "the backing directory does not answer"));
     // Before anything is served from the cache (invariant 5), unless the last
     // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
@@ -369,9 +371,9 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                                      coherent
                                          ? std::string("the cache is bypassed for it")
                                          : fmt::format("its coherency check failed ({})", coherent.error().message)));
-    const ReadRoute route =
-        resolve_read_route(ReadFacts{mode(), in_service(), closing_.load(std::memory_order_acquire), bypass, pinned},
-                           [&] { return sequential_bypass(file_id, offset, out.size(), flags.writer); });
+    const ReadRoute route = resolve_read_route(
+        ReadFacts{mode(), core_->in_service(), core_->closing.load(std::memory_order_acquire), bypass, pinned},
+        [&] { return sequential_bypass(file_id, offset, out.size(), flags.writer); });
     ReadState st{file, backing, offset, out, file_id, seq, route.insert_misses};
     st.pinned = pinned;
     st.sequential = route.sequential;

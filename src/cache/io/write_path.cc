@@ -25,6 +25,7 @@
 #include <cstdio>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/direct_io.h"
@@ -37,8 +38,8 @@ namespace bcl {
 Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end) {
     file.write_seq.fetch_add(1, std::memory_order_acq_rel);
     if (file.bypass || file.record.file_id == 0) return ok();
-    const std::uint64_t lo = round_down(start, block_size_);
-    const std::uint64_t hi = end >= UINT64_MAX - block_size_ ? UINT64_MAX : round_up(end, block_size_);
+    const std::uint64_t lo = round_down(start, core_->block_size);
+    const std::uint64_t hi = end >= UINT64_MAX - core_->block_size ? UINT64_MAX : round_up(end, core_->block_size);
     FileRecord rec = file.record;
     rec.size = stx.stx_size;
     rec.mtime_ns = ns_of(stx.stx_mtime);
@@ -46,7 +47,7 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
     IndexBatch batch;
     if (lo < hi) batch.remove_range(rec.file_id, lo, hi);
     batch.put_file(file.identity, rec);
-    auto committed = index_->commit(batch, false);
+    auto committed = core_->index->commit(batch, false);
     if (!committed) {
         // The old blocks may still be indexed: never read this file from
         // the cache again while it is open; its record no longer matches the
@@ -64,7 +65,7 @@ Status CacheSet::revalidate(CachedFile& file, int fd) {
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
     std::lock_guard lk(file.mutex);
-    return files_->check_coherent_locked(file, stx.value(), fd);
+    return core_->files->check_coherent_locked(file, stx.value(), fd);
 }
 
 Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
@@ -78,8 +79,8 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
             return stx.error();
         }
         if (auto st = invalidate_locked(file, stx.value(), start, end); !st) {
-            log_.error("cache invalidation after a write failed; bypassing the cache for the file: {}",
-                       st.error().message);
+            core_->log.error("cache invalidation after a write failed; bypassing the cache for the file: {}",
+                             st.error().message);
             return st.error();
         }
         bypassed = file.bypass;
@@ -95,7 +96,7 @@ Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uin
 // its coherency window.
 Status CacheSet::invalidate_successor(const CachedFile& file, const struct statx& stx, std::uint64_t start,
                                       std::uint64_t end) {
-    auto current = files_->find(file.identity.dev, file.identity.ino);
+    auto current = core_->files->find(file.identity.dev, file.identity.ino);
     if (!current || current.get() == &file) return ok();
     std::lock_guard lk(current->mutex);
     return invalidate_locked(*current, stx, start, end);
@@ -154,7 +155,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
                                 [&] { return dirty_write_allowed(file, flags.sync); })) {
     case WriteRoute::sequential: {
         auto n = write_direct_locked(file, fd, offset, data, flags, false);
-        if (n) counters_.bypassed.fetch_add(n.value(), std::memory_order_relaxed);
+        if (n) core_->counters.bypassed.fetch_add(n.value(), std::memory_order_relaxed);
         return n;
     }
     case WriteRoute::dirty: {
@@ -168,7 +169,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         [[fallthrough]];
     }
     case WriteRoute::no_room:
-        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.writes_direct.fetch_add(1, std::memory_order_relaxed);
         return write_direct_locked(file, fd, offset, data, flags, false);
     case WriteRoute::through: return write_direct_locked(file, fd, offset, data, flags, true);
     case WriteRoute::around: break;
@@ -216,9 +217,9 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
         file_id = file.record.file_id;
         size = file.record.size;
     }
-    const std::uint64_t lo = round_up(offset, block_size_);
-    const std::uint64_t hi = end >= size ? round_up(end, block_size_) : round_down(end, block_size_);
-    if (file_id == 0 || lo >= hi || closing_.load(std::memory_order_acquire) || insert_congested()) return;
+    const std::uint64_t lo = round_up(offset, core_->block_size);
+    const std::uint64_t hi = end >= size ? round_up(end, core_->block_size) : round_down(end, core_->block_size);
+    if (file_id == 0 || lo >= hi || core_->closing.load(std::memory_order_acquire) || insert_congested()) return;
     // Sampled after the write's own invalidation bumped it.
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     AlignedBuffer buf(hi - lo);
@@ -227,12 +228,12 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
 }
 
 Status CacheSet::write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
-    const std::uint64_t first = round_down(start, block_size_);
-    if (start != first) BCL_TRY(write_back_locked(file, fd, first, first + block_size_, UINT64_MAX));
-    if (end == UINT64_MAX || end % block_size_ == 0) return ok();
-    const std::uint64_t last = round_down(end, block_size_);
+    const std::uint64_t first = round_down(start, core_->block_size);
+    if (start != first) BCL_TRY(write_back_locked(file, fd, first, first + core_->block_size, UINT64_MAX));
+    if (end == UINT64_MAX || end % core_->block_size == 0) return ok();
+    const std::uint64_t last = round_down(end, core_->block_size);
     if (last == first && start != first) return ok();
-    BCL_TRY(write_back_locked(file, fd, last, last + block_size_, UINT64_MAX));
+    BCL_TRY(write_back_locked(file, fd, last, last + core_->block_size, UINT64_MAX));
     return ok();
 }
 
@@ -242,14 +243,14 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     // A file not open through the mount gets a passing state for the call.
     std::shared_ptr<CachedFile> passing;
     if (!open) {
-        auto f = files_->open(before.value(), fd);
+        auto f = core_->files->open(before.value(), fd);
         if (!f) return f.error();
         passing = std::move(f).value();
         open = passing.get();
     } else {
         BCL_TRY(revalidate(*open, fd));
     }
-    const FileRef release(*files_, std::move(passing));
+    const FileRef release(*core_->files, std::move(passing));
     std::lock_guard wl(open->write_lock);
 
     std::uint64_t old_size;
@@ -291,7 +292,7 @@ Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t off
         // Dirty data that the backing file's bytes are about to move under
         // (or that shares a block with the range) is written back first.
         if (moves) {
-            BCL_TRY(write_back_locked(file, fd, round_down(offset, block_size_), UINT64_MAX, UINT64_MAX));
+            BCL_TRY(write_back_locked(file, fd, round_down(offset, core_->block_size), UINT64_MAX, UINT64_MAX));
         } else {
             BCL_TRY(write_back_edges_locked(file, fd, start, end));
         }

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
 #include "files/file_table.h"
@@ -73,7 +74,7 @@ void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin,
         }
     }
     if (duplicate) {
-        files_->release(file);
+        core_->files->release(file);
         ::close(fd);
         return;
     }
@@ -92,12 +93,12 @@ void CacheSet::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd)
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
     const int own = ::open(proc.c_str(), O_RDONLY | O_CLOEXEC);
     if (own < 0) {
-        log_.debug("cannot reopen a pinned file to fetch it: {}", std::strerror(errno));
+        core_->log.debug("cannot reopen a pinned file to fetch it: {}", std::strerror(errno));
         return;
     }
-    auto acquired = files_->acquire(file->identity.dev, file->identity.ino);
+    auto acquired = core_->files->acquire(file->identity.dev, file->identity.ino);
     if (!acquired || acquired.value() != file) {
-        if (acquired && acquired.value()) files_->release(acquired.value());
+        if (acquired && acquired.value()) core_->files->release(acquired.value());
         ::close(own);
         return;
     }
@@ -105,11 +106,11 @@ void CacheSet::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd)
 }
 
 void CacheSet::pin_fetch_kick() {
-    if (closing_.load(std::memory_order_acquire) || pin_fetch_->kicked.exchange(true, std::memory_order_acq_rel))
+    if (core_->closing.load(std::memory_order_acquire) || pin_fetch_->kicked.exchange(true, std::memory_order_acq_rel))
         return;
-    boost::asio::post(background_->strand(), [this] {
+    boost::asio::post(core_->background->strand(), [this] {
         pin_fetch_->kicked.store(false, std::memory_order_release);
-        if (closing_.load(std::memory_order_acquire)) return;
+        if (core_->closing.load(std::memory_order_acquire)) return;
         if (pin_fetch_step()) pin_fetch_kick();
     });
 }
@@ -127,7 +128,7 @@ bool CacheSet::pin_fetch_step() {
     bool left;
     {
         std::lock_guard lk(pin_fetch_->mutex);
-        if (more && !closing_.load(std::memory_order_acquire)) {
+        if (more && !core_->closing.load(std::memory_order_acquire)) {
             pin_fetch_->jobs.push_back(std::move(job));
             return true;
         }
@@ -136,13 +137,13 @@ bool CacheSet::pin_fetch_step() {
         left = !pin_fetch_->jobs.empty();
     }
     PinFetch::close_job(job);
-    if (done_file) files_->release(done_file);
+    if (done_file) core_->files->release(done_file);
     return left;
 }
 
 bool CacheSet::fetch_pinned_file(PinJob& job) {
     CachedFile& file = *job.file;
-    if (!in_service()) return false;
+    if (!core_->in_service()) return false;
     // A change behind the cache's back renews the file id (the pin stays)
     // and bumps write_seq before it is sampled below: the old data is
     // never fetched into the new id.
@@ -160,38 +161,38 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
         job.next = 0;
     }
     if (job.next >= size) return false;
-    auto found = index_->lookup(file_id, job.next, size);
+    auto found = core_->index->lookup(file_id, job.next, size);
     if (!found) {
-        log_.warn("fetch of a pinned file stopped: {}", found.error().message);
+        core_->log.warn("fetch of a pinned file stopped: {}", found.error().message);
         return false;
     }
     // Held: pinned data whose bucket is still its, and dirty data (its only
     // copy; it is never invalidated either). Anything else is fetched again.
     const auto held = [&](const Extent& e) {
         if (e.value.dirty()) return true;
-        if (!e.value.pinned() || e.value.device >= alloc_->ndevices()) return false;
-        const CacheAllocator& ca = alloc_->device(e.value.device);
+        if (!e.value.pinned() || e.value.device >= core_->alloc->ndevices()) return false;
+        const CacheAllocator& ca = core_->alloc->device(e.value.device);
         return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
     };
-    const auto [pos, gap_end] =
-        first_gap(found.value(), job.next, size, block_size_, round_up(pin_fetch_step_bytes_, block_size_), held);
+    const auto [pos, gap_end] = first_gap(found.value(), job.next, size, core_->block_size,
+                                          round_up(pin_fetch_step_bytes_, core_->block_size), held);
     if (pos >= size) {
         job.next = size;
         return false;
     }
-    if (counters_.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > pin_limit_bytes()) {
-        log_.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
-                  pin_limit_percent());
+    if (core_->counters.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > pin_limit_bytes()) {
+        core_->log.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
+                        pin_limit_percent());
         return false;
     }
     AlignedBuffer buf(gap_end - pos);  // zeroed: the padding past end of file
     auto n = pread_full(job.fd, buf.data(), gap_end - pos, pos);
     if (!n) {
-        log_.warn("fetch of a pinned file stopped: {}", n.error().message);
+        core_->log.warn("fetch of a pinned file stopped: {}", n.error().message);
         return false;
     }
     if (n.value() == 0) return false;  // shorter than its record: the next revalidation sees it
-    const std::uint64_t len = round_up(n.value(), block_size_);
+    const std::uint64_t len = round_up(n.value(), core_->block_size);
     const std::uint64_t got = insert_miss(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
     if (got == 0) return ++job.idle_steps < kPinFetchIdleSteps;
     job.idle_steps = 0;
@@ -203,7 +204,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
     if (job.dir == nullptr) {
         job.dir = ::fdopendir(job.fd);
         if (job.dir == nullptr) {
-            log_.warn("cannot walk a pinned directory: {}", std::strerror(errno));
+            core_->log.warn("cannot walk a pinned directory: {}", std::strerror(errno));
             return false;
         }
     }
@@ -216,7 +217,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
     int recorded = 0;
     const auto sync_recorded = [&] {
         if (recorded == 0) return;
-        if (auto st = index_->sync(); !st) log_.warn("walk of a pinned directory: {}", st.error().message);
+        if (auto st = core_->index->sync(); !st) core_->log.warn("walk of a pinned directory: {}", st.error().message);
     };
     for (int n = 0; n < kPinWalkEntries; ++n) {
         errno = 0;
@@ -224,7 +225,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
         if (d == nullptr) {
             sync_recorded();
             if (errno != 0) {
-                log_.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
+                core_->log.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
             } else {
                 finish_pin_walk(job);
             }
@@ -244,7 +245,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
             if (auto st = pin_entry(efd, stx, job.pin, /*sync=*/false); st) {
                 ++recorded;
             } else if (st.error().code != Errc::no_space) {
-                log_.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
+                core_->log.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
             }
         }
         ::close(efd);
@@ -255,9 +256,9 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
 
 void CacheSet::finish_pin_walk(const PinJob& job) {
     if (job.walk_id.dev == 0 && job.walk_id.ino == 0) return;
-    auto stored = index_->get_file(job.walk_id);
+    auto stored = core_->index->get_file(job.walk_id);
     if (!stored) {
-        log_.warn("walk of a pinned directory: {}", stored.error().message);
+        core_->log.warn("walk of a pinned directory: {}", stored.error().message);
         return;
     }
     const bool pinned_now =
@@ -267,8 +268,8 @@ void CacheSet::finish_pin_walk(const PinJob& job) {
     // changes nothing.
     IndexBatch batch;
     batch.delete_pinned_file(job.walk_id.dev, job.walk_id.ino);
-    if (auto committed = index_->commit(batch, false); !committed)
-        log_.warn("walk of a pinned directory: {}", committed.error().message);
+    if (auto committed = core_->index->commit(batch, false); !committed)
+        core_->log.warn("walk of a pinned directory: {}", committed.error().message);
 }
 
 void CacheSet::drop_pin_jobs() {
@@ -280,7 +281,7 @@ void CacheSet::drop_pin_jobs() {
         pin_fetch_->queued_ids.clear();
     }
     for (PinJob& job : jobs) {
-        if (job.file) files_->release(job.file);
+        if (job.file) core_->files->release(job.file);
         PinFetch::close_job(job);
     }
 }

@@ -9,6 +9,7 @@
 
 #include "files/backing_stat.h"
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
 #include "pin/fetch.h"
@@ -23,7 +24,7 @@ constexpr int kPinResumeRecords = 64;
 
 void CacheSet::queue_pin_resume() {
     // Without working handles no record was written.
-    if (!writeback_possible_) return;
+    if (!core_->writeback_possible) return;
     {
         std::lock_guard lk(pin_fetch_->mutex);
         PinJob job;
@@ -34,11 +35,11 @@ void CacheSet::queue_pin_resume() {
 }
 
 bool CacheSet::resume_pins_step(PinJob& job) {
-    if (!in_service()) return false;
+    if (!core_->in_service()) return false;
     for (int n = 0; n < kPinResumeRecords && !job.resume_done; ++n) {
-        auto next = index_->next_pinned_file(job.resume_dev, job.resume_ino);
+        auto next = core_->index->next_pinned_file(job.resume_dev, job.resume_ino);
         if (!next) {
-            log_.warn("resuming pinned files stopped: {}", next.error().message);
+            core_->log.warn("resuming pinned files stopped: {}", next.error().message);
             return false;
         }
         if (!next.value()) return false;
@@ -65,13 +66,14 @@ bool CacheSet::resume_pins_step(PinJob& job) {
 }
 
 void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
-    auto opened = open_file_handle(root_fd_, record, O_RDONLY);
+    auto opened = open_file_handle(core_->root_fd, record, O_RDONLY);
     if (!opened) {
         if (opened.error().code == Errc::not_found) {
             drop_pin_record(record.dev, record.ino, "it was deleted");
         } else {
             // Kept: the next mount tries again.
-            log_.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, opened.error().message);
+            core_->log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino,
+                            opened.error().message);
         }
         return;
     }
@@ -87,10 +89,11 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     if (type == S_IFDIR) {
         // A walk that had not completed: the directory's own record says
         // whether it pinned or unpinned.
-        auto stored = index_->get_file(recorded);
+        auto stored = core_->index->get_file(recorded);
         if (!stored) {
             ::close(fd);
-            log_.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino, stored.error().message);
+            core_->log.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino,
+                            stored.error().message);
             return;
         }
         const bool pinned = stored.value() && stored.value()->btime_ns == recorded.btime_ns && stored.value()->pinned();
@@ -102,10 +105,10 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
         drop_pin_record(record.dev, record.ino, "it is neither a regular file nor a directory");
         return;
     }
-    auto file = files_->open(stx.value(), fd);
+    auto file = core_->files->open(stx.value(), fd);
     if (!file) {
         ::close(fd);
-        log_.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, file.error().message);
+        core_->log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, file.error().message);
         return;
     }
     bool pinned;
@@ -114,7 +117,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
         pinned = !file.value()->bypass && file.value()->record.pinned();
     }
     if (!pinned) {
-        files_->release(file.value());
+        core_->files->release(file.value());
         ::close(fd);
         drop_pin_record(record.dev, record.ino, "it is no longer pinned");
         return;
@@ -123,11 +126,11 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
 }
 
 void CacheSet::drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why) {
-    log_.info("dropping the pin record of (dev {}, ino {}): {}", dev, ino, why);
+    core_->log.info("dropping the pin record of (dev {}, ino {}): {}", dev, ino, why);
     IndexBatch batch;
     batch.delete_pinned_file(dev, ino);
-    if (auto committed = index_->commit(batch, false); !committed)
-        log_.warn("dropping the pin record of (dev {}, ino {}): {}", dev, ino, committed.error().message);
+    if (auto committed = core_->index->commit(batch, false); !committed)
+        core_->log.warn("dropping the pin record of (dev {}, ino {}): {}", dev, ino, committed.error().message);
 }
 
 }  // namespace bcl

@@ -3,12 +3,14 @@
 #include <algorithm>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 
 namespace bcl {
 
 bool CacheSet::promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length) {
     const bool admitted = promotion_->admit(MissRange{file_id, offset, length}, cache_fill());
-    (admitted ? counters_.promotions : counters_.promotions_skipped).fetch_add(1, std::memory_order_relaxed);
+    (admitted ? core_->counters.promotions : core_->counters.promotions_skipped)
+        .fetch_add(1, std::memory_order_relaxed);
     return admitted;
 }
 
@@ -20,10 +22,10 @@ bool CacheSet::promote_miss(std::uint64_t file_id, std::uint64_t offset, std::ui
 // can reads as 100% full (else a small cache, whose reserves are a large
 // share of it, could never reach the trigger).
 CacheFill CacheSet::cache_fill() const {
-    const std::uint64_t total = counters_.buckets_total.load(std::memory_order_relaxed);
-    const std::uint64_t free = std::min(counters_.buckets_free.load(std::memory_order_relaxed), total);
+    const std::uint64_t total = core_->counters.buckets_total.load(std::memory_order_relaxed);
+    const std::uint64_t free = std::min(core_->counters.buckets_free.load(std::memory_order_relaxed), total);
     std::uint64_t reserve = 0;
-    for (unsigned d = 0; d < alloc_->ndevices(); ++d) reserve += alloc_->device(d).reserve_capacity();
+    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) reserve += core_->alloc->device(d).reserve_capacity();
     if (reserve >= total) return CacheFill{total - free, total};
     const std::uint64_t fillable = total - reserve;
     return CacheFill{std::min(total - free, fillable), fillable};

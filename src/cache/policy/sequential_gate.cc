@@ -10,6 +10,7 @@
 // or writes are slower on average than their congestion threshold, miss inserts
 // and writethrough inserts are skipped.
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 
 namespace bcl {
 
@@ -32,7 +33,7 @@ bool CacheSet::sequential_write(CachedFile& file, std::uint64_t offset, std::uin
 
 bool CacheSet::insert_congested() {
     if (!congestion_->congested(bypass_tunables(), SeqClock::now())) return false;
-    counters_.congested_skips.fetch_add(1, std::memory_order_relaxed);
+    core_->counters.congested_skips.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 

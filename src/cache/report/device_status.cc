@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 
 namespace bcl {
 
@@ -37,16 +38,16 @@ std::string format_device_status(const std::vector<DeviceStatus>& devices) {
 
 Result<std::vector<DeviceStatus>> CacheSet::device_status() const {
     std::vector<DeviceStatus> out;
-    for (unsigned d = 0; d < devices_.size(); ++d) {
-        auto buckets = bcl::priority_stats(*alloc_, d);
+    for (unsigned d = 0; d < core_->devices.size(); ++d) {
+        auto buckets = bcl::priority_stats(*core_->alloc, d);
         if (!buckets) return buckets.error();
         DeviceStatus s;
         s.dev_idx = d;
-        s.state = !device_present(d) ? DeviceState::missing
-                  : device_usable(d) ? DeviceState::working
-                                     : DeviceState::failed;
-        if (s.state != DeviceState::missing) s.path = devices_[d]->path();
-        s.io_errors = devices_[d]->io_errors().errors();
+        s.state = !core_->device_present(d) ? DeviceState::missing
+                  : core_->device_usable(d) ? DeviceState::working
+                                            : DeviceState::failed;
+        if (s.state != DeviceState::missing) s.path = core_->devices[d]->path();
+        s.io_errors = core_->devices[d]->io_errors().errors();
         s.buckets = buckets.value();
         out.push_back(std::move(s));
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "gc/bucket_count.h"
 
 namespace bcl {
@@ -69,6 +70,6 @@ std::string format_priority_stats(const PriorityStats& s) {
         percent(s.pinned, s.buckets), s.average_age, s.sectors_per_quantile, fmt::join(s.quantiles, " "));
 }
 
-Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*alloc_, std::nullopt); }
+Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*core_->alloc, std::nullopt); }
 
 }  // namespace bcl

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
@@ -59,9 +60,9 @@ bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // A cache out of service takes no dirty data: the write goes to the
     // backing file. Writeback finds files again by handle on the backing
     // root's file system only; others are written through.
-    if (!writeback_possible_ || !in_service() || file.identity.dev != root_dev_) return false;
+    if (!core_->writeback_possible || !core_->in_service() || file.identity.dev != core_->root_dev) return false;
     const WritebackTunables t = writeback_tunables();
-    const std::uint64_t percent = capacity_bytes_ == 0 ? 100 : dirty_bytes() * 100 / capacity_bytes_;
+    const std::uint64_t percent = core_->capacity_bytes == 0 ? 100 : dirty_bytes() * 100 / core_->capacity_bytes;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
     // is cached dirty; past cutoff_writeback only synchronous writes are.
     if (percent >= t.cutoff_writeback_sync) return false;
@@ -80,10 +81,11 @@ Result<int> CacheSet::rw_fd_locked(CachedFile& file, int fd) {
 
 StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
                                   const WriteFlags& flags) {
-    StagedDirty staged(sectors_.get());
+    StagedDirty staged(core_->sectors.get());
     // Partial blocks need a read-modify-write under the lock; an append's
     // offset is known only there.
-    if (data.empty() || flags.append || !is_aligned(offset, block_size_) || !is_aligned(data.size(), block_size_))
+    if (data.empty() || flags.append || !is_aligned(offset, core_->block_size) ||
+        !is_aligned(data.size(), core_->block_size))
         return staged;
     // Ahead of the lock, where the route will most likely be dirty.
     if (resolve_write_route(mode(), false, [&] { return dirty_write_allowed(file, flags.sync); }) != WriteRoute::dirty)
@@ -115,26 +117,27 @@ bool CacheSet::dirty_write_pinned(CachedFile& file, std::uint64_t bytes) {
     }
     // As for a miss insert: past the pin limit the data is cached as any
     // other dirty data, reclaimable once written back.
-    return counters_.pinned_bytes.load(std::memory_order_relaxed) + bytes <= pin_limit_bytes();
+    return core_->counters.pinned_bytes.load(std::memory_order_relaxed) + bytes <= pin_limit_bytes();
 }
 
 std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
                                                        std::span<const std::byte> data, bool pinned) {
-    const std::uint32_t bucket_sectors = alloc_->bucket_sectors();
+    const std::uint32_t bucket_sectors = core_->alloc->bucket_sectors();
     const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
     // A write never waits for a bucket: what finds none goes direct.
-    // One bucket on each of replicas_ devices: the data is acknowledged
+    // One bucket on each of core_->replicas devices: the data is acknowledged
     // only once every copy is written, so losing one device loses none of it.
-    auto a = dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
-                                           static_cast<unsigned>(file_id % kWritePoints),
-                                           /*write_prio=*/false, pinned, /*wait=*/false);
+    auto a = core_->dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
+                                                  static_cast<unsigned>(file_id % kWritePoints),
+                                                  /*write_prio=*/false, pinned, /*wait=*/false);
     if (!a) return std::nullopt;
-    count_cache_write(std::uint64_t{a.value().sectors} * a.value().ptrs.nptrs);
+    core_->gc_requests->count_write(std::uint64_t{a.value().sectors} * a.value().ptrs.nptrs);
     for (const AllocPtr& p : a.value().ptrs) {
-        if (auto st = sb_flags_[p.dev]->set(kSbFlagDirty); !st) {
-            log_.warn("writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
-                      st.error().message);
-            sectors_->put(a.value());
+        if (auto st = core_->sb_flags[p.dev]->set(kSbFlagDirty); !st) {
+            core_->log.warn(
+                "writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
+                st.error().message);
+            core_->sectors->put(a.value());
             return std::nullopt;
         }
     }
@@ -142,13 +145,13 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     for (const AllocPtr& p : a.value().ptrs) {
         const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
         const SeqClock::time_point started = SeqClock::now();
-        const Status written = devices_[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
+        const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
         device_io_done(CacheIo::write, started);
         if (const Status& st = written; !st) {
             // A copy that failed fails the piece, as the one copy's failure would.
-            counters_.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-            log_.debug("cache write of dirty data failed: {}", st.error().message);
-            sectors_->put(a.value());
+            core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+            core_->log.debug("cache write of dirty data failed: {}", st.error().message);
+            core_->sectors->put(a.value());
             return std::nullopt;
         }
     }
@@ -171,14 +174,14 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     if (!rw) return Done();
 
     const std::uint64_t end = offset + data.size();
-    const std::uint64_t lo = round_down(offset, block_size_);
-    const std::uint64_t hi = round_up(end, block_size_);
+    const std::uint64_t lo = round_down(offset, core_->block_size);
+    const std::uint64_t hi = round_up(end, core_->block_size);
     AlignedBuffer buf(hi - lo);  // zeroed: what lies past end of file
     // The blocks the write covers only in part keep their other bytes.
-    const std::uint64_t last = hi - block_size_;
-    if (offset != lo && lo < size) BCL_TRY(read(file, *rw, lo, buf.span().subspan(0, block_size_)));
+    const std::uint64_t last = hi - core_->block_size;
+    if (offset != lo && lo < size) BCL_TRY(read(file, *rw, lo, buf.span().subspan(0, core_->block_size)));
     if (end != hi && last < size && (last != lo || offset == lo))
-        BCL_TRY(read(file, *rw, last, buf.span().subspan(last - lo, block_size_)));
+        BCL_TRY(read(file, *rw, last, buf.span().subspan(last - lo, core_->block_size)));
     std::memcpy(buf.data() + (offset - lo), data.data(), data.size());
 
     auto rec = stamp_backing(file, *rw, file_id, end, size);
@@ -194,14 +197,14 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (!piece) break;
         const std::uint64_t len = commit_dirty_piece(file, file_id, *rec.value(), lo + done, *piece);
         if (len == 0) break;
-        counters_.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
-                                                std::memory_order_relaxed);
+        core_->counters.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
+                                                      std::memory_order_relaxed);
         done += len;
     }
     if (done == 0) return Done();
     if (lo + done < end) {
         // The rest starts on a block boundary; it goes to the backing file.
-        counters_.writes_direct.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.writes_direct.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t from = lo + done;
         auto n = write_direct_locked(file, *rw, from, data.subspan(from - offset), WriteFlags{}, false);
         if (!n) return n.error();
@@ -210,7 +213,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     if (sync) {
         // The new size too (fdatasync syncs what reading the data needs).
         if (end > size && ::fdatasync(*rw) != 0) return sys_error(errno, "fdatasync of the backing file");
-        BCL_TRY(index_->sync());
+        BCL_TRY(core_->index->sync());
     }
     if (was_clean)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_tunables().writeback_delay));
@@ -220,13 +223,13 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
 std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
     auto rw = rw_fd_locked(file, fd);
     if (!rw) {
-        log_.warn("writing through instead of caching dirty: {}", rw.error().message);
+        core_->log.warn("writing through instead of caching dirty: {}", rw.error().message);
         return std::nullopt;
     }
     if (!file.dirty_record) {
         auto handle = file_handle_of(rw.value(), file.identity);
         if (!handle) {
-            log_.warn("writing through instead of caching dirty: {}", handle.error().message);
+            core_->log.warn("writing through instead of caching dirty: {}", handle.error().message);
             return std::nullopt;
         }
         file.dirty_record = std::move(handle).value();
@@ -237,10 +240,10 @@ std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
 std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
                                            const StagedPiece& piece) {
     const SectorAlloc& a = piece.alloc;
-    if (!in_service()) {
+    if (!core_->in_service()) {
         // Taken out of service meanwhile: its writeback pass may be past
         // this file already, so the rest goes to the backing file.
-        sectors_->put(a);
+        core_->sectors->put(a);
         return 0;
     }
     const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
@@ -270,7 +273,7 @@ std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_
             batch.put_file(file.identity, rec);
             batch.put_dirty_file(file_id, *file.dirty_record);
             file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-            committed = index_->commit(batch, false);
+            committed = core_->index->commit(batch, false);
             if (committed) {
                 file.record = rec;
                 // Never invalidated while it holds dirty (or pinned) data;
@@ -278,15 +281,15 @@ std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_
                 // flags. Marked under file.mutex for a pinned piece, as an
                 // unpin takes the flag off under it.
                 const GcMark mark = pinned_piece ? GcMark::pinned : GcMark::dirty;
-                for (const AllocPtr& p : a.ptrs) (void)alloc_->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
-                if (pinned_piece) counters_.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
+                for (const AllocPtr& p : a.ptrs) (void)core_->alloc->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
+                if (pinned_piece) core_->counters.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
             }
         }
     }
-    sectors_->put(a);
+    core_->sectors->put(a);
     if (renewed) return 0;
     if (!committed) {
-        log_.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
+        core_->log.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
         return 0;
     }
     account_overwrites(committed.value().overwrites);

@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "writeback/task.h"
 
 namespace bcl {
@@ -51,10 +52,10 @@ std::chrono::milliseconds retry_delay(unsigned failures) {
 CacheMode CacheSet::mode() const { return mode_.load(std::memory_order_acquire); }
 
 Status CacheSet::set_mode(CacheMode mode) {
-    if (mode == CacheMode::writeback && !writeback_possible_)
-        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", writeback_unavailable_));
+    if (mode == CacheMode::writeback && !core_->writeback_possible)
+        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", core_->writeback_unavailable));
     const CacheMode before = mode_.exchange(mode, std::memory_order_acq_rel);
-    if (before != mode) log_.info("cache mode {} -> {}", cache_mode_name(before), cache_mode_name(mode));
+    if (before != mode) core_->log.info("cache mode {} -> {}", cache_mode_name(before), cache_mode_name(mode));
     return ok();
 }
 
@@ -77,7 +78,7 @@ WritebackStatus CacheSet::writeback_status() const {
     WritebackStatus s;
     s.dirty = dirty_bytes();
     std::lock_guard lk(tunables_mutex_);
-    s.target = capacity_bytes_ / 100 * tunables_.writeback_percent;
+    s.target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
     s.rate = writeback_->rate.rate();
     s.proportional = writeback_->rate.proportional();
     s.integral = writeback_->rate.integral();
@@ -116,20 +117,20 @@ void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites
     }
     if (pinned != 0) {
         // Saturating: the count is an estimate between GC passes.
-        std::uint64_t now = counters_.pinned_bytes.load(std::memory_order_relaxed);
-        while (!counters_.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned),
-                                                             std::memory_order_relaxed)) {
+        std::uint64_t now = core_->counters.pinned_bytes.load(std::memory_order_relaxed);
+        while (!core_->counters.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned),
+                                                                   std::memory_order_relaxed)) {
         }
     }
-    counters_.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
+    core_->counters.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
     if (dirty != 0) add_dirty(-dirty);
-    if (sectors != 0) note_gc_change();
+    if (sectors != 0) core_->gc_requests->note_change();
 }
 
 void CacheSet::writeback_kick(std::chrono::milliseconds delay) {
-    if (closing_.load(std::memory_order_acquire)) return;
-    boost::asio::post(background_->strand(), [this, delay] {
-        if (closing_.load(std::memory_order_acquire)) return;
+    if (core_->closing.load(std::memory_order_acquire)) return;
+    boost::asio::post(core_->background->strand(), [this, delay] {
+        if (core_->closing.load(std::memory_order_acquire)) return;
         const Clock::time_point at = Clock::now() + delay;
         if (writeback_->armed && writeback_->step_at <= at) return;
         arm_writeback(at);
@@ -143,7 +144,7 @@ void CacheSet::arm_writeback(std::chrono::steady_clock::time_point at) {
     // Re-arming cancels a wait in progress: its handler sees operation_aborted.
     w.step_timer.expires_at(at);
     w.step_timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || closing_.load(std::memory_order_acquire)) return;
+        if (ec || core_->closing.load(std::memory_order_acquire)) return;
         writeback_->armed = false;
         writeback_step();
     });
@@ -162,9 +163,9 @@ void CacheSet::writeback_step() {
     // Writes commit to the index before they count: a count taken before
     // the scan includes nothing the scan cannot see.
     const std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
-    auto next = index_->next_dirty_file(w.cursor);
+    auto next = core_->index->next_dirty_file(w.cursor);
     if (!next) {
-        log_.error("writeback: {}", next.error().message);
+        core_->log.error("writeback: {}", next.error().message);
         arm_writeback(Clock::now() + kRetryDelay);
         return;
     }
@@ -176,7 +177,8 @@ void CacheSet::writeback_step() {
         std::lock_guard lk(tunables_mutex_);
         rate = w.rate.rate();
     }
-    const std::uint64_t chunk = flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, block_size_, kMaxChunk);
+    const std::uint64_t chunk =
+        flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, core_->block_size, kMaxChunk);
     const Clock::time_point started = Clock::now();
     auto result = write_back_file(id, record, chunk);
     if (!result) {
@@ -184,7 +186,8 @@ void CacheSet::writeback_step() {
         // would only spin on the same error.
         ++w.failures;
         const std::chrono::milliseconds delay = retry_delay(w.failures);
-        log_.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message, delay.count());
+        core_->log.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message,
+                         delay.count());
         w.cursor = id + 1;
         arm_writeback(Clock::now() + delay);
         return;
@@ -220,7 +223,7 @@ void CacheSet::writeback_pass_over(std::int64_t counted) {
             arm_writeback(Clock::now());
             return;
         }
-        log_.warn("writeback found no dirty data where {} bytes were counted", counted);
+        core_->log.warn("writeback found no dirty data where {} bytes were counted", counted);
     }
     flushing_.store(false, std::memory_order_release);
 }
@@ -233,18 +236,18 @@ void CacheSet::evacuate_file(std::uint64_t id, const DirtyFileRecord& record) {
     if (result) {
         w.unreadable += result.value().unreadable;
     } else {
-        log_.error("writeback of cache file {}: {}", id, result.error().message);
+        core_->log.error("writeback of cache file {}: {}", id, result.error().message);
     }
     w.cursor = id + 1;
     arm_writeback(Clock::now());
 }
 
 void CacheSet::schedule_rate_update() {
-    if (closing_.load(std::memory_order_acquire)) return;
+    if (core_->closing.load(std::memory_order_acquire)) return;
     WritebackTask& w = *writeback_;
     w.rate_timer.expires_after(kWritebackRateUpdate);
     w.rate_timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || closing_.load(std::memory_order_acquire)) return;
+        if (ec || core_->closing.load(std::memory_order_acquire)) return;
         update_writeback_rate();
         schedule_rate_update();
     });
@@ -254,7 +257,7 @@ void CacheSet::update_writeback_rate() {
     WritebackTask& w = *writeback_;
     {
         std::lock_guard lk(tunables_mutex_);
-        const std::uint64_t target = capacity_bytes_ / 100 * tunables_.writeback_percent;
+        const std::uint64_t target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
         w.rate.update(dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate, w.keeping_up);
     }
     w.keeping_up = true;

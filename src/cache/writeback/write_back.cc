@@ -20,6 +20,7 @@
 #include <cerrno>
 
 #include "bcachefs_lite/cache/cache_set.h"
+#include "core/core.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
 #include "files/backing_stat.h"
@@ -50,7 +51,7 @@ bool CacheSet::read_dirty_extent(Extent& e, std::byte* dst) {
     if (read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
     // Moving GC may have moved it since the lookup (keeping its key) and
     // its old bucket been reused: the index holds its new place.
-    auto found = index_->lookup(e.file(), e.start(), e.end());
+    auto found = core_->index->lookup(e.file(), e.start(), e.end());
     if (!found) return false;
     for (const Extent& now : found.value()) {
         if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty()) continue;
@@ -71,18 +72,18 @@ Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
         IndexBatch batch;
         std::vector<Extent> tried;
         for (const Extent& e : written) {
-            auto found = index_->lookup(e.file(), e.start(), e.end());
+            auto found = core_->index->lookup(e.file(), e.start(), e.end());
             if (!found) return found.error();
             for (const Extent& now : found.value()) {
                 if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty())
                     continue;
                 batch.replace_extent_if_unchanged(now.key, now.value,
-                                                  cleaned(now.value, !device_usable(now.value.device)));
+                                                  cleaned(now.value, !core_->device_usable(now.value.device)));
                 tried.push_back(now);
             }
         }
         if (tried.empty()) break;
-        auto committed = index_->commit(batch, false);
+        auto committed = core_->index->commit(batch, false);
         if (!committed) return committed.error();
         const auto& skipped = committed.value().skipped;
         written.clear();
@@ -106,7 +107,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
         rec = file.record;
     }
     if (rec.file_id == 0 || start >= end) return out;
-    auto found = index_->lookup(rec.file_id, start, end);
+    auto found = core_->index->lookup(rec.file_id, start, end);
     if (!found) return found.error();
     std::vector<Extent> dirty;
     for (Extent& e : found.value())
@@ -118,7 +119,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     while (n < dirty.size() && (n == 0 || bytes < max_bytes)) bytes += dirty[n++].value.length;
     out.more = n < dirty.size();
 
-    if (hooks_.after_write_back_lookup) hooks_.after_write_back_lookup(file, start, end);
+    if (core_->hooks.after_write_back_lookup) core_->hooks.after_write_back_lookup(file, start, end);
 
     auto rw = rw_fd_locked(file, fd);
     if (!rw) return rw.error();
@@ -136,8 +137,8 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     auto cleaned_bytes = mark_clean(file, stat_now.value(), dirty, unreadable);
     if (!cleaned_bytes) return cleaned_bytes.error();
     add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
-    if (cleaned_bytes.value() != 0) note_gc_change();
-    counters_.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
+    if (cleaned_bytes.value() != 0) core_->gc_requests->note_change();
+    core_->counters.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
     out.bytes = bytes;
     return out;
 }
@@ -154,7 +155,7 @@ Status CacheSet::copy_back(const CachedFile& file, int rw, std::vector<Extent>& 
         AlignedBuffer buf(run_end - run_start);
         for (std::size_t k = i; k < j; ++k) {
             if (!read_dirty_extent(dirty[k], buf.data() + (dirty[k].start() - run_start))) {
-                counters_.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+                core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
                 if (!skip_unreadable)
                     return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read "
                                                             "from the cache device",
@@ -188,7 +189,7 @@ Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx&
     for (std::size_t k = 0; k < dirty.size(); ++k)
         if (!unreadable[k])
             batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value,
-                                              cleaned(dirty[k].value, !device_usable(dirty[k].value.device)));
+                                              cleaned(dirty[k].value, !core_->device_usable(dirty[k].value.device)));
     Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
     {
         std::lock_guard lk(file.mutex);
@@ -197,7 +198,7 @@ Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx&
         next.mtime_ns = ns_of(stx.stx_mtime);
         next.ctime_ns = ns_of(stx.stx_ctime);
         batch.put_file(file.identity, next);
-        committed = index_->commit(batch, false);
+        committed = core_->index->commit(batch, false);
         if (committed) file.record = next;
     }
     if (!committed) return committed.error();
@@ -223,19 +224,19 @@ Status CacheSet::retire_if_clean_locked(CachedFile& file) {
         id = file.record.file_id;
     }
     if (id == 0) return ok();
-    auto extents = index_->lookup(id, 0, UINT64_MAX);
+    auto extents = core_->index->lookup(id, 0, UINT64_MAX);
     if (!extents) return extents.error();
     for (const Extent& e : extents.value())
         if (e.value.dirty()) return ok();
     IndexBatch batch;
     batch.delete_dirty_file(id);
-    auto committed = index_->commit(batch, false);
+    auto committed = core_->index->commit(batch, false);
     if (!committed) return committed.error();
     return ok();
 }
 
 Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
-    auto extents = index_->lookup(file_id, 0, UINT64_MAX);
+    auto extents = core_->index->lookup(file_id, 0, UINT64_MAX);
     if (!extents) return extents.error();
     std::uint64_t dirty = 0;
     for (const Extent& e : extents.value())
@@ -243,11 +244,11 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
     IndexBatch batch;
     batch.drop_file_extents(file_id);
     batch.delete_dirty_file(file_id);
-    auto committed = index_->commit(batch, false);
+    auto committed = core_->index->commit(batch, false);
     if (!committed) return committed.error();
     add_dirty(-static_cast<std::int64_t>(dirty));
-    note_gc_change();
-    log_.warn("dropping {} bytes of dirty data of cache file {}: {}", dirty, file_id, why);
+    core_->gc_requests->note_change();
+    core_->log.warn("dropping {} bytes of dirty data of cache file {}: {}", dirty, file_id, why);
     return ok();
 }
 
@@ -266,13 +267,13 @@ Status CacheSet::write_back_orphan_locked(CachedFile& file) {
     }
     std::optional<DirtyFileRecord> record = file.dirty_record;
     if (!record) {
-        auto stored = index_->get_dirty_file(id);
+        auto stored = core_->index->get_dirty_file(id);
         if (!stored) return stored.error();
         if (!stored.value()) return ok();  // nothing dirty
         record = stored.value();
     }
     if (file.rw_fd < 0) {
-        auto fd = open_file_handle(root_fd_, *record, O_RDWR);
+        auto fd = open_file_handle(core_->root_fd, *record, O_RDWR);
         if (!fd) return fd.error();
         file.rw_fd = fd.value();
     }
@@ -283,7 +284,7 @@ Status CacheSet::write_back_orphan_locked(CachedFile& file) {
 
 Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                                             std::uint64_t max_bytes, bool skip_unreadable) {
-    auto opened = open_file_handle(root_fd_, record, O_RDWR);
+    auto opened = open_file_handle(core_->root_fd, record, O_RDWR);
     if (!opened) {
         if (opened.error().code != Errc::not_found) return opened.error();
         BCL_TRY(drop_dirty_file(file_id, "its backing file was deleted behind the cache's back"));
@@ -298,9 +299,9 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     } close_fd{fd};
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
-    auto opened_file = files_->open(stx.value(), fd);
+    auto opened_file = core_->files->open(stx.value(), fd);
     if (!opened_file) return opened_file.error();
-    FileRef file(*files_, std::move(opened_file).value());
+    FileRef file(*core_->files, std::move(opened_file).value());
 
     std::lock_guard wl(file->write_lock);
     std::uint64_t id;
@@ -323,7 +324,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
 Status CacheSet::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
     if (!may_hold_dirty()) return ok();
     std::lock_guard wl(file.write_lock);
-    BCL_TRY(write_back_locked(file, fd, round_down(start, block_size_), end, UINT64_MAX));
+    BCL_TRY(write_back_locked(file, fd, round_down(start, core_->block_size), end, UINT64_MAX));
     return retire_if_clean_locked(file);
 }
 
@@ -331,12 +332,12 @@ Status CacheSet::write_back_all() {
     Status first_error = ok();
     std::uint64_t from = 0;
     for (;;) {
-        auto next = index_->next_dirty_file(from);
+        auto next = core_->index->next_dirty_file(from);
         if (!next) return next.error();
         if (!next.value()) break;
         const auto& [id, record] = *next.value();
         if (auto r = write_back_file(id, record, UINT64_MAX); !r) {
-            log_.error("writeback of cache file {}: {}", id, r.error().message);
+            core_->log.error("writeback of cache file {}: {}", id, r.error().message);
             if (first_error) first_error = r.error();
         }
         from = id + 1;
@@ -350,7 +351,7 @@ Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
     // Dirty data of this file (or any: the index syncs as a whole) is
     // durable once the cache device is flushed and the index synced;
     // Index::sync() flushes the device first (before_durable).
-    if (may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(index_->sync());
+    if (may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(core_->index->sync());
     return ok();
 }
 

@@ -1,4 +1,4 @@
-#include "index_gen_store.h"
+#include "core/index_gen_store.h"
 
 #include <fmt/format.h>
 

@@ -1,0 +1,23 @@
+#include "core/core.h"
+
+namespace bcl {
+
+Status CacheCore::flush_devices() {
+    // Out of service nothing new reaches the cache device, and a failing
+    // device must not keep the index from becoming durable.
+    if (!in_service()) return ok();
+    Status result = ok();
+    for (auto& d : devices) {
+        if (auto st = d->flush(); !st && result) result = st.error();
+    }
+    return result;
+}
+
+std::string CacheCore::cache_name() const {
+    std::string name;
+    for (const auto& d : devices)
+        if (d) name += (name.empty() ? "" : ":") + d->path();
+    return name;
+}
+
+}  // namespace bcl

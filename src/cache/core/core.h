@@ -1,0 +1,96 @@
+// CacheCore: what every part of a cache set shares, as data: the cache
+// devices and their superblock flags, the index, the background executor,
+// the allocators with their open buckets, the file table, the counters,
+// the service state, the backing directory as the set knows it, and the
+// GC requests. The parts (reads, writes, writeback, GC, pinning, ...) take
+// it by reference; CacheSet (cache/cache_set.h) fills it at open, in the
+// order its fields are declared, and empties it at close.
+//
+// core/ includes no other folder of this layer but gc/requests.h, whose
+// requests every part that writes or frees cache data makes.
+//
+// Thread safety: the pointers are set during open and cleared only by
+// destruction; what they point at says for itself. The atomics may be read
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bcachefs_lite/alloc/alloc_set.h"
+#include "bcachefs_lite/alloc/open_buckets.h"
+#include "bcachefs_lite/cache/background.h"
+#include "bcachefs_lite/cache/backing_link.h"
+#include "bcachefs_lite/cache/cache_set_options.h"
+#include "bcachefs_lite/cache/cache_state.h"
+#include "bcachefs_lite/cache/coherency_window.h"
+#include "bcachefs_lite/cache/stats.h"
+#include "bcachefs_lite/device/cache_device.h"
+#include "bcachefs_lite/index/index.h"
+#include "bcachefs_lite/util/error.h"
+#include "bcachefs_lite/util/log.h"
+#include "core/index_gen_store.h"
+#include "devices/superblock_flags.h"
+#include "files/file_table.h"
+#include "gc/requests.h"
+
+namespace bcl {
+
+struct CacheCore {
+    CacheCore(Logger& log, CacheTestHooks hooks, double actimeo) : log(log), hooks(std::move(hooks)), window(actimeo) {}
+
+    Logger& log;
+    const CacheTestHooks hooks;
+    std::uint32_t block_size = 0;
+
+    // Declared in the order open fills them; destroyed in reverse (close()
+    // first stops everything that runs).
+    std::vector<std::unique_ptr<CacheDevice>> devices;
+    std::vector<std::unique_ptr<SuperblockFlags>> sb_flags;  // one per device
+    std::unique_ptr<Index> index;
+    std::unique_ptr<IndexGenStore> gen_store;
+    std::unique_ptr<Background> background;
+    std::unique_ptr<AllocSet> alloc;
+    std::unique_ptr<SectorAllocator> sectors;          // one copy: clean, pinned, moved single copies
+    std::unique_ptr<SectorAllocator> replica_sectors;  // `replicas` copies; none when replicas is 1
+    unsigned replicas = 1;
+    std::uint64_t capacity_bytes = 0;  // data bytes of all cache devices
+    std::unique_ptr<FileTable> files;
+    std::unique_ptr<GcRequests> gc_requests;
+    CacheCounters counters;
+
+    std::atomic<bool> closing{false};
+    std::atomic<CacheState> state{CacheState::running};
+    std::atomic<std::uint32_t> failed_devices{0};  // bit d: device d failed, never read again
+
+    // The backing directory.
+    CoherencyWindow window;
+    BackingLink backing_link{log};
+    int root_fd = -1;  // the backing root (dup), or -1
+    std::uint64_t root_dev = 0;
+    bool writeback_possible = false;    // file handles work below root_fd
+    bool caller_identities = false;     // CacheSetOptions::caller_identities
+    std::string writeback_unavailable;  // why not
+
+    // Whether the cache is in service (state running).
+    bool in_service() const { return state.load(std::memory_order_acquire) == CacheState::running; }
+    // Whether device `dev` exists and has not failed: a copy on it may be read.
+    bool device_usable(unsigned dev) const {
+        return dev < devices.size() && (failed_devices.load(std::memory_order_acquire) & (1u << dev)) == 0;
+    }
+    // Whether device `dev` exists and is no stand-in for a missing member
+    // (degraded): a stand-in is never read, not even for a last copy.
+    bool device_present(unsigned dev) const { return dev < devices.size() && devices[dev]->present(); }
+    // Where dirty data is allocated: `replicas` buckets at once.
+    SectorAllocator& dirty_sectors() { return replica_sectors ? *replica_sectors : *sectors; }
+    // Flushes every cache device; nothing while out of service.
+    Status flush_devices();
+    // The cache device's path, or the paths of the set's devices joined
+    // with ':' (as cache= names them), for messages.
+    std::string cache_name() const;
+};
+
+}  // namespace bcl
