@@ -73,7 +73,6 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       sequential_(std::make_unique<SequentialDetector>()),
       congestion_(std::make_unique<CongestionMeter>()),
       bypass_(options.tunables.bypass),
-      copy_gc_enabled_(options.tunables.moving_gc.copy_gc_enabled),
       mode_(options.tunables.mode),
       tunables_(options.tunables.writeback),
       pin_limit_percent_(options.tunables.pin_limit_percent),
@@ -275,7 +274,7 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     gc_options.verify_dirty = [this](const Extent& e) { return dirty_data_intact(e); };
     gc_ = std::make_unique<GcJob>(*core_->index, *core_->alloc, core_->counters, core_->gc_requests->countdown(),
                                   core_->log, std::move(gc_options));
-    moving_gc_ = std::make_unique<MovingGcRound>();
+    moving_gc_ = std::make_unique<MovingGc>(*core_, gc_batch_, options.tunables.moving_gc);
 
     return ok();
 }
@@ -556,7 +555,7 @@ void CacheSet::gc_kick() {
         core_->log.error("GC: {}", more.error().message);
         return;
     }
-    if (!more.value()) moving_gc_after_pass();
+    if (!more.value()) moving_gc_->after_pass();
     if (more.value() || requests.requested()) requests.requeue();
 }
 
@@ -575,7 +574,7 @@ Status CacheSet::run_gc() {
         if (gc_->running()) BCL_TRY(gc_->run_pass());
         BCL_TRY(gc_->run_pass());
         // Its steps run with the background work (run_background_until_idle()).
-        moving_gc_after_pass();
+        moving_gc_->after_pass();
         return ok();
     }
     std::promise<Status> done;
@@ -587,7 +586,7 @@ Status CacheSet::run_gc() {
         Status st = ok();
         if (gc_->running()) st = gc_->run_pass();
         if (st) st = gc_->run_pass();
-        if (st) moving_gc_after_pass();
+        if (st) moving_gc_->after_pass();
         done.set_value(std::move(st));
     });
     return done.get_future().get();

@@ -2,8 +2,13 @@
 // the knobs of the mount root, which change one of them at a time.
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
+#include "gc/moving_gc.h"
 
 namespace bcl {
+
+MovingGcTunables CacheSet::moving_gc_tunables() const { return moving_gc_->tunables(); }
+
+void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) { moving_gc_->set_tunables(tunables); }
 
 Tunables CacheSet::tunables() const {
     return Tunables{.mode = mode(),

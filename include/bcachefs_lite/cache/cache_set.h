@@ -90,7 +90,7 @@ class StagedDirty;
 struct StagedPiece;
 class GcJob;
 struct GcSnapshot;
-class MovingGcRound;
+class MovingGc;
 struct PinJob;
 
 class CacheSet {
@@ -278,7 +278,7 @@ public:
     // Errc::invalid (nothing changed) above 100.
     Status set_pin_limit_percent(unsigned percent);
 
-    // ---- moving GC (gc/moving_gc.cc) ----
+    // ---- moving GC (gc/moving_gc.h) ----
     MovingGcTunables moving_gc_tunables() const;
     void set_moving_gc_tunables(const MovingGcTunables& tunables);
 
@@ -335,15 +335,6 @@ private:
         bool more = false;             // dirty data left in the range past max_bytes
         std::uint64_t unreadable = 0;  // dirty bytes skipped: the cache device could not read them
     };
-    // Each file stream writes through one of kWritePoints write points (by
-    // file id), so a file's blocks share buckets while concurrent streams
-    // tend to use different ones. Few of them, because every write point
-    // keeps a partly filled bucket pinned in the open buckets.
-    static constexpr std::uint64_t kWritePoints = 8;
-    // Moving GC's own write point, apart from every file stream's, so that
-    // the data it moves is packed together.
-    static constexpr unsigned kMovingGcWritePoint = kWritePoints;
-    struct MovedCopy;
 
     CacheSet(Logger& log, CacheSetOptions& options);
 
@@ -575,20 +566,6 @@ private:
     void schedule_rate_update();
     void update_writeback_rate();
     void cancel_writeback_timers();
-    // gc/moving_gc.cc (strand only)
-    // After a GC pass: starts a round if free buckets are low.
-    void moving_gc_after_pass();
-    void moving_gc_kick();
-    // One bounded step of the round; true while more remain.
-    Result<bool> moving_gc_step();
-    void moving_gc_finish();
-    // Copies the extents out and swaps their index entries.
-    // Each extent with the copy of it to move.
-    void move_extents(const std::vector<std::pair<Extent, unsigned>>& extents);
-    // Reads copy `copy` of an extent (checked against its checksum) and
-    // writes it to a fresh place off the devices of its other copies;
-    // Errc::again when no bucket is free.
-    Result<MovedCopy> copy_extent(const Extent& e, unsigned copy);
     // devices/io_errors.cc
     // degraded: fills the places of missing members with stand-ins and
     // counts them as failed (devices/io_errors.cc).
@@ -615,13 +592,12 @@ private:
     // mapped between misses (util/buffer_pool.h).
     BufferPool miss_buffers_{std::size_t{1} << 20, 4};
     std::unique_ptr<GcJob> gc_;
-    std::unique_ptr<MovingGcRound> moving_gc_;  // strand only
+    std::unique_ptr<MovingGc> moving_gc_;
     std::unique_ptr<PromotionPolicy> promotion_;
     std::unique_ptr<SequentialDetector> sequential_;
     std::unique_ptr<CongestionMeter> congestion_;
     mutable std::mutex bypass_mutex_;
     BypassTunables bypass_;  // guarded by bypass_mutex_
-    std::atomic<bool> copy_gc_enabled_{true};
 
     bool closed_ = false;  // owner's thread only
     struct Timer;

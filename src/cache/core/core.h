@@ -39,6 +39,13 @@
 
 namespace bcl {
 
+// Each file stream writes through one of kWritePoints write points (by file
+// id), so a file's blocks share buckets while concurrent streams tend to
+// use different ones. Few of them, because every write point keeps a partly
+// filled bucket pinned in the open buckets. Moving GC writes through its
+// own, the next one.
+inline constexpr std::uint64_t kWritePoints = 8;
+
 struct CacheCore {
     CacheCore(Logger& log, CacheTestHooks hooks, double actimeo) : log(log), hooks(std::move(hooks)), window(actimeo) {}
 

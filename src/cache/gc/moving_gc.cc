@@ -20,8 +20,6 @@
 #include <optional>
 #include <vector>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
 
@@ -34,6 +32,9 @@ namespace {
 constexpr std::uint64_t kMovingGcFreeFraction = 8;
 // Bytes one step copies at most, so that the strand stays responsive.
 constexpr std::uint64_t kMovingGcStepBytes = 1u << 20;
+// Moving GC's own write point, apart from every file stream's, so that the
+// data it moves is packed together.
+constexpr unsigned kMovingGcWritePoint = kWritePoints;
 
 bool by_place(const MovingCandidate& a, const MovingCandidate& b) {
     return a.dev != b.dev ? a.dev < b.dev : a.bucket < b.bucket;
@@ -99,31 +100,32 @@ std::optional<unsigned> MovingGcRound::wanted(const ExtentValue& v) const {
 
 // ---- the engine's side ----
 
-MovingGcTunables CacheSet::moving_gc_tunables() const {
-    return MovingGcTunables{copy_gc_enabled_.load(std::memory_order_acquire)};
+MovingGc::MovingGc(CacheCore& core, std::size_t batch, const MovingGcTunables& tunables)
+    : core_(core), batch_(batch), enabled_(tunables.copy_gc_enabled) {}
+
+MovingGcTunables MovingGc::tunables() const { return MovingGcTunables{enabled_.load(std::memory_order_acquire)}; }
+
+void MovingGc::set_tunables(const MovingGcTunables& tunables) {
+    enabled_.store(tunables.copy_gc_enabled, std::memory_order_release);
 }
 
-void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) {
-    copy_gc_enabled_.store(tunables.copy_gc_enabled, std::memory_order_release);
-}
-
-void CacheSet::moving_gc_after_pass() {
-    if (moving_gc_->running() || !copy_gc_enabled_.load(std::memory_order_acquire) || !core_->in_service() ||
-        core_->closing.load(std::memory_order_acquire))
+void MovingGc::after_pass() {
+    if (round_.running() || !enabled_.load(std::memory_order_acquire) || !core_.in_service() ||
+        core_.closing.load(std::memory_order_acquire))
         return;
-    const auto count = count_buckets(*core_->alloc);
+    const auto count = count_buckets(*core_.alloc);
     if (!count) return;
-    const std::uint32_t bucket_sectors = core_->alloc->bucket_sectors();
+    const std::uint32_t bucket_sectors = core_.alloc->bucket_sectors();
     std::uint64_t reserved = 0;
     std::uint64_t reserve_sectors = 0;
-    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) {
-        reserved += core_->alloc->device(d).reserve_capacity();
-        reserve_sectors += std::uint64_t{core_->alloc->device(d).sizes().free} * bucket_sectors;
+    for (unsigned d = 0; d < core_.alloc->ndevices(); ++d) {
+        reserved += core_.alloc->device(d).reserve_capacity();
+        reserve_sectors += std::uint64_t{core_.alloc->device(d).sizes().free} * bucket_sectors;
     }
     if (!free_buckets_low(*count, reserved)) return;
     std::vector<MovingCandidate> candidates;
-    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) {
-        const CacheAllocator& ca = core_->alloc->device(d);
+    for (unsigned d = 0; d < core_.alloc->ndevices(); ++d) {
+        const CacheAllocator& ca = core_.alloc->device(d);
         const Geometry& g = ca.geometry();
         for (std::uint64_t b = g.first_bucket; b < g.nbuckets; ++b) {
             const BucketInfo info = ca.bucket(b);
@@ -136,39 +138,39 @@ void CacheSet::moving_gc_after_pass() {
     }
     auto chosen = choose_moving_buckets(std::move(candidates), bucket_sectors, reserve_sectors);
     if (chosen.empty()) return;
-    core_->log.debug("moving GC: {} of {} buckets free, moving the live data of {} buckets", count->free, count->total,
-                     chosen.size());
-    moving_gc_->start(std::move(chosen));
-    boost::asio::post(core_->background->strand(), [this] { moving_gc_kick(); });
+    core_.log.debug("moving GC: {} of {} buckets free, moving the live data of {} buckets", count->free, count->total,
+                    chosen.size());
+    round_.start(std::move(chosen));
+    boost::asio::post(core_.background->strand(), [this] { kick(); });
 }
 
-void CacheSet::moving_gc_kick() {
-    auto more = moving_gc_step();
+void MovingGc::kick() {
+    auto more = step();
     if (!more) {
-        core_->log.error("moving GC: {}", more.error().message);
+        core_.log.error("moving GC: {}", more.error().message);
         return;
     }
-    if (more.value()) boost::asio::post(core_->background->strand(), [this] { moving_gc_kick(); });
+    if (more.value()) boost::asio::post(core_.background->strand(), [this] { kick(); });
 }
 
-void CacheSet::moving_gc_finish() {
-    MovingGcRound& round = *moving_gc_;
+void MovingGc::finish() {
+    MovingGcRound& round = round_;
     round.finish();
-    core_->counters.moving_gc_runs.fetch_add(1, std::memory_order_relaxed);
-    core_->log.debug("moving GC round over: {} bytes moved", round.moved_bytes);
+    core_.counters.moving_gc_runs.fetch_add(1, std::memory_order_relaxed);
+    core_.log.debug("moving GC round over: {} bytes moved", round.moved_bytes);
     // The next pass finds the emptied buckets so (GC is what frees them).
     if (round.moved_bytes != 0) {
-        core_->gc_requests->note_change();
-        request_gc();
+        core_.gc_requests->note_change();
+        core_.gc_requests->request();
     }
 }
 
-Result<bool> CacheSet::moving_gc_step() {
-    MovingGcRound& round = *moving_gc_;
+Result<bool> MovingGc::step() {
+    MovingGcRound& round = round_;
     if (!round.running()) return false;
-    if (core_->closing.load(std::memory_order_acquire) || !copy_gc_enabled_.load(std::memory_order_acquire) ||
-        !core_->in_service() || round.out_of_space) {
-        moving_gc_finish();
+    if (core_.closing.load(std::memory_order_acquire) || !enabled_.load(std::memory_order_acquire) ||
+        !core_.in_service() || round.out_of_space) {
+        finish();
         return false;
     }
     std::vector<std::pair<Extent, unsigned>> found;
@@ -176,11 +178,11 @@ Result<bool> CacheSet::moving_gc_step() {
     std::size_t seen = 0;
     bool at_end = false;
     {
-        auto cursor = core_->index->scan_extents(round.next);
-        for (; cursor->valid() && seen < gc_batch_ && bytes < kMovingGcStepBytes; cursor->next()) {
+        auto cursor = core_.index->scan_extents(round.next);
+        for (; cursor->valid() && seen < batch_ && bytes < kMovingGcStepBytes; cursor->next()) {
             auto key = cursor->key();
             if (!key) {
-                moving_gc_finish();
+                finish();
                 return key.error();
             }
             const ExtentKey& k = key.value();
@@ -195,14 +197,14 @@ Result<bool> CacheSet::moving_gc_step() {
             bytes += value.value().length;
         }
         if (auto st = cursor->status(); !st) {
-            moving_gc_finish();
+            finish();
             return st.error();
         }
         at_end = !cursor->valid();
     }
     if (!found.empty()) move_extents(found);
     if (at_end) {
-        moving_gc_finish();
+        finish();
         return false;
     }
     return true;
@@ -210,36 +212,36 @@ Result<bool> CacheSet::moving_gc_step() {
 
 // A copy made and not yet committed: the old extent, its new value, the
 // allocation holding the new place (pinned) and the pin on the old bucket.
-struct CacheSet::MovedCopy {
+struct MovingGc::MovedCopy {
     Extent old;
     ExtentValue moved;
     SectorAlloc alloc;
     unsigned copy = 0;  // which of old's copies moved
 };
 
-void CacheSet::move_extents(const std::vector<std::pair<Extent, unsigned>>& extents) {
+void MovingGc::move_extents(const std::vector<std::pair<Extent, unsigned>>& extents) {
     std::vector<MovedCopy> copies;
     for (const auto& [e, which] : extents) {
         const ExtentPtr from = e.value.ptr(which);
-        if (from.device >= core_->alloc->ndevices()) continue;
-        CacheAllocator& ca = core_->alloc->device(from.device);
+        if (from.device >= core_.alloc->ndevices()) continue;
+        CacheAllocator& ca = core_.alloc->device(from.device);
         // The old bucket stays as it is until the swap is committed.
         if (!ca.pin(from.bucket, from.gen)) continue;
         auto copy = copy_extent(e, which);
         if (!copy) {
             ca.put(from.bucket);
             if (copy.error().code == Errc::again) {
-                moving_gc_->out_of_space = true;
+                round_.out_of_space = true;
                 break;
             }
-            core_->log.debug("moving GC skips an extent of cache file {} at {}: {}", e.key.file, e.start(),
-                             copy.error().message);
+            core_.log.debug("moving GC skips an extent of cache file {} at {}: {}", e.key.file, e.start(),
+                            copy.error().message);
             continue;
         }
         copies.push_back(std::move(copy).value());
     }
     if (copies.empty()) return;
-    if (core_->hooks.before_move_commit) core_->hooks.before_move_commit();
+    if (core_.hooks.before_move_commit) core_.hooks.before_move_commit();
     IndexBatch batch;
     bool dirty = false;
     for (const MovedCopy& c : copies) {
@@ -249,9 +251,9 @@ void CacheSet::move_extents(const std::vector<std::pair<Extent, unsigned>>& exte
     // Synced when dirty data moves: its old bucket may be reused once no
     // entry points at it, so the new copy and its entry must be durable
     // first (the index flushes the cache device before a synced write).
-    auto committed = core_->index->commit(batch, dirty);
+    auto committed = core_.index->commit(batch, dirty);
     if (!committed) {
-        core_->log.warn("moving GC: index update failed, the data stays where it was: {}", committed.error().message);
+        core_.log.warn("moving GC: index update failed, the data stays where it was: {}", committed.error().message);
     } else {
         const auto& skipped = committed.value().skipped;
         for (const MovedCopy& c : copies) {
@@ -259,24 +261,24 @@ void CacheSet::move_extents(const std::vector<std::pair<Extent, unsigned>>& exte
             const AllocPtr& p = c.alloc.ptrs.ptr[0];
             // Never invalidated while it holds dirty data (as a dirty write
             // marks its bucket, under the allocation's pin).
-            if (c.moved.dirty()) (void)core_->alloc->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
-            moving_gc_->moved_bytes += c.old.value.length;
-            core_->counters.moved_bytes.fetch_add(c.old.value.length, std::memory_order_relaxed);
+            if (c.moved.dirty()) (void)core_.alloc->device(p.dev).gc_mark(p.bucket, p.gen, GcMark::dirty, 0);
+            round_.moved_bytes += c.old.value.length;
+            core_.counters.moved_bytes.fetch_add(c.old.value.length, std::memory_order_relaxed);
         }
     }
-    if (core_->hooks.after_move_commit) core_->hooks.after_move_commit();
+    if (core_.hooks.after_move_commit) core_.hooks.after_move_commit();
     for (const MovedCopy& c : copies) {
-        core_->sectors->put(c.alloc);
+        core_.sectors->put(c.alloc);
         const ExtentPtr from = c.old.value.ptr(c.copy);
-        core_->alloc->device(from.device).put(from.bucket);
+        core_.alloc->device(from.device).put(from.bucket);
     }
 }
 
-Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy) {
+Result<MovingGc::MovedCopy> MovingGc::copy_extent(const Extent& e, unsigned copy) {
     const ExtentValue& v = e.value;
     const ExtentPtr src = v.ptr(copy);
-    if (!core_->device_usable(src.device)) return make_error(Errc::invalid, "no such cache device, or it failed");
-    CacheDevice& dev = *core_->devices[src.device];
+    if (!core_.device_usable(src.device)) return make_error(Errc::invalid, "no such cache device, or it failed");
+    CacheDevice& dev = *core_.devices[src.device];
     if (src.bucket < dev.first_bucket() || src.bucket >= dev.nbuckets())
         return make_error(Errc::corrupt, "bucket out of range");
     // The whole checksummed range when there is one, so the data can be
@@ -285,14 +287,14 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy
     const std::uint64_t data_at = src.sector * kSectorSize;
     const std::uint64_t from = v.crc_valid() ? v.crc_device_offset(copy) : data_at;
     const std::uint64_t to = v.crc_valid() ? from + v.crc_length : data_at + v.length;
-    const std::uint64_t lo = round_down(from, core_->block_size);
-    const std::uint64_t hi = round_up(to, core_->block_size);
+    const std::uint64_t lo = round_down(from, core_.block_size);
+    const std::uint64_t hi = round_up(to, core_.block_size);
     if (lo < bucket_start || hi > bucket_start + dev.bucket_size() || data_at < from || data_at + v.length > to)
         return make_error(Errc::corrupt, "extent outside its bucket");
     AlignedBuffer buf = AlignedBuffer::uninitialized(hi - lo);
     const auto sector = static_cast<std::uint32_t>((lo - bucket_start) / kSectorSize);
     if (auto st = dev.read_bucket(src.bucket, sector, buf.span()); !st) {
-        core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+        core_.counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
         return st.error();
     }
     if (v.crc_valid() && crc32c(0, buf.span().subspan(from - lo, v.crc_length)) != v.data_crc)
@@ -308,17 +310,17 @@ Result<CacheSet::MovedCopy> CacheSet::copy_extent(const Extent& e, unsigned copy
     for (unsigned i = 0; i < v.nptrs(); ++i)
         if (i != copy && v.ptr(i).device < 32) avoid |= 1u << v.ptr(i).device;
 
-    auto alloc = alloc_whole(*core_->sectors, WriteKey{e.key.file, e.start() / kSectorSize},
+    auto alloc = alloc_whole(*core_.sectors, WriteKey{e.key.file, e.start() / kSectorSize},
                              static_cast<std::uint32_t>(copy_len / kSectorSize), kMovingGcWritePoint, avoid);
     if (!alloc) return alloc.error();
-    core_->gc_requests->count_write(alloc.value().sectors);
+    core_.gc_requests->count_write(alloc.value().sectors);
     AlignedBuffer data = AlignedBuffer::uninitialized(copy_len);
     std::memcpy(data.data(), buf.data() + (copy_at - lo), copy_len);
     const AllocPtr& p = alloc.value().ptrs.ptr[0];
-    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_->alloc->bucket_sectors());
-    if (auto st = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
-        core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-        core_->sectors->put(alloc.value());
+    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_.alloc->bucket_sectors());
+    if (auto st = core_.devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
+        core_.counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+        core_.sectors->put(alloc.value());
         return st.error();
     }
     ExtentValue moved = v;

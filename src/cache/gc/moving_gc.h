@@ -3,7 +3,7 @@
 // copied to fresh buckets, so that the next GC pass finds the old ones
 // empty and the allocator reuses them before it evicts any live data.
 //
-// A round, on the cache set's strand (CacheSet, gc/moving_gc.cc):
+// A round, on the cache set's strand (MovingGc, gc/moving_gc.cc):
 //   1. After a GC pass (its marks are fresh), if copy_gc_enabled, the cache
 //      is in service and free buckets are low (free_buckets_low()), every
 //      bucket that is reclaimable or dirty, unpinned and partly used is a
@@ -36,15 +36,21 @@
 // rewrite it. Clean moves are committed unsynced: after a crash the first
 // GC pass drops every clean extent anyway.
 //
-// Thread safety: MovingGcRound is used on the strand only (or the owner's
-// thread in manual mode); the functions are pure.
+// Thread safety: MovingGc's after_pass() and its steps, and
+// MovingGcRound, are used on the strand only (or the owner's thread in
+// manual mode); its tunables from any thread; the functions are pure.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
+#include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/index/extent_format.h"
+#include "core/core.h"
 #include "gc/bucket_count.h"
 
 namespace bcl {
@@ -95,6 +101,39 @@ public:
 private:
     bool running_ = false;
     std::vector<MovingCandidate> chosen_;  // sorted by (dev, bucket)
+};
+
+// The cache set's moving GC: its rounds over the core's index and
+// allocators.
+class MovingGc {
+public:
+    // batch: index entries one step looks at, at most.
+    MovingGc(CacheCore& core, std::size_t batch, const MovingGcTunables& tunables);
+
+    MovingGcTunables tunables() const;
+    void set_tunables(const MovingGcTunables& tunables);
+    // After a GC pass (its marks are fresh): starts a round, whose steps
+    // are posted to the strand, if free buckets are low.
+    void after_pass();
+
+private:
+    struct MovedCopy;
+    void kick();
+    // One bounded step of the round; true while more remain.
+    Result<bool> step();
+    void finish();
+    // Copies the extents out and swaps their index entries; each extent
+    // with the copy of it to move.
+    void move_extents(const std::vector<std::pair<Extent, unsigned>>& extents);
+    // Reads copy `copy` of an extent (checked against its checksum) and
+    // writes it to a fresh place off the devices of its other copies;
+    // Errc::again when no bucket is free.
+    Result<MovedCopy> copy_extent(const Extent& e, unsigned copy);
+
+    CacheCore& core_;
+    const std::size_t batch_;
+    std::atomic<bool> enabled_;
+    MovingGcRound round_;
 };
 
 }  // namespace bcl
