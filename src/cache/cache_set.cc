@@ -26,6 +26,7 @@
 #include "gc/moving_gc.h"
 #include "gc/snapshot.h"
 #include "pin/fetch.h"
+#include "policy/admission.h"
 #include "writeback/task.h"
 
 namespace bcl {
@@ -70,9 +71,6 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
       gc_threads_(options.gc_threads),
-      sequential_(std::make_unique<SequentialDetector>()),
-      congestion_(std::make_unique<CongestionMeter>()),
-      bypass_(options.tunables.bypass),
       mode_(options.tunables.mode),
       tunables_(options.tunables.writeback),
       pin_limit_percent_(options.tunables.pin_limit_percent),
@@ -264,8 +262,7 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
         data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
     }
     core_->capacity_bytes = data_sectors * kSectorSize;
-    promotion_ = std::make_unique<PromotionPolicy>(options.tunables.promotion,
-                                                   miss_table_slots(core_->capacity_bytes / core_->block_size));
+    admission_ = std::make_unique<Admission>(*core_, options.tunables.promotion, options.tunables.bypass);
     core_->gc_requests =
         std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
     GcOptions gc_options;

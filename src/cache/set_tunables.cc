@@ -3,6 +3,7 @@
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
 #include "gc/moving_gc.h"
+#include "policy/admission.h"
 
 namespace bcl {
 
@@ -13,9 +14,9 @@ void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) { moving
 Tunables CacheSet::tunables() const {
     return Tunables{.mode = mode(),
                     .writeback = writeback_tunables(),
-                    .promotion = promotion_tunables(),
+                    .promotion = admission_->promotion_tunables(),
                     .io_errors = io_error_tunables(),
-                    .bypass = bypass_tunables(),
+                    .bypass = admission_->bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
                     .pin_limit_percent = pin_limit_percent(),
                     .actimeo = core_->window.seconds(),
@@ -29,9 +30,9 @@ Status CacheSet::set_tunables(const Tunables& t) {
     // logs, set_writeback_tunables wakes writeback).
     if (t.mode != now.mode) BCL_TRY(set_mode(t.mode));
     if (t.writeback != now.writeback) BCL_TRY(set_writeback_tunables(t.writeback));
-    if (t.promotion != now.promotion) BCL_TRY(set_promotion_tunables(t.promotion));
+    if (t.promotion != now.promotion) BCL_TRY(admission_->set_promotion_tunables(t.promotion));
     if (t.io_errors != now.io_errors) set_io_error_tunables(t.io_errors);
-    if (t.bypass != now.bypass) BCL_TRY(set_bypass_tunables(t.bypass));
+    if (t.bypass != now.bypass) BCL_TRY(admission_->set_bypass_tunables(t.bypass));
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
     if (t.actimeo != now.actimeo) core_->window.set(t.actimeo);

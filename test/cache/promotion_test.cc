@@ -9,6 +9,7 @@
 #include "bcachefs_lite/cache/miss_counter.h"
 #include "bcachefs_lite/cache/promotion.h"
 #include "cache_fixture.h"
+#include "policy/admission.h"
 
 namespace bcl::test {
 namespace {
@@ -213,7 +214,7 @@ TEST_F(PromotionTest, WithNhitTheFirstMissIsNotInsertedAndTheSecondIs) {
 TEST_F(PromotionTest, BelowTheTriggerEveryMissIsInserted) {
     format_cache(96);
     open_with(nhit(2, 80));  // the defaults but for the policy; the cache is empty
-    const CacheFill fill = set_->cache_fill();
+    const CacheFill fill = set_->admission().cache_fill();
     ASSERT_GT(fill.total, 0u);
     EXPECT_EQ(fill.used, 0u);
     const std::string data = random_bytes(rng_, 5 * 4096);
@@ -241,12 +242,12 @@ TEST_F(PromotionTest, OnceTheCacheIsFullNhitApplies) {
     }
     ASSERT_TRUE(set_->run_gc());
     set_->run_background_until_idle();
-    const CacheFill fill = set_->cache_fill();
+    const CacheFill fill = set_->admission().cache_fill();
     ASSERT_GT(fill.total, 0u);
     EXPECT_GE(fill.used * 100, 80 * fill.total) << fill.used << " of " << fill.total;
     EXPECT_EQ(set_->stats().promotions_skipped, 0u);
 
-    ASSERT_TRUE(set_->set_promotion_tunables(nhit(2, 80)));
+    ASSERT_TRUE(set_->admission().set_promotion_tunables(nhit(2, 80)));
     EngineFile late(*set_, path("late"));
     late.read(0, 4096);
     set_->run_background_until_idle();
@@ -271,16 +272,16 @@ TEST_F(PromotionTest, WritesAreCachedWhateverThePolicy) {
 TEST_F(PromotionTest, TunablesChangeAtRunTimeAndBadOnesAreRefused) {
     format_cache(96);
     open_set();
-    EXPECT_EQ(set_->promotion_tunables(), PromotionTunables{});
-    auto bad = set_->set_promotion_tunables(nhit(0));
+    EXPECT_EQ(set_->admission().promotion_tunables(), PromotionTunables{});
+    auto bad = set_->admission().set_promotion_tunables(nhit(0));
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, Errc::invalid);
-    EXPECT_EQ(set_->promotion_tunables(), PromotionTunables{});
+    EXPECT_EQ(set_->admission().promotion_tunables(), PromotionTunables{});
 
     const std::string data = random_bytes(rng_, 4096);
     write_whole(path("a"), data);
     EngineFile f(*set_, path("a"));
-    ASSERT_TRUE(set_->set_promotion_tunables(nhit(3, 0)));
+    ASSERT_TRUE(set_->admission().set_promotion_tunables(nhit(3, 0)));
     f.read(0, 4096);
     f.read(0, 4096);
     EXPECT_EQ(cached(f), 0u);
@@ -301,8 +302,8 @@ TEST_F(PromotionTest, BadTunablesRefuseTheOpen) {
 TEST_F(PromotionTest, TheMissTableStaysBoundedWhateverIsRead) {
     format_cache(64);
     open_with(nhit(2, 0));
-    const std::size_t slots = set_->promotion().table().slots();
-    const std::size_t bytes = set_->promotion().table().memory_bytes();
+    const std::size_t slots = set_->admission().promotion().table().slots();
+    const std::size_t bytes = set_->admission().promotion().table().memory_bytes();
     EXPECT_EQ(slots, kMinMissTableSlots) << "a cache of 1024 blocks gets the smallest table";
     // More ranges, of more files, than the table has slots.
     const int files = 600, blocks = 8;
@@ -312,9 +313,9 @@ TEST_F(PromotionTest, TheMissTableStaysBoundedWhateverIsRead) {
         EngineFile f(*set_, path(name));
         for (int block = 0; block < blocks; ++block) f.read(block * 4096u, 4096);
     }
-    EXPECT_EQ(set_->promotion().table().slots(), slots);
-    EXPECT_EQ(set_->promotion().table().memory_bytes(), bytes);
-    EXPECT_GT(set_->promotion().table().agings(), 0u);
+    EXPECT_EQ(set_->admission().promotion().table().slots(), slots);
+    EXPECT_EQ(set_->admission().promotion().table().memory_bytes(), bytes);
+    EXPECT_GT(set_->admission().promotion().table().agings(), 0u);
     EXPECT_EQ(set_->stats().promotions_skipped, std::uint64_t{files} * blocks) << "every range was missed once";
     EXPECT_EQ(set_->stats().promotions, 0u);
 }

@@ -1,5 +1,5 @@
 // Sequential bypass and congestion through the engine (sequential.h,
-// policy/sequential_gate.cc): reads past sequential_cutoff are served, from the
+// policy/admission.h): reads past sequential_cutoff are served, from the
 // cache where it holds them, but not inserted; writes past it go to the
 // backing file and drop the cached range in every mode; while the cache
 // device is slower than a congestion threshold, nothing new is inserted. A
@@ -13,6 +13,7 @@
 #include "bcachefs_lite/device/faulty_device.h"
 #include "bcachefs_lite/device/mem_device.h"
 #include "cache_fixture.h"
+#include "policy/admission.h"
 
 namespace bcl::test {
 namespace {
@@ -107,7 +108,7 @@ TEST_F(SequentialBypassTest, ABypassedReadStillServesWhatTheCacheHolds) {
     ASSERT_EQ(cached(f), data.size());
     EXPECT_EQ(set_->stats().bypassed, 0u) << "cutoff 0: never";
 
-    ASSERT_TRUE(set_->set_bypass_tunables(kCutoff64K));
+    ASSERT_TRUE(set_->admission().set_bypass_tunables(kCutoff64K));
     const std::uint64_t backing_before = set_->stats().bytes_read_backing;
     EXPECT_EQ(f.read_chunked(0, data.size(), kChunk), data);
     const CacheStats s = set_->stats();
@@ -142,7 +143,7 @@ TEST_F(SequentialBypassTest, ASequentialWriteDropsTheCachedRangeInWritethrough) 
     f.read_chunked(0, data.size(), kChunk);
     ASSERT_EQ(cached(f), data.size());
 
-    ASSERT_TRUE(set_->set_bypass_tunables(kCutoff64K));
+    ASSERT_TRUE(set_->admission().set_bypass_tunables(kCutoff64K));
     const std::string fresh = random_bytes(rng_, 128 * kK);
     write_chunked(f, 0, fresh);
     // The first 48K were written through (and cached); the rest went to the
@@ -151,7 +152,7 @@ TEST_F(SequentialBypassTest, ASequentialWriteDropsTheCachedRangeInWritethrough) 
     EXPECT_EQ(set_->stats().bypassed, 5 * kChunk);
     const std::string expect = fresh + data.substr(fresh.size());
     EXPECT_EQ(backing_read(path("a"), 0, expect.size()), expect);
-    ASSERT_TRUE(set_->set_bypass_tunables(BypassTunables{.sequential_cutoff = 0}));
+    ASSERT_TRUE(set_->admission().set_bypass_tunables(BypassTunables{.sequential_cutoff = 0}));
     EXPECT_EQ(f.read(0, expect.size()), expect);
 }
 
@@ -183,7 +184,7 @@ TEST_F(SequentialBypassTest, ABypassedWriteWritesBackTheDirtyBytesOfBlocksItCove
 
     // One write of 5000 bytes is a run over a 4K cutoff: it goes direct,
     // over parts of blocks 0 and 1 whose other bytes are only in the cache.
-    ASSERT_TRUE(set_->set_bypass_tunables(BypassTunables{.sequential_cutoff = 4096}));
+    ASSERT_TRUE(set_->admission().set_bypass_tunables(BypassTunables{.sequential_cutoff = 4096}));
     const std::string mid = random_bytes(rng_, 5000);
     f.write(1000, mid);
     expect.replace(1000, mid.size(), mid);
@@ -228,7 +229,7 @@ TEST_F(SequentialBypassTest, InsertsStopWhileCacheDeviceWritesAreSlow) {
     EXPECT_EQ(set_->stats().congested_skips, s.congested_skips + 1);
 
     // Threshold 0: inserts again, however slow.
-    ASSERT_TRUE(set_->set_bypass_tunables(
+    ASSERT_TRUE(set_->admission().set_bypass_tunables(
         BypassTunables{.sequential_cutoff = 0, .congested_read_threshold_us = 0, .congested_write_threshold_us = 0}));
     const std::uint64_t before = cached(f);
     f.read(9 * 4096, 4096);

@@ -28,7 +28,7 @@
 // which the parts take by reference. Where each part works, and says how:
 // reads (io/read_path.cc), miss inserts and invariant 4
 // (io/miss_insert.cc), sequential bypass and congestion
-// (policy/sequential_gate.cc), routes (route.h), writes
+// (policy/admission.h), routes (route.h), writes
 // (io/write_path.cc), dirty writes (writeback/dirty_write.cc), writeback
 // (writeback/write_back.cc), GC (gc/gc.cc), pinning (pin/pinning.cc),
 // moving GC (gc/moving_gc.cc), device errors (devices/io_errors.cc) and
@@ -85,6 +85,7 @@
 
 namespace bcl {
 
+class Admission;
 struct CacheCore;
 class StagedDirty;
 struct StagedPiece;
@@ -236,20 +237,6 @@ public:
     // caller waits.
     Status write_back_all();
 
-    // ---- promotion (promotion.h; policy/promotion_gate.cc) ----
-    PromotionTunables promotion_tunables() const;
-    // Errc::invalid (nothing changed) for values out of range.
-    Status set_promotion_tunables(const PromotionTunables& tunables);
-    // How full the cache is, as promotion's trigger sees it: data buckets
-    // in use of all data buckets, as the last GC pass counted them (the
-    // stats' buckets_total - buckets_free).
-    CacheFill cache_fill() const;
-
-    // ---- sequential bypass and congestion (policy/sequential_gate.cc) ----
-    BypassTunables bypass_tunables() const;
-    // Errc::invalid (nothing changed) for values out of range.
-    Status set_bypass_tunables(const BypassTunables& tunables);
-
     // ---- pinning (pin/pinning.cc, pin/fetch.cc) ----
     // Pins (or unpins) the backing file or directory open as fd (any
     // descriptor of it, O_PATH too; statx'ed as stx). A pinned regular
@@ -316,7 +303,9 @@ public:
     CacheDevice& device(unsigned dev = 0);
     Index& index();
     AllocSet& alloc();
-    const PromotionPolicy& promotion() const { return *promotion_; }
+    // Which I/O the cache takes (promotion, sequential bypass,
+    // congestion) and its tunables.
+    Admission& admission() { return *admission_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether this open took the GC marks from the snapshot of the last
     // clean close instead of walking every extent first (gc/snapshot.h).
@@ -415,18 +404,6 @@ private:
     // be newer than the backing file. Errc::io when its dirty-file record
     // says it does, or the index cannot tell.
     Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
-    // policy/promotion_gate.cc: whether a missed range [offset, offset + length)
-    // of the file is inserted; counts promotions and promotions_skipped.
-    bool promote_miss(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length);
-    // policy/sequential_gate.cc: whether an I/O of the file bypasses the cache as
-    // sequential (the caller counts its bytes in bypassed); whether an insert is
-    // skipped for congestion (counted in congested_skips); a cache device
-    // request of `kind` that started at `start` has ended.
-    bool sequential_bypass(std::uint64_t file_id, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
-    // The same for a write of the file (none while the file is bypassed).
-    bool sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
-    bool insert_congested();
-    void device_io_done(CacheIo kind, SeqClock::time_point start);
     // io/miss_insert.cc. The data goes in as pinned when the file's record is
     // pinned and pinned data has room under the limit; otherwise, for a
     // pinned file, it is not inserted at all when `pinned_only`.
@@ -593,11 +570,7 @@ private:
     BufferPool miss_buffers_{std::size_t{1} << 20, 4};
     std::unique_ptr<GcJob> gc_;
     std::unique_ptr<MovingGc> moving_gc_;
-    std::unique_ptr<PromotionPolicy> promotion_;
-    std::unique_ptr<SequentialDetector> sequential_;
-    std::unique_ptr<CongestionMeter> congestion_;
-    mutable std::mutex bypass_mutex_;
-    BypassTunables bypass_;  // guarded by bypass_mutex_
+    std::unique_ptr<Admission> admission_;
 
     bool closed_ = false;  // owner's thread only
     struct Timer;

@@ -8,6 +8,7 @@
 // options.hooks.before_miss_insert runs between the two, for tests.
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
+#include "policy/admission.h"
 #include "bcachefs_lite/util/crc32c.h"
 
 namespace bcl {
@@ -70,7 +71,7 @@ bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::u
     const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_->alloc->bucket_sectors());
     const SeqClock::time_point started = SeqClock::now();
     const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
-    device_io_done(CacheIo::write, started);
+    admission_->device_io_done(CacheIo::write, started);
     if (!written) {
         core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
         core_->log.debug("cache write failed, not caching: {}", written.error().message);

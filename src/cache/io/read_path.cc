@@ -17,7 +17,7 @@
 // while a cache that never held dirty data stays available. Missed data,
 // widened to whole blocks, is written to the cache through the open buckets and
 // indexed without waiting for durability (not in mode none), if the promotion
-// policy admits it (promotion.h, policy/promotion_gate.cc). The block that
+// policy admits it (promotion.h, policy/admission.h). The block that
 // holds end of file is cached too, padded with zeroes; reads clamp what the
 // cache serves to the size the file record holds and read anything past it from
 // the backing file, so the padding is never returned.
@@ -29,6 +29,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
+#include "policy/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
@@ -114,7 +115,7 @@ bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, st
     }
     const SeqClock::time_point started = SeqClock::now();
     const Status read_status = dev.read_buckets(first.bucket, sector, buf);
-    device_io_done(CacheIo::read, started);
+    admission_->device_io_done(CacheIo::read, started);
     if (!read_status) {
         core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
         core_->log.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
@@ -184,8 +185,8 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     }
     if (got_end < end) st.eof = std::max(got_end, start);
     const std::uint64_t insert_len = round_up(n.value(), core_->block_size);
-    if (st.may_insert && insert_len != 0 && !insert_congested() &&
-        (st.pinned || promote_miss(st.file_id, lo, insert_len)))
+    if (st.may_insert && insert_len != 0 && !admission_->insert_congested() &&
+        (st.pinned || admission_->promote_miss(st.file_id, lo, insert_len)))
         insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }
@@ -373,7 +374,7 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                                          : fmt::format("its coherency check failed ({})", coherent.error().message)));
     const ReadRoute route = resolve_read_route(
         ReadFacts{mode(), core_->in_service(), core_->closing.load(std::memory_order_acquire), bypass, pinned},
-        [&] { return sequential_bypass(file_id, offset, out.size(), flags.writer); });
+        [&] { return admission_->sequential(file_id, offset, out.size(), flags.writer); });
     ReadState st{file, backing, offset, out, file_id, seq, route.insert_misses};
     st.pinned = pinned;
     st.sequential = route.sequential;

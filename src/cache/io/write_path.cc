@@ -26,6 +26,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
+#include "policy/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/direct_io.h"
@@ -139,7 +140,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
     // A sequential write (sequential.h) goes to the backing file and drops
     // the range from the cache, whatever the mode. An append's offset is
     // known only under the lock.
-    bool sequential = !flags.append && sequential_write(file, offset, data.size(), flags.writer);
+    bool sequential = !flags.append && admission_->sequential_write(file, offset, data.size(), flags.writer);
     StagedDirty staged = stage_dirty(file, offset, sequential ? data.first(0) : data, flags);
     std::lock_guard wl(file.write_lock);
     BCL_TRY(revalidate(file, fd));
@@ -149,7 +150,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
             std::lock_guard lk(file.mutex);
             offset = file.record.size;
         }
-        sequential = sequential_write(file, offset, data.size(), flags.writer);
+        sequential = admission_->sequential_write(file, offset, data.size(), flags.writer);
     }
     switch (resolve_write_route(mode_.load(std::memory_order_acquire), sequential,
                                 [&] { return dirty_write_allowed(file, flags.sync); })) {
@@ -219,7 +220,8 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
     }
     const std::uint64_t lo = round_up(offset, core_->block_size);
     const std::uint64_t hi = end >= size ? round_up(end, core_->block_size) : round_down(end, core_->block_size);
-    if (file_id == 0 || lo >= hi || core_->closing.load(std::memory_order_acquire) || insert_congested()) return;
+    if (file_id == 0 || lo >= hi || core_->closing.load(std::memory_order_acquire) || admission_->insert_congested())
+        return;
     // Sampled after the write's own invalidation bumped it.
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     AlignedBuffer buf(hi - lo);

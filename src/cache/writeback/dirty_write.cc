@@ -15,6 +15,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
+#include "policy/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
@@ -146,7 +147,7 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
         const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
         const SeqClock::time_point started = SeqClock::now();
         const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
-        device_io_done(CacheIo::write, started);
+        admission_->device_io_done(CacheIo::write, started);
         if (const Status& st = written; !st) {
             // A copy that failed fails the piece, as the one copy's failure would.
             core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
