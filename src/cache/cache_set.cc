@@ -413,9 +413,9 @@ Status CacheSet::close_index(Status result) {
     if (result) {
         if (auto st = core_->index->sync(); !st) result = st.error();
     }
-    // A cache taken out of service was not flushed (core_->flush_devices()): the
-    // next open treats it as after a crash, dropping its clean data and
-    // keeping the dirty.
+    // A cache taken out of service was not flushed
+    // (CacheCore::flush_devices()): the next open treats it as after a
+    // crash, dropping its clean data and keeping the dirty.
     if (result && core_->in_service()) {
         if (auto st = core_->index->set_clean_shutdown(true); !st) result = st.error();
         if (result && gc_snapshot_) {

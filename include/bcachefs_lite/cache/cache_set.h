@@ -368,19 +368,6 @@ private:
                                 std::uint64_t end);
 
     // io/read_path.cc
-    // Reads [start, end) of the file from `run`: extents back to back in
-    // the file and on one cache device, read with one I/O. False when any
-    // of them is stale or the read fails (dst then holds garbage).
-    // `copy`: which copy of each extent (their first unless a caller
-    // retries another). False too when that copy's device failed, unless
-    // `failed_too`.
-    bool read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
-                      bool count_hit = true, unsigned copy = 0, bool failed_too = false);
-    // Reads from the extent's first copy that can be read: a read error or
-    // a stale gen on one copy tries the next. A device that failed is read
-    // only for a copy no working device has (dirty data whose one copy is
-    // there: evacuation writes back what it can still read).
-    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true);
     Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
     // Serves [pos, cache_end) of a read from `extents`, the rest from the
     // backing file; `pos` ends where the read got to.

@@ -27,6 +27,7 @@
 #include "bcachefs_lite/cache/cache_set_options.h"
 #include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/coherency_window.h"
+#include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
 #include "bcachefs_lite/device/cache_device.h"
 #include "bcachefs_lite/index/index.h"
@@ -68,6 +69,9 @@ struct CacheCore {
     std::unique_ptr<FileTable> files;
     std::unique_ptr<GcRequests> gc_requests;
     CacheCounters counters;
+    // How fast the cache device answers (sequential.h): fed by every read
+    // and write below, asked by admission.
+    CongestionMeter congestion;
 
     std::atomic<bool> closing{false};
     std::atomic<CacheState> state{CacheState::running};
@@ -93,6 +97,28 @@ struct CacheCore {
     bool device_present(unsigned dev) const { return dev < devices.size() && devices[dev]->present(); }
     // Where dirty data is allocated: `replicas` buckets at once.
     SectorAllocator& dirty_sectors() { return replica_sectors ? *replica_sectors : *sectors; }
+    // core/extent_io.cc: the one read path of cached data and the one write
+    // path of an allocation.
+    // Reads [start, end) of the file from `run`: extents back to back in
+    // the file and on one cache device, read with one I/O. False when any
+    // of them is stale or the read fails (dst then holds garbage).
+    // `copy`: which copy of each extent (their first unless a caller
+    // retries another). False too when that copy's device failed, unless
+    // `failed_too`.
+    bool read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
+                      bool count_hit = true, unsigned copy = 0, bool failed_too = false);
+    // Reads from the extent's first copy that can be read: a read error or
+    // a stale gen on one copy tries the next. A device that failed is read
+    // only for a copy no working device has (dirty data whose one copy is
+    // there: evacuation writes back what it can still read).
+    bool read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit = true);
+    // Writes `data` (the allocation's sectors) to each copy of `a`, and
+    // counts them towards the next GC pass; the first failure, counted in
+    // cache_write_errors. The caller still holds (and puts) `a`.
+    Status write_allocation(const SectorAlloc& a, std::span<const std::byte> data);
+    // A cache device request of `kind` that started at `start` has ended.
+    void io_done(CacheIo kind, SeqClock::time_point start);
+
     // Flushes every cache device; nothing while out of service.
     Status flush_devices();
     // The cache device's path, or the paths of the set's devices joined

@@ -19,17 +19,17 @@
 //
 // In a cache set of several devices, any device that fails takes the whole
 // set out of service as above, and is no longer read for any extent that
-// has a copy on a device still working (core_->device_usable(),
-// CacheSet::read_extent()): dirty data written with replicas=2 is read and
-// written back from its other copy, so none of it is lost with one device.
+// has a copy on a device still working (CacheCore::device_usable() and
+// read_extent()): dirty data written with replicas=2 is read and written
+// back from its other copy, so none of it is lost with one device.
 // Only a copy that exists nowhere else is still tried on the failed device,
 // as a set of one device does.
 //
 // A set mounted degraded starts this way: each missing member gets a
 // stand-in (CacheDevice::missing) and counts as failed before anything
 // runs, so the set opens failing and open starts the evacuation. Its
-// stand-in is never read (core_->device_present()), so dirty data whose only copy
-// is on it stays dirty and reads of it fail with EIO.
+// stand-in is never read (CacheCore::device_present()), so dirty data
+// whose only copy is on it stays dirty and reads of it fail with EIO.
 //
 // Cache device errors (cache_state.h): each CacheDevice counts its requests and
 // errors with bcache's decay; when the count reaches io_error_limit the set is

@@ -313,16 +313,13 @@ Result<MovingGc::MovedCopy> MovingGc::copy_extent(const Extent& e, unsigned copy
     auto alloc = alloc_whole(*core_.sectors, WriteKey{e.key.file, e.start() / kSectorSize},
                              static_cast<std::uint32_t>(copy_len / kSectorSize), kMovingGcWritePoint, avoid);
     if (!alloc) return alloc.error();
-    core_.gc_requests->count_write(alloc.value().sectors);
     AlignedBuffer data = AlignedBuffer::uninitialized(copy_len);
     std::memcpy(data.data(), buf.data() + (copy_at - lo), copy_len);
-    const AllocPtr& p = alloc.value().ptrs.ptr[0];
-    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_.alloc->bucket_sectors());
-    if (auto st = core_.devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, data.span()); !st) {
-        core_.counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+    if (auto st = core_.write_allocation(alloc.value(), data.span()); !st) {
         core_.sectors->put(alloc.value());
         return st.error();
     }
+    const AllocPtr& p = alloc.value().ptrs.ptr[0];
     ExtentValue moved = v;
     moved.set_ptr(copy, ExtentPtr{static_cast<std::uint8_t>(p.dev), p.bucket, p.gen, p.offset});
     moved.crc_offset = 0;

@@ -52,7 +52,6 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
             core_->counters.insert_no_space.fetch_add(1, std::memory_order_relaxed);
             return done;
         }
-        core_->gc_requests->count_write(a.value().sectors);
         const std::uint64_t len = std::uint64_t{a.value().sectors} * kSectorSize;
         if (!insert_miss_piece(file, file_id, seq, offset + done, data.subspan(done, len), a.value(), pinned))
             return done;
@@ -68,12 +67,7 @@ std::uint64_t CacheSet::insert_miss(CachedFile& file, std::uint64_t file_id, std
 bool CacheSet::insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
                                  std::span<const std::byte> piece, const SectorAlloc& a, bool pinned) {
     const AllocPtr& p = a.ptrs.ptr[0];
-    const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * core_->alloc->bucket_sectors());
-    const SeqClock::time_point started = SeqClock::now();
-    const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, piece);
-    admission_->device_io_done(CacheIo::write, started);
-    if (!written) {
-        core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
+    if (const Status written = core_->write_allocation(a, piece); !written) {
         core_->log.debug("cache write failed, not caching: {}", written.error().message);
         core_->sectors->put(a);
         return false;

@@ -59,7 +59,7 @@ Result<std::size_t> CacheSet::read_offline(CachedFile& file, std::uint64_t offse
         const bool read_whole = std::all_of(extents.begin(), extents.end(), [&](const Extent& e) {
             const std::uint64_t s = std::max(e.start(), offset);
             const std::uint64_t t = std::min(e.end(), end);
-            return s >= t || read_extent(e, s, t, out.data() + (s - offset));
+            return s >= t || core_->read_extent(e, s, t, out.data() + (s - offset));
         });
         if (!read_whole) continue;
         core_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);

@@ -61,91 +61,7 @@ bool follows(const Extent& a, const Extent& b) {
            b.value.sector == a.value.sector + a.value.length / kSectorSize;
 }
 
-// Whether each extent's copy lies on `device`, inside its own bucket: one
-// that claims more is corrupt and must not reach into the next bucket's
-// data.
-bool inside_buckets(std::span<const Extent> run, unsigned copy, unsigned device, const CacheDevice& dev) {
-    for (const Extent& e : run) {
-        const ExtentPtr p = e.value.ptr(copy);
-        if (p.device != device) return false;
-        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) return false;
-        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
-        const std::uint64_t at = p.sector * kSectorSize;
-        if (at < bucket_start || at + e.value.length > bucket_start + dev.bucket_size()) return false;
-    }
-    return true;
-}
-
 }  // namespace
-
-bool CacheSet::read_extents(std::span<const Extent> run, std::uint64_t start, std::uint64_t end, std::byte* dst,
-                            bool count_hit, unsigned copy, bool failed_too) {
-    for (const Extent& e : run)
-        if (copy >= e.value.nptrs()) return false;
-    const ExtentPtr first = run.front().value.ptr(copy);
-    if (first.device >= core_->devices.size()) return false;
-    // A failed device serves only what no other device holds.
-    if (!failed_too && !core_->device_usable(first.device)) return false;
-    CacheDevice& dev = *core_->devices[first.device];
-    CacheAllocator& ca = core_->alloc->device(first.device);
-    if (!inside_buckets(run, copy, first.device, dev)) return false;
-    // Against the read gen: a bucket waiting for reuse still serves the data
-    // it held.
-    const auto fresh = [&] {
-        for (const Extent& e : run)
-            if (ca.ptr_stale(e.value.ptr(copy).bucket, e.value.ptr(copy).gen)) return false;
-        return true;
-    };
-    if (!fresh()) return false;
-
-    const std::uint64_t dev_off = first.sector * kSectorSize + (start - run.front().start());
-    const std::uint64_t lo = round_down(dev_off, core_->block_size);
-    const std::uint64_t hi = round_up(dev_off + (end - start), core_->block_size);
-    const auto sector = static_cast<std::uint32_t>((lo - dev.offset_of(first.bucket)) / kSectorSize);
-    // Straight into dst when it takes the device's alignment; a bounce
-    // buffer otherwise.
-    const bool direct = lo == dev_off && hi == dev_off + (end - start) && is_aligned(dst, core_->block_size);
-    AlignedBuffer bounce;
-    std::span<std::byte> buf;
-    if (direct) {
-        buf = {dst, end - start};
-    } else {
-        bounce = AlignedBuffer::uninitialized(hi - lo);
-        buf = bounce.span();
-    }
-    const SeqClock::time_point started = SeqClock::now();
-    const Status read_status = dev.read_buckets(first.bucket, sector, buf);
-    admission_->device_io_done(CacheIo::read, started);
-    if (!read_status) {
-        core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
-        core_->log.debug("cache read failed, reading the backing file instead: {}", read_status.error().message);
-        return false;
-    }
-    // ptr_stale: a bucket may have been handed out and rewritten, or
-    // discarded, while it was read.
-    if (!fresh()) return false;
-    if (!direct) std::memcpy(dst, bounce.data() + (dev_off - lo), end - start);
-    if (!count_hit) return true;
-    for (const Extent& e : run) {
-        const std::uint64_t part = std::min(e.end(), end) - std::max(e.start(), start);
-        // Age first, then raise the hit bucket: the bucket just read is the
-        // youngest, not aged by its own read.
-        core_->alloc->rescale_priorities(static_cast<std::int64_t>((part + kSectorSize - 1) / kSectorSize));
-        const ExtentPtr p = e.value.ptr(copy);
-        core_->alloc->bucket_hit(AllocPtr{p.device, p.bucket, p.gen, p.sector});
-    }
-    return true;
-}
-
-bool CacheSet::read_extent(const Extent& e, std::uint64_t start, std::uint64_t end, std::byte* dst, bool count_hit) {
-    for (bool failed_too : {false, true})
-        for (unsigned i = 0; i < e.value.nptrs(); ++i)
-            if (core_->device_usable(e.value.ptr(i).device) != failed_too &&
-                core_->device_present(e.value.ptr(i).device) &&
-                read_extents({&e, 1}, start, end, dst, count_hit, i, failed_too))
-                return true;
-    return false;
-}
 
 // Reads [start, end) of the request from the backing file. With `insert`,
 // the read is widened to whole blocks and what it got is inserted into the
@@ -202,7 +118,7 @@ Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_
         if (s >= t) continue;
         // Written meanwhile: the backing file has it now.
         if (pos < s) BCL_TRY(read_backing(st, pos, s, false));
-        if (read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+        if (core_->read_extent(e, s, t, st.out.data() + (s - st.offset))) {
             st.bytes_cache += t - s;
         } else if (e.value.dirty()) {
             return false;
@@ -271,7 +187,8 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
             }
         }
         if (j > i + 1) {
-            if (read_extents(std::span(extents).subspan(i, j - i), s, run_end, st.out.data() + (s - st.offset))) {
+            if (core_->read_extents(std::span(extents).subspan(i, j - i), s, run_end,
+                                    st.out.data() + (s - st.offset))) {
                 st.bytes_cache += run_end - s;
                 pos = run_end;
                 i = j;
@@ -280,7 +197,7 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
             }
             continue;
         }
-        if (read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+        if (core_->read_extent(e, s, t, st.out.data() + (s - st.offset))) {
             st.bytes_cache += t - s;
         } else if (e.value.dirty()) {
             auto moved = read_moved(st, e, s, t);

@@ -30,14 +30,9 @@ bool Admission::sequential_write(CachedFile& file, std::uint64_t offset, std::ui
 }
 
 bool Admission::insert_congested() {
-    if (!congestion_.congested(bypass_tunables(), SeqClock::now())) return false;
+    if (!core_.congestion.congested(bypass_tunables(), SeqClock::now())) return false;
     core_.counters.congested_skips.fetch_add(1, std::memory_order_relaxed);
     return true;
-}
-
-void Admission::device_io_done(CacheIo kind, SeqClock::time_point start) {
-    const SeqClock::time_point now = SeqClock::now();
-    congestion_.record(kind, std::chrono::duration_cast<std::chrono::microseconds>(now - start), now);
 }
 
 // From the figures GC stores at the end of every pass: two atomic loads,

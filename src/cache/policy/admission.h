@@ -2,8 +2,8 @@
 // the promotion policy whether a read miss goes in (promotion.h), the
 // sequential detector whether a read or write continues a run past
 // sequential_cutoff, and the congestion meter whether the cache device is
-// too slow for inserts (sequential.h); the device timing that feeds the
-// meter comes here too. The route of each request, from these answers, the
+// too slow for inserts (sequential.h), which the core's reads and writes
+// feed. The route of each request, from these answers, the
 // mode and the service state, is resolved in cache/route.h.
 //
 // A read that continues a sequential run past sequential_cutoff still
@@ -42,8 +42,6 @@ public:
     bool sequential_write(CachedFile& file, std::uint64_t offset, std::uint64_t length, std::uint64_t writer);
     // Whether an insert is skipped for congestion (counted in congested_skips).
     bool insert_congested();
-    // A cache device request of `kind` that started at `start` has ended.
-    void device_io_done(CacheIo kind, SeqClock::time_point start);
 
     // How full the cache is, as promotion's trigger sees it: data buckets
     // in use of all data buckets, as the last GC pass counted them (the
@@ -62,7 +60,6 @@ private:
     CacheCore& core_;
     PromotionPolicy promotion_;
     SequentialDetector sequential_;
-    CongestionMeter congestion_;
     mutable std::mutex bypass_mutex_;
     BypassTunables bypass_;  // guarded by bypass_mutex_
 };

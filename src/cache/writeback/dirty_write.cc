@@ -126,13 +126,12 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
     const std::uint32_t bucket_sectors = core_->alloc->bucket_sectors();
     const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
     // A write never waits for a bucket: what finds none goes direct.
-    // One bucket on each of core_->replicas devices: the data is acknowledged
+    // One bucket on each of `replicas` devices: the data is acknowledged
     // only once every copy is written, so losing one device loses none of it.
     auto a = core_->dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
                                                   static_cast<unsigned>(file_id % kWritePoints),
                                                   /*write_prio=*/false, pinned, /*wait=*/false);
     if (!a) return std::nullopt;
-    core_->gc_requests->count_write(std::uint64_t{a.value().sectors} * a.value().ptrs.nptrs);
     for (const AllocPtr& p : a.value().ptrs) {
         if (auto st = core_->sb_flags[p.dev]->set(kSbFlagDirty); !st) {
             core_->log.warn(
@@ -143,18 +142,11 @@ std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, st
         }
     }
     const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
-    for (const AllocPtr& p : a.value().ptrs) {
-        const auto sector_in_bucket = static_cast<std::uint32_t>(p.offset - p.bucket * bucket_sectors);
-        const SeqClock::time_point started = SeqClock::now();
-        const Status written = core_->devices[p.dev]->write_bucket(p.bucket, sector_in_bucket, bytes);
-        admission_->device_io_done(CacheIo::write, started);
-        if (const Status& st = written; !st) {
-            // A copy that failed fails the piece, as the one copy's failure would.
-            core_->counters.cache_write_errors.fetch_add(1, std::memory_order_relaxed);
-            core_->log.debug("cache write of dirty data failed: {}", st.error().message);
-            core_->sectors->put(a.value());
-            return std::nullopt;
-        }
+    // A copy that failed fails the piece, as the one copy's failure would.
+    if (const Status written = core_->write_allocation(a.value(), bytes); !written) {
+        core_->log.debug("cache write of dirty data failed: {}", written.error().message);
+        core_->sectors->put(a.value());
+        return std::nullopt;
     }
     return StagedPiece{offset, a.value(), crc32c(0, bytes), pinned};
 }

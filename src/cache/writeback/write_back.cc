@@ -48,14 +48,14 @@ ExtentValue cleaned(ExtentValue v, bool first_failed) {
 }  // namespace
 
 bool CacheSet::read_dirty_extent(Extent& e, std::byte* dst) {
-    if (read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
+    if (core_->read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
     // Moving GC may have moved it since the lookup (keeping its key) and
     // its old bucket been reused: the index holds its new place.
     auto found = core_->index->lookup(e.file(), e.start(), e.end());
     if (!found) return false;
     for (const Extent& now : found.value()) {
         if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty()) continue;
-        if (!read_extent(now, now.start(), now.end(), dst, /*count_hit=*/false)) return false;
+        if (!core_->read_extent(now, now.start(), now.end(), dst, /*count_hit=*/false)) return false;
         // Cleaned by the writeback's commit in its new place.
         e = now;
         return true;
