@@ -67,16 +67,13 @@ Status start_without_index(const std::vector<std::unique_ptr<CacheDevice>>& devi
 }  // namespace
 
 CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
-    : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables.actimeo)),
+    : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables)),
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
       gc_threads_(options.gc_threads),
       mode_(options.tunables.mode),
       tunables_(options.tunables.writeback),
-      pin_limit_percent_(options.tunables.pin_limit_percent),
-      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {
-    core_->backing_link.set_timeout(options.tunables.backing_timeout);
-}
+      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
@@ -294,12 +291,12 @@ Status CacheSet::start_serving() {
     if (gc_->last_pass().dropped != 0)
         core_->log.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", core_->cache_name(),
                         gc_->last_pass().dropped);
-    dirty_bytes_.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
-    if (dirty_bytes() != 0) dirty_seen_.store(true, std::memory_order_release);
-    if (dirty_bytes() != 0 && !core_->writeback_possible)
+    core_->dirty_counted.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
+    if (core_->dirty_bytes() != 0) core_->dirty_seen.store(true, std::memory_order_release);
+    if (core_->dirty_bytes() != 0 && !core_->writeback_possible)
         return make_error(Errc::unsupported,
                           fmt::format("cache {} holds {} bytes of dirty data that cannot be written back: {}",
-                                      core_->cache_name(), dirty_bytes(), core_->writeback_unavailable));
+                                      core_->cache_name(), core_->dirty_bytes(), core_->writeback_unavailable));
     // Fill the freelists before the first read needs them.
     core_->background->run_until_idle();
     gc_timer_ = std::make_unique<Timer>(*core_->background);
@@ -312,7 +309,7 @@ Status CacheSet::start_serving() {
     // The device failed during the first GC pass.
     if (!core_->in_service()) boost::asio::post(core_->background->strand(), [this] { start_evacuation(); });
     // Dirty data an earlier mount left resumes after the delay.
-    if (dirty_bytes() != 0)
+    if (core_->dirty_bytes() != 0)
         writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
     for (unsigned d = 0; d < core_->devices.size(); ++d)
         if (core_->devices[d]->present()) BCL_TRY(core_->sb_flags[d]->set(kSbFlagIndexed));
@@ -601,7 +598,7 @@ CacheStats CacheSet::stats() const {
         s.buckets_total = count->total;
         s.buckets_free = count->free;
     }
-    s.dirty_data = dirty_bytes();
+    s.dirty_data = core_->dirty_bytes();
     for (const auto& d : core_->devices) s.io_errors += d->io_errors().errors();
     s.backing_offline = core_->backing_link.down() ? 1 : 0;
     if (writeback_) {
@@ -656,7 +653,7 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
     }
     auto dropped = core_->files->unlinked(dev, ino, file.get());
     if (dropped) {
-        add_dirty(-static_cast<std::int64_t>(dropped.value()));
+        core_->add_dirty(-static_cast<std::int64_t>(dropped.value()));
         core_->gc_requests->note_change();
     } else {
         core_->log.error("dropping the cached data of an unlinked file: {}", dropped.error().message);

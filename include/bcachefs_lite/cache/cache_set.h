@@ -261,7 +261,7 @@ public:
     Result<bool> pinned(const struct statx& stx);
     // Bytes of the file (dev, ino), up to its size, held as pinned data.
     Result<std::uint64_t> pinned_bytes(std::uint64_t dev, std::uint64_t ino);
-    unsigned pin_limit_percent() const { return pin_limit_percent_.load(std::memory_order_relaxed); }
+    unsigned pin_limit_percent() const;
     // Errc::invalid (nothing changed) above 100.
     Status set_pin_limit_percent(unsigned percent);
 
@@ -352,10 +352,6 @@ private:
     // Bytes of the file (dev, ino), up to its size, in the extents `counts` picks.
     Result<std::uint64_t> file_bytes(std::uint64_t dev, std::uint64_t ino,
                                      const std::function<bool(const Extent&)>& counts);
-    // Compares the file open as fd with its record, as open_file() does, and
-    // drops its cached data if it changed behind the cache's back since the
-    // last check (one statx).
-    Status revalidate(CachedFile& file, int fd);
     // revalidate() for a read: nothing while the file's last check is
     // within the coherency window (then true: the record was trusted).
     // How the check went is reported to backing_link_.
@@ -391,17 +387,7 @@ private:
     // be newer than the backing file. Errc::io when its dirty-file record
     // says it does, or the index cannot tell.
     Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
-    // io/miss_insert.cc. The data goes in as pinned when the file's record is
-    // pinned and pinned data has room under the limit; otherwise, for a
-    // pinned file, it is not inserted at all when `pinned_only`.
-    // Returns the bytes inserted.
-    std::uint64_t insert_miss(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
-                              std::span<const std::byte> data, bool pinned_only = false);
-    bool insert_miss_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
-                           std::span<const std::byte> piece, const SectorAlloc& a, bool pinned);
     // pin/pinning.cc / pin/fetch.cc
-    // The byte budget of pinned data (pin_limit_percent of the capacity).
-    std::uint64_t pin_limit_bytes() const;
     // Queues the background fetch of the open file `file` (registered as
     // one more open, released when the job ends) from a readable
     // descriptor of it, or the walk of a directory (`file` null) that pins
@@ -510,18 +496,6 @@ private:
                                             std::uint64_t max_bytes, bool skip_unreadable = false);
     Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
     // writeback/task.cc
-    std::uint64_t dirty_bytes() const;
-    // Whether the cache may hold dirty data. dirty_bytes() is a count kept
-    // beside the index, not in it: between a commit and its count, or after
-    // writeback resets it, it can read 0 while dirty extents exist. What
-    // must never drop dirty data (writing back the blocks a truncate or a
-    // direct write cuts into, fsync) asks this instead: true once any dirty
-    // data was counted since the cache opened.
-    bool may_hold_dirty() const;
-    void add_dirty(std::int64_t bytes);
-    // Counts what inserts and removals took away (overwritten sectors, and
-    // dirty bytes that will never be written back).
-    void account_overwrites(const std::vector<ExtentOverwrite>& overwrites);
     void writeback_kick(std::chrono::milliseconds delay);
     void arm_writeback(std::chrono::steady_clock::time_point at);
     void writeback_step();
@@ -569,10 +543,7 @@ private:
     WritebackTunables tunables_;                // guarded by tunables_mutex_
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
     std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
-    std::atomic<unsigned> pin_limit_percent_{50};
     const std::uint64_t pin_fetch_step_bytes_;
-    std::atomic<std::int64_t> dirty_bytes_{0};  // may dip below 0 briefly: read through dirty_bytes()
-    std::atomic<bool> dirty_seen_{false};       // dirty data counted since open: see may_hold_dirty()
     std::atomic<bool> flushing_{false};
 };
 

@@ -2,6 +2,11 @@
 
 namespace bcl {
 
+CacheCore::CacheCore(Logger& log, CacheTestHooks hooks, const Tunables& tunables)
+    : log(log), hooks(std::move(hooks)), pin_limit_percent(tunables.pin_limit_percent), window(tunables.actimeo) {
+    backing_link.set_timeout(tunables.backing_timeout);
+}
+
 Status CacheCore::flush_devices() {
     // Out of service nothing new reaches the cache device, and a failing
     // device must not keep the index from becoming durable.

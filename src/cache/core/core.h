@@ -6,8 +6,7 @@
 // it by reference; CacheSet (cache/cache_set.h) fills it at open, in the
 // order its fields are declared, and empties it at close.
 //
-// core/ includes no other folder of this layer but gc/requests.h, whose
-// requests every part that writes or frees cache data makes.
+// core/ includes devices/superblock_flags.h, files/ and gc/countdown.h.
 //
 // Thread safety: the pointers are set during open and cleared only by
 // destruction; what they point at says for itself. The atomics may be read
@@ -25,10 +24,12 @@
 #include "bcachefs_lite/cache/background.h"
 #include "bcachefs_lite/cache/backing_link.h"
 #include "bcachefs_lite/cache/cache_set_options.h"
+#include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/cache_state.h"
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
+#include "bcachefs_lite/cache/tunables.h"
 #include "bcachefs_lite/device/cache_device.h"
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/util/error.h"
@@ -36,7 +37,7 @@
 #include "core/index_gen_store.h"
 #include "devices/superblock_flags.h"
 #include "files/file_table.h"
-#include "gc/requests.h"
+#include "core/gc_requests.h"
 
 namespace bcl {
 
@@ -48,7 +49,9 @@ namespace bcl {
 inline constexpr std::uint64_t kWritePoints = 8;
 
 struct CacheCore {
-    CacheCore(Logger& log, CacheTestHooks hooks, double actimeo) : log(log), hooks(std::move(hooks)), window(actimeo) {}
+    // The tunables the core keeps: actimeo, backing_timeout,
+    // pin_limit_percent.
+    CacheCore(Logger& log, CacheTestHooks hooks, const Tunables& tunables);
 
     Logger& log;
     const CacheTestHooks hooks;
@@ -74,6 +77,9 @@ struct CacheCore {
     CongestionMeter congestion;
 
     std::atomic<bool> closing{false};
+    std::atomic<std::int64_t> dirty_counted{0};  // may dip below 0 briefly: read through dirty_bytes()
+    std::atomic<bool> dirty_seen{false};         // dirty data counted since open: see may_hold_dirty()
+    std::atomic<unsigned> pin_limit_percent{50};
     std::atomic<CacheState> state{CacheState::running};
     std::atomic<std::uint32_t> failed_devices{0};  // bit d: device d failed, never read again
 
@@ -97,6 +103,36 @@ struct CacheCore {
     bool device_present(unsigned dev) const { return dev < devices.size() && devices[dev]->present(); }
     // Where dirty data is allocated: `replicas` buckets at once.
     SectorAllocator& dirty_sectors() { return replica_sectors ? *replica_sectors : *sectors; }
+    // core/accounting.cc
+    std::uint64_t dirty_bytes() const;
+    // Whether the cache may hold dirty data. dirty_bytes() is a count kept
+    // beside the index, not in it: between a commit and its count, or after
+    // writeback resets it, it can read 0 while dirty extents exist. What
+    // must never drop dirty data (writing back the blocks a truncate or a
+    // direct write cuts into, fsync) asks this instead: true once any dirty
+    // data was counted since the cache opened.
+    bool may_hold_dirty() const;
+    void add_dirty(std::int64_t bytes);
+    // Counts what inserts and removals took away (overwritten sectors, and
+    // dirty bytes that will never be written back).
+    void account_overwrites(const std::vector<ExtentOverwrite>& overwrites);
+    // The byte budget of pinned data (pin_limit_percent of the capacity).
+    std::uint64_t pin_limit_bytes() const;
+    // Compares the file open as fd with its record, as CacheSet::open_file()
+    // does, and drops its cached data if it changed behind the cache's back
+    // since the last check (one statx).
+    Status revalidate(CachedFile& file, int fd);
+
+    // core/clean_insert.cc: data read from the backing file (a read miss,
+    // a writethrough write, a pinned file's fetch) into the cache. It goes
+    // in as pinned when the file's record is pinned and pinned data has
+    // room under the limit; otherwise, for a pinned file, it is not
+    // inserted at all when `pinned_only`. `seq`: the file's write_seq
+    // sampled before the backing read (invariant 4). Returns the bytes
+    // inserted.
+    std::uint64_t insert_clean(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t offset,
+                               std::span<const std::byte> data, bool pinned_only = false);
+
     // core/extent_io.cc: the one read path of cached data and the one write
     // path of an allocation.
     // Reads [start, end) of the file from `run`: extents back to back in
@@ -116,6 +152,9 @@ struct CacheCore {
     // counts them towards the next GC pass; the first failure, counted in
     // cache_write_errors. The caller still holds (and puts) `a`.
     Status write_allocation(const SectorAlloc& a, std::span<const std::byte> data);
+    // Also core/clean_insert.cc: insert_clean()'s piece of one allocation.
+    bool insert_clean_piece(CachedFile& file, std::uint64_t file_id, std::uint64_t seq, std::uint64_t at,
+                            std::span<const std::byte> piece, const SectorAlloc& a, bool pinned);
     // A cache device request of `kind` that started at `start` has ended.
     void io_done(CacheIo kind, SeqClock::time_point start);
 

@@ -112,7 +112,7 @@ void CacheSet::evacuation_over() {
     w.evacuating = false;
     core_->state.store(CacheState::passthrough, std::memory_order_release);
     flushing_.store(false, std::memory_order_release);
-    const std::uint64_t left = dirty_bytes();
+    const std::uint64_t left = core_->dirty_bytes();
     if (w.unreadable == 0 && left == 0) {
         core_->log.warn("cache {} is in passthrough: all of its dirty data was written back", core_->cache_name());
     } else {

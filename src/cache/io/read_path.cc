@@ -1,6 +1,6 @@
 // CacheSet::read: hits from the cache device, gaps and stale extents from
-// the backing file, misses handed to insert_miss(), as the request's route
-// (route.h) allows.
+// the backing file, misses handed to CacheCore::insert_clean(), as the
+// request's route (route.h) allows.
 //
 // Reads: the extents overlapping the range are looked up with one Seek; extents
 // whose gens equal their buckets' are read from the cache device, those back to
@@ -103,7 +103,7 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
     const std::uint64_t insert_len = round_up(n.value(), core_->block_size);
     if (st.may_insert && insert_len != 0 && !admission_->insert_congested() &&
         (st.pinned || admission_->promote_miss(st.file_id, lo, insert_len)))
-        insert_miss(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
+        core_->insert_clean(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }
 
@@ -135,7 +135,7 @@ Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_
 Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why) {
     // Without any dirty data since the cache opened, a clean cache stays
     // available whatever fails.
-    if (file_id == 0 || !may_hold_dirty()) return ok();
+    if (file_id == 0 || !core_->may_hold_dirty()) return ok();
     auto record = core_->index->get_dirty_file(file_id);
     if (record && !record.value()) return ok();
     return make_error(Errc::io, fmt::format("file {}:{} may have dirty data in the cache, newer than its backing file, "
@@ -150,7 +150,7 @@ Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& back
     {
         const BackingLink::Call call = core_->backing_link.begin_call();
         auto fd = backing.fd();
-        checked = fd ? revalidate(file, fd.value()) : Status(fd.error());
+        checked = fd ? core_->revalidate(file, fd.value()) : Status(fd.error());
     }
     if (!checked) {
         core_->backing_link.failed(checked.error());

@@ -56,17 +56,10 @@ Status CacheSet::invalidate_locked(CachedFile& file, const struct statx& stx, st
         file.bypass = true;
         return committed.error();
     }
-    account_overwrites(committed.value().overwrites);
+    core_->account_overwrites(committed.value().overwrites);
     file.record = rec;
     mark_checked(file, stx);
     return ok();
-}
-
-Status CacheSet::revalidate(CachedFile& file, int fd) {
-    auto stx = statx_of(fd);
-    if (!stx) return stx.error();
-    std::lock_guard lk(file.mutex);
-    return core_->files->check_coherent_locked(file, stx.value(), fd);
 }
 
 Status CacheSet::written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
@@ -143,7 +136,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
     bool sequential = !flags.append && admission_->sequential_write(file, offset, data.size(), flags.writer);
     StagedDirty staged = stage_dirty(file, offset, sequential ? data.first(0) : data, flags);
     std::lock_guard wl(file.write_lock);
-    BCL_TRY(revalidate(file, fd));
+    BCL_TRY(core_->revalidate(file, fd));
     if (flags.append) {
         {
             // Under write_lock the record's size is the end of file.
@@ -181,8 +174,8 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
 Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
                                             const std::function<Result<std::size_t>()>& write) {
     std::lock_guard wl(file.write_lock);
-    BCL_TRY(revalidate(file, fd));
-    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, start, end));
+    BCL_TRY(core_->revalidate(file, fd));
+    if (core_->may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, start, end));
     auto n = write();
     BCL_TRY(written(file, fd, start, end));
     return n;
@@ -195,7 +188,7 @@ Result<std::size_t> CacheSet::write_direct_locked(CachedFile& file, int fd, std:
     const std::uint64_t end = offset + data.size();
     // Dirty bytes in the blocks the write only partly covers must reach the
     // backing file first: invalidation drops whole blocks.
-    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
+    if (core_->may_hold_dirty()) BCL_TRY(write_back_edges_locked(file, fd, offset, append ? UINT64_MAX : end));
     // An O_APPEND descriptor writes at the end of file, wherever offset
     // says; the O_DIRECT one has no O_APPEND.
     auto n = pwrite_all(fd, append ? -1 : flags.direct_fd, offset, data);
@@ -226,7 +219,7 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     AlignedBuffer buf(hi - lo);
     std::memcpy(buf.data(), data.data() + (lo - offset), std::min(hi, end) - lo);
-    insert_miss(file, file_id, seq, lo, buf.span());
+    core_->insert_clean(file, file_id, seq, lo, buf.span());
 }
 
 Status CacheSet::write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
@@ -250,7 +243,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
         passing = std::move(f).value();
         open = passing.get();
     } else {
-        BCL_TRY(revalidate(*open, fd));
+        BCL_TRY(core_->revalidate(*open, fd));
     }
     const FileRef release(*core_->files, std::move(passing));
     std::lock_guard wl(open->write_lock);
@@ -262,7 +255,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     }
     // The block holding the new (or old) end of file is dropped below: its
     // dirty bytes before that end go to the backing file first.
-    if (may_hold_dirty()) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
+    if (core_->may_hold_dirty()) BCL_TRY(write_back_edges_locked(*open, fd, std::min(size, old_size), UINT64_MAX));
     int r = ::ftruncate(fd, static_cast<off_t>(size));
     if (r != 0 && errno == EBADF) {
         // An O_PATH descriptor: truncate the file it names.
@@ -276,13 +269,13 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     // What the truncation dropped may have been the file's last dirty data:
     // its dirty-file record goes too, as after a writeback, so that the
     // index never keeps a record without dirty data (fsck checks both).
-    if (may_hold_dirty()) BCL_TRY(retire_if_clean_locked(*open));
+    if (core_->may_hold_dirty()) BCL_TRY(retire_if_clean_locked(*open));
     return ok();
 }
 
 Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t offset, std::uint64_t length) {
     std::lock_guard wl(file.write_lock);
-    BCL_TRY(revalidate(file, fd));
+    BCL_TRY(core_->revalidate(file, fd));
     std::uint64_t start = offset, end = offset;
     const bool moves = (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) != 0;
     if (moves) {
@@ -290,7 +283,7 @@ Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t off
     } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
         end = offset + length < offset ? UINT64_MAX : offset + length;
     }
-    if (may_hold_dirty()) {
+    if (core_->may_hold_dirty()) {
         // Dirty data that the backing file's bytes are about to move under
         // (or that shares a block with the range) is written back first.
         if (moves) {

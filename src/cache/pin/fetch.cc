@@ -147,7 +147,7 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
     // A change behind the cache's back renews the file id (the pin stays)
     // and bumps write_seq before it is sampled below: the old data is
     // never fetched into the new id.
-    if (!revalidate(file, job.fd)) return false;
+    if (!core_->revalidate(file, job.fd)) return false;
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, size;
     {
@@ -180,7 +180,7 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
         job.next = size;
         return false;
     }
-    if (core_->counters.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > pin_limit_bytes()) {
+    if (core_->counters.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > core_->pin_limit_bytes()) {
         core_->log.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
                         pin_limit_percent());
         return false;
@@ -193,7 +193,7 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
     }
     if (n.value() == 0) return false;  // shorter than its record: the next revalidation sees it
     const std::uint64_t len = round_up(n.value(), core_->block_size);
-    const std::uint64_t got = insert_miss(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
+    const std::uint64_t got = core_->insert_clean(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
     if (got == 0) return ++job.idle_steps < kPinFetchIdleSteps;
     job.idle_steps = 0;
     job.next = pos + got;

@@ -70,11 +70,11 @@ Result<int> reopen_fd(int fd, int flags) {
 
 }  // namespace
 
-std::uint64_t CacheSet::pin_limit_bytes() const { return core_->capacity_bytes / 100 * pin_limit_percent(); }
+unsigned CacheSet::pin_limit_percent() const { return core_->pin_limit_percent.load(std::memory_order_relaxed); }
 
 Status CacheSet::set_pin_limit_percent(unsigned percent) {
     if (percent > 100) return make_error(Errc::invalid, fmt::format("pin_limit_percent={}: at most 100", percent));
-    pin_limit_percent_.store(percent, std::memory_order_relaxed);
+    core_->pin_limit_percent.store(percent, std::memory_order_relaxed);
     return ok();
 }
 
@@ -152,7 +152,7 @@ Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view na
     }
     if (pin) {
         const std::uint64_t pinned = core_->counters.pinned_bytes.load(std::memory_order_relaxed);
-        const std::uint64_t limit = pin_limit_bytes();
+        const std::uint64_t limit = core_->pin_limit_bytes();
         if (pinned + file.record.size > limit) {
             core_->log.warn(
                 "pinning {} refused: its {} bytes would take pinned data past pin_limit_percent={} "

@@ -63,7 +63,7 @@ bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // root's file system only; others are written through.
     if (!core_->writeback_possible || !core_->in_service() || file.identity.dev != core_->root_dev) return false;
     const WritebackTunables t = writeback_tunables();
-    const std::uint64_t percent = core_->capacity_bytes == 0 ? 100 : dirty_bytes() * 100 / core_->capacity_bytes;
+    const std::uint64_t percent = core_->capacity_bytes == 0 ? 100 : core_->dirty_bytes() * 100 / core_->capacity_bytes;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
     // is cached dirty; past cutoff_writeback only synchronous writes are.
     if (percent >= t.cutoff_writeback_sync) return false;
@@ -118,7 +118,7 @@ bool CacheSet::dirty_write_pinned(CachedFile& file, std::uint64_t bytes) {
     }
     // As for a miss insert: past the pin limit the data is cached as any
     // other dirty data, reclaimable once written back.
-    return core_->counters.pinned_bytes.load(std::memory_order_relaxed) + bytes <= pin_limit_bytes();
+    return core_->counters.pinned_bytes.load(std::memory_order_relaxed) + bytes <= core_->pin_limit_bytes();
 }
 
 std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
@@ -181,7 +181,7 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     if (!rec) return rec.error();
     if (!rec.value()) return Done();  // renewed since: written through
 
-    const bool was_clean = dirty_bytes() == 0;
+    const bool was_clean = core_->dirty_bytes() == 0;
     const bool pinned = dirty_write_pinned(file, hi - lo);
     std::uint64_t done = 0;
     while (done < hi - lo) {
@@ -285,8 +285,8 @@ std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_
         core_->log.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
         return 0;
     }
-    account_overwrites(committed.value().overwrites);
-    add_dirty(static_cast<std::int64_t>(len));
+    core_->account_overwrites(committed.value().overwrites);
+    core_->add_dirty(static_cast<std::int64_t>(len));
     return len;
 }
 

@@ -70,13 +70,13 @@ Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
         std::lock_guard lk(tunables_mutex_);
         tunables_ = tunables;
     }
-    if (dirty_bytes() != 0) writeback_kick(std::chrono::milliseconds(0));
+    if (core_->dirty_bytes() != 0) writeback_kick(std::chrono::milliseconds(0));
     return ok();
 }
 
 WritebackStatus CacheSet::writeback_status() const {
     WritebackStatus s;
-    s.dirty = dirty_bytes();
+    s.dirty = core_->dirty_bytes();
     std::lock_guard lk(tunables_mutex_);
     s.target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
     s.rate = writeback_->rate.rate();
@@ -90,41 +90,6 @@ WritebackStatus CacheSet::writeback_status() const {
 void CacheSet::start_flush() {
     flushing_.store(true, std::memory_order_release);
     writeback_kick(std::chrono::milliseconds(0));
-}
-
-std::uint64_t CacheSet::dirty_bytes() const {
-    const std::int64_t v = dirty_bytes_.load(std::memory_order_acquire);
-    return v > 0 ? static_cast<std::uint64_t>(v) : 0;
-}
-
-bool CacheSet::may_hold_dirty() const {
-    return dirty_seen_.load(std::memory_order_acquire) || dirty_bytes_.load(std::memory_order_acquire) != 0;
-}
-
-void CacheSet::add_dirty(std::int64_t bytes) {
-    if (bytes > 0) dirty_seen_.store(true, std::memory_order_release);
-    dirty_bytes_.fetch_add(bytes, std::memory_order_acq_rel);
-}
-
-void CacheSet::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
-    std::uint64_t sectors = 0;
-    std::int64_t dirty = 0;
-    std::uint64_t pinned = 0;
-    for (const ExtentOverwrite& o : overwrites) {
-        sectors += o.removed.value.length / kSectorSize;
-        if (o.removed.value.dirty()) dirty += static_cast<std::int64_t>(o.removed.value.length);
-        if (o.removed.value.pinned()) pinned += o.removed.value.length;
-    }
-    if (pinned != 0) {
-        // Saturating: the count is an estimate between GC passes.
-        std::uint64_t now = core_->counters.pinned_bytes.load(std::memory_order_relaxed);
-        while (!core_->counters.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned),
-                                                                   std::memory_order_relaxed)) {
-        }
-    }
-    core_->counters.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
-    if (dirty != 0) add_dirty(-dirty);
-    if (sectors != 0) core_->gc_requests->note_change();
 }
 
 void CacheSet::writeback_kick(std::chrono::milliseconds delay) {
@@ -162,7 +127,7 @@ void CacheSet::writeback_step() {
     if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
     // Writes commit to the index before they count: a count taken before
     // the scan includes nothing the scan cannot see.
-    const std::int64_t counted = dirty_bytes_.load(std::memory_order_acquire);
+    const std::int64_t counted = core_->dirty_counted.load(std::memory_order_acquire);
     auto next = core_->index->next_dirty_file(w.cursor);
     if (!next) {
         core_->log.error("writeback: {}", next.error().message);
@@ -219,7 +184,7 @@ void CacheSet::writeback_pass_over(std::int64_t counted) {
     // round again. Setting it to 0 regardless lost such a write's bytes
     // from the count for good.
     if (counted != 0) {
-        if (!dirty_bytes_.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
+        if (!core_->dirty_counted.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
             arm_writeback(Clock::now());
             return;
         }
@@ -258,7 +223,8 @@ void CacheSet::update_writeback_rate() {
     {
         std::lock_guard lk(tunables_mutex_);
         const std::uint64_t target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
-        w.rate.update(dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate, w.keeping_up);
+        w.rate.update(core_->dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate,
+                      w.keeping_up);
     }
     w.keeping_up = true;
 }

@@ -136,7 +136,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     if (!stat_now) return stat_now.error();
     auto cleaned_bytes = mark_clean(file, stat_now.value(), dirty, unreadable);
     if (!cleaned_bytes) return cleaned_bytes.error();
-    add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
+    core_->add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
     if (cleaned_bytes.value() != 0) core_->gc_requests->note_change();
     core_->counters.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
     out.bytes = bytes;
@@ -246,7 +246,7 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
     batch.delete_dirty_file(file_id);
     auto committed = core_->index->commit(batch, false);
     if (!committed) return committed.error();
-    add_dirty(-static_cast<std::int64_t>(dirty));
+    core_->add_dirty(-static_cast<std::int64_t>(dirty));
     core_->gc_requests->note_change();
     core_->log.warn("dropping {} bytes of dirty data of cache file {}: {}", dirty, file_id, why);
     return ok();
@@ -322,7 +322,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
 }
 
 Status CacheSet::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
-    if (!may_hold_dirty()) return ok();
+    if (!core_->may_hold_dirty()) return ok();
     std::lock_guard wl(file.write_lock);
     BCL_TRY(write_back_locked(file, fd, round_down(start, core_->block_size), end, UINT64_MAX));
     return retire_if_clean_locked(file);
@@ -351,7 +351,7 @@ Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
     // Dirty data of this file (or any: the index syncs as a whole) is
     // durable once the cache device is flushed and the index synced;
     // Index::sync() flushes the device first (before_durable).
-    if (may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(core_->index->sync());
+    if (core_->may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(core_->index->sync());
     return ok();
 }
 

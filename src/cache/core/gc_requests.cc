@@ -1,4 +1,4 @@
-#include "gc/requests.h"
+#include "core/gc_requests.h"
 
 #include <boost/asio/post.hpp>
 

@@ -1,0 +1,57 @@
+// The counts beside the index that several parts keep: dirty bytes,
+// overwritten and pinned data; and the check of an open file against its
+// record.
+#include <algorithm>
+
+#include "core/core.h"
+#include "files/backing_stat.h"
+
+namespace bcl {
+
+std::uint64_t CacheCore::dirty_bytes() const {
+    const std::int64_t v = dirty_counted.load(std::memory_order_acquire);
+    return v > 0 ? static_cast<std::uint64_t>(v) : 0;
+}
+
+bool CacheCore::may_hold_dirty() const {
+    return dirty_seen.load(std::memory_order_acquire) || dirty_counted.load(std::memory_order_acquire) != 0;
+}
+
+void CacheCore::add_dirty(std::int64_t bytes) {
+    if (bytes > 0) dirty_seen.store(true, std::memory_order_release);
+    dirty_counted.fetch_add(bytes, std::memory_order_acq_rel);
+}
+
+void CacheCore::account_overwrites(const std::vector<ExtentOverwrite>& overwrites) {
+    std::uint64_t sectors = 0;
+    std::int64_t dirty = 0;
+    std::uint64_t pinned = 0;
+    for (const ExtentOverwrite& o : overwrites) {
+        sectors += o.removed.value.length / kSectorSize;
+        if (o.removed.value.dirty()) dirty += static_cast<std::int64_t>(o.removed.value.length);
+        if (o.removed.value.pinned()) pinned += o.removed.value.length;
+    }
+    if (pinned != 0) {
+        // Saturating: the count is an estimate between GC passes.
+        std::uint64_t now = counters.pinned_bytes.load(std::memory_order_relaxed);
+        while (
+            !counters.pinned_bytes.compare_exchange_weak(now, now - std::min(now, pinned), std::memory_order_relaxed)) {
+        }
+    }
+    counters.sectors_overwritten.fetch_add(sectors, std::memory_order_relaxed);
+    if (dirty != 0) add_dirty(-dirty);
+    if (sectors != 0) gc_requests->note_change();
+}
+
+std::uint64_t CacheCore::pin_limit_bytes() const {
+    return capacity_bytes / 100 * pin_limit_percent.load(std::memory_order_relaxed);
+}
+
+Status CacheCore::revalidate(CachedFile& file, int fd) {
+    auto stx = statx_of(fd);
+    if (!stx) return stx.error();
+    std::lock_guard lk(file.mutex);
+    return files->check_coherent_locked(file, stx.value(), fd);
+}
+
+}  // namespace bcl
