@@ -25,7 +25,6 @@
 #include "gc/gc.h"
 #include "gc/moving_gc.h"
 #include "gc/snapshot.h"
-#include "pin/fetch.h"
 #include "policy/admission.h"
 #include "writeback/task.h"
 
@@ -72,8 +71,7 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
       gc_batch_(options.gc_batch),
       gc_threads_(options.gc_threads),
       mode_(options.tunables.mode),
-      tunables_(options.tunables.writeback),
-      pin_fetch_step_bytes_(options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1) {}
+      tunables_(options.tunables.writeback) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
@@ -260,6 +258,7 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     }
     core_->capacity_bytes = data_sectors * kSectorSize;
     admission_ = std::make_unique<Admission>(*core_, options.tunables.promotion, options.tunables.bypass);
+    pins_ = std::make_unique<Pins>(*core_, options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1);
     core_->gc_requests =
         std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
     GcOptions gc_options;
@@ -303,7 +302,6 @@ Status CacheSet::start_serving() {
     schedule_gc_timer();
     link_timer_ = std::make_unique<Timer>(*core_->background);
     schedule_link_check();
-    pin_fetch_ = std::make_unique<PinFetch>();
     writeback_ = std::make_unique<WritebackTask>(*core_->background, tunables_.writeback_rate_minimum);
     schedule_rate_update();
     // The device failed during the first GC pass.
@@ -314,7 +312,7 @@ Status CacheSet::start_serving() {
     for (unsigned d = 0; d < core_->devices.size(); ++d)
         if (core_->devices[d]->present()) BCL_TRY(core_->sb_flags[d]->set(kSbFlagIndexed));
     // Pinned files come back into the cache without waiting to be opened.
-    queue_pin_resume();
+    pins_->queue_pin_resume();
     core_->background->start();
     return ok();
 }
@@ -386,7 +384,7 @@ void CacheSet::stop_running() {
     }
     if (core_->alloc) core_->alloc->shutdown();
     if (core_->background) core_->background->stop();
-    drop_pin_jobs();
+    if (pins_) pins_->drop_pin_jobs();
     if (core_->sectors) core_->sectors->close_all();
     if (core_->replica_sectors) core_->replica_sectors->close_all();
 }
@@ -617,7 +615,7 @@ Result<std::shared_ptr<CachedFile>> CacheSet::open_file(int fd, const struct sta
     auto opened = core_->files->open(stx, fd);
     // A pinned file not fully cached (after a restart, a change behind the
     // cache's back, a fetch cut short) is fetched again.
-    if (opened && core_->in_service()) resume_pin_fetch(opened.value(), fd);
+    if (opened && core_->in_service()) pins_->resume_pin_fetch(opened.value(), fd);
     return opened;
 }
 
@@ -665,23 +663,8 @@ Result<bool> CacheSet::metadata_changed(const struct statx& before, const struct
     return core_->files->metadata_changed(before, after);
 }
 
-Result<std::uint64_t> CacheSet::file_bytes(std::uint64_t dev, std::uint64_t ino,
-                                           const std::function<bool(const Extent&)>& counts) {
-    auto found = core_->files->id_and_size(dev, ino);
-    if (!found) return found.error();
-    if (!found.value()) return 0;
-    const auto [id, size] = *found.value();
-    if (id == 0 || size == 0) return 0;
-    auto extents = core_->index->lookup(id, 0, size);
-    if (!extents) return extents.error();
-    std::uint64_t bytes = 0;
-    for (const Extent& e : extents.value())
-        if (counts(e)) bytes += std::min(e.end(), size) - e.start();
-    return bytes;
-}
-
 Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t ino) {
-    return file_bytes(dev, ino, [this](const Extent& e) {
+    return core_->file_bytes(dev, ino, [this](const Extent& e) {
         for (unsigned i = 0; i < e.value.nptrs(); ++i) {
             const ExtentPtr p = e.value.ptr(i);
             if (p.device < core_->alloc->ndevices() && !core_->alloc->device(p.device).ptr_stale(p.bucket, p.gen))
@@ -692,7 +675,7 @@ Result<std::uint64_t> CacheSet::cached_bytes(std::uint64_t dev, std::uint64_t in
 }
 
 Result<std::uint64_t> CacheSet::dirty_bytes(std::uint64_t dev, std::uint64_t ino) {
-    return file_bytes(dev, ino, [](const Extent& e) { return e.value.dirty(); });
+    return core_->file_bytes(dev, ino, [](const Extent& e) { return e.value.dirty(); });
 }
 
 }  // namespace bcl

@@ -18,7 +18,7 @@ Tunables CacheSet::tunables() const {
                     .io_errors = io_error_tunables(),
                     .bypass = admission_->bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
-                    .pin_limit_percent = pin_limit_percent(),
+                    .pin_limit_percent = pins_->pin_limit_percent(),
                     .actimeo = core_->window.seconds(),
                     .backing_timeout = core_->backing_link.timeout()};
 }
@@ -34,7 +34,7 @@ Status CacheSet::set_tunables(const Tunables& t) {
     if (t.io_errors != now.io_errors) set_io_error_tunables(t.io_errors);
     if (t.bypass != now.bypass) BCL_TRY(admission_->set_bypass_tunables(t.bypass));
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
-    if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(set_pin_limit_percent(t.pin_limit_percent));
+    if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(pins_->set_pin_limit_percent(t.pin_limit_percent));
     if (t.actimeo != now.actimeo) core_->window.set(t.actimeo);
     if (t.backing_timeout != now.backing_timeout) core_->backing_link.set_timeout(t.backing_timeout);
     return ok();

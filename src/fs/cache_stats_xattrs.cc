@@ -110,12 +110,12 @@ Result<std::string> CacheStatsXattrs::get(const FileKey& key, int fd, bool is_ro
     if (n == kPin) {
         auto stx = statx_of_fd(fd, key);
         if (!stx) return os_error(EIO);
-        auto pinned = cache_.pinned(stx.value());
+        auto pinned = cache_.pins().pinned(stx.value());
         if (!pinned) return os_error(EIO);
         return std::string(pinned.value() ? "1" : "0");
     }
     if (n == kPinned) {
-        auto bytes = cache_.pinned_bytes(key.dev, key.ino);
+        auto bytes = cache_.pins().pinned_bytes(key.dev, key.ino);
         if (!bytes) return os_error(EIO);
         return std::to_string(bytes.value());
     }
@@ -168,7 +168,7 @@ Status CacheStatsXattrs::set_pin(const FileKey& key, int fd, std::string_view va
     auto stx = statx_of_fd(fd, key);
     if (!stx) return stx.error();
     // The engine logs a refusal past the limit, naming the file.
-    auto pinned = cache_.set_pinned(fd, stx.value(), value == "1");
+    auto pinned = cache_.pins().set_pinned(fd, stx.value(), value == "1");
     if (!pinned && pinned.error().code == Errc::unsupported) log_.warn("pin refused: {}", pinned.error().message);
     return pinned;
 }
@@ -176,13 +176,13 @@ Status CacheStatsXattrs::set_pin(const FileKey& key, int fd, std::string_view va
 void CacheStatsXattrs::created(const FileKey& parent_key, int parent_fd, const FileKey& child_key, int child_fd) {
     auto parent = statx_of_fd(parent_fd, parent_key);
     if (!parent) return;
-    auto pinned = cache_.pinned(parent.value());
+    auto pinned = cache_.pins().pinned(parent.value());
     if (!pinned || !pinned.value()) return;
     auto child = statx_of_fd(child_fd, child_key);
     if (!child) return;
     const unsigned type = child.value().stx_mode & S_IFMT;
     if (type != S_IFREG && type != S_IFDIR) return;
-    if (auto st = cache_.inherit_pin(child_fd, child.value()); !st)
+    if (auto st = cache_.pins().inherit_pin(child_fd, child.value()); !st)
         log_.warn("a new file in a pinned directory stays unpinned: {}", st.error().message);
 }
 

@@ -253,7 +253,7 @@ protected:
     Status pin(const std::string& p, bool on) {
         const int fd = ::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
         EXPECT_GE(fd, 0) << p;
-        Status st = set_->set_pinned(fd, stat_path(p), on);
+        Status st = set_->pins().set_pinned(fd, stat_path(p), on);
         ::close(fd);
         return st;
     }

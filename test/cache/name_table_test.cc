@@ -124,7 +124,7 @@ TEST_F(CallerIdentitiesTest, PinningADirectoryIsRefusedAndAFileIsNot) {
     ASSERT_GE(dfd, 0);
     struct statx dstx {};
     ASSERT_EQ(::statx(dfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &dstx), 0);
-    auto refused = set_->set_pinned(dfd, dstx, true);
+    auto refused = set_->pins().set_pinned(dfd, dstx, true);
     ::close(dfd);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, Errc::unsupported);
@@ -132,8 +132,8 @@ TEST_F(CallerIdentitiesTest, PinningADirectoryIsRefusedAndAFileIsNot) {
     BackingFile file(dir + "/f");
     struct statx fstx = file.stx();
     fstx.stx_ino = 12345;  // the caller's id, not the inode number
-    EXPECT_TRUE(set_->set_pinned(file.fd(), fstx, true));
-    EXPECT_TRUE(set_->pinned(fstx).value());
+    EXPECT_TRUE(set_->pins().set_pinned(file.fd(), fstx, true));
+    EXPECT_TRUE(set_->pins().pinned(fstx).value());
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ protected:
 
     std::uint64_t pinned_bytes_of(const std::string& p) {
         const struct statx s = stat_path(p);
-        auto n = set_->pinned_bytes(dev_of(s), s.stx_ino);
+        auto n = set_->pins().pinned_bytes(dev_of(s), s.stx_ino);
         EXPECT_TRUE(n) << (n ? "" : n.error().message);
         return n ? n.value() : 0;
     }
@@ -76,7 +76,7 @@ protected:
         ASSERT_EQ(pinned_bytes_of(name), size);
     }
     bool is_pinned(const std::string& p) {
-        auto r = set_->pinned(stat_path(p));
+        auto r = set_->pins().pinned(stat_path(p));
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r && r.value();
     }
@@ -182,9 +182,9 @@ TEST_F(PinningTest, PinningPastTheLimitFailsWithNoSpaceAndChangesNothing) {
     set_->run_background_until_idle();
     EXPECT_EQ(pinned_bytes_of(big), 0u);
 
-    EXPECT_FALSE(set_->set_pin_limit_percent(101));
-    EXPECT_EQ(set_->pin_limit_percent(), 20u);
-    ASSERT_TRUE(set_->set_pin_limit_percent(50));
+    EXPECT_FALSE(set_->pins().set_pin_limit_percent(101));
+    EXPECT_EQ(set_->pins().pin_limit_percent(), 20u);
+    ASSERT_TRUE(set_->pins().set_pin_limit_percent(50));
     ASSERT_TRUE(pin(big, true));
     set_->run_background_until_idle();
     EXPECT_EQ(pinned_bytes_of(big), 600u << 10);
@@ -388,7 +388,7 @@ TEST_F(PinningTest, APinOutlivesAPowerLossRightAfterItReturns) {
         const int fd = ::open(name.c_str(), O_PATH | O_CLOEXEC);
         struct statx s {};
         if (fd < 0 || ::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &s) != 0) ::_exit(7);
-        if (!set->set_pinned(fd, s, true)) ::_exit(8);
+        if (!set->pins().set_pinned(fd, s, true)) ::_exit(8);
         if (dev->unflushed_writes() != 0) ::_exit(9);  // the synced pin flushed the device first
         if (!dev->crash()) ::_exit(10);
         ::_exit(0);

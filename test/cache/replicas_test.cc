@@ -189,7 +189,7 @@ TEST_F(ReplicasTest, APinnedFilesDirtyDataHasBothCopiesInPinnedBucketsAndStaysPi
         ASSERT_GE(fd, 0);
         struct statx stx {};
         ASSERT_EQ(::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx), 0);
-        const Status pinned = set_->set_pinned(fd, stx, true);
+        const Status pinned = set_->pins().set_pinned(fd, stx, true);
         ::close(fd);
         ASSERT_TRUE(pinned) << pinned.error().message;
     }

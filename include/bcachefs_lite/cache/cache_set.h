@@ -69,6 +69,7 @@
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/device_status.h"
 #include "bcachefs_lite/cache/moving_gc_tunables.h"
+#include "bcachefs_lite/cache/pins.h"
 #include "bcachefs_lite/cache/priority_stats.h"
 #include "bcachefs_lite/cache/promotion.h"
 #include "bcachefs_lite/cache/sequential.h"
@@ -92,7 +93,6 @@ struct StagedPiece;
 class GcJob;
 struct GcSnapshot;
 class MovingGc;
-struct PinJob;
 
 class CacheSet {
 public:
@@ -237,34 +237,6 @@ public:
     // caller waits.
     Status write_back_all();
 
-    // ---- pinning (pin/pinning.cc, pin/fetch.cc) ----
-    // Pins (or unpins) the backing file or directory open as fd (any
-    // descriptor of it, O_PATH too; statx'ed as stx). A pinned regular
-    // file's record takes kFilePinned, and its data is fetched into pinned
-    // buckets in the background and never invalidated; a pinned directory
-    // gets a record of its own (no data) and everything below it is pinned
-    // by a background walk (no symlinks followed, no mount crossed).
-    // Errc::no_space (with a log line naming the file) when the file's size
-    // would take pinned data past pin_limit_percent; Errc::invalid for
-    // anything but a regular file or a directory. Unpinning makes the data
-    // reclaimable from the next GC pass on. Durable when it returns (synced,
-    // which flushes the cache device first); a directory's walk is durable
-    // step by step and redone at the next open if cut short.
-    Status set_pinned(int fd, const struct statx& stx, bool pinned);
-    // Pins a file or directory just created below a pinned directory, as
-    // set_pinned() but not synced: a flush of the cache device per created
-    // file would make an untar below a pinned directory crawl. A crash
-    // before the index's next sync leaves the new file unpinned (its data
-    // is not at risk).
-    Status inherit_pin(int fd, const struct statx& stx);
-    // Whether the file or directory stx describes has a pinned record.
-    Result<bool> pinned(const struct statx& stx);
-    // Bytes of the file (dev, ino), up to its size, held as pinned data.
-    Result<std::uint64_t> pinned_bytes(std::uint64_t dev, std::uint64_t ino);
-    unsigned pin_limit_percent() const;
-    // Errc::invalid (nothing changed) above 100.
-    Status set_pin_limit_percent(unsigned percent);
-
     // ---- moving GC (gc/moving_gc.h) ----
     MovingGcTunables moving_gc_tunables() const;
     void set_moving_gc_tunables(const MovingGcTunables& tunables);
@@ -306,6 +278,8 @@ public:
     // Which I/O the cache takes (promotion, sequential bypass,
     // congestion) and its tunables.
     Admission& admission() { return *admission_; }
+    // Pinned files and directories (pins.h).
+    Pins& pins() { return *pins_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether this open took the GC marks from the snapshot of the last
     // clean close instead of walking every extent first (gc/snapshot.h).
@@ -318,7 +292,6 @@ public:
 private:
     struct ReadState;
     struct WritebackTask;
-    struct PinFetch;
     struct WriteBackResult {
         std::uint64_t bytes = 0;       // dirty bytes written back
         bool more = false;             // dirty data left in the range past max_bytes
@@ -349,9 +322,6 @@ private:
     void gc_kick();
     Status clear_dirty_flags();
     bool dirty_data_intact(const Extent& e);
-    // Bytes of the file (dev, ino), up to its size, in the extents `counts` picks.
-    Result<std::uint64_t> file_bytes(std::uint64_t dev, std::uint64_t ino,
-                                     const std::function<bool(const Extent&)>& counts);
     // revalidate() for a read: nothing while the file's last check is
     // within the coherency window (then true: the record was trusted).
     // How the check went is reported to backing_link_.
@@ -387,49 +357,6 @@ private:
     // be newer than the backing file. Errc::io when its dirty-file record
     // says it does, or the index cannot tell.
     Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
-    // pin/pinning.cc / pin/fetch.cc
-    // Queues the background fetch of the open file `file` (registered as
-    // one more open, released when the job ends) from a readable
-    // descriptor of it, or the walk of a directory (`file` null) that pins
-    // or unpins (`pin`) its entries; takes fd. `walk_id` names a walk's
-    // directory when it has a pinned-file record (deleted when the walk
-    // completes); dev 0 and ino 0 when not.
-    void queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id = {});
-    // pin/resume.cc: queues the job that goes through the pinned-file
-    // records at open, and its bounded step (true while records remain).
-    void queue_pin_resume();
-    bool resume_pins_step(PinJob& job);
-    // Queues the fetch or walk one pinned-file record asks for, or drops
-    // the record when its file is gone or no longer pinned.
-    void resume_pin_record(const DirtyFileRecord& record);
-    void drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why);
-    // A walk went through its whole directory: its pending record goes,
-    // unless the directory's pin changed meanwhile (a later walk is queued).
-    void finish_pin_walk(const PinJob& job);
-    // A pinned file was opened: queues its fetch unless one is queued.
-    void resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd);
-    void pin_fetch_kick();
-    // One bounded step of the queue's first job on the strand; true while
-    // jobs remain.
-    bool pin_fetch_step();
-    // Caches up to pin_fetch_step_bytes of what the pinned file lacks;
-    // true when it lacks more.
-    bool fetch_pinned_file(PinJob& job);
-    // Pins (or unpins) up to a bounded number of the directory's entries;
-    // true while more remain.
-    bool walk_pinned_dir(PinJob& job);
-    void drop_pin_jobs();
-    // set_pinned(), synced or (a walk's entries) not.
-    Status pin_entry(int fd, const struct statx& stx, bool pinned, bool sync);
-    // The file handle to record for a pinned entry; none where handles do
-    // not work below the backing root.
-    std::optional<DirtyFileRecord> pin_handle_of(int fd, const FileIdentity& id);
-    // `name` is for the log line of a refusal; `handle` is recorded with a pin.
-    Status pin_file_locked(CachedFile& file, bool pinned, std::string_view name,
-                           const std::optional<DirtyFileRecord>& handle, bool sync);
-    Status pin_dir(const struct statx& stx, bool pinned, const std::optional<DirtyFileRecord>& handle, bool sync);
-    // Clears kExtentPinned of the file id's extents; file.mutex held.
-    Status unpin_extents_locked(std::uint64_t file_id);
     // io/write_path.cc; *_locked: file.write_lock held.
     Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
     // Of flags, append and direct_fd count; sync is the caller's business.
@@ -542,8 +469,7 @@ private:
     mutable std::mutex tunables_mutex_;
     WritebackTunables tunables_;                // guarded by tunables_mutex_
     std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
-    std::unique_ptr<PinFetch> pin_fetch_;       // its own mutex
-    const std::uint64_t pin_fetch_step_bytes_;
+    std::unique_ptr<Pins> pins_;
     std::atomic<bool> flushing_{false};
 };
 

@@ -47,6 +47,21 @@ std::uint64_t CacheCore::pin_limit_bytes() const {
     return capacity_bytes / 100 * pin_limit_percent.load(std::memory_order_relaxed);
 }
 
+Result<std::uint64_t> CacheCore::file_bytes(std::uint64_t dev, std::uint64_t ino,
+                                            const std::function<bool(const Extent&)>& counts) {
+    auto found = files->id_and_size(dev, ino);
+    if (!found) return found.error();
+    if (!found.value()) return 0;
+    const auto [id, size] = *found.value();
+    if (id == 0 || size == 0) return 0;
+    auto extents = index->lookup(id, 0, size);
+    if (!extents) return extents.error();
+    std::uint64_t bytes = 0;
+    for (const Extent& e : extents.value())
+        if (counts(e)) bytes += std::min(e.end(), size) - e.start();
+    return bytes;
+}
+
 Status CacheCore::revalidate(CachedFile& file, int fd) {
     auto stx = statx_of(fd);
     if (!stx) return stx.error();

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,6 +117,10 @@ struct CacheCore {
     // Counts what inserts and removals took away (overwritten sectors, and
     // dirty bytes that will never be written back).
     void account_overwrites(const std::vector<ExtentOverwrite>& overwrites);
+    // Bytes of the file (dev, ino), up to its size, in the extents `counts`
+    // picks.
+    Result<std::uint64_t> file_bytes(std::uint64_t dev, std::uint64_t ino,
+                                     const std::function<bool(const Extent&)>& counts);
     // The byte budget of pinned data (pin_limit_percent of the capacity).
     std::uint64_t pin_limit_bytes() const;
     // Compares the file open as fd with its record, as CacheSet::open_file()

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/pins.h"
 #include "core/core.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
@@ -58,11 +58,11 @@ FetchGap first_gap(const std::vector<Extent>& extents, std::uint64_t next, std::
 
 }  // namespace
 
-void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id) {
+void Pins::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin, const FileIdentity& walk_id) {
     bool duplicate = false;
     {
-        std::lock_guard lk(pin_fetch_->mutex);
-        if (file && !pin_fetch_->queued_ids.insert(file->identity).second) {
+        std::lock_guard lk(queue_->mutex);
+        if (file && !queue_->queued_ids.insert(file->identity).second) {
             duplicate = true;
         } else {
             PinJob job;
@@ -70,84 +70,84 @@ void CacheSet::queue_pin_job(std::shared_ptr<CachedFile> file, int fd, bool pin,
             job.fd = fd;
             job.pin = pin;
             job.walk_id = walk_id;
-            pin_fetch_->jobs.push_back(std::move(job));
+            queue_->jobs.push_back(std::move(job));
         }
     }
     if (duplicate) {
-        core_->files->release(file);
+        core_.files->release(file);
         ::close(fd);
         return;
     }
     pin_fetch_kick();
 }
 
-void CacheSet::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd) {
+void Pins::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd) {
     {
         std::lock_guard lk(file->mutex);
         if (file->bypass || !file->record.pinned()) return;
     }
     {
-        std::lock_guard lk(pin_fetch_->mutex);
-        if (pin_fetch_->queued_ids.count(file->identity) != 0) return;
+        std::lock_guard lk(queue_->mutex);
+        if (queue_->queued_ids.count(file->identity) != 0) return;
     }
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
     const int own = ::open(proc.c_str(), O_RDONLY | O_CLOEXEC);
     if (own < 0) {
-        core_->log.debug("cannot reopen a pinned file to fetch it: {}", std::strerror(errno));
+        core_.log.debug("cannot reopen a pinned file to fetch it: {}", std::strerror(errno));
         return;
     }
-    auto acquired = core_->files->acquire(file->identity.dev, file->identity.ino);
+    auto acquired = core_.files->acquire(file->identity.dev, file->identity.ino);
     if (!acquired || acquired.value() != file) {
-        if (acquired && acquired.value()) core_->files->release(acquired.value());
+        if (acquired && acquired.value()) core_.files->release(acquired.value());
         ::close(own);
         return;
     }
     queue_pin_job(file, own, true);
 }
 
-void CacheSet::pin_fetch_kick() {
-    if (core_->closing.load(std::memory_order_acquire) || pin_fetch_->kicked.exchange(true, std::memory_order_acq_rel))
+void Pins::pin_fetch_kick() {
+    if (core_.closing.load(std::memory_order_acquire) || queue_->kicked.exchange(true, std::memory_order_acq_rel))
         return;
-    boost::asio::post(core_->background->strand(), [this] {
-        pin_fetch_->kicked.store(false, std::memory_order_release);
-        if (core_->closing.load(std::memory_order_acquire)) return;
+    boost::asio::post(core_.background->strand(), [this] {
+        queue_->kicked.store(false, std::memory_order_release);
+        if (core_.closing.load(std::memory_order_acquire)) return;
         if (pin_fetch_step()) pin_fetch_kick();
     });
 }
 
-bool CacheSet::pin_fetch_step() {
+bool Pins::pin_fetch_step() {
     PinJob job;
     {
-        std::lock_guard lk(pin_fetch_->mutex);
-        if (pin_fetch_->jobs.empty()) return false;
-        job = std::move(pin_fetch_->jobs.front());
-        pin_fetch_->jobs.pop_front();
+        std::lock_guard lk(queue_->mutex);
+        if (queue_->jobs.empty()) return false;
+        job = std::move(queue_->jobs.front());
+        queue_->jobs.pop_front();
     }
     const bool more = job.file ? fetch_pinned_file(job) : job.resume ? resume_pins_step(job) : walk_pinned_dir(job);
     std::shared_ptr<CachedFile> done_file;
     bool left;
     {
-        std::lock_guard lk(pin_fetch_->mutex);
-        if (more && !core_->closing.load(std::memory_order_acquire)) {
-            pin_fetch_->jobs.push_back(std::move(job));
+        std::lock_guard lk(queue_->mutex);
+        if (more && !core_.closing.load(std::memory_order_acquire)) {
+            queue_->jobs.push_back(std::move(job));
             return true;
         }
         done_file = std::move(job.file);
-        if (done_file) pin_fetch_->queued_ids.erase(done_file->identity);
-        left = !pin_fetch_->jobs.empty();
+        if (done_file) queue_->queued_ids.erase(done_file->identity);
+        left = !queue_->jobs.empty();
     }
-    PinFetch::close_job(job);
-    if (done_file) core_->files->release(done_file);
+    PinQueue::close_job(job);
+    if (done_file) core_.files->release(done_file);
     return left;
 }
 
-bool CacheSet::fetch_pinned_file(PinJob& job) {
+bool Pins::fetch_pinned_file(PinJob& job) {
     CachedFile& file = *job.file;
-    if (!core_->in_service()) return false;
+    if (!core_.in_service()) return false;
     // A change behind the cache's back renews the file id (the pin stays)
     // and bumps write_seq before it is sampled below: the old data is
     // never fetched into the new id.
-    if (!core_->revalidate(file, job.fd)) return false;
+    if (!core_.revalidate(file, job.fd)) return false;
     const std::uint64_t seq = file.write_seq.load(std::memory_order_acquire);
     std::uint64_t file_id, size;
     {
@@ -161,50 +161,50 @@ bool CacheSet::fetch_pinned_file(PinJob& job) {
         job.next = 0;
     }
     if (job.next >= size) return false;
-    auto found = core_->index->lookup(file_id, job.next, size);
+    auto found = core_.index->lookup(file_id, job.next, size);
     if (!found) {
-        core_->log.warn("fetch of a pinned file stopped: {}", found.error().message);
+        core_.log.warn("fetch of a pinned file stopped: {}", found.error().message);
         return false;
     }
     // Held: pinned data whose bucket is still its, and dirty data (its only
     // copy; it is never invalidated either). Anything else is fetched again.
     const auto held = [&](const Extent& e) {
         if (e.value.dirty()) return true;
-        if (!e.value.pinned() || e.value.device >= core_->alloc->ndevices()) return false;
-        const CacheAllocator& ca = core_->alloc->device(e.value.device);
+        if (!e.value.pinned() || e.value.device >= core_.alloc->ndevices()) return false;
+        const CacheAllocator& ca = core_.alloc->device(e.value.device);
         return e.value.bucket < ca.geometry().nbuckets && ca.bucket(e.value.bucket).gen == e.value.gen;
     };
-    const auto [pos, gap_end] = first_gap(found.value(), job.next, size, core_->block_size,
-                                          round_up(pin_fetch_step_bytes_, core_->block_size), held);
+    const auto [pos, gap_end] =
+        first_gap(found.value(), job.next, size, core_.block_size, round_up(fetch_step_bytes_, core_.block_size), held);
     if (pos >= size) {
         job.next = size;
         return false;
     }
-    if (core_->counters.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > core_->pin_limit_bytes()) {
-        core_->log.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
-                        pin_limit_percent());
+    if (core_.counters.pinned_bytes.load(std::memory_order_relaxed) + (gap_end - pos) > core_.pin_limit_bytes()) {
+        core_.log.warn("fetch of a pinned file stopped at {} of {} bytes: pin_limit_percent={} reached", pos, size,
+                       pin_limit_percent());
         return false;
     }
     AlignedBuffer buf(gap_end - pos);  // zeroed: the padding past end of file
     auto n = pread_full(job.fd, buf.data(), gap_end - pos, pos);
     if (!n) {
-        core_->log.warn("fetch of a pinned file stopped: {}", n.error().message);
+        core_.log.warn("fetch of a pinned file stopped: {}", n.error().message);
         return false;
     }
     if (n.value() == 0) return false;  // shorter than its record: the next revalidation sees it
-    const std::uint64_t len = round_up(n.value(), core_->block_size);
-    const std::uint64_t got = core_->insert_clean(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
+    const std::uint64_t len = round_up(n.value(), core_.block_size);
+    const std::uint64_t got = core_.insert_clean(file, file_id, seq, pos, buf.span().first(len), /*pinned_only=*/true);
     if (got == 0) return ++job.idle_steps < kPinFetchIdleSteps;
     job.idle_steps = 0;
     job.next = pos + got;
     return job.next < size;
 }
 
-bool CacheSet::walk_pinned_dir(PinJob& job) {
+bool Pins::walk_pinned_dir(PinJob& job) {
     if (job.dir == nullptr) {
         job.dir = ::fdopendir(job.fd);
         if (job.dir == nullptr) {
-            core_->log.warn("cannot walk a pinned directory: {}", std::strerror(errno));
+            core_.log.warn("cannot walk a pinned directory: {}", std::strerror(errno));
             return false;
         }
     }
@@ -217,7 +217,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
     int recorded = 0;
     const auto sync_recorded = [&] {
         if (recorded == 0) return;
-        if (auto st = core_->index->sync(); !st) core_->log.warn("walk of a pinned directory: {}", st.error().message);
+        if (auto st = core_.index->sync(); !st) core_.log.warn("walk of a pinned directory: {}", st.error().message);
     };
     for (int n = 0; n < kPinWalkEntries; ++n) {
         errno = 0;
@@ -225,7 +225,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
         if (d == nullptr) {
             sync_recorded();
             if (errno != 0) {
-                core_->log.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
+                core_.log.warn("walk of a pinned directory stopped: {}", std::strerror(errno));
             } else {
                 finish_pin_walk(job);
             }
@@ -245,7 +245,7 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
             if (auto st = pin_entry(efd, stx, job.pin, /*sync=*/false); st) {
                 ++recorded;
             } else if (st.error().code != Errc::no_space) {
-                core_->log.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
+                core_.log.warn("{} {}: {}", job.pin ? "pinning" : "unpinning", d->d_name, st.error().message);
             }
         }
         ::close(efd);
@@ -254,11 +254,11 @@ bool CacheSet::walk_pinned_dir(PinJob& job) {
     return true;
 }
 
-void CacheSet::finish_pin_walk(const PinJob& job) {
+void Pins::finish_pin_walk(const PinJob& job) {
     if (job.walk_id.dev == 0 && job.walk_id.ino == 0) return;
-    auto stored = core_->index->get_file(job.walk_id);
+    auto stored = core_.index->get_file(job.walk_id);
     if (!stored) {
-        core_->log.warn("walk of a pinned directory: {}", stored.error().message);
+        core_.log.warn("walk of a pinned directory: {}", stored.error().message);
         return;
     }
     const bool pinned_now =
@@ -268,21 +268,21 @@ void CacheSet::finish_pin_walk(const PinJob& job) {
     // changes nothing.
     IndexBatch batch;
     batch.delete_pinned_file(job.walk_id.dev, job.walk_id.ino);
-    if (auto committed = core_->index->commit(batch, false); !committed)
-        core_->log.warn("walk of a pinned directory: {}", committed.error().message);
+    if (auto committed = core_.index->commit(batch, false); !committed)
+        core_.log.warn("walk of a pinned directory: {}", committed.error().message);
 }
 
-void CacheSet::drop_pin_jobs() {
-    if (!pin_fetch_) return;
+void Pins::drop_pin_jobs() {
+    if (!queue_) return;
     std::deque<PinJob> jobs;
     {
-        std::lock_guard lk(pin_fetch_->mutex);
-        jobs.swap(pin_fetch_->jobs);
-        pin_fetch_->queued_ids.clear();
+        std::lock_guard lk(queue_->mutex);
+        jobs.swap(queue_->jobs);
+        queue_->queued_ids.clear();
     }
     for (PinJob& job : jobs) {
-        if (job.file) core_->files->release(job.file);
-        PinFetch::close_job(job);
+        if (job.file) core_.files->release(job.file);
+        PinQueue::close_job(job);
     }
 }
 

@@ -1,4 +1,4 @@
-// CacheSet::PinFetch: the queue of background pinning work. A job is
+// PinQueue: the queue of background pinning work. A job is
 // either the fetch of a pinned regular file (its state registered as one
 // more open, a readable descriptor of it, and how far the fetch got) or the
 // walk of a directory being pinned or unpinned (its descriptor, read with
@@ -22,7 +22,7 @@
 #include <mutex>
 #include <set>
 
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/index/file_format.h"
 
 namespace bcl {
@@ -42,13 +42,13 @@ struct PinJob {
     bool resume_done = false;  // the pass: no key after the last one
 };
 
-struct CacheSet::PinFetch {
+struct PinQueue {
     using Job = PinJob;
 
-    PinFetch() = default;
-    PinFetch(const PinFetch&) = delete;
-    PinFetch& operator=(const PinFetch&) = delete;
-    ~PinFetch() {
+    PinQueue() = default;
+    PinQueue(const PinQueue&) = delete;
+    PinQueue& operator=(const PinQueue&) = delete;
+    ~PinQueue() {
         for (Job& j : jobs) close_job(j);
     }
     static void close_job(Job& j) {

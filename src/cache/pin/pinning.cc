@@ -42,7 +42,7 @@
 
 #include <cerrno>
 
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/pins.h"
 #include "core/core.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
@@ -70,38 +70,43 @@ Result<int> reopen_fd(int fd, int flags) {
 
 }  // namespace
 
-unsigned CacheSet::pin_limit_percent() const { return core_->pin_limit_percent.load(std::memory_order_relaxed); }
+Pins::Pins(CacheCore& core, std::uint64_t fetch_step_bytes)
+    : core_(core), fetch_step_bytes_(fetch_step_bytes), queue_(std::make_unique<PinQueue>()) {}
 
-Status CacheSet::set_pin_limit_percent(unsigned percent) {
+Pins::~Pins() = default;
+
+unsigned Pins::pin_limit_percent() const { return core_.pin_limit_percent.load(std::memory_order_relaxed); }
+
+Status Pins::set_pin_limit_percent(unsigned percent) {
     if (percent > 100) return make_error(Errc::invalid, fmt::format("pin_limit_percent={}: at most 100", percent));
-    core_->pin_limit_percent.store(percent, std::memory_order_relaxed);
+    core_.pin_limit_percent.store(percent, std::memory_order_relaxed);
     return ok();
 }
 
-Status CacheSet::set_pinned(int fd, const struct statx& stx, bool pin) {
+Status Pins::set_pinned(int fd, const struct statx& stx, bool pin) {
     // Synced: the pin (and a directory's pending walk) outlives a crash
     // once the attribute is set.
     return pin_entry(fd, stx, pin, /*sync=*/true);
 }
 
-Status CacheSet::inherit_pin(int fd, const struct statx& stx) { return pin_entry(fd, stx, true, /*sync=*/false); }
+Status Pins::inherit_pin(int fd, const struct statx& stx) { return pin_entry(fd, stx, true, /*sync=*/false); }
 
-std::optional<DirtyFileRecord> CacheSet::pin_handle_of(int fd, const FileIdentity& id) {
-    if (!core_->writeback_possible) return std::nullopt;  // handles do not work below the backing root
+std::optional<DirtyFileRecord> Pins::pin_handle_of(int fd, const FileIdentity& id) {
+    if (!core_.writeback_possible) return std::nullopt;  // handles do not work below the backing root
     auto handle = file_handle_of(fd, id);
     if (!handle) {
-        core_->log.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}",
-                         handle.error().message);
+        core_.log.debug("no file handle for a pinned entry; its pin resumes when it is opened: {}",
+                        handle.error().message);
         return std::nullopt;
     }
     return std::move(handle).value();
 }
 
-Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync) {
-    if (core_->closing.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
+Status Pins::pin_entry(int fd, const struct statx& stx, bool pin, bool sync) {
+    if (core_.closing.load(std::memory_order_acquire)) return make_error(Errc::shutdown, "the cache is closing");
     const unsigned type = stx.stx_mode & S_IFMT;
     if (type == S_IFDIR) {
-        if (core_->caller_identities)
+        if (core_.caller_identities)
             return make_error(Errc::unsupported,
                               "pinning a directory needs identity=inode: its walk finds the "
                               "files by inode number, which this mount does not go by");
@@ -115,7 +120,7 @@ Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync)
     if (type != S_IFREG) return make_error(Errc::invalid, "only regular files and directories can be pinned");
     auto own = reopen_fd(fd, O_RDONLY);
     if (!own) return own.error();
-    auto opened = core_->files->open(stx, own.value());
+    auto opened = core_.files->open(stx, own.value());
     if (!opened) {
         ::close(own.value());
         return opened.error();
@@ -128,33 +133,33 @@ Status CacheSet::pin_entry(int fd, const struct statx& stx, bool pin, bool sync)
         st = pin_file_locked(*file, pin, pin ? path_of_fd(own.value()) : std::string(), handle, sync);
     }
     if (!st || !pin) {
-        core_->files->release(file);
+        core_.files->release(file);
         ::close(own.value());
         // The buckets of unpinned data become reclaimable at the next pass.
-        if (st && !pin) core_->gc_requests->note_change();
+        if (st && !pin) core_.gc_requests->note_change();
         return st;
     }
     queue_pin_job(std::move(file), own.value(), true);
     return ok();
 }
 
-Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view name,
-                                 const std::optional<DirtyFileRecord>& handle, bool sync) {
+Status Pins::pin_file_locked(CachedFile& file, bool pin, std::string_view name,
+                             const std::optional<DirtyFileRecord>& handle, bool sync) {
     if (file.bypass) return make_error(Errc::io, "the file's cache state is unusable (unlinked, or an index error)");
     if (file.record.pinned() == pin) {
         // Pinned by a walk not yet synced, or before pins had handles.
-        if (!handle) return sync ? core_->index->sync() : ok();
+        if (!handle) return sync ? core_.index->sync() : ok();
         IndexBatch batch;
         batch.put_pinned_file(*handle);
-        auto committed = core_->index->commit(batch, sync);
+        auto committed = core_.index->commit(batch, sync);
         if (!committed) return committed.error();
         return ok();
     }
     if (pin) {
-        const std::uint64_t pinned = core_->counters.pinned_bytes.load(std::memory_order_relaxed);
-        const std::uint64_t limit = core_->pin_limit_bytes();
+        const std::uint64_t pinned = core_.counters.pinned_bytes.load(std::memory_order_relaxed);
+        const std::uint64_t limit = core_.pin_limit_bytes();
         if (pinned + file.record.size > limit) {
-            core_->log.warn(
+            core_.log.warn(
                 "pinning {} refused: its {} bytes would take pinned data past pin_limit_percent={} "
                 "({} of {} bytes pinned)",
                 name, file.record.size, pin_limit_percent(), pinned, limit);
@@ -171,15 +176,15 @@ Status CacheSet::pin_file_locked(CachedFile& file, bool pin, std::string_view na
     // Synced for an explicit pin. A walk's entries are not (a synced write
     // flushes the cache device first, one flush per file): the walk syncs
     // once per step instead.
-    auto committed = core_->index->commit(batch, sync);
+    auto committed = core_.index->commit(batch, sync);
     if (!committed) return committed.error();
     file.record = rec;
     if (!pin) return unpin_extents_locked(rec.file_id);
     return ok();
 }
 
-Status CacheSet::unpin_extents_locked(std::uint64_t file_id) {
-    auto extents = core_->index->lookup(file_id, 0, UINT64_MAX);
+Status Pins::unpin_extents_locked(std::uint64_t file_id) {
+    auto extents = core_.index->lookup(file_id, 0, UINT64_MAX);
     if (!extents) return extents.error();
     IndexBatch batch;
     std::uint64_t bytes = 0;
@@ -190,18 +195,18 @@ Status CacheSet::unpin_extents_locked(std::uint64_t file_id) {
         batch.replace_extent_if_unchanged(e.key, e.value, v);
         bytes += e.value.length;
     }
-    auto committed = core_->index->commit(batch, false);
+    auto committed = core_.index->commit(batch, false);
     if (!committed) return committed.error();
-    std::uint64_t now = core_->counters.pinned_bytes.load(std::memory_order_relaxed);
-    while (!core_->counters.pinned_bytes.compare_exchange_weak(now, now - std::min(now, bytes),
-                                                               std::memory_order_relaxed)) {
+    std::uint64_t now = core_.counters.pinned_bytes.load(std::memory_order_relaxed);
+    while (!core_.counters.pinned_bytes.compare_exchange_weak(now, now - std::min(now, bytes),
+                                                              std::memory_order_relaxed)) {
     }
     return ok();
 }
 
-Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle, bool sync) {
+Status Pins::pin_dir(const struct statx& stx, bool pin, const std::optional<DirtyFileRecord>& handle, bool sync) {
     const FileIdentity id = identity_of(stx);
-    auto stored = core_->index->get_file(id);
+    auto stored = core_.index->get_file(id);
     if (!stored) return stored.error();
     const bool recorded = stored.value() && stored.value()->btime_ns == id.btime_ns;
     IndexBatch batch;
@@ -213,7 +218,7 @@ Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<
         if (stored.value()) batch.delete_file(id);
     } else if (!recorded || !stored.value()->pinned()) {
         // A record like a file's, holding no extents: only its flag means anything.
-        auto file_id = core_->index->new_file_id();
+        auto file_id = core_.index->new_file_id();
         if (!file_id) return file_id.error();
         FileRecord rec;
         rec.file_id = file_id.value();
@@ -221,25 +226,25 @@ Status CacheSet::pin_dir(const struct statx& stx, bool pin, const std::optional<
         rec.flags = kFilePinned;
         batch.put_file(id, rec);
     }
-    if (batch.empty()) return sync ? core_->index->sync() : ok();
-    auto committed = core_->index->commit(batch, sync);
+    if (batch.empty()) return sync ? core_.index->sync() : ok();
+    auto committed = core_.index->commit(batch, sync);
     if (!committed) return committed.error();
     return ok();
 }
 
-Result<bool> CacheSet::pinned(const struct statx& stx) {
+Result<bool> Pins::pinned(const struct statx& stx) {
     const FileIdentity id = identity_of(stx);
-    if (auto open = core_->files->find(id.dev, id.ino); open && open->identity == id) {
+    if (auto open = core_.files->find(id.dev, id.ino); open && open->identity == id) {
         std::lock_guard lk(open->mutex);
         return open->record.pinned();
     }
-    auto stored = core_->index->get_file(id);
+    auto stored = core_.index->get_file(id);
     if (!stored) return stored.error();
     return stored.value() && stored.value()->btime_ns == id.btime_ns && stored.value()->pinned();
 }
 
-Result<std::uint64_t> CacheSet::pinned_bytes(std::uint64_t dev, std::uint64_t ino) {
-    return file_bytes(dev, ino, [](const Extent& e) { return e.value.pinned(); });
+Result<std::uint64_t> Pins::pinned_bytes(std::uint64_t dev, std::uint64_t ino) {
+    return core_.file_bytes(dev, ino, [](const Extent& e) { return e.value.pinned(); });
 }
 
 }  // namespace bcl

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "files/backing_stat.h"
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/pins.h"
 #include "core/core.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
@@ -22,24 +22,24 @@ constexpr int kPinResumeRecords = 64;
 
 }  // namespace
 
-void CacheSet::queue_pin_resume() {
+void Pins::queue_pin_resume() {
     // Without working handles no record was written.
-    if (!core_->writeback_possible) return;
+    if (!core_.writeback_possible) return;
     {
-        std::lock_guard lk(pin_fetch_->mutex);
+        std::lock_guard lk(queue_->mutex);
         PinJob job;
         job.resume = true;
-        pin_fetch_->jobs.push_back(std::move(job));
+        queue_->jobs.push_back(std::move(job));
     }
     pin_fetch_kick();
 }
 
-bool CacheSet::resume_pins_step(PinJob& job) {
-    if (!core_->in_service()) return false;
+bool Pins::resume_pins_step(PinJob& job) {
+    if (!core_.in_service()) return false;
     for (int n = 0; n < kPinResumeRecords && !job.resume_done; ++n) {
-        auto next = core_->index->next_pinned_file(job.resume_dev, job.resume_ino);
+        auto next = core_.index->next_pinned_file(job.resume_dev, job.resume_ino);
         if (!next) {
-            core_->log.warn("resuming pinned files stopped: {}", next.error().message);
+            core_.log.warn("resuming pinned files stopped: {}", next.error().message);
             return false;
         }
         if (!next.value()) return false;
@@ -65,15 +65,15 @@ bool CacheSet::resume_pins_step(PinJob& job) {
     return !job.resume_done;
 }
 
-void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
-    auto opened = open_file_handle(core_->root_fd, record, O_RDONLY);
+void Pins::resume_pin_record(const DirtyFileRecord& record) {
+    auto opened = open_file_handle(core_.root_fd, record, O_RDONLY);
     if (!opened) {
         if (opened.error().code == Errc::not_found) {
             drop_pin_record(record.dev, record.ino, "it was deleted");
         } else {
             // Kept: the next mount tries again.
-            core_->log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino,
-                            opened.error().message);
+            core_.log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino,
+                           opened.error().message);
         }
         return;
     }
@@ -89,11 +89,11 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     if (type == S_IFDIR) {
         // A walk that had not completed: the directory's own record says
         // whether it pinned or unpinned.
-        auto stored = core_->index->get_file(recorded);
+        auto stored = core_.index->get_file(recorded);
         if (!stored) {
             ::close(fd);
-            core_->log.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino,
-                            stored.error().message);
+            core_.log.warn("cannot resume the walk of (dev {}, ino {}): {}", record.dev, record.ino,
+                           stored.error().message);
             return;
         }
         const bool pinned = stored.value() && stored.value()->btime_ns == recorded.btime_ns && stored.value()->pinned();
@@ -105,10 +105,10 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
         drop_pin_record(record.dev, record.ino, "it is neither a regular file nor a directory");
         return;
     }
-    auto file = core_->files->open(stx.value(), fd);
+    auto file = core_.files->open(stx.value(), fd);
     if (!file) {
         ::close(fd);
-        core_->log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, file.error().message);
+        core_.log.warn("cannot resume the pin of (dev {}, ino {}): {}", record.dev, record.ino, file.error().message);
         return;
     }
     bool pinned;
@@ -117,7 +117,7 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
         pinned = !file.value()->bypass && file.value()->record.pinned();
     }
     if (!pinned) {
-        core_->files->release(file.value());
+        core_.files->release(file.value());
         ::close(fd);
         drop_pin_record(record.dev, record.ino, "it is no longer pinned");
         return;
@@ -125,12 +125,12 @@ void CacheSet::resume_pin_record(const DirtyFileRecord& record) {
     queue_pin_job(std::move(file).value(), fd, true);
 }
 
-void CacheSet::drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why) {
-    core_->log.info("dropping the pin record of (dev {}, ino {}): {}", dev, ino, why);
+void Pins::drop_pin_record(std::uint64_t dev, std::uint64_t ino, std::string_view why) {
+    core_.log.info("dropping the pin record of (dev {}, ino {}): {}", dev, ino, why);
     IndexBatch batch;
     batch.delete_pinned_file(dev, ino);
-    if (auto committed = core_->index->commit(batch, false); !committed)
-        core_->log.warn("dropping the pin record of (dev {}, ino {}): {}", dev, ino, committed.error().message);
+    if (auto committed = core_.index->commit(batch, false); !committed)
+        core_.log.warn("dropping the pin record of (dev {}, ino {}): {}", dev, ino, committed.error().message);
 }
 
 }  // namespace bcl
