@@ -26,7 +26,7 @@
 #include "gc/moving_gc.h"
 #include "gc/snapshot.h"
 #include "policy/admission.h"
-#include "writeback/task.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -69,9 +69,7 @@ CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
     : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables)),
       gc_interval_(options.gc_interval),
       gc_batch_(options.gc_batch),
-      gc_threads_(options.gc_threads),
-      mode_(options.tunables.mode),
-      tunables_(options.tunables.writeback) {}
+      gc_threads_(options.gc_threads) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
@@ -258,6 +256,7 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     }
     core_->capacity_bytes = data_sectors * kSectorSize;
     admission_ = std::make_unique<Admission>(*core_, options.tunables.promotion, options.tunables.bypass);
+    writeback_ = std::make_unique<Writeback>(*core_, options.tunables.writeback);
     pins_ = std::make_unique<Pins>(*core_, options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1);
     core_->gc_requests =
         std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
@@ -302,13 +301,10 @@ Status CacheSet::start_serving() {
     schedule_gc_timer();
     link_timer_ = std::make_unique<Timer>(*core_->background);
     schedule_link_check();
-    writeback_ = std::make_unique<WritebackTask>(*core_->background, tunables_.writeback_rate_minimum);
-    schedule_rate_update();
+    writeback_->start();
     // The device failed during the first GC pass.
-    if (!core_->in_service()) boost::asio::post(core_->background->strand(), [this] { start_evacuation(); });
-    // Dirty data an earlier mount left resumes after the delay.
-    if (core_->dirty_bytes() != 0)
-        writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(tunables_.writeback_delay));
+    if (!core_->in_service())
+        boost::asio::post(core_->background->strand(), [this] { writeback_->start_evacuation(); });
     for (unsigned d = 0; d < core_->devices.size(); ++d)
         if (core_->devices[d]->present()) BCL_TRY(core_->sb_flags[d]->set(kSbFlagIndexed));
     // Pinned files come back into the cache without waiting to be opened.
@@ -373,14 +369,14 @@ void CacheSet::stop_running() {
         boost::asio::post(core_->background->strand(), [this, &cancelled] {
             if (gc_timer_) gc_timer_->timer.cancel();
             if (link_timer_) link_timer_->timer.cancel();
-            cancel_writeback_timers();
+            if (writeback_) writeback_->cancel_timers();
             cancelled.set_value();
         });
         cancelled.get_future().wait();
     } else {
         if (gc_timer_) gc_timer_->timer.cancel();
         if (link_timer_) link_timer_->timer.cancel();
-        cancel_writeback_timers();
+        if (writeback_) writeback_->cancel_timers();
     }
     if (core_->alloc) core_->alloc->shutdown();
     if (core_->background) core_->background->stop();
@@ -553,6 +549,14 @@ void CacheSet::gc_kick() {
 
 unsigned CacheSet::gc_threads() const { return gc_->threads(); }
 
+WritebackStatus CacheSet::writeback_status() const { return writeback_->status(); }
+void CacheSet::start_flush() { writeback_->start_flush(); }
+Status CacheSet::write_back_all() { return writeback_->write_back_all(); }
+Status CacheSet::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
+    return writeback_->write_back_range(file, fd, start, end);
+}
+Status CacheSet::fsync(CachedFile&, int fd, bool datasync) { return writeback_->fsync(fd, datasync); }
+
 const CoherencyWindow& CacheSet::coherency_window() const { return core_->window; }
 BackingLink& CacheSet::backing_link() { return core_->backing_link; }
 CacheState CacheSet::state() const { return core_->state.load(std::memory_order_acquire); }
@@ -599,10 +603,7 @@ CacheStats CacheSet::stats() const {
     s.dirty_data = core_->dirty_bytes();
     for (const auto& d : core_->devices) s.io_errors += d->io_errors().errors();
     s.backing_offline = core_->backing_link.down() ? 1 : 0;
-    if (writeback_) {
-        std::lock_guard lk(tunables_mutex_);
-        s.writeback_rate = writeback_->rate.rate();
-    }
+    if (writeback_) s.writeback_rate = writeback_->rate();
     return s;
 }
 
@@ -642,7 +643,7 @@ void CacheSet::unlinked(std::uint64_t dev, std::uint64_t ino, std::uint64_t link
         wl = std::unique_lock(file->write_lock);
         // Open elsewhere (more opens than this one): the data lives on.
         if (core_->files->opens(*file) > 1) {
-            if (auto st = write_back_orphan_locked(*file); !st)
+            if (auto st = writeback_->write_back_orphan_locked(*file); !st)
                 core_->log.error(
                     "writing back the dirty data of a file unlinked while open: {}; its handles read the "
                     "backing file without it",

@@ -1,11 +1,31 @@
 // CacheSet::tunables() and set_tunables(): every tunable as one value, for
 // the knobs of the mount root, which change one of them at a time.
 #include "bcachefs_lite/cache/cache_set.h"
+
+#include <fmt/format.h>
+
 #include "core/core.h"
 #include "gc/moving_gc.h"
 #include "policy/admission.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
+
+CacheMode CacheSet::mode() const { return core_->mode.load(std::memory_order_acquire); }
+
+Status CacheSet::set_mode(CacheMode mode) {
+    if (mode == CacheMode::writeback && !core_->writeback_possible)
+        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", core_->writeback_unavailable));
+    const CacheMode before = core_->mode.exchange(mode, std::memory_order_acq_rel);
+    if (before != mode) core_->log.info("cache mode {} -> {}", cache_mode_name(before), cache_mode_name(mode));
+    return ok();
+}
+
+WritebackTunables CacheSet::writeback_tunables() const { return writeback_->tunables(); }
+
+Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
+    return writeback_->set_tunables(tunables);
+}
 
 MovingGcTunables CacheSet::moving_gc_tunables() const { return moving_gc_->tunables(); }
 

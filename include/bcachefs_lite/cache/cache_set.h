@@ -87,6 +87,7 @@
 namespace bcl {
 
 class Admission;
+class Writeback;
 struct CacheCore;
 class StagedDirty;
 struct StagedPiece;
@@ -291,12 +292,6 @@ public:
 
 private:
     struct ReadState;
-    struct WritebackTask;
-    struct WriteBackResult {
-        std::uint64_t bytes = 0;       // dirty bytes written back
-        bool more = false;             // dirty data left in the range past max_bytes
-        std::uint64_t unreadable = 0;  // dirty bytes skipped: the cache device could not read them
-    };
 
     CacheSet(Logger& log, CacheSetOptions& options);
 
@@ -390,57 +385,12 @@ private:
     std::optional<int> dirty_rw_fd_locked(CachedFile& file, int fd);
     std::uint64_t commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
                                      const StagedPiece& piece);
-    // writeback/write_back.cc
-    // With skip_unreadable, dirty extents the cache device cannot read stay
-    // dirty and the rest is written back; without, they fail the call (EIO).
-    Result<WriteBackResult> write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
-                                              std::uint64_t max_bytes, bool skip_unreadable = false);
-    // Its steps: `dirty` written to the backing file (rw) in runs, up to
-    // `size`, skipping (and marking) what cannot be read; then the written
-    // extents marked clean with the file's record as `stx` says: the bytes
-    // cleaned.
-    Status copy_back(const CachedFile& file, int rw, std::vector<Extent>& dirty, std::uint64_t size,
-                     bool skip_unreadable, std::vector<bool>& unreadable, std::uint64_t& unreadable_bytes);
-    Result<std::uint64_t> mark_clean(CachedFile& file, const struct statx& stx, const std::vector<Extent>& dirty,
-                                     const std::vector<bool>& unreadable);
-    // Writes the dirty data of a file whose last link is gone while it is
-    // still open into its backing inode (writeback/write_back.cc says why). The
-    // caller holds the file's write_lock.
-    Status write_back_orphan_locked(CachedFile& file);
-    // Reads dirty extent `e` whole into dst, without counting a hit. If it
-    // cannot be read where the lookup found it, reads it where the index
-    // holds it now (moving GC moves extents under their key) and sets `e`
-    // to that; false when that fails too or it was not moved.
-    bool read_dirty_extent(Extent& e, std::byte* dst);
-    // Extents written back whose clean replacement was skipped: moving GC
-    // moved them (under their key, with the same data) between their read
-    // and the commit. Marks them clean where the index holds them now; the
-    // bytes cleaned. The caller holds the file's write_lock, so nothing
-    // else can have changed their data.
-    Result<std::uint64_t> clean_moved(std::vector<Extent> written);
-    Status retire_if_clean_locked(CachedFile& file);
-    Result<WriteBackResult> write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
-                                            std::uint64_t max_bytes, bool skip_unreadable = false);
-    Status drop_dirty_file(std::uint64_t file_id, std::string_view why);
-    // writeback/task.cc
-    void writeback_kick(std::chrono::milliseconds delay);
-    void arm_writeback(std::chrono::steady_clock::time_point at);
-    void writeback_step();
-    void writeback_pass_over(std::int64_t counted);
-    void evacuate_file(std::uint64_t id, const DirtyFileRecord& record);
-    void schedule_rate_update();
-    void update_writeback_rate();
-    void cancel_writeback_timers();
     // devices/io_errors.cc
     // degraded: fills the places of missing members with stand-ins and
     // counts them as failed (devices/io_errors.cc).
     Status stand_in_missing_members();
     // A device's error count reached the limit: out of service (any thread).
     void device_failed(unsigned dev, const Error& error);
-    // On the strand: the writeback of readable dirty data after a failure
-    // starts, and ends with the move to passthrough.
-    void start_evacuation();
-    void evacuation_over();
 
     // Declared first: destroyed last, after every part that uses it.
     std::unique_ptr<CacheCore> core_;
@@ -465,12 +415,8 @@ private:
     std::unique_ptr<Timer> gc_timer_;    // used on the strand only
     std::unique_ptr<Timer> link_timer_;  // used on the strand only
 
-    std::atomic<CacheMode> mode_{CacheMode::writethrough};
-    mutable std::mutex tunables_mutex_;
-    WritebackTunables tunables_;                // guarded by tunables_mutex_
-    std::unique_ptr<WritebackTask> writeback_;  // strand only, but see WritebackTask
+    std::unique_ptr<Writeback> writeback_;
     std::unique_ptr<Pins> pins_;
-    std::atomic<bool> flushing_{false};
 };
 
 }  // namespace bcl

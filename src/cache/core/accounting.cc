@@ -1,7 +1,11 @@
 // The counts beside the index that several parts keep: dirty bytes,
 // overwritten and pinned data; and the check of an open file against its
 // record.
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 
 #include "core/core.h"
 #include "files/backing_stat.h"
@@ -60,6 +64,16 @@ Result<std::uint64_t> CacheCore::file_bytes(std::uint64_t dev, std::uint64_t ino
     for (const Extent& e : extents.value())
         if (counts(e)) bytes += std::min(e.end(), size) - e.start();
     return bytes;
+}
+
+Result<int> CacheCore::rw_fd_locked(CachedFile& file, int fd) {
+    if (file.rw_fd >= 0) return file.rw_fd;
+    char path[40];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const int rw = ::open(path, O_RDWR | O_CLOEXEC);
+    if (rw < 0) return sys_error(errno, "reopening the backing file for writing back");
+    file.rw_fd = rw;
+    return rw;
 }
 
 Status CacheCore::revalidate(CachedFile& file, int fd) {

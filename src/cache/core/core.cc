@@ -3,7 +3,11 @@
 namespace bcl {
 
 CacheCore::CacheCore(Logger& log, CacheTestHooks hooks, const Tunables& tunables)
-    : log(log), hooks(std::move(hooks)), pin_limit_percent(tunables.pin_limit_percent), window(tunables.actimeo) {
+    : log(log),
+      hooks(std::move(hooks)),
+      mode(tunables.mode),
+      pin_limit_percent(tunables.pin_limit_percent),
+      window(tunables.actimeo) {
     backing_link.set_timeout(tunables.backing_timeout);
 }
 

@@ -24,6 +24,7 @@
 #include "bcachefs_lite/alloc/open_buckets.h"
 #include "bcachefs_lite/cache/background.h"
 #include "bcachefs_lite/cache/backing_link.h"
+#include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cache_set_options.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/cache_state.h"
@@ -50,7 +51,7 @@ namespace bcl {
 inline constexpr std::uint64_t kWritePoints = 8;
 
 struct CacheCore {
-    // The tunables the core keeps: actimeo, backing_timeout,
+    // The tunables the core keeps: mode, actimeo, backing_timeout,
     // pin_limit_percent.
     CacheCore(Logger& log, CacheTestHooks hooks, const Tunables& tunables);
 
@@ -78,6 +79,7 @@ struct CacheCore {
     CongestionMeter congestion;
 
     std::atomic<bool> closing{false};
+    std::atomic<CacheMode> mode;
     std::atomic<std::int64_t> dirty_counted{0};  // may dip below 0 briefly: read through dirty_bytes()
     std::atomic<bool> dirty_seen{false};         // dirty data counted since open: see may_hold_dirty()
     std::atomic<unsigned> pin_limit_percent{50};
@@ -123,6 +125,9 @@ struct CacheCore {
                                      const std::function<bool(const Extent&)>& counts);
     // The byte budget of pinned data (pin_limit_percent of the capacity).
     std::uint64_t pin_limit_bytes() const;
+    // The engine's read-write descriptor of the file open as fd (made
+    // once, kept in the file's state); file.write_lock held.
+    Result<int> rw_fd_locked(CachedFile& file, int fd);
     // Compares the file open as fd with its record, as CacheSet::open_file()
     // does, and drops its cached data if it changed behind the cache's back
     // since the last check (one statx).

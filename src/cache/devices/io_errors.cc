@@ -9,13 +9,14 @@
 // (every write goes to the backing file, invalidating what it covers), and
 // the device is no longer flushed before the index becomes durable.
 //
-// On the strand, start_evacuation() has the writeback task make one pass
-// over every file with dirty data, from the first file id on, at full speed
-// and whatever the writeback tunables say, skipping the dirty extents the
-// device cannot read (they stay dirty). No new dirty data arrives once the
-// state has changed, so when the pass reaches the last file, everything
-// readable has been written back: evacuation_over() moves the state to
-// passthrough and logs how much dirty data could not be read.
+// On the strand, Writeback::start_evacuation() has the writeback task make
+// one pass over every file with dirty data, from the first file id on, at
+// full speed and whatever the writeback tunables say, skipping the dirty
+// extents the device cannot read (they stay dirty). No new dirty data
+// arrives once the state has changed, so when the pass reaches the last
+// file, everything readable has been written back: the state moves to
+// passthrough, and a log line says how much dirty data could not be read
+// (writeback/evacuation.cc).
 //
 // In a cache set of several devices, any device that fails takes the whole
 // set out of service as above, and is no longer read for any extent that
@@ -44,7 +45,7 @@
 
 #include "bcachefs_lite/cache/cache_set.h"
 #include "core/core.h"
-#include "writeback/task.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -94,33 +95,7 @@ void CacheSet::device_failed(unsigned dev, const Error& error) {
         d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
     // Before open has made the writeback task, open posts this itself.
     if (writeback_ && !core_->closing.load(std::memory_order_acquire))
-        boost::asio::post(core_->background->strand(), [this] { start_evacuation(); });
-}
-
-void CacheSet::start_evacuation() {
-    if (core_->closing.load(std::memory_order_acquire)) return;
-    WritebackTask& w = *writeback_;
-    if (w.evacuating || state() != CacheState::failing) return;
-    w.evacuating = true;
-    w.unreadable = 0;
-    w.cursor = 0;
-    arm_writeback(std::chrono::steady_clock::now());
-}
-
-void CacheSet::evacuation_over() {
-    WritebackTask& w = *writeback_;
-    w.evacuating = false;
-    core_->state.store(CacheState::passthrough, std::memory_order_release);
-    flushing_.store(false, std::memory_order_release);
-    const std::uint64_t left = core_->dirty_bytes();
-    if (w.unreadable == 0 && left == 0) {
-        core_->log.warn("cache {} is in passthrough: all of its dirty data was written back", core_->cache_name());
-    } else {
-        core_->log.error(
-            "cache {} is in passthrough: {} bytes of dirty data could not be read from the cache device and "
-            "stay there, reads of them fail with EIO ({} bytes left dirty in all)",
-            core_->cache_name(), w.unreadable, left);
-    }
+        boost::asio::post(core_->background->strand(), [this] { writeback_->start_evacuation(); });
 }
 
 }  // namespace bcl

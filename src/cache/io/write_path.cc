@@ -33,6 +33,7 @@
 #include "files/backing_stat.h"
 #include "files/file_table.h"
 #include "writeback/staged_dirty.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -145,7 +146,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
         }
         sequential = admission_->sequential_write(file, offset, data.size(), flags.writer);
     }
-    switch (resolve_write_route(mode_.load(std::memory_order_acquire), sequential,
+    switch (resolve_write_route(core_->mode.load(std::memory_order_acquire), sequential,
                                 [&] { return dirty_write_allowed(file, flags.sync); })) {
     case WriteRoute::sequential: {
         auto n = write_direct_locked(file, fd, offset, data, flags, false);
@@ -155,7 +156,7 @@ Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offs
     case WriteRoute::dirty: {
         // Through the engine's own read-write descriptor: the caller's
         // may not allow fallocate. Without one, the write goes direct.
-        if (auto rw = rw_fd_locked(file, fd)) BCL_TRY(reserve_backing(file, rw.value(), offset, data.size()));
+        if (auto rw = core_->rw_fd_locked(file, fd)) BCL_TRY(reserve_backing(file, rw.value(), offset, data.size()));
         auto n = write_dirty_locked(file, fd, offset, data, flags.sync, staged);
         if (!n) return n.error();
         if (n.value()) return *n.value();
@@ -224,11 +225,11 @@ void CacheSet::insert_written(CachedFile& file, std::uint64_t offset, std::span<
 
 Status CacheSet::write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
     const std::uint64_t first = round_down(start, core_->block_size);
-    if (start != first) BCL_TRY(write_back_locked(file, fd, first, first + core_->block_size, UINT64_MAX));
+    if (start != first) BCL_TRY(writeback_->write_back_locked(file, fd, first, first + core_->block_size, UINT64_MAX));
     if (end == UINT64_MAX || end % core_->block_size == 0) return ok();
     const std::uint64_t last = round_down(end, core_->block_size);
     if (last == first && start != first) return ok();
-    BCL_TRY(write_back_locked(file, fd, last, last + core_->block_size, UINT64_MAX));
+    BCL_TRY(writeback_->write_back_locked(file, fd, last, last + core_->block_size, UINT64_MAX));
     return ok();
 }
 
@@ -269,7 +270,7 @@ Status CacheSet::truncate(CachedFile* open, int fd, std::uint64_t size) {
     // What the truncation dropped may have been the file's last dirty data:
     // its dirty-file record goes too, as after a writeback, so that the
     // index never keeps a record without dirty data (fsck checks both).
-    if (core_->may_hold_dirty()) BCL_TRY(retire_if_clean_locked(*open));
+    if (core_->may_hold_dirty()) BCL_TRY(writeback_->retire_if_clean_locked(*open));
     return ok();
 }
 
@@ -287,7 +288,8 @@ Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t off
         // Dirty data that the backing file's bytes are about to move under
         // (or that shares a block with the range) is written back first.
         if (moves) {
-            BCL_TRY(write_back_locked(file, fd, round_down(offset, core_->block_size), UINT64_MAX, UINT64_MAX));
+            BCL_TRY(
+                writeback_->write_back_locked(file, fd, round_down(offset, core_->block_size), UINT64_MAX, UINT64_MAX));
         } else {
             BCL_TRY(write_back_edges_locked(file, fd, start, end));
         }

@@ -25,6 +25,7 @@
 #include "files/file_table.h"
 #include "io/extent_ptrs.h"
 #include "writeback/staged_dirty.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -62,22 +63,12 @@ bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // backing file. Writeback finds files again by handle on the backing
     // root's file system only; others are written through.
     if (!core_->writeback_possible || !core_->in_service() || file.identity.dev != core_->root_dev) return false;
-    const WritebackTunables t = writeback_tunables();
+    const WritebackTunables t = writeback_->tunables();
     const std::uint64_t percent = core_->capacity_bytes == 0 ? 100 : core_->dirty_bytes() * 100 / core_->capacity_bytes;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
     // is cached dirty; past cutoff_writeback only synchronous writes are.
     if (percent >= t.cutoff_writeback_sync) return false;
     return sync || percent < t.cutoff_writeback;
-}
-
-Result<int> CacheSet::rw_fd_locked(CachedFile& file, int fd) {
-    if (file.rw_fd >= 0) return file.rw_fd;
-    char path[40];
-    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    const int rw = ::open(path, O_RDWR | O_CLOEXEC);
-    if (rw < 0) return sys_error(errno, "reopening the backing file for writing back");
-    file.rw_fd = rw;
-    return rw;
 }
 
 StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
@@ -89,7 +80,8 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
         !is_aligned(data.size(), core_->block_size))
         return staged;
     // Ahead of the lock, where the route will most likely be dirty.
-    if (resolve_write_route(mode(), false, [&] { return dirty_write_allowed(file, flags.sync); }) != WriteRoute::dirty)
+    if (resolve_write_route(core_->mode.load(std::memory_order_acquire), false,
+                            [&] { return dirty_write_allowed(file, flags.sync); }) != WriteRoute::dirty)
         return staged;
     std::uint64_t file_id;
     {
@@ -209,12 +201,12 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         BCL_TRY(core_->index->sync());
     }
     if (was_clean)
-        writeback_kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_tunables().writeback_delay));
+        writeback_->kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_->tunables().writeback_delay));
     return Done(data.size());
 }
 
 std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
-    auto rw = rw_fd_locked(file, fd);
+    auto rw = core_->rw_fd_locked(file, fd);
     if (!rw) {
         core_->log.warn("writing through instead of caching dirty: {}", rw.error().message);
         return std::nullopt;

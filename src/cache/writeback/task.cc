@@ -1,5 +1,4 @@
-// CacheSet: the writeback task on the strand, its rate, the cache mode and
-// the writeback tunables.
+// Writeback: the task on the strand, its rate and the writeback tunables.
 //
 // The task is one step at a time, each armed on a timer: a step takes the
 // next file (by file id, from a cursor that wraps) that has a dirty-file
@@ -21,9 +20,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
 #include "writeback/task.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -49,92 +47,98 @@ std::chrono::milliseconds retry_delay(unsigned failures) {
 
 }  // namespace
 
-CacheMode CacheSet::mode() const { return mode_.load(std::memory_order_acquire); }
+Writeback::Writeback(CacheCore& core, const WritebackTunables& tunables) : core_(core), tunables_(tunables) {}
 
-Status CacheSet::set_mode(CacheMode mode) {
-    if (mode == CacheMode::writeback && !core_->writeback_possible)
-        return make_error(Errc::unsupported, fmt::format("mode=writeback: {}", core_->writeback_unavailable));
-    const CacheMode before = mode_.exchange(mode, std::memory_order_acq_rel);
-    if (before != mode) core_->log.info("cache mode {} -> {}", cache_mode_name(before), cache_mode_name(mode));
-    return ok();
+Writeback::~Writeback() = default;
+
+void Writeback::start() {
+    WritebackTunables t = tunables();
+    task_ = std::make_unique<WritebackTask>(*core_.background, t.writeback_rate_minimum);
+    schedule_rate_update();
+    if (core_.dirty_bytes() != 0) kick(std::chrono::duration_cast<std::chrono::milliseconds>(t.writeback_delay));
 }
 
-WritebackTunables CacheSet::writeback_tunables() const {
+std::uint64_t Writeback::rate() const {
+    std::lock_guard lk(tunables_mutex_);
+    return task_ ? task_->rate.rate() : 0;
+}
+
+WritebackTunables Writeback::tunables() const {
     std::lock_guard lk(tunables_mutex_);
     return tunables_;
 }
 
-Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
+Status Writeback::set_tunables(const WritebackTunables& tunables) {
     BCL_TRY(validate(tunables));
     {
         std::lock_guard lk(tunables_mutex_);
         tunables_ = tunables;
     }
-    if (core_->dirty_bytes() != 0) writeback_kick(std::chrono::milliseconds(0));
+    if (core_.dirty_bytes() != 0) kick(std::chrono::milliseconds(0));
     return ok();
 }
 
-WritebackStatus CacheSet::writeback_status() const {
+WritebackStatus Writeback::status() const {
     WritebackStatus s;
-    s.dirty = core_->dirty_bytes();
+    s.dirty = core_.dirty_bytes();
     std::lock_guard lk(tunables_mutex_);
-    s.target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
-    s.rate = writeback_->rate.rate();
-    s.proportional = writeback_->rate.proportional();
-    s.integral = writeback_->rate.integral();
+    s.target = core_.capacity_bytes / 100 * tunables_.writeback_percent;
+    s.rate = task_->rate.rate();
+    s.proportional = task_->rate.proportional();
+    s.integral = task_->rate.integral();
     s.running = tunables_.writeback_running;
     s.flushing = flushing_.load(std::memory_order_acquire);
     return s;
 }
 
-void CacheSet::start_flush() {
+void Writeback::start_flush() {
     flushing_.store(true, std::memory_order_release);
-    writeback_kick(std::chrono::milliseconds(0));
+    kick(std::chrono::milliseconds(0));
 }
 
-void CacheSet::writeback_kick(std::chrono::milliseconds delay) {
-    if (core_->closing.load(std::memory_order_acquire)) return;
-    boost::asio::post(core_->background->strand(), [this, delay] {
-        if (core_->closing.load(std::memory_order_acquire)) return;
+void Writeback::kick(std::chrono::milliseconds delay) {
+    if (core_.closing.load(std::memory_order_acquire)) return;
+    boost::asio::post(core_.background->strand(), [this, delay] {
+        if (core_.closing.load(std::memory_order_acquire)) return;
         const Clock::time_point at = Clock::now() + delay;
-        if (writeback_->armed && writeback_->step_at <= at) return;
-        arm_writeback(at);
+        if (task_->armed && task_->step_at <= at) return;
+        arm(at);
     });
 }
 
-void CacheSet::arm_writeback(std::chrono::steady_clock::time_point at) {
-    WritebackTask& w = *writeback_;
+void Writeback::arm(std::chrono::steady_clock::time_point at) {
+    WritebackTask& w = *task_;
     w.armed = true;
     w.step_at = at;
     // Re-arming cancels a wait in progress: its handler sees operation_aborted.
     w.step_timer.expires_at(at);
     w.step_timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || core_->closing.load(std::memory_order_acquire)) return;
-        writeback_->armed = false;
-        writeback_step();
+        if (ec || core_.closing.load(std::memory_order_acquire)) return;
+        task_->armed = false;
+        step();
     });
 }
 
-void CacheSet::writeback_step() {
-    WritebackTask& w = *writeback_;
+void Writeback::step() {
+    WritebackTask& w = *task_;
     const bool evacuating = w.evacuating;
-    if (state() == CacheState::passthrough) {
+    if (core_.state.load(std::memory_order_acquire) == CacheState::passthrough) {
         // What is still dirty could not be read: nothing to write back.
         flushing_.store(false, std::memory_order_release);
         return;
     }
     const bool flushing = evacuating || flushing_.load(std::memory_order_acquire);
-    if (!flushing && !writeback_tunables().writeback_running) return;  // idle until kicked
+    if (!flushing && !tunables().writeback_running) return;  // idle until kicked
     // Writes commit to the index before they count: a count taken before
     // the scan includes nothing the scan cannot see.
-    const std::int64_t counted = core_->dirty_counted.load(std::memory_order_acquire);
-    auto next = core_->index->next_dirty_file(w.cursor);
+    const std::int64_t counted = core_.dirty_counted.load(std::memory_order_acquire);
+    auto next = core_.index->next_dirty_file(w.cursor);
     if (!next) {
-        core_->log.error("writeback: {}", next.error().message);
-        arm_writeback(Clock::now() + kRetryDelay);
+        core_.log.error("writeback: {}", next.error().message);
+        arm(Clock::now() + kRetryDelay);
         return;
     }
-    if (!next.value()) return writeback_pass_over(counted);
+    if (!next.value()) return pass_over(counted);
     const auto& [id, record] = *next.value();
     if (evacuating) return evacuate_file(id, record);
     std::uint64_t rate;
@@ -143,7 +147,7 @@ void CacheSet::writeback_step() {
         rate = w.rate.rate();
     }
     const std::uint64_t chunk =
-        flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, core_->block_size, kMaxChunk);
+        flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, core_.block_size, kMaxChunk);
     const Clock::time_point started = Clock::now();
     auto result = write_back_file(id, record, chunk);
     if (!result) {
@@ -151,32 +155,32 @@ void CacheSet::writeback_step() {
         // would only spin on the same error.
         ++w.failures;
         const std::chrono::milliseconds delay = retry_delay(w.failures);
-        core_->log.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message,
-                         delay.count());
+        core_.log.error("writeback of cache file {}: {} (retrying in {} ms)", id, result.error().message,
+                        delay.count());
         w.cursor = id + 1;
-        arm_writeback(Clock::now() + delay);
+        arm(Clock::now() + delay);
         return;
     }
     w.failures = 0;
     if (!result.value().more) w.cursor = id + 1;
     if (flushing) {
-        arm_writeback(Clock::now());
+        arm(Clock::now());
         return;
     }
     const auto share =
         std::chrono::nanoseconds(result.value().bytes * 1'000'000'000 / std::max<std::uint64_t>(rate, 1));
     if (Clock::now() - started > share) w.keeping_up = false;
-    arm_writeback(started + share);
+    arm(started + share);
 }
 
 // The scan found no dirty file from the cursor on.
-void CacheSet::writeback_pass_over(std::int64_t counted) {
-    WritebackTask& w = *writeback_;
+void Writeback::pass_over(std::int64_t counted) {
+    WritebackTask& w = *task_;
     // The pass started at file id 0: every dirty file had its turn.
     if (w.evacuating) return evacuation_over();
     if (w.cursor != 0) {
         w.cursor = 0;  // wrap around
-        arm_writeback(Clock::now());
+        arm(Clock::now());
         return;
     }
     // Nothing dirty: the count follows the index, unless it changed since
@@ -184,55 +188,55 @@ void CacheSet::writeback_pass_over(std::int64_t counted) {
     // round again. Setting it to 0 regardless lost such a write's bytes
     // from the count for good.
     if (counted != 0) {
-        if (!core_->dirty_counted.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
-            arm_writeback(Clock::now());
+        if (!core_.dirty_counted.compare_exchange_strong(counted, 0, std::memory_order_acq_rel)) {
+            arm(Clock::now());
             return;
         }
-        core_->log.warn("writeback found no dirty data where {} bytes were counted", counted);
+        core_.log.warn("writeback found no dirty data where {} bytes were counted", counted);
     }
     flushing_.store(false, std::memory_order_release);
 }
 
 // The whole file at once: its unreadable extents stay dirty and would come
 // first again in a step that takes only a chunk.
-void CacheSet::evacuate_file(std::uint64_t id, const DirtyFileRecord& record) {
-    WritebackTask& w = *writeback_;
+void Writeback::evacuate_file(std::uint64_t id, const DirtyFileRecord& record) {
+    WritebackTask& w = *task_;
     auto result = write_back_file(id, record, UINT64_MAX, /*skip_unreadable=*/true);
     if (result) {
         w.unreadable += result.value().unreadable;
     } else {
-        core_->log.error("writeback of cache file {}: {}", id, result.error().message);
+        core_.log.error("writeback of cache file {}: {}", id, result.error().message);
     }
     w.cursor = id + 1;
-    arm_writeback(Clock::now());
+    arm(Clock::now());
 }
 
-void CacheSet::schedule_rate_update() {
-    if (core_->closing.load(std::memory_order_acquire)) return;
-    WritebackTask& w = *writeback_;
+void Writeback::schedule_rate_update() {
+    if (core_.closing.load(std::memory_order_acquire)) return;
+    WritebackTask& w = *task_;
     w.rate_timer.expires_after(kWritebackRateUpdate);
     w.rate_timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || core_->closing.load(std::memory_order_acquire)) return;
-        update_writeback_rate();
+        if (ec || core_.closing.load(std::memory_order_acquire)) return;
+        update_rate();
         schedule_rate_update();
     });
 }
 
-void CacheSet::update_writeback_rate() {
-    WritebackTask& w = *writeback_;
+void Writeback::update_rate() {
+    WritebackTask& w = *task_;
     {
         std::lock_guard lk(tunables_mutex_);
-        const std::uint64_t target = core_->capacity_bytes / 100 * tunables_.writeback_percent;
-        w.rate.update(core_->dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate,
+        const std::uint64_t target = core_.capacity_bytes / 100 * tunables_.writeback_percent;
+        w.rate.update(core_.dirty_bytes(), target, tunables_.writeback_rate_minimum, kWritebackRateUpdate,
                       w.keeping_up);
     }
     w.keeping_up = true;
 }
 
-void CacheSet::cancel_writeback_timers() {
-    if (!writeback_) return;
-    writeback_->step_timer.cancel();
-    writeback_->rate_timer.cancel();
+void Writeback::cancel_timers() {
+    if (!task_) return;
+    task_->step_timer.cancel();
+    task_->rate_timer.cancel();
 }
 
 }  // namespace bcl

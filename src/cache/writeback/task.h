@@ -2,19 +2,19 @@
 //
 // Thread safety: the timers, `armed`, `step_at`, `cursor`, `keeping_up`,
 // `failures`, `evacuating` and `unreadable` belong to the cache set's
-// strand; `rate` is guarded by the cache set's tunables mutex.
+// strand; `rate` is guarded by Writeback's tunables mutex.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/background.h"
 #include "writeback/rate.h"
 
 namespace bcl {
 
-struct CacheSet::WritebackTask {
+struct WritebackTask {
     WritebackTask(Background& bg, std::uint64_t rate_minimum)
         : step_timer(bg.strand()), rate_timer(bg.strand()), rate(rate_minimum) {}
     // Strand only:
@@ -27,7 +27,7 @@ struct CacheSet::WritebackTask {
     bool evacuating = false;       // the pass after a device failure runs (devices/io_errors.cc)
     std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
     unsigned failures = 0;         // steps in a row that failed (the retry delay doubles with each)
-    // Guarded by CacheSet::tunables_mutex_ (written on the strand):
+    // Guarded by Writeback::tunables_mutex_ (written on the strand):
     WritebackRate rate;
 };
 

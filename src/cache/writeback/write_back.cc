@@ -1,4 +1,4 @@
-// CacheSet: writing dirty data back to the backing files (invariant 2: the
+// Writeback: writing dirty data back to the backing files (invariant 2: the
 // data reaches the backing file durably before its extent is marked
 // clean), fsync, and the per-file and whole-cache entry points.
 //
@@ -19,13 +19,12 @@
 #include <array>
 #include <cerrno>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
 #include "files/backing_stat.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
+#include "writeback/writeback.h"
 
 namespace bcl {
 
@@ -47,15 +46,15 @@ ExtentValue cleaned(ExtentValue v, bool first_failed) {
 
 }  // namespace
 
-bool CacheSet::read_dirty_extent(Extent& e, std::byte* dst) {
-    if (core_->read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
+bool Writeback::read_dirty_extent(Extent& e, std::byte* dst) {
+    if (core_.read_extent(e, e.start(), e.end(), dst, /*count_hit=*/false)) return true;
     // Moving GC may have moved it since the lookup (keeping its key) and
     // its old bucket been reused: the index holds its new place.
-    auto found = core_->index->lookup(e.file(), e.start(), e.end());
+    auto found = core_.index->lookup(e.file(), e.start(), e.end());
     if (!found) return false;
     for (const Extent& now : found.value()) {
         if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty()) continue;
-        if (!core_->read_extent(now, now.start(), now.end(), dst, /*count_hit=*/false)) return false;
+        if (!core_.read_extent(now, now.start(), now.end(), dst, /*count_hit=*/false)) return false;
         // Cleaned by the writeback's commit in its new place.
         e = now;
         return true;
@@ -63,7 +62,7 @@ bool CacheSet::read_dirty_extent(Extent& e, std::byte* dst) {
     return false;
 }
 
-Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
+Result<std::uint64_t> Writeback::clean_moved(std::vector<Extent> written) {
     // Each round cleans the extents where the index holds them now; one
     // moved again meanwhile is tried once more, a few times at most.
     constexpr int kRounds = 4;
@@ -72,18 +71,18 @@ Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
         IndexBatch batch;
         std::vector<Extent> tried;
         for (const Extent& e : written) {
-            auto found = core_->index->lookup(e.file(), e.start(), e.end());
+            auto found = core_.index->lookup(e.file(), e.start(), e.end());
             if (!found) return found.error();
             for (const Extent& now : found.value()) {
                 if (now.key != e.key || now.start() != e.start() || now.value == e.value || !now.value.dirty())
                     continue;
                 batch.replace_extent_if_unchanged(now.key, now.value,
-                                                  cleaned(now.value, !core_->device_usable(now.value.device)));
+                                                  cleaned(now.value, !core_.device_usable(now.value.device)));
                 tried.push_back(now);
             }
         }
         if (tried.empty()) break;
-        auto committed = core_->index->commit(batch, false);
+        auto committed = core_.index->commit(batch, false);
         if (!committed) return committed.error();
         const auto& skipped = committed.value().skipped;
         written.clear();
@@ -97,9 +96,8 @@ Result<std::uint64_t> CacheSet::clean_moved(std::vector<Extent> written) {
     return bytes;
 }
 
-Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, int fd, std::uint64_t start,
-                                                              std::uint64_t end, std::uint64_t max_bytes,
-                                                              bool skip_unreadable) {
+Result<WriteBackResult> Writeback::write_back_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
+                                                     std::uint64_t max_bytes, bool skip_unreadable) {
     WriteBackResult out;
     FileRecord rec;
     {
@@ -107,7 +105,7 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
         rec = file.record;
     }
     if (rec.file_id == 0 || start >= end) return out;
-    auto found = core_->index->lookup(rec.file_id, start, end);
+    auto found = core_.index->lookup(rec.file_id, start, end);
     if (!found) return found.error();
     std::vector<Extent> dirty;
     for (Extent& e : found.value())
@@ -119,9 +117,9 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     while (n < dirty.size() && (n == 0 || bytes < max_bytes)) bytes += dirty[n++].value.length;
     out.more = n < dirty.size();
 
-    if (core_->hooks.after_write_back_lookup) core_->hooks.after_write_back_lookup(file, start, end);
+    if (core_.hooks.after_write_back_lookup) core_.hooks.after_write_back_lookup(file, start, end);
 
-    auto rw = rw_fd_locked(file, fd);
+    auto rw = core_.rw_fd_locked(file, fd);
     if (!rw) return rw.error();
     dirty.erase(dirty.begin() + static_cast<std::ptrdiff_t>(n), dirty.end());
     // Extents skipped because the cache device cannot read them.
@@ -136,15 +134,15 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_locked(CachedFile& file, 
     if (!stat_now) return stat_now.error();
     auto cleaned_bytes = mark_clean(file, stat_now.value(), dirty, unreadable);
     if (!cleaned_bytes) return cleaned_bytes.error();
-    core_->add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
-    if (cleaned_bytes.value() != 0) core_->gc_requests->note_change();
-    core_->counters.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
+    core_.add_dirty(-static_cast<std::int64_t>(cleaned_bytes.value()));
+    if (cleaned_bytes.value() != 0) core_.gc_requests->note_change();
+    core_.counters.bytes_written_back.fetch_add(cleaned_bytes.value(), std::memory_order_relaxed);
     out.bytes = bytes;
     return out;
 }
 
-Status CacheSet::copy_back(const CachedFile& file, int rw, std::vector<Extent>& dirty, std::uint64_t size,
-                           bool skip_unreadable, std::vector<bool>& unreadable, std::uint64_t& unreadable_bytes) {
+Status Writeback::copy_back(const CachedFile& file, int rw, std::vector<Extent>& dirty, std::uint64_t size,
+                            bool skip_unreadable, std::vector<bool>& unreadable, std::uint64_t& unreadable_bytes) {
     const std::size_t n = dirty.size();
     for (std::size_t i = 0; i < n;) {
         // Neighbours merge into one write.
@@ -155,7 +153,7 @@ Status CacheSet::copy_back(const CachedFile& file, int rw, std::vector<Extent>& 
         AlignedBuffer buf(run_end - run_start);
         for (std::size_t k = i; k < j; ++k) {
             if (!read_dirty_extent(dirty[k], buf.data() + (dirty[k].start() - run_start))) {
-                core_->counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
+                core_.counters.cache_read_errors.fetch_add(1, std::memory_order_relaxed);
                 if (!skip_unreadable)
                     return make_error(Errc::io, fmt::format("dirty data of file {}:{} at offset {} cannot be read "
                                                             "from the cache device",
@@ -183,13 +181,13 @@ Status CacheSet::copy_back(const CachedFile& file, int rw, std::vector<Extent>& 
     return ok();
 }
 
-Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx& stx, const std::vector<Extent>& dirty,
-                                           const std::vector<bool>& unreadable) {
+Result<std::uint64_t> Writeback::mark_clean(CachedFile& file, const struct statx& stx, const std::vector<Extent>& dirty,
+                                            const std::vector<bool>& unreadable) {
     IndexBatch batch;
     for (std::size_t k = 0; k < dirty.size(); ++k)
         if (!unreadable[k])
             batch.replace_extent_if_unchanged(dirty[k].key, dirty[k].value,
-                                              cleaned(dirty[k].value, !core_->device_usable(dirty[k].value.device)));
+                                              cleaned(dirty[k].value, !core_.device_usable(dirty[k].value.device)));
     Result<CommitResult> committed = make_error(Errc::invalid, "not committed");
     {
         std::lock_guard lk(file.mutex);
@@ -198,7 +196,7 @@ Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx&
         next.mtime_ns = ns_of(stx.stx_mtime);
         next.ctime_ns = ns_of(stx.stx_ctime);
         batch.put_file(file.identity, next);
-        committed = core_->index->commit(batch, false);
+        committed = core_.index->commit(batch, false);
         if (committed) file.record = next;
     }
     if (!committed) return committed.error();
@@ -217,26 +215,26 @@ Result<std::uint64_t> CacheSet::mark_clean(CachedFile& file, const struct statx&
     return cleaned_bytes + cleaned_moved.value();
 }
 
-Status CacheSet::retire_if_clean_locked(CachedFile& file) {
+Status Writeback::retire_if_clean_locked(CachedFile& file) {
     std::uint64_t id;
     {
         std::lock_guard lk(file.mutex);
         id = file.record.file_id;
     }
     if (id == 0) return ok();
-    auto extents = core_->index->lookup(id, 0, UINT64_MAX);
+    auto extents = core_.index->lookup(id, 0, UINT64_MAX);
     if (!extents) return extents.error();
     for (const Extent& e : extents.value())
         if (e.value.dirty()) return ok();
     IndexBatch batch;
     batch.delete_dirty_file(id);
-    auto committed = core_->index->commit(batch, false);
+    auto committed = core_.index->commit(batch, false);
     if (!committed) return committed.error();
     return ok();
 }
 
-Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
-    auto extents = core_->index->lookup(file_id, 0, UINT64_MAX);
+Status Writeback::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
+    auto extents = core_.index->lookup(file_id, 0, UINT64_MAX);
     if (!extents) return extents.error();
     std::uint64_t dirty = 0;
     for (const Extent& e : extents.value())
@@ -244,11 +242,11 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
     IndexBatch batch;
     batch.drop_file_extents(file_id);
     batch.delete_dirty_file(file_id);
-    auto committed = core_->index->commit(batch, false);
+    auto committed = core_.index->commit(batch, false);
     if (!committed) return committed.error();
-    core_->add_dirty(-static_cast<std::int64_t>(dirty));
-    core_->gc_requests->note_change();
-    core_->log.warn("dropping {} bytes of dirty data of cache file {}: {}", dirty, file_id, why);
+    core_.add_dirty(-static_cast<std::int64_t>(dirty));
+    core_.gc_requests->note_change();
+    core_.log.warn("dropping {} bytes of dirty data of cache file {}: {}", dirty, file_id, why);
     return ok();
 }
 
@@ -258,7 +256,7 @@ Status CacheSet::drop_dirty_file(std::uint64_t file_id, std::string_view why) {
 // descriptors keep alive (bypass); so its dirty data goes there first, into
 // that inode, found by its handle: never under a name, which may belong to
 // another file by now.
-Status CacheSet::write_back_orphan_locked(CachedFile& file) {
+Status Writeback::write_back_orphan_locked(CachedFile& file) {
     std::uint64_t id;
     {
         std::lock_guard lk(file.mutex);
@@ -267,13 +265,13 @@ Status CacheSet::write_back_orphan_locked(CachedFile& file) {
     }
     std::optional<DirtyFileRecord> record = file.dirty_record;
     if (!record) {
-        auto stored = core_->index->get_dirty_file(id);
+        auto stored = core_.index->get_dirty_file(id);
         if (!stored) return stored.error();
         if (!stored.value()) return ok();  // nothing dirty
         record = stored.value();
     }
     if (file.rw_fd < 0) {
-        auto fd = open_file_handle(core_->root_fd, *record, O_RDWR);
+        auto fd = open_file_handle(core_.root_fd, *record, O_RDWR);
         if (!fd) return fd.error();
         file.rw_fd = fd.value();
     }
@@ -282,9 +280,9 @@ Status CacheSet::write_back_orphan_locked(CachedFile& file) {
     return ok();
 }
 
-Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
-                                                            std::uint64_t max_bytes, bool skip_unreadable) {
-    auto opened = open_file_handle(core_->root_fd, record, O_RDWR);
+Result<WriteBackResult> Writeback::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
+                                                   std::uint64_t max_bytes, bool skip_unreadable) {
+    auto opened = open_file_handle(core_.root_fd, record, O_RDWR);
     if (!opened) {
         if (opened.error().code != Errc::not_found) return opened.error();
         BCL_TRY(drop_dirty_file(file_id, "its backing file was deleted behind the cache's back"));
@@ -299,9 +297,9 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     } close_fd{fd};
     auto stx = statx_of(fd);
     if (!stx) return stx.error();
-    auto opened_file = core_->files->open(stx.value(), fd);
+    auto opened_file = core_.files->open(stx.value(), fd);
     if (!opened_file) return opened_file.error();
-    FileRef file(*core_->files, std::move(opened_file).value());
+    FileRef file(*core_.files, std::move(opened_file).value());
 
     std::lock_guard wl(file->write_lock);
     std::uint64_t id;
@@ -321,23 +319,23 @@ Result<CacheSet::WriteBackResult> CacheSet::write_back_file(std::uint64_t file_i
     return result;
 }
 
-Status CacheSet::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
-    if (!core_->may_hold_dirty()) return ok();
+Status Writeback::write_back_range(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end) {
+    if (!core_.may_hold_dirty()) return ok();
     std::lock_guard wl(file.write_lock);
-    BCL_TRY(write_back_locked(file, fd, round_down(start, core_->block_size), end, UINT64_MAX));
+    BCL_TRY(write_back_locked(file, fd, round_down(start, core_.block_size), end, UINT64_MAX));
     return retire_if_clean_locked(file);
 }
 
-Status CacheSet::write_back_all() {
+Status Writeback::write_back_all() {
     Status first_error = ok();
     std::uint64_t from = 0;
     for (;;) {
-        auto next = core_->index->next_dirty_file(from);
+        auto next = core_.index->next_dirty_file(from);
         if (!next) return next.error();
         if (!next.value()) break;
         const auto& [id, record] = *next.value();
         if (auto r = write_back_file(id, record, UINT64_MAX); !r) {
-            core_->log.error("writeback of cache file {}: {}", id, r.error().message);
+            core_.log.error("writeback of cache file {}: {}", id, r.error().message);
             if (first_error) first_error = r.error();
         }
         from = id + 1;
@@ -345,13 +343,13 @@ Status CacheSet::write_back_all() {
     return first_error;
 }
 
-Status CacheSet::fsync(CachedFile& file, int fd, bool datasync) {
-    (void)file;
+Status Writeback::fsync(int fd, bool datasync) {
     if ((datasync ? ::fdatasync(fd) : ::fsync(fd)) != 0) return sys_error(errno, "fsync of the backing file");
     // Dirty data of this file (or any: the index syncs as a whole) is
     // durable once the cache device is flushed and the index synced;
     // Index::sync() flushes the device first (before_durable).
-    if (core_->may_hold_dirty() || mode() == CacheMode::writeback) BCL_TRY(core_->index->sync());
+    if (core_.may_hold_dirty() || core_.mode.load(std::memory_order_acquire) == CacheMode::writeback)
+        BCL_TRY(core_.index->sync());
     return ok();
 }
 
