@@ -25,6 +25,7 @@
 #include "gc/gc.h"
 #include "gc/moving_gc.h"
 #include "gc/snapshot.h"
+#include "io/data_path.h"
 #include "policy/admission.h"
 #include "writeback/writeback.h"
 
@@ -257,6 +258,7 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     core_->capacity_bytes = data_sectors * kSectorSize;
     admission_ = std::make_unique<Admission>(*core_, options.tunables.promotion, options.tunables.bypass);
     writeback_ = std::make_unique<Writeback>(*core_, options.tunables.writeback);
+    data_path_ = std::make_unique<DataPath>(*core_, *admission_, *writeback_);
     pins_ = std::make_unique<Pins>(*core_, options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1);
     core_->gc_requests =
         std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
@@ -548,6 +550,26 @@ void CacheSet::gc_kick() {
 }
 
 unsigned CacheSet::gc_threads() const { return gc_->threads(); }
+
+Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
+                                   std::span<std::byte> out, ReadFlags flags) {
+    return data_path_->read(file, backing, offset, out, flags);
+}
+Result<std::shared_ptr<CachedFile>> CacheSet::open_offline_file(const struct statx& stx) {
+    return data_path_->open_offline_file(stx);
+}
+Result<std::size_t> CacheSet::write(CachedFile& file, int fd, std::uint64_t offset, std::span<const std::byte> data,
+                                    WriteFlags flags) {
+    return data_path_->write(file, fd, offset, data, flags);
+}
+Result<std::size_t> CacheSet::write_backing(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end,
+                                            const std::function<Result<std::size_t>()>& write) {
+    return data_path_->write_backing(file, fd, start, end, write);
+}
+Status CacheSet::truncate(CachedFile* file, int fd, std::uint64_t size) { return data_path_->truncate(file, fd, size); }
+Status CacheSet::fallocate(CachedFile& file, int fd, int mode, std::uint64_t offset, std::uint64_t length) {
+    return data_path_->fallocate(file, fd, mode, offset, length);
+}
 
 WritebackStatus CacheSet::writeback_status() const { return writeback_->status(); }
 void CacheSet::start_flush() { writeback_->start_flush(); }

@@ -29,7 +29,7 @@
 // reads (io/read_path.cc), miss inserts and invariant 4
 // (io/miss_insert.cc), sequential bypass and congestion
 // (policy/admission.h), routes (route.h), writes
-// (io/write_path.cc), dirty writes (writeback/dirty_write.cc), writeback
+// (io/write_path.cc), dirty writes (io/dirty_write.cc), writeback
 // (writeback/write_back.cc), GC (gc/gc.cc), pinning (pin/pinning.cc),
 // moving GC (gc/moving_gc.cc), device errors (devices/io_errors.cc) and
 // cache sets of several devices (devices/open.cc).
@@ -87,6 +87,7 @@
 namespace bcl {
 
 class Admission;
+class DataPath;
 class Writeback;
 struct CacheCore;
 class StagedDirty;
@@ -291,8 +292,6 @@ public:
     unsigned gc_threads() const;
 
 private:
-    struct ReadState;
-
     CacheSet(Logger& log, CacheSetOptions& options);
 
     Status assemble(CacheSetOptions& options, bool& created_index);
@@ -317,74 +316,6 @@ private:
     void gc_kick();
     Status clear_dirty_flags();
     bool dirty_data_intact(const Extent& e);
-    // revalidate() for a read: nothing while the file's last check is
-    // within the coherency window (then true: the record was trusted).
-    // How the check went is reported to backing_link_.
-    Result<bool> revalidate_for_read(CachedFile& file, BackingSource& backing);
-    // After the backing file changed in [start, end) (end UINT64_MAX: to
-    // end of file): drops that range, whole blocks, from the cache and
-    // brings the record up to date.
-    Status written(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
-    Status invalidate_successor(const CachedFile& file, const struct statx& stx, std::uint64_t start,
-                                std::uint64_t end);
-
-    // io/read_path.cc
-    Status read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert);
-    // Serves [pos, cache_end) of a read from `extents`, the rest from the
-    // backing file; `pos` ends where the read got to.
-    Status serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
-                         std::uint64_t cache_end);
-    // The extents of [st.offset, cache_end) (dirty ones alone for
-    // `dirty_only`); none when the lookup fails and the backing may serve.
-    Result<std::vector<Extent>> extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only);
-    // Counts a read that returned `result` bytes.
-    void count_read(const ReadState& st, std::size_t result);
-    // io/offline_read.cc: the read served from the cache alone, or `backing_error`.
-    Result<std::size_t> read_offline(CachedFile& file, std::uint64_t offset, std::span<std::byte> out,
-                                     const Error& backing_error);
-    // [start, end) of dirty extent `old` could not be read: moving GC may
-    // have moved it since the lookup, and its old bucket been reused. Reads
-    // the range as the index holds it now; false when the index still holds
-    // `old` there, or what it holds now is dirty and unreadable too.
-    Result<bool> read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end);
-    // A read that cannot use the cache for the file (`why`) goes to the
-    // backing file alone only if the file holds no dirty data: that would
-    // be newer than the backing file. Errc::io when its dirty-file record
-    // says it does, or the index cannot tell.
-    Status backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why);
-    // io/write_path.cc; *_locked: file.write_lock held.
-    Status invalidate_locked(CachedFile& file, const struct statx& stx, std::uint64_t start, std::uint64_t end);
-    // Of flags, append and direct_fd count; sync is the caller's business.
-    Result<std::size_t> write_direct_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                            std::span<const std::byte> data, const WriteFlags& flags, bool insert);
-    void insert_written(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data);
-    Status write_back_edges_locked(CachedFile& file, int fd, std::uint64_t start, std::uint64_t end);
-    // writeback/dirty_write.cc
-    bool dirty_write_allowed(const CachedFile& file, bool sync) const;
-    Result<int> rw_fd_locked(CachedFile& file, int fd);
-    // Puts a whole-block writeback write's data on the cache device ahead
-    // of its write_lock (writeback/staged_dirty.h); nothing for any other write.
-    StagedDirty stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
-                            const WriteFlags& flags);
-    // Whether a dirty write of `bytes` to `file` goes to pinned buckets:
-    // its file is pinned and the pin limit leaves room for it.
-    bool dirty_write_pinned(CachedFile& file, std::uint64_t bytes);
-    // Writes the start of `data` (dirty data of file_id at `offset`) to as
-    // much of an open bucket as it gets, at most a bucket (a pinned one for
-    // `pinned`): the piece, still held by its allocation; nullopt when no
-    // bucket is free or the device write failed.
-    std::optional<StagedPiece> write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
-                                                 std::span<const std::byte> data, bool pinned);
-    // The bytes written, or nullopt when the write must go direct instead.
-    // Uses the pieces of `staged` that fit and leaves the rest in it.
-    Result<std::optional<std::size_t>> write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
-                                                          std::span<const std::byte> data, bool sync,
-                                                          StagedDirty& staged);
-    // Its steps: the engine's read-write fd and the file's handle, or nullopt
-    // (logged); one piece into the index: its bytes, 0 to write the rest direct.
-    std::optional<int> dirty_rw_fd_locked(CachedFile& file, int fd);
-    std::uint64_t commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
-                                     const StagedPiece& piece);
     // devices/io_errors.cc
     // degraded: fills the places of missing members with stand-ins and
     // counts them as failed (devices/io_errors.cc).
@@ -403,12 +334,10 @@ private:
     std::unique_ptr<GcSnapshot> gc_snapshot_;  // made by close(), written after its last index write
     bool opened_clean_ = false;
 
-    // A miss's read of the backing file, up to a FUSE request's 1 MiB, kept
-    // mapped between misses (util/buffer_pool.h).
-    BufferPool miss_buffers_{std::size_t{1} << 20, 4};
     std::unique_ptr<GcJob> gc_;
     std::unique_ptr<MovingGc> moving_gc_;
     std::unique_ptr<Admission> admission_;
+    std::unique_ptr<DataPath> data_path_;
 
     bool closed_ = false;  // owner's thread only
     struct Timer;

@@ -1,4 +1,4 @@
-// CacheSet::read: hits from the cache device, gaps and stale extents from
+// DataPath::read: hits from the cache device, gaps and stale extents from
 // the backing file, misses handed to CacheCore::insert_clean(), as the
 // request's route (route.h) allows.
 //
@@ -27,8 +27,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
+#include "io/data_path.h"
 #include "policy/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
@@ -36,7 +35,7 @@
 
 namespace bcl {
 
-struct CacheSet::ReadState {
+struct DataPath::ReadState {
     CachedFile& file;
     BackingSource& backing;
     std::uint64_t offset;  // of the request
@@ -63,17 +62,20 @@ bool follows(const Extent& a, const Extent& b) {
 
 }  // namespace
 
+DataPath::DataPath(CacheCore& core, Admission& admission, Writeback& writeback)
+    : core_(core), admission_(admission), writeback_(writeback) {}
+
 // Reads [start, end) of the request from the backing file. With `insert`,
 // the read is widened to whole blocks and what it got is inserted into the
 // cache; without, it is read as asked (past the size the record knows).
-Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
+Status DataPath::read_backing(ReadState& st, std::uint64_t start, std::uint64_t end, bool insert) {
     std::byte* dst = st.out.data() + (start - st.offset);
     const auto failed = [this](const Error& e) {
-        core_->backing_link.failed(e);
+        core_.backing_link.failed(e);
         return e;
     };
     // The open (a lazy one) and the read may hang with the backing.
-    BackingLink::Call call = core_->backing_link.begin_call();
+    BackingLink::Call call = core_.backing_link.begin_call();
     auto fd = st.backing.fd();
     if (!fd) return failed(fd.error());
     if (!insert) {
@@ -84,8 +86,8 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
         if (start + n.value() < end) st.eof = start + n.value();
         return ok();
     }
-    const std::uint64_t lo = round_down(start, core_->block_size);
-    const std::uint64_t hi = round_up(end, core_->block_size);
+    const std::uint64_t lo = round_down(start, core_.block_size);
+    const std::uint64_t hi = round_up(end, core_.block_size);
     BufferLease buf = miss_buffers_.take(hi - lo);
     auto n = pread_full(fd.value(), buf.data(), hi - lo, lo);
     call = BackingLink::Call();
@@ -100,15 +102,15 @@ Status CacheSet::read_backing(ReadState& st, std::uint64_t start, std::uint64_t 
         st.from_backing = true;
     }
     if (got_end < end) st.eof = std::max(got_end, start);
-    const std::uint64_t insert_len = round_up(n.value(), core_->block_size);
-    if (st.may_insert && insert_len != 0 && !admission_->insert_congested() &&
-        (st.pinned || admission_->promote_miss(st.file_id, lo, insert_len)))
-        core_->insert_clean(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
+    const std::uint64_t insert_len = round_up(n.value(), core_.block_size);
+    if (st.may_insert && insert_len != 0 && !admission_.insert_congested() &&
+        (st.pinned || admission_.promote_miss(st.file_id, lo, insert_len)))
+        core_.insert_clean(st.file, st.file_id, st.seq, lo, buf.span().subspan(0, insert_len));
     return ok();
 }
 
-Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end) {
-    auto found = core_->index->lookup(st.file_id, start, end);
+Result<bool> DataPath::read_moved(ReadState& st, const Extent& old, std::uint64_t start, std::uint64_t end) {
+    auto found = core_.index->lookup(st.file_id, start, end);
     if (!found) return false;
     std::uint64_t pos = start;
     for (const Extent& e : found.value()) {
@@ -118,7 +120,7 @@ Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_
         if (s >= t) continue;
         // Written meanwhile: the backing file has it now.
         if (pos < s) BCL_TRY(read_backing(st, pos, s, false));
-        if (core_->read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+        if (core_.read_extent(e, s, t, st.out.data() + (s - st.offset))) {
             st.bytes_cache += t - s;
         } else if (e.value.dirty()) {
             return false;
@@ -132,11 +134,11 @@ Result<bool> CacheSet::read_moved(ReadState& st, const Extent& old, std::uint64_
     return true;
 }
 
-Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why) {
+Status DataPath::backing_only_allowed(const CachedFile& file, std::uint64_t file_id, std::string_view why) {
     // Without any dirty data since the cache opened, a clean cache stays
     // available whatever fails.
-    if (file_id == 0 || !core_->may_hold_dirty()) return ok();
-    auto record = core_->index->get_dirty_file(file_id);
+    if (file_id == 0 || !core_.may_hold_dirty()) return ok();
+    auto record = core_.index->get_dirty_file(file_id);
     if (record && !record.value()) return ok();
     return make_error(Errc::io, fmt::format("file {}:{} may have dirty data in the cache, newer than its backing file, "
                                             "and {}: {}",
@@ -144,23 +146,23 @@ Status CacheSet::backing_only_allowed(const CachedFile& file, std::uint64_t file
                                             record ? "not reading the older data" : record.error().message));
 }
 
-Result<bool> CacheSet::revalidate_for_read(CachedFile& file, BackingSource& backing) {
-    if (core_->window.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
+Result<bool> DataPath::revalidate_for_read(CachedFile& file, BackingSource& backing) {
+    if (core_.window.holds(file.checked_ns.load(std::memory_order_acquire))) return true;
     Status checked = ok();
     {
-        const BackingLink::Call call = core_->backing_link.begin_call();
+        const BackingLink::Call call = core_.backing_link.begin_call();
         auto fd = backing.fd();
-        checked = fd ? core_->revalidate(file, fd.value()) : Status(fd.error());
+        checked = fd ? core_.revalidate(file, fd.value()) : Status(fd.error());
     }
     if (!checked) {
-        core_->backing_link.failed(checked.error());
+        core_.backing_link.failed(checked.error());
         return checked.error();
     }
-    core_->backing_link.answered();
+    core_.backing_link.answered();
     return false;
 }
 
-Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
+Status DataPath::serve_extents(ReadState& st, const std::vector<Extent>& extents, std::uint64_t& pos,
                                std::uint64_t cache_end) {
     // Extents up to this index are read one by one: a run of them failed.
     std::size_t singly_until = 0;
@@ -187,8 +189,7 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
             }
         }
         if (j > i + 1) {
-            if (core_->read_extents(std::span(extents).subspan(i, j - i), s, run_end,
-                                    st.out.data() + (s - st.offset))) {
+            if (core_.read_extents(std::span(extents).subspan(i, j - i), s, run_end, st.out.data() + (s - st.offset))) {
                 st.bytes_cache += run_end - s;
                 pos = run_end;
                 i = j;
@@ -197,7 +198,7 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
             }
             continue;
         }
-        if (core_->read_extent(e, s, t, st.out.data() + (s - st.offset))) {
+        if (core_.read_extent(e, s, t, st.out.data() + (s - st.offset))) {
             st.bytes_cache += t - s;
         } else if (e.value.dirty()) {
             auto moved = read_moved(st, e, s, t);
@@ -221,50 +222,50 @@ Status CacheSet::serve_extents(ReadState& st, const std::vector<Extent>& extents
     return ok();
 }
 
-void CacheSet::count_read(const ReadState& st, std::size_t result) {
+void DataPath::count_read(const ReadState& st, std::size_t result) {
     if (result == 0) return;
     if (st.sequential) {
-        core_->counters.bypassed.fetch_add(result, std::memory_order_relaxed);
-        (st.from_backing ? core_->counters.cache_bypass_misses : core_->counters.cache_bypass_hits)
+        core_.counters.bypassed.fetch_add(result, std::memory_order_relaxed);
+        (st.from_backing ? core_.counters.cache_bypass_misses : core_.counters.cache_bypass_hits)
             .fetch_add(1, std::memory_order_relaxed);
     } else if (st.from_backing) {
-        core_->counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
+        core_.counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
     } else {
-        core_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        core_.counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
     }
-    core_->counters.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
-    core_->counters.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
+    core_.counters.bytes_read_cache.fetch_add(st.bytes_cache, std::memory_order_relaxed);
+    core_.counters.bytes_read_backing.fetch_add(st.bytes_backing, std::memory_order_relaxed);
 }
 
-Result<std::vector<Extent>> CacheSet::extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only) {
+Result<std::vector<Extent>> DataPath::extents_for_read(ReadState& st, std::uint64_t cache_end, bool dirty_only) {
     std::vector<Extent> extents;
     if (st.offset < cache_end) {
         Result<std::vector<Extent>> found =
-            core_->hooks.fail_read_lookup && core_->hooks.fail_read_lookup(st.file, st.offset, st.out.size())
+            core_.hooks.fail_read_lookup && core_.hooks.fail_read_lookup(st.file, st.offset, st.out.size())
                 ? Result<std::vector<Extent>>(make_error(Errc::io, "index lookup failed (test hook)"))
-                : core_->index->lookup(st.file_id, st.offset, cache_end);
+                : core_.index->lookup(st.file_id, st.offset, cache_end);
         if (found) {
             extents = std::move(found).value();
             if (dirty_only) std::erase_if(extents, [](const Extent& e) { return !e.value.dirty(); });
         } else {
             BCL_TRY(backing_only_allowed(st.file, st.file_id,
                                          fmt::format("its index lookup failed ({})", found.error().message)));
-            core_->log.warn("index lookup failed, reading the backing file: {}", found.error().message);
+            core_.log.warn("index lookup failed, reading the backing file: {}", found.error().message);
             st.may_insert = false;
         }
     }
-    if (core_->hooks.after_read_lookup) core_->hooks.after_read_lookup(st.file, st.offset, st.out.size());
+    if (core_.hooks.after_read_lookup) core_.hooks.after_read_lookup(st.file, st.offset, st.out.size());
     return extents;
 }
 
-Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
+Result<std::size_t> DataPath::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
                                    std::span<std::byte> out, ReadFlags flags) {
     if (out.empty()) return std::size_t{0};
     if (offset > UINT64_MAX - out.size()) return make_error(Errc::invalid, "read past the largest offset");
     // While the backing hangs, what the cache holds whole is served without
     // asking it, and the rest fails at once: another call would only hang
     // with the one in flight.
-    if (core_->backing_link.hanging())
+    if (core_.backing_link.hanging())
         return read_offline(file, offset, out, sys_error(ETIMEDOUT, "the backing directory does not answer"));
     // Before anything is served from the cache (invariant 5), unless the last
     // check is within the coherency window; a change found here bumps write_seq, so it comes before the sample below.
@@ -289,9 +290,10 @@ Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std
                                      coherent
                                          ? std::string("the cache is bypassed for it")
                                          : fmt::format("its coherency check failed ({})", coherent.error().message)));
-    const ReadRoute route = resolve_read_route(
-        ReadFacts{mode(), core_->in_service(), core_->closing.load(std::memory_order_acquire), bypass, pinned},
-        [&] { return admission_->sequential(file_id, offset, out.size(), flags.writer); });
+    const ReadRoute route =
+        resolve_read_route(ReadFacts{core_.mode.load(std::memory_order_acquire), core_.in_service(),
+                                     core_.closing.load(std::memory_order_acquire), bypass, pinned},
+                           [&] { return admission_.sequential(file_id, offset, out.size(), flags.writer); });
     ReadState st{file, backing, offset, out, file_id, seq, route.insert_misses};
     st.pinned = pinned;
     st.sequential = route.sequential;

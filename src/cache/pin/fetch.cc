@@ -1,4 +1,4 @@
-// CacheSet's background pinning work (pin/fetch.h): fetching what a pinned
+// Pins' background work (pin/fetch.h): fetching what a pinned
 // file lacks into pinned buckets, and walking a pinned directory's
 // contents. Each step is bounded (pin_fetch_step_bytes of data, or
 // kPinWalkEntries directory entries) and runs on the strand; jobs take

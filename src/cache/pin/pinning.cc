@@ -1,4 +1,4 @@
-// CacheSet's pinning: the pin flag of files (kFilePinned in their record)
+// Pins: pinning: the pin flag of files (kFilePinned in their record)
 // and directories (a record of their own with no data), the pin limit, and
 // unpinning. The data of a pinned file is fetched by pin/fetch.cc.
 //
@@ -13,7 +13,7 @@
 // reclaimable data). An insert of pinned data marks its bucket GcMark::pinned
 // under the allocation's pin, as a dirty insert does, and every GC pass marks
 // it so again from the flag, so the allocator never invalidates it. A writeback
-// write to a pinned file goes to pinned buckets too (writeback/dirty_write.cc,
+// write to a pinned file goes to pinned buckets too (io/dirty_write.cc,
 // within the pin limit): its extents carry kExtentDirty | kExtentPinned, and
 // written back they stay pinned; an unpin takes the pin flag off and leaves the
 // dirty one. A job on the strand fetches what a pinned file lacks,

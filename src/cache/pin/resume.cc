@@ -1,4 +1,4 @@
-// CacheSet's resumption of pins at open: a pass over the pinned-file
+// Pins: resuming pins at open: a pass over the pinned-file
 // records (index_format.h), a bounded number per step on the strand, that
 // reopens each file by handle and queues its fetch (which finds what an
 // interrupted fetch, or the first GC pass after an unclean shutdown, left

@@ -3,7 +3,7 @@
 // file at bcache's rate (task.cc), the foreground write-backs of a range, a
 // file or everything, and fsync (write_back.cc), and the pass that writes
 // back what a failed cache device still holds (evacuation.cc). Dirty writes
-// themselves are the write path's (dirty_write.cc).
+// themselves are the write path's (io/dirty_write.cc).
 //
 // Thread safety: every public function may be called from any thread,
 // except start(), cancel_timers() and start_evacuation(), which belong to

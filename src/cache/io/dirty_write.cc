@@ -1,4 +1,4 @@
-// CacheSet: writes in writeback mode. The data goes to the cache device as
+// DataPath: writes in writeback mode. The data goes to the cache device as
 // dirty extents, whole blocks at a time (the blocks a write covers only in
 // part are read first and merged); the backing file only takes the new size
 // and mtime. A write that cannot be cached dirty goes to the backing file.
@@ -13,8 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
+#include "io/data_path.h"
 #include "policy/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
@@ -24,7 +23,7 @@
 #include "files/file_handle.h"
 #include "files/file_table.h"
 #include "io/extent_ptrs.h"
-#include "writeback/staged_dirty.h"
+#include "io/staged_dirty.h"
 #include "writeback/writeback.h"
 
 namespace bcl {
@@ -58,29 +57,29 @@ Result<std::optional<FileRecord>> stamp_backing(CachedFile& file, int rw, std::u
 
 }  // namespace
 
-bool CacheSet::dirty_write_allowed(const CachedFile& file, bool sync) const {
+bool DataPath::dirty_write_allowed(const CachedFile& file, bool sync) const {
     // A cache out of service takes no dirty data: the write goes to the
     // backing file. Writeback finds files again by handle on the backing
     // root's file system only; others are written through.
-    if (!core_->writeback_possible || !core_->in_service() || file.identity.dev != core_->root_dev) return false;
-    const WritebackTunables t = writeback_->tunables();
-    const std::uint64_t percent = core_->capacity_bytes == 0 ? 100 : core_->dirty_bytes() * 100 / core_->capacity_bytes;
+    if (!core_.writeback_possible || !core_.in_service() || file.identity.dev != core_.root_dev) return false;
+    const WritebackTunables t = writeback_.tunables();
+    const std::uint64_t percent = core_.capacity_bytes == 0 ? 100 : core_.dirty_bytes() * 100 / core_.capacity_bytes;
     // bcache's should_writeback(): past cutoff_writeback_sync nothing more
     // is cached dirty; past cutoff_writeback only synchronous writes are.
     if (percent >= t.cutoff_writeback_sync) return false;
     return sync || percent < t.cutoff_writeback;
 }
 
-StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
+StagedDirty DataPath::stage_dirty(CachedFile& file, std::uint64_t offset, std::span<const std::byte> data,
                                   const WriteFlags& flags) {
-    StagedDirty staged(core_->sectors.get());
+    StagedDirty staged(core_.sectors.get());
     // Partial blocks need a read-modify-write under the lock; an append's
     // offset is known only there.
-    if (data.empty() || flags.append || !is_aligned(offset, core_->block_size) ||
-        !is_aligned(data.size(), core_->block_size))
+    if (data.empty() || flags.append || !is_aligned(offset, core_.block_size) ||
+        !is_aligned(data.size(), core_.block_size))
         return staged;
     // Ahead of the lock, where the route will most likely be dirty.
-    if (resolve_write_route(core_->mode.load(std::memory_order_acquire), false,
+    if (resolve_write_route(core_.mode.load(std::memory_order_acquire), false,
                             [&] { return dirty_write_allowed(file, flags.sync); }) != WriteRoute::dirty)
         return staged;
     std::uint64_t file_id;
@@ -103,47 +102,47 @@ StagedDirty CacheSet::stage_dirty(CachedFile& file, std::uint64_t offset, std::s
     return staged;
 }
 
-bool CacheSet::dirty_write_pinned(CachedFile& file, std::uint64_t bytes) {
+bool DataPath::dirty_write_pinned(CachedFile& file, std::uint64_t bytes) {
     {
         std::lock_guard lk(file.mutex);
         if (!file.record.pinned()) return false;
     }
     // As for a miss insert: past the pin limit the data is cached as any
     // other dirty data, reclaimable once written back.
-    return core_->counters.pinned_bytes.load(std::memory_order_relaxed) + bytes <= core_->pin_limit_bytes();
+    return core_.counters.pinned_bytes.load(std::memory_order_relaxed) + bytes <= core_.pin_limit_bytes();
 }
 
-std::optional<StagedPiece> CacheSet::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
+std::optional<StagedPiece> DataPath::write_dirty_piece(std::uint64_t file_id, std::uint64_t offset,
                                                        std::span<const std::byte> data, bool pinned) {
-    const std::uint32_t bucket_sectors = core_->alloc->bucket_sectors();
+    const std::uint32_t bucket_sectors = core_.alloc->bucket_sectors();
     const auto want = static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() / kSectorSize, bucket_sectors));
     // A write never waits for a bucket: what finds none goes direct.
     // One bucket on each of `replicas` devices: the data is acknowledged
     // only once every copy is written, so losing one device loses none of it.
-    auto a = core_->dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
-                                                  static_cast<unsigned>(file_id % kWritePoints),
-                                                  /*write_prio=*/false, pinned, /*wait=*/false);
+    auto a = core_.dirty_sectors().alloc_sectors(WriteKey{file_id, offset / kSectorSize}, want,
+                                                 static_cast<unsigned>(file_id % kWritePoints),
+                                                 /*write_prio=*/false, pinned, /*wait=*/false);
     if (!a) return std::nullopt;
     for (const AllocPtr& p : a.value().ptrs) {
-        if (auto st = core_->sb_flags[p.dev]->set(kSbFlagDirty); !st) {
-            core_->log.warn(
+        if (auto st = core_.sb_flags[p.dev]->set(kSbFlagDirty); !st) {
+            core_.log.warn(
                 "writing through instead of caching dirty: the cache superblock cannot record dirty data: {}",
                 st.error().message);
-            core_->sectors->put(a.value());
+            core_.sectors->put(a.value());
             return std::nullopt;
         }
     }
     const auto bytes = data.first(std::uint64_t{a.value().sectors} * kSectorSize);
     // A copy that failed fails the piece, as the one copy's failure would.
-    if (const Status written = core_->write_allocation(a.value(), bytes); !written) {
-        core_->log.debug("cache write of dirty data failed: {}", written.error().message);
-        core_->sectors->put(a.value());
+    if (const Status written = core_.write_allocation(a.value(), bytes); !written) {
+        core_.log.debug("cache write of dirty data failed: {}", written.error().message);
+        core_.sectors->put(a.value());
         return std::nullopt;
     }
     return StagedPiece{offset, a.value(), crc32c(0, bytes), pinned};
 }
 
-Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
+Result<std::optional<std::size_t>> DataPath::write_dirty_locked(CachedFile& file, int fd, std::uint64_t offset,
                                                                 std::span<const std::byte> data, bool sync,
                                                                 StagedDirty& staged) {
     using Done = std::optional<std::size_t>;
@@ -159,21 +158,21 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     if (!rw) return Done();
 
     const std::uint64_t end = offset + data.size();
-    const std::uint64_t lo = round_down(offset, core_->block_size);
-    const std::uint64_t hi = round_up(end, core_->block_size);
+    const std::uint64_t lo = round_down(offset, core_.block_size);
+    const std::uint64_t hi = round_up(end, core_.block_size);
     AlignedBuffer buf(hi - lo);  // zeroed: what lies past end of file
     // The blocks the write covers only in part keep their other bytes.
-    const std::uint64_t last = hi - core_->block_size;
-    if (offset != lo && lo < size) BCL_TRY(read(file, *rw, lo, buf.span().subspan(0, core_->block_size)));
+    const std::uint64_t last = hi - core_.block_size;
+    if (offset != lo && lo < size) BCL_TRY(read(file, *rw, lo, buf.span().subspan(0, core_.block_size)));
     if (end != hi && last < size && (last != lo || offset == lo))
-        BCL_TRY(read(file, *rw, last, buf.span().subspan(last - lo, core_->block_size)));
+        BCL_TRY(read(file, *rw, last, buf.span().subspan(last - lo, core_.block_size)));
     std::memcpy(buf.data() + (offset - lo), data.data(), data.size());
 
     auto rec = stamp_backing(file, *rw, file_id, end, size);
     if (!rec) return rec.error();
     if (!rec.value()) return Done();  // renewed since: written through
 
-    const bool was_clean = core_->dirty_bytes() == 0;
+    const bool was_clean = core_.dirty_bytes() == 0;
     const bool pinned = dirty_write_pinned(file, hi - lo);
     std::uint64_t done = 0;
     while (done < hi - lo) {
@@ -182,14 +181,14 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
         if (!piece) break;
         const std::uint64_t len = commit_dirty_piece(file, file_id, *rec.value(), lo + done, *piece);
         if (len == 0) break;
-        core_->counters.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
-                                                      std::memory_order_relaxed);
+        core_.counters.bytes_written_dirty.fetch_add(std::min(lo + done + len, end) - std::max(lo + done, offset),
+                                                     std::memory_order_relaxed);
         done += len;
     }
     if (done == 0) return Done();
     if (lo + done < end) {
         // The rest starts on a block boundary; it goes to the backing file.
-        core_->counters.writes_direct.fetch_add(1, std::memory_order_relaxed);
+        core_.counters.writes_direct.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t from = lo + done;
         auto n = write_direct_locked(file, *rw, from, data.subspan(from - offset), WriteFlags{}, false);
         if (!n) return n.error();
@@ -198,23 +197,23 @@ Result<std::optional<std::size_t>> CacheSet::write_dirty_locked(CachedFile& file
     if (sync) {
         // The new size too (fdatasync syncs what reading the data needs).
         if (end > size && ::fdatasync(*rw) != 0) return sys_error(errno, "fdatasync of the backing file");
-        BCL_TRY(core_->index->sync());
+        BCL_TRY(core_.index->sync());
     }
     if (was_clean)
-        writeback_->kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_->tunables().writeback_delay));
+        writeback_.kick(std::chrono::duration_cast<std::chrono::milliseconds>(writeback_.tunables().writeback_delay));
     return Done(data.size());
 }
 
-std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
-    auto rw = core_->rw_fd_locked(file, fd);
+std::optional<int> DataPath::dirty_rw_fd_locked(CachedFile& file, int fd) {
+    auto rw = core_.rw_fd_locked(file, fd);
     if (!rw) {
-        core_->log.warn("writing through instead of caching dirty: {}", rw.error().message);
+        core_.log.warn("writing through instead of caching dirty: {}", rw.error().message);
         return std::nullopt;
     }
     if (!file.dirty_record) {
         auto handle = file_handle_of(rw.value(), file.identity);
         if (!handle) {
-            core_->log.warn("writing through instead of caching dirty: {}", handle.error().message);
+            core_.log.warn("writing through instead of caching dirty: {}", handle.error().message);
             return std::nullopt;
         }
         file.dirty_record = std::move(handle).value();
@@ -222,13 +221,13 @@ std::optional<int> CacheSet::dirty_rw_fd_locked(CachedFile& file, int fd) {
     return rw.value();
 }
 
-std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
+std::uint64_t DataPath::commit_dirty_piece(CachedFile& file, std::uint64_t file_id, FileRecord& rec, std::uint64_t at,
                                            const StagedPiece& piece) {
     const SectorAlloc& a = piece.alloc;
-    if (!core_->in_service()) {
+    if (!core_.in_service()) {
         // Taken out of service meanwhile: its writeback pass may be past
         // this file already, so the rest goes to the backing file.
-        core_->sectors->put(a);
+        core_.sectors->put(a);
         return 0;
     }
     const std::uint64_t len = std::uint64_t{a.sectors} * kSectorSize;
@@ -258,7 +257,7 @@ std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_
             batch.put_file(file.identity, rec);
             batch.put_dirty_file(file_id, *file.dirty_record);
             file.write_seq.fetch_add(1, std::memory_order_acq_rel);
-            committed = core_->index->commit(batch, false);
+            committed = core_.index->commit(batch, false);
             if (committed) {
                 file.record = rec;
                 // Never invalidated while it holds dirty (or pinned) data;
@@ -266,19 +265,19 @@ std::uint64_t CacheSet::commit_dirty_piece(CachedFile& file, std::uint64_t file_
                 // flags. Marked under file.mutex for a pinned piece, as an
                 // unpin takes the flag off under it.
                 const GcMark mark = pinned_piece ? GcMark::pinned : GcMark::dirty;
-                for (const AllocPtr& p : a.ptrs) (void)core_->alloc->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
-                if (pinned_piece) core_->counters.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
+                for (const AllocPtr& p : a.ptrs) (void)core_.alloc->device(p.dev).gc_mark(p.bucket, p.gen, mark, 0);
+                if (pinned_piece) core_.counters.pinned_bytes.fetch_add(len, std::memory_order_relaxed);
             }
         }
     }
-    core_->sectors->put(a);
+    core_.sectors->put(a);
     if (renewed) return 0;
     if (!committed) {
-        core_->log.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
+        core_.log.warn("index insert of dirty data failed, writing through: {}", committed.error().message);
         return 0;
     }
-    core_->account_overwrites(committed.value().overwrites);
-    core_->add_dirty(static_cast<std::int64_t>(len));
+    core_.account_overwrites(committed.value().overwrites);
+    core_.add_dirty(static_cast<std::int64_t>(len));
     return len;
 }
 

@@ -1,6 +1,6 @@
 // StagedDirty: the data of a whole-block writeback write, put on the cache
 // device before the write takes its file's write_lock
-// (CacheSet::stage_dirty): the device write is most of a write's time, and
+// (DataPath::stage_dirty): the device write is most of a write's time, and
 // the writers of one file would otherwise wait for each other's. Each
 // piece keeps its allocation pinned until the write indexes it (take());
 // what the write does not use is let go when the StagedDirty is destroyed.
