@@ -20,11 +20,9 @@
 #include "devices/superblock_flags.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
-#include "gc/bucket_count.h"
 #include "core/core.h"
-#include "gc/gc.h"
-#include "gc/moving_gc.h"
-#include "gc/snapshot.h"
+#include "gc/bucket_count.h"
+#include "gc/scheduler.h"
 #include "io/data_path.h"
 #include "policy/admission.h"
 #include "writeback/writeback.h"
@@ -67,10 +65,7 @@ Status start_without_index(const std::vector<std::unique_ptr<CacheDevice>>& devi
 }  // namespace
 
 CacheSet::CacheSet(Logger& log, CacheSetOptions& options)
-    : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables)),
-      gc_interval_(options.gc_interval),
-      gc_batch_(options.gc_batch),
-      gc_threads_(options.gc_threads) {}
+    : core_(std::make_unique<CacheCore>(log, std::move(options.hooks), options.tunables)) {}
 
 Result<std::unique_ptr<CacheSet>> CacheSet::open(CacheSetOptions options, Logger& log) {
     if (options.replicas < 1 || options.replicas > 2)
@@ -261,14 +256,9 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     data_path_ = std::make_unique<DataPath>(*core_, *admission_, *writeback_);
     pins_ = std::make_unique<Pins>(*core_, options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1);
     core_->gc_requests =
-        std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_kick(); });
-    GcOptions gc_options;
-    gc_options.batch = gc_batch_;
-    gc_options.threads = gc_threads_;
-    gc_options.verify_dirty = [this](const Extent& e) { return dirty_data_intact(e); };
-    gc_ = std::make_unique<GcJob>(*core_->index, *core_->alloc, core_->counters, core_->gc_requests->countdown(),
-                                  core_->log, std::move(gc_options));
-    moving_gc_ = std::make_unique<MovingGc>(*core_, gc_batch_, options.tunables.moving_gc);
+        std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_->step(); });
+    gc_ = std::make_unique<GcScheduler>(*core_, options.gc_interval, options.gc_batch, options.gc_threads,
+                                        options.tunables.moving_gc);
 
     return ok();
 }
@@ -278,20 +268,21 @@ Status CacheSet::start_serving() {
     // close they come from the snapshot that close saved, so that the cache
     // serves at once however many extents it holds. After an unclean
     // shutdown the pass drops every clean extent (see the header).
-    auto restored = restore_gc_snapshot();
+    auto restored = gc_->restore_snapshot(index_dir_, sequence_at_open_, opened_clean_);
     if (!restored) return restored.error();
     opened_from_gc_snapshot_ = restored.value();
-    if (auto st = check_index_contents(restored.value() ? ok() : gc_->run_pass(!opened_clean_)); !st) {
+    if (auto st = check_index_contents(restored.value() ? ok() : gc_->job().run_pass(!opened_clean_)); !st) {
         // The pass deleted at most stale extents, which point at nothing:
         // the index is as clean as it was, and a repaired one need not
         // start cold.
         if (opened_clean_) (void)core_->index->set_clean_shutdown(true);
         return st;
     }
-    if (gc_->last_pass().dropped != 0)
+    if (gc_->job().last_pass().dropped != 0)
         core_->log.warn("cache {} was not shut down cleanly: {} clean cached extents dropped", core_->cache_name(),
-                        gc_->last_pass().dropped);
-    core_->dirty_counted.store(static_cast<std::int64_t>(gc_->last_pass().dirty_bytes), std::memory_order_release);
+                        gc_->job().last_pass().dropped);
+    core_->dirty_counted.store(static_cast<std::int64_t>(gc_->job().last_pass().dirty_bytes),
+                               std::memory_order_release);
     if (core_->dirty_bytes() != 0) core_->dirty_seen.store(true, std::memory_order_release);
     if (core_->dirty_bytes() != 0 && !core_->writeback_possible)
         return make_error(Errc::unsupported,
@@ -299,8 +290,7 @@ Status CacheSet::start_serving() {
                                       core_->cache_name(), core_->dirty_bytes(), core_->writeback_unavailable));
     // Fill the freelists before the first read needs them.
     core_->background->run_until_idle();
-    gc_timer_ = std::make_unique<Timer>(*core_->background);
-    schedule_gc_timer();
+    gc_->start_timer();
     link_timer_ = std::make_unique<Timer>(*core_->background);
     schedule_link_check();
     writeback_->start();
@@ -334,7 +324,7 @@ Status CacheSet::check_index_contents(Status pass) {
         if (pass.error().code == Errc::corrupt) return refuse(pass.error().message);
         return pass;
     }
-    if (const std::uint64_t n = gc_->last_pass().undecodable; n != 0)
+    if (const std::uint64_t n = gc_->job().last_pass().undecodable; n != 0)
         return refuse(fmt::format("{} extent {} not decode", n, n == 1 ? "entry does" : "entries do"));
     for (std::uint64_t from = 0;;) {
         auto next = core_->index->next_dirty_file(from);
@@ -369,14 +359,14 @@ void CacheSet::stop_running() {
     if (core_->background && !core_->background->manual() && core_->background->running()) {
         std::promise<void> cancelled;
         boost::asio::post(core_->background->strand(), [this, &cancelled] {
-            if (gc_timer_) gc_timer_->timer.cancel();
+            if (gc_) gc_->cancel_timer();
             if (link_timer_) link_timer_->timer.cancel();
             if (writeback_) writeback_->cancel_timers();
             cancelled.set_value();
         });
         cancelled.get_future().wait();
     } else {
-        if (gc_timer_) gc_timer_->timer.cancel();
+        if (gc_) gc_->cancel_timer();
         if (link_timer_) link_timer_->timer.cancel();
         if (writeback_) writeback_->cancel_timers();
     }
@@ -398,7 +388,7 @@ Status CacheSet::close_index(Status result) {
         if (auto st = persist_all_prios(); !st) result = st.error();
         // Only a cache that closes clean may start from the snapshot.
         if (result && core_->in_service()) {
-            if (auto st = save_gc_snapshot(); !st)
+            if (auto st = gc_->take_snapshot(); !st)
                 core_->log.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
                                 core_->cache_name(), st.error().message);
         }
@@ -411,9 +401,8 @@ Status CacheSet::close_index(Status result) {
     // crash, dropping its clean data and keeping the dirty.
     if (result && core_->in_service()) {
         if (auto st = core_->index->set_clean_shutdown(true); !st) result = st.error();
-        if (result && gc_snapshot_) {
-            gc_snapshot_->sequence = core_->index->sequence();
-            if (auto st = save_gc_snapshot_file(index_dir_, *gc_snapshot_); !st)
+        if (result) {
+            if (auto st = gc_->write_snapshot(index_dir_); !st)
                 core_->log.warn("cache {}: saving the GC marks: {}; the next mount walks the index first",
                                 core_->cache_name(), st.error().message);
         }
@@ -428,31 +417,6 @@ Status CacheSet::close_index(Status result) {
     return result;
 }
 
-Result<bool> CacheSet::restore_gc_snapshot() {
-    auto taken = take_gc_snapshot_file(index_dir_);
-    if (!taken && taken.error().code != Errc::corrupt) return taken.error();
-    if (taken && !taken.value()) return false;
-    Status st = taken ? Status(ok()) : Status(taken.error());
-    if (st && !opened_clean_) st = make_error(Errc::stale, "GC snapshot: the cache was not closed cleanly");
-    if (st && taken.value()->sequence != sequence_at_open_)
-        st = make_error(Errc::stale, "GC snapshot: the index was written after it was made");
-    if (st) st = gc_->restore(*taken.value());
-    if (!st) {
-        core_->log.info("cache {}: {}; walking the index instead", core_->cache_name(), st.error().message);
-        return false;
-    }
-    return true;
-}
-
-// A last full pass, with nothing else running, makes the marks exact; the
-// file goes after the close's last index write.
-Status CacheSet::save_gc_snapshot() {
-    if (gc_->running()) BCL_TRY(gc_->run_pass());
-    BCL_TRY(gc_->run_pass());
-    gc_snapshot_ = std::make_unique<GcSnapshot>(gc_->snapshot());
-    return ok();
-}
-
 // After a clean close: no dirty-file record left means no dirty data left
 // (every file with dirty extents has one), so the superblocks may say so.
 Status CacheSet::clear_dirty_flags() {
@@ -461,32 +425,6 @@ Status CacheSet::clear_dirty_flags() {
     if (next.value()) return ok();
     for (auto& flags : core_->sb_flags) BCL_TRY(flags->clear(kSbFlagDirty));
     return ok();
-}
-
-// The whole checksummed range of each copy is read back (it stays on the
-// device while the bucket's gen matches). A copy that cannot be read is
-// taken as intact: a failing device is not proof that the data never
-// arrived. Every copy of an acknowledged write was written before it was
-// acknowledged, so one torn copy means a write that never was.
-bool CacheSet::dirty_data_intact(const Extent& e) {
-    const ExtentValue& v = e.value;
-    if (!v.crc_valid()) return true;
-    for (unsigned i = 0; i < v.nptrs(); ++i) {
-        const ExtentPtr p = v.ptr(i);
-        if (!core_->device_present(p.device)) continue;
-        CacheDevice& dev = *core_->devices[p.device];
-        if (p.bucket < dev.first_bucket() || p.bucket >= dev.nbuckets()) continue;
-        const std::uint64_t start = v.crc_device_offset(i);
-        const std::uint64_t bucket_start = dev.offset_of(p.bucket);
-        if (start < bucket_start || start + v.crc_length > bucket_start + dev.bucket_size() ||
-            start % core_->block_size != 0 || v.crc_length % core_->block_size != 0)
-            return false;
-        AlignedBuffer buf(v.crc_length);
-        if (!dev.read_bucket(p.bucket, static_cast<std::uint32_t>((start - bucket_start) / kSectorSize), buf.span()))
-            continue;
-        if (crc32c(0, buf.span()) != v.data_crc) return false;
-    }
-    return true;
 }
 
 Status CacheSet::persist_all_prios() {
@@ -508,16 +446,6 @@ Status CacheSet::persist_all_prios() {
     return ok();
 }
 
-void CacheSet::schedule_gc_timer() {
-    if (gc_interval_.count() <= 0 || core_->closing.load(std::memory_order_acquire)) return;
-    gc_timer_->timer.expires_after(gc_interval_);
-    gc_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || core_->closing.load(std::memory_order_acquire)) return;
-        request_gc();
-        schedule_gc_timer();
-    });
-}
-
 void CacheSet::schedule_link_check() {
     // Manual mode runs no timer for ever: tests call backing_link().check().
     if (core_->background->manual() || core_->closing.load(std::memory_order_acquire)) return;
@@ -530,26 +458,8 @@ void CacheSet::schedule_link_check() {
 }
 
 void CacheSet::request_gc() { core_->gc_requests->request(); }
-
-// One GC step on the strand; posts the next while the pass goes on.
-void CacheSet::gc_kick() {
-    GcRequests& requests = *core_->gc_requests;
-    requests.begin_step();
-    if (core_->closing.load(std::memory_order_acquire)) return;
-    if (!gc_->running()) {
-        if (!requests.take_request()) return;
-        gc_->start();
-    }
-    auto more = gc_->step();
-    if (!more) {
-        core_->log.error("GC: {}", more.error().message);
-        return;
-    }
-    if (!more.value()) moving_gc_->after_pass();
-    if (more.value() || requests.requested()) requests.requeue();
-}
-
-unsigned CacheSet::gc_threads() const { return gc_->threads(); }
+Status CacheSet::run_gc() { return gc_->run(); }
+unsigned CacheSet::gc_threads() const { return gc_->job().threads(); }
 
 Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
                                    std::span<std::byte> out, ReadFlags flags) {
@@ -586,29 +496,6 @@ const Superblock& CacheSet::superblock() const { return core_->devices[0]->super
 CacheDevice& CacheSet::device(unsigned dev) { return *core_->devices[dev]; }
 Index& CacheSet::index() { return *core_->index; }
 AllocSet& CacheSet::alloc() { return *core_->alloc; }
-
-Status CacheSet::run_gc() {
-    if (core_->background->manual() || !core_->background->running()) {
-        if (gc_->running()) BCL_TRY(gc_->run_pass());
-        BCL_TRY(gc_->run_pass());
-        // Its steps run with the background work (run_background_until_idle()).
-        moving_gc_->after_pass();
-        return ok();
-    }
-    std::promise<Status> done;
-    boost::asio::post(core_->background->strand(), [this, &done] {
-        if (core_->closing.load(std::memory_order_acquire)) {
-            done.set_value(make_error(Errc::shutdown, "the cache is closing"));
-            return;
-        }
-        Status st = ok();
-        if (gc_->running()) st = gc_->run_pass();
-        if (st) st = gc_->run_pass();
-        if (st) moving_gc_->after_pass();
-        done.set_value(std::move(st));
-    });
-    return done.get_future().get();
-}
 
 std::size_t CacheSet::run_background_until_idle() {
     // With a thread the work runs there; polling as well would race it.

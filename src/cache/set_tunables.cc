@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/core.h"
-#include "gc/moving_gc.h"
+#include "gc/scheduler.h"
 #include "policy/admission.h"
 #include "writeback/writeback.h"
 
@@ -27,9 +27,9 @@ Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
     return writeback_->set_tunables(tunables);
 }
 
-MovingGcTunables CacheSet::moving_gc_tunables() const { return moving_gc_->tunables(); }
+MovingGcTunables CacheSet::moving_gc_tunables() const { return gc_->moving().tunables(); }
 
-void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) { moving_gc_->set_tunables(tunables); }
+void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) { gc_->moving().set_tunables(tunables); }
 
 Tunables CacheSet::tunables() const {
     return Tunables{.mode = mode(),

@@ -92,9 +92,7 @@ class Writeback;
 struct CacheCore;
 class StagedDirty;
 struct StagedPiece;
-class GcJob;
-struct GcSnapshot;
-class MovingGc;
+class GcScheduler;
 
 class CacheSet {
 public:
@@ -305,17 +303,9 @@ private:
     void stop_running();  // close()'s steps
     Status close_index(Status flushed);
     Status check_index_contents(Status first_gc_pass);
-    // The GC marks a clean close saved (gc/snapshot.h): taken at open and
-    // restored (true) when nothing wrote to the index since; made at a
-    // clean close by a last full pass, written after its last index write.
-    Result<bool> restore_gc_snapshot();
-    Status save_gc_snapshot();
-    void schedule_gc_timer();
     // Every second, backing_link_.check(): a call that hangs takes it down.
     void schedule_link_check();
-    void gc_kick();
     Status clear_dirty_flags();
-    bool dirty_data_intact(const Extent& e);
     // devices/io_errors.cc
     // degraded: fills the places of missing members with stand-ins and
     // counts them as failed (devices/io_errors.cc).
@@ -325,23 +315,17 @@ private:
 
     // Declared first: destroyed last, after every part that uses it.
     std::unique_ptr<CacheCore> core_;
-    const std::chrono::milliseconds gc_interval_;
-    const std::size_t gc_batch_;
-    const unsigned gc_threads_;
     std::string index_dir_;
     bool opened_from_gc_snapshot_ = false;
-    std::uint64_t sequence_at_open_ = 0;       // Index::sequence() before the open's first write
-    std::unique_ptr<GcSnapshot> gc_snapshot_;  // made by close(), written after its last index write
+    std::uint64_t sequence_at_open_ = 0;  // Index::sequence() before the open's first write
     bool opened_clean_ = false;
 
-    std::unique_ptr<GcJob> gc_;
-    std::unique_ptr<MovingGc> moving_gc_;
+    std::unique_ptr<GcScheduler> gc_;
     std::unique_ptr<Admission> admission_;
     std::unique_ptr<DataPath> data_path_;
 
     bool closed_ = false;  // owner's thread only
     struct Timer;
-    std::unique_ptr<Timer> gc_timer_;    // used on the strand only
     std::unique_ptr<Timer> link_timer_;  // used on the strand only
 
     std::unique_ptr<Writeback> writeback_;

@@ -1,4 +1,4 @@
-// Pins: pinning: the pin flag of files (kFilePinned in their record)
+// Pins: the pin flag of files (kFilePinned in their record)
 // and directories (a record of their own with no data), the pin limit, and
 // unpinning. The data of a pinned file is fetched by pin/fetch.cc.
 //
