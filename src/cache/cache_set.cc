@@ -1,4 +1,37 @@
-// CacheSet: open, close and assembly; GC scheduling on the strand.
+// CacheSet: open, close and the assembly of its parts; the files as the
+// engine knows them, and what the facade hands to its parts.
+//
+// Life: open() assembles everything and runs the first GC (mark) pass so
+// the allocator can work. A cache device whose superblock says it may
+// hold dirty data (kSbFlagDirty, set before the first dirty write of a
+// mount, cleared by a clean close that leaves none) is refused when its
+// index is missing, since that data could no longer be found; without the
+// flag a missing index only means a cold cache, and a warning when the
+// device had an index before (kSbFlagIndexed). The index's clean-shutdown
+// flag is false while the set is open and set back to true by a clean
+// close(), which flushes the device, syncs the index and stops the
+// background thread. After an unclean shutdown the first GC pass drops
+// every clean extent: unsynced index writes may have reached the disk
+// while the cache data they point to had not been flushed, and the
+// backing files hold that data anyway. Dirty extents stay: their data was
+// written before they were indexed, and every synced index write and
+// memtable flush flushes the cache device first
+// (IndexOptions::before_durable).
+//
+// Where each part works, and says how: reads (io/read_path.cc), inserts
+// of clean data and invariant 4 (core/clean_insert.cc), sequential bypass
+// and congestion (policy/admission.h), routes (route.h), writes
+// (io/write_path.cc), dirty writes (io/dirty_write.cc), writeback
+// (writeback/write_back.cc), GC (gc/gc.cc, gc/scheduler.h), pinning
+// (pin/pinning.cc), moving GC (gc/moving_gc.cc), device errors
+// (devices/io_errors.cc) and cache sets of several devices
+// (devices/open.cc).
+//
+// Assembly: the core's devices, index, allocators and file table first,
+// then the parts, each given the core (and the parts it asks) by
+// reference; a failed open undoes what it made. Close stops the parts'
+// timers on the strand, then the allocators and the background thread,
+// before the index's last writes.
 #include "bcachefs_lite/cache/cache_set.h"
 
 #include <fcntl.h>

@@ -6,33 +6,11 @@
 // knows nothing of FUSE: the fs layer's CachedFileData maps its FileData
 // seam onto these calls.
 //
-// Life: open() assembles everything and runs the first GC (mark) pass so
-// the allocator can work. A cache device whose superblock says it may
-// hold dirty data (kSbFlagDirty, set before the first dirty write of a
-// mount, cleared by a clean close that leaves none) is refused when its
-// index is missing, since that data could no longer be found; without the
-// flag a missing index only means a cold cache, and a warning when the
-// device had an index before (kSbFlagIndexed). The index's clean-shutdown
-// flag is false while the set is open and set back to true by a clean
-// close(), which flushes the device, syncs the index and stops the
-// background thread. After an
-// unclean shutdown the first GC pass drops every clean extent: unsynced
-// index writes may have reached the disk while the cache data they point
-// to had not been flushed, and the backing files hold that data anyway.
-// Dirty extents stay: their data was written before they were indexed, and
-// every synced index write and memtable flush flushes the cache device
-// first (IndexOptions::before_durable).
-//
-// What every part shares (devices, index, allocators, file table,
-// counters, service state, GC requests) is one CacheCore (core/core.h),
-// which the parts take by reference. Where each part works, and says how:
-// reads (io/read_path.cc), miss inserts and invariant 4
-// (io/miss_insert.cc), sequential bypass and congestion
-// (policy/admission.h), routes (route.h), writes
-// (io/write_path.cc), dirty writes (io/dirty_write.cc), writeback
-// (writeback/write_back.cc), GC (gc/gc.cc), pinning (pin/pinning.cc),
-// moving GC (gc/moving_gc.cc), device errors (devices/io_errors.cc) and
-// cache sets of several devices (devices/open.cc).
+// A facade over its parts, each a class over the state they share (one
+// CacheCore, src/cache/core/core.h): the data paths (io/data_path.h),
+// admission (policy/admission.h), writeback (writeback/writeback.h), GC
+// and moving GC (gc/scheduler.h), pinning (pins.h). Open and close
+// assemble and take them apart (cache_set.cc says how).
 //
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
@@ -44,55 +22,40 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "bcachefs_lite/alloc/alloc_set.h"
-#include "bcachefs_lite/alloc/open_buckets.h"
-#include "bcachefs_lite/cache/background.h"
 #include "bcachefs_lite/cache/backing_link.h"
+#include "bcachefs_lite/cache/backing_source.h"
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cache_set_options.h"
 #include "bcachefs_lite/cache/cache_state.h"
-#include "bcachefs_lite/cache/backing_source.h"
 #include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/cache/consistency.h"
 #include "bcachefs_lite/cache/device_status.h"
-#include "bcachefs_lite/cache/moving_gc_tunables.h"
 #include "bcachefs_lite/cache/pins.h"
 #include "bcachefs_lite/cache/priority_stats.h"
-#include "bcachefs_lite/cache/promotion.h"
-#include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
 #include "bcachefs_lite/cache/tunables.h"
-#include "bcachefs_lite/cache/writeback_tunables.h"
-#include "bcachefs_lite/device/block_device.h"
 #include "bcachefs_lite/device/cache_device.h"
-#include "bcachefs_lite/device/io_error_counter.h"
 #include "bcachefs_lite/index/index.h"
-#include "bcachefs_lite/util/buffer_pool.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
 
 namespace bcl {
 
 class Admission;
-class DataPath;
-class Writeback;
 struct CacheCore;
-class StagedDirty;
-struct StagedPiece;
+class DataPath;
 class GcScheduler;
+class Writeback;
 
 class CacheSet {
 public:
