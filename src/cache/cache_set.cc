@@ -48,6 +48,7 @@
 
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
+#include "devices/io_errors.h"
 #include "devices/open.h"
 #include "devices/private_files.h"
 #include "devices/superblock_flags.h"
@@ -58,6 +59,7 @@
 #include "gc/scheduler.h"
 #include "io/data_path.h"
 #include "policy/admission.h"
+#include "report/report.h"
 #include "writeback/writeback.h"
 
 namespace bcl {
@@ -214,7 +216,7 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
     }
     core_->index = std::move(index).value();
     // Before the first index write, which flushes the devices first.
-    BCL_TRY(stand_in_missing_members());
+    BCL_TRY(stand_in_missing_members(*core_));
     for (unsigned d = 0; d < core_->devices.size(); ++d) {
         core_->devices[d]->io_errors().set_tunables(options.tunables.io_errors);
         core_->devices[d]->on_error_limit([this, d](const Error& e) { device_failed(d, e); });
@@ -492,6 +494,13 @@ void CacheSet::schedule_link_check() {
 
 void CacheSet::request_gc() { core_->gc_requests->request(); }
 Status CacheSet::run_gc() { return gc_->run(); }
+
+void CacheSet::device_failed(unsigned dev, const Error& error) {
+    // Before open has made the writeback part's task, open starts the
+    // evacuation itself.
+    if (bcl::device_failed(*core_, dev, error) && writeback_ && !core_->closing.load(std::memory_order_acquire))
+        boost::asio::post(core_->background->strand(), [this] { writeback_->start_evacuation(); });
+}
 unsigned CacheSet::gc_threads() const { return gc_->job().threads(); }
 
 Result<std::size_t> CacheSet::read(CachedFile& file, BackingSource& backing, std::uint64_t offset,
@@ -537,17 +546,14 @@ std::size_t CacheSet::run_background_until_idle() {
 }
 
 CacheStats CacheSet::stats() const {
-    CacheStats s = core_->counters.snapshot();
-    if (const auto count = count_buckets(*core_->alloc)) {
-        s.buckets_total = count->total;
-        s.buckets_free = count->free;
-    }
-    s.dirty_data = core_->dirty_bytes();
-    for (const auto& d : core_->devices) s.io_errors += d->io_errors().errors();
-    s.backing_offline = core_->backing_link.down() ? 1 : 0;
+    CacheStats s = stats_of(*core_);
     if (writeback_) s.writeback_rate = writeback_->rate();
     return s;
 }
+
+Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*core_->alloc, std::nullopt); }
+
+Result<std::vector<DeviceStatus>> CacheSet::device_status() const { return device_status_of(*core_); }
 
 Result<ConsistencyReport> CacheSet::check_consistency() const {
     return bcl::check_consistency(*core_->index, *core_->alloc);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/core.h"
+#include "devices/io_errors.h"
 #include "gc/scheduler.h"
 #include "policy/admission.h"
 #include "writeback/writeback.h"
@@ -21,6 +22,10 @@ Status CacheSet::set_mode(CacheMode mode) {
     return ok();
 }
 
+IoErrorTunables CacheSet::io_error_tunables() const { return bcl::io_error_tunables(*core_); }
+
+void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) { bcl::set_io_error_tunables(*core_, tunables); }
+
 WritebackTunables CacheSet::writeback_tunables() const { return writeback_->tunables(); }
 
 Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
@@ -35,7 +40,7 @@ Tunables CacheSet::tunables() const {
     return Tunables{.mode = mode(),
                     .writeback = writeback_tunables(),
                     .promotion = admission_->promotion_tunables(),
-                    .io_errors = io_error_tunables(),
+                    .io_errors = bcl::io_error_tunables(*core_),
                     .bypass = admission_->bypass_tunables(),
                     .moving_gc = moving_gc_tunables(),
                     .pin_limit_percent = pins_->pin_limit_percent(),
@@ -51,7 +56,7 @@ Status CacheSet::set_tunables(const Tunables& t) {
     if (t.mode != now.mode) BCL_TRY(set_mode(t.mode));
     if (t.writeback != now.writeback) BCL_TRY(set_writeback_tunables(t.writeback));
     if (t.promotion != now.promotion) BCL_TRY(admission_->set_promotion_tunables(t.promotion));
-    if (t.io_errors != now.io_errors) set_io_error_tunables(t.io_errors);
+    if (t.io_errors != now.io_errors) bcl::set_io_error_tunables(*core_, t.io_errors);
     if (t.bypass != now.bypass) BCL_TRY(admission_->set_bypass_tunables(t.bypass));
     if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(pins_->set_pin_limit_percent(t.pin_limit_percent));

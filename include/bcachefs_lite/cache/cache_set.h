@@ -269,11 +269,8 @@ private:
     // Every second, backing_link_.check(): a call that hangs takes it down.
     void schedule_link_check();
     Status clear_dirty_flags();
-    // devices/io_errors.cc
-    // degraded: fills the places of missing members with stand-ins and
-    // counts them as failed (devices/io_errors.cc).
-    Status stand_in_missing_members();
-    // A device's error count reached the limit: out of service (any thread).
+    // A device's error count reached the limit (devices/io_errors.h; any
+    // thread).
     void device_failed(unsigned dev, const Error& error);
 
     // Declared first: destroyed last, after every part that uses it.

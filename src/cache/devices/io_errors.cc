@@ -1,4 +1,4 @@
-// CacheSet: taking a failing cache device out of service (cache_state.h).
+// Taking a failing cache device out of service (cache_state.h).
 //
 // Each CacheDevice counts its own errors (device/io_error_counter.h) and
 // calls device_failed() when a failed request takes the count to the limit,
@@ -40,36 +40,33 @@
 // becomes passthrough.
 #include <fmt/format.h>
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
-#include "writeback/writeback.h"
+#include "devices/io_errors.h"
 
 namespace bcl {
 
-IoErrorTunables CacheSet::io_error_tunables() const { return core_->devices[0]->io_errors().tunables(); }
+IoErrorTunables io_error_tunables(const CacheCore& core) { return core.devices[0]->io_errors().tunables(); }
 
-void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) {
-    for (auto& d : core_->devices) d->io_errors().set_tunables(tunables);
+void set_io_error_tunables(CacheCore& core, const IoErrorTunables& tunables) {
+    for (auto& d : core.devices) d->io_errors().set_tunables(tunables);
 }
 
-Status CacheSet::stand_in_missing_members() {
+Status stand_in_missing_members(CacheCore& core) {
     const auto present =
-        std::find_if(core_->devices.begin(), core_->devices.end(), [](const auto& d) { return d != nullptr; });
-    for (unsigned d = 0; d < core_->devices.size(); ++d) {
-        if (core_->devices[d]) continue;
+        std::find_if(core.devices.begin(), core.devices.end(), [](const auto& d) { return d != nullptr; });
+    for (unsigned d = 0; d < core.devices.size(); ++d) {
+        if (core.devices[d]) continue;
         // Every bucket that ever held data had its gen persisted before it
         // was handed out: the last one stored bounds what extents point at.
-        auto gens = core_->index->load_bucket_gens(d);
+        auto gens = core.index->load_bucket_gens(d);
         if (!gens) return gens.error();
         std::uint64_t nbuckets = (*present)->first_bucket() + 1;
         for (const BucketGenRecord& g : gens.value()) nbuckets = std::max(nbuckets, g.bucket + 1);
-        core_->devices[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
-        core_->failed_devices.fetch_or(1u << d, std::memory_order_acq_rel);
-        core_->state.store(CacheState::failing, std::memory_order_release);
-        core_->log.error(
+        core.devices[d] = CacheDevice::missing((*present)->superblock(), d, nbuckets);
+        core.failed_devices.fetch_or(1u << d, std::memory_order_acq_rel);
+        core.state.store(CacheState::failing, std::memory_order_release);
+        core.log.error(
             "cache set {}: device {} is missing (mounted degraded); the set is out of service: the dirty "
             "data the other devices hold is written back, and everything else goes to the backing files",
             uuid_to_string((*present)->superblock().set_id()), d);
@@ -77,25 +74,23 @@ Status CacheSet::stand_in_missing_members() {
     return ok();
 }
 
-void CacheSet::device_failed(unsigned dev, const Error& error) {
+bool device_failed(CacheCore& core, unsigned dev, const Error& error) {
     // Whichever device fails, it is never read again; with replicated dirty
     // data the copies on the others are what evacuation writes back.
-    const std::uint32_t before = core_->failed_devices.fetch_or(1u << dev, std::memory_order_acq_rel);
-    if ((before & (1u << dev)) == 0 && core_->devices.size() > 1)
-        core_->log.error(
+    const std::uint32_t before = core.failed_devices.fetch_or(1u << dev, std::memory_order_acq_rel);
+    if ((before & (1u << dev)) == 0 && core.devices.size() > 1)
+        core.log.error(
             "cache device {} (device {} of the cache set) failed: it is read no more where another device "
             "holds a copy",
-            core_->devices[dev]->path(), dev);
+            core.devices[dev]->path(), dev);
     CacheState expected = CacheState::running;
-    if (!core_->state.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return;
-    const CacheDevice& d = *core_->devices[dev];
-    core_->log.error(
+    if (!core.state.compare_exchange_strong(expected, CacheState::failing, std::memory_order_acq_rel)) return false;
+    const CacheDevice& d = *core.devices[dev];
+    core.log.error(
         "cache device {}: {} I/O errors reach io_error_limit {} (last: {}); the cache is out of service: "
         "its dirty data is written back and everything else goes to the backing files",
         d.path(), d.io_errors().errors(), d.io_errors().tunables().io_error_limit, error.message);
-    // Before open has made the writeback task, open posts this itself.
-    if (writeback_ && !core_->closing.load(std::memory_order_acquire))
-        boost::asio::post(core_->background->strand(), [this] { writeback_->start_evacuation(); });
+    return true;
 }
 
 }  // namespace bcl

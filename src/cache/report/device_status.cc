@@ -2,8 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
+#include "report/report.h"
 
 namespace bcl {
 
@@ -36,18 +35,18 @@ std::string format_device_status(const std::vector<DeviceStatus>& devices) {
     return out;
 }
 
-Result<std::vector<DeviceStatus>> CacheSet::device_status() const {
+Result<std::vector<DeviceStatus>> device_status_of(const CacheCore& core) {
     std::vector<DeviceStatus> out;
-    for (unsigned d = 0; d < core_->devices.size(); ++d) {
-        auto buckets = bcl::priority_stats(*core_->alloc, d);
+    for (unsigned d = 0; d < core.devices.size(); ++d) {
+        auto buckets = bcl::priority_stats(*core.alloc, d);
         if (!buckets) return buckets.error();
         DeviceStatus s;
         s.dev_idx = d;
-        s.state = !core_->device_present(d) ? DeviceState::missing
-                  : core_->device_usable(d) ? DeviceState::working
-                                            : DeviceState::failed;
-        if (s.state != DeviceState::missing) s.path = core_->devices[d]->path();
-        s.io_errors = core_->devices[d]->io_errors().errors();
+        s.state = !core.device_present(d) ? DeviceState::missing
+                  : core.device_usable(d) ? DeviceState::working
+                                          : DeviceState::failed;
+        if (s.state != DeviceState::missing) s.path = core.devices[d]->path();
+        s.io_errors = core.devices[d]->io_errors().errors();
         s.buckets = buckets.value();
         out.push_back(std::move(s));
     }

@@ -7,8 +7,6 @@
 #include <functional>
 #include <vector>
 
-#include "bcachefs_lite/cache/cache_set.h"
-#include "core/core.h"
 #include "gc/bucket_count.h"
 
 namespace bcl {
@@ -69,7 +67,5 @@ std::string format_priority_stats(const PriorityStats& s) {
         percent(s.unused, s.buckets), percent(s.clean, s.buckets), percent(s.dirty, s.buckets),
         percent(s.pinned, s.buckets), s.average_age, s.sectors_per_quantile, fmt::join(s.quantiles, " "));
 }
-
-Result<PriorityStats> CacheSet::priority_stats() const { return bcl::priority_stats(*core_->alloc, std::nullopt); }
 
 }  // namespace bcl

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "gc/bucket_count.h"
+#include "report/report.h"
+
 namespace bcl {
 
 std::uint64_t CacheStats::cache_hit_ratio() const {
@@ -41,6 +44,18 @@ CacheStats CacheCounters::snapshot() const {
     s.pinned_bytes = get(pinned_bytes);
     s.moving_gc_runs = get(moving_gc_runs);
     s.moved_bytes = get(moved_bytes);
+    return s;
+}
+
+CacheStats stats_of(const CacheCore& core) {
+    CacheStats s = core.counters.snapshot();
+    if (const auto count = count_buckets(*core.alloc)) {
+        s.buckets_total = count->total;
+        s.buckets_free = count->free;
+    }
+    s.dirty_data = core.dirty_bytes();
+    for (const auto& d : core.devices) s.io_errors += d->io_errors().errors();
+    s.backing_offline = core.backing_link.down() ? 1 : 0;
     return s;
 }
 

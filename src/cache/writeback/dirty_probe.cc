@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "bcachefs_lite/cache/cache_set.h"
+#include "bcachefs_lite/cache/cache_set_options.h"
 #include "bcachefs_lite/device/cache_device.h"
 #include "bcachefs_lite/device/file_device.h"
 #include "bcachefs_lite/index/index.h"
