@@ -20,11 +20,11 @@
 //
 // Where each part works, and says how: reads (io/read_path.cc), inserts
 // of clean data and invariant 4 (core/clean_insert.cc), sequential bypass
-// and congestion (policy/admission.h), routes (route.h), writes
+// and congestion (io/admission.h), routes (route.h), writes
 // (io/write_path.cc), dirty writes (io/dirty_write.cc), writeback
 // (writeback/write_back.cc), GC (gc/gc.cc, gc/scheduler.h), pinning
 // (pin/pinning.cc), moving GC (gc/moving_gc.cc), device errors
-// (devices/io_errors.cc) and cache sets of several devices
+// (health/io_errors.cc) and cache sets of several devices
 // (devices/open.cc).
 //
 // Assembly: the core's devices, index, allocators and file table first,
@@ -48,7 +48,7 @@
 
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
-#include "devices/io_errors.h"
+#include "health/io_errors.h"
 #include "devices/open.h"
 #include "devices/private_files.h"
 #include "devices/superblock_flags.h"
@@ -58,7 +58,7 @@
 #include "gc/bucket_count.h"
 #include "gc/scheduler.h"
 #include "io/data_path.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 #include "report/report.h"
 #include "writeback/writeback.h"
 

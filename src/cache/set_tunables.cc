@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include "core/core.h"
-#include "devices/io_errors.h"
+#include "health/io_errors.h"
 #include "gc/scheduler.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 #include "writeback/writeback.h"
 
 namespace bcl {

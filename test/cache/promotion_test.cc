@@ -9,7 +9,7 @@
 #include "bcachefs_lite/cache/miss_counter.h"
 #include "bcachefs_lite/cache/promotion.h"
 #include "cache_fixture.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 
 namespace bcl::test {
 namespace {

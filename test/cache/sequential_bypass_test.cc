@@ -1,5 +1,5 @@
 // Sequential bypass and congestion through the engine (sequential.h,
-// policy/admission.h): reads past sequential_cutoff are served, from the
+// io/admission.h): reads past sequential_cutoff are served, from the
 // cache where it holds them, but not inserted; writes past it go to the
 // backing file and drop the cached range in every mode; while the cache
 // device is slower than a congestion threshold, nothing new is inserted. A
@@ -13,7 +13,7 @@
 #include "bcachefs_lite/device/faulty_device.h"
 #include "bcachefs_lite/device/mem_device.h"
 #include "cache_fixture.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 
 namespace bcl::test {
 namespace {

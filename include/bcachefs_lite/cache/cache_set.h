@@ -8,7 +8,7 @@
 //
 // A facade over its parts, each a class over the state they share (one
 // CacheCore, src/cache/core/core.h): the data paths (io/data_path.h),
-// admission (policy/admission.h), writeback (writeback/writeback.h), GC
+// admission (io/admission.h), writeback (writeback/writeback.h), GC
 // and moving GC (gc/scheduler.h), pinning (pins.h). Open and close
 // assemble and take them apart (cache_set.cc says how).
 //
@@ -225,7 +225,7 @@ public:
     std::size_t run_background_until_idle();
     Result<ConsistencyReport> check_consistency() const;
 
-    // ---- cache device errors (devices/io_errors.cc; cache_state.h) ----
+    // ---- cache device errors (health/io_errors.cc; cache_state.h) ----
     CacheState state() const;
     // The first device's tunables (every device has the same).
     IoErrorTunables io_error_tunables() const;
@@ -269,7 +269,7 @@ private:
     // Every second, backing_link_.check(): a call that hangs takes it down.
     void schedule_link_check();
     Status clear_dirty_flags();
-    // A device's error count reached the limit (devices/io_errors.h; any
+    // A device's error count reached the limit (health/io_errors.h; any
     // thread).
     void device_failed(unsigned dev, const Error& error);
 

@@ -6,7 +6,7 @@
 // it by reference; CacheSet (cache/cache_set.h) fills it at open, in the
 // order its fields are declared, and empties it at close.
 //
-// core/ includes devices/superblock_flags.h, files/ and gc/countdown.h.
+// core/ includes devices/ (superblock_flags.h) and files/ only.
 //
 // Thread safety: the pointers are set during open and cleared only by
 // destruction; what they point at says for itself. The atomics may be read

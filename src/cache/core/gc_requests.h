@@ -2,7 +2,7 @@
 // need is found: the timer, the allocator's wake_gc (nothing left to
 // invalidate), and count_write(). Like bcache's sectors_to_gc, every
 // sector the cache writes counts down from 1/kGcWriteFraction of the
-// cache's data sectors (gc/countdown.h), and the write that takes the
+// cache's data sectors (core/gc_countdown.h), and the write that takes the
 // countdown below zero requests a pass; the countdown starts again when a
 // pass starts. So GC keeps pace with a cache that fills and refills,
 // instead of waiting for the timer or for the allocator to run dry.
@@ -21,7 +21,7 @@
 #include <functional>
 
 #include "bcachefs_lite/cache/background.h"
-#include "gc/countdown.h"
+#include "core/gc_countdown.h"
 
 namespace bcl {
 

@@ -8,7 +8,7 @@
 // matches; GC and the consistency check count every copy; moving GC moves one
 // copy at a time. A device that fails takes the set out of service and is never
 // read again; its dirty data is written back from the other copy
-// (devices/io_errors.cc).
+// (health/io_errors.cc).
 #include "devices/open.h"
 
 #include <fmt/format.h>

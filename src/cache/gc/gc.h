@@ -33,7 +33,7 @@
 // been durable when their entry was (a power loss, not a process crash):
 // `verify_dirty`, when set, checks each one's checksum in that pass, and
 // one that fails it is dropped (never synced, so never acknowledged). Starting a pass rearms the cache set's GC
-// countdown (gc/countdown.h): the pass accounts for what was written so far.
+// countdown (core/gc_countdown.h): the pass accounts for what was written so far.
 //
 // Thread safety: none; the cache set runs it on its strand (or, in manual
 // mode and at open, on the owner's thread while nothing else runs it). The
@@ -51,7 +51,7 @@
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
-#include "gc/countdown.h"
+#include "core/gc_countdown.h"
 #include "gc/shard.h"
 #include "gc/snapshot.h"
 

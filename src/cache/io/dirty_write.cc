@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "io/data_path.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"

@@ -17,7 +17,7 @@
 // while a cache that never held dirty data stays available. Missed data,
 // widened to whole blocks, is written to the cache through the open buckets and
 // indexed without waiting for durability (not in mode none), if the promotion
-// policy admits it (promotion.h, policy/admission.h). The block that
+// policy admits it (promotion.h, io/admission.h). The block that
 // holds end of file is cached too, padded with zeroes; reads clamp what the
 // cache serves to the size the file record holds and read anything past it from
 // the backing file, so the padding is never returned.
@@ -28,7 +28,7 @@
 #include <cstring>
 
 #include "io/data_path.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"

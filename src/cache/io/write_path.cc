@@ -25,7 +25,7 @@
 #include <cstdio>
 
 #include "io/data_path.h"
-#include "policy/admission.h"
+#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/direct_io.h"

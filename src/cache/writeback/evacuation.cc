@@ -1,4 +1,4 @@
-// Writeback after the cache went out of service (devices/io_errors.cc):
+// Writeback after the cache went out of service (health/io_errors.cc):
 // one pass at full speed over every dirty file, each whole in one step and
 // its unreadable extents skipped (task.cc); its end puts the set in
 // passthrough.

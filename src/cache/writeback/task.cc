@@ -11,7 +11,7 @@
 // change of the tunables) still runs the next step at once. The rate is
 // updated every kWritebackRateUpdate.
 //
-// After a cache device failure (devices/io_errors.cc) the task makes one pass over
+// After a cache device failure (health/io_errors.cc) the task makes one pass over
 // every dirty file at full speed, each file whole in one step and its
 // unreadable extents skipped, and the end of that pass ends the failing
 // state.

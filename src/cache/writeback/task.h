@@ -24,7 +24,7 @@ struct WritebackTask {
     std::chrono::steady_clock::time_point step_at;
     std::uint64_t cursor = 0;      // the next file id to look at
     bool keeping_up = true;        // every step since the last rate update took no longer than its share
-    bool evacuating = false;       // the pass after a device failure runs (devices/io_errors.cc)
+    bool evacuating = false;       // the pass after a device failure runs (health/io_errors.cc)
     std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
     unsigned failures = 0;         // steps in a row that failed (the retry delay doubles with each)
     // Guarded by Writeback::tunables_mutex_ (written on the strand):

@@ -42,7 +42,7 @@
 
 #include <algorithm>
 
-#include "devices/io_errors.h"
+#include "health/io_errors.h"
 
 namespace bcl {
 

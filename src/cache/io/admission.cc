@@ -1,4 +1,4 @@
-#include "policy/admission.h"
+#include "io/admission.h"
 
 #include <algorithm>
 

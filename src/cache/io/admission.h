@@ -3,8 +3,8 @@
 // sequential detector whether a read or write continues a run past
 // sequential_cutoff, and the congestion meter whether the cache device is
 // too slow for inserts (sequential.h), which the core's reads and writes
-// feed. The route of each request, from these answers, the
-// mode and the service state, is resolved in cache/route.h.
+// feed. The route of each request, from these answers, the mode and the
+// service state, is resolved in cache/route.h.
 //
 // A read that continues a sequential run past sequential_cutoff still
 // serves what the cache holds, but inserts nothing; such a write takes the
