@@ -6,7 +6,8 @@
 // it by reference; CacheSet (cache/cache_set.h) fills it at open, in the
 // order its fields are declared, and empties it at close.
 //
-// core/ includes devices/ (superblock_flags.h) and files/ only.
+// core/ includes devices/ (superblock_flags.h) and files/, and uses
+// policy/'s congestion meter (cache/sequential.h).
 //
 // Thread safety: the pointers are set during open and cleared only by
 // destruction; what they point at says for itself. The atomics may be read
