@@ -266,7 +266,8 @@ private:
     void stop_running();  // close()'s steps
     Status close_index(Status flushed);
     Status check_index_contents(Status first_gc_pass);
-    // Every second, backing_link_.check(): a call that hangs takes it down.
+    // Now and then, the core's backing_link.check(): a call that hangs
+    // takes the link down.
     void schedule_link_check();
     Status clear_dirty_flags();
     // A device's error count reached the limit (health/io_errors.h; any
@@ -280,16 +281,17 @@ private:
     std::uint64_t sequence_at_open_ = 0;  // Index::sequence() before the open's first write
     bool opened_clean_ = false;
 
-    std::unique_ptr<GcScheduler> gc_;
+    // The parts, in the order they are made (each may take those before
+    // it), destroyed in reverse.
     std::unique_ptr<Admission> admission_;
+    std::unique_ptr<Writeback> writeback_;
     std::unique_ptr<DataPath> data_path_;
+    std::unique_ptr<Pins> pins_;
+    std::unique_ptr<GcScheduler> gc_;
 
     bool closed_ = false;  // owner's thread only
     struct Timer;
     std::unique_ptr<Timer> link_timer_;  // used on the strand only
-
-    std::unique_ptr<Writeback> writeback_;
-    std::unique_ptr<Pins> pins_;
 };
 
 }  // namespace bcl
