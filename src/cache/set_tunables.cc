@@ -26,23 +26,13 @@ IoErrorTunables CacheSet::io_error_tunables() const { return bcl::io_error_tunab
 
 void CacheSet::set_io_error_tunables(const IoErrorTunables& tunables) { bcl::set_io_error_tunables(*core_, tunables); }
 
-WritebackTunables CacheSet::writeback_tunables() const { return writeback_->tunables(); }
-
-Status CacheSet::set_writeback_tunables(const WritebackTunables& tunables) {
-    return writeback_->set_tunables(tunables);
-}
-
-MovingGcTunables CacheSet::moving_gc_tunables() const { return gc_->moving().tunables(); }
-
-void CacheSet::set_moving_gc_tunables(const MovingGcTunables& tunables) { gc_->moving().set_tunables(tunables); }
-
 Tunables CacheSet::tunables() const {
     return Tunables{.mode = mode(),
-                    .writeback = writeback_tunables(),
+                    .writeback = writeback_->tunables(),
                     .promotion = admission_->promotion_tunables(),
                     .io_errors = bcl::io_error_tunables(*core_),
                     .bypass = admission_->bypass_tunables(),
-                    .moving_gc = moving_gc_tunables(),
+                    .moving_gc = gc_->moving().tunables(),
                     .pin_limit_percent = pins_->pin_limit_percent(),
                     .actimeo = core_->window.seconds(),
                     .backing_timeout = core_->backing_link.timeout()};
@@ -54,11 +44,11 @@ Status CacheSet::set_tunables(const Tunables& t) {
     // Only what changed: a setter may have effects of its own (set_mode
     // logs, set_writeback_tunables wakes writeback).
     if (t.mode != now.mode) BCL_TRY(set_mode(t.mode));
-    if (t.writeback != now.writeback) BCL_TRY(set_writeback_tunables(t.writeback));
+    if (t.writeback != now.writeback) BCL_TRY(writeback_->set_tunables(t.writeback));
     if (t.promotion != now.promotion) BCL_TRY(admission_->set_promotion_tunables(t.promotion));
     if (t.io_errors != now.io_errors) bcl::set_io_error_tunables(*core_, t.io_errors);
     if (t.bypass != now.bypass) BCL_TRY(admission_->set_bypass_tunables(t.bypass));
-    if (t.moving_gc != now.moving_gc) set_moving_gc_tunables(t.moving_gc);
+    if (t.moving_gc != now.moving_gc) gc_->moving().set_tunables(t.moving_gc);
     if (t.pin_limit_percent != now.pin_limit_percent) BCL_TRY(pins_->set_pin_limit_percent(t.pin_limit_percent));
     if (t.actimeo != now.actimeo) core_->window.set(t.actimeo);
     if (t.backing_timeout != now.backing_timeout) core_->backing_link.set_timeout(t.backing_timeout);

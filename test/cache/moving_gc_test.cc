@@ -13,6 +13,7 @@
 #include "bcachefs_lite/device/faulty_device.h"
 #include "cache_fixture.h"
 #include "gc/moving_gc.h"
+#include "gc/scheduler.h"
 
 namespace bcl::test {
 namespace {
@@ -137,10 +138,10 @@ protected:
         EXPECT_TRUE(a.read_chunked(0, data.size()) == data);
         EXPECT_TRUE(set_->set_mode(CacheMode::writearound));
         const std::vector<std::uint64_t> kept = fragment(a, data, 10);
-        set_->set_moving_gc_tunables(MovingGcTunables{false});
+        set_->gc().moving().set_tunables(MovingGcTunables{false});
         EXPECT_TRUE(set_->run_gc());
         out.free_fragmented = free_buckets();
-        set_->set_moving_gc_tunables(MovingGcTunables{enabled});
+        set_->gc().moving().set_tunables(MovingGcTunables{enabled});
         settle();
         out.free_settled = free_buckets();
         out.moved = set_->stats().moved_bytes;
@@ -213,7 +214,7 @@ TEST_F(MovingGcTest, AWriteThatRacesWithAMoveWins) {
     (void)fragment(a, data, 10);
     fresh = random_bytes(rng_, data.size());
     target = &a;
-    set_->set_moving_gc_tunables(MovingGcTunables{true});
+    set_->gc().moving().set_tunables(MovingGcTunables{true});
     settle();
     ASSERT_GE(calls, 1) << "moving GC ran";
     EXPECT_EQ(set_->stats().moved_bytes, 0u) << "every swap found its extent changed";
@@ -257,7 +258,7 @@ protected:
             auto found = set_->index().lookup(file.record.file_id, 0, file.record.size);
             ASSERT_TRUE(found);
             m.looked_up = found.value();
-            set_->set_moving_gc_tunables(MovingGcTunables{true});
+            set_->gc().moving().set_tunables(MovingGcTunables{true});
             settle();
             EngineFile d(*set_, path("d"));
             EXPECT_TRUE(d.read_chunked(0, other.size()) == other);
@@ -304,7 +305,7 @@ TEST_F(MovingGcDirtyTest, MovedDirtyDataStaysDirtyAndIsWrittenBackExactly) {
     auto before = set_->index().lookup(a.state->record.file_id, 0, data.size());
     ASSERT_TRUE(before);
 
-    set_->set_moving_gc_tunables(MovingGcTunables{true});
+    set_->gc().moving().set_tunables(MovingGcTunables{true});
     settle();
     EXPECT_GT(set_->stats().moved_bytes, 0u);
     EXPECT_EQ(set_->stats().dirty_data, dirty_before);
@@ -409,7 +410,7 @@ TEST_F(MovingGcDirtyTest, APowerLossAfterAMoveLosesNoAcknowledgedDirtyData) {
         // The overwrites went to the backing file: fsync'ed too.
         if (!set.fsync(*a.state, a.backing.fd(), false)) ::_exit(4);
         write_whole(path("expect"), data);
-        set.set_moving_gc_tunables(MovingGcTunables{true});
+        set.gc().moving().set_tunables(MovingGcTunables{true});
         if (!set.run_gc()) ::_exit(5);
         set.run_background_until_idle();
         ::_exit(8);  // moving GC never committed a move

@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "cache_fixture.h"
+#include "writeback/writeback.h"
 #include "files/file_table.h"
 
 namespace bcl::test {
@@ -67,9 +68,9 @@ protected:
     std::uint64_t dirty() const { return set_->stats().dirty_data; }
     // Runs background handlers until nothing is dirty, at most 20 s.
     bool drain_writeback() {
-        WritebackTunables t = set_->writeback_tunables();
+        WritebackTunables t = set_->writeback().tunables();
         t.writeback_running = true;
-        EXPECT_TRUE(set_->set_writeback_tunables(t));
+        EXPECT_TRUE(set_->writeback().set_tunables(t));
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (dirty() != 0) {
             set_->run_background_until_idle();

@@ -14,6 +14,7 @@
 
 #include "bcachefs_lite/device/faulty_device.h"
 #include "cache_fixture.h"
+#include "writeback/writeback.h"
 
 namespace bcl::test {
 namespace {
@@ -518,14 +519,14 @@ TEST_F(WritebackTest, StoppedWritebackRunsOnlyForAFlush) {
 TEST_F(WritebackTest, BadTunablesAreRefusedAndChangeNothing) {
     format_cache(96);
     open_set(wb_options());
-    WritebackTunables t = set_->writeback_tunables();
+    WritebackTunables t = set_->writeback().tunables();
     WritebackTunables bad = t;
     bad.writeback_percent = 41;
-    EXPECT_FALSE(set_->set_writeback_tunables(bad));
+    EXPECT_FALSE(set_->writeback().set_tunables(bad));
     bad = t;
     bad.cutoff_writeback_sync = t.cutoff_writeback - 1;
-    EXPECT_FALSE(set_->set_writeback_tunables(bad));
-    EXPECT_EQ(set_->writeback_tunables(), t);
+    EXPECT_FALSE(set_->writeback().set_tunables(bad));
+    EXPECT_EQ(set_->writeback().tunables(), t);
 }
 
 TEST_F(CacheTest, WritebackNeedsTheBackingDirectory) {

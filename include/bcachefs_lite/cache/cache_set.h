@@ -177,8 +177,8 @@ public:
     // ---- every tunable at once (set_tunables.cc) ----
     Tunables tunables() const;
     // Errc::invalid (nothing changed) for values out of range; otherwise
-    // applies each group that differs, through its setter below, and
-    // returns the first refusal (set_mode's).
+    // applies each group that differs, through the setter of the part that
+    // keeps it, and returns the first refusal (set_mode's).
     Status set_tunables(const Tunables& tunables);
 
     // ---- mode and writeback ----
@@ -187,9 +187,6 @@ public:
     // give file handles (see backing_root_fd). Leaving writeback keeps the
     // dirty data; it is written back as before.
     Status set_mode(CacheMode mode);
-    WritebackTunables writeback_tunables() const;
-    // Errc::invalid (nothing changed) for values out of range.
-    Status set_writeback_tunables(const WritebackTunables& tunables);
     WritebackStatus writeback_status() const;
     // Writes back everything dirty at full speed, ignoring the delay, the
     // rate and writeback_running, until nothing is dirty; returns at once.
@@ -199,10 +196,6 @@ public:
     // manual mode on the calling thread, else on the strand while the
     // caller waits.
     Status write_back_all();
-
-    // ---- moving GC (gc/moving_gc.h) ----
-    MovingGcTunables moving_gc_tunables() const;
-    void set_moving_gc_tunables(const MovingGcTunables& tunables);
 
     // ---- stats, GC, background ----
     // The counters, and the bucket figures as the allocator knows them now
@@ -243,6 +236,10 @@ public:
     Admission& admission() { return *admission_; }
     // Pinned files and directories (pins.h).
     Pins& pins() { return *pins_; }
+    // Writeback (writeback/writeback.h) and GC (gc/scheduler.h), with
+    // their tunables.
+    Writeback& writeback() { return *writeback_; }
+    GcScheduler& gc() { return *gc_; }
     const std::string& index_dir() const { return index_dir_; }
     // Whether this open took the GC marks from the snapshot of the last
     // clean close instead of walking every extent first (gc/snapshot.h).
