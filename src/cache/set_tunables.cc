@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/core.h"
-#include "health/io_errors.h"
 #include "gc/scheduler.h"
+#include "health/io_errors.h"
 #include "io/admission.h"
 #include "writeback/writeback.h"
 

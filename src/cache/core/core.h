@@ -27,8 +27,8 @@
 #include "bcachefs_lite/cache/backing_link.h"
 #include "bcachefs_lite/cache/cache_mode.h"
 #include "bcachefs_lite/cache/cache_set_options.h"
-#include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/cache_state.h"
+#include "bcachefs_lite/cache/cached_file.h"
 #include "bcachefs_lite/cache/coherency_window.h"
 #include "bcachefs_lite/cache/sequential.h"
 #include "bcachefs_lite/cache/stats.h"
@@ -37,10 +37,10 @@
 #include "bcachefs_lite/index/index.h"
 #include "bcachefs_lite/util/error.h"
 #include "bcachefs_lite/util/log.h"
+#include "core/gc_requests.h"
 #include "core/index_gen_store.h"
 #include "devices/superblock_flags.h"
 #include "files/file_table.h"
-#include "core/gc_requests.h"
 
 namespace bcl {
 
@@ -107,6 +107,7 @@ struct CacheCore {
     bool device_present(unsigned dev) const { return dev < devices.size() && devices[dev]->present(); }
     // Where dirty data is allocated: `replicas` buckets at once.
     SectorAllocator& dirty_sectors() { return replica_sectors ? *replica_sectors : *sectors; }
+
     // core/accounting.cc
     std::uint64_t dirty_bytes() const;
     // Whether the cache may hold dirty data. dirty_bytes() is a count kept

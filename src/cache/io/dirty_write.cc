@@ -13,8 +13,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "io/data_path.h"
-#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/crc32c.h"
@@ -22,6 +20,8 @@
 #include "files/backing_stat.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
+#include "io/admission.h"
+#include "io/data_path.h"
 #include "io/extent_ptrs.h"
 #include "io/staged_dirty.h"
 #include "writeback/writeback.h"

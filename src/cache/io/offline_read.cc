@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "io/data_path.h"
 #include "files/file_table.h"
+#include "io/data_path.h"
 
 namespace bcl {
 

@@ -27,11 +27,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "io/data_path.h"
-#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "files/backing_file_io.h"
+#include "io/admission.h"
+#include "io/data_path.h"
 
 namespace bcl {
 

@@ -24,13 +24,13 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "io/data_path.h"
-#include "io/admission.h"
 #include "bcachefs_lite/cache/route.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
 #include "bcachefs_lite/util/direct_io.h"
 #include "files/backing_stat.h"
 #include "files/file_table.h"
+#include "io/admission.h"
+#include "io/data_path.h"
 #include "io/staged_dirty.h"
 #include "writeback/writeback.h"
 

@@ -7,9 +7,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "files/backing_stat.h"
 #include "bcachefs_lite/cache/pins.h"
 #include "core/core.h"
+#include "files/backing_stat.h"
 #include "files/file_handle.h"
 #include "files/file_table.h"
 #include "pin/fetch.h"
