@@ -42,7 +42,7 @@ Status CacheSet::set_tunables(const Tunables& t) {
     BCL_TRY(validate(t));
     const Tunables now = tunables();
     // Only what changed: a setter may have effects of its own (set_mode
-    // logs, set_writeback_tunables wakes writeback).
+    // logs, Writeback::set_tunables wakes writeback).
     if (t.mode != now.mode) BCL_TRY(set_mode(t.mode));
     if (t.writeback != now.writeback) BCL_TRY(writeback_->set_tunables(t.writeback));
     if (t.promotion != now.promotion) BCL_TRY(admission_->set_promotion_tunables(t.promotion));

@@ -15,13 +15,14 @@
 // mode says (writethrough caches what it wrote, writeback writes dirty
 // data) whatever the policy.
 //
-// How full the cache is (CacheSet::cache_fill()): the data buckets in use
-// (the statistics' buckets_total - buckets_free) out of those the cache can
-// fill, which are all data buckets but the allocator's reserve (free_inc
-// and the freelists, which it keeps empty whatever the cache holds), so a
-// cache that holds all it can is 100% full. The counts are those of the
-// last GC pass; a pass runs each time a sixteenth of the cache has been
-// written, so the figure lags the fill by at most about that much.
+// How full the cache is (Admission::cache_fill(), src/cache/io/admission.h):
+// the data buckets in use (the statistics' buckets_total - buckets_free)
+// out of those the cache can fill, which are all data buckets but the
+// allocator's reserve (free_inc and the freelists, which it keeps empty
+// whatever the cache holds), so a cache that holds all it can is 100%
+// full. The counts are those of the last GC pass; a pass runs each time a
+// sixteenth of the cache has been written, so the figure lags the fill by
+// at most about that much.
 //
 // Thread safety: plain values and pure functions.
 #pragma once
