@@ -244,6 +244,13 @@ Status CacheSet::open_index(CacheSetOptions& options, bool& created_index) {
 Status CacheSet::build_allocators(CacheSetOptions& options) {
     core_->gen_store = std::make_unique<IndexGenStore>(*core_->index, core_->devices);
     core_->background = std::make_unique<Background>(options.manual_background);
+    std::uint64_t data_sectors = 0;
+    for (const auto& d : core_->devices) data_sectors += (d->nbuckets() - d->first_bucket()) * d->bucket_sectors();
+    core_->capacity_bytes = data_sectors * kSectorSize;
+    // Before the allocators, whose wake_gc asks it for passes; the steps it
+    // posts run once the set serves, when gc_ is there.
+    core_->gc_requests =
+        std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_->step(); });
 
     std::vector<CacheDeviceConfig> configs;
     for (auto& d : core_->devices) {
@@ -280,18 +287,10 @@ Status CacheSet::build_allocators(CacheSetOptions& options) {
     core_->replicas = options.replicas;
     if (core_->replicas > 1) core_->replica_sectors = std::make_unique<SectorAllocator>(*core_->alloc, core_->replicas);
     core_->files = std::make_unique<FileTable>(*core_->index, core_->log, [this] { request_gc(); });
-    std::uint64_t data_sectors = 0;
-    for (unsigned d = 0; d < core_->alloc->ndevices(); ++d) {
-        const Geometry& g = core_->alloc->device(d).geometry();
-        data_sectors += (g.nbuckets - g.first_bucket) * g.bucket_sectors;
-    }
-    core_->capacity_bytes = data_sectors * kSectorSize;
     admission_ = std::make_unique<Admission>(*core_, options.tunables.promotion, options.tunables.bypass);
     writeback_ = std::make_unique<Writeback>(*core_, options.tunables.writeback);
     data_path_ = std::make_unique<DataPath>(*core_, *admission_, *writeback_);
     pins_ = std::make_unique<Pins>(*core_, options.pin_fetch_step_bytes ? options.pin_fetch_step_bytes : 1);
-    core_->gc_requests =
-        std::make_unique<GcRequests>(data_sectors, *core_->background, core_->closing, [this] { gc_->step(); });
     gc_ = std::make_unique<GcScheduler>(*core_, options.gc_interval, options.gc_batch, options.gc_threads,
                                         options.tunables.moving_gc);
 
