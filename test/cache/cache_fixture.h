@@ -98,6 +98,15 @@ struct EngineFile {
     std::shared_ptr<CachedFile> state;
 };
 
+// Sets the cache devices' error tunables alone, as the io_errors knobs do
+// at run time: a limit the count has already reached takes the cache out
+// of service at its next error.
+inline void set_io_errors(CacheSet& set, const IoErrorTunables& io_errors) {
+    Tunables t = set.tunables();
+    t.io_errors = io_errors;
+    ASSERT_TRUE(set.set_tunables(t));
+}
+
 // What pread of the backing file returns.
 inline std::string backing_read(const std::string& path, std::uint64_t offset, std::size_t len) {
     std::string buf(len, '\0');

@@ -140,7 +140,7 @@ TEST_F(IoErrorTest, EveryKindOfRequestCountsItsErrors) {
 TEST_F(IoErrorTest, TheErrorCountDecaysWithTheHalflifeInIos) {
     // 88 I/Os per halflife: every I/O scales the count by 127/128.
     open_failing_set(IoErrorTunables{3, 88});
-    EXPECT_EQ(set_->io_error_tunables(), (IoErrorTunables{3, 88}));
+    EXPECT_EQ(set_->tunables().io_errors, (IoErrorTunables{3, 88}));
     FaultyDevice& faults = static_cast<FaultyDevice&>(set_->device().device());
     CacheDevice& dev = set_->device();
     AlignedBuffer buf(kTestBlockSize);
@@ -166,8 +166,8 @@ TEST_F(IoErrorTest, WithoutHalflifeErrorsAddUpToTheLimit) {
     CacheDevice& dev = set_->device();
     AlignedBuffer buf(kTestBlockSize);
     // The halflife is kept as a multiple of 88, as bcache keeps it.
-    set_->set_io_error_tunables(IoErrorTunables{3, 87});
-    EXPECT_EQ(set_->io_error_tunables(), (IoErrorTunables{3, 0}));
+    set_io_errors(*set_, IoErrorTunables{3, 87});
+    EXPECT_EQ(set_->tunables().io_errors, (IoErrorTunables{3, 0}));
     faults->add_fault(FaultRule{.kind = IoKind::read, .count = 2});
     EXPECT_FALSE(dev.read_bucket(dev.first_bucket(), 0, buf.span()));
     EXPECT_FALSE(dev.read_bucket(dev.first_bucket(), 0, buf.span()));

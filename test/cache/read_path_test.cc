@@ -236,7 +236,7 @@ TEST_F(FaultyCacheTest, AFailingCacheDeviceNeverFailsARead) {
     FaultyDevice* faults = open_faulty_set();
     // Errors below the limit: the cache stays in service (io_error_test.cc
     // has what happens past it).
-    set_->set_io_error_tunables(IoErrorTunables{1000, 0});
+    set_io_errors(*set_, IoErrorTunables{1000, 0});
 
     const std::string data = random_bytes(rng_, 50000);
     write_whole(path("a"), data);

@@ -260,7 +260,7 @@ TEST_F(ReplicasTest, AReadErrorOnOneCopyIsServedFromTheOther) {
     write_whole(path("d"), "");
     EngineFile d(*set_, path("d"));
     write_synced(d, 0, dirty);
-    set_->set_io_error_tunables(IoErrorTunables{1000, 0});
+    set_io_errors(*set_, IoErrorTunables{1000, 0});
     faults_[0]->add_fault(FaultRule{.kind = IoKind::read});
     EXPECT_EQ(d.read(0, dirty.size()), dirty);
     EXPECT_GT(faults_[0]->injected(IoKind::read), 0u);
@@ -275,7 +275,7 @@ TEST_F(ReplicasTest, OneCopyOfDirtyDataIsLostWithItsDevice) {
     write_whole(path("d"), std::string(dirty.size(), 'x'));
     EngineFile d(*set_, path("d"));
     write_synced(d, 0, dirty);
-    set_->set_io_error_tunables(IoErrorTunables{1000, 0});
+    set_io_errors(*set_, IoErrorTunables{1000, 0});
     for (FaultyDevice* f : faults_) f->add_fault(FaultRule{.kind = IoKind::read});
     std::string buf(dirty.size(), '\0');
     auto n = set_->read(*d.state, d.backing.fd(), 0, std::as_writable_bytes(std::span(buf.data(), buf.size())));
@@ -334,7 +334,7 @@ TEST_F(ReplicasTest, MovingGcMovesOneCopyAndKeepsTheOther) {
     ASSERT_TRUE(report) << report.error().message;
     EXPECT_TRUE(report.value().ok()) << (report.value().problems.empty() ? "" : report.value().problems[0]);
     // Each copy alone still holds the data: read with the other device failing.
-    set_->set_io_error_tunables(IoErrorTunables{1000, 0});
+    set_io_errors(*set_, IoErrorTunables{1000, 0});
     faults_[1]->add_fault(FaultRule{.kind = IoKind::read});
     EXPECT_EQ(a.read(0, data.size()), data);
     faults_[1]->clear_faults();
@@ -347,7 +347,7 @@ TEST_F(ReplicasTest, MovingGcMovesOneCopyAndKeepsTheOther) {
 
 TEST_F(ReplicasTest, WithTwoCopiesADeviceFailingLosesNoAcknowledgedWrite) {
     open_replicated(2);
-    set_->set_io_error_tunables(IoErrorTunables{2, 0});
+    set_io_errors(*set_, IoErrorTunables{2, 0});
     const auto model = run_failing_workload();
     ASSERT_TRUE(until_passthrough());
     EXPECT_EQ(set_->writeback_status().dirty, 0u);
@@ -370,7 +370,7 @@ TEST_F(ReplicasTest, DeviceStatusNamesTheDeviceThatFailed) {
         EXPECT_EQ(s.buckets.buckets * 2, set_->priority_stats().value().buckets);
     }
 
-    set_->set_io_error_tunables(IoErrorTunables{2, 0});
+    set_io_errors(*set_, IoErrorTunables{2, 0});
     run_failing_workload();  // device 0 fails
     ASSERT_TRUE(until_passthrough());
     auto after = set_->device_status();
@@ -386,7 +386,7 @@ TEST_F(ReplicasTest, DeviceStatusNamesTheDeviceThatFailed) {
 
 TEST_F(ReplicasTest, WithOneCopyADeviceFailingLosesDirtyDataOnIt) {
     open_replicated(1);
-    set_->set_io_error_tunables(IoErrorTunables{2, 0});
+    set_io_errors(*set_, IoErrorTunables{2, 0});
     const auto model = run_failing_workload();
     ASSERT_TRUE(until_passthrough());
     EXPECT_GT(set_->writeback_status().dirty, 0u) << "dirty data on the failed device stays unreadable";

@@ -10,7 +10,7 @@
 // CacheCore, src/cache/core/core.h): the data paths (io/data_path.h),
 // admission (io/admission.h), writeback (writeback/writeback.h), GC
 // and moving GC (gc/scheduler.h), pinning (pins.h). Open and close
-// assemble and take them apart (cache_set.cc says how).
+// assemble and take them apart (src/cache/assembly/parts.h says how).
 //
 // Thread safety: every public function may be called from any thread
 // concurrently, except open(), close() and the destructor, and
@@ -53,7 +53,7 @@ namespace bcl {
 
 class Admission;
 struct CacheCore;
-class DataPath;
+class CacheSetParts;
 class GcScheduler;
 class Writeback;
 
@@ -208,8 +208,6 @@ public:
     // Each device, in dev_idx order (device_status.h); Errc::again while a
     // GC pass runs.
     Result<std::vector<DeviceStatus>> device_status() const;
-    // Asks for a GC pass on the strand (the allocator's wake_gc does this).
-    void request_gc();
     // Runs a whole GC pass now and returns its status: in manual mode on
     // the calling thread, else on the strand while the caller waits.
     Status run_gc();
@@ -217,14 +215,8 @@ public:
     // how many ran (0 when the background thread runs them).
     std::size_t run_background_until_idle();
     Result<ConsistencyReport> check_consistency() const;
-
-    // ---- cache device errors (health/io_errors.cc; cache_state.h) ----
+    // In service, or out of it after device errors (cache_state.h).
     CacheState state() const;
-    // The first device's tunables (every device has the same).
-    IoErrorTunables io_error_tunables() const;
-    // For every cache device; a limit the count has already reached takes
-    // the cache out of service at its next error.
-    void set_io_error_tunables(const IoErrorTunables& tunables);
 
     // ---- parts, for tests and tools ----
     const Superblock& superblock() const;
@@ -232,63 +224,27 @@ public:
     Index& index();
     AllocSet& alloc();
     // Which I/O the cache takes (promotion, sequential bypass,
-    // congestion) and its tunables.
-    Admission& admission() { return *admission_; }
-    // Pinned files and directories (pins.h).
-    Pins& pins() { return *pins_; }
-    // Writeback (writeback/writeback.h) and GC (gc/scheduler.h), with
-    // their tunables.
-    Writeback& writeback() { return *writeback_; }
-    GcScheduler& gc() { return *gc_; }
-    const std::string& index_dir() const { return index_dir_; }
+    // congestion), pinned files and directories (pins.h), writeback
+    // (writeback/writeback.h) and GC (gc/scheduler.h), with their tunables.
+    Admission& admission();
+    Pins& pins();
+    Writeback& writeback();
+    GcScheduler& gc();
     // Whether this open took the GC marks from the snapshot of the last
     // clean close instead of walking every extent first (gc/snapshot.h).
-    bool opened_from_gc_snapshot() const { return opened_from_gc_snapshot_; }
+    bool opened_from_gc_snapshot() const;
     // Whether the index's clean flag was set when this set was opened.
-    bool opened_clean() const { return opened_clean_; }
+    bool opened_clean() const;
     // Threads a GC pass walks the index with (CacheSetOptions::gc_threads).
     unsigned gc_threads() const;
 
 private:
-    CacheSet(Logger& log, CacheSetOptions& options);
+    explicit CacheSet(std::unique_ptr<CacheSetParts> parts);
 
-    Status assemble(CacheSetOptions& options, bool& created_index);
-    // assemble()'s steps: the backing root (and writeback's reach), the
-    // index, the allocators and what sits on them, the first marks and work.
-    Status open_backing_root(const CacheSetOptions& options);
-    Status open_index(CacheSetOptions& options, bool& created_index);
-    Status build_allocators(CacheSetOptions& options);
-    Status start_serving();
-    Status persist_all_prios();
-    void stop_running();  // close()'s steps
-    Status close_index(Status flushed);
-    Status check_index_contents(Status first_gc_pass);
-    // Now and then, the core's backing_link.check(): a call that hangs
-    // takes the link down.
-    void schedule_link_check();
-    Status clear_dirty_flags();
-    // A device's error count reached the limit (health/io_errors.h; any
-    // thread).
-    void device_failed(unsigned dev, const Error& error);
-
-    // Declared first: destroyed last, after every part that uses it.
-    std::unique_ptr<CacheCore> core_;
-    std::string index_dir_;
-    bool opened_from_gc_snapshot_ = false;
-    std::uint64_t sequence_at_open_ = 0;  // Index::sequence() before the open's first write
-    bool opened_clean_ = false;
-
-    // The parts, in the order they are made (each may take those before
-    // it), destroyed in reverse.
-    std::unique_ptr<Admission> admission_;
-    std::unique_ptr<Writeback> writeback_;
-    std::unique_ptr<DataPath> data_path_;
-    std::unique_ptr<Pins> pins_;
-    std::unique_ptr<GcScheduler> gc_;
-
-    bool closed_ = false;  // owner's thread only
-    struct Timer;
-    std::unique_ptr<Timer> link_timer_;  // used on the strand only
+    // The core and the parts, and how they are made and taken apart
+    // (src/cache/assembly/parts.h).
+    std::unique_ptr<CacheSetParts> parts_;
+    CacheCore& core_;  // *parts_->core
 };
 
 }  // namespace bcl
