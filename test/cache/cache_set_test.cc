@@ -64,6 +64,33 @@ TEST_F(CacheTest, AnIndexOfAnotherCacheIsRefusedAndNothingIsCreated) {
     open_set();
 }
 
+// The descriptors this process holds.
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+}
+
+TEST_F(CacheTest, ARefusedOpenClosesWhatItOpened) {
+    format_cache(64);
+    open_set();
+    ASSERT_TRUE(set_->close());
+    set_.reset();
+    ASSERT_TRUE(open_backing_root());
+
+    // Refused at the index, after the backing directory was opened for
+    // the set: another cache with the first one's index.
+    const std::size_t before = open_descriptors();
+    CacheSetOptions o = options();
+    o.backing_root_fd = root_fd_;
+    o.cache_paths = {dir_.file("other.img")};
+    o.create_size = 64u << 20;
+    auto set = CacheSet::open(std::move(o), log_);
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().code, Errc::foreign) << set.error().message;
+    EXPECT_EQ(open_descriptors(), before) << "a refused open left a descriptor open";
+}
+
 TEST_F(CacheTest, AfterARestartTheFirstReadIsAHit) {
     format_cache(96);
     open_set();

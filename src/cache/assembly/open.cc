@@ -64,6 +64,27 @@ Status start_without_index(const std::vector<std::unique_ptr<CacheDevice>>& devi
     return ok();
 }
 
+// What a refused open removes again: the cache file and the index
+// directory it created (empty: none).
+struct CreatedByOpen {
+    std::string cache_file;
+    std::string index_dir;
+
+    CreatedByOpen() = default;
+    CreatedByOpen(const CreatedByOpen&) = delete;
+    CreatedByOpen& operator=(const CreatedByOpen&) = delete;
+    // The open succeeded: all stays.
+    void keep() {
+        cache_file.clear();
+        index_dir.clear();
+    }
+    ~CreatedByOpen() {
+        std::error_code ec;
+        if (!index_dir.empty()) std::filesystem::remove_all(index_dir, ec);
+        if (!cache_file.empty()) ::unlink(cache_file.c_str());
+    }
+};
+
 }  // namespace
 
 CacheSetParts::CacheSetParts(Logger& log, CacheSetOptions& options)
@@ -77,13 +98,17 @@ Result<std::unique_ptr<CacheSetParts>> CacheSetParts::open(CacheSetOptions optio
     open_options.degraded = options.degraded;
     auto opened = open_cache_devices(options.cache_paths, std::move(options.devices), open_options);
     if (!opened) return opened.error();
+    // Declared before the parts, so that a refused open destroys them
+    // first (~CacheSetParts stops what they started), then removes what it
+    // created, and changes nothing.
+    CreatedByOpen created;
+    if (opened.value().created) created.cache_file = options.cache_paths[0];
     // After the open, which names a device that is no cache at all first;
     // a cache file it created is private already.
     if (options.require_private_files)
         for (const std::string& path : options.cache_paths) BCL_TRY(check_private_cache(path));
     if (options.replicas > opened.value().devices.size()) {
         const bool one = opened.value().devices.size() == 1;
-        if (opened.value().created) ::unlink(options.cache_paths[0].c_str());
         return make_error(Errc::invalid,
                           fmt::format("replicas={} needs a cache set of at least {} devices; cache {} has {}",
                                       options.replicas, options.replicas,
@@ -93,27 +118,23 @@ Result<std::unique_ptr<CacheSetParts>> CacheSetParts::open(CacheSetOptions optio
     }
     std::unique_ptr<CacheSetParts> parts(new CacheSetParts(log, options));
     parts->core->devices = std::move(opened.value().devices);
-    const bool created_device = opened.value().created;
-
-    bool created_index = false;
-    Status st = parts->assemble(options, created_index);
-    if (!st) {
-        // Undo what this open created, so a refused open changes nothing.
-        const std::string index_dir = parts->index_dir;
-        parts->closed_ = true;
-        parts->core->closing = true;
-        if (parts->core->background) parts->core->background->stop();
-        if (parts->core->alloc) parts->core->alloc->shutdown();
-        parts.reset();
-        std::error_code ec;
-        if (created_index) std::filesystem::remove_all(index_dir, ec);
-        if (created_device) ::unlink(options.cache_paths[0].c_str());
-        return st.error();
-    }
+    BCL_TRY(parts->assemble(options, created.index_dir));
+    created.keep();
     return parts;
 }
 
-Status CacheSetParts::assemble(CacheSetOptions& options, bool& created_index) {
+CacheSetParts::~CacheSetParts() {
+    // After close() nothing is left running; after a refused open the
+    // allocator's waiters and the background thread are stopped before
+    // the parts they use are destroyed.
+    if (closed_) return;
+    core->closing = true;
+    if (core->background) core->background->stop();
+    if (core->alloc) core->alloc->shutdown();
+    if (core->root_fd >= 0) ::close(core->root_fd);
+}
+
+Status CacheSetParts::assemble(CacheSetOptions& options, std::string& created_index) {
     BCL_TRY(validate(options.tunables));
     BCL_TRY(open_backing_root(options));
     BCL_TRY(open_index(options, created_index));
@@ -153,7 +174,7 @@ Status CacheSetParts::open_backing_root(const CacheSetOptions& options) {
     return ok();
 }
 
-Status CacheSetParts::open_index(CacheSetOptions& options, bool& created_index) {
+Status CacheSetParts::open_index(CacheSetOptions& options, std::string& created_index) {
     // Missing members (degraded) have no device until the index is open.
     CacheDevice& dev =
         **std::find_if(core->devices.begin(), core->devices.end(), [](const auto& d) { return d != nullptr; });
@@ -162,7 +183,7 @@ Status CacheSetParts::open_index(CacheSetOptions& options, bool& created_index) 
     index_dir = options.index_dir.value_or(std::string(kDefaultIndexRoot) + "/" + uuid_to_string(sb.set_id()));
 
     std::error_code ec;
-    created_index = !std::filesystem::exists(index_dir, ec);
+    if (!std::filesystem::exists(index_dir, ec)) created_index = index_dir;
     auto have_index = Index::exists(index_dir);
     if (!have_index) return have_index.error();
     // A new index is made private; an existing one must be so already.

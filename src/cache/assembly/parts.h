@@ -34,6 +34,8 @@ class CacheSetParts {
 public:
     // CacheSet::open() says what it does and refuses.
     static Result<std::unique_ptr<CacheSetParts>> open(CacheSetOptions options, Logger& log);
+    // Stops what a refused open started; nothing after close().
+    ~CacheSetParts();
     CacheSetParts(const CacheSetParts&) = delete;
     CacheSetParts& operator=(const CacheSetParts&) = delete;
     // CacheSet::close() says what it does.
@@ -61,9 +63,10 @@ private:
     // open.cc: the steps of an open, in order: the backing root (and
     // writeback's reach), the index, the allocators and the parts on them,
     // the first marks and work.
-    Status assemble(CacheSetOptions& options, bool& created_index);
+    // `created_index` names the index directory when the open made it.
+    Status assemble(CacheSetOptions& options, std::string& created_index);
     Status open_backing_root(const CacheSetOptions& options);
-    Status open_index(CacheSetOptions& options, bool& created_index);
+    Status open_index(CacheSetOptions& options, std::string& created_index);
     Status build_allocators(CacheSetOptions& options);
     Status start_serving();
     Status check_index_contents(Status first_gc_pass);
