@@ -104,8 +104,9 @@ void alloc_free(benchmark::State& state, AllocBench& bench) {
 
 struct LruSetup {
     static constexpr std::uint64_t kBuckets = 4u << 20;
-    BucketTable table{Geometry{kBuckets, 1, 1024, 8}};
-    FreelistSizes sizes = freelist_sizes(kBuckets);
+    static constexpr Geometry kGeometry{kBuckets, 1, 1024, 8};
+    BucketTable table{kGeometry};
+    FreelistSizes sizes = freelist_sizes(kGeometry);
     Invalidator invalidator{sizes.heap, Replacement::lru};
     Fifo<std::uint64_t> free_inc{sizes.free_inc};
     std::vector<std::uint16_t> prio;

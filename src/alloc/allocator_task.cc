@@ -53,7 +53,7 @@ CacheAllocator::CacheAllocator(unsigned dev, const Geometry& geometry, GenStore&
                                boost::asio::any_io_executor executor, AllocatorOptions options)
     : dev_(dev),
       geometry_(geometry),
-      sizes_(freelist_sizes(geometry.nbuckets)),
+      sizes_(freelist_sizes(geometry)),
       gen_store_(gen_store),
       discard_(std::move(options.discard)),
       wake_gc_(std::move(options.wake_gc)),

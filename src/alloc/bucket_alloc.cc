@@ -6,11 +6,16 @@
 
 #include "bcachefs_lite/alloc/cache_allocator.h"
 #include "bcachefs_lite/util/aligned_buffer.h"
+#include "bcachefs_lite/util/sector.h"
 
 namespace bcl {
 
-FreelistSizes freelist_sizes(std::uint64_t nbuckets) {
-    const std::size_t free = std::max<std::size_t>(roundup_pow_of_two(nbuckets) >> 10, kMinFree);
+FreelistSizes freelist_sizes(const Geometry& geometry) {
+    const std::uint64_t bucket_bytes = std::uint64_t{geometry.bucket_sectors} * kSectorSize;
+    const std::uint64_t burst =
+        std::min<std::uint64_t>((kFreeBurstBytes + bucket_bytes - 1) / bucket_bytes, geometry.nbuckets >> 5);
+    const std::size_t free =
+        std::max<std::size_t>({roundup_pow_of_two(geometry.nbuckets) >> 10, kMinFree, static_cast<std::size_t>(burst)});
     return FreelistSizes{free, free << 2, free << 3};
 }
 

@@ -27,17 +27,33 @@ TEST(BucketTable, ValidateRefusesBadGeometry) {
 }
 
 TEST(BucketTable, FreelistSizesFollowBcache) {
-    // free = roundup_pow_of_two(nbuckets) >> 10, at least kMinFree.
-    auto s = freelist_sizes(4u << 20);
+    // free = roundup_pow_of_two(nbuckets) >> 10, at least kMinFree; with
+    // buckets of 1 MiB the burst term (16 of them, but at most nbuckets/32)
+    // decides only in between.
+    const auto sizes = [](std::uint64_t nbuckets) { return freelist_sizes(Geometry{nbuckets, 1, 2048, 8}); };
+    auto s = sizes(4u << 20);
     EXPECT_EQ(s.free, 4096u);
     EXPECT_EQ(s.free_inc, 4096u << 2);
     EXPECT_EQ(s.heap, 4096u << 3);
-    s = freelist_sizes(3000000);  // rounds up to 4M
+    s = sizes(3000000);  // rounds up to 4M
     EXPECT_EQ(s.free, 4096u);
-    s = freelist_sizes(64);
+    s = sizes(64);
     EXPECT_EQ(s.free, kMinFree);
     EXPECT_EQ(s.free_inc, kMinFree << 2);
     EXPECT_EQ(s.heap, kMinFree << 3);
+}
+
+TEST(BucketTable, FreelistsHoldABurstOfInsertsWhereTheCacheHasRoom) {
+    // 4096 buckets of 512 KiB: bcache's 4 would hold 2 MiB; 16 MiB is 32.
+    auto s = freelist_sizes(Geometry{4096, 1, 1024, 8});
+    EXPECT_EQ(s.free, 32u);
+    EXPECT_EQ(s.free_inc, 32u << 2);
+    EXPECT_EQ(s.heap, 32u << 3);
+    // Never more than 1/32 of the buckets: 1024 of 64 KiB give 32, not 256.
+    EXPECT_EQ(freelist_sizes(Geometry{1024, 1, 128, 8}).free, 32u);
+    // Buckets of 16 MiB need one; bcache's term and kMinFree stay.
+    EXPECT_EQ(freelist_sizes(Geometry{4096, 1, 32768, 8}).free, kMinFree);
+    EXPECT_EQ(freelist_sizes(Geometry{1u << 20, 1, 32768, 8}).free, 1024u);
 }
 
 TEST(BucketTable, IncGenRaisesNeedGc) {

@@ -40,6 +40,28 @@ TEST_F(CacheTest, ColdReadMissesThenTheSameReadHits) {
     EXPECT_EQ(cached.value(), 100000u);
 }
 
+TEST_F(CacheTest, ABurstOfMissesIsInsertedWithoutWaitingForARefill) {
+    // 1024 buckets of 64 KiB: the freelists hold 32 (1/32 of the cache, as
+    // much of kFreeBurstBytes as it allows), bcache's sizing alone 4.
+    format_cache(1024);
+    open_set();
+    ASSERT_EQ(set_->alloc().device(0).sizes().free, 32u);
+    const std::size_t bytes = 24 * kTestBucketSize;
+    const std::string data = random_bytes(rng_, bytes);
+    write_whole(path("a"), data);
+    EngineFile f(*set_, path("a"));
+    // Read in FUSE's requests of up to 1 MiB, with no background step in
+    // between: the allocator does not refill meanwhile.
+    for (std::size_t at = 0; at < bytes; at += 1 << 20) {
+        const std::size_t n = std::min<std::size_t>(1 << 20, bytes - at);
+        ASSERT_EQ(f.read(at, n), data.substr(at, n));
+    }
+    EXPECT_EQ(set_->stats().insert_no_space, 0u);
+    auto cached = set_->cached_bytes(f.state->identity.dev, f.state->identity.ino);
+    ASSERT_TRUE(cached);
+    EXPECT_EQ(cached.value(), bytes);
+}
+
 TEST_F(CacheTest, ReadsEqualTheBackingFileForRandomFilesOffsetsAndSizes) {
     format_cache(256);
     open_set();

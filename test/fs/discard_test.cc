@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bcachefs_lite/alloc/cache_allocator.h"
+#include "bcachefs_lite/util/sector.h"
 #include "cache_e2e.h"
 #include "image_loop.h"
 
@@ -72,7 +73,8 @@ TEST_P(DiscardTest, ReusedBucketsAreDiscardedOnlyWithTheOption) {
         // A miss whose insert found no free bucket ready (insert_no_space,
         // on a loaded machine) writes none, so more files are read until
         // the cache has gone round: at most four times as many.
-        const std::uint64_t reserve = freelist_sizes(kImageBytes / kBucket).free * kBucket;
+        const std::uint64_t reserve =
+            freelist_sizes(Geometry{kImageBytes / kBucket, 1, kBucket / kSectorSize, 8}).free * kBucket;
         const std::uint64_t every_bucket = data_area - kBucket - reserve;
         for (; cache_.loop->allocated() < every_bucket && files < 4 * kFilesRead; ++files)
             ASSERT_NO_FATAL_FAILURE(read_new_file(cache_, rng, files));
