@@ -2,6 +2,13 @@
 // fallocate, lseek, copy_file_range. Every data operation goes through the
 // FileData seam (state.data); this file only opens and closes the backing
 // descriptors and converts buffers.
+//
+// Writes, flush, fsync, fallocate, lseek and copy_file_range call the
+// backing file in every mode (a dirty write too: it takes the new size
+// and mtime), each as a call in flight (backing_call): one that hangs past
+// backing_timeout takes the link down, and while it hangs the others fail
+// at once with ETIMEDOUT instead of joining it. Reads see to the link
+// themselves (cache/io/read_path.cc).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -123,6 +130,8 @@ Result<Created> do_create(fuse_req_t req, State& state, fuse_ino_t parent, const
 }
 
 Result<std::size_t> do_write_buf(State& state, fuse_bufvec* in_buf, off_t off, fuse_file_info* fi) {
+    auto call = backing_call(state);
+    if (!call) return call.error();
     DataVec data = data_vec_from_fuse(*in_buf);
     OpenFile& file = open_file_of(fi);
     auto written = state.data.write(*file.data, static_cast<std::uint64_t>(off), data);
@@ -176,7 +185,14 @@ void op_write_buf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in_buf, off_t off, fu
 }
 
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    reply_status(req, state_of(req).data.flush(*open_file_of(fi).data));
+    State& state = state_of(req);
+    OpenFile& file = open_file_of(fi);
+    // A handle that never opened its backing file flushes nothing: its
+    // close must not fail while the backing hangs.
+    Result<BackingLink::Call> call = BackingLink::Call();
+    if (file.data->backing().opened() >= 0) call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
+    reply_status(req, state.data.flush(*file.data));
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -185,7 +201,10 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
-    reply_status(req, state_of(req).data.fsync(*open_file_of(fi).data, datasync != 0));
+    State& state = state_of(req);
+    auto call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
+    reply_status(req, state.data.fsync(*open_file_of(fi).data, datasync != 0));
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
@@ -194,6 +213,8 @@ void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t leng
         return;
     }
     State& state = state_of(req);
+    auto call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
     OpenFile& file = open_file_of(fi);
     Status done =
         state.data.fallocate(*file.data, mode, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(length));
@@ -206,7 +227,10 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
         fuse_reply_err(req, EINVAL);
         return;
     }
-    auto found = state_of(req).data.seek_data(*open_file_of(fi).data, static_cast<std::uint64_t>(off), whence);
+    State& state = state_of(req);
+    auto call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
+    auto found = state.data.seek_data(*open_file_of(fi).data, static_cast<std::uint64_t>(off), whence);
     if (!found) return reply_error(req, found.error());
     fuse_reply_lseek(req, static_cast<off_t>(found.value()));
 }
@@ -214,6 +238,8 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
 void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t, off_t off_out,
                         fuse_file_info* fi_out, size_t len, int flags) {
     State& state = state_of(req);
+    auto call = backing_call(state);
+    if (!call) return reply_error(req, call.error());
     OpenFile& out = open_file_of(fi_out);
     auto copied = state.data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in), *out.data,
                                              static_cast<std::uint64_t>(off_out), len, static_cast<unsigned>(flags));

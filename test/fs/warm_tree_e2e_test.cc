@@ -251,6 +251,16 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     const auto first = walk();
     ASSERT_EQ(walk(), first);
     ASSERT_TRUE(write_file(real_ + "/d2/uncached", "u"));
+    // A file open for writing, its backing file opened by a write of the
+    // byte it holds (then read again, so that the cache holds it whole).
+    const int wfd = ::open(mount_->m("d1/a").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(wfd, 0) << std::strerror(errno);
+    struct CloseAtEnd {
+        int fd;
+        ~CloseAtEnd() { ::close(fd); }
+    } close_wfd{wfd};
+    ASSERT_EQ(::pwrite(wfd, first.at("d1/a").data(), 1, 0), 1) << std::strerror(errno);
+    ASSERT_EQ(read_file(mount_->m("d1/a")), first.at("d1/a"));
     ASSERT_EQ(set_xattr(mount_->mnt(), "user.bcachefs_lite.actimeo", "0"), 0) << std::strerror(errno);
     slow_->stall();
     // The fixture's f hangs; the kernel would make a lookup of d1 or d2
@@ -345,6 +355,12 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     fails_at_once("readlink", static_cast<int>(::readlink(mount_->m("d1/l").c_str(), target, sizeof target)));
     struct statvfs sv {};
     fails_at_once("statvfs", ::statvfs(mount_->mnt().c_str(), &sv));
+    // So do the calls on the file open for writing.
+    fails_at_once("pwrite", static_cast<int>(::pwrite(wfd, "x", 1, 0)));
+    fails_at_once("fsync", ::fsync(wfd));
+    fails_at_once("fdatasync", ::fdatasync(wfd));
+    fails_at_once("fallocate", ::fallocate(wfd, 0, 0, 4096));
+    fails_at_once("SEEK_DATA", static_cast<int>(::lseek(wfd, 0, SEEK_DATA)));
     // The cache's own attributes are still listed.
     char names_buf[4096];
     const ssize_t listed = ::listxattr(mount_->m("d1/a").c_str(), names_buf, sizeof names_buf);
@@ -355,11 +371,58 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
 
     reader.join();
     EXPECT_EQ(hung_read, first.at("f")) << "the hung read returns once the backing is back";
+    EXPECT_EQ(read_file(mount_->m("d1/a")), first.at("d1/a")) << "no write reached the file";
     ASSERT_TRUE(within_10s([&] {
         const Stats stats = Stats::read(mount_->mnt());
         return stats.ok() && stats["backing_offline"] == 0;
     }));
     EXPECT_EQ(read_file(mount_->m("d2/uncached")).value_or(""), "u");
+}
+
+// A write on a file already open that hangs is a call in flight like any
+// other: past backing_timeout it takes the link down, and returns once the
+// backing is back.
+TEST_F(WarmTreeTest, AWriteThatHangsTakesTheLinkDownAndReturnsOnceTheBackingIsBack) {
+    mount_both("", "backing_timeout=1");
+    const int wfd = ::open(mount_->m("f").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(wfd, 0) << std::strerror(errno);
+    struct CloseAtEnd {
+        int fd;
+        ~CloseAtEnd() { ::close(fd); }
+    } close_wfd{wfd};
+    ASSERT_EQ(::pwrite(wfd, "1", 1, 0), 1) << std::strerror(errno);
+    // Every call on the backing (the write checks its file first).
+    const auto calls = [&] {
+        unsigned long n = 0;
+        for (const auto& [name, count] : slow_->counters()) n += count;
+        return n;
+    };
+    const unsigned long before = calls();
+    slow_->stall();
+    std::atomic<ssize_t> written{-2};
+    struct Writer {
+        SlowBacking& slow;
+        std::thread thread;
+        ~Writer() { join(); }
+        void join() {
+            if (!thread.joinable()) return;
+            slow.bring_back();
+            thread.join();
+        }
+    } writer{*slow_, std::thread([&] { written.store(::pwrite(wfd, "2", 1, 1)); })};
+    // Nothing else may reach the mount until the link is down: it would
+    // hang with the write.
+    ASSERT_TRUE(within_10s([&] { return calls() > before; })) << "the write reached the backing";
+    ASSERT_TRUE(within_10s([&] {
+        return mount_->daemon_log().find("backing directory not answering: a call has waited") != std::string::npos;
+    })) << "the hung write takes the link down";
+    const Stats stats = Stats::read(mount_->mnt());
+    ASSERT_TRUE(stats.ok()) << stats.error();
+    EXPECT_EQ(stats["backing_offline"], 1u);
+    EXPECT_EQ(written.load(), -2) << "the write still hangs";
+    writer.join();
+    EXPECT_EQ(written.load(), 1);
+    EXPECT_EQ(read_file(mount_->m("f")).value_or("").substr(0, 2), "12");
 }
 
 }  // namespace
