@@ -1,11 +1,11 @@
 // GC: a mark pass streams every extent in bounded steps on the strand, reading
 // the index as it was when the pass started, cut into key ranges that
 // gc_threads threads walk at once within each step; stale extents are deleted
-// with delete-if-unchanged. A pass is asked for (request_gc(), at most one
-// queued) by the GC timer, by the allocator when it finds nothing to invalidate
-// (if anything changed since the last pass), and, as bcache's sectors_to_gc
-// does, once a sixteenth of the cache's data sectors has been written to the
-// cache since the last pass started (cache_set.cc). Foreground inserts continue
+// with delete-if-unchanged. A pass is asked for (GcRequests::request(), at
+// most one queued) by the GC timer, by the allocator when it finds nothing to
+// invalidate (if anything changed since the last pass), and, as bcache's
+// sectors_to_gc does, once a sixteenth of the cache's data sectors has been
+// written to the cache since the last pass started (core/gc_requests.h). Foreground inserts continue
 // during a pass; since every read checks gens, a bucket whose clean data GC
 // undercounted can only be invalidated with its gen bumped, which costs a later
 // miss and never returns wrong data. Dirty data is safe from that: its bucket
