@@ -67,6 +67,18 @@ protected:
         }
         return true;
     }
+    // A thread whose call on the stalled backing hangs: the backing is
+    // brought back before the join, whichever way the test ends.
+    struct StalledCall {
+        SlowBacking& slow;
+        std::thread thread;
+        ~StalledCall() { join(); }
+        void join() {
+            if (!thread.joinable()) return;
+            slow.bring_back();
+            thread.join();
+        }
+    };
     // The backing calls that a warm walk must not make.
     unsigned long backing_calls() {
         auto c = slow_->counters();
@@ -274,20 +286,10 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     const unsigned long before = calls();
     std::optional<std::string> hung_read;
     std::atomic<bool> returned{false};
-    // Brought back before the join, whichever way the test ends.
-    struct Reader {
-        SlowBacking& slow;
-        std::thread thread;
-        ~Reader() { join(); }
-        void join() {
-            if (!thread.joinable()) return;
-            slow.bring_back();
-            thread.join();
-        }
-    } reader{*slow_, std::thread([&] {
-                 hung_read = read_file(mount_->m("f"));
-                 returned.store(true);
-             })};
+    StalledCall reader{*slow_, std::thread([&] {
+                           hung_read = read_file(mount_->m("f"));
+                           returned.store(true);
+                       })};
     // Nothing else may reach the mount until the link is down: it would
     // hang with the first call (the counters are slowfs's own, and the log
     // is the daemon's).
@@ -400,16 +402,7 @@ TEST_F(WarmTreeTest, AWriteThatHangsTakesTheLinkDownAndReturnsOnceTheBackingIsBa
     const unsigned long before = calls();
     slow_->stall();
     std::atomic<ssize_t> written{-2};
-    struct Writer {
-        SlowBacking& slow;
-        std::thread thread;
-        ~Writer() { join(); }
-        void join() {
-            if (!thread.joinable()) return;
-            slow.bring_back();
-            thread.join();
-        }
-    } writer{*slow_, std::thread([&] { written.store(::pwrite(wfd, "2", 1, 1)); })};
+    StalledCall writer{*slow_, std::thread([&] { written.store(::pwrite(wfd, "2", 1, 1)); })};
     // Nothing else may reach the mount until the link is down: it would
     // hang with the write.
     ASSERT_TRUE(within_10s([&] { return calls() > before; })) << "the write reached the backing";
