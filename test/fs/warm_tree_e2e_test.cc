@@ -22,6 +22,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "slow_backing.h"
 
@@ -67,6 +68,19 @@ protected:
         }
         return true;
     }
+    // Opens `name` below the mount for writing; closed when the test ends,
+    // before the unmount.
+    int open_for_writing(const std::string& name) {
+        const int fd = ::open(mount_->m(name).c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) write_fds_.push_back(fd);
+        return fd;
+    }
+    void TearDown() override {
+        if (slow_) slow_->bring_back();  // a close may flush to the backing
+        for (const int fd : write_fds_) ::close(fd);
+        SlowBackingTest::TearDown();
+    }
+    std::vector<int> write_fds_;
     // A thread whose call on the stalled backing hangs: the backing is
     // brought back before the join, whichever way the test ends.
     struct StalledCall {
@@ -265,12 +279,8 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
     ASSERT_TRUE(write_file(real_ + "/d2/uncached", "u"));
     // A file open for writing, its backing file opened by a write of the
     // byte it holds (then read again, so that the cache holds it whole).
-    const int wfd = ::open(mount_->m("d1/a").c_str(), O_WRONLY | O_CLOEXEC);
+    const int wfd = open_for_writing("d1/a");
     ASSERT_GE(wfd, 0) << std::strerror(errno);
-    struct CloseAtEnd {
-        int fd;
-        ~CloseAtEnd() { ::close(fd); }
-    } close_wfd{wfd};
     ASSERT_EQ(::pwrite(wfd, first.at("d1/a").data(), 1, 0), 1) << std::strerror(errno);
     ASSERT_EQ(read_file(mount_->m("d1/a")), first.at("d1/a"));
     ASSERT_EQ(set_xattr(mount_->mnt(), "user.bcachefs_lite.actimeo", "0"), 0) << std::strerror(errno);
@@ -386,12 +396,8 @@ TEST_F(WarmTreeTest, AWarmTreeStaysReadableWhileACallOnTheBackingHangs) {
 // backing is back.
 TEST_F(WarmTreeTest, AWriteThatHangsTakesTheLinkDownAndReturnsOnceTheBackingIsBack) {
     mount_both("", "backing_timeout=1");
-    const int wfd = ::open(mount_->m("f").c_str(), O_WRONLY | O_CLOEXEC);
+    const int wfd = open_for_writing("f");
     ASSERT_GE(wfd, 0) << std::strerror(errno);
-    struct CloseAtEnd {
-        int fd;
-        ~CloseAtEnd() { ::close(fd); }
-    } close_wfd{wfd};
     ASSERT_EQ(::pwrite(wfd, "1", 1, 0), 1) << std::strerror(errno);
     // Every call on the backing (the write checks its file first).
     const auto calls = [&] {
