@@ -11,6 +11,9 @@
 //     backing is writable again;
 //   a device that fails (EIO): reads the backing must serve fail with EIO;
 //     data the cache holds is still served;
+//   frozen (fsfreeze: writes and syncs hang): a writeback that hangs takes
+//     the link down past backing_timeout, the allocators keep refilling
+//     meanwhile, and the writeback finishes once the backing is thawed;
 //   gone (lazily unmounted, or the directory removed): every operation
 //     answers within a bounded time, the daemon lives on and unmounts
 //     cleanly.
@@ -24,9 +27,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -490,6 +495,152 @@ TEST_F(BackingIoErrorTest, ReadsTheBackingMustServeFailWithEioAndCachedDataIsSti
     // caller as it is.
     EXPECT_TRUE(fsync_err == EIO || fsync_err == EROFS) << std::strerror(fsync_err);
     EXPECT_TRUE(daemon_alive());
+    expect_clean_stop();
+}
+
+// ---- a backing that hangs ----
+//
+// ext4 frozen (fsfreeze): reads still answer, writes and syncs wait until
+// it is thawed, as on a network file system whose server stopped
+// answering. Writeback waits with them.
+
+// Freezes the file system mounted on `dir` while it lives: thawed when
+// destroyed, or after 20 s should the test be stuck, so that nothing stays
+// frozen.
+class Frozen {
+public:
+    explicit Frozen(const std::string& dir) : dir_(dir) {
+        const RunResult r = run_program({"fsfreeze", "-f", dir});
+        if (!r.exited_with(0)) {
+            error_ = "fsfreeze -f " + dir + ": " + r.err;
+            return;
+        }
+        frozen_ = true;
+        watchdog_ = std::thread([this] {
+            std::unique_lock lk(mutex_);
+            if (!done_cv_.wait_for(lk, std::chrono::seconds(20), [this] { return done_; })) thaw_locked();
+        });
+    }
+    ~Frozen() {
+        {
+            std::lock_guard lk(mutex_);
+            done_ = true;
+            thaw_locked();
+        }
+        done_cv_.notify_all();
+        if (watchdog_.joinable()) watchdog_.join();
+    }
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+
+    const std::string& error() const { return error_; }
+    void thaw() {
+        std::lock_guard lk(mutex_);
+        thaw_locked();
+    }
+
+private:
+    void thaw_locked() {
+        if (frozen_ && run_program({"fsfreeze", "-u", dir_}).exited_with(0)) frozen_ = false;
+    }
+
+    const std::string dir_;
+    std::string error_;
+    std::mutex mutex_;
+    std::condition_variable done_cv_;
+    bool frozen_ = false;  // guarded by mutex_
+    bool done_ = false;    // guarded by mutex_
+    std::thread watchdog_;
+};
+
+// Whether a thread of process `pid` waits in uninterruptible sleep (state
+// D), as one does on a write to a frozen file system.
+bool a_thread_waits_on_disk(pid_t pid) {
+    std::error_code ec;
+    for (const auto& task : stdfs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        const std::string stat = read_file(task.path().string() + "/stat").value_or("");
+        // "tid (comm) S ...": the state follows the comm's closing parenthesis.
+        const std::size_t paren = stat.rfind(')');
+        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'D') return true;
+    }
+    return false;
+}
+
+class BackingFrozenTest : public BackingFsTest {
+protected:
+    // Writeback over ext4 on a loop device, with `options` added; `data`
+    // written through the mount as dirty data of file d.
+    void start_ext4_writeback(const std::string& options, const std::string& data) {
+        if (run_program({"mkfs.ext4", "-V"}).exit_code() != 0) GTEST_SKIP() << "mkfs.ext4 is not installed";
+        MountSpec s = spec("writeback");
+        s.options += "," + options;
+        start(s, [&](ScratchFs& fs, TestMount& tm) {
+            return fs.on_loop(tm.base() + "/ext4.img", "64M",
+                              {"mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"}, base_b(),
+                              "ext4", "");
+        });
+        if (HasFatalFailure()) return;
+        ASSERT_TRUE(write_file(m("d"), data));
+        ASSERT_EQ(dirty_bytes(m("d")), data.size());
+    }
+};
+
+// A writeback that hangs on the backing is a call in flight like a
+// foreground one: past backing_timeout it takes the link down (the check
+// runs on a strand of its own), the mount answers without joining it, and
+// once the backing answers the writeback finishes.
+TEST_F(BackingFrozenTest, AWritebackThatHangsTakesTheLinkDownAndFinishesOnceTheBackingAnswers) {
+    std::mt19937_64 rng(29);
+    const std::string data = random_bytes(rng, 512 * 1024);
+    start_ext4_writeback("backing_timeout=1", data);
+    if (HasFatalFailure() || IsSkipped()) return;
+    Frozen frozen(base_b());
+    ASSERT_TRUE(frozen.error().empty()) << frozen.error();
+    ASSERT_EQ(set_xattr(t().mnt(), attr("flush"), "1"), 0);
+    ASSERT_TRUE(wait_until([&] {
+        return t().daemon_log().find("backing directory not answering: a call has waited") != std::string::npos;
+    })) << t().daemon_log();
+    const Stats hung = Stats::read(t().mnt());
+    ASSERT_TRUE(hung.ok()) << hung.error();
+    EXPECT_EQ(hung["backing_offline"], 1u);
+    EXPECT_EQ(hung["dirty_data"], data.size()) << "nothing was written back";
+    // A write waits for nothing: it fails at once.
+    const int fd = ::open(m("d").c_str(), O_WRONLY | O_CLOEXEC);
+    EXPECT_EQ(fd, -1) << "opened for writing while the backing hangs";
+    EXPECT_EQ(errno, ETIMEDOUT) << std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+
+    frozen.thaw();
+    EXPECT_TRUE(wait_until([&] { return Stats::read(t().mnt())["dirty_data"] == 0; })) << t().daemon_log();
+    EXPECT_TRUE(read_file(b("d")) == data) << "the backing file differs after the writeback";
+    EXPECT_TRUE(wait_until([&] { return Stats::read(t().mnt())["backing_offline"] == 0; }));
+    expect_clean_stop();
+}
+
+// While writeback waits on the backing, the allocators keep refilling
+// their freelists: a read of more than they hold is inserted whole.
+TEST_F(BackingFrozenTest, WhileWritebackHangsTheAllocatorsStillRefill) {
+    std::mt19937_64 rng(31);
+    const std::string data = random_bytes(rng, 512 * 1024);
+    start_ext4_writeback("backing_timeout=0", data);
+    if (HasFatalFailure() || IsSkipped()) return;
+    const std::string other = random_bytes(rng, 8u << 20);
+    ASSERT_TRUE(write_file(b("u"), other));
+    const Stats before = Stats::read(t().mnt());
+    ASSERT_TRUE(before.ok()) << before.error();
+    Frozen frozen(base_b());
+    ASSERT_TRUE(frozen.error().empty()) << frozen.error();
+    ASSERT_EQ(set_xattr(t().mnt(), attr("flush"), "1"), 0);
+    ASSERT_TRUE(wait_until([&] { return a_thread_waits_on_disk(t().daemon_pid()); })) << "writeback did not hang";
+    // Reads answer from a frozen file system; the daemon inserts what they
+    // miss, 16 times what the freelists of this cache hold.
+    EXPECT_TRUE(read_whole(m("u"), true) == other);
+    const Stats after = Stats::read(t().mnt());
+    EXPECT_EQ(after["insert_no_space"], before["insert_no_space"]);
+    EXPECT_EQ(cached_bytes(m("u")), other.size());
+    EXPECT_EQ(after["dirty_data"], data.size()) << "the writeback still waits";
+    frozen.thaw();
+    EXPECT_TRUE(wait_until([&] { return Stats::read(t().mnt())["dirty_data"] == 0; })) << t().daemon_log();
     expect_clean_stop();
 }
 

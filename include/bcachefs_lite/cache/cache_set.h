@@ -1,6 +1,6 @@
 // CacheSet: the cache engine of one mount. It owns the cache device(s),
 // the index, the bucket allocators with their open buckets, the background
-// executor (one io_context, one thread, a strand) and the per-file
+// executor (one io_context, two threads: background.h) and the per-file
 // coherency state, and serves reads and writes of backing files given as
 // open descriptors, in the cache mode of the moment (cache_mode.h). It
 // knows nothing of FUSE: the fs layer's CachedFileData maps its FileData
@@ -61,7 +61,7 @@ class CacheSet {
 public:
     // Opens (or creates, see create_size) the cache device and its index,
     // loads bucket gens, runs the first GC pass, fills the freelists and
-    // starts the background thread (unless manual_background). Every error
+    // starts the background threads (unless manual_background). Every error
     // is one line (Errc::foreign for an index of another cache or a device
     // that is not a cache); a failed open leaves nothing behind that it
     // created (a cache file it made, an index directory it made).
@@ -192,9 +192,8 @@ public:
     // rate and writeback_running, until nothing is dirty; returns at once.
     // Watch writeback_status().dirty reach 0.
     void start_flush();
-    // Writes back everything dirty now and returns when nothing is: in
-    // manual mode on the calling thread, else on the strand while the
-    // caller waits.
+    // Writes back everything dirty now, on the calling thread, and returns
+    // when nothing is.
     Status write_back_all();
 
     // ---- stats, GC, background ----
@@ -212,7 +211,7 @@ public:
     // the calling thread, else on the strand while the caller waits.
     Status run_gc();
     // Manual mode: runs background handlers until none is ready; returns
-    // how many ran (0 when the background thread runs them).
+    // how many ran (0 when the background threads run them).
     std::size_t run_background_until_idle();
     Result<ConsistencyReport> check_consistency() const;
     // In service, or out of it after device errors (cache_state.h).

@@ -88,7 +88,7 @@ private:
     // unless the directory's pin changed meanwhile (a later walk is queued).
     void finish_pin_walk(const PinJob& job);
     void pin_fetch_kick();
-    // One bounded step of the queue's first job on the strand; true while
+    // One bounded step of the queue's first job on the backing strand; true while
     // jobs remain.
     bool pin_fetch_step();
     // Caches up to pin_fetch_step_bytes of what the pinned file lacks;

@@ -25,18 +25,24 @@ Status CacheSetParts::close() {
     return result;
 }
 
-// Stops what runs: allocation waiters return, the strand drains to a stop,
+// Stops what runs: allocation waiters return, the strands drain to a stop,
 // and the open buckets are closed.
 void CacheSetParts::stop_running() {
     if (core->background && !core->background->manual() && core->background->running()) {
-        std::promise<void> cancelled;
-        boost::asio::post(core->background->strand(), [this, &cancelled] {
+        // Each timer is cancelled on the strand it runs on.
+        std::promise<void> set_cancelled;
+        std::promise<void> backing_cancelled;
+        boost::asio::post(core->background->strand(), [this, &set_cancelled] {
             if (gc) gc->cancel_timer();
             if (link_timer_) link_timer_->cancel();
-            if (writeback) writeback->cancel_timers();
-            cancelled.set_value();
+            set_cancelled.set_value();
         });
-        cancelled.get_future().wait();
+        boost::asio::post(core->background->backing_strand(), [this, &backing_cancelled] {
+            if (writeback) writeback->cancel_timers();
+            backing_cancelled.set_value();
+        });
+        set_cancelled.get_future().wait();
+        backing_cancelled.get_future().wait();
     } else {
         if (gc) gc->cancel_timer();
         if (link_timer_) link_timer_->cancel();

@@ -316,7 +316,8 @@ Status CacheSetParts::start_serving() {
     schedule_link_check();
     writeback->start();
     // The device failed during the first GC pass.
-    if (!core->in_service()) boost::asio::post(core->background->strand(), [this] { writeback->start_evacuation(); });
+    if (!core->in_service())
+        boost::asio::post(core->background->backing_strand(), [this] { writeback->start_evacuation(); });
     for (unsigned d = 0; d < core->devices.size(); ++d)
         if (core->devices[d]->present()) BCL_TRY(core->sb_flags[d]->set(kSbFlagIndexed));
     // Pinned files come back into the cache without waiting to be opened.
@@ -372,7 +373,7 @@ void CacheSetParts::device_failed(unsigned dev, const Error& error) {
     // Before open has made the writeback part's task, open starts the
     // evacuation itself.
     if (bcl::device_failed(*core, dev, error) && writeback && !core->closing.load(std::memory_order_acquire))
-        boost::asio::post(core->background->strand(), [this] { writeback->start_evacuation(); });
+        boost::asio::post(core->background->backing_strand(), [this] { writeback->start_evacuation(); });
 }
 
 }  // namespace bcl

@@ -5,8 +5,8 @@
 // Assembly (open.cc): the core's devices, index, allocators and file table
 // first, then the parts, each given the core (and the parts it asks) by
 // reference, in the order they are declared below; a failed open undoes
-// what it made. Close (close.cc) stops the parts' timers on the strand,
-// then the allocators and the background thread, before the index's last
+// what it made. Close (close.cc) stops the parts' timers on their strands,
+// then the allocators and the background threads, before the index's last
 // writes. The parts are destroyed in reverse order, the core last.
 //
 // Threads: open() and close() belong to the owner's thread; the link check

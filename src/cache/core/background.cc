@@ -2,22 +2,24 @@
 
 namespace bcl {
 
-Background::Background(bool manual) : manual_(manual), strand_(boost::asio::make_strand(io_)) {}
+Background::Background(bool manual)
+    : manual_(manual), strand_(boost::asio::make_strand(io_)), backing_strand_(boost::asio::make_strand(io_)) {}
 
 Background::~Background() { stop(); }
 
 void Background::start() {
-    if (manual_ || thread_.joinable()) return;
+    if (manual_ || !threads_.empty()) return;
     io_.restart();
     work_.emplace(boost::asio::make_work_guard(io_));
-    thread_ = std::thread([this] { io_.run(); });
+    for (unsigned i = 0; i < kThreads; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
 void Background::stop() {
-    if (!thread_.joinable()) return;
+    if (threads_.empty()) return;
     work_.reset();
     io_.stop();
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
 }
 
 std::size_t Background::run_until_idle() {

@@ -1,7 +1,8 @@
 // Pins' background work (pin/fetch.h): fetching what a pinned
 // file lacks into pinned buckets, and walking a pinned directory's
 // contents. Each step is bounded (pin_fetch_step_bytes of data, or
-// kPinWalkEntries directory entries) and runs on the strand; jobs take
+// kPinWalkEntries directory entries) and runs on the backing strand
+// (background.h); jobs take
 // turns, so one big file does not hold up the others.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -108,7 +109,7 @@ void Pins::resume_pin_fetch(const std::shared_ptr<CachedFile>& file, int fd) {
 void Pins::pin_fetch_kick() {
     if (core_.closing.load(std::memory_order_acquire) || queue_->kicked.exchange(true, std::memory_order_acq_rel))
         return;
-    boost::asio::post(core_.background->strand(), [this] {
+    boost::asio::post(core_.background->backing_strand(), [this] {
         queue_->kicked.store(false, std::memory_order_release);
         if (core_.closing.load(std::memory_order_acquire)) return;
         if (pin_fetch_step()) pin_fetch_kick();

@@ -2,7 +2,7 @@
 // either the fetch of a pinned regular file (its state registered as one
 // more open, a readable descriptor of it, and how far the fetch got) or the
 // walk of a directory being pinned or unpinned (its descriptor, read with
-// getdents through a DIR stream). Jobs run on the strand, one bounded step
+// getdents through a DIR stream). Jobs run on the backing strand, one bounded step
 // at a time; a directory walk queues the subdirectories it finds as jobs of
 // their own, so a deep tree never deepens the stack. A third kind, queued
 // once at open, goes through the pinned-file records (pin/resume.cc) and

@@ -16,7 +16,7 @@
 // write to a pinned file goes to pinned buckets too (io/dirty_write.cc,
 // within the pin limit): its extents carry kExtentDirty | kExtentPinned, and
 // written back they stay pinned; an unpin takes the pin flag off and leaves the
-// dirty one. A job on the strand fetches what a pinned file lacks,
+// dirty one. A job on the backing strand fetches what a pinned file lacks,
 // pin_fetch_step_bytes at a time, as miss inserts with the same write_seq check
 // (invariant 4); it is queued by the pin and again at every open of a pinned
 // file (a change behind the cache's back renews the record and keeps the pin).
@@ -26,7 +26,7 @@
 // handles work (backing_root_fd), a pinned file's handle is recorded in the
 // index (pinned_files) with its pin, and so is a directory's while its walk has
 // not completed; at open a pass over those records (pin/resume.cc, bounded
-// steps on the strand) queues the fetch of each file, which finds what a
+// steps on the backing strand) queues the fetch of each file, which finds what a
 // cut-short fetch or the first GC pass after an unclean shutdown left out, and
 // redoes each unfinished walk; a record whose file is gone or whose handle
 // names another file (identity or btime) is dropped with one log line. Unpin

@@ -1,5 +1,5 @@
 // Pins: resuming pins at open: a pass over the pinned-file
-// records (index_format.h), a bounded number per step on the strand, that
+// records (index_format.h), a bounded number per step on the backing strand, that
 // reopens each file by handle and queues its fetch (which finds what an
 // interrupted fetch, or the first GC pass after an unclean shutdown, left
 // out), or redoes the walk of a directory that had not completed. A record

@@ -1,7 +1,7 @@
 // WritebackRate: bcache's writeback rate controller (__update_writeback_rate),
 // in bytes instead of sectors. See writeback_tunables.h for the rule.
 //
-// Thread safety: none; the cache set updates it on its strand and reads a
+// Thread safety: none; the cache set updates it on its backing strand and reads a
 // copy of the figures through its own lock.
 #pragma once
 

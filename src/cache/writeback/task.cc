@@ -1,4 +1,5 @@
-// Writeback: the task on the strand, its rate and the writeback tunables.
+// Writeback: the task on the backing strand (background.h), its rate and
+// the writeback tunables.
 //
 // The task is one step at a time, each armed on a timer: a step takes the
 // next file (by file id, from a cursor that wraps) that has a dirty-file
@@ -98,7 +99,7 @@ void Writeback::start_flush() {
 
 void Writeback::kick(std::chrono::milliseconds delay) {
     if (core_.closing.load(std::memory_order_acquire)) return;
-    boost::asio::post(core_.background->strand(), [this, delay] {
+    boost::asio::post(core_.background->backing_strand(), [this, delay] {
         if (core_.closing.load(std::memory_order_acquire)) return;
         const Clock::time_point at = Clock::now() + delay;
         if (task_->armed && task_->step_at <= at) return;
@@ -129,6 +130,12 @@ void Writeback::step() {
     }
     const bool flushing = evacuating || flushing_.load(std::memory_order_acquire);
     if (!flushing && !tunables().writeback_running) return;  // idle until kicked
+    // A call on the backing hangs (backing_link.h): another would only hang
+    // with it. The dirty data waits; the step comes back later.
+    if (core_.backing_link.hanging()) {
+        arm(Clock::now() + kRetryDelay);
+        return;
+    }
     // Writes commit to the index before they count: a count taken before
     // the scan includes nothing the scan cannot see.
     const std::int64_t counted = core_.dirty_counted.load(std::memory_order_acquire);

@@ -1,8 +1,9 @@
 // The writeback task's state (see writeback/task.cc).
 //
 // Thread safety: the timers, `armed`, `step_at`, `cursor`, `keeping_up`,
-// `failures`, `evacuating` and `unreadable` belong to the cache set's
-// strand; `rate` is guarded by Writeback's tunables mutex.
+// `failures`, `evacuating` and `unreadable` belong to the background's
+// backing strand (background.h); `rate` is guarded by Writeback's tunables
+// mutex.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -16,7 +17,7 @@ namespace bcl {
 
 struct WritebackTask {
     WritebackTask(Background& bg, std::uint64_t rate_minimum)
-        : step_timer(bg.strand()), rate_timer(bg.strand()), rate(rate_minimum) {}
+        : step_timer(bg.backing_strand()), rate_timer(bg.backing_strand()), rate(rate_minimum) {}
     // Strand only:
     boost::asio::steady_timer step_timer;
     boost::asio::steady_timer rate_timer;
@@ -27,7 +28,7 @@ struct WritebackTask {
     bool evacuating = false;       // the pass after a device failure runs (health/io_errors.cc)
     std::uint64_t unreadable = 0;  // dirty bytes that pass could not read
     unsigned failures = 0;         // steps in a row that failed (the retry delay doubles with each)
-    // Guarded by Writeback::tunables_mutex_ (written on the strand):
+    // Guarded by Writeback::tunables_mutex_ (written on the backing strand):
     WritebackRate rate;
 };
 

@@ -9,7 +9,7 @@
 // the lookup and the read, or the read and the commit: an extent that cannot be
 // read where it was found is read where the index holds it now, and one whose
 // clean replacement was skipped is cleaned in its new place (the file's
-// write_lock keeps its data the same). A task on the strand does this file by
+// write_lock keeps its data the same). A task on the backing strand does this file by
 // file at a rate set as bcache sets it; a flush does it at full speed.
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -282,6 +282,9 @@ Status Writeback::write_back_orphan_locked(CachedFile& file) {
 
 Result<WriteBackResult> Writeback::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                                    std::uint64_t max_bytes, bool skip_unreadable) {
+    // A call in flight on the backing: one that hangs past backing_timeout
+    // takes the link down (backing_link.h), as a foreground call would.
+    const BackingLink::Call call = core_.backing_link.begin_call();
     auto opened = open_file_handle(core_.root_fd, record, O_RDWR);
     if (!opened) {
         if (opened.error().code != Errc::not_found) return opened.error();

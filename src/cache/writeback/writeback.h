@@ -1,14 +1,15 @@
 // Writeback: writing a cache set's dirty data back to the backing files, as
-// one part over the set's core. The task on the strand that does it file by
-// file at bcache's rate (task.cc), the foreground write-backs of a range, a
-// file or everything, and fsync (write_back.cc), and the pass that writes
-// back what a failed cache device still holds (evacuation.cc). Dirty writes
-// themselves are the write path's (io/dirty_write.cc).
+// one part over the set's core. The task that does it file by file at
+// bcache's rate, on the background's backing strand (task.cc), the
+// foreground write-backs of a range, a file or everything, and fsync
+// (write_back.cc), and the pass that writes back what a failed cache device
+// still holds (evacuation.cc). Dirty writes themselves are the write path's
+// (io/dirty_write.cc).
 //
 // Thread safety: every public function may be called from any thread,
 // except start(), cancel_timers() and start_evacuation(), which belong to
-// the strand (or the owner's thread before the background thread starts);
-// *_locked ones with the file's write_lock held.
+// the backing strand (or the owner's thread before the background threads
+// start); *_locked ones with the file's write_lock held.
 #pragma once
 
 #include <atomic>
@@ -42,7 +43,7 @@ public:
     // Once the set serves: the task and its rate updates; dirty data an
     // earlier mount left resumes after writeback_delay.
     void start();
-    // At close, on the strand.
+    // At close, on the backing strand.
     void cancel_timers();
 
     WritebackTunables tunables() const;
@@ -109,7 +110,7 @@ private:
     CacheCore& core_;
     mutable std::mutex tunables_mutex_;
     WritebackTunables tunables_;           // guarded by tunables_mutex_
-    std::unique_ptr<WritebackTask> task_;  // strand only, but see WritebackTask
+    std::unique_ptr<WritebackTask> task_;  // backing strand only, but see WritebackTask
     std::atomic<bool> flushing_{false};
 };
 
