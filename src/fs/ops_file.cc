@@ -5,10 +5,13 @@
 //
 // Writes, flush, fsync, fallocate, lseek and copy_file_range call the
 // backing file in every mode (a dirty write too: it takes the new size
-// and mtime), each as a call in flight (backing_call): one that hangs past
-// backing_timeout takes the link down, and while it hangs the others fail
-// at once with ETIMEDOUT instead of joining it. Reads see to the link
-// themselves (cache/io/read_path.cc).
+// and mtime). While a call on the backing hangs they fail at once with
+// ETIMEDOUT instead of joining it. Writes (at most a request's 1 MiB),
+// fallocate and lseek are calls in flight themselves (backing_call): one
+// that hangs past backing_timeout takes the link down. fsync, the flush at
+// close and copy_file_range are not timed so (refused_while_hanging):
+// they may take long on a slow backing that answers, sending out a large
+// file's data. Reads see to the link themselves (cache/io/read_path.cc).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +25,10 @@
 
 namespace bcl {
 namespace {
+
+// ETIMEDOUT while a call on the backing hangs, for the calls above that
+// are not timed.
+Status refused_while_hanging(State& state) { return backing_hangs(state) ? os_error(ETIMEDOUT) : ok(); }
 
 // Flags for the backing descriptor. O_CREAT/O_EXCL were handled by create;
 // O_DIRECT would demand aligned buffers of the daemon for every read (the
@@ -189,9 +196,8 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     OpenFile& file = open_file_of(fi);
     // A handle that never opened its backing file flushes nothing: its
     // close must not fail while the backing hangs.
-    Result<BackingLink::Call> call = BackingLink::Call();
-    if (file.data->backing().opened() >= 0) call = backing_call(state);
-    if (!call) return reply_error(req, call.error());
+    if (file.data->backing().opened() >= 0)
+        if (Status hangs = refused_while_hanging(state); !hangs) return reply_error(req, hangs.error());
     reply_status(req, state.data.flush(*file.data));
 }
 
@@ -202,8 +208,7 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
     State& state = state_of(req);
-    auto call = backing_call(state);
-    if (!call) return reply_error(req, call.error());
+    if (Status hangs = refused_while_hanging(state); !hangs) return reply_error(req, hangs.error());
     reply_status(req, state.data.fsync(*open_file_of(fi).data, datasync != 0));
 }
 
@@ -238,8 +243,7 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
 void op_copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t, off_t off_out,
                         fuse_file_info* fi_out, size_t len, int flags) {
     State& state = state_of(req);
-    auto call = backing_call(state);
-    if (!call) return reply_error(req, call.error());
+    if (Status hangs = refused_while_hanging(state); !hangs) return reply_error(req, hangs.error());
     OpenFile& out = open_file_of(fi_out);
     auto copied = state.data.copy_file_range(*open_file_of(fi_in).data, static_cast<std::uint64_t>(off_in), *out.data,
                                              static_cast<std::uint64_t>(off_out), len, static_cast<unsigned>(flags));

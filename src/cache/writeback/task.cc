@@ -156,7 +156,14 @@ void Writeback::step() {
     const std::uint64_t chunk =
         flushing ? kFlushChunk : std::clamp<std::uint64_t>(rate / 10, core_.block_size, kMaxChunk);
     const Clock::time_point started = Clock::now();
-    auto result = write_back_file(id, record, chunk);
+    // A call in flight on the backing (backing_link.h): a step that hangs
+    // past backing_timeout takes the link down, as a foreground call would.
+    // A step writes a bounded chunk, so only a backing that hangs makes it
+    // wait that long.
+    auto result = [&] {
+        const BackingLink::Call call = core_.backing_link.begin_call();
+        return write_back_file(id, record, chunk);
+    }();
     if (!result) {
         // Also while flushing: the data stays dirty, and retrying at once
         // would only spin on the same error.

@@ -282,9 +282,6 @@ Status Writeback::write_back_orphan_locked(CachedFile& file) {
 
 Result<WriteBackResult> Writeback::write_back_file(std::uint64_t file_id, const DirtyFileRecord& record,
                                                    std::uint64_t max_bytes, bool skip_unreadable) {
-    // A call in flight on the backing: one that hangs past backing_timeout
-    // takes the link down (backing_link.h), as a foreground call would.
-    const BackingLink::Call call = core_.backing_link.begin_call();
     auto opened = open_file_handle(core_.root_fd, record, O_RDWR);
     if (!opened) {
         if (opened.error().code != Errc::not_found) return opened.error();
