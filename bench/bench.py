@@ -418,6 +418,9 @@ def cmd_summary(a):
 
 # ---------------------------------------------------------------- warm comparison
 WARM_FLOOR, WARM_BCL = "fuse-floor", "bcl-writethrough-warm"
+# The floor a second time, in the same rounds: two identical sides differ by
+# this machine's noise alone, which bounds what one round's ratio can show.
+WARM_TWIN = "fuse-floor-twin"
 # The issue's targets, against the floor (medians of the per-round ratios),
 # and the share of the measured reads that must have been hits.
 WARM_TARGETS = {"throughput_ratio_min": 1.0, "p99_ratio_max": {"randread-4k-qd1": 1.2}, "hit_ratio_min": 0.95}
@@ -487,6 +490,18 @@ def warm_job_result(job, floor, bcl):
     return r
 
 
+def warm_noise(job, floor, twin):
+    """The twin against the floor, round by round: the spread of the ratio
+    of two identical sides (throughput and p99)."""
+    by_round = {x["round"]: x for x in floor}
+    pairs = [(t, by_round[t["round"]]) for t in twin if t["round"] in by_round]
+    thr = [t["value"] / f["value"] for t, f in pairs if f["value"] > 0]
+    p99 = [t["p99_us"] / f["p99_us"] for t, f in pairs if f["p99_us"] > 0]
+    return {"job": job, "throughput_ratios": thr, "p99_ratios": p99,
+            "median_throughput_ratio": median(thr), "median_p99_ratio": median(p99),
+            "min_throughput_ratio": min(thr, default=None), "max_throughput_ratio": max(thr, default=None)}
+
+
 def warm_row(row, job, rounds):
     """A table row from a side's rounds: the medians of its figures."""
     r = {"row": row, "job": job, "available": True, "metric": JOB_METRIC[job], "rounds": len(rounds),
@@ -507,7 +522,7 @@ def warm_result(out):
     jobs = [j for j, _, _ in JOBS if any(k[1] == j for k in list(rounds) + list(missing))]
     rows, result = [], {"targets": WARM_TARGETS, "jobs": []}
     for job in jobs:
-        for row in (WARM_FLOOR, WARM_BCL):
+        for row in (WARM_FLOOR, WARM_BCL, WARM_TWIN):
             if (row, job) in rounds:
                 rows.append(warm_row(row, job, rounds[(row, job)]))
             elif (row, job) in missing:
@@ -521,6 +536,13 @@ def warm_result(out):
             bcl_row["hit_ratio"] = jr["hit_ratio"]
             bcl_row["note"] += f"; /floor is the median of the per-round ratios; hits {fmt_pct(jr['hit_ratio'])}"
             result["jobs"].append(jr)
+        twin = rounds.get((WARM_TWIN, job))
+        if floor and twin:
+            noise = warm_noise(job, floor, twin)
+            twin_row = next(r for r in rows if r["row"] == WARM_TWIN and r["job"] == job)
+            twin_row["ratio_to_fuse_floor"] = noise["median_throughput_ratio"]
+            twin_row["note"] += "; /floor is the median of the per-round ratios: the noise of the comparison"
+            result.setdefault("noise", []).append(noise)
     return result, rows
 
 
@@ -546,6 +568,11 @@ def print_warm(w):
         print(f"{jr['job']:<17} {'median':>6} {'':>13} {'':>13} {fmt_ratio(jr['median_throughput_ratio']):>8} "
               f"{'':>10} {'':>9} {'':>10} {'':>9} {fmt_ratio(jr['median_p99_ratio']):>6} "
               f"{fmt_pct(jr['hit_ratio']):>7}   targets: {met}")
+    for n in w.get("noise", []):
+        print(f"{n['job']:<17} noise: the floor's twin / the floor per round "
+              + " ".join(fmt_ratio(x) for x in n["throughput_ratios"])
+              + f" (from {fmt_ratio(n['min_throughput_ratio'])} to {fmt_ratio(n['max_throughput_ratio'])}, "
+              f"median {fmt_ratio(n['median_throughput_ratio'])}; p99 median {fmt_ratio(n['median_p99_ratio'])})")
     t = w["targets"]
     print(f"targets: throughput >= {t['throughput_ratio_min']:.1f}x the floor, p99 "
           + ", ".join(f"{j} <= {v:.1f}x" for j, v in t["p99_ratio_max"].items())
