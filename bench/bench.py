@@ -490,16 +490,21 @@ def warm_job_result(job, floor, bcl):
     return r
 
 
-def warm_noise(job, floor, twin):
+def warm_noise(job, floor, twin, bcl):
     """The twin against the floor, round by round: the spread of the ratio
-    of two identical sides (throughput and p99)."""
-    by_round = {x["round"]: x for x in floor}
-    pairs = [(t, by_round[t["round"]]) for t in twin if t["round"] in by_round]
+    of two identical sides (throughput and p99). And bcachefs-lite against
+    the mean of the two: it runs between them, so a load that rises or
+    falls steadily over a round weighs on both sides of that ratio alike."""
+    floor_by, bcl_by = {x["round"]: x for x in floor}, {x["round"]: x for x in bcl or []}
+    pairs = [(t, floor_by[t["round"]]) for t in twin if t["round"] in floor_by]
     thr = [t["value"] / f["value"] for t, f in pairs if f["value"] > 0]
     p99 = [t["p99_us"] / f["p99_us"] for t, f in pairs if f["p99_us"] > 0]
+    both = [bcl_by[t["round"]]["value"] * 2 / (t["value"] + f["value"])
+            for t, f in pairs if t["round"] in bcl_by and t["value"] + f["value"] > 0]
     return {"job": job, "throughput_ratios": thr, "p99_ratios": p99,
             "median_throughput_ratio": median(thr), "median_p99_ratio": median(p99),
-            "min_throughput_ratio": min(thr, default=None), "max_throughput_ratio": max(thr, default=None)}
+            "min_throughput_ratio": min(thr, default=None), "max_throughput_ratio": max(thr, default=None),
+            "bcl_to_both_floors_ratios": both, "median_bcl_to_both_floors_ratio": median(both)}
 
 
 def warm_row(row, job, rounds):
@@ -538,7 +543,7 @@ def warm_result(out):
             result["jobs"].append(jr)
         twin = rounds.get((WARM_TWIN, job))
         if floor and twin:
-            noise = warm_noise(job, floor, twin)
+            noise = warm_noise(job, floor, twin, bcl)
             twin_row = next(r for r in rows if r["row"] == WARM_TWIN and r["job"] == job)
             twin_row["ratio_to_fuse_floor"] = noise["median_throughput_ratio"]
             twin_row["note"] += "; /floor is the median of the per-round ratios: the noise of the comparison"
@@ -573,6 +578,10 @@ def print_warm(w):
               + " ".join(fmt_ratio(x) for x in n["throughput_ratios"])
               + f" (from {fmt_ratio(n['min_throughput_ratio'])} to {fmt_ratio(n['max_throughput_ratio'])}, "
               f"median {fmt_ratio(n['median_throughput_ratio'])}; p99 median {fmt_ratio(n['median_p99_ratio'])})")
+        if n["bcl_to_both_floors_ratios"]:
+            print(f"{n['job']:<17} bcachefs-lite / the mean of the floor and its twin per round "
+                  + " ".join(fmt_ratio(x) for x in n["bcl_to_both_floors_ratios"])
+                  + f" (median {fmt_ratio(n['median_bcl_to_both_floors_ratio'])})")
     t = w["targets"]
     print(f"targets: throughput >= {t['throughput_ratio_min']:.1f}x the floor, p99 "
           + ", ".join(f"{j} <= {v:.1f}x" for j, v in t["p99_ratio_max"].items())
