@@ -146,7 +146,10 @@ void Writeback::step() {
         return;
     }
     if (!next.value()) return pass_over(counted);
-    const auto& [id, record] = *next.value();
+    // Named, not bound: the lambda below captures them (clang 14 cannot
+    // capture a structured binding).
+    const std::uint64_t id = next.value()->first;
+    const DirtyFileRecord& record = next.value()->second;
     if (evacuating) return evacuate_file(id, record);
     std::uint64_t rate;
     {
