@@ -128,7 +128,7 @@ Status Session::detach() {
 Status Session::run() {
     fuse_loop_config* config = fuse_loop_cfg_create();
     if (!config) return sys_error(ENOMEM, "fuse_loop_cfg_create");
-    fuse_loop_cfg_set_clone_fd(config, 1);
+    fuse_loop_cfg_set_clone_fd(config, state_->options.clone_fd ? 1 : 0);
     fuse_loop_cfg_set_idle_threads(config, kMaxIdleThreads);
     int r = fuse_session_loop_mt(state_->se, config);
     fuse_loop_cfg_destroy(config);

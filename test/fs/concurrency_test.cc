@@ -11,9 +11,13 @@
 // and bcachefs-lite-ctl fsck must find the cache clean. The cache is small
 // (32 MiB in 128 KiB buckets), so buckets are reused and GC runs.
 //
+// A mode with "+clone_fd" mounts with clone_fd: each FUSE worker thread
+// then answers on a /dev/fuse descriptor of its own.
+//
 // BCL_CONCURRENCY_SEED=N repeats a run's choices (the threads' interleaving
 // differs); the seed is printed with any failure. BCL_CONCURRENCY_MS=N runs
 // each mode for N ms instead of 2.5 s.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +30,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -90,7 +95,8 @@ protected:
         if (std::string why = e2e_skip_reason(); !why.empty()) GTEST_SKIP() << why;
         if (ctl_path().empty()) GTEST_SKIP() << "BCL_CTL is not set (run the tests through meson test)";
         MountSpec spec = CacheMountTest::mount_spec();
-        spec.options += std::string(",mode=") + GetParam();
+        spec.options += ",mode=" + mode();
+        if (clone_fd()) spec.options += ",clone_fd";
         if (is_writeback()) {
             // Writeback runs at once and hard, beside the foreground I/O.
             spec.options += ",writeback_delay=0,writeback_percent=0,writeback_rate_minimum=64M";
@@ -102,7 +108,27 @@ protected:
         ASSERT_TRUE(t().start()) << t().error();
     }
 
-    bool is_writeback() const { return std::string(GetParam()) == "writeback"; }
+    std::string mode() const {
+        const std::string p = GetParam();
+        return p.substr(0, p.find('+'));
+    }
+    bool clone_fd() const { return std::string(GetParam()).ends_with("+clone_fd"); }
+    bool is_writeback() const { return mode() == "writeback"; }
+
+    // How many descriptors of /dev/fuse the daemon holds.
+    int fuse_fds() const {
+        const std::string dir = fmt::format("/proc/{}/fd", mount_->daemon_pid());
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) return -1;
+        int n = 0;
+        while (const dirent* e = ::readdir(d)) {
+            char target[64];
+            const ssize_t len = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof(target));
+            if (len > 0 && std::string_view(target, static_cast<std::size_t>(len)) == "/dev/fuse") ++n;
+        }
+        ::closedir(d);
+        return n;
+    }
 
     static std::uint64_t seed() {
         if (const char* s = std::getenv("BCL_CONCURRENCY_SEED")) return std::strtoull(s, nullptr, 10);
@@ -307,12 +333,19 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
     for (std::thread& th : threads) th.join();
     ASSERT_EQ(failures.what(), "") << "after " << ops << " operations\n" << t().daemon_log();
     EXPECT_GT(ops.load(), 100u);
+    // Six threads kept several requests in flight, so libfuse started more
+    // than one worker: with clone_fd each opened a descriptor of its own.
+    if (clone_fd()) {
+        EXPECT_GT(fuse_fds(), 1);
+    } else {
+        EXPECT_EQ(fuse_fds(), 1);
+    }
 
     expect_files_match(t().mnt(), "through the mount", false);
     expect_files_match(t().mnt(), "through the mount", true);
     ASSERT_TRUE(t().stop().has_value());
     // mode=none never opens the cache, so there is no index to check.
-    if (std::string(GetParam()) != "none") {
+    if (mode() != "none") {
         EXPECT_EQ(fsck(), "");
     }
     if (is_writeback()) {
@@ -328,8 +361,13 @@ TEST_P(ConcurrencyTest, RandomOperationsOnSharedFilesMatchTheModel) {
     expect_files_match(t().backing(), "in the backing directory", false);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ConcurrencyTest, testing::Values("none", "writearound", "writethrough", "writeback"),
-                         [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Modes, ConcurrencyTest,
+                         testing::Values("none", "writearound", "writethrough", "writeback", "writeback+clone_fd"),
+                         [](const testing::TestParamInfo<const char*>& info) {
+                             std::string name = info.param;
+                             std::replace(name.begin(), name.end(), '+', '_');
+                             return name;
+                         });
 
 // What the random run found once in a while, made certain: a truncate that
 // drops all of a file's dirty data leaves no dirty-file record behind, so

@@ -46,6 +46,7 @@ TEST(MountOptions, DefaultsFromTheTable) {
     EXPECT_EQ(o.entry_timeout_seconds(), 3.0);
     EXPECT_EQ(o.attr_timeout_seconds(), 3.0);
     EXPECT_FALSE(o.kernel_cache);
+    EXPECT_FALSE(o.clone_fd);
     EXPECT_FALSE(o.foreground);
     EXPECT_FALSE(o.debug);
     EXPECT_TRUE(o.fuse_options.empty());
@@ -76,7 +77,7 @@ TEST(MountOptions, ActimeoOutOfRangeIsOneLine) {
 TEST(MountOptions, EveryValueOption) {
     MountOptions o = parse_ok(
         "cache=/c,cache_size=512M,index=/var/idx,mode=none,replacement=fifo,discard=off,"
-        "entry_timeout=0,attr_timeout=2.5,kernel_cache,fsname=slow,subtype=other,writeback_percent=20");
+        "entry_timeout=0,attr_timeout=2.5,kernel_cache,clone_fd,fsname=slow,subtype=other,writeback_percent=20");
     EXPECT_EQ(o.cache, "/c");
     EXPECT_EQ(o.cache_size, 512ull << 20);
     EXPECT_EQ(o.index, "/var/idx");
@@ -86,6 +87,7 @@ TEST(MountOptions, EveryValueOption) {
     EXPECT_EQ(o.entry_timeout_seconds(), 0.0);
     EXPECT_EQ(o.attr_timeout_seconds(), 2.5);
     EXPECT_TRUE(o.kernel_cache);
+    EXPECT_TRUE(o.clone_fd);
     EXPECT_EQ(o.fsname, "slow");
     EXPECT_EQ(o.fs_type(), "fuse.other");
     EXPECT_EQ(o.tunables.writeback.writeback_percent, 20u);

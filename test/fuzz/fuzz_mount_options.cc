@@ -96,7 +96,7 @@ bool same(const MountOptions& a, const MountOptions& b) {
     return a.source == b.source && a.mountpoint == b.mountpoint && a.foreground == b.foreground && a.debug == b.debug &&
            a.cache == b.cache && a.cache_size == b.cache_size && a.index == b.index && a.tunables == b.tunables &&
            a.replacement == b.replacement && a.discard == b.discard && a.entry_timeout == b.entry_timeout &&
-           a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache &&
+           a.attr_timeout == b.attr_timeout && a.kernel_cache == b.kernel_cache && a.clone_fd == b.clone_fd &&
            a.allow_insecure_cache == b.allow_insecure_cache && a.fsname == b.fsname && a.subtype == b.subtype &&
            a.fuse_options == b.fuse_options;
 }
@@ -114,6 +114,7 @@ std::vector<std::string> render(const MountOptions& o) {
     if (o.entry_timeout) list += ",entry_timeout=" + seconds_text(*o.entry_timeout);
     if (o.attr_timeout) list += ",attr_timeout=" + seconds_text(*o.attr_timeout);
     list += o.kernel_cache ? ",kernel_cache=yes" : ",kernel_cache=no";
+    list += o.clone_fd ? ",clone_fd=yes" : ",clone_fd=no";
     list += o.allow_insecure_cache ? ",allow_insecure_cache=yes" : ",allow_insecure_cache=no";
     if (o.fsname) list += ",fsname=" + escaped(*o.fsname);
     if (o.subtype) list += ",subtype=" + escaped(*o.subtype);

@@ -86,6 +86,9 @@ struct MountOptions {
     // kernel_cache: keep file pages in the kernel's page cache across opens.
     // Default: false.
     bool kernel_cache = false;
+    // clone_fd: each FUSE worker thread reads and answers on a /dev/fuse
+    // descriptor of its own. Default: false, as in libfuse.
+    bool clone_fd = false;
 
     // allow_insecure_cache: mount although users other than the daemon's
     // may read or write the cache files or devices or the index directory

@@ -181,6 +181,12 @@ const OptionSpec kOptions[] = {
                  MountFieldText<&MountOptions::kernel_cache>::apply,
                  "Keep file pages in the kernel's page cache across opens. Only safe when nothing changes the files of "
                  "{SOURCE} except through this mount."),
+    mount_option("clone_fd", K::boolean, "BOOL", "no",
+                 "give each FUSE worker thread a /dev/fuse descriptor of its own (for many cores)",
+                 MountFieldText<&MountOptions::clone_fd>::apply,
+                 "Give each FUSE worker thread a descriptor of /dev/fuse of its own, so that on many cores the "
+                 "replies do not contend for one queue in the kernel. Off, as in libfuse: with two CPUs, 4 KiB "
+                 "reads of cached data at queue depth 16 ran about 3% faster without it."),
     mount_option("allow_insecure_cache", K::boolean, "BOOL", "no",
                  "mount although users other than the daemon's may read or write the cache file or device or the index "
                  "directory (refused otherwise: they would read the cached data of every file)",
